@@ -1,0 +1,85 @@
+// Agent: prescale-agent's wiring. Owns the collectors, the cgroup table, the
+// node stats, the scrape manager and the self metrics; runs collection cycles
+// and publishes each cycle's exposition, serialised once. Exposition() and
+// ready() may be called from any thread (the HTTP server's); CollectOnce()
+// from one collection thread at a time.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "prescale/agent/cgroup_layout.h"
+#include "prescale/agent/cgroup_mapper.h"
+#include "prescale/agent/cgroup_table.h"
+#include "prescale/agent/collector.h"
+#include "prescale/agent/config.h"
+#include "prescale/agent/scrape_manager.h"
+#include "prescale/base/clock.h"
+
+namespace prescale::agent {
+
+class Agent {
+ public:
+  // Detects the cgroup layout and builds the collectors; NotFound when the
+  // cgroup root holds no hierarchy.
+  static Result<std::unique_ptr<Agent>> Create(AgentConfig config, const Clock& clock);
+
+  // One collection cycle: every collector, then the exposition is rebuilt.
+  void CollectOnce();
+  // Scrapes every scrape target once, synchronously (for --once).
+  void ScrapeTargetsOnce() { scrapes_->ScrapeAll(); }
+  // The latest cycle's exposition followed by the self metrics.
+  std::string Exposition() const;
+  bool ready() const { return ready_.load(); }
+
+  // Runs cycles every interval until Stop(); after_cycle (optional) runs on
+  // the collection thread after each cycle. Scrape targets get a thread of their own.
+  void Run(const std::function<void()>& after_cycle);
+  void Stop();
+
+  const CgroupLayout& layout() const { return layout_; }
+  const CgroupTable& table() const { return table_; }
+  const NodeStats& node_stats() const { return node_stats_; }
+  const AgentConfig& config() const { return config_; }
+
+ private:
+  Agent(AgentConfig config, CgroupLayout layout, const Clock& clock);
+
+  AgentConfig config_;
+  CgroupLayout layout_;
+  const Clock& clock_;
+  CgroupMapper mapper_;
+  CgroupTable table_;
+  CgroupFileReader reader_;
+  NodeStats node_stats_;
+  std::vector<std::unique_ptr<Collector>> collectors_;
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Histogram* cycle_seconds_ = nullptr;
+  prometheus::Gauge* cgroups_tracked_ = nullptr;
+  prometheus::Gauge* cgroups_seen_ = nullptr;
+  prometheus::Gauge* open_fds_ = nullptr;
+  std::vector<prometheus::Counter*> read_errors_;  // one per collector
+  std::unique_ptr<ScrapeManager> scrapes_;
+
+  mutable std::mutex mu_;
+  std::shared_ptr<const std::string> published_;
+  std::shared_ptr<std::string> spare_;
+  std::atomic<bool> ready_{false};
+
+  std::mutex run_mu_;
+  std::condition_variable run_cv_;
+  bool stop_ = false;
+};
+
+}  // namespace prescale::agent

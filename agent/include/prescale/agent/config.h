@@ -1,0 +1,62 @@
+// The agent's configuration: YAML (--config FILE) with command-line flags
+// layered on top. Every error names the key and the line (for the file) or the
+// flag. Value type; parse once at start.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "prescale/agent/cgroup_mapper.h"
+#include "prescale/base/log.h"
+#include "prescale/base/status.h"
+
+namespace prescale::agent {
+
+struct ScrapeTarget {
+  std::string url;
+  std::string tenant;
+  std::string service;
+};
+
+struct AgentConfig {
+  std::string listen = "0.0.0.0:9560";
+  std::chrono::milliseconds interval{5000};
+  std::string cgroup_root = "/sys/fs/cgroup";
+  std::string proc_root = "/proc";
+  std::string node;  // empty: the host name
+  bool keep_unmatched = false;
+  std::vector<MappingRule> mapping;  // default: prescale layout, kubernetes, systemd
+  std::vector<ScrapeTarget> scrape_targets;
+  std::chrono::milliseconds scrape_timeout{3000};
+  uint64_t scrape_max_body_bytes = 4 << 20;
+  uint64_t max_cgroups = 10000;
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+// The configuration with its embedded defaults.
+AgentConfig DefaultAgentConfig();
+
+// Parses YAML text on top of the defaults; file_name is used in messages.
+Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::string& file_name);
+Result<AgentConfig> LoadAgentConfig(const std::string& path);
+
+// What the command line asked for beyond the config.
+struct CommandLine {
+  std::string config_path;
+  bool once = false;
+  bool table = false;  // print a refreshing per-service table (scripts/demo)
+  bool help = false;
+  // Flag overrides, applied after the file: name -> value.
+  std::vector<std::pair<std::string, std::string>> overrides;
+};
+
+std::string AgentUsage();
+// Parses argv; an unknown flag or a missing value is InvalidArgument naming it.
+Result<CommandLine> ParseCommandLine(int argc, const char* const* argv);
+// Applies the flag overrides to a config; a bad value names the flag.
+Status ApplyOverrides(const CommandLine& cli, AgentConfig* config);
+
+}  // namespace prescale::agent

@@ -1,0 +1,65 @@
+// ScrapeManager: fetches services' own /metrics (scrape_targets in the
+// config), parses them strictly, adds tenant, service and node labels and
+// keeps the merged result ready for the agent's /metrics. Scraping runs on its
+// own thread (ScrapeAll), so a slow target never delays cgroup collection;
+// Latest() may be called from any thread. A broken target is reported through
+// prescale_agent_scrape_target_up and a rate-limited log line, never fatal.
+#pragma once
+
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "prescale/agent/config.h"
+#include "prescale/base/clock.h"
+#include "prescale/base/log.h"
+#include "prescale/http/http_client.h"
+#include "prescale/metrics/types.h"
+
+namespace prescale::agent {
+
+class ScrapeManager {
+ public:
+  ScrapeManager(const AgentConfig& config, std::unique_ptr<http::HttpClient> client, prometheus::Registry* registry,
+                const Clock& clock);
+
+  // Scrapes every target once and publishes the merged exposition.
+  void ScrapeAll();
+  // The latest merged exposition (never null).
+  std::shared_ptr<const std::string> Latest() const;
+  size_t target_count() const { return targets_.size(); }
+
+  // Merges parsed families of several targets into text, adding each target's
+  // labels; exposed for tests. Returns the number of families dropped.
+  struct TargetFamilies {
+    const ScrapeTarget* target;
+    std::vector<metrics::MetricFamily> families;
+  };
+  static size_t Merge(const std::vector<TargetFamilies>& parts, const std::string& node, std::string* out);
+
+ private:
+  struct Target {
+    ScrapeTarget spec;
+    prometheus::Gauge* up = nullptr;
+    prometheus::Gauge* duration = nullptr;
+    prometheus::Gauge* samples = nullptr;
+  };
+  Result<std::vector<metrics::MetricFamily>> ScrapeOne(const Target& t);
+
+  std::string node_;
+  http::GetOptions options_;
+  std::unique_ptr<http::HttpClient> client_;
+  const Clock& clock_;
+  std::vector<Target> targets_;
+  prometheus::Counter* dropped_families_ = nullptr;
+  LogRateLimiter log_limiter_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const std::string> latest_;
+};
+
+}  // namespace prescale::agent

@@ -1,0 +1,146 @@
+#include "prescale/agent/agent.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+#include <thread>
+
+#include "prescale/agent/exposition.h"
+#include "prescale/agent/node_collector.h"
+#include "prescale/base/log.h"
+
+namespace prescale::agent {
+
+Result<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, const Clock& clock) {
+  auto layout = DetectCgroupLayout(config.cgroup_root);
+  if (!layout.ok()) return layout.status();
+  return std::unique_ptr<Agent>(new Agent(std::move(config), std::move(layout).value(), clock));
+}
+
+Agent::Agent(AgentConfig config, CgroupLayout layout, const Clock& clock)
+    : config_(std::move(config)),
+      layout_(std::move(layout)),
+      clock_(clock),
+      mapper_(config_.mapping, config_.keep_unmatched),
+      table_(mapper_, config_.node, config_.max_cgroups),
+      reader_(RaiseFdLimitAndBudget()),
+      registry_(std::make_shared<prometheus::Registry>()),
+      published_(std::make_shared<const std::string>()) {
+  collectors_ = NewCgroupCollectors(layout_, &table_, &reader_, config_.proc_root);
+  collectors_.push_back(std::make_unique<NodeCollector>(config_.proc_root, &node_stats_, &reader_));
+
+  cycle_seconds_ = &prometheus::BuildHistogram()
+                        .Name("prescale_agent_collection_duration_seconds")
+                        .Help("Wall time of one collection cycle (all collectors and the exposition).")
+                        .Register(*registry_)
+                        .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
+                                                                          0.05, 0.1, 0.25, 0.5, 1});
+  auto& gauges = prometheus::BuildGauge()
+                     .Name("prescale_agent_cgroups_tracked")
+                     .Help("Cgroups the agent tracks: included (mapped to a tenant and service) or seen (all walked).")
+                     .Register(*registry_);
+  cgroups_tracked_ = &gauges.Add({{"state", "included"}});
+  cgroups_seen_ = &gauges.Add({{"state", "seen"}});
+  open_fds_ = &prometheus::BuildGauge()
+                   .Name("prescale_agent_open_file_descriptors")
+                   .Help("Cgroup files the agent keeps open to re-read with pread.")
+                   .Register(*registry_)
+                   .Add({});
+  auto& errors = prometheus::BuildCounter()
+                     .Name("prescale_agent_read_errors_total")
+                     .Help("Reads that failed and were skipped (vanished cgroups, unreadable or malformed files).")
+                     .Register(*registry_);
+  for (const auto& c : collectors_) read_errors_.push_back(&errors.Add({{"collector", std::string(c->name())}}));
+  auto& info = prometheus::BuildGauge()
+                   .Name("prescale_agent_build_info")
+                   .Help("Constant 1, labelled with the agent's version and the node's cgroup layout.")
+                   .Register(*registry_);
+  info.Add({{"version", "0.1.0"}, {"cgroup_layout", std::string(CgroupLayoutKindName(layout_.kind))}}).Set(1);
+  scrapes_ = std::make_unique<ScrapeManager>(config_, http::NewCurlHttpClient(), registry_.get(), clock_);
+}
+
+void Agent::CollectOnce() {
+  const auto start = clock_.Monotonic();
+  table_.BeginCycle();
+  for (size_t i = 0; i < collectors_.size(); ++i) {
+    // The network collector runs after the cgroup walks, on this cycle's membership.
+    if (collectors_[i]->name() == "network") table_.EndCycle();
+    const uint64_t errors = collectors_[i]->Collect();
+    if (errors > 0) read_errors_[i]->Increment(static_cast<double>(errors));
+  }
+  std::shared_ptr<std::string> text = std::move(spare_);
+  if (!text) text = std::make_shared<std::string>();
+  text->clear();
+  WriteCgroupExposition(table_, node_stats_, text.get());
+  WriteNodeExposition(node_stats_, config_.node, text.get());
+  cgroups_tracked_->Set(static_cast<double>(table_.included().size()));
+  cgroups_seen_->Set(static_cast<double>(table_.size()));
+  open_fds_->Set(static_cast<double>(CgroupFileReader::GlobalOpenFds()));
+  std::shared_ptr<const std::string> previous;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    previous = std::move(published_);
+    published_ = std::move(text);
+  }
+  // Reuse the previous buffer when no HTTP thread still reads it.
+  if (previous.use_count() == 1) spare_ = std::const_pointer_cast<std::string>(previous);
+  cycle_seconds_->Observe(std::chrono::duration<double>(clock_.Monotonic() - start).count());
+  ready_.store(true);
+}
+
+std::string Agent::Exposition() const {
+  std::shared_ptr<const std::string> cycle;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cycle = published_;
+  }
+  const std::shared_ptr<const std::string> scraped = scrapes_->Latest();
+  std::ostringstream self;
+  prometheus::TextSerializer().Serialize(self, registry_->Collect());
+  std::string out;
+  const std::string self_text = self.str();
+  out.reserve(cycle->size() + scraped->size() + self_text.size());
+  out += *cycle;
+  out += *scraped;
+  out += self_text;
+  return out;
+}
+
+void Agent::Run(const std::function<void()>& after_cycle) {
+  std::thread scraper;
+  if (scrapes_->target_count() > 0) {
+    scraper = std::thread([this] {
+      std::unique_lock<std::mutex> lock(run_mu_);
+      while (!stop_) {
+        lock.unlock();
+        scrapes_->ScrapeAll();
+        lock.lock();
+        run_cv_.wait_for(lock, config_.interval, [this] { return stop_; });
+      }
+    });
+  }
+  std::unique_lock<std::mutex> lock(run_mu_);
+  auto next = std::chrono::steady_clock::now();
+  while (!stop_) {
+    lock.unlock();
+    CollectOnce();
+    if (after_cycle) after_cycle();
+    lock.lock();
+    next += config_.interval;
+    const auto now = std::chrono::steady_clock::now();
+    if (next < now) next = now;  // a late cycle does not trigger a burst of catch-up cycles
+    run_cv_.wait_until(lock, next, [this] { return stop_; });
+  }
+  lock.unlock();
+  if (scraper.joinable()) scraper.join();
+}
+
+void Agent::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(run_mu_);
+    stop_ = true;
+  }
+  run_cv_.notify_all();
+}
+
+}  // namespace prescale::agent

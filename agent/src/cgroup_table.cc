@@ -1,0 +1,157 @@
+#include "prescale/agent/cgroup_table.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace prescale::agent {
+
+size_t& CgroupFileReader::GlobalOpenFds() {
+  static size_t count = 0;
+  return count;
+}
+
+TrackedCgroup::~TrackedCgroup() {
+  for (int fd : fds) {
+    if (fd >= 0) {
+      ::close(fd);
+      --CgroupFileReader::GlobalOpenFds();
+    }
+  }
+}
+
+TrackedCgroup* CgroupTable::Touch(std::string_view path) {
+  auto it = entries_.find(path);
+  if (it == entries_.end()) {
+    if (entries_.size() >= max_cgroups_) return nullptr;
+    auto cg = std::make_unique<TrackedCgroup>();
+    cg->path = std::string(path);
+    if (auto labels = mapper_.Map(path)) {
+      cg->included = true;
+      cg->labels = std::move(*labels);
+      cg->label_refs.push_back({"id", cg->path});
+      cg->label_refs.push_back({"node", node_});
+      for (const auto& [k, v] : cg->labels) cg->label_refs.push_back({k, v});
+    }
+    membership_changed_ = true;
+    it = entries_.emplace(cg->path, std::move(cg)).first;
+  }
+  TrackedCgroup* cg = it->second.get();
+  if (cg->generation != generation_) {
+    cg->generation = generation_;
+    cg->stats.Reset();
+  }
+  return cg;
+}
+
+void CgroupTable::EndCycle() {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (it->second->generation != generation_) {
+      it = entries_.erase(it);
+      membership_changed_ = true;
+    } else {
+      ++it;
+    }
+  }
+  if (!membership_changed_) return;
+  membership_changed_ = false;
+  included_.clear();
+  for (auto& [path, cg] : entries_) {
+    if (cg->included) included_.push_back(cg.get());
+  }
+  std::sort(included_.begin(), included_.end(),
+            [](const TrackedCgroup* a, const TrackedCgroup* b) { return a->path < b->path; });
+}
+
+CgroupFileReader::CgroupFileReader(size_t fd_budget) : fd_budget_(fd_budget) {
+  buffer_.resize(16 << 10);
+  path_.reserve(512);
+}
+
+CgroupFileReader::Outcome CgroupFileReader::ReadFd(int fd, std::string_view* out) {
+  while (true) {
+    const ssize_t n = ::pread(fd, buffer_.data(), buffer_.size(), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Outcome::kError;
+    }
+    if (static_cast<size_t>(n) == buffer_.size() && buffer_.size() < (4u << 20)) {
+      buffer_.resize(buffer_.size() * 2);  // the file may be longer: read it whole
+      continue;
+    }
+    *out = std::string_view(buffer_.data(), static_cast<size_t>(n));
+    return Outcome::kOk;
+  }
+}
+
+CgroupFileReader::Outcome CgroupFileReader::ReadPath(const char* path, std::string_view* out) {
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? Outcome::kMissing : Outcome::kError;
+  const Outcome o = ReadFd(fd, out);
+  ::close(fd);
+  return o;
+}
+
+CgroupFileReader::Outcome CgroupFileReader::Read(TrackedCgroup& cg, CgroupFile file, const std::string& dir,
+                                                 const char* name, std::string_view* out) {
+  const int fd = cg.fds[file];
+  if (fd == TrackedCgroup::kMissing) return Outcome::kMissing;
+  if (fd >= 0) return ReadFd(fd, out);
+  path_.assign(dir);
+  if (cg.path != "/") path_ += cg.path;
+  path_ += '/';
+  path_ += name;
+  return ReadAt(cg, file, path_.c_str(), out);
+}
+
+CgroupFileReader::Outcome CgroupFileReader::ReadAt(TrackedCgroup& cg, CgroupFile file, const char* path,
+                                                   std::string_view* out) {
+  int& fd = cg.fds[file];
+  if (fd == TrackedCgroup::kMissing) return Outcome::kMissing;
+  if (fd >= 0) return ReadFd(fd, out);
+  if (fd == TrackedCgroup::kUncached) return ReadPath(path, out);
+  const int opened = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (opened < 0) {
+    if (errno == ENOENT) {
+      fd = TrackedCgroup::kMissing;
+      return Outcome::kMissing;
+    }
+    return Outcome::kError;
+  }
+  if (GlobalOpenFds() >= fd_budget_) {
+    fd = TrackedCgroup::kUncached;
+    const Outcome o = ReadFd(opened, out);
+    ::close(opened);
+    return o;
+  }
+  fd = opened;
+  ++GlobalOpenFds();
+  return ReadFd(fd, out);
+}
+
+void CgroupFileReader::Close(TrackedCgroup& cg, CgroupFile file) {
+  int& fd = cg.fds[file];
+  if (fd >= 0) {
+    ::close(fd);
+    --GlobalOpenFds();
+  }
+  fd = TrackedCgroup::kUnopened;
+}
+
+size_t RaiseFdLimitAndBudget() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 512;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  const rlim_t reserve = 256;
+  const rlim_t limit = rl.rlim_cur == RLIM_INFINITY ? 1 << 20 : rl.rlim_cur;
+  return limit > reserve * 2 ? static_cast<size_t>(limit - reserve) : static_cast<size_t>(limit / 2);
+}
+
+}  // namespace prescale::agent

@@ -1,0 +1,182 @@
+// CgroupV2Collector: reads the cgroup v2 hierarchy (pure v2, or the "unified"
+// mount of a hybrid host, where it adds pressure and whatever v1 did not give).
+#include "cgroup_collectors.h"
+#include "prescale/agent/parsers.h"
+
+namespace prescale::agent {
+
+CgroupV2Collector::CgroupV2Collector(CgroupHierarchy hierarchy, CgroupTable* table, CgroupFileReader* reader)
+    : hierarchy_(std::move(hierarchy)), table_(table), reader_(reader), walker_(hierarchy_.dir) {}
+
+uint64_t CgroupV2Collector::Collect() {
+  errors_ = 0;
+  walker_.Walk([this](std::string_view path) {
+    TrackedCgroup* cg = table_->Touch(path);
+    if (cg != nullptr && cg->included) ReadCgroup(*cg);
+  });
+  return errors_;
+}
+
+bool CgroupV2Collector::ReadFile(TrackedCgroup& cg, CgroupFile file, const char* name, std::string_view* text) {
+  switch (reader_->Read(cg, file, hierarchy_.dir, name, text)) {
+    case CgroupFileReader::Outcome::kOk: return true;
+    case CgroupFileReader::Outcome::kMissing: return false;
+    case CgroupFileReader::Outcome::kError: ++errors_; return false;
+  }
+  return false;
+}
+
+void CgroupV2Collector::ReadCgroup(TrackedCgroup& cg) {
+  CgroupStats& s = cg.stats;
+  std::string_view text;
+  ReadCpu(cg);
+  ReadMemory(cg);
+  if (!s.Has(kFieldIo) && ReadFile(cg, kV2IoStat, "io.stat", &text)) {
+    if (ParseIoStat(text, &s.io)) {
+      s.present |= kFieldIo;
+    } else {
+      ++errors_;
+    }
+  }
+  if (!s.Has(kFieldTasks) && ReadFile(cg, kV2PidsCurrent, "pids.current", &text)) {
+    if (ParseSingleU64(text, &s.tasks)) {
+      s.present |= kFieldTasks;
+    } else {
+      ++errors_;
+    }
+  }
+  if (!s.Has(kFieldTasksMax) && ReadFile(cg, kV2PidsMax, "pids.max", &text)) {
+    if (ParseMaxOrU64(text, &s.tasks_max)) {
+      s.present |= kFieldTasksMax;
+    } else {
+      ++errors_;
+    }
+  }
+  static constexpr struct {
+    CgroupFile file;
+    const char* name;
+    PressureKind kind;
+    CgroupField field;
+  } kPressure[] = {{kV2CpuPressure, "cpu.pressure", kPressureCpu, kFieldPsiCpu},
+                   {kV2MemPressure, "memory.pressure", kPressureMemory, kFieldPsiMemory},
+                   {kV2IoPressure, "io.pressure", kPressureIo, kFieldPsiIo}};
+  for (const auto& p : kPressure) {
+    if (!ReadFile(cg, p.file, p.name, &text)) continue;
+    // An empty pressure file means PSI is off for this cgroup: not an error.
+    if (text.empty()) continue;
+    if (ParsePressure(text, &s.pressure[p.kind])) {
+      s.present |= p.field;
+    } else {
+      ++errors_;
+    }
+  }
+}
+
+void CgroupV2Collector::ReadCpu(TrackedCgroup& cg) {
+  CgroupStats& s = cg.stats;
+  std::string_view text;
+  if (ReadFile(cg, kV2CpuStat, "cpu.stat", &text)) {
+    uint64_t usage = 0, user = 0, system = 0, periods = 0, throttled = 0, throttled_us = 0;
+    bool has_periods = false;
+    if (ForEachKeyValue(text, [&](std::string_view k, uint64_t v) {
+          if (k == "usage_usec") usage = v;
+          else if (k == "user_usec") user = v;
+          else if (k == "system_usec") system = v;
+          else if (k == "nr_periods") periods = v, has_periods = true;
+          else if (k == "nr_throttled") throttled = v;
+          else if (k == "throttled_usec") throttled_us = v;
+        })) {
+      // On a hybrid host v1's cpuacct and cpu came first and are kept.
+      if (!s.Has(kFieldCpuUsage)) {
+        s.cpu_usage_ns = usage * 1000;
+        s.present |= kFieldCpuUsage;
+      }
+      if (!s.Has(kFieldCpuUserSystem)) {
+        s.cpu_user_ns = user * 1000;
+        s.cpu_system_ns = system * 1000;
+        s.present |= kFieldCpuUserSystem;
+      }
+      if (has_periods && !s.Has(kFieldCpuThrottling)) {
+        s.cpu_periods = periods;
+        s.cpu_throttled_periods = throttled;
+        s.cpu_throttled_ns = throttled_us * 1000;
+        s.present |= kFieldCpuThrottling;
+      }
+    } else {
+      ++errors_;
+    }
+  }
+  if (!s.Has(kFieldCpuPeriod) && ReadFile(cg, kV2CpuMax, "cpu.max", &text)) {
+    uint64_t quota = 0;
+    if (ParseCpuMax(text, &quota, &s.cpu_period_us)) {
+      s.present |= kFieldCpuPeriod;
+      if (quota > 0) {
+        s.cpu_quota_us = quota;
+        s.present |= kFieldCpuQuota;
+      }
+    } else {
+      ++errors_;
+    }
+  }
+  if (!s.Has(kFieldCpuShares) && ReadFile(cg, kV2CpuWeight, "cpu.weight", &text)) {
+    uint64_t weight = 0;
+    if (ParseSingleU64(text, &weight)) {
+      s.cpu_shares = CpuWeightToShares(weight);
+      s.present |= kFieldCpuShares;
+    } else {
+      ++errors_;
+    }
+  }
+}
+
+void CgroupV2Collector::ReadMemory(TrackedCgroup& cg) {
+  CgroupStats& s = cg.stats;
+  if (s.Has(kFieldMemUsage)) return;  // v1's memory controller on a hybrid host
+  std::string_view text;
+  if (ReadFile(cg, kV2MemCurrent, "memory.current", &text)) {
+    if (ParseSingleU64(text, &s.mem_usage_bytes)) {
+      s.present |= kFieldMemUsage;
+    } else {
+      ++errors_;
+    }
+  }
+  if (ReadFile(cg, kV2MemStat, "memory.stat", &text)) {
+    uint64_t found = 0;
+    if (ForEachKeyValue(text, [&](std::string_view k, uint64_t v) {
+          if (k == "anon") s.mem_rss_bytes = v, found |= 1;
+          else if (k == "file") s.mem_cache_bytes = v, found |= 2;
+          else if (k == "inactive_file") s.mem_inactive_file_bytes = v, found |= 4;
+        }) && found == 7) {
+      s.present |= kFieldMemStat;
+      if (!s.Has(kFieldMemUsage)) {  // the root cgroup has no memory.current
+        s.mem_usage_bytes = s.mem_rss_bytes + s.mem_cache_bytes;
+        s.present |= kFieldMemUsage;
+      }
+    } else {
+      ++errors_;
+    }
+  }
+  if (s.Has(kFieldMemUsage) && s.Has(kFieldMemStat)) {
+    s.mem_working_set_bytes =
+        s.mem_usage_bytes > s.mem_inactive_file_bytes ? s.mem_usage_bytes - s.mem_inactive_file_bytes : 0;
+  }
+  if (ReadFile(cg, kV2MemMax, "memory.max", &text)) {
+    if (ParseMaxOrU64(text, &s.mem_limit_bytes)) {
+      s.present |= kFieldMemLimit;
+    } else {
+      ++errors_;
+    }
+  }
+  if (ReadFile(cg, kV2MemEvents, "memory.events", &text)) {
+    bool found = false;
+    if (ForEachKeyValue(text, [&](std::string_view k, uint64_t v) {
+          if (k == "oom_kill") s.oom_kills = v, found = true;
+        }) && found) {
+      s.present |= kFieldOom;
+    } else {
+      ++errors_;
+    }
+  }
+}
+
+}  // namespace prescale::agent

@@ -1,0 +1,280 @@
+#include "prescale/agent/config.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <functional>
+
+#include "prescale/base/duration.h"
+#include "prescale/base/numbers.h"
+#include "prescale/base/yaml_config.h"
+#include "prescale/metrics/names.h"
+
+namespace prescale::agent {
+namespace {
+
+constexpr std::string_view kReservedLabels[] = {"id", "node", "interface", "device", "cpu", "mode"};
+
+Status ParseLabelTemplates(const YamlConfigReader& r, const YAML::Node& node, const std::string& path,
+                           metrics::Labels* out) {
+  if (!node.IsMap()) return r.Error(node, path, "expected a mapping of label names to templates");
+  for (const auto& entry : node) {
+    const std::string name = entry.first.Scalar();
+    const std::string key_path = JoinPath(path, name);
+    if (!metrics::IsValidLabelName(name) || name.starts_with("__")) {
+      return r.Error(entry.first, key_path, "invalid label name (letters, digits and _; not starting with __)");
+    }
+    for (std::string_view reserved : kReservedLabels) {
+      if (name == reserved) return r.Error(entry.first, key_path, "label name is reserved for the agent's own use");
+    }
+    auto value = r.String(entry.second, key_path);
+    if (!value.ok()) return value.status();
+    out->emplace_back(name, *value);
+  }
+  return Status::Ok();
+}
+
+Result<MappingRule> ParseRule(const YamlConfigReader& r, const YAML::Node& node, const std::string& path) {
+  PRESCALE_RETURN_IF_ERROR(r.CheckMap(node, path, {"match", "preset", "labels"}));
+  const bool has_match = node["match"].IsDefined();
+  const bool has_preset = node["preset"].IsDefined();
+  if (has_match == has_preset) return r.Error(node, path, "a rule needs exactly one of 'match' or 'preset'");
+  MappingRule rule;
+  if (has_preset) {
+    auto preset = r.String(node["preset"], JoinPath(path, "preset"));
+    if (!preset.ok()) return preset.status();
+    if (*preset == "kubernetes") {
+      rule = KubernetesPreset();
+    } else if (*preset == "systemd") {
+      rule = SystemdPreset();
+    } else {
+      return r.Error(node["preset"], JoinPath(path, "preset"), "unknown preset '" + *preset + "' (kubernetes, systemd)");
+    }
+  } else {
+    auto pattern = r.String(node["match"], JoinPath(path, "match"));
+    if (!pattern.ok()) return pattern.status();
+    rule.kind = MappingRule::Kind::kRegex;
+    rule.pattern = *pattern;
+    try {
+      rule.regex = std::regex(rule.pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return r.Error(node["match"], JoinPath(path, "match"), std::string("invalid regular expression: ") + e.what());
+    }
+    if (!node["labels"].IsDefined()) {
+      return r.Error(node, JoinPath(path, "labels"), "a 'match' rule needs labels, e.g. {tenant: '$1', service: '$2'}");
+    }
+  }
+  if (node["labels"].IsDefined()) {
+    metrics::Labels labels;
+    PRESCALE_RETURN_IF_ERROR(ParseLabelTemplates(r, node["labels"], JoinPath(path, "labels"), &labels));
+    for (auto& [k, v] : labels) {
+      bool replaced = false;
+      for (auto& existing : rule.labels) {
+        if (existing.first == k) {
+          existing.second = v;
+          replaced = true;
+        }
+      }
+      if (!replaced) rule.labels.emplace_back(k, v);
+    }
+  }
+  return rule;
+}
+
+Result<ScrapeTarget> ParseTarget(const YamlConfigReader& r, const YAML::Node& node, const std::string& path) {
+  PRESCALE_RETURN_IF_ERROR(r.CheckMap(node, path, {"url", "tenant", "service"}));
+  ScrapeTarget t;
+  for (auto [key, field] : {std::pair{"url", &t.url}, {"tenant", &t.tenant}, {"service", &t.service}}) {
+    if (!node[key].IsDefined()) return r.Error(node, JoinPath(path, key), "required key is missing");
+    auto v = r.String(node[key], JoinPath(path, key));
+    if (!v.ok()) return v.status();
+    *field = *v;
+  }
+  if (!t.url.starts_with("http://") && !t.url.starts_with("https://")) {
+    return r.Error(node["url"], JoinPath(path, "url"), "expected an http:// or https:// URL");
+  }
+  return t;
+}
+
+Status CheckInterval(std::chrono::milliseconds interval, const std::function<Status(std::string)>& fail) {
+  if (interval < std::chrono::milliseconds(100)) return fail("must be at least 100ms");
+  return Status::Ok();
+}
+
+}  // namespace
+
+AgentConfig DefaultAgentConfig() {
+  AgentConfig c;
+  c.mapping = {PrescaleLayoutRule(), KubernetesPreset(), SystemdPreset()};
+  return c;
+}
+
+Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::string& file_name) {
+  YamlConfigReader r(file_name);
+  auto parsed = r.Parse(yaml_text);
+  if (!parsed.ok()) return parsed.status();
+  const YAML::Node root = *parsed;
+  PRESCALE_RETURN_IF_ERROR(r.CheckMap(root, "", {"listen", "interval", "cgroup_root", "proc_root", "node",
+                                                 "keep_unmatched", "mapping", "scrape_targets", "scrape_timeout",
+                                                 "scrape_max_body_bytes", "max_cgroups", "log_level"}));
+  AgentConfig c = DefaultAgentConfig();
+  for (auto [key, field] : {std::pair{"listen", &c.listen}, {"cgroup_root", &c.cgroup_root},
+                            {"proc_root", &c.proc_root}, {"node", &c.node}}) {
+    if (!root[key].IsDefined()) continue;
+    auto v = r.String(root[key], key);
+    if (!v.ok()) return v.status();
+    if (v->empty()) return r.Error(root[key], key, "must not be empty");
+    *field = *v;
+  }
+  if (root["interval"].IsDefined()) {
+    auto d = r.Duration(root["interval"], "interval");
+    if (!d.ok()) return d.status();
+    c.interval = *d;
+    PRESCALE_RETURN_IF_ERROR(CheckInterval(c.interval, [&](std::string m) { return r.Error(root["interval"], "interval", m); }));
+  }
+  if (root["scrape_timeout"].IsDefined()) {
+    auto d = r.Duration(root["scrape_timeout"], "scrape_timeout");
+    if (!d.ok()) return d.status();
+    if (d->count() <= 0) return r.Error(root["scrape_timeout"], "scrape_timeout", "must be positive");
+    c.scrape_timeout = *d;
+  }
+  if (root["scrape_max_body_bytes"].IsDefined()) {
+    auto n = r.ByteSize(root["scrape_max_body_bytes"], "scrape_max_body_bytes");
+    if (!n.ok()) return n.status();
+    if (*n == 0) return r.Error(root["scrape_max_body_bytes"], "scrape_max_body_bytes", "must be positive");
+    c.scrape_max_body_bytes = *n;
+  }
+  if (root["max_cgroups"].IsDefined()) {
+    const YAML::Node& n = root["max_cgroups"];
+    uint64_t v = 0;
+    if (!n.IsScalar() || !ParseU64(n.Scalar(), &v) || v == 0) return r.Error(n, "max_cgroups", "expected a positive whole number");
+    c.max_cgroups = v;
+  }
+  if (root["keep_unmatched"].IsDefined()) {
+    auto b = r.Bool(root["keep_unmatched"], "keep_unmatched");
+    if (!b.ok()) return b.status();
+    c.keep_unmatched = *b;
+  }
+  if (root["log_level"].IsDefined()) {
+    auto v = r.String(root["log_level"], "log_level");
+    if (!v.ok()) return v.status();
+    if (!ParseLogLevel(*v, &c.log_level)) return r.Error(root["log_level"], "log_level", "expected debug, info, warning or error");
+  }
+  if (root["mapping"].IsDefined()) {
+    PRESCALE_RETURN_IF_ERROR(r.CheckSequence(root["mapping"], "mapping"));
+    c.mapping.clear();
+    for (size_t i = 0; i < root["mapping"].size(); ++i) {
+      auto rule = ParseRule(r, root["mapping"][i], IndexPath("mapping", i));
+      if (!rule.ok()) return rule.status();
+      c.mapping.push_back(std::move(rule).value());
+    }
+  }
+  if (root["scrape_targets"].IsDefined()) {
+    PRESCALE_RETURN_IF_ERROR(r.CheckSequence(root["scrape_targets"], "scrape_targets"));
+    for (size_t i = 0; i < root["scrape_targets"].size(); ++i) {
+      auto t = ParseTarget(r, root["scrape_targets"][i], IndexPath("scrape_targets", i));
+      if (!t.ok()) return t.status();
+      c.scrape_targets.push_back(std::move(t).value());
+    }
+  }
+  return c;
+}
+
+Result<AgentConfig> LoadAgentConfig(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return Status::InvalidArgument(path + ": cannot read the config file");
+  std::string text;
+  char buf[4096];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  std::fclose(f);
+  return ParseAgentConfig(text, path);
+}
+
+std::string AgentUsage() {
+  return "usage: prescale-agent [--config FILE] [--listen ADDR:PORT] [--interval DURATION]\n"
+         "                      [--cgroup-root DIR] [--proc-root DIR] [--node NAME]\n"
+         "                      [--log-level LEVEL] [--once] [--table] [--help]\n"
+         "\n"
+         "Collects per-cgroup and node resource usage and serves it as Prometheus metrics.\n"
+         "\n"
+         "  --config FILE        YAML configuration (docs/configuration.md); flags override it\n"
+         "  --listen ADDR:PORT   where /metrics, /healthz and /readyz are served (default 0.0.0.0:9560)\n"
+         "  --interval DURATION  collection interval, e.g. 1s, 5s (default 5s)\n"
+         "  --cgroup-root DIR    cgroup filesystem root (default /sys/fs/cgroup)\n"
+         "  --proc-root DIR      proc filesystem root (default /proc)\n"
+         "  --node NAME          value of the node label (default: the host name)\n"
+         "  --log-level LEVEL    debug, info, warning or error (default info)\n"
+         "  --once               collect once, print the exposition to stdout and exit\n"
+         "  --table              also print a refreshing per-service table every interval\n"
+         "  --help               print this help\n";
+}
+
+Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
+  static constexpr std::string_view kValueFlags[] = {"config", "listen", "interval", "cgroup-root",
+                                                     "proc-root", "node", "log-level"};
+  CommandLine cli;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (!arg.starts_with("--")) return Status::InvalidArgument("unexpected argument '" + std::string(arg) + "'");
+    arg.remove_prefix(2);
+    std::string_view value;
+    bool has_value = false;
+    if (const size_t eq = arg.find('='); eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    if (arg == "once" || arg == "table" || arg == "help") {
+      if (has_value) return Status::InvalidArgument("--" + std::string(arg) + " takes no value");
+      (arg == "once" ? cli.once : arg == "table" ? cli.table : cli.help) = true;
+      continue;
+    }
+    bool known = false;
+    for (std::string_view f : kValueFlags) known = known || f == arg;
+    if (!known) return Status::InvalidArgument("unknown flag --" + std::string(arg));
+    if (!has_value) {
+      if (i + 1 >= argc) return Status::InvalidArgument("--" + std::string(arg) + " needs a value");
+      value = argv[++i];
+    }
+    if (arg == "config") {
+      cli.config_path = std::string(value);
+    } else {
+      cli.overrides.emplace_back(std::string(arg), std::string(value));
+    }
+  }
+  return cli;
+}
+
+Status ApplyOverrides(const CommandLine& cli, AgentConfig* config) {
+  for (const auto& [flag, value] : cli.overrides) {
+    auto fail = [&](const std::string& why) {
+      return Status::InvalidArgument("--" + flag + " '" + value + "': " + why);
+    };
+    if (value.empty()) return fail("must not be empty");
+    if (flag == "listen") {
+      config->listen = value;
+    } else if (flag == "interval") {
+      auto d = ParseDuration(value);
+      if (!d.ok()) return fail(d.status().message());
+      config->interval = *d;
+      PRESCALE_RETURN_IF_ERROR(CheckInterval(config->interval, fail));
+    } else if (flag == "cgroup-root") {
+      config->cgroup_root = value;
+    } else if (flag == "proc-root") {
+      config->proc_root = value;
+    } else if (flag == "node") {
+      config->node = value;
+    } else if (flag == "log-level") {
+      if (!ParseLogLevel(value, &config->log_level)) return fail("expected debug, info, warning or error");
+    }
+  }
+  if (config->node.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) == 0) config->node = host;
+    if (config->node.empty()) config->node = "unknown";
+  }
+  return Status::Ok();
+}
+
+}  // namespace prescale::agent

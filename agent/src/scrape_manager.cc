@@ -1,0 +1,138 @@
+#include "prescale/agent/scrape_manager.h"
+
+#include <prometheus/counter.h>
+
+#include <map>
+
+#include "prescale/agent/exposition.h"
+#include "prescale/metrics/text_parser.h"
+#include "prescale/metrics/text_writer.h"
+
+namespace prescale::agent {
+
+ScrapeManager::ScrapeManager(const AgentConfig& config, std::unique_ptr<http::HttpClient> client,
+                             prometheus::Registry* registry, const Clock& clock)
+    : node_(config.node),
+      client_(std::move(client)),
+      clock_(clock),
+      log_limiter_(clock, std::chrono::minutes(1)),
+      latest_(std::make_shared<const std::string>()) {
+  options_.timeout = config.scrape_timeout;
+  options_.max_body_bytes = config.scrape_max_body_bytes;
+  auto& up = prometheus::BuildGauge()
+                 .Name("prescale_agent_scrape_target_up")
+                 .Help("1 when the last scrape of the target succeeded and parsed, else 0.")
+                 .Register(*registry);
+  auto& duration = prometheus::BuildGauge()
+                       .Name("prescale_agent_scrape_target_duration_seconds")
+                       .Help("How long the last scrape of the target took.")
+                       .Register(*registry);
+  auto& samples = prometheus::BuildGauge()
+                      .Name("prescale_agent_scrape_target_samples")
+                      .Help("Samples taken from the target in its last successful scrape.")
+                      .Register(*registry);
+  dropped_families_ = &prometheus::BuildCounter()
+                           .Name("prescale_agent_scrape_families_dropped_total")
+                           .Help("Scraped metric families dropped because their name or type clashed.")
+                           .Register(*registry)
+                           .Add({});
+  for (const ScrapeTarget& spec : config.scrape_targets) {
+    const prometheus::Labels labels{{"tenant", spec.tenant}, {"service", spec.service}, {"url", spec.url}};
+    targets_.push_back(Target{spec, &up.Add(labels), &duration.Add(labels), &samples.Add(labels)});
+  }
+}
+
+Result<std::vector<metrics::MetricFamily>> ScrapeManager::ScrapeOne(const Target& t) {
+  auto response = client_->Get(t.spec.url, options_);
+  if (!response.ok()) return response.status();
+  if (response->status != 200) {
+    return Status::Unavailable("HTTP status " + std::to_string(response->status));
+  }
+  metrics::TextParseLimits limits;
+  limits.max_body_bytes = options_.max_body_bytes;
+  return metrics::ParseTextExposition(response->body, limits);
+}
+
+void ScrapeManager::ScrapeAll() {
+  std::vector<TargetFamilies> parts;
+  for (const Target& t : targets_) {
+    const auto start = clock_.Monotonic();
+    auto families = ScrapeOne(t);
+    t.duration->Set(std::chrono::duration<double>(clock_.Monotonic() - start).count());
+    if (!families.ok()) {
+      t.up->Set(0);
+      if (log_limiter_.Allow(t.spec.url)) {
+        Log(LogLevel::kWarning, "scrape of " + t.spec.url + " (tenant " + t.spec.tenant + ", service " +
+                                    t.spec.service + ") failed: " + families.status().message());
+      }
+      continue;
+    }
+    size_t n = 0;
+    for (const auto& f : *families) n += f.samples.size();
+    t.up->Set(1);
+    t.samples->Set(static_cast<double>(n));
+    parts.push_back(TargetFamilies{&t.spec, std::move(families).value()});
+  }
+  auto text = std::make_shared<std::string>();
+  const size_t dropped = Merge(parts, node_, text.get());
+  if (dropped > 0) dropped_families_->Increment(static_cast<double>(dropped));
+  std::lock_guard<std::mutex> lock(mu_);
+  latest_ = std::move(text);
+}
+
+std::shared_ptr<const std::string> ScrapeManager::Latest() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return latest_;
+}
+
+size_t ScrapeManager::Merge(const std::vector<TargetFamilies>& parts, const std::string& node, std::string* out) {
+  struct Merged {
+    metrics::MetricType type;
+    std::string help;
+    std::vector<std::pair<const ScrapeTarget*, const metrics::MetricFamily*>> sources;
+  };
+  size_t dropped = 0;
+  std::map<std::string, Merged> merged;
+  for (const TargetFamilies& part : parts) {
+    for (const metrics::MetricFamily& f : part.families) {
+      if (f.samples.empty()) continue;
+      if (IsAgentFamilyName(f.name)) {
+        ++dropped;
+        continue;
+      }
+      auto [it, inserted] = merged.try_emplace(f.name, Merged{f.type, f.help, {}});
+      if (!inserted && it->second.type != f.type) {
+        ++dropped;
+        continue;
+      }
+      it->second.sources.emplace_back(part.target, &f);
+    }
+  }
+  metrics::TextWriter w(out);
+  std::vector<metrics::LabelRef> extra;
+  std::vector<std::string> renamed;
+  for (const auto& [name, m] : merged) {
+    w.Family(name, m.help.empty() ? "Scraped from the service's own /metrics." : m.help, m.type);
+    for (const auto& [target, family] : m.sources) {
+      const metrics::LabelRef base[] = {{"node", node}, {"service", target->service}, {"tenant", target->tenant}};
+      for (const metrics::Sample& s : family->samples) {
+        extra.clear();
+        renamed.clear();
+        renamed.reserve(s.labels.size());
+        for (const auto& [k, v] : s.labels) {
+          // As Prometheus does with honor_labels: false, keep the target's own value under exported_<name>.
+          if (k == "node" || k == "service" || k == "tenant") {
+            renamed.push_back("exported_" + k);
+            extra.push_back({renamed.back(), v});
+          } else {
+            extra.push_back({k, v});
+          }
+        }
+        w.Sample(s.name, base, extra, s.value);
+      }
+    }
+  }
+  return dropped;
+}
+
+}  // namespace prescale::agent

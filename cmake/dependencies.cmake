@@ -1,0 +1,13 @@
+# Every third-party library comes from Debian 12's packages (scripts/setup installs them).
+find_package(Threads REQUIRED)
+find_package(prometheus-cpp CONFIG REQUIRED)
+find_package(civetweb CONFIG REQUIRED)
+find_package(CURL REQUIRED)
+find_package(yaml-cpp CONFIG REQUIRED)
+find_package(PkgConfig REQUIRED)
+if(PRESCALE_TESTS)
+  find_package(GTest CONFIG REQUIRED)
+endif()
+if(PRESCALE_BENCH AND NOT PRESCALE_FUZZ)
+  find_package(benchmark CONFIG REQUIRED)
+endif()

@@ -1,0 +1,94 @@
+// Status and Result<T>: how expected failures travel in prescale (no exceptions
+// escape project code). Value types; not synchronised.
+#pragma once
+
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace prescale {
+
+enum class StatusCode {
+  kOk = 0,
+  kInvalidArgument,  // bad input from a user: config, flag, request
+  kNotFound,         // a file, cgroup or object that is not (or no longer) there
+  kIoError,          // a read or write failed for another reason
+  kParseError,       // input that does not follow its format
+  kUnavailable,      // a peer that does not answer; retryable
+  kResourceExhausted,  // a size or count limit was hit
+  kInternal,         // a bug in prescale
+};
+
+std::string_view StatusCodeName(StatusCode code);
+
+class [[nodiscard]] Status {
+ public:
+  Status() = default;
+  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+
+  static Status Ok() { return {}; }
+  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
+  static Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
+  static Status ParseError(std::string m) { return {StatusCode::kParseError, std::move(m)}; }
+  static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+  static Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
+  static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+
+  bool ok() const { return code_ == StatusCode::kOk; }
+  StatusCode code() const { return code_; }
+  const std::string& message() const { return message_; }
+  // "PARSE_ERROR: message", or "OK".
+  std::string ToString() const;
+
+ private:
+  StatusCode code_ = StatusCode::kOk;
+  std::string message_;
+};
+
+// Either a value or a non-OK Status.
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : data_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(Status status) : data_(std::move(status)) {  // NOLINT(google-explicit-constructor)
+    if (std::get<Status>(data_).ok()) std::abort();  // a Result needs a value or an error
+  }
+
+  bool ok() const { return std::holds_alternative<T>(data_); }
+  const Status& status() const {
+    static const Status kOkStatus;
+    return ok() ? kOkStatus : std::get<Status>(data_);
+  }
+  T& value() & { return std::get<T>(data_); }
+  const T& value() const& { return std::get<T>(data_); }
+  T&& value() && { return std::get<T>(std::move(data_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+
+ private:
+  std::variant<T, Status> data_;
+};
+
+}  // namespace prescale
+
+// Returns early from a function returning Status or Result when expr is not OK.
+#define PRESCALE_RETURN_IF_ERROR(expr)          \
+  do {                                          \
+    ::prescale::Status prescale_status_ = (expr); \
+    if (!prescale_status_.ok()) return prescale_status_; \
+  } while (false)
+
+// Fails loudly on a broken invariant of prescale's own logic (never on user input).
+#define PRESCALE_CHECK(cond) \
+  do {                       \
+    if (!(cond)) ::prescale::internal::CheckFailed(#cond, __FILE__, __LINE__); \
+  } while (false)
+
+namespace prescale::internal {
+[[noreturn]] void CheckFailed(const char* cond, const char* file, int line);
+}

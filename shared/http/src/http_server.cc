@@ -1,0 +1,166 @@
+#include "prescale/http/http_server.h"
+
+#include <civetweb.h>
+#include <strings.h>
+
+#include <mutex>
+
+#include "prescale/base/log.h"
+
+namespace prescale::http {
+namespace {
+
+void AppendJsonString(std::string* out, std::string_view s) {
+  *out += '"';
+  for (char c : s) {
+    switch (c) {
+      case '"': *out += "\\\""; break;
+      case '\\': *out += "\\\\"; break;
+      case '\n': *out += "\\n"; break;
+      case '\t': *out += "\\t"; break;
+      case '\r': *out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          *out += buf;
+        } else {
+          *out += c;
+        }
+    }
+  }
+  *out += '"';
+}
+
+const char* ReasonPhrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "";
+  }
+}
+
+void Send(mg_connection* conn, const HttpResponse& r) {
+  std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " + ReasonPhrase(r.status) + "\r\n";
+  head += "Content-Type: " + r.content_type + "\r\n";
+  head += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+  for (const auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
+  head += "\r\n";
+  mg_write(conn, head.data(), head.size());
+  if (!r.body.empty()) mg_write(conn, r.body.data(), r.body.size());
+}
+
+int HandleRequest(mg_connection* conn, void* cbdata) {
+  const auto* server = static_cast<const HttpServer*>(cbdata);
+  const mg_request_info* info = mg_get_request_info(conn);
+  HttpRequest req;
+  req.method = info->request_method ? info->request_method : "";
+  req.path = info->local_uri ? info->local_uri : "";
+  req.query = info->query_string ? info->query_string : "";
+  for (int i = 0; i < info->num_headers; ++i) {
+    req.headers.emplace_back(info->http_headers[i].name, info->http_headers[i].value);
+  }
+  const long long declared = info->content_length;
+  if (declared > 0 && static_cast<unsigned long long>(declared) > server->max_body_bytes()) {
+    Send(conn, HttpResponse::JsonError(413, "body_too_large",
+                                       "the body exceeds " + std::to_string(server->max_body_bytes()) + " bytes"));
+    return 413;
+  }
+  char buf[8192];
+  int n = 0;
+  while ((n = mg_read(conn, buf, sizeof buf)) > 0) {
+    req.body.append(buf, static_cast<size_t>(n));
+    if (req.body.size() > server->max_body_bytes()) {
+      Send(conn, HttpResponse::JsonError(413, "body_too_large",
+                                         "the body exceeds " + std::to_string(server->max_body_bytes()) + " bytes"));
+      return 413;
+    }
+  }
+  HttpResponse resp = server->Dispatch(req);
+  Send(conn, resp);
+  return resp.status;
+}
+
+int LogMessage(const mg_connection*, const char* message) {
+  Log(LogLevel::kWarning, std::string("http server: ") + message);
+  return 1;
+}
+
+std::once_flag g_init;
+
+}  // namespace
+
+std::string_view HttpRequest::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0) return v;
+  }
+  return {};
+}
+
+HttpResponse HttpResponse::JsonError(int status, std::string_view code, std::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = "{\"error\":";
+  AppendJsonString(&r.body, code);
+  r.body += ",\"message\":";
+  AppendJsonString(&r.body, message);
+  r.body += "}\n";
+  return r;
+}
+
+HttpResponse HttpServer::Dispatch(const HttpRequest& request) const {
+  bool path_known = false;
+  for (const Route& route : routes_) {
+    if (route.path != request.path) continue;
+    path_known = true;
+    if (route.method == request.method || (route.method == "GET" && request.method == "HEAD")) {
+      return route.handler(request);
+    }
+  }
+  if (path_known) {
+    return HttpResponse::JsonError(405, "method_not_allowed", request.method + " is not allowed on " + request.path);
+  }
+  return HttpResponse::JsonError(404, "not_found", "no route for " + request.path);
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options, std::vector<Route> routes) {
+  std::call_once(g_init, [] { mg_init_library(0); });
+  std::unique_ptr<HttpServer> server(new HttpServer(options, std::move(routes)));
+  const std::string threads = std::to_string(options.threads < 1 ? 1 : options.threads);
+  const char* mg_options[] = {"listening_ports", options.listen.c_str(), "num_threads", threads.c_str(),
+                              "enable_keep_alive", "yes", "request_timeout_ms", "10000", nullptr};
+  mg_callbacks callbacks{};
+  callbacks.log_message = LogMessage;
+  mg_context* ctx = mg_start(&callbacks, nullptr, mg_options);
+  if (ctx == nullptr) {
+    return Status::Unavailable("cannot listen on " + options.listen + " (address in use, or not an ADDR:PORT)");
+  }
+  server->context_ = ctx;
+  mg_set_request_handler(ctx, "/", HandleRequest, server.get());
+  mg_server_port ports[4]{};
+  const int n = mg_get_server_ports(ctx, 4, ports);
+  if (n < 1) {
+    server->Stop();
+    return Status::Unavailable("cannot determine the port bound for " + options.listen);
+  }
+  server->port_ = ports[0].port;
+  return server;
+}
+
+void HttpServer::Stop() {
+  if (context_ != nullptr) {
+    mg_stop(static_cast<mg_context*>(context_));
+    context_ = nullptr;
+  }
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+}  // namespace prescale::http
