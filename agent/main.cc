@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
     std::fputs(AgentUsage().c_str(), stdout);
     return 0;
   }
-  auto config = cli->config_path.empty() ? Result<AgentConfig>(DefaultAgentConfig()) : LoadAgentConfig(cli->config_path);
+  auto config =
+      cli->config_path.empty() ? Result<AgentConfig>(DefaultAgentConfig()) : LoadAgentConfig(cli->config_path);
   if (!config.ok()) return Fail(config.status().message(), false);
   if (Status s = ApplyOverrides(*cli, &config.value()); !s.ok()) return Fail(s.message(), true);
   SetLogLevel(config->log_level);

@@ -33,8 +33,8 @@ Agent::Agent(AgentConfig config, CgroupLayout layout, const Clock& clock)
                         .Name("prescale_agent_collection_duration_seconds")
                         .Help("Wall time of one collection cycle (all collectors and the exposition).")
                         .Register(*registry_)
-                        .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
-                                                                          0.05, 0.1, 0.25, 0.5, 1});
+                        .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
+                                                                         0.1, 0.25, 0.5, 1});
   auto& gauges = prometheus::BuildGauge()
                      .Name("prescale_agent_cgroups_tracked")
                      .Help("Cgroups the agent tracks: included (mapped to a tenant and service) or seen (all walked).")

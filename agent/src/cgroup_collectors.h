@@ -52,7 +52,8 @@ class CgroupV2Collector final : public Collector {
 // Network usage per network namespace, read from /proc/<pid>/net/dev of one
 // process of each cgroup. Each namespace is counted once, for the first
 // cgroup (in path order) with a process in it; the node's own namespace (that
-// of <proc_root>/1) is left to the node metrics.
+// of <proc_root>/1, or the agent's own when pid 1's cannot be read) is left to
+// the node metrics.
 class NetworkCollector final : public Collector {
  public:
   NetworkCollector(std::string procs_dir, std::string proc_root, CgroupTable* table, CgroupFileReader* reader);
@@ -60,6 +61,8 @@ class NetworkCollector final : public Collector {
   uint64_t Collect() override;
 
  private:
+  static constexpr int32_t kSelf = 0;  // NetnsInode of the agent itself
+
   int32_t FirstPid(TrackedCgroup& cg);
   bool NetnsInode(int32_t pid, ino_t* inode);
 

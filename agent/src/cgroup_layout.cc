@@ -13,7 +13,7 @@ namespace prescale::agent {
 namespace {
 
 bool Exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
 }
 
@@ -78,9 +78,9 @@ Result<CgroupLayout> DetectCgroupLayout(const std::string& root) {
     return Status::NotFound("no cgroup v1 controllers or cgroup v2 hierarchy under " + root);
   }
   if (has_unified) layout.hierarchies.push_back({root + "/unified", true, 0});
-  layout.kind = layout.hierarchies.back().v2 ? (layout.hierarchies.size() > 1 ? CgroupLayoutKind::kHybrid
-                                                                                : CgroupLayoutKind::kV2)
-                                              : CgroupLayoutKind::kV1;
+  layout.kind = layout.hierarchies.back().v2
+                    ? (layout.hierarchies.size() > 1 ? CgroupLayoutKind::kHybrid : CgroupLayoutKind::kV2)
+                    : CgroupLayoutKind::kV1;
   return layout;
 }
 

@@ -86,9 +86,12 @@ void CgroupV1Collector::ReadCpu(TrackedCgroup& cg) {
   std::string_view text;
   if (ReadFile(cg, kV1CpuStat, "cpu.stat", &text)) {
     if (ForEachKeyValue(text, [&](std::string_view k, uint64_t v) {
-          if (k == "nr_periods") s.cpu_periods = v;
-          else if (k == "nr_throttled") s.cpu_throttled_periods = v;
-          else if (k == "throttled_time") s.cpu_throttled_ns = v;
+          if (k == "nr_periods")
+            s.cpu_periods = v;
+          else if (k == "nr_throttled")
+            s.cpu_throttled_periods = v;
+          else if (k == "throttled_time")
+            s.cpu_throttled_ns = v;
         })) {
       s.present |= kFieldCpuThrottling;
     } else {
@@ -132,13 +135,18 @@ void CgroupV1Collector::ReadMemory(TrackedCgroup& cg) {
   }
   if (ReadFile(cg, kV1MemStat, "memory.stat", &text)) {
     uint64_t found = 0;
-    if (ForEachKeyValue(text, [&](std::string_view k, uint64_t v) {
-          if (!k.starts_with("total_")) return;
-          k.remove_prefix(6);
-          if (k == "rss") s.mem_rss_bytes = v, found |= 1;
-          else if (k == "cache") s.mem_cache_bytes = v, found |= 2;
-          else if (k == "inactive_file") s.mem_inactive_file_bytes = v, found |= 4;
-        }) && found == 7) {
+    if (ForEachKeyValue(text,
+                        [&](std::string_view k, uint64_t v) {
+                          if (!k.starts_with("total_")) return;
+                          k.remove_prefix(6);
+                          if (k == "rss")
+                            s.mem_rss_bytes = v, found |= 1;
+                          else if (k == "cache")
+                            s.mem_cache_bytes = v, found |= 2;
+                          else if (k == "inactive_file")
+                            s.mem_inactive_file_bytes = v, found |= 4;
+                        }) &&
+        found == 7) {
       s.present |= kFieldMemStat;
     } else {
       ++errors_;

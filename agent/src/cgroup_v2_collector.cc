@@ -79,12 +79,18 @@ void CgroupV2Collector::ReadCpu(TrackedCgroup& cg) {
     uint64_t usage = 0, user = 0, system = 0, periods = 0, throttled = 0, throttled_us = 0;
     bool has_periods = false;
     if (ForEachKeyValue(text, [&](std::string_view k, uint64_t v) {
-          if (k == "usage_usec") usage = v;
-          else if (k == "user_usec") user = v;
-          else if (k == "system_usec") system = v;
-          else if (k == "nr_periods") periods = v, has_periods = true;
-          else if (k == "nr_throttled") throttled = v;
-          else if (k == "throttled_usec") throttled_us = v;
+          if (k == "usage_usec")
+            usage = v;
+          else if (k == "user_usec")
+            user = v;
+          else if (k == "system_usec")
+            system = v;
+          else if (k == "nr_periods")
+            periods = v, has_periods = true;
+          else if (k == "nr_throttled")
+            throttled = v;
+          else if (k == "throttled_usec")
+            throttled_us = v;
         })) {
       // On a hybrid host v1's cpuacct and cpu came first and are kept.
       if (!s.Has(kFieldCpuUsage)) {
@@ -142,11 +148,16 @@ void CgroupV2Collector::ReadMemory(TrackedCgroup& cg) {
   }
   if (ReadFile(cg, kV2MemStat, "memory.stat", &text)) {
     uint64_t found = 0;
-    if (ForEachKeyValue(text, [&](std::string_view k, uint64_t v) {
-          if (k == "anon") s.mem_rss_bytes = v, found |= 1;
-          else if (k == "file") s.mem_cache_bytes = v, found |= 2;
-          else if (k == "inactive_file") s.mem_inactive_file_bytes = v, found |= 4;
-        }) && found == 7) {
+    if (ForEachKeyValue(text,
+                        [&](std::string_view k, uint64_t v) {
+                          if (k == "anon")
+                            s.mem_rss_bytes = v, found |= 1;
+                          else if (k == "file")
+                            s.mem_cache_bytes = v, found |= 2;
+                          else if (k == "inactive_file")
+                            s.mem_inactive_file_bytes = v, found |= 4;
+                        }) &&
+        found == 7) {
       s.present |= kFieldMemStat;
       if (!s.Has(kFieldMemUsage)) {  // the root cgroup has no memory.current
         s.mem_usage_bytes = s.mem_rss_bytes + s.mem_cache_bytes;
@@ -169,9 +180,11 @@ void CgroupV2Collector::ReadMemory(TrackedCgroup& cg) {
   }
   if (ReadFile(cg, kV2MemEvents, "memory.events", &text)) {
     bool found = false;
-    if (ForEachKeyValue(text, [&](std::string_view k, uint64_t v) {
-          if (k == "oom_kill") s.oom_kills = v, found = true;
-        }) && found) {
+    if (ForEachKeyValue(text,
+                        [&](std::string_view k, uint64_t v) {
+                          if (k == "oom_kill") s.oom_kills = v, found = true;
+                        }) &&
+        found) {
       s.present |= kFieldOom;
     } else {
       ++errors_;

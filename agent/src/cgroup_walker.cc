@@ -23,9 +23,9 @@ struct LinuxDirent64 {
 // getdents64 on descriptors relative to the parent keeps a walk to one open,
 // a few getdents and one close per directory, with no allocation.
 bool CgroupWalker::WalkDir(int parent_fd, size_t depth, void* ctx, void (*cb)(void*, std::string_view)) {
-  const int fd = parent_fd < 0 ? ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                               : ::openat(parent_fd, path_.c_str() + path_.rfind('/') + 1,
-                                          O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int fd = parent_fd < 0
+                     ? ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                     : ::openat(parent_fd, path_.c_str() + path_.rfind('/') + 1, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return false;  // vanished between listing and opening: skip it
   cb(ctx, path_.empty() ? std::string_view("/") : std::string_view(path_));
   if (buffers_.size() <= depth) buffers_.emplace_back(32 << 10);

@@ -48,7 +48,8 @@ Result<MappingRule> ParseRule(const YamlConfigReader& r, const YAML::Node& node,
     } else if (*preset == "systemd") {
       rule = SystemdPreset();
     } else {
-      return r.Error(node["preset"], JoinPath(path, "preset"), "unknown preset '" + *preset + "' (kubernetes, systemd)");
+      return r.Error(node["preset"], JoinPath(path, "preset"),
+                     "unknown preset '" + *preset + "' (kubernetes, systemd)");
     }
   } else {
     auto pattern = r.String(node["match"], JoinPath(path, "match"));
@@ -114,12 +115,15 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
   auto parsed = r.Parse(yaml_text);
   if (!parsed.ok()) return parsed.status();
   const YAML::Node root = *parsed;
-  PRESCALE_RETURN_IF_ERROR(r.CheckMap(root, "", {"listen", "interval", "cgroup_root", "proc_root", "node",
-                                                 "keep_unmatched", "mapping", "scrape_targets", "scrape_timeout",
-                                                 "scrape_max_body_bytes", "max_cgroups", "log_level"}));
+  PRESCALE_RETURN_IF_ERROR(
+      r.CheckMap(root, "",
+                 {"listen", "interval", "cgroup_root", "proc_root", "node", "keep_unmatched", "mapping",
+                  "scrape_targets", "scrape_timeout", "scrape_max_body_bytes", "max_cgroups", "log_level"}));
   AgentConfig c = DefaultAgentConfig();
-  for (auto [key, field] : {std::pair{"listen", &c.listen}, {"cgroup_root", &c.cgroup_root},
-                            {"proc_root", &c.proc_root}, {"node", &c.node}}) {
+  for (auto [key, field] : {std::pair{"listen", &c.listen},
+                            {"cgroup_root", &c.cgroup_root},
+                            {"proc_root", &c.proc_root},
+                            {"node", &c.node}}) {
     if (!root[key].IsDefined()) continue;
     auto v = r.String(root[key], key);
     if (!v.ok()) return v.status();
@@ -130,7 +134,8 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
     auto d = r.Duration(root["interval"], "interval");
     if (!d.ok()) return d.status();
     c.interval = *d;
-    PRESCALE_RETURN_IF_ERROR(CheckInterval(c.interval, [&](std::string m) { return r.Error(root["interval"], "interval", m); }));
+    PRESCALE_RETURN_IF_ERROR(
+        CheckInterval(c.interval, [&](std::string m) { return r.Error(root["interval"], "interval", m); }));
   }
   if (root["scrape_timeout"].IsDefined()) {
     auto d = r.Duration(root["scrape_timeout"], "scrape_timeout");
@@ -147,7 +152,8 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
   if (root["max_cgroups"].IsDefined()) {
     const YAML::Node& n = root["max_cgroups"];
     uint64_t v = 0;
-    if (!n.IsScalar() || !ParseU64(n.Scalar(), &v) || v == 0) return r.Error(n, "max_cgroups", "expected a positive whole number");
+    if (!n.IsScalar() || !ParseU64(n.Scalar(), &v) || v == 0)
+      return r.Error(n, "max_cgroups", "expected a positive whole number");
     c.max_cgroups = v;
   }
   if (root["keep_unmatched"].IsDefined()) {
@@ -158,7 +164,8 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
   if (root["log_level"].IsDefined()) {
     auto v = r.String(root["log_level"], "log_level");
     if (!v.ok()) return v.status();
-    if (!ParseLogLevel(*v, &c.log_level)) return r.Error(root["log_level"], "log_level", "expected debug, info, warning or error");
+    if (!ParseLogLevel(*v, &c.log_level))
+      return r.Error(root["log_level"], "log_level", "expected debug, info, warning or error");
   }
   if (root["mapping"].IsDefined()) {
     PRESCALE_RETURN_IF_ERROR(r.CheckSequence(root["mapping"], "mapping"));
@@ -211,8 +218,8 @@ std::string AgentUsage() {
 }
 
 Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
-  static constexpr std::string_view kValueFlags[] = {"config", "listen", "interval", "cgroup-root",
-                                                     "proc-root", "node", "log-level"};
+  static constexpr std::string_view kValueFlags[] = {"config",    "listen", "interval", "cgroup-root",
+                                                     "proc-root", "node",   "log-level"};
   CommandLine cli;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -247,7 +254,9 @@ Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
 }
 
 Status ApplyOverrides(const CommandLine& cli, AgentConfig* config) {
-  for (const auto& [flag, value] : cli.overrides) {
+  for (const auto& flag_value : cli.overrides) {
+    const std::string& flag = flag_value.first;  // named, not bound: clang 14 cannot capture bindings
+    const std::string& value = flag_value.second;
     auto fail = [&](const std::string& why) {
       return Status::InvalidArgument("--" + flag + " '" + value + "': " + why);
     };

@@ -48,8 +48,7 @@ const ScalarFamily kScalarFamilies[] = {
     {"container_memory_usage_bytes", "Current memory usage, including page cache, in bytes.", MetricType::kGauge,
      kFieldMemUsage, [](const CgroupStats& s) { return static_cast<double>(s.mem_usage_bytes); }},
     {"container_memory_working_set_bytes", "Memory usage minus inactive file cache, in bytes.", MetricType::kGauge,
-     kFieldMemUsage | kFieldMemStat,
-     [](const CgroupStats& s) { return static_cast<double>(s.mem_working_set_bytes); }},
+     kFieldMemUsage | kFieldMemStat, [](const CgroupStats& s) { return static_cast<double>(s.mem_working_set_bytes); }},
     {"container_memory_rss", "Anonymous memory (RSS), in bytes.", MetricType::kGauge, kFieldMemStat,
      [](const CgroupStats& s) { return static_cast<double>(s.mem_rss_bytes); }},
     {"container_memory_cache", "Page cache memory, in bytes.", MetricType::kGauge, kFieldMemStat,
@@ -58,19 +57,18 @@ const ScalarFamily kScalarFamilies[] = {
      kFieldMemLimit, [](const CgroupStats& s) { return static_cast<double>(s.mem_limit_bytes); }},
     {"container_memory_failcnt", "Cumulative number of times memory usage hit the limit (cgroup v1).",
      MetricType::kGauge, kFieldMemFailcnt, [](const CgroupStats& s) { return static_cast<double>(s.mem_failcnt); }},
-    {"container_oom_events_total", "Number of processes killed by the OOM killer in the cgroup.",
-     MetricType::kCounter, kFieldOom, [](const CgroupStats& s) { return static_cast<double>(s.oom_kills); }},
+    {"container_oom_events_total", "Number of processes killed by the OOM killer in the cgroup.", MetricType::kCounter,
+     kFieldOom, [](const CgroupStats& s) { return static_cast<double>(s.oom_kills); }},
     {"container_threads", "Number of tasks (threads) in the cgroup.", MetricType::kGauge, kFieldTasks,
      [](const CgroupStats& s) { return static_cast<double>(s.tasks); }},
-    {"container_threads_max", "Maximum number of tasks allowed; 0 when unlimited.", MetricType::kGauge,
-     kFieldTasksMax, [](const CgroupStats& s) { return static_cast<double>(s.tasks_max); }},
+    {"container_threads_max", "Maximum number of tasks allowed; 0 when unlimited.", MetricType::kGauge, kFieldTasksMax,
+     [](const CgroupStats& s) { return static_cast<double>(s.tasks_max); }},
     {"container_pressure_cpu_waiting_seconds_total", "Time some tasks waited for CPU (PSI some), in seconds.",
      MetricType::kCounter, kFieldPsiCpu,
      [](const CgroupStats& s) { return static_cast<double>(s.pressure[kPressureCpu].some_us) * kUs; }},
     {"container_pressure_cpu_stalled_seconds_total", "Time all tasks stalled on CPU (PSI full), in seconds.",
      MetricType::kCounter, kFieldPsiCpu,
-     [](const CgroupStats& s) { return static_cast<double>(s.pressure[kPressureCpu].full_us) * kUs; },
-     kPressureCpu},
+     [](const CgroupStats& s) { return static_cast<double>(s.pressure[kPressureCpu].full_us) * kUs; }, kPressureCpu},
     {"container_pressure_memory_waiting_seconds_total", "Time some tasks waited for memory (PSI some), in seconds.",
      MetricType::kCounter, kFieldPsiMemory,
      [](const CgroupStats& s) { return static_cast<double>(s.pressure[kPressureMemory].some_us) * kUs; }},
@@ -83,8 +81,7 @@ const ScalarFamily kScalarFamilies[] = {
      [](const CgroupStats& s) { return static_cast<double>(s.pressure[kPressureIo].some_us) * kUs; }},
     {"container_pressure_io_stalled_seconds_total", "Time all tasks stalled on IO (PSI full), in seconds.",
      MetricType::kCounter, kFieldPsiIo,
-     [](const CgroupStats& s) { return static_cast<double>(s.pressure[kPressureIo].full_us) * kUs; },
-     kPressureIo},
+     [](const CgroupStats& s) { return static_cast<double>(s.pressure[kPressureIo].full_us) * kUs; }, kPressureIo},
 };
 
 struct IoFamily {
@@ -108,10 +105,10 @@ struct NetFamily {
 const NetFamily kNetFamilies[] = {
     {"container_network_receive_bytes_total", "node_network_receive_bytes_total", "Cumulative bytes received.",
      &NetDeviceStats::rx_bytes},
-    {"container_network_receive_packets_total", "node_network_receive_packets_total",
-     "Cumulative packets received.", &NetDeviceStats::rx_packets},
-    {"container_network_receive_errors_total", "node_network_receive_errs_total",
-     "Cumulative errors while receiving.", &NetDeviceStats::rx_errors},
+    {"container_network_receive_packets_total", "node_network_receive_packets_total", "Cumulative packets received.",
+     &NetDeviceStats::rx_packets},
+    {"container_network_receive_errors_total", "node_network_receive_errs_total", "Cumulative errors while receiving.",
+     &NetDeviceStats::rx_errors},
     {"container_network_receive_packets_dropped_total", "node_network_receive_drop_total",
      "Cumulative packets dropped while receiving.", &NetDeviceStats::rx_dropped},
     {"container_network_transmit_bytes_total", "node_network_transmit_bytes_total", "Cumulative bytes transmitted.",
@@ -244,12 +241,13 @@ void WriteNodeExposition(const NodeStats& node, std::string_view node_name, std:
               {"node_pressure_io_waiting_seconds_total", "node_pressure_io_stalled_seconds_total", "IO"}};
   for (int i = 0; i < 3; ++i) {
     if (!(node.pressure_present & (1u << i))) continue;
-    const std::string some_help = std::string("Total time in seconds that processes have waited for ") + kPsi[i].what + ".";
+    const std::string some_help =
+        std::string("Total time in seconds that processes have waited for ") + kPsi[i].what + ".";
     LazyFamily(&w, kPsi[i].waiting, some_help.c_str(), MetricType::kCounter)
         .Sample(base, {}, static_cast<double>(node.pressure[i].some_us) * kUs);
     if (node.pressure[i].has_full) {
-      const std::string full_help = std::string("Total time in seconds no process could make progress due to ") +
-                                    kPsi[i].what + " congestion.";
+      const std::string full_help =
+          std::string("Total time in seconds no process could make progress due to ") + kPsi[i].what + " congestion.";
       LazyFamily(&w, kPsi[i].stalled, full_help.c_str(), MetricType::kCounter)
           .Sample(base, {}, static_cast<double>(node.pressure[i].full_us) * kUs);
     }

@@ -24,9 +24,13 @@ int32_t NetworkCollector::FirstPid(TrackedCgroup& cg) {
 bool NetworkCollector::NetnsInode(int32_t pid, ino_t* inode) {
   path_.assign(proc_root_);
   path_ += '/';
-  path_ += std::to_string(pid);  // fits the small-string buffer: no heap allocation
+  if (pid == kSelf) {
+    path_ += "self";
+  } else {
+    path_ += std::to_string(pid);  // fits the small-string buffer: no heap allocation
+  }
   path_ += "/ns/net";
-  struct stat st{};
+  struct stat st {};
   if (::stat(path_.c_str(), &st) != 0) return false;
   *inode = st.st_ino;
   return true;
@@ -36,7 +40,10 @@ uint64_t NetworkCollector::Collect() {
   errors_ = 0;
   seen_.clear();
   ino_t host = 0;
-  if (NetnsInode(1, &host)) seen_.push_back(host);
+  // Some inits (a Firecracker VM's, for one) deny even root a look at /proc/1/ns;
+  // then the agent's own namespace stands for the node's: it is the one whose
+  // counters the node metrics read through <proc_root>/net/dev.
+  if (NetnsInode(1, &host) || NetnsInode(kSelf, &host)) seen_.push_back(host);
   for (TrackedCgroup* cg : table_->included()) {
     const int32_t pid = FirstPid(*cg);
     ino_t inode = 0;

@@ -8,7 +8,7 @@
 
 namespace prescale::agent {
 namespace {
-constexpr const char* kPaths[] = {"/stat", "/meminfo", "/loadavg", "/net/dev",
+constexpr const char* kPaths[] = {"/stat",         "/meminfo",         "/loadavg",     "/net/dev",
                                   "/pressure/cpu", "/pressure/memory", "/pressure/io", "/partitions"};
 }  // namespace
 
@@ -55,15 +55,15 @@ uint64_t NodeCollector::Collect() {
   };
   n.cpus.clear();
   n.net.clear();
-  n.has_stat = read(kStat) && parsed(ParseProcStat(text, ticks_per_second_, &n.cpus));
-  n.has_meminfo = read(kMeminfo) && parsed(ParseMeminfo(text, &n.mem_total_bytes, &n.mem_available_bytes));
-  n.has_loadavg = read(kLoadavg) && parsed(ParseLoadavg(text, &n.load1, &n.load5, &n.load15));
-  n.has_net = read(kNetDev) && parsed(ParseNetDev(text, &n.net));
+  n.has_stat = read(kStatFile) && parsed(ParseProcStat(text, ticks_per_second_, &n.cpus));
+  n.has_meminfo = read(kMeminfoFile) && parsed(ParseMeminfo(text, &n.mem_total_bytes, &n.mem_available_bytes));
+  n.has_loadavg = read(kLoadavgFile) && parsed(ParseLoadavg(text, &n.load1, &n.load5, &n.load15));
+  n.has_net = read(kNetDevFile) && parsed(ParseNetDev(text, &n.net));
   n.block_devices.clear();
-  if (read(kPartitions)) parsed(ParsePartitions(text, &n.block_devices));
+  if (read(kPartitionsFile)) parsed(ParsePartitions(text, &n.block_devices));
   n.pressure_present = 0;
   for (int i = 0; i < 3; ++i) {
-    if (read(static_cast<File>(kPsiCpu + i)) && !text.empty() && parsed(ParsePressure(text, &n.pressure[i]))) {
+    if (read(static_cast<File>(kPsiCpuFile + i)) && !text.empty() && parsed(ParsePressure(text, &n.pressure[i]))) {
       n.pressure_present |= 1u << i;
     }
   }

@@ -94,10 +94,14 @@ bool ParseIoStat(std::string_view text, std::vector<IoDeviceStats>* out) {
       std::string_view key = kv.substr(0, eq);
       uint64_t v = 0;
       if (!ParseU64(kv.substr(eq + 1), &v)) return false;
-      if (key == "rbytes") d->read_bytes = v;
-      else if (key == "wbytes") d->write_bytes = v;
-      else if (key == "rios") d->reads = v;
-      else if (key == "wios") d->writes = v;
+      if (key == "rbytes")
+        d->read_bytes = v;
+      else if (key == "wbytes")
+        d->write_bytes = v;
+      else if (key == "rios")
+        d->reads = v;
+      else if (key == "wios")
+        d->writes = v;
     }
   }
   return true;

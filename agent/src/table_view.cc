@@ -25,9 +25,8 @@ struct Row {
 
 std::string TableView::Render(const CgroupTable& table, const NodeStats& node,
                               std::chrono::steady_clock::time_point now) {
-  const double elapsed = previous_time_.time_since_epoch().count() == 0
-                             ? 0
-                             : std::chrono::duration<double>(now - previous_time_).count();
+  const double elapsed =
+      previous_time_.time_since_epoch().count() == 0 ? 0 : std::chrono::duration<double>(now - previous_time_).count();
   std::map<std::pair<std::string, std::string>, Row> rows;
   std::map<std::string, Previous> current;
   for (const TrackedCgroup* cg : table.included()) {
@@ -36,7 +35,8 @@ std::string TableView::Render(const CgroupTable& table, const NodeStats& node,
     ++row.cgroups;
     current[cg->path] = {s.cpu_usage_ns, s.cpu_periods, s.cpu_throttled_periods};
     auto prev = previous_.find(cg->path);
-    if (elapsed > 0 && prev != previous_.end() && s.Has(kFieldCpuUsage) && s.cpu_usage_ns >= prev->second.cpu_usage_ns) {
+    if (elapsed > 0 && prev != previous_.end() && s.Has(kFieldCpuUsage) &&
+        s.cpu_usage_ns >= prev->second.cpu_usage_ns) {
       row.cores += static_cast<double>(s.cpu_usage_ns - prev->second.cpu_usage_ns) / 1e9 / elapsed;
       row.has_rate = true;
       if (s.cpu_periods >= prev->second.periods) {
@@ -67,7 +67,8 @@ std::string TableView::Render(const CgroupTable& table, const NodeStats& node,
       std::snprintf(cores, sizeof cores, "-");
     }
     if (row.periods > 0) {
-      std::snprintf(throttled, sizeof throttled, "%.1f%%", 100.0 * static_cast<double>(row.throttled) / static_cast<double>(row.periods));
+      std::snprintf(throttled, sizeof throttled, "%.1f%%",
+                    100.0 * static_cast<double>(row.throttled) / static_cast<double>(row.periods));
     } else {
       std::snprintf(throttled, sizeof throttled, "-");
     }

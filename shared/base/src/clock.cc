@@ -2,13 +2,9 @@
 
 namespace prescale {
 
-std::chrono::system_clock::time_point SystemClock::Now() const {
-  return std::chrono::system_clock::now();
-}
+std::chrono::system_clock::time_point SystemClock::Now() const { return std::chrono::system_clock::now(); }
 
-std::chrono::steady_clock::time_point SystemClock::Monotonic() const {
-  return std::chrono::steady_clock::now();
-}
+std::chrono::steady_clock::time_point SystemClock::Monotonic() const { return std::chrono::steady_clock::now(); }
 
 SystemClock& SystemClock::Instance() {
   static SystemClock clock;

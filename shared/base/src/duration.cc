@@ -61,15 +61,17 @@ Result<uint64_t> ParseByteSize(std::string_view text) {
     std::string_view name;
     uint64_t factor;
   };
-  static constexpr Unit kUnits[] = {{"", 1},          {"B", 1},          {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20},
-                                    {"GiB", 1ULL << 30}, {"KB", 1000},    {"MB", 1000000},     {"GB", 1000000000}};
+  static constexpr Unit kUnits[] = {
+      {"", 1},      {"B", 1},        {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30},
+      {"KB", 1000}, {"MB", 1000000}, {"GB", 1000000000}};
   for (const Unit& u : kUnits) {
     if (unit == u.name) {
       if (n > std::numeric_limits<uint64_t>::max() / u.factor) break;
       return n * u.factor;
     }
   }
-  return Status::InvalidArgument("invalid size '" + std::string(text) + "': unknown unit (B, KiB, MiB, GiB, KB, MB, GB)");
+  return Status::InvalidArgument("invalid size '" + std::string(text) +
+                                 "': unknown unit (B, KiB, MiB, GiB, KB, MB, GB)");
 }
 
 }  // namespace prescale

@@ -56,7 +56,8 @@ class CurlHttpClient final : public HttpClient {
     const CURLcode rc = curl_easy_perform(h);
     curl_slist_free_all(headers);
     if (sink.overflow) {
-      return Status::ResourceExhausted("body of " + url + " exceeds " + std::to_string(options.max_body_bytes) + " bytes");
+      return Status::ResourceExhausted("body of " + url + " exceeds " + std::to_string(options.max_body_bytes) +
+                                       " bytes");
     }
     if (rc != CURLE_OK) return Status::Unavailable(url + ": " + curl_easy_strerror(rc));
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out.status);

@@ -134,8 +134,15 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   std::call_once(g_init, [] { mg_init_library(0); });
   std::unique_ptr<HttpServer> server(new HttpServer(options, std::move(routes)));
   const std::string threads = std::to_string(options.threads < 1 ? 1 : options.threads);
-  const char* mg_options[] = {"listening_ports", options.listen.c_str(), "num_threads", threads.c_str(),
-                              "enable_keep_alive", "yes", "request_timeout_ms", "10000", nullptr};
+  const char* mg_options[] = {"listening_ports",
+                              options.listen.c_str(),
+                              "num_threads",
+                              threads.c_str(),
+                              "enable_keep_alive",
+                              "yes",
+                              "request_timeout_ms",
+                              "10000",
+                              nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = LogMessage;
   mg_context* ctx = mg_start(&callbacks, nullptr, mg_options);

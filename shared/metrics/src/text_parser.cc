@@ -23,7 +23,8 @@ class Parser {
     std::string_view line;
     while (NextLine(&rest, &line)) {
       ++line_no_;
-      if (line.size() > limits_.max_line_bytes) return Fail("line longer than " + std::to_string(limits_.max_line_bytes) + " bytes");
+      if (line.size() > limits_.max_line_bytes)
+        return Fail("line longer than " + std::to_string(limits_.max_line_bytes) + " bytes");
       if (!line.empty() && line.back() == '\r') return Fail("carriage return in line end");
       Status s = line.empty() ? Status::Ok() : (line.front() == '#' ? Comment(line) : SampleLine(line));
       if (!s.ok()) return s;
@@ -58,7 +59,8 @@ class Parser {
     std::string_view keyword = NextToken(&rest);
     if (keyword != "HELP" && keyword != "TYPE") return Status::Ok();  // a plain comment
     std::string_view name = NextToken(&rest);
-    if (!IsValidMetricName(name)) return Fail("invalid metric name '" + std::string(name) + "' in # " + std::string(keyword));
+    if (!IsValidMetricName(name))
+      return Fail("invalid metric name '" + std::string(name) + "' in # " + std::string(keyword));
     if (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
     auto index = FamilyFor(name, true);
     if (!index.ok()) return index.status();
@@ -106,7 +108,8 @@ class Parser {
       if (sample_name == cur.name) return cur.name;
       if (sample_name.starts_with(cur.name)) {
         std::string_view suffix = sample_name.substr(cur.name.size());
-        if (cur.type == MetricType::kHistogram && (suffix == "_bucket" || suffix == "_sum" || suffix == "_count")) return cur.name;
+        if (cur.type == MetricType::kHistogram && (suffix == "_bucket" || suffix == "_sum" || suffix == "_count"))
+          return cur.name;
         if (cur.type == MetricType::kSummary && (suffix == "_sum" || suffix == "_count")) return cur.name;
       }
     }
@@ -155,7 +158,8 @@ class Parser {
   Status CheckNumericLabel(const Sample& sample, std::string_view label) const {
     for (const auto& [k, v] : sample.labels) {
       double d = 0;
-      if (k == label) return ParseDouble(v, &d) ? Status::Ok() : Fail("label " + std::string(label) + " is not a number");
+      if (k == label)
+        return ParseDouble(v, &d) ? Status::Ok() : Fail("label " + std::string(label) + " is not a number");
     }
     return Fail("sample '" + sample.name + "' lacks the " + std::string(label) + " label");
   }

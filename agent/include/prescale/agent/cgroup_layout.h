@@ -21,7 +21,7 @@ enum V1Controller : uint32_t {
 };
 
 struct CgroupHierarchy {
-  std::string dir;           // the hierarchy's root directory
+  std::string dir;  // the hierarchy's root directory
   bool v2 = false;
   uint32_t controllers = 0;  // v1 only: V1Controller bits
 };

@@ -46,7 +46,6 @@ class CgroupMapper {
 };
 
 // Expands $N / ${N} / ${name} in `tmpl`; unknown references expand to "".
-std::string ExpandTemplate(std::string_view tmpl, const std::vector<std::string>& groups,
-                           const metrics::Labels& named);
+std::string ExpandTemplate(std::string_view tmpl, const std::vector<std::string>& groups, const metrics::Labels& named);
 
 }  // namespace prescale::agent

@@ -21,12 +21,36 @@ namespace prescale::agent {
 
 // Every file the agent reads per cgroup, across v1 and v2.
 enum CgroupFile : uint8_t {
-  kV1CpuacctUsage, kV1CpuacctStat, kV1CpuStat, kV1CfsQuota, kV1CfsPeriod, kV1CpuShares,
-  kV1MemUsage, kV1MemStat, kV1MemLimit, kV1MemOomControl, kV1MemFailcnt,
-  kV1BlkioBytes, kV1BlkioOps, kV1PidsCurrent, kV1PidsMax,
-  kV2CpuStat, kV2CpuMax, kV2CpuWeight, kV2MemCurrent, kV2MemStat, kV2MemMax, kV2MemEvents,
-  kV2IoStat, kV2PidsCurrent, kV2PidsMax, kV2CpuPressure, kV2MemPressure, kV2IoPressure,
-  kProcs, kNetDev,
+  kV1CpuacctUsage,
+  kV1CpuacctStat,
+  kV1CpuStat,
+  kV1CfsQuota,
+  kV1CfsPeriod,
+  kV1CpuShares,
+  kV1MemUsage,
+  kV1MemStat,
+  kV1MemLimit,
+  kV1MemOomControl,
+  kV1MemFailcnt,
+  kV1BlkioBytes,
+  kV1BlkioOps,
+  kV1PidsCurrent,
+  kV1PidsMax,
+  kV2CpuStat,
+  kV2CpuMax,
+  kV2CpuWeight,
+  kV2MemCurrent,
+  kV2MemStat,
+  kV2MemMax,
+  kV2MemEvents,
+  kV2IoStat,
+  kV2PidsCurrent,
+  kV2PidsMax,
+  kV2CpuPressure,
+  kV2MemPressure,
+  kV2IoPressure,
+  kProcs,
+  kNetDev,
   kCgroupFileCount
 };
 
@@ -37,16 +61,16 @@ struct TrackedCgroup {
   TrackedCgroup& operator=(const TrackedCgroup&) = delete;
 
   static constexpr int kUnopened = -2;
-  static constexpr int kMissing = -1;    // the file does not exist for this cgroup
-  static constexpr int kUncached = -3;   // over the fd budget: open, read, close each time
+  static constexpr int kMissing = -1;   // the file does not exist for this cgroup
+  static constexpr int kUncached = -3;  // over the fd budget: open, read, close each time
 
   std::string path;
   bool included = false;
-  metrics::Labels labels;                  // from the mapper, sorted
+  metrics::Labels labels;                     // from the mapper, sorted
   std::vector<metrics::LabelRef> label_refs;  // id, node, then labels: ready to serialise
   CgroupStats stats;
   std::array<int, kCgroupFileCount> fds{};
-  int32_t net_pid = 0;   // the process whose network namespace kNetDev reads
+  int32_t net_pid = 0;  // the process whose network namespace kNetDev reads
   uint64_t generation = 0;
 };
 

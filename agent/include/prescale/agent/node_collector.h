@@ -18,7 +18,17 @@ class NodeCollector final : public Collector {
   uint64_t Collect() override;
 
  private:
-  enum File { kStat, kMeminfo, kLoadavg, kNetDev, kPsiCpu, kPsiMemory, kPsiIo, kPartitions, kFileCount };
+  enum File {
+    kStatFile,
+    kMeminfoFile,
+    kLoadavgFile,
+    kNetDevFile,
+    kPsiCpuFile,
+    kPsiMemoryFile,
+    kPsiIoFile,
+    kPartitionsFile,
+    kFileCount
+  };
   // kOk with the text, kMissing when the file does not exist, kError otherwise.
   CgroupFileReader::Outcome Read(File file, std::string_view* text);
 

@@ -12,13 +12,13 @@ namespace prescale {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,  // bad input from a user: config, flag, request
-  kNotFound,         // a file, cgroup or object that is not (or no longer) there
-  kIoError,          // a read or write failed for another reason
-  kParseError,       // input that does not follow its format
-  kUnavailable,      // a peer that does not answer; retryable
+  kInvalidArgument,    // bad input from a user: config, flag, request
+  kNotFound,           // a file, cgroup or object that is not (or no longer) there
+  kIoError,            // a read or write failed for another reason
+  kParseError,         // input that does not follow its format
+  kUnavailable,        // a peer that does not answer; retryable
   kResourceExhausted,  // a size or count limit was hit
-  kInternal,         // a bug in prescale
+  kInternal,           // a bug in prescale
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -52,9 +52,9 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : data_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : data_(std::move(status)) {  // NOLINT(google-explicit-constructor)
-    if (std::get<Status>(data_).ok()) std::abort();  // a Result needs a value or an error
+    if (std::get<Status>(data_).ok()) std::abort();   // a Result needs a value or an error
   }
 
   bool ok() const { return std::holds_alternative<T>(data_); }
@@ -77,15 +77,15 @@ class [[nodiscard]] Result {
 }  // namespace prescale
 
 // Returns early from a function returning Status or Result when expr is not OK.
-#define PRESCALE_RETURN_IF_ERROR(expr)          \
-  do {                                          \
-    ::prescale::Status prescale_status_ = (expr); \
+#define PRESCALE_RETURN_IF_ERROR(expr)                   \
+  do {                                                   \
+    ::prescale::Status prescale_status_ = (expr);        \
     if (!prescale_status_.ok()) return prescale_status_; \
   } while (false)
 
 // Fails loudly on a broken invariant of prescale's own logic (never on user input).
-#define PRESCALE_CHECK(cond) \
-  do {                       \
+#define PRESCALE_CHECK(cond)                                                   \
+  do {                                                                         \
     if (!(cond)) ::prescale::internal::CheckFailed(#cond, __FILE__, __LINE__); \
   } while (false)
 

@@ -27,8 +27,7 @@ class YamlConfigReader {
   Status Error(const YAML::Node& node, std::string_view path, std::string_view what) const;
 
   // Node must be a map whose keys are all in `allowed`.
-  Status CheckMap(const YAML::Node& node, std::string_view path,
-                  std::initializer_list<std::string_view> allowed) const;
+  Status CheckMap(const YAML::Node& node, std::string_view path, std::initializer_list<std::string_view> allowed) const;
   Status CheckSequence(const YAML::Node& node, std::string_view path) const;
 
   Result<std::string> String(const YAML::Node& node, std::string_view path) const;

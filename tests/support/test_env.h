@@ -1,0 +1,41 @@
+// Test helpers shared by every test binary: temporary directories, paths of
+// the source and build trees, free loopback ports, and polling with deadlines.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+namespace prescale::testing {
+
+// A directory under $TMPDIR (or /tmp), removed with its contents on destruction.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "prescale-test");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  // Writes `content` to path()/relative, creating parent directories.
+  std::string Write(const std::string& relative, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+std::string SourceDir();    // the repository root
+std::string BinDir();       // build/bin
+std::string TestDataDir();  // tests/testdata
+
+// A TCP port on 127.0.0.1 that was free a moment ago (for peers that cannot
+// bind port 0 and report it, such as Prometheus).
+int FreeLoopbackPort();
+
+// Calls `condition` until it returns true or `timeout` passes; returns its last result.
+bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds interval = std::chrono::milliseconds(50));
+
+// Reads a whole file; empty when it cannot be read.
+std::string ReadFileOrEmpty(const std::string& path);
+
+}  // namespace prescale::testing
