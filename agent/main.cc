@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   routes.push_back({"GET", "/metrics", [&a](const http::HttpRequest&) {
                       http::HttpResponse r;
                       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-                      r.body = a.Exposition();
+                      r.body_parts = a.ExpositionParts();
                       return r;
                     }});
   routes.push_back({"GET", "/healthz", [](const http::HttpRequest&) {

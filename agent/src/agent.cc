@@ -26,8 +26,8 @@ Agent::Agent(AgentConfig config, CgroupLayout layout, const Clock& clock)
       reader_(RaiseFdLimitAndBudget()),
       registry_(std::make_shared<prometheus::Registry>()),
       published_(std::make_shared<const std::string>()) {
-  collectors_ = NewCgroupCollectors(layout_, &table_, &reader_, config_.proc_root);
-  collectors_.push_back(std::make_unique<NodeCollector>(config_.proc_root, &node_stats_, &reader_));
+  cgroup_collectors_ = NewCgroupCollectors(layout_, &table_, &reader_, config_.proc_root);
+  node_collector_ = std::make_unique<NodeCollector>(config_.proc_root, &node_stats_, &reader_);
 
   cycle_seconds_ = &prometheus::BuildHistogram()
                         .Name("prescale_agent_collection_duration_seconds")
@@ -50,24 +50,36 @@ Agent::Agent(AgentConfig config, CgroupLayout layout, const Clock& clock)
                      .Name("prescale_agent_read_errors_total")
                      .Help("Reads that failed and were skipped (vanished cgroups, unreadable or malformed files).")
                      .Register(*registry_);
-  for (const auto& c : collectors_) read_errors_.push_back(&errors.Add({{"collector", std::string(c->name())}}));
+  std::vector<const Collector*> all = {cgroup_collectors_.activity.get(), cgroup_collectors_.network.get(),
+                                       node_collector_.get()};
+  for (const auto& c : cgroup_collectors_.hierarchies) all.push_back(c.get());
+  for (const Collector* c : all) {
+    if (c != nullptr) read_errors_[c] = &errors.Add({{"collector", std::string(c->name())}});
+  }
   auto& info = prometheus::BuildGauge()
                    .Name("prescale_agent_build_info")
                    .Help("Constant 1, labelled with the agent's version and the node's cgroup layout.")
                    .Register(*registry_);
   info.Add({{"version", "0.1.0"}, {"cgroup_layout", std::string(CgroupLayoutKindName(layout_.kind))}}).Set(1);
-  scrapes_ = std::make_unique<ScrapeManager>(config_, http::NewCurlHttpClient(), registry_.get(), clock_);
+  // libcurl's initialisation costs megabytes of memory: only pay it when there is something to scrape.
+  scrapes_ = std::make_unique<ScrapeManager>(
+      config_, config_.scrape_targets.empty() ? nullptr : http::NewCurlHttpClient(), registry_.get(), clock_);
 }
 
 void Agent::CollectOnce() {
   const auto start = clock_.Monotonic();
-  table_.BeginCycle();
-  for (size_t i = 0; i < collectors_.size(); ++i) {
-    // The network collector runs after the cgroup walks, on this cycle's membership.
-    if (collectors_[i]->name() == "network") table_.EndCycle();
-    const uint64_t errors = collectors_[i]->Collect();
-    if (errors > 0) read_errors_[i]->Increment(static_cast<double>(errors));
+  const bool discovery = !discovered_once_ || start - last_discovery_ >= config_.discovery_interval;
+  if (discovery) {
+    last_discovery_ = start;
+    discovered_once_ = true;
   }
+  table_.BeginCycle(discovery);
+  if (config_.skip_idle_cgroups && cgroup_collectors_.activity) Run(cgroup_collectors_.activity.get());
+  table_.StartReads();
+  for (const auto& c : cgroup_collectors_.hierarchies) Run(c.get());
+  table_.EndCycle();  // the network collector works on this cycle's membership
+  Run(cgroup_collectors_.network.get());
+  Run(node_collector_.get());
   std::shared_ptr<std::string> text = std::move(spare_);
   if (!text) text = std::make_shared<std::string>();
   text->clear();
@@ -88,21 +100,27 @@ void Agent::CollectOnce() {
   ready_.store(true);
 }
 
-std::string Agent::Exposition() const {
-  std::shared_ptr<const std::string> cycle;
+void Agent::Run(Collector* collector) {
+  const uint64_t errors = collector->Collect();
+  if (errors > 0) read_errors_.at(collector)->Increment(static_cast<double>(errors));
+}
+
+std::vector<std::shared_ptr<const std::string>> Agent::ExpositionParts() const {
+  std::vector<std::shared_ptr<const std::string>> parts;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    cycle = published_;
+    parts.push_back(published_);
   }
-  const std::shared_ptr<const std::string> scraped = scrapes_->Latest();
+  parts.push_back(scrapes_->Latest());
   std::ostringstream self;
   prometheus::TextSerializer().Serialize(self, registry_->Collect());
+  parts.push_back(std::make_shared<const std::string>(self.str()));
+  return parts;
+}
+
+std::string Agent::Exposition() const {
   std::string out;
-  const std::string self_text = self.str();
-  out.reserve(cycle->size() + scraped->size() + self_text.size());
-  out += *cycle;
-  out += *scraped;
-  out += self_text;
+  for (const auto& part : ExpositionParts()) out += *part;
   return out;
 }
 

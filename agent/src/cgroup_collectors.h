@@ -10,43 +10,74 @@
 
 namespace prescale::agent {
 
-class CgroupV1Collector final : public Collector {
+// The shared part of the cgroup collectors: which cgroups to read this cycle
+// (all it walks on a discovery cycle, else the included ones) and file reads
+// that count errors.
+class CgroupHierarchyCollector : public Collector {
  public:
-  CgroupV1Collector(CgroupHierarchy hierarchy, CgroupTable* table, CgroupFileReader* reader);
-  std::string_view name() const override { return "cgroup_v1"; }
-  uint64_t Collect() override;
+  CgroupHierarchyCollector(CgroupHierarchy hierarchy, CgroupTable* table, CgroupFileReader* reader)
+      : hierarchy_(std::move(hierarchy)), table_(table), reader_(reader), walker_(hierarchy_.dir) {}
+  uint64_t Collect() final;
 
- private:
+ protected:
+  virtual void ReadCgroup(TrackedCgroup& cg) = 0;
+  // True with the text; false when the file is missing (not an error) or the read failed (counted).
   bool ReadFile(TrackedCgroup& cg, CgroupFile file, const char* name, std::string_view* text);
-  void ReadCgroup(TrackedCgroup& cg);
-  void ReadCpu(TrackedCgroup& cg);
-  void ReadMemory(TrackedCgroup& cg);
+  // Counts a parse failure; returns `ok`.
+  bool Parsed(bool ok) {
+    if (!ok) ++errors_;
+    return ok;
+  }
+  // Spec files (limits, quotas, shares) are read on discovery cycles only.
+  bool read_spec() const { return table_->discovering(); }
 
   CgroupHierarchy hierarchy_;
   CgroupTable* table_;
   CgroupFileReader* reader_;
   CgroupWalker walker_;
-  uint64_t ns_per_tick_ = 10'000'000;
   uint64_t errors_ = 0;
 };
 
-class CgroupV2Collector final : public Collector {
+class CgroupV1Collector final : public CgroupHierarchyCollector {
  public:
-  CgroupV2Collector(CgroupHierarchy hierarchy, CgroupTable* table, CgroupFileReader* reader);
-  std::string_view name() const override { return "cgroup_v2"; }
-  uint64_t Collect() override;
+  CgroupV1Collector(CgroupHierarchy hierarchy, CgroupTable* table, CgroupFileReader* reader);
+  std::string_view name() const override { return "cgroup_v1"; }
 
  private:
-  bool ReadFile(TrackedCgroup& cg, CgroupFile file, const char* name, std::string_view* text);
-  void ReadCgroup(TrackedCgroup& cg);
+  void ReadCgroup(TrackedCgroup& cg) override;
   void ReadCpu(TrackedCgroup& cg);
   void ReadMemory(TrackedCgroup& cg);
 
-  CgroupHierarchy hierarchy_;
+  uint64_t ns_per_tick_ = 10'000'000;
+};
+
+class CgroupV2Collector final : public CgroupHierarchyCollector {
+ public:
+  using CgroupHierarchyCollector::CgroupHierarchyCollector;
+  std::string_view name() const override { return "cgroup_v2"; }
+
+ private:
+  void ReadCgroup(TrackedCgroup& cg) override;
+  void ReadCpu(TrackedCgroup& cg);
+  void ReadMemory(TrackedCgroup& cg);
+};
+
+// Runs first in each cycle between discoveries: re-reads every included
+// cgroup's CPU usage (cpuacct.usage on v1, cpu.stat on v2) and marks the
+// cgroups that used CPU since the last cycle for a full read; idle ones keep
+// the values of their last full read until the next discovery cycle. This is
+// what keeps the agent cheap on nodes with many mostly idle cgroups.
+class ActivityProbe final : public Collector {
+ public:
+  ActivityProbe(CgroupHierarchy hierarchy, CgroupTable* table, CgroupFileReader* reader)
+      : hierarchy_(std::move(hierarchy)), table_(table), reader_(reader) {}
+  std::string_view name() const override { return "activity"; }
+  uint64_t Collect() override;
+
+ private:
+  CgroupHierarchy hierarchy_;  // cpuacct (v1) or the v2 hierarchy
   CgroupTable* table_;
   CgroupFileReader* reader_;
-  CgroupWalker walker_;
-  uint64_t errors_ = 0;
 };
 
 // Network usage per network namespace, read from /proc/<pid>/net/dev of one
@@ -63,6 +94,7 @@ class NetworkCollector final : public Collector {
  private:
   static constexpr int32_t kSelf = 0;  // NetnsInode of the agent itself
 
+  void AssignNamespaces();
   int32_t FirstPid(TrackedCgroup& cg);
   bool NetnsInode(int32_t pid, ino_t* inode);
 

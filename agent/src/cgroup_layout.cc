@@ -63,6 +63,7 @@ Result<CgroupLayout> DetectCgroupLayout(const std::string& root) {
     auto it = std::find_if(found.begin(), found.end(), [&](const auto& f) { return f.first == resolved; });
     if (it != found.end()) {
       it->second.controllers |= mask;
+      if (e->d_type == DT_DIR) it->second.dir = path;  // a symlink to it may have come first
       continue;
     }
     // Prefer the directory's own name ("cpu,cpuacct") over a symlink to it.

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 
+#include "prescale/metrics/text_writer.h"
+
 namespace prescale::agent {
 
 size_t& CgroupFileReader::GlobalOpenFds() {
@@ -23,6 +25,23 @@ TrackedCgroup::~TrackedCgroup() {
   }
 }
 
+void CgroupTable::BeginCycle(bool discovery) {
+  ++generation_;
+  discovering_ = discovery;
+  if (discovery) return;  // Touch() resets each cgroup it finds
+  for (TrackedCgroup* cg : included_) {
+    cg->generation = generation_;
+    cg->refresh = true;  // unless the activity probe finds it idle
+  }
+}
+
+void CgroupTable::StartReads() {
+  if (discovering_) return;
+  for (TrackedCgroup* cg : included_) {
+    if (cg->refresh) cg->stats.Reset(false);
+  }
+}
+
 TrackedCgroup* CgroupTable::Touch(std::string_view path) {
   auto it = entries_.find(path);
   if (it == entries_.end()) {
@@ -35,6 +54,7 @@ TrackedCgroup* CgroupTable::Touch(std::string_view path) {
       cg->label_refs.push_back({"id", cg->path});
       cg->label_refs.push_back({"node", node_});
       for (const auto& [k, v] : cg->labels) cg->label_refs.push_back({k, v});
+      metrics::TextWriter::AppendLabels(&cg->rendered_labels, cg->label_refs);
     }
     membership_changed_ = true;
     it = entries_.emplace(cg->path, std::move(cg)).first;
@@ -42,12 +62,14 @@ TrackedCgroup* CgroupTable::Touch(std::string_view path) {
   TrackedCgroup* cg = it->second.get();
   if (cg->generation != generation_) {
     cg->generation = generation_;
-    cg->stats.Reset();
+    cg->refresh = true;
+    cg->stats.Reset(true);
   }
   return cg;
 }
 
 void CgroupTable::EndCycle() {
+  if (!discovering_) return;
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (it->second->generation != generation_) {
       it = entries_.erase(it);
@@ -99,7 +121,17 @@ CgroupFileReader::Outcome CgroupFileReader::Read(TrackedCgroup& cg, CgroupFile f
                                                  const char* name, std::string_view* out) {
   const int fd = cg.fds[file];
   if (fd == TrackedCgroup::kMissing) return Outcome::kMissing;
-  if (fd >= 0) return ReadFd(fd, out);
+  if (fd >= 0) {
+    const Outcome o = ReadFd(fd, out);
+    // ENODEV: the cgroup was removed, perhaps re-created under the same path (a
+    // restarted service). Drop the stale descriptor and read by path from now on:
+    // reopening would mark the file missing for good if it came while the cgroup is gone.
+    if (o == Outcome::kError) {
+      Close(cg, file);
+      cg.fds[file] = TrackedCgroup::kUncached;
+    }
+    return o;
+  }
   path_.assign(dir);
   if (cg.path != "/") path_ += cg.path;
   path_ += '/';

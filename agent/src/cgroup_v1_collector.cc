@@ -13,22 +13,47 @@ constexpr uint64_t kV1NoLimit = 1ULL << 62;
 
 }  // namespace
 
-CgroupV1Collector::CgroupV1Collector(CgroupHierarchy hierarchy, CgroupTable* table, CgroupFileReader* reader)
-    : hierarchy_(std::move(hierarchy)), table_(table), reader_(reader), walker_(hierarchy_.dir) {
-  const long ticks = ::sysconf(_SC_CLK_TCK);
-  ns_per_tick_ = ticks > 0 ? 1'000'000'000ULL / static_cast<uint64_t>(ticks) : 10'000'000ULL;
-}
-
-uint64_t CgroupV1Collector::Collect() {
+uint64_t CgroupHierarchyCollector::Collect() {
   errors_ = 0;
-  walker_.Walk([this](std::string_view path) {
-    TrackedCgroup* cg = table_->Touch(path);
-    if (cg != nullptr && cg->included) ReadCgroup(*cg);
-  });
+  if (table_->discovering()) {
+    walker_.Walk([this](std::string_view path) {
+      TrackedCgroup* cg = table_->Touch(path);
+      if (cg != nullptr && cg->included) ReadCgroup(*cg);
+    });
+  } else {
+    for (TrackedCgroup* cg : table_->included()) {
+      if (cg->refresh) ReadCgroup(*cg);
+    }
+  }
   return errors_;
 }
 
-bool CgroupV1Collector::ReadFile(TrackedCgroup& cg, CgroupFile file, const char* name, std::string_view* text) {
+uint64_t ActivityProbe::Collect() {
+  if (table_->discovering()) return 0;  // every cgroup gets a full read
+  uint64_t errors = 0;
+  const bool v2 = hierarchy_.v2;
+  for (TrackedCgroup* cg : table_->included()) {
+    std::string_view text;
+    const auto outcome = v2 ? reader_->Read(*cg, kV2CpuStat, hierarchy_.dir, "cpu.stat", &text)
+                            : reader_->Read(*cg, kV1CpuacctUsage, hierarchy_.dir, "cpuacct.usage", &text);
+    uint64_t usage_ns = 0;
+    bool ok = outcome == CgroupFileReader::Outcome::kOk;
+    if (ok && v2) {
+      ok = ForEachKeyValue(text, [&](std::string_view k, uint64_t v) {
+        if (k == "usage_usec") usage_ns = v * 1000;
+      });
+    } else if (ok) {
+      ok = ParseSingleU64(text, &usage_ns);
+    }
+    if (outcome == CgroupFileReader::Outcome::kError) ++errors;
+    // Unknown activity (no probe file, a failed read) means a full read.
+    const bool idle = ok && cg->stats.Has(kFieldCpuUsage) && usage_ns == cg->stats.cpu_usage_ns;
+    cg->refresh = !idle;
+  }
+  return errors;
+}
+
+bool CgroupHierarchyCollector::ReadFile(TrackedCgroup& cg, CgroupFile file, const char* name, std::string_view* text) {
   switch (reader_->Read(cg, file, hierarchy_.dir, name, text)) {
     case CgroupFileReader::Outcome::kOk: return true;
     case CgroupFileReader::Outcome::kMissing: return false;
@@ -37,21 +62,23 @@ bool CgroupV1Collector::ReadFile(TrackedCgroup& cg, CgroupFile file, const char*
   return false;
 }
 
+CgroupV1Collector::CgroupV1Collector(CgroupHierarchy hierarchy, CgroupTable* table, CgroupFileReader* reader)
+    : CgroupHierarchyCollector(std::move(hierarchy), table, reader) {
+  const long ticks = ::sysconf(_SC_CLK_TCK);
+  ns_per_tick_ = ticks > 0 ? 1'000'000'000ULL / static_cast<uint64_t>(ticks) : 10'000'000ULL;
+}
+
 void CgroupV1Collector::ReadCgroup(TrackedCgroup& cg) {
   CgroupStats& s = cg.stats;
   std::string_view text;
   const uint32_t c = hierarchy_.controllers;
-  auto parsed = [this](bool ok) {
-    if (!ok) ++errors_;
-    return ok;
-  };
   if (c & kCtrlCpuacct) {
-    if (ReadFile(cg, kV1CpuacctUsage, "cpuacct.usage", &text) && parsed(ParseSingleU64(text, &s.cpu_usage_ns))) {
+    if (ReadFile(cg, kV1CpuacctUsage, "cpuacct.usage", &text) && Parsed(ParseSingleU64(text, &s.cpu_usage_ns))) {
       s.present |= kFieldCpuUsage;
     }
     if (ReadFile(cg, kV1CpuacctStat, "cpuacct.stat", &text)) {
       uint64_t user = 0, system = 0;
-      if (parsed(ForEachKeyValue(text, [&](std::string_view k, uint64_t v) {
+      if (Parsed(ForEachKeyValue(text, [&](std::string_view k, uint64_t v) {
             if (k == "user") user = v;
             if (k == "system") system = v;
           }))) {
@@ -65,17 +92,17 @@ void CgroupV1Collector::ReadCgroup(TrackedCgroup& cg) {
   if (c & kCtrlMemory) ReadMemory(cg);
   if (c & kCtrlBlkio) {
     if (ReadFile(cg, kV1BlkioBytes, "blkio.throttle.io_service_bytes_recursive", &text) &&
-        parsed(ParseBlkio(text, true, &s.io)) &&
+        Parsed(ParseBlkio(text, true, &s.io)) &&
         ReadFile(cg, kV1BlkioOps, "blkio.throttle.io_serviced_recursive", &text) &&
-        parsed(ParseBlkio(text, false, &s.io))) {
+        Parsed(ParseBlkio(text, false, &s.io))) {
       s.present |= kFieldIo;
     }
   }
   if (c & kCtrlPids) {
-    if (ReadFile(cg, kV1PidsCurrent, "pids.current", &text) && parsed(ParseSingleU64(text, &s.tasks))) {
+    if (ReadFile(cg, kV1PidsCurrent, "pids.current", &text) && Parsed(ParseSingleU64(text, &s.tasks))) {
       s.present |= kFieldTasks;
     }
-    if (ReadFile(cg, kV1PidsMax, "pids.max", &text) && parsed(ParseMaxOrU64(text, &s.tasks_max))) {
+    if (read_spec() && ReadFile(cg, kV1PidsMax, "pids.max", &text) && Parsed(ParseMaxOrU64(text, &s.tasks_max))) {
       s.present |= kFieldTasksMax;
     }
   }
@@ -98,6 +125,7 @@ void CgroupV1Collector::ReadCpu(TrackedCgroup& cg) {
       ++errors_;
     }
   }
+  if (!read_spec()) return;
   int64_t quota = 0;
   if (ReadFile(cg, kV1CfsPeriod, "cpu.cfs_period_us", &text)) {
     if (ParseSingleU64(text, &s.cpu_period_us)) {
@@ -156,7 +184,7 @@ void CgroupV1Collector::ReadMemory(TrackedCgroup& cg) {
     s.mem_working_set_bytes =
         s.mem_usage_bytes > s.mem_inactive_file_bytes ? s.mem_usage_bytes - s.mem_inactive_file_bytes : 0;
   }
-  if (ReadFile(cg, kV1MemLimit, "memory.limit_in_bytes", &text)) {
+  if (read_spec() && ReadFile(cg, kV1MemLimit, "memory.limit_in_bytes", &text)) {
     if (ParseSingleU64(text, &s.mem_limit_bytes)) {
       if (s.mem_limit_bytes >= kV1NoLimit) s.mem_limit_bytes = 0;
       s.present |= kFieldMemLimit;

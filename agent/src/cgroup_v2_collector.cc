@@ -5,27 +5,6 @@
 
 namespace prescale::agent {
 
-CgroupV2Collector::CgroupV2Collector(CgroupHierarchy hierarchy, CgroupTable* table, CgroupFileReader* reader)
-    : hierarchy_(std::move(hierarchy)), table_(table), reader_(reader), walker_(hierarchy_.dir) {}
-
-uint64_t CgroupV2Collector::Collect() {
-  errors_ = 0;
-  walker_.Walk([this](std::string_view path) {
-    TrackedCgroup* cg = table_->Touch(path);
-    if (cg != nullptr && cg->included) ReadCgroup(*cg);
-  });
-  return errors_;
-}
-
-bool CgroupV2Collector::ReadFile(TrackedCgroup& cg, CgroupFile file, const char* name, std::string_view* text) {
-  switch (reader_->Read(cg, file, hierarchy_.dir, name, text)) {
-    case CgroupFileReader::Outcome::kOk: return true;
-    case CgroupFileReader::Outcome::kMissing: return false;
-    case CgroupFileReader::Outcome::kError: ++errors_; return false;
-  }
-  return false;
-}
-
 void CgroupV2Collector::ReadCgroup(TrackedCgroup& cg) {
   CgroupStats& s = cg.stats;
   std::string_view text;
@@ -45,7 +24,7 @@ void CgroupV2Collector::ReadCgroup(TrackedCgroup& cg) {
       ++errors_;
     }
   }
-  if (!s.Has(kFieldTasksMax) && ReadFile(cg, kV2PidsMax, "pids.max", &text)) {
+  if (read_spec() && !s.Has(kFieldTasksMax) && ReadFile(cg, kV2PidsMax, "pids.max", &text)) {
     if (ParseMaxOrU64(text, &s.tasks_max)) {
       s.present |= kFieldTasksMax;
     } else {
@@ -75,7 +54,9 @@ void CgroupV2Collector::ReadCgroup(TrackedCgroup& cg) {
 void CgroupV2Collector::ReadCpu(TrackedCgroup& cg) {
   CgroupStats& s = cg.stats;
   std::string_view text;
-  if (ReadFile(cg, kV2CpuStat, "cpu.stat", &text)) {
+  // On a hybrid host v1's cpuacct and cpu usually gave all of cpu.stat already.
+  const uint32_t cpu_fields = kFieldCpuUsage | kFieldCpuUserSystem | kFieldCpuThrottling;
+  if ((s.present & cpu_fields) != cpu_fields && ReadFile(cg, kV2CpuStat, "cpu.stat", &text)) {
     uint64_t usage = 0, user = 0, system = 0, periods = 0, throttled = 0, throttled_us = 0;
     bool has_periods = false;
     if (ForEachKeyValue(text, [&](std::string_view k, uint64_t v) {
@@ -112,7 +93,7 @@ void CgroupV2Collector::ReadCpu(TrackedCgroup& cg) {
       ++errors_;
     }
   }
-  if (!s.Has(kFieldCpuPeriod) && ReadFile(cg, kV2CpuMax, "cpu.max", &text)) {
+  if (read_spec() && !s.Has(kFieldCpuPeriod) && ReadFile(cg, kV2CpuMax, "cpu.max", &text)) {
     uint64_t quota = 0;
     if (ParseCpuMax(text, &quota, &s.cpu_period_us)) {
       s.present |= kFieldCpuPeriod;
@@ -124,7 +105,7 @@ void CgroupV2Collector::ReadCpu(TrackedCgroup& cg) {
       ++errors_;
     }
   }
-  if (!s.Has(kFieldCpuShares) && ReadFile(cg, kV2CpuWeight, "cpu.weight", &text)) {
+  if (read_spec() && !s.Has(kFieldCpuShares) && ReadFile(cg, kV2CpuWeight, "cpu.weight", &text)) {
     uint64_t weight = 0;
     if (ParseSingleU64(text, &weight)) {
       s.cpu_shares = CpuWeightToShares(weight);
@@ -171,7 +152,7 @@ void CgroupV2Collector::ReadMemory(TrackedCgroup& cg) {
     s.mem_working_set_bytes =
         s.mem_usage_bytes > s.mem_inactive_file_bytes ? s.mem_usage_bytes - s.mem_inactive_file_bytes : 0;
   }
-  if (ReadFile(cg, kV2MemMax, "memory.max", &text)) {
+  if (read_spec() && ReadFile(cg, kV2MemMax, "memory.max", &text)) {
     if (ParseMaxOrU64(text, &s.mem_limit_bytes)) {
       s.present |= kFieldMemLimit;
     } else {

@@ -1,7 +1,11 @@
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <memory>
+#include <vector>
 
 #include "prescale/agent/collector.h"
 
@@ -20,32 +24,46 @@ struct LinuxDirent64 {
 
 }  // namespace
 
+// One getdents buffer per depth, shared by every walker of the (single)
+// collection thread; storage stays put when deeper levels add buffers.
+static std::vector<std::unique_ptr<char[]>>& DepthBuffers() {
+  thread_local std::vector<std::unique_ptr<char[]>> buffers;
+  return buffers;
+}
+constexpr size_t kBufferSize = 16 << 10;
+
 // getdents64 on descriptors relative to the parent keeps a walk to one open,
-// a few getdents and one close per directory, with no allocation.
+// a few getdents and one close per inner directory, with no allocation. A
+// directory whose link count is 2 has no subdirectories (cgroupfs and tmpfs
+// count 2 + subdirectories), so leaves, most cgroups, cost one fstatat.
 bool CgroupWalker::WalkDir(int parent_fd, size_t depth, void* ctx, void (*cb)(void*, std::string_view)) {
   const int fd = parent_fd < 0
                      ? ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                      : ::openat(parent_fd, path_.c_str() + path_.rfind('/') + 1, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return false;  // vanished between listing and opening: skip it
   cb(ctx, path_.empty() ? std::string_view("/") : std::string_view(path_));
-  if (buffers_.size() <= depth) buffers_.emplace_back(32 << 10);
-  if (depth < kMaxDepth) {
-    // The buffer's storage stays put when deeper levels grow buffers_.
-    char* buf = buffers_[depth].data();
-    const size_t buf_size = buffers_[depth].size();
-    while (true) {
-      const long n = ::syscall(SYS_getdents64, fd, buf, buf_size);
-      if (n <= 0) break;
-      for (long off = 0; off < n;) {
-        const auto* d = reinterpret_cast<const LinuxDirent64*>(buf + off);
-        off += d->d_reclen;
-        if (d->d_type != DT_DIR || d->d_name[0] == '.') continue;
-        const size_t saved = path_.size();
-        path_ += '/';
-        path_ += d->d_name;
-        WalkDir(fd, depth + 1, ctx, cb);
-        path_.resize(saved);
+  auto& buffers = DepthBuffers();
+  if (buffers.size() <= depth) buffers.push_back(std::make_unique<char[]>(kBufferSize));
+  char* buf = buffers[depth].get();
+  while (depth < kMaxDepth) {
+    const long n = ::syscall(SYS_getdents64, fd, buf, kBufferSize);
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      const auto* d = reinterpret_cast<const LinuxDirent64*>(buf + off);
+      off += d->d_reclen;
+      if (d->d_type != DT_DIR || d->d_name[0] == '.') continue;
+      const size_t saved = path_.size();
+      path_ += '/';
+      path_ += d->d_name;
+      struct stat st {};
+      if (::fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (st.st_nlink == 2) {
+          cb(ctx, path_);
+        } else {
+          WalkDir(fd, depth + 1, ctx, cb);
+        }
       }
+      path_.resize(saved);
     }
   }
   ::close(fd);

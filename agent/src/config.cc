@@ -115,10 +115,10 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
   auto parsed = r.Parse(yaml_text);
   if (!parsed.ok()) return parsed.status();
   const YAML::Node root = *parsed;
-  PRESCALE_RETURN_IF_ERROR(
-      r.CheckMap(root, "",
-                 {"listen", "interval", "cgroup_root", "proc_root", "node", "keep_unmatched", "mapping",
-                  "scrape_targets", "scrape_timeout", "scrape_max_body_bytes", "max_cgroups", "log_level"}));
+  PRESCALE_RETURN_IF_ERROR(r.CheckMap(root, "",
+                                      {"listen", "interval", "discovery_interval", "skip_idle_cgroups", "cgroup_root",
+                                       "proc_root", "node", "keep_unmatched", "mapping", "scrape_targets",
+                                       "scrape_timeout", "scrape_max_body_bytes", "max_cgroups", "log_level"}));
   AgentConfig c = DefaultAgentConfig();
   for (auto [key, field] : {std::pair{"listen", &c.listen},
                             {"cgroup_root", &c.cgroup_root},
@@ -136,6 +136,11 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
     c.interval = *d;
     PRESCALE_RETURN_IF_ERROR(
         CheckInterval(c.interval, [&](std::string m) { return r.Error(root["interval"], "interval", m); }));
+  }
+  if (root["discovery_interval"].IsDefined()) {
+    auto d = r.Duration(root["discovery_interval"], "discovery_interval");
+    if (!d.ok()) return d.status();
+    c.discovery_interval = *d;
   }
   if (root["scrape_timeout"].IsDefined()) {
     auto d = r.Duration(root["scrape_timeout"], "scrape_timeout");
@@ -155,6 +160,11 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
     if (!n.IsScalar() || !ParseU64(n.Scalar(), &v) || v == 0)
       return r.Error(n, "max_cgroups", "expected a positive whole number");
     c.max_cgroups = v;
+  }
+  if (root["skip_idle_cgroups"].IsDefined()) {
+    auto b = r.Bool(root["skip_idle_cgroups"], "skip_idle_cgroups");
+    if (!b.ok()) return b.status();
+    c.skip_idle_cgroups = *b;
   }
   if (root["keep_unmatched"].IsDefined()) {
     auto b = r.Bool(root["keep_unmatched"], "keep_unmatched");
@@ -200,6 +210,7 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
 
 std::string AgentUsage() {
   return "usage: prescale-agent [--config FILE] [--listen ADDR:PORT] [--interval DURATION]\n"
+         "                      [--discovery-interval DURATION]\n"
          "                      [--cgroup-root DIR] [--proc-root DIR] [--node NAME]\n"
          "                      [--log-level LEVEL] [--once] [--table] [--help]\n"
          "\n"
@@ -208,6 +219,9 @@ std::string AgentUsage() {
          "  --config FILE        YAML configuration (docs/configuration.md); flags override it\n"
          "  --listen ADDR:PORT   where /metrics, /healthz and /readyz are served (default 0.0.0.0:9560)\n"
          "  --interval DURATION  collection interval, e.g. 1s, 5s (default 5s)\n"
+         "  --discovery-interval DURATION\n"
+         "                       how often cgroup trees are walked for new cgroups and limits\n"
+         "                       re-read (default 10s; 0 = every cycle)\n"
          "  --cgroup-root DIR    cgroup filesystem root (default /sys/fs/cgroup)\n"
          "  --proc-root DIR      proc filesystem root (default /proc)\n"
          "  --node NAME          value of the node label (default: the host name)\n"
@@ -218,8 +232,8 @@ std::string AgentUsage() {
 }
 
 Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
-  static constexpr std::string_view kValueFlags[] = {"config",    "listen", "interval", "cgroup-root",
-                                                     "proc-root", "node",   "log-level"};
+  static constexpr std::string_view kValueFlags[] = {"config",      "discovery-interval", "listen", "interval",
+                                                     "cgroup-root", "proc-root",          "node",   "log-level"};
   CommandLine cli;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -268,6 +282,10 @@ Status ApplyOverrides(const CommandLine& cli, AgentConfig* config) {
       if (!d.ok()) return fail(d.status().message());
       config->interval = *d;
       PRESCALE_RETURN_IF_ERROR(CheckInterval(config->interval, fail));
+    } else if (flag == "discovery-interval") {
+      auto d = ParseDuration(value);
+      if (!d.ok()) return fail(d.status().message());
+      config->discovery_interval = *d;
     } else if (flag == "cgroup-root") {
       config->cgroup_root = value;
     } else if (flag == "proc-root") {

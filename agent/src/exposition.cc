@@ -135,6 +135,13 @@ class LazyFamily {
     }
     w_->Sample(name_, base, extra, v);
   }
+  void SampleRendered(std::string_view rendered, std::span<const LabelRef> extra, double v) {
+    if (!written_) {
+      w_->Family(name_, help_, type_);
+      written_ = true;
+    }
+    w_->SampleRendered(name_, rendered, extra, v);
+  }
 
  private:
   TextWriter* w_;
@@ -166,7 +173,7 @@ void WriteCgroupExposition(const CgroupTable& table, const NodeStats& node, std:
     for (const TrackedCgroup* cg : cgroups) {
       if ((cg->stats.present & f.fields) != f.fields) continue;
       if (f.needs_full >= 0 && !cg->stats.pressure[f.needs_full].has_full) continue;
-      family.Sample(cg->label_refs, {}, f.value(cg->stats));
+      family.SampleRendered(cg->rendered_labels, {}, f.value(cg->stats));
     }
   }
   char device[64];
@@ -176,7 +183,7 @@ void WriteCgroupExposition(const CgroupTable& table, const NodeStats& node, std:
       if (!cg->stats.Has(kFieldIo)) continue;
       for (const IoDeviceStats& d : cg->stats.io) {
         const LabelRef extra[] = {{"device", DeviceName(node, d, device, sizeof device)}};
-        family.Sample(cg->label_refs, extra, static_cast<double>(d.*f.field));
+        family.SampleRendered(cg->rendered_labels, extra, static_cast<double>(d.*f.field));
       }
     }
   }
@@ -186,7 +193,7 @@ void WriteCgroupExposition(const CgroupTable& table, const NodeStats& node, std:
       if (!cg->stats.Has(kFieldNet)) continue;
       for (const NetDeviceStats& d : cg->stats.net) {
         const LabelRef extra[] = {{"interface", d.name.data()}};
-        family.Sample(cg->label_refs, extra, static_cast<double>(d.*f.field));
+        family.SampleRendered(cg->rendered_labels, extra, static_cast<double>(d.*f.field));
       }
     }
   }

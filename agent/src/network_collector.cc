@@ -14,11 +14,13 @@ NetworkCollector::NetworkCollector(std::string procs_dir, std::string proc_root,
 
 int32_t NetworkCollector::FirstPid(TrackedCgroup& cg) {
   std::string_view text;
-  if (reader_->Read(cg, kProcs, procs_dir_, "cgroup.procs", &text) != CgroupFileReader::Outcome::kOk) return 0;
+  const auto outcome = reader_->Read(cg, kProcs, procs_dir_, "cgroup.procs", &text);
   std::string_view line;
   uint64_t pid = 0;
-  if (!NextLine(&text, &line) || !ParseU64(line, &pid) || pid > INT32_MAX) return 0;
-  return static_cast<int32_t>(pid);
+  const bool ok =
+      outcome == CgroupFileReader::Outcome::kOk && NextLine(&text, &line) && ParseU64(line, &pid) && pid <= INT32_MAX;
+  reader_->Close(cg, kProcs);  // read on discovery cycles only: not worth a descriptor
+  return ok ? static_cast<int32_t>(pid) : 0;
 }
 
 bool NetworkCollector::NetnsInode(int32_t pid, ino_t* inode) {
@@ -36,8 +38,9 @@ bool NetworkCollector::NetnsInode(int32_t pid, ino_t* inode) {
   return true;
 }
 
-uint64_t NetworkCollector::Collect() {
-  errors_ = 0;
+// Which cgroup reports which namespace is decided on discovery cycles; in
+// between, owners re-read /proc/<pid>/net/dev through the descriptor they keep.
+void NetworkCollector::AssignNamespaces() {
   seen_.clear();
   ino_t host = 0;
   // Some inits (a Firecracker VM's, for one) deny even root a look at /proc/1/ns;
@@ -47,23 +50,35 @@ uint64_t NetworkCollector::Collect() {
   for (TrackedCgroup* cg : table_->included()) {
     const int32_t pid = FirstPid(*cg);
     ino_t inode = 0;
-    if (pid == 0 || !NetnsInode(pid, &inode)) continue;
-    if (std::find(seen_.begin(), seen_.end(), inode) != seen_.end()) continue;
+    cg->net_owner = pid != 0 && NetnsInode(pid, &inode) && std::find(seen_.begin(), seen_.end(), inode) == seen_.end();
+    if (!cg->net_owner) {
+      reader_->Close(*cg, kNetDev);
+      continue;
+    }
     seen_.push_back(inode);
     if (pid != cg->net_pid) {  // the descriptor follows the namespace of the process it was opened for
       reader_->Close(*cg, kNetDev);
       cg->net_pid = pid;
     }
-    std::string_view text;
+  }
+}
+
+uint64_t NetworkCollector::Collect() {
+  errors_ = 0;
+  if (table_->discovering()) AssignNamespaces();
+  for (TrackedCgroup* cg : table_->included()) {
+    if (!cg->net_owner) continue;
     if (cg->fds[kNetDev] < 0) {
       path_.assign(proc_root_);
       path_ += '/';
-      path_ += std::to_string(pid);
+      path_ += std::to_string(cg->net_pid);
       path_ += "/net/dev";
     }
+    std::string_view text;
     const auto outcome = reader_->ReadAt(*cg, kNetDev, path_.c_str(), &text);
     if (outcome != CgroupFileReader::Outcome::kOk) {
-      if (outcome == CgroupFileReader::Outcome::kError) ++errors_;
+      cg->net_owner = false;  // the process is gone: the next discovery finds another
+      reader_->Close(*cg, kNetDev);
       continue;
     }
     if (ParseNetDev(text, &cg->stats.net)) {
@@ -75,17 +90,21 @@ uint64_t NetworkCollector::Collect() {
   return errors_;
 }
 
-std::vector<std::unique_ptr<Collector>> NewCgroupCollectors(const CgroupLayout& layout, CgroupTable* table,
-                                                            CgroupFileReader* reader, const std::string& proc_root) {
-  std::vector<std::unique_ptr<Collector>> out;
+CgroupCollectors NewCgroupCollectors(const CgroupLayout& layout, CgroupTable* table, CgroupFileReader* reader,
+                                     const std::string& proc_root) {
+  CgroupCollectors out;
   for (const CgroupHierarchy& h : layout.hierarchies) {
     if (h.v2) {
-      out.push_back(std::make_unique<CgroupV2Collector>(h, table, reader));
+      out.hierarchies.push_back(std::make_unique<CgroupV2Collector>(h, table, reader));
     } else {
-      out.push_back(std::make_unique<CgroupV1Collector>(h, table, reader));
+      out.hierarchies.push_back(std::make_unique<CgroupV1Collector>(h, table, reader));
+    }
+    // The activity probe reads cpuacct on v1 and hybrid hosts, cpu.stat on pure v2.
+    if (!out.activity && ((h.controllers & kCtrlCpuacct) != 0 || layout.kind == CgroupLayoutKind::kV2)) {
+      out.activity = std::make_unique<ActivityProbe>(h, table, reader);
     }
   }
-  out.push_back(std::make_unique<NetworkCollector>(layout.procs_hierarchy().dir, proc_root, table, reader));
+  out.network = std::make_unique<NetworkCollector>(layout.procs_hierarchy().dir, proc_root, table, reader);
   return out;
 }
 

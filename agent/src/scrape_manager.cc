@@ -2,6 +2,7 @@
 
 #include <prometheus/counter.h>
 
+#include <algorithm>
 #include <map>
 
 #include "prescale/agent/exposition.h"
@@ -122,7 +123,12 @@ size_t ScrapeManager::Merge(const std::vector<TargetFamilies>& parts, const std:
         for (const auto& [k, v] : s.labels) {
           // As Prometheus does with honor_labels: false, keep the target's own value under exported_<name>.
           if (k == "node" || k == "service" || k == "tenant") {
-            renamed.push_back("exported_" + k);
+            // ... prefixing again while the name is taken, so no label is written twice.
+            std::string exported = "exported_" + k;
+            while (std::any_of(s.labels.begin(), s.labels.end(), [&](const auto& l) { return l.first == exported; })) {
+              exported = "exported_" + exported;
+            }
+            renamed.push_back(std::move(exported));
             extra.push_back({renamed.back(), v});
           } else {
             extra.push_back({k, v});

@@ -28,7 +28,7 @@ constexpr const char* kV1Controllers[] = {"cpu", "cpuacct", "memory", "blkio", "
 constexpr auto kCleanupTimeout = std::chrono::seconds(10);
 
 bool IsFile(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
@@ -87,7 +87,8 @@ std::vector<std::string> SubtreeDeepestFirst(const std::string& dir) {
     if (it->is_directory(ec) && !it->is_symlink(ec)) dirs.push_back(it->path().string());
   }
   // A child's path is longer than its parent's: sorting by length, longest first, is deepest first.
-  std::stable_sort(dirs.begin(), dirs.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  std::stable_sort(dirs.begin(), dirs.end(),
+                   [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   return dirs;
 }
 
@@ -115,9 +116,9 @@ Status RemoveTree(const std::vector<CgroupSandbox::Hierarchy>& hierarchies, cons
   std::string failed;
   for (const std::string& d : dirs) {
     // An exiting process can keep a cgroup busy for a moment after it left cgroup.procs.
-    const bool removed = PollUntil(
-        [&] { return ::rmdir(d.c_str()) == 0 || errno == ENOENT || (errno != EBUSY && errno != EAGAIN); },
-        kCleanupTimeout, std::chrono::milliseconds(10));
+    const bool removed =
+        PollUntil([&] { return ::rmdir(d.c_str()) == 0 || errno == ENOENT || (errno != EBUSY && errno != EAGAIN); },
+                  kCleanupTimeout, std::chrono::milliseconds(10));
     std::error_code ec;
     if (!removed || fs::exists(d, ec)) failed += (failed.empty() ? "" : ", ") + d;
   }
@@ -255,8 +256,8 @@ Status CgroupSandbox::SetCpuQuota(const std::string& path, int64_t quota_us, int
   for (const auto& h : hierarchies_) {
     const std::string dir = h.dir + path;
     if (h.v2 && IsFile(dir + "/cpu.max")) {
-      return WriteFile(dir + "/cpu.max",
-                       (quota_us < 0 ? std::string("max") : std::to_string(quota_us)) + " " + std::to_string(period_us));
+      return WriteFile(dir + "/cpu.max", (quota_us < 0 ? std::string("max") : std::to_string(quota_us)) + " " +
+                                             std::to_string(period_us));
     }
   }
   return Status::NotFound("no cpu controller (cpu.cfs_quota_us or cpu.max) for cgroup " + path);

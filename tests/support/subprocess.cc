@@ -16,8 +16,11 @@ namespace {
 
 std::string TempPath(const char* what) {
   char pattern[] = "/tmp/prescale-subprocess-XXXXXX";
-  const int fd = ::mkstemp(pattern);
-  if (fd >= 0) ::close(fd);
+  const int fd = ::mkstemp(pattern);  // reserves a unique name; the files used are NAME.out, NAME.err
+  if (fd >= 0) {
+    ::close(fd);
+    ::unlink(pattern);
+  }
   return std::string(pattern) + "." + what;
 }
 

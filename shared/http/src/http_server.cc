@@ -46,14 +46,20 @@ const char* ReasonPhrase(int status) {
   }
 }
 
-void Send(mg_connection* conn, const HttpResponse& r) {
-  std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " + ReasonPhrase(r.status) + "\r\n";
-  head += "Content-Type: " + r.content_type + "\r\n";
-  head += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
-  for (const auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
-  head += "\r\n";
-  mg_write(conn, head.data(), head.size());
+void Send(mg_connection* conn, const HttpResponse& r, bool head) {
+  size_t length = r.body.size();
+  for (const auto& part : r.body_parts) length += part->size();
+  std::string header = "HTTP/1.1 " + std::to_string(r.status) + " " + ReasonPhrase(r.status) + "\r\n";
+  header += "Content-Type: " + r.content_type + "\r\n";
+  header += "Content-Length: " + std::to_string(length) + "\r\n";
+  for (const auto& [k, v] : r.headers) header += k + ": " + v + "\r\n";
+  header += "\r\n";
+  mg_write(conn, header.data(), header.size());
+  if (head) return;  // a HEAD response has the GET headers and no body
   if (!r.body.empty()) mg_write(conn, r.body.data(), r.body.size());
+  for (const auto& part : r.body_parts) {
+    if (!part->empty()) mg_write(conn, part->data(), part->size());
+  }
 }
 
 int HandleRequest(mg_connection* conn, void* cbdata) {
@@ -66,24 +72,27 @@ int HandleRequest(mg_connection* conn, void* cbdata) {
   for (int i = 0; i < info->num_headers; ++i) {
     req.headers.emplace_back(info->http_headers[i].name, info->http_headers[i].value);
   }
+  auto too_large = [&] {
+    Send(conn,
+         HttpResponse::JsonError(413, "body_too_large",
+                                 "the body exceeds " + std::to_string(server->max_body_bytes()) + " bytes"),
+         false);
+    return 413;
+  };
   const long long declared = info->content_length;
   if (declared > 0 && static_cast<unsigned long long>(declared) > server->max_body_bytes()) {
-    Send(conn, HttpResponse::JsonError(413, "body_too_large",
-                                       "the body exceeds " + std::to_string(server->max_body_bytes()) + " bytes"));
-    return 413;
+    return too_large();
   }
   char buf[8192];
   int n = 0;
   while ((n = mg_read(conn, buf, sizeof buf)) > 0) {
     req.body.append(buf, static_cast<size_t>(n));
     if (req.body.size() > server->max_body_bytes()) {
-      Send(conn, HttpResponse::JsonError(413, "body_too_large",
-                                         "the body exceeds " + std::to_string(server->max_body_bytes()) + " bytes"));
-      return 413;
+      return too_large();
     }
   }
   HttpResponse resp = server->Dispatch(req);
-  Send(conn, resp);
+  Send(conn, resp, req.method == "HEAD");
   return resp.status;
 }
 

@@ -38,6 +38,10 @@ void TextWriter::Family(std::string_view name, std::string_view help, MetricType
 }
 
 void TextWriter::AppendEscapedLabelValue(std::string* out, std::string_view value) {
+  if (value.find_first_of("\\\"\n") == std::string_view::npos) {
+    out->append(value);  // the common case: nothing to escape
+    return;
+  }
   for (char c : value) {
     switch (c) {
       case '\\': *out += "\\\\"; break;
@@ -65,6 +69,41 @@ void TextWriter::AppendValue(std::string* out, double value) {
     r = std::to_chars(buf, buf + sizeof buf, value);
   }
   out->append(buf, r.ptr);
+}
+
+void TextWriter::AppendLabels(std::string* out, std::span<const LabelRef> labels) {
+  bool first = true;
+  for (const LabelRef& l : labels) {
+    if (!first) *out += ',';
+    first = false;
+    *out += l.name;
+    *out += "=\"";
+    AppendEscapedLabelValue(out, l.value);
+    *out += '"';
+  }
+}
+
+void TextWriter::SampleRendered(std::string_view name, std::string_view rendered, std::span<const LabelRef> extra,
+                                double value) {
+  std::string& o = *out_;
+  o += name;
+  o += '{';
+  o += rendered;
+  for (const LabelRef& l : extra) {
+    if (o.back() != '{') o += ',';
+    o += l.name;
+    o += "=\"";
+    AppendEscapedLabelValue(out_, l.value);
+    o += '"';
+  }
+  if (o.back() == '{') {
+    o.pop_back();
+  } else {
+    o += '}';
+  }
+  o += ' ';
+  AppendValue(out_, value);
+  o += '\n';
 }
 
 void TextWriter::Sample(std::string_view name, std::span<const LabelRef> base, std::span<const LabelRef> extra,

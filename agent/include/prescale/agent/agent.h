@@ -13,6 +13,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,7 +39,10 @@ class Agent {
   void CollectOnce();
   // Scrapes every scrape target once, synchronously (for --once).
   void ScrapeTargetsOnce() { scrapes_->ScrapeAll(); }
-  // The latest cycle's exposition followed by the self metrics.
+  // The latest cycle's exposition, the scraped services' metrics and the self
+  // metrics, as shared buffers the HTTP server sends without copying.
+  std::vector<std::shared_ptr<const std::string>> ExpositionParts() const;
+  // The same, concatenated.
   std::string Exposition() const;
   bool ready() const { return ready_.load(); }
 
@@ -62,20 +66,25 @@ class Agent {
   CgroupTable table_;
   CgroupFileReader reader_;
   NodeStats node_stats_;
-  std::vector<std::unique_ptr<Collector>> collectors_;
+  CgroupCollectors cgroup_collectors_;
+  std::unique_ptr<Collector> node_collector_;
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Histogram* cycle_seconds_ = nullptr;
   prometheus::Gauge* cgroups_tracked_ = nullptr;
   prometheus::Gauge* cgroups_seen_ = nullptr;
   prometheus::Gauge* open_fds_ = nullptr;
-  std::vector<prometheus::Counter*> read_errors_;  // one per collector
+  std::map<const Collector*, prometheus::Counter*> read_errors_;
+  // Runs one collector and counts its read errors.
+  void Run(Collector* collector);
   std::unique_ptr<ScrapeManager> scrapes_;
 
   mutable std::mutex mu_;
   std::shared_ptr<const std::string> published_;
   std::shared_ptr<std::string> spare_;
   std::atomic<bool> ready_{false};
+  std::chrono::steady_clock::time_point last_discovery_{};
+  bool discovered_once_ = false;
 
   std::mutex run_mu_;
   std::condition_variable run_cv_;

@@ -55,6 +55,10 @@ enum CgroupField : uint32_t {
   kFieldCpuPeriod = 1u << 17,  // cpu_period_us valid even without a quota
 };
 
+// The cgroup's configuration rather than its usage: limits, quotas, shares.
+// Read on discovery cycles only (see AgentConfig::discovery_interval).
+constexpr uint32_t kSpecFields = kFieldCpuQuota | kFieldCpuPeriod | kFieldCpuShares | kFieldMemLimit | kFieldTasksMax;
+
 struct CgroupStats {
   uint32_t present = 0;
   uint64_t cpu_usage_ns = 0, cpu_user_ns = 0, cpu_system_ns = 0;
@@ -70,8 +74,9 @@ struct CgroupStats {
   std::vector<NetDeviceStats> net;
 
   bool Has(uint32_t field) const { return (present & field) != 0; }
-  void Reset() {
-    present = 0;
+  // Forgets this cycle's usage; keeps the spec fields unless `spec_too`.
+  void Reset(bool spec_too) {
+    present &= spec_too ? 0u : kSpecFields;
     io.clear();
     net.clear();
   }

@@ -67,10 +67,16 @@ struct TrackedCgroup {
   std::string path;
   bool included = false;
   metrics::Labels labels;                     // from the mapper, sorted
-  std::vector<metrics::LabelRef> label_refs;  // id, node, then labels: ready to serialise
+  std::vector<metrics::LabelRef> label_refs;  // id, node, then labels
+  std::string rendered_labels;                // label_refs in text format, escaped, without braces
   CgroupStats stats;
   std::array<int, kCgroupFileCount> fds{};
-  int32_t net_pid = 0;  // the process whose network namespace kNetDev reads
+  int32_t net_pid = 0;     // the process whose network namespace kNetDev reads
+  bool net_owner = false;  // this cgroup reports that namespace (the first to hold it)
+  // Read all of this cgroup's files this cycle. Between discoveries a cgroup
+  // whose CPU usage did not move since the last cycle is idle: only its CPU
+  // usage is re-read and the rest keeps the values of its last full read.
+  bool refresh = true;
   uint64_t generation = 0;
 };
 
@@ -79,11 +85,18 @@ class CgroupTable {
   CgroupTable(const CgroupMapper& mapper, std::string node, uint64_t max_cgroups)
       : mapper_(mapper), node_(std::move(node)), max_cgroups_(max_cgroups) {}
 
-  void BeginCycle() { ++generation_; }
+  // Starts a cycle. A discovery cycle walks the hierarchies (collectors
+  // Touch() what they find) and re-reads spec files; other cycles only
+  // re-read the included cgroups' usage through their open descriptors.
+  void BeginCycle(bool discovery);
+  // Between discoveries, after the activity probe: forgets the usage of the
+  // cgroups about to be read in full (refresh), keeps the idle ones'.
+  void StartReads();
+  bool discovering() const { return discovering_; }
   // The entry for `path`, created and mapped on first sight; its stats are
   // reset on the first touch of a cycle. nullptr when max_cgroups is reached.
   TrackedCgroup* Touch(std::string_view path);
-  // Forgets cgroups not touched this cycle and refreshes included().
+  // After a discovery cycle: forgets cgroups not touched and refreshes included().
   void EndCycle();
 
   // Included cgroups in path order, valid until the next EndCycle().
@@ -101,6 +114,7 @@ class CgroupTable {
   std::string node_;
   uint64_t max_cgroups_;
   uint64_t generation_ = 0;
+  bool discovering_ = true;
   bool membership_changed_ = false;
   std::unordered_map<std::string, std::unique_ptr<TrackedCgroup>, Hash, std::equal_to<>> entries_;
   std::vector<TrackedCgroup*> included_;

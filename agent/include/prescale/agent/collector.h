@@ -42,7 +42,6 @@ class CgroupWalker {
   bool WalkDir(int dir_fd, size_t depth, void* ctx, void (*cb)(void*, std::string_view));
   std::string root_;
   std::string path_;
-  std::vector<std::vector<char>> buffers_;  // one getdents buffer per depth
 };
 
 template <typename Fn>
@@ -52,9 +51,13 @@ bool CgroupWalker::Walk(Fn&& fn) {
   return WalkDir(-1, 0, &fn, cb);
 }
 
-// Builds the cgroup collectors for a layout: one per v1 hierarchy and one for
-// the v2 hierarchy, then the per-namespace network collector.
-std::vector<std::unique_ptr<Collector>> NewCgroupCollectors(const CgroupLayout& layout, CgroupTable* table,
-                                                            CgroupFileReader* reader, const std::string& proc_root);
+// The cgroup collectors for a layout, in the order a cycle runs them.
+struct CgroupCollectors {
+  std::unique_ptr<Collector> activity;                  // the activity probe; null when no hierarchy has CPU accounting
+  std::vector<std::unique_ptr<Collector>> hierarchies;  // one per v1 hierarchy, then the v2 one
+  std::unique_ptr<Collector> network;                   // per network namespace
+};
+CgroupCollectors NewCgroupCollectors(const CgroupLayout& layout, CgroupTable* table, CgroupFileReader* reader,
+                                     const std::string& proc_root);
 
 }  // namespace prescale::agent

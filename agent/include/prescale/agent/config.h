@@ -24,6 +24,14 @@ struct ScrapeTarget {
 struct AgentConfig {
   std::string listen = "0.0.0.0:9560";
   std::chrono::milliseconds interval{5000};
+  // How often the cgroup trees are walked for new and removed cgroups, and
+  // limits re-read; between walks only the known cgroups' usage is read.
+  // 0: every cycle.
+  std::chrono::milliseconds discovery_interval{10000};
+  // Between discoveries, re-read only the CPU usage of cgroups that used no
+  // CPU since the last cycle (their other values are at most one discovery
+  // interval old). false: read every file of every cgroup every cycle.
+  bool skip_idle_cgroups = true;
   std::string cgroup_root = "/sys/fs/cgroup";
   std::string proc_root = "/proc";
   std::string node;  // empty: the host name

@@ -30,6 +30,8 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  // Sent after `body`, without copying: for large shared buffers such as /metrics.
+  std::vector<std::shared_ptr<const std::string>> body_parts;
   std::vector<std::pair<std::string, std::string>> headers;
 
   // {"error": code, "message": message}

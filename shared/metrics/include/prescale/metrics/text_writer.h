@@ -25,6 +25,12 @@ class TextWriter {
     Sample(name, std::span<const LabelRef>(labels.begin(), labels.size()), {}, value);
   }
 
+  // name{<rendered>,extra...} value\n — `rendered` comes from AppendLabels, so
+  // a label set written for many samples is escaped once.
+  void SampleRendered(std::string_view name, std::string_view rendered, std::span<const LabelRef> extra, double value);
+
+  // Appends a="1",b="2" (escaped, no braces).
+  static void AppendLabels(std::string* out, std::span<const LabelRef> labels);
   // Appends a value as Prometheus prints it: integers without a fraction,
   // others in the shortest round-trip form, NaN, +Inf, -Inf.
   static void AppendValue(std::string* out, double value);

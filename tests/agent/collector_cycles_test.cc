@@ -1,0 +1,218 @@
+// The agent across collection cycles on copies of the fixture trees: cgroups
+// that come and go, files that change, cycles between discoveries, and a real
+// cgroup re-created under the same path.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "prescale/agent/agent.h"
+#include "tests/agent/agent_fixture.h"
+#include "tests/agent/agent_test_util.h"
+
+namespace prescale::agent {
+namespace {
+
+using metrics::Labels;
+using testing::AgentOnFixture;
+using testing::CgroupLabels;
+using testing::FileKeyValues;
+using testing::FileU64;
+using testing::Fixture;
+using testing::FixtureConfig;
+using testing::FixtureText;
+using testing::ParsedExposition;
+using testing::ReadErrors;
+using testing::TempDir;
+
+TEST(AgentCollect, RemovedCgroupDisappearsAtTheNextDiscovery) {
+  TempDir dir;
+  testing::CopyTree(Fixture("cgroup_v2"), dir.path());
+  AgentConfig config = FixtureConfig(dir.path());
+  config.discovery_interval = DefaultAgentConfig().discovery_interval;
+  AgentOnFixture agent(std::move(config));
+  ASSERT_TRUE(agent.ok());
+  const Labels batch = CgroupLabels("/prescale/acme/batch");
+  const ParsedExposition before = agent.Collect();
+  EXPECT_TRUE(before.Value("container_cpu_usage_seconds_total", batch).has_value());
+  EXPECT_EQ(before.Value("prescale_agent_cgroups_tracked", {{"state", "included"}}), 3);
+
+  std::filesystem::remove_all(dir.path() + "/prescale/acme/batch");
+  agent.Advance(DefaultAgentConfig().discovery_interval);
+  const ParsedExposition after = agent.Collect();
+  ASSERT_EQ(after.error(), "");
+  for (const auto& f : after.families()) {
+    for (const auto& s : f.samples) EXPECT_NE(testing::LabelOf(s, "id"), "/prescale/acme/batch") << s.name;
+  }
+  EXPECT_TRUE(after.Value("container_cpu_usage_seconds_total", CgroupLabels("/prescale/acme/web")).has_value());
+  EXPECT_EQ(after.Value("prescale_agent_cgroups_tracked", {{"state", "included"}}), 2);
+  EXPECT_EQ(ReadErrors(after, "cgroup_v2"), 0) << "a cgroup that is gone is not a read error";
+}
+
+// Between discoveries the agent re-reads known cgroups through kept
+// descriptors (and skips idle ones): the exposition must not lose series.
+TEST(AgentCollect, CyclesBetweenDiscoveriesKeepEverySeries) {
+  for (const char* tree : {"cgroup_v1", "cgroup_v2"}) {
+    SCOPED_TRACE(tree);
+    AgentConfig config = FixtureConfig(Fixture(tree));
+    config.discovery_interval = DefaultAgentConfig().discovery_interval;
+    const auto interval = config.interval;
+    AgentOnFixture agent(std::move(config));
+    ASSERT_TRUE(agent.ok());
+    auto series = [](const ParsedExposition& e) {
+      std::map<std::string, double> out;
+      for (const auto& f : e.families()) {
+        if (!f.name.starts_with("container_") && !f.name.starts_with("node_")) continue;
+        for (const auto& s : f.samples) {
+          std::string key = s.name;
+          for (const auto& [k, v] : s.labels) key += "," + k + "=" + v;
+          out[key] = s.value;
+        }
+      }
+      return out;
+    };
+    const auto discovered = series(agent.Collect());
+    ASSERT_GT(discovered.size(), 50u);
+    agent.Advance(interval);
+    EXPECT_EQ(series(agent.Collect()), discovered) << "same files, same exposition";
+  }
+}
+
+TEST(AgentCollect, ActiveCgroupIsReadBetweenDiscoveries) {
+  TempDir dir;
+  testing::CopyTree(Fixture("cgroup_v2"), dir.path());
+  AgentConfig config = FixtureConfig(dir.path());
+  config.discovery_interval = DefaultAgentConfig().discovery_interval;
+  const auto interval = config.interval;
+  AgentOnFixture agent(std::move(config));
+  ASSERT_TRUE(agent.ok());
+  const Labels web = CgroupLabels("/prescale/acme/web");
+  (void)agent.Collect();
+  // web used CPU and memory since: rewrite its files in place (the agent keeps them open).
+  const std::string cpu_stat = dir.path() + "/prescale/acme/web/cpu.stat";
+  auto cpu = FileKeyValues(cpu_stat);
+  cpu["usage_usec"] += 2'000'000;
+  std::string text;
+  for (const char* key : {"usage_usec", "user_usec", "system_usec", "nr_periods", "nr_throttled", "throttled_usec",
+                          "nr_bursts", "burst_usec"}) {
+    text += std::string(key) + " " + std::to_string(cpu.at(key)) + "\n";
+  }
+  std::FILE* f = std::fopen(cpu_stat.c_str(), "r+");
+  ASSERT_NE(f, nullptr);
+  std::fputs(text.c_str(), f);
+  std::fclose(f);
+  const std::string current = dir.path() + "/prescale/acme/web/memory.current";
+  f = std::fopen(current.c_str(), "r+");
+  ASSERT_NE(f, nullptr);
+  std::fputs("88888888\n", f);
+  std::fclose(f);
+
+  agent.Advance(interval);
+  const ParsedExposition e = agent.Collect();
+  EXPECT_DOUBLE_EQ(e.Value("container_cpu_usage_seconds_total", web).value_or(-1),
+                   static_cast<double>(cpu.at("usage_usec")) / 1e6);
+  EXPECT_EQ(e.Value("container_memory_usage_bytes", web), 88888888);
+  EXPECT_EQ(e.Value("container_spec_cpu_quota", web), 50000) << "limits are kept between discoveries";
+}
+
+TEST(AgentCollect, NewCgroupAppearsInTheNextCycle) {
+  TempDir dir;
+  testing::CopyTree(Fixture("cgroup_v2"), dir.path());
+  AgentOnFixture agent(FixtureConfig(dir.path()));
+  ASSERT_TRUE(agent.ok());
+  const Labels api = {{"id", "/prescale/acme/api"}, {"tenant", "acme"}, {"service", "api"}};
+  EXPECT_TRUE(agent.Collect().Find("container_cpu_usage_seconds_total", api).empty());
+  std::filesystem::copy(dir.path() + "/prescale/acme/web", dir.path() + "/prescale/acme/api");
+  dir.Write("prescale/acme/api/cpu.stat", "usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\n");
+  const ParsedExposition e = agent.Collect();
+  EXPECT_EQ(e.Value("container_cpu_usage_seconds_total", api), 1.5);
+}
+
+TEST(AgentCollect, CountersFollowTheFilesAcrossCycles) {
+  TempDir dir;
+  testing::CopyTree(Fixture("cgroup_v2"), dir.path());
+  AgentOnFixture agent(FixtureConfig(dir.path()));
+  ASSERT_TRUE(agent.ok());
+  const Labels web = CgroupLabels("/prescale/acme/web");
+  (void)agent.Collect();
+  // The agent keeps descriptors open and re-reads them: rewrite in place.
+  const std::string path = dir.path() + "/prescale/acme/web/memory.current";
+  std::FILE* f = std::fopen(path.c_str(), "r+");
+  ASSERT_NE(f, nullptr);
+  std::fputs("99999999\n", f);
+  std::fclose(f);
+  EXPECT_EQ(agent.Collect().Value("container_memory_usage_bytes", web), 99999999);
+}
+
+// A cgroup removed and re-created under the same path between two cycles (a
+// restarted systemd service) must be read again: the descriptors the agent kept
+// open point at the removed cgroup, and the kernel answers them with ENODEV.
+// Only a real cgroup2 mount behaves so; the test makes one under it.
+TEST(AgentCollect, RecreatedCgroupIsReadAgain) {
+  std::string mount;
+  for (const char* candidate : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
+    if (std::filesystem::exists(std::string(candidate) + "/cgroup.controllers")) {
+      mount = candidate;
+      break;
+    }
+  }
+  if (mount.empty() || ::geteuid() != 0) GTEST_SKIP() << "needs root and a cgroup2 mount";
+  const std::string name = "prescale-unit-" + std::to_string(::getpid());
+  const std::string dir = mount + "/" + name + "/app";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) GTEST_SKIP() << "cannot create a cgroup under " << mount << ": " << ec.message();
+  struct Cleanup {
+    std::string top, app;
+    ~Cleanup() {
+      ::rmdir(app.c_str());
+      ::rmdir(top.c_str());
+    }
+  } cleanup{mount + "/" + name, dir};
+
+  TempDir root;  // the agent sees only the cgroup2 mount, as "unified"
+  std::filesystem::create_directory_symlink(mount, root.path() + "/unified");
+  AgentConfig config = FixtureConfig(root.path());
+  config.discovery_interval = DefaultAgentConfig().discovery_interval;  // cycles between walks read kept descriptors
+  MappingRule rule;
+  rule.pattern = "^/" + name + "/app$";
+  rule.regex = std::regex(rule.pattern);
+  rule.labels = {{"tenant", "unit"}, {"service", "app"}};
+  config.mapping = {rule};
+  const auto interval = config.interval;
+  AgentOnFixture agent(std::move(config));
+  ASSERT_TRUE(agent.ok());
+  const Labels app = {{"id", "/" + name + "/app"}, {"service", "app"}};
+  auto errors = [](const ParsedExposition& e) {
+    double sum = 0;
+    for (const auto& s : e.Find("prescale_agent_read_errors_total")) sum += s.value;
+    return sum;
+  };
+  const ParsedExposition first = agent.Collect();
+  ASSERT_TRUE(first.Value("container_cpu_usage_seconds_total", app).has_value());
+  ASSERT_EQ(errors(first), 0);
+
+  // Stopped: a cycle between discoveries reads the descriptors of the removed cgroup.
+  ASSERT_EQ(::rmdir(dir.c_str()), 0);
+  agent.Advance(interval);
+  (void)agent.Collect();
+  // Started again under the same path, then the next discovery and one more cycle.
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  agent.Advance(interval);
+  const ParsedExposition back = agent.Collect();
+  EXPECT_TRUE(back.Value("container_cpu_usage_seconds_total", app).has_value())
+      << "the re-created cgroup is read again";
+  agent.Advance(interval);
+  const ParsedExposition later = agent.Collect();
+  EXPECT_TRUE(later.Value("container_cpu_usage_seconds_total", app).has_value());
+  EXPECT_EQ(errors(later), errors(back)) << "no read errors once the cgroup is back";
+}
+
+}  // namespace
+}  // namespace prescale::agent

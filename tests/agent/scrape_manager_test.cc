@@ -1,0 +1,310 @@
+#include "prescale/agent/scrape_manager.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <atomic>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "prescale/agent/agent.h"
+#include "prescale/http/http_client.h"
+#include "prescale/http/http_server.h"
+#include "tests/agent/agent_test_util.h"
+#include "tests/support/fake_clock.h"
+
+namespace prescale::agent {
+namespace {
+
+using metrics::MetricFamily;
+using metrics::MetricType;
+using metrics::Sample;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::ParsedExposition;
+
+MetricFamily Family(const std::string& name, MetricType type, std::vector<Sample> samples,
+                    const std::string& help = "") {
+  return MetricFamily{name, help, type, std::move(samples)};
+}
+
+Sample S(const std::string& name, metrics::Labels labels, double value) {
+  return Sample{name, std::move(labels), value, {}};
+}
+
+TEST(ScrapeManagerMerge, AddsTargetLabelsToEverySample) {
+  const ScrapeTarget web{"http://x/metrics", "acme", "web"};
+  std::vector<ScrapeManager::TargetFamilies> parts = {
+      {&web,
+       {Family("http_requests_total", MetricType::kCounter,
+               {S("http_requests_total", {{"code", "200"}}, 10), S("http_requests_total", {{"code", "500"}}, 2)},
+               "Requests served.")}}};
+  std::string out;
+  EXPECT_EQ(ScrapeManager::Merge(parts, "node-1", &out), 0u);
+  const ParsedExposition e(out);
+  ASSERT_EQ(e.error(), "") << out;
+  EXPECT_EQ(
+      e.Value("http_requests_total", {{"node", "node-1"}, {"service", "web"}, {"tenant", "acme"}, {"code", "200"}}),
+      10);
+  EXPECT_EQ(e.Value("http_requests_total", {{"code", "500"}, {"service", "web"}}), 2);
+  EXPECT_EQ(e.HelpOf("http_requests_total"), "Requests served.");
+  EXPECT_EQ(e.TypeOf("http_requests_total"), MetricType::kCounter);
+}
+
+TEST(ScrapeManagerMerge, ConflictingLabelsAreRenamedExported) {
+  const ScrapeTarget web{"http://x/metrics", "acme", "web"};
+  std::vector<ScrapeManager::TargetFamilies> parts = {
+      {&web,
+       {Family("jobs", MetricType::kGauge,
+               {S("jobs", {{"tenant", "inner"}, {"service", "worker"}, {"node", "pod-3"}, {"queue", "q1"}}, 4)})}}};
+  std::string out;
+  ScrapeManager::Merge(parts, "node-1", &out);
+  const ParsedExposition e(out);
+  ASSERT_EQ(e.error(), "") << out;
+  EXPECT_EQ(e.Value("jobs", {{"tenant", "acme"},
+                             {"service", "web"},
+                             {"node", "node-1"},
+                             {"exported_tenant", "inner"},
+                             {"exported_service", "worker"},
+                             {"exported_node", "pod-3"},
+                             {"queue", "q1"}}),
+            4);
+}
+
+TEST(ScrapeManagerMerge, RenamingNeverDuplicatesALabel) {
+  // The target already has exported_tenant: as Prometheus does, prefix again
+  // rather than write a label twice (which would make the whole /metrics invalid).
+  const ScrapeTarget web{"http://x/metrics", "acme", "web"};
+  std::vector<ScrapeManager::TargetFamilies> parts = {
+      {&web,
+       {Family("jobs", MetricType::kGauge, {S("jobs", {{"exported_tenant", "older"}, {"tenant", "inner"}}, 4)})}}};
+  std::string out;
+  ScrapeManager::Merge(parts, "node-1", &out);
+  const ParsedExposition e(out);
+  ASSERT_EQ(e.error(), "") << out;
+  EXPECT_EQ(e.Value("jobs", {{"tenant", "acme"}, {"exported_tenant", "older"}, {"exported_exported_tenant", "inner"}}),
+            4);
+}
+
+TEST(ScrapeManagerMerge, FamiliesClashingWithAgentNamesAreDropped) {
+  const ScrapeTarget web{"http://x/metrics", "acme", "web"};
+  std::vector<ScrapeManager::TargetFamilies> parts = {
+      {&web,
+       {Family("node_load1", MetricType::kGauge, {S("node_load1", {}, 3)}),
+        Family("container_cpu_usage_seconds_total", MetricType::kCounter,
+               {S("container_cpu_usage_seconds_total", {}, 1)}),
+        Family("prescale_agent_read_errors_total", MetricType::kCounter,
+               {S("prescale_agent_read_errors_total", {}, 1)}),
+        Family("app_up", MetricType::kGauge, {S("app_up", {}, 1)})}}};
+  std::string out;
+  EXPECT_EQ(ScrapeManager::Merge(parts, "n", &out), 3u);
+  const ParsedExposition e(out);
+  ASSERT_EQ(e.error(), "") << out;
+  EXPECT_EQ(e.families().size(), 1u);
+  EXPECT_EQ(e.Value("app_up"), 1);
+  EXPECT_THAT(out, Not(HasSubstr("node_load1")));
+}
+
+TEST(ScrapeManagerMerge, SameFamilyFromTwoTargetsIsOneFamily) {
+  const ScrapeTarget web{"http://a/metrics", "acme", "web"};
+  const ScrapeTarget shop{"http://b/metrics", "acme", "shop"};
+  std::vector<ScrapeManager::TargetFamilies> parts = {
+      {&web, {Family("queue_depth", MetricType::kGauge, {S("queue_depth", {}, 1)})}},
+      {&shop, {Family("queue_depth", MetricType::kGauge, {S("queue_depth", {}, 2)})}}};
+  std::string out;
+  EXPECT_EQ(ScrapeManager::Merge(parts, "n", &out), 0u);
+  const ParsedExposition e(out);
+  ASSERT_EQ(e.error(), "") << out;
+  ASSERT_EQ(e.families().size(), 1u);
+  EXPECT_EQ(e.Value("queue_depth", {{"service", "web"}}), 1);
+  EXPECT_EQ(e.Value("queue_depth", {{"service", "shop"}}), 2);
+}
+
+TEST(ScrapeManagerMerge, TypeClashBetweenTargetsDropsTheLaterFamily) {
+  const ScrapeTarget web{"http://a/metrics", "acme", "web"};
+  const ScrapeTarget shop{"http://b/metrics", "acme", "shop"};
+  std::vector<ScrapeManager::TargetFamilies> parts = {
+      {&web, {Family("work", MetricType::kGauge, {S("work", {}, 1)})}},
+      {&shop, {Family("work", MetricType::kCounter, {S("work", {}, 2)})}}};
+  std::string out;
+  EXPECT_EQ(ScrapeManager::Merge(parts, "n", &out), 1u);
+  const ParsedExposition e(out);
+  ASSERT_EQ(e.error(), "") << out;
+  EXPECT_EQ(e.Value("work", {{"service", "web"}}), 1);
+  EXPECT_TRUE(e.Find("work", {{"service", "shop"}}).empty());
+}
+
+TEST(ScrapeManagerMerge, HistogramSamplesKeepTheirSuffixes) {
+  const ScrapeTarget web{"http://a/metrics", "acme", "web"};
+  std::vector<ScrapeManager::TargetFamilies> parts = {
+      {&web,
+       {Family("latency_seconds", MetricType::kHistogram,
+               {S("latency_seconds_bucket", {{"le", "0.1"}}, 3), S("latency_seconds_bucket", {{"le", "+Inf"}}, 5),
+                S("latency_seconds_sum", {}, 0.7), S("latency_seconds_count", {}, 5)})}}};
+  std::string out;
+  ScrapeManager::Merge(parts, "n", &out);
+  const ParsedExposition e(out);
+  ASSERT_EQ(e.error(), "") << out;
+  EXPECT_EQ(e.Value("latency_seconds_bucket", {{"le", "+Inf"}, {"service", "web"}}), 5);
+  EXPECT_EQ(e.Value("latency_seconds_sum"), 0.7);
+  EXPECT_EQ(e.Value("latency_seconds_count"), 5);
+}
+
+TEST(ScrapeManagerMerge, NothingScrapedIsEmpty) {
+  std::string out;
+  EXPECT_EQ(ScrapeManager::Merge({}, "n", &out), 0u);
+  EXPECT_EQ(out, "");
+}
+
+// One local HTTP server for the suite (civetweb takes seconds to stop), with a
+// route per kind of target; /flaky fails until the test lets it recover.
+class ScrapeServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto text = [](int status, std::string body) {
+      return [status, body](const http::HttpRequest&) {
+        http::HttpResponse r;
+        r.status = status;
+        r.content_type = "text/plain; version=0.0.4";
+        r.body = body;
+        return r;
+      };
+    };
+    std::string big = "# TYPE big_gauge gauge\n";
+    while (big.size() < 8192) big += "big_gauge{i=\"" + std::to_string(big.size()) + "\"} 1\n";
+    std::vector<http::Route> routes = {
+        {"GET", "/good", text(200, kGood)},
+        {"GET", "/invalid", text(200, "this is not { an exposition\n")},
+        {"GET", "/error", text(500, "boom\n")},
+        {"GET", "/big", text(200, big)},
+        {"GET", "/flaky",
+         [](const http::HttpRequest&) {
+           http::HttpResponse r;
+           r.status = flaky_healthy_.load() ? 200 : 503;
+           r.body = "# TYPE app_up gauge\napp_up 1\n";
+           return r;
+         }},
+    };
+    auto server = http::HttpServer::Start(http::HttpServerOptions{}, std::move(routes));
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value().release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr);
+    flaky_healthy_ = false;
+  }
+
+  static std::string Url(const std::string& path) {
+    return "http://127.0.0.1:" + std::to_string(server_->port()) + path;
+  }
+  static AgentConfig Config() {
+    AgentConfig c = DefaultAgentConfig();
+    c.node = "node-s";
+    c.scrape_max_body_bytes = 4096;
+    c.scrape_targets = {{Url("/good"), "acme", "web"},
+                        {Url("/invalid"), "acme", "broken"},
+                        {Url("/error"), "acme", "failing"},
+                        {Url("/big"), "acme", "big"},
+                        {"http://127.0.0.1:1/metrics", "acme", "down"}};
+    return c;
+  }
+
+  static constexpr const char* kGood =
+      "# HELP app_requests_total Requests.\n"
+      "# TYPE app_requests_total counter\n"
+      "app_requests_total{code=\"200\",tenant=\"inner\"} 42\n"
+      "# TYPE node_load1 gauge\n"
+      "node_load1 99\n"
+      "# TYPE app_temperature gauge\n"
+      "app_temperature 21.5\n";
+  static inline http::HttpServer* server_ = nullptr;
+  static inline std::atomic<bool> flaky_healthy_{false};
+  ::prescale::testing::FakeClock clock_;
+};
+
+std::string Serialize(prometheus::Registry& registry) {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, registry.Collect());
+  return out.str();
+}
+
+TEST_F(ScrapeServerTest, ScrapesGoodTargetsAndMarksBrokenOnesDown) {
+  prometheus::Registry registry;
+  ScrapeManager scrapes(Config(), http::NewCurlHttpClient(), &registry, clock_);
+  EXPECT_EQ(scrapes.target_count(), 5u);
+  EXPECT_EQ(*scrapes.Latest(), "") << "nothing before the first scrape";
+  scrapes.ScrapeAll();
+
+  const ParsedExposition merged(*scrapes.Latest());
+  ASSERT_EQ(merged.error(), "") << *scrapes.Latest();
+  EXPECT_EQ(
+      merged.Value(
+          "app_requests_total",
+          {{"node", "node-s"}, {"tenant", "acme"}, {"service", "web"}, {"exported_tenant", "inner"}, {"code", "200"}}),
+      42);
+  EXPECT_EQ(merged.Value("app_temperature", {{"service", "web"}}), 21.5);
+  EXPECT_TRUE(merged.Find("node_load1").empty()) << "clashes with the agent's own family";
+  EXPECT_TRUE(merged.Find("big_gauge").empty());
+
+  const ParsedExposition self(Serialize(registry));
+  ASSERT_EQ(self.error(), "");
+  auto up = [&](const std::string& service) {
+    return self.Value("prescale_agent_scrape_target_up", {{"service", service}}).value_or(-1);
+  };
+  EXPECT_EQ(up("web"), 1);
+  EXPECT_EQ(up("broken"), 0) << "invalid exposition";
+  EXPECT_EQ(up("failing"), 0) << "HTTP 500";
+  EXPECT_EQ(up("big"), 0) << "body over scrape_max_body_bytes";
+  EXPECT_EQ(up("down"), 0) << "connection refused";
+  EXPECT_EQ(self.Value("prescale_agent_scrape_target_samples", {{"service", "web"}}), 3);
+  EXPECT_EQ(self.Value("prescale_agent_scrape_families_dropped_total"), 1);
+  EXPECT_EQ(self.Value("prescale_agent_scrape_target_up", {{"service", "web"}, {"url", Url("/good")}}), 1);
+}
+
+TEST_F(ScrapeServerTest, TargetThatRecoversComesBackUp) {
+  prometheus::Registry registry;
+  AgentConfig c = Config();
+  c.scrape_targets = {{Url("/flaky"), "acme", "web"}};
+  ScrapeManager scrapes(c, http::NewCurlHttpClient(), &registry, clock_);
+  scrapes.ScrapeAll();
+  EXPECT_EQ(ParsedExposition(Serialize(registry)).Value("prescale_agent_scrape_target_up"), 0) << "HTTP 503";
+  EXPECT_EQ(*scrapes.Latest(), "");
+  flaky_healthy_ = true;
+  scrapes.ScrapeAll();
+  EXPECT_EQ(ParsedExposition(Serialize(registry)).Value("prescale_agent_scrape_target_up"), 1);
+  EXPECT_EQ(ParsedExposition(*scrapes.Latest()).Value("app_up", {{"service", "web"}}), 1);
+  flaky_healthy_ = false;
+  scrapes.ScrapeAll();
+  EXPECT_EQ(ParsedExposition(Serialize(registry)).Value("prescale_agent_scrape_target_up"), 0);
+  EXPECT_EQ(*scrapes.Latest(), "") << "a failed target's old samples are not served";
+}
+
+TEST_F(ScrapeServerTest, AgentExpositionIncludesScrapedSamples) {
+  AgentConfig c = Config();
+  c.cgroup_root = testing::Fixture("cgroup_v2");
+  c.proc_root = testing::Fixture("proc");
+  auto agent = Agent::Create(c, clock_);
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  (*agent)->ScrapeTargetsOnce();
+  (*agent)->CollectOnce();
+  const std::string text = (*agent)->Exposition();
+  const ParsedExposition e(text);
+  ASSERT_EQ(e.error(), "") << text;
+  EXPECT_EQ(e.Value("app_temperature", {{"tenant", "acme"}, {"service", "web"}, {"node", "node-s"}}), 21.5);
+  EXPECT_EQ(e.Value("prescale_agent_scrape_target_up", {{"service", "web"}}), 1);
+  EXPECT_EQ(e.Value("prescale_agent_scrape_target_up", {{"service", "failing"}}), 0);
+  EXPECT_FALSE(e.Find("container_cpu_usage_seconds_total").empty());
+  // node_load1 appears once: the agent's own, not the scraped 99.
+  ASSERT_EQ(e.Find("node_load1").size(), 1u);
+  EXPECT_NE(e.Value("node_load1"), 99);
+}
+
+}  // namespace
+}  // namespace prescale::agent

@@ -1,0 +1,249 @@
+// End to end with the real peer: the built prescale-agent serves /metrics,
+// Debian's Prometheus scrapes it every second, and the CPU rate Prometheus
+// computes for a burner in a sandbox cgroup must match the burner's own CPU
+// time (from /proc/<pid>/stat) over the same window.
+#include <unistd.h>
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "prescale/http/http_client.h"
+#include "tests/support/cgroup_sandbox.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_env.h"
+
+namespace prescale {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::BinDir;
+using testing::CgroupSandbox;
+using testing::FreeLoopbackPort;
+using testing::PollUntil;
+using testing::ReadFileOrEmpty;
+using testing::Subprocess;
+using testing::TempDir;
+
+constexpr const char* kJob = "prescale-agent";
+constexpr double kWindowSeconds = 5;
+
+std::string FindProgram(const std::string& name) {
+  const char* env = std::getenv("PATH");
+  std::istringstream dirs(std::string(env != nullptr ? env : "") + ":/usr/bin:/usr/sbin:/bin:/sbin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    const std::string path = dir + "/" + name;
+    if (!dir.empty() && ::access(path.c_str(), X_OK) == 0) return path;
+  }
+  return "";
+}
+
+std::string UrlEncode(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// CPU seconds (user + system, all threads) a process has used, from /proc/<pid>/stat.
+std::optional<double> ProcessCpuSeconds(pid_t pid) {
+  const std::string stat = ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/stat");
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(paren + 1));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  // Fields 3 (state) to 15 (stime): utime and stime are the 12th and 13th after the ')'.
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
+    if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double UnixSeconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+class PrometheusApi {
+ public:
+  explicit PrometheusApi(int port) : base_("http://127.0.0.1:" + std::to_string(port)) {
+    options_.timeout = 5s;
+    options_.accept = "application/json";
+  }
+
+  bool Ready() {
+    auto r = client_->Get(base_ + "/-/ready", options_);
+    return r.ok() && r->status == 200;
+  }
+
+  // The values of an instant vector query evaluated at unix time `at`; nullopt when the query failed.
+  std::optional<std::vector<double>> Query(const std::string& promql, double at) {
+    char time[32];
+    std::snprintf(time, sizeof time, "%.3f", at);
+    auto r = client_->Get(base_ + "/api/v1/query?query=" + UrlEncode(promql) + "&time=" + time, options_);
+    if (!r.ok() || r->status != 200 || r->body.find("\"status\":\"success\"") == std::string::npos) {
+      last_error_ = r.ok() ? std::to_string(r->status) + " " + r->body : r.status().ToString();
+      return std::nullopt;
+    }
+    // {"status":"success","data":{"resultType":"vector","result":[{"metric":{...},"value":[<time>,"<value>"]}]}}
+    static const std::regex kValue(R"re("value":\[[-+0-9.eE]+,"([^"]*)"\])re");
+    std::vector<double> values;
+    for (std::sregex_iterator it(r->body.begin(), r->body.end(), kValue), end; it != end; ++it) {
+      values.push_back(std::strtod((*it)[1].str().c_str(), nullptr));
+    }
+    return values;
+  }
+  const std::string& last_error() const { return last_error_; }
+
+ private:
+  std::string base_;
+  http::GetOptions options_;
+  std::unique_ptr<http::HttpClient> client_ = http::NewCurlHttpClient();
+  std::string last_error_;
+};
+
+// Starts Prometheus on a free loopback port, retrying when another process took the port first.
+bool StartPrometheus(const std::string& binary, const TempDir& dir, int agent_port, Subprocess* prometheus, int* port) {
+  std::string yaml = R"(global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: JOB
+    static_configs:
+      - targets: ['127.0.0.1:PORT']
+)";
+  yaml.replace(yaml.find("JOB"), 3, kJob);
+  yaml.replace(yaml.find("PORT"), 4, std::to_string(agent_port));
+  const std::string config = dir.Write("prometheus.yml", yaml);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    *port = FreeLoopbackPort();
+    const std::string storage = dir.path() + "/data-" + std::to_string(attempt);
+    if (!prometheus->Start({binary, "--config.file=" + config, "--storage.tsdb.path=" + storage,
+                            "--web.listen-address=127.0.0.1:" + std::to_string(*port), "--log.level=warn"})) {
+      return false;
+    }
+    PrometheusApi api(*port);
+    if (PollUntil([&] { return api.Ready() || !prometheus->running(); }, 30s, 100ms) && prometheus->running()) {
+      return true;
+    }
+    prometheus->Wait(5s);
+    std::fprintf(stderr, "prometheus on port %d did not start: %s\n", *port, prometheus->Stderr().c_str());
+  }
+  return false;
+}
+
+TEST(PrometheusScrapeTest, RateOfAgentCpuMatchesTheBurnersOwnCpuTime) {
+  const std::string prometheus_bin = FindProgram("prometheus");
+  if (prometheus_bin.empty()) GTEST_SKIP() << "prometheus is not installed (Debian package prometheus)";
+  const std::string reason = CgroupSandbox::SkipReason();
+  if (!reason.empty()) GTEST_SKIP() << "needs real cgroups: " << reason;
+  const std::string agent_bin = BinDir() + "/prescale-agent";
+  const std::string burner_bin = BinDir() + "/prescale-test-burner";
+  ASSERT_EQ(::access(agent_bin.c_str(), X_OK), 0) << agent_bin << " is missing: build the prescale-agent target";
+  ASSERT_EQ(::access(burner_bin.c_str(), X_OK), 0) << burner_bin << " is missing: build prescale-test-burner";
+
+  TempDir dir("prescale-prometheus");  // declared first: removed after every process is gone
+  auto sandbox = CgroupSandbox::Create();
+  ASSERT_TRUE(sandbox.ok()) << sandbox.status().ToString();
+  auto cg = (*sandbox)->MakeCgroup("acme/burner");
+  ASSERT_TRUE(cg.ok()) << cg.status().ToString();
+
+  std::string yaml = R"(mapping:
+  - match: 'PATTERN'
+    labels: {tenant: '$1', service: '$2'}
+)";
+  yaml.replace(yaml.find("PATTERN"), 7, (*sandbox)->MappingPattern());
+  const std::string agent_config = dir.Write("agent.yaml", yaml);
+  Subprocess agent;
+  ASSERT_TRUE(agent.Start({agent_bin, "--config", agent_config, "--listen", "127.0.0.1:0", "--interval", "1s", "--node",
+                           "prometheus-test"}));
+  static const std::regex kPortLine("serving /metrics on port ([0-9]+)");
+  std::smatch m;
+  std::string agent_log;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        agent_log = agent.Stderr();
+        return std::regex_search(agent_log, m, kPortLine) || !agent.running();
+      },
+      20s))
+      << agent_log;
+  ASSERT_TRUE(agent.running()) << "the agent exited: " << agent_log;
+  const int agent_port = std::stoi(m[1].str());
+
+  // One busy thread: on two cores it leaves room for Prometheus and the agent.
+  Subprocess burner;
+  ASSERT_TRUE(burner.Start({burner_bin, "cpu", "1", "0"}, (*sandbox)->ProcsFiles(*cg)));
+
+  Subprocess prometheus;
+  int port = 0;
+  ASSERT_TRUE(StartPrometheus(prometheus_bin, dir, agent_port, &prometheus, &port)) << prometheus.Stderr();
+  PrometheusApi api(port);
+
+  // The burner's own CPU time, sampled while waiting, to compare over the same window.
+  struct CpuSample {
+    double unix_seconds;
+    double cpu_seconds;
+  };
+  std::deque<CpuSample> history;
+  const std::string selector = "container_cpu_usage_seconds_total{service=\"burner\"}";
+  const std::string window = "[" + std::to_string(static_cast<int>(kWindowSeconds)) + "s]";
+  std::optional<double> rate;
+  const bool found = PollUntil(
+      [&] {
+        const auto cpu = ProcessCpuSeconds(burner.pid());
+        if (!cpu) return false;
+        history.push_back({UnixSeconds(std::chrono::system_clock::now()), *cpu});
+        const double at = history.back().unix_seconds;
+        if (at - history.front().unix_seconds < kWindowSeconds) return false;
+        // Only once Prometheus holds a full window (a sample a second), so rate() need not extrapolate.
+        const auto count = api.Query("count_over_time(" + selector + window + ")", at);
+        if (!count || count->size() != 1 || count->front() < kWindowSeconds) return false;
+        const auto values = api.Query("rate(" + selector + window + ")", at);
+        if (!values || values->size() != 1) return false;
+        rate = values->front();
+        return true;
+      },
+      60s, 200ms);
+  ASSERT_TRUE(found && rate) << "no rate from Prometheus within 60s: " << api.last_error()
+                             << "\nprometheus: " << prometheus.Stderr() << "\nagent: " << agent.Stderr();
+
+  const CpuSample end = history.back();
+  CpuSample start = history.front();
+  for (const CpuSample& s : history) {
+    if (std::abs(s.unix_seconds - (end.unix_seconds - kWindowSeconds)) <
+        std::abs(start.unix_seconds - (end.unix_seconds - kWindowSeconds))) {
+      start = s;
+    }
+  }
+  const double true_cores = (end.cpu_seconds - start.cpu_seconds) / (end.unix_seconds - start.unix_seconds);
+  std::printf("measured: Prometheus rate %.4f cores, burner /proc/<pid>/stat %.4f cores over %.2fs\n", *rate,
+              true_cores, end.unix_seconds - start.unix_seconds);
+  EXPECT_GT(true_cores, 0.3) << "the burner hardly ran";
+  EXPECT_NEAR(*rate, true_cores, 0.15 * true_cores);
+
+  const auto up = api.Query("up{job=\"" + std::string(kJob) + "\"}", UnixSeconds(std::chrono::system_clock::now()));
+  ASSERT_TRUE(up.has_value()) << api.last_error();
+  EXPECT_EQ(*up, std::vector<double>{1.0}) << "Prometheus does not report the agent target as up";
+}
+
+}  // namespace
+}  // namespace prescale
