@@ -87,7 +87,8 @@ class ActivityProbe final : public Collector {
 // the node metrics.
 class NetworkCollector final : public Collector {
  public:
-  NetworkCollector(std::string procs_dir, std::string proc_root, CgroupTable* table, CgroupFileReader* reader);
+  NetworkCollector(std::vector<std::string> procs_dirs, std::string proc_root, CgroupTable* table,
+                   CgroupFileReader* reader);
   std::string_view name() const override { return "network"; }
   uint64_t Collect() override;
 
@@ -98,7 +99,7 @@ class NetworkCollector final : public Collector {
   int32_t FirstPid(TrackedCgroup& cg);
   bool NetnsInode(int32_t pid, ino_t* inode);
 
-  std::string procs_dir_;
+  std::vector<std::string> procs_dirs_;  // every hierarchy's root
   std::string proc_root_;
   CgroupTable* table_;
   CgroupFileReader* reader_;

@@ -259,6 +259,7 @@ Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
       value = argv[++i];
     }
     if (arg == "config") {
+      if (value.empty()) return Status::InvalidArgument("--config needs a file name");
       cli.config_path = std::string(value);
     } else {
       cli.overrides.emplace_back(std::string(arg), std::string(value));

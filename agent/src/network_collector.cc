@@ -8,19 +8,24 @@
 
 namespace prescale::agent {
 
-NetworkCollector::NetworkCollector(std::string procs_dir, std::string proc_root, CgroupTable* table,
+NetworkCollector::NetworkCollector(std::vector<std::string> procs_dirs, std::string proc_root, CgroupTable* table,
                                    CgroupFileReader* reader)
-    : procs_dir_(std::move(procs_dir)), proc_root_(std::move(proc_root)), table_(table), reader_(reader) {}
+    : procs_dirs_(std::move(procs_dirs)), proc_root_(std::move(proc_root)), table_(table), reader_(reader) {}
 
+// The first process listed for the cgroup in any hierarchy: a cgroup may exist
+// in some hierarchies only (Docker's cgroupfs driver creates v1 ones alone).
 int32_t NetworkCollector::FirstPid(TrackedCgroup& cg) {
-  std::string_view text;
-  const auto outcome = reader_->Read(cg, kProcs, procs_dir_, "cgroup.procs", &text);
-  std::string_view line;
-  uint64_t pid = 0;
-  const bool ok =
-      outcome == CgroupFileReader::Outcome::kOk && NextLine(&text, &line) && ParseU64(line, &pid) && pid <= INT32_MAX;
-  reader_->Close(cg, kProcs);  // read on discovery cycles only: not worth a descriptor
-  return ok ? static_cast<int32_t>(pid) : 0;
+  for (const std::string& dir : procs_dirs_) {
+    std::string_view text;
+    const auto outcome = reader_->Read(cg, kProcs, dir, "cgroup.procs", &text);
+    std::string_view line;
+    uint64_t pid = 0;
+    const bool ok = outcome == CgroupFileReader::Outcome::kOk && NextLine(&text, &line) && ParseU64(line, &pid) &&
+                    pid > 0 && pid <= INT32_MAX;
+    reader_->Close(cg, kProcs);  // read on discovery cycles only: not worth a descriptor
+    if (ok) return static_cast<int32_t>(pid);
+  }
+  return 0;
 }
 
 bool NetworkCollector::NetnsInode(int32_t pid, ino_t* inode) {
@@ -104,7 +109,9 @@ CgroupCollectors NewCgroupCollectors(const CgroupLayout& layout, CgroupTable* ta
       out.activity = std::make_unique<ActivityProbe>(h, table, reader);
     }
   }
-  out.network = std::make_unique<NetworkCollector>(layout.procs_hierarchy().dir, proc_root, table, reader);
+  std::vector<std::string> procs_dirs;
+  for (const CgroupHierarchy& h : layout.hierarchies) procs_dirs.push_back(h.dir);
+  out.network = std::make_unique<NetworkCollector>(std::move(procs_dirs), proc_root, table, reader);
   return out;
 }
 

@@ -30,7 +30,7 @@ TEST(DetectCgroupLayout, HybridFixtureHasV1ControllersThenUnified) {
     EXPECT_EQ(layout->hierarchies[i].controllers, want[i].controllers);
     EXPECT_EQ(layout->hierarchies[i].v2, i == 5);
   }
-  EXPECT_EQ(layout->procs_hierarchy().dir, root + "/unified");
+  EXPECT_EQ(layout->hierarchies.back().dir, root + "/unified");
 }
 
 TEST(DetectCgroupLayout, PureV2FixtureIsOneHierarchyAtTheRoot) {
@@ -42,7 +42,7 @@ TEST(DetectCgroupLayout, PureV2FixtureIsOneHierarchyAtTheRoot) {
   ASSERT_EQ(layout->hierarchies.size(), 1u);
   EXPECT_EQ(layout->hierarchies[0].dir, root);
   EXPECT_TRUE(layout->hierarchies[0].v2);
-  EXPECT_EQ(layout->procs_hierarchy().dir, root);
+  EXPECT_EQ(layout->hierarchies.back().dir, root);
 }
 
 TEST(DetectCgroupLayout, EmptyDirectoryIsNotFound) {
@@ -79,7 +79,7 @@ TEST(DetectCgroupLayout, PureV1WithoutUnifiedReadsProcsFromTheLastController) {
   EXPECT_EQ(layout->kind, CgroupLayoutKind::kV1);
   ASSERT_EQ(layout->hierarchies.size(), 5u);
   for (const auto& h : layout->hierarchies) EXPECT_FALSE(h.v2) << h.dir;
-  EXPECT_EQ(layout->procs_hierarchy().dir, dir.path() + "/pids");
+  EXPECT_EQ(layout->hierarchies.back().dir, dir.path() + "/pids");
 }
 
 TEST(DetectCgroupLayout, CoMountedControllersAndTheirSymlinksAreOneHierarchy) {

@@ -121,6 +121,51 @@ TEST(AgentCollect, ActiveCgroupIsReadBetweenDiscoveries) {
   EXPECT_EQ(e.Value("container_spec_cpu_quota", web), 50000) << "limits are kept between discoveries";
 }
 
+// Rewrites web's memory.current in place (the agent keeps it open).
+void SetWebMemory(const std::string& root, const char* value) {
+  std::FILE* f = std::fopen((root + "/prescale/acme/web/memory.current").c_str(), "r+");
+  ASSERT_NE(f, nullptr);
+  std::fputs(value, f);
+  std::fclose(f);
+}
+
+TEST(AgentCollect, IdleCgroupKeepsItsLastFullReadUntilTheNextDiscovery) {
+  TempDir dir;
+  testing::CopyTree(Fixture("cgroup_v2"), dir.path());
+  AgentConfig config = FixtureConfig(dir.path());
+  config.discovery_interval = DefaultAgentConfig().discovery_interval;
+  ASSERT_TRUE(config.skip_idle_cgroups);
+  const auto interval = config.interval;
+  const auto discovery = config.discovery_interval;
+  AgentOnFixture agent(std::move(config));
+  ASSERT_TRUE(agent.ok());
+  const Labels web = CgroupLabels("/prescale/acme/web");
+  const uint64_t before = FileU64(Fixture("cgroup_v2/prescale/acme/web/memory.current"));
+  EXPECT_EQ(agent.Collect().Value("container_memory_usage_bytes", web), before);
+  SetWebMemory(dir.path(), "77777777\n");  // no CPU used: web is idle
+  agent.Advance(interval);
+  EXPECT_EQ(agent.Collect().Value("container_memory_usage_bytes", web), before) << "skipped as idle";
+  agent.Advance(discovery);
+  EXPECT_EQ(agent.Collect().Value("container_memory_usage_bytes", web), 77777777) << "full read on discovery";
+}
+
+TEST(AgentCollect, IdleCgroupIsReadEveryCycleWhenNotSkipped) {
+  TempDir dir;
+  testing::CopyTree(Fixture("cgroup_v2"), dir.path());
+  AgentConfig config = FixtureConfig(dir.path());
+  config.discovery_interval = DefaultAgentConfig().discovery_interval;
+  config.skip_idle_cgroups = false;
+  const auto interval = config.interval;
+  AgentOnFixture agent(std::move(config));
+  ASSERT_TRUE(agent.ok());
+  (void)agent.Collect();
+  SetWebMemory(dir.path(), "77777777\n");
+  agent.Advance(interval);
+  const ParsedExposition e = agent.Collect();
+  EXPECT_EQ(e.Value("container_memory_usage_bytes", CgroupLabels("/prescale/acme/web")), 77777777);
+  EXPECT_EQ(e.Value("container_spec_memory_limit_bytes", CgroupLabels("/prescale/acme/web")), 256 << 20);
+}
+
 TEST(AgentCollect, NewCgroupAppearsInTheNextCycle) {
   TempDir dir;
   testing::CopyTree(Fixture("cgroup_v2"), dir.path());

@@ -67,6 +67,8 @@ const BadConfig kBadConfigs[] = {
     {"mapping_not_a_list", "node: n1\nmapping: {preset: systemd}\n", 2, "mapping", "expected a list"},
     {"listen_not_a_string", "listen:\n  - 127.0.0.1:1\n", 2, "listen", "expected a string"},
     {"keep_unmatched_not_a_bool", "keep_unmatched: yes please\n", 1, "keep_unmatched", "expected true or false"},
+    {"skip_idle_cgroups_not_a_bool", "node: n1\nskip_idle_cgroups: 1\n", 2, "skip_idle_cgroups",
+     "expected true or false"},
     {"max_cgroups_negative", "max_cgroups: -5\n", 1, "max_cgroups", "positive whole number"},
     {"max_cgroups_zero", "max_cgroups: 0\n", 1, "max_cgroups", "positive whole number"},
     {"body_size_unknown_unit", "scrape_max_body_bytes: 4 parsecs\n", 1, "scrape_max_body_bytes", "invalid size"},

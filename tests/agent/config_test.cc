@@ -27,6 +27,7 @@ TEST(AgentConfig, DefaultsMatchTheDocumentedValues) {
   EXPECT_EQ(c.listen, "0.0.0.0:9560");
   EXPECT_EQ(c.interval, std::chrono::seconds(5));
   EXPECT_EQ(c.discovery_interval, std::chrono::seconds(10));
+  EXPECT_TRUE(c.skip_idle_cgroups);
   EXPECT_EQ(c.cgroup_root, "/sys/fs/cgroup");
   EXPECT_EQ(c.proc_root, "/proc");
   EXPECT_EQ(c.node, "");
@@ -58,6 +59,7 @@ TEST(AgentConfig, ParsesEveryKey) {
 listen: 127.0.0.1:9999
 interval: 1m30s
 discovery_interval: 2m
+skip_idle_cgroups: false
 cgroup_root: /tmp/cg
 proc_root: /tmp/proc
 node: worker-7
@@ -85,6 +87,7 @@ scrape_targets:
   EXPECT_EQ(c->listen, "127.0.0.1:9999");
   EXPECT_EQ(c->interval, std::chrono::seconds(90));
   EXPECT_EQ(c->discovery_interval, std::chrono::minutes(2));
+  EXPECT_FALSE(c->skip_idle_cgroups);
   EXPECT_EQ(c->cgroup_root, "/tmp/cg");
   EXPECT_EQ(c->proc_root, "/tmp/proc");
   EXPECT_EQ(c->node, "worker-7");
@@ -244,6 +247,12 @@ TEST(ApplyOverrides, BadValuesNameTheFlag) {
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
     EXPECT_THAT(s.message(), HasSubstr(c.message));
   }
+}
+
+TEST(ParseCommandLine, EmptyConfigFileNameIsAnError) {
+  auto cli = Parse({"--config="});
+  ASSERT_FALSE(cli.ok());
+  EXPECT_THAT(cli.status().message(), HasSubstr("--config needs a file name"));
 }
 
 }  // namespace

@@ -32,8 +32,6 @@ std::string_view CgroupLayoutKindName(CgroupLayoutKind kind);
 struct CgroupLayout {
   CgroupLayoutKind kind = CgroupLayoutKind::kV2;
   std::vector<CgroupHierarchy> hierarchies;  // v1 hierarchies first, then the v2 one
-  // Where cgroup.procs is read to find a cgroup's processes.
-  const CgroupHierarchy& procs_hierarchy() const { return hierarchies.back(); }
 };
 
 // NotFound when `root` holds no cgroup hierarchy the agent can read.

@@ -44,7 +44,8 @@ bool ParseLoadavg(std::string_view text, double* load1, double* load5, double* l
 // /proc/partitions ("major minor #blocks name").
 bool ParsePartitions(std::string_view text, std::vector<BlockDevice>* out);
 
-// cgroup v2 cpu.weight to cgroup v1 cpu.shares, as the kernel and cAdvisor map them.
+// cgroup v2 cpu.weight to cgroup v1 cpu.shares, with cAdvisor's formula (the
+// inverse of runc's shares-to-weight mapping), so v1 and v2 nodes chart alike.
 uint64_t CpuWeightToShares(uint64_t weight);
 
 }  // namespace prescale::agent
