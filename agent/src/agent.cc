@@ -2,6 +2,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <sstream>
 #include <thread>
 
@@ -23,7 +24,7 @@ Agent::Agent(AgentConfig config, CgroupLayout layout, const Clock& clock)
       clock_(clock),
       mapper_(config_.mapping, config_.keep_unmatched),
       table_(mapper_, config_.node, config_.max_cgroups),
-      reader_(RaiseFdLimitAndBudget()),
+      reader_(std::min<size_t>(RaiseFdLimitAndBudget(), config_.max_open_files)),
       registry_(std::make_shared<prometheus::Registry>()),
       published_(std::make_shared<const std::string>()) {
   cgroup_collectors_ = NewCgroupCollectors(layout_, &table_, &reader_, config_.proc_root);

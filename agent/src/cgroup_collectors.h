@@ -28,8 +28,14 @@ class CgroupHierarchyCollector : public Collector {
     if (!ok) ++errors_;
     return ok;
   }
-  // Spec files (limits, quotas, shares) are read on discovery cycles only.
+  // Spec files (limits, quotas, shares) are read on discovery cycles only,
+  // and not kept open: an open cgroup file pins a kernel buffer (~4 KiB).
   bool read_spec() const { return table_->discovering(); }
+  bool ReadSpecFile(TrackedCgroup& cg, CgroupFile file, const char* name, std::string_view* text) {
+    const bool ok = ReadFile(cg, file, name, text);
+    reader_->Close(cg, file);
+    return ok;
+  }
 
   CgroupHierarchy hierarchy_;
   CgroupTable* table_;

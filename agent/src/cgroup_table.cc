@@ -32,13 +32,19 @@ void CgroupTable::BeginCycle(bool discovery) {
   for (TrackedCgroup* cg : included_) {
     cg->generation = generation_;
     cg->refresh = true;  // unless the activity probe finds it idle
+    cg->probed = false;
   }
 }
 
 void CgroupTable::StartReads() {
   if (discovering_) return;
   for (TrackedCgroup* cg : included_) {
-    if (cg->refresh) cg->stats.Reset(false);
+    if (!cg->refresh) continue;
+    cg->stats.Reset(false);
+    if (cg->probed) {  // no need to read the usage twice
+      cg->stats.cpu_usage_ns = cg->probed_usage_ns;
+      cg->stats.present |= kFieldCpuUsage;
+    }
   }
 }
 

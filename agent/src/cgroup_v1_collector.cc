@@ -48,6 +48,8 @@ uint64_t ActivityProbe::Collect() {
     if (outcome == CgroupFileReader::Outcome::kError) ++errors;
     // Unknown activity (no probe file, a failed read) means a full read.
     const bool idle = ok && cg->stats.Has(kFieldCpuUsage) && usage_ns == cg->stats.cpu_usage_ns;
+    cg->probed = ok;
+    cg->probed_usage_ns = usage_ns;
     cg->refresh = !idle;
   }
   return errors;
@@ -73,7 +75,7 @@ void CgroupV1Collector::ReadCgroup(TrackedCgroup& cg) {
   std::string_view text;
   const uint32_t c = hierarchy_.controllers;
   if (c & kCtrlCpuacct) {
-    if (ReadFile(cg, kV1CpuacctUsage, "cpuacct.usage", &text) && Parsed(ParseSingleU64(text, &s.cpu_usage_ns))) {
+    if (!s.Has(kFieldCpuUsage) && ReadFile(cg, kV1CpuacctUsage, "cpuacct.usage", &text) && Parsed(ParseSingleU64(text, &s.cpu_usage_ns))) {
       s.present |= kFieldCpuUsage;
     }
     if (ReadFile(cg, kV1CpuacctStat, "cpuacct.stat", &text)) {
@@ -102,7 +104,7 @@ void CgroupV1Collector::ReadCgroup(TrackedCgroup& cg) {
     if (ReadFile(cg, kV1PidsCurrent, "pids.current", &text) && Parsed(ParseSingleU64(text, &s.tasks))) {
       s.present |= kFieldTasks;
     }
-    if (read_spec() && ReadFile(cg, kV1PidsMax, "pids.max", &text) && Parsed(ParseMaxOrU64(text, &s.tasks_max))) {
+    if (read_spec() && ReadSpecFile(cg, kV1PidsMax, "pids.max", &text) && Parsed(ParseMaxOrU64(text, &s.tasks_max))) {
       s.present |= kFieldTasksMax;
     }
   }
@@ -127,14 +129,14 @@ void CgroupV1Collector::ReadCpu(TrackedCgroup& cg) {
   }
   if (!read_spec()) return;
   int64_t quota = 0;
-  if (ReadFile(cg, kV1CfsPeriod, "cpu.cfs_period_us", &text)) {
+  if (ReadSpecFile(cg, kV1CfsPeriod, "cpu.cfs_period_us", &text)) {
     if (ParseSingleU64(text, &s.cpu_period_us)) {
       s.present |= kFieldCpuPeriod;
     } else {
       ++errors_;
     }
   }
-  if (ReadFile(cg, kV1CfsQuota, "cpu.cfs_quota_us", &text)) {
+  if (ReadSpecFile(cg, kV1CfsQuota, "cpu.cfs_quota_us", &text)) {
     if (!ParseSingleI64(text, &quota)) {
       ++errors_;
     } else if (quota > 0 && s.Has(kFieldCpuPeriod)) {
@@ -142,7 +144,7 @@ void CgroupV1Collector::ReadCpu(TrackedCgroup& cg) {
       s.present |= kFieldCpuQuota;
     }
   }
-  if (ReadFile(cg, kV1CpuShares, "cpu.shares", &text)) {
+  if (ReadSpecFile(cg, kV1CpuShares, "cpu.shares", &text)) {
     if (ParseSingleU64(text, &s.cpu_shares)) {
       s.present |= kFieldCpuShares;
     } else {
@@ -184,7 +186,7 @@ void CgroupV1Collector::ReadMemory(TrackedCgroup& cg) {
     s.mem_working_set_bytes =
         s.mem_usage_bytes > s.mem_inactive_file_bytes ? s.mem_usage_bytes - s.mem_inactive_file_bytes : 0;
   }
-  if (read_spec() && ReadFile(cg, kV1MemLimit, "memory.limit_in_bytes", &text)) {
+  if (read_spec() && ReadSpecFile(cg, kV1MemLimit, "memory.limit_in_bytes", &text)) {
     if (ParseSingleU64(text, &s.mem_limit_bytes)) {
       if (s.mem_limit_bytes >= kV1NoLimit) s.mem_limit_bytes = 0;
       s.present |= kFieldMemLimit;

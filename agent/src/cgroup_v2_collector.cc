@@ -24,7 +24,7 @@ void CgroupV2Collector::ReadCgroup(TrackedCgroup& cg) {
       ++errors_;
     }
   }
-  if (read_spec() && !s.Has(kFieldTasksMax) && ReadFile(cg, kV2PidsMax, "pids.max", &text)) {
+  if (read_spec() && !s.Has(kFieldTasksMax) && ReadSpecFile(cg, kV2PidsMax, "pids.max", &text)) {
     if (ParseMaxOrU64(text, &s.tasks_max)) {
       s.present |= kFieldTasksMax;
     } else {
@@ -93,7 +93,7 @@ void CgroupV2Collector::ReadCpu(TrackedCgroup& cg) {
       ++errors_;
     }
   }
-  if (read_spec() && !s.Has(kFieldCpuPeriod) && ReadFile(cg, kV2CpuMax, "cpu.max", &text)) {
+  if (read_spec() && !s.Has(kFieldCpuPeriod) && ReadSpecFile(cg, kV2CpuMax, "cpu.max", &text)) {
     uint64_t quota = 0;
     if (ParseCpuMax(text, &quota, &s.cpu_period_us)) {
       s.present |= kFieldCpuPeriod;
@@ -105,7 +105,7 @@ void CgroupV2Collector::ReadCpu(TrackedCgroup& cg) {
       ++errors_;
     }
   }
-  if (read_spec() && !s.Has(kFieldCpuShares) && ReadFile(cg, kV2CpuWeight, "cpu.weight", &text)) {
+  if (read_spec() && !s.Has(kFieldCpuShares) && ReadSpecFile(cg, kV2CpuWeight, "cpu.weight", &text)) {
     uint64_t weight = 0;
     if (ParseSingleU64(text, &weight)) {
       s.cpu_shares = CpuWeightToShares(weight);
@@ -152,7 +152,7 @@ void CgroupV2Collector::ReadMemory(TrackedCgroup& cg) {
     s.mem_working_set_bytes =
         s.mem_usage_bytes > s.mem_inactive_file_bytes ? s.mem_usage_bytes - s.mem_inactive_file_bytes : 0;
   }
-  if (read_spec() && ReadFile(cg, kV2MemMax, "memory.max", &text)) {
+  if (read_spec() && ReadSpecFile(cg, kV2MemMax, "memory.max", &text)) {
     if (ParseMaxOrU64(text, &s.mem_limit_bytes)) {
       s.present |= kFieldMemLimit;
     } else {

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <tuple>
 
 #include "prescale/base/duration.h"
 #include "prescale/base/numbers.h"
@@ -118,7 +119,7 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
   PRESCALE_RETURN_IF_ERROR(r.CheckMap(root, "",
                                       {"listen", "interval", "discovery_interval", "skip_idle_cgroups", "cgroup_root",
                                        "proc_root", "node", "keep_unmatched", "mapping", "scrape_targets",
-                                       "scrape_timeout", "scrape_max_body_bytes", "max_cgroups", "log_level"}));
+                                       "scrape_timeout", "scrape_max_body_bytes", "max_cgroups", "max_open_files", "log_level"}));
   AgentConfig c = DefaultAgentConfig();
   for (auto [key, field] : {std::pair{"listen", &c.listen},
                             {"cgroup_root", &c.cgroup_root},
@@ -154,12 +155,15 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
     if (*n == 0) return r.Error(root["scrape_max_body_bytes"], "scrape_max_body_bytes", "must be positive");
     c.scrape_max_body_bytes = *n;
   }
-  if (root["max_cgroups"].IsDefined()) {
-    const YAML::Node& n = root["max_cgroups"];
+  for (auto [key, field, minimum] : {std::tuple{"max_cgroups", &c.max_cgroups, uint64_t{1}},
+                                     std::tuple{"max_open_files", &c.max_open_files, uint64_t{0}}}) {
+    const YAML::Node& n = root[key];
+    if (!n.IsDefined()) continue;
     uint64_t v = 0;
-    if (!n.IsScalar() || !ParseU64(n.Scalar(), &v) || v == 0)
-      return r.Error(n, "max_cgroups", "expected a positive whole number");
-    c.max_cgroups = v;
+    if (!n.IsScalar() || !ParseU64(n.Scalar(), &v) || v < minimum) {
+      return r.Error(n, key, minimum > 0 ? "expected a positive whole number" : "expected a whole number");
+    }
+    *field = v;
   }
   if (root["skip_idle_cgroups"].IsDefined()) {
     auto b = r.Bool(root["skip_idle_cgroups"], "skip_idle_cgroups");

@@ -71,6 +71,7 @@ const BadConfig kBadConfigs[] = {
      "expected true or false"},
     {"max_cgroups_negative", "max_cgroups: -5\n", 1, "max_cgroups", "positive whole number"},
     {"max_cgroups_zero", "max_cgroups: 0\n", 1, "max_cgroups", "positive whole number"},
+    {"max_open_files_words", "interval: 5s\nmax_open_files: lots\n", 2, "max_open_files", "expected a whole number"},
     {"body_size_unknown_unit", "scrape_max_body_bytes: 4 parsecs\n", 1, "scrape_max_body_bytes", "invalid size"},
     {"log_level_unknown", "log_level: loud\n", 1, "log_level", "expected debug, info, warning or error"},
     {"node_empty", "node: ''\n", 1, "node", "must not be empty"},

@@ -41,6 +41,7 @@ TEST(AgentConfig, DefaultsMatchTheDocumentedValues) {
   EXPECT_EQ(c.scrape_timeout, std::chrono::seconds(3));
   EXPECT_EQ(c.scrape_max_body_bytes, 4u << 20);
   EXPECT_EQ(c.max_cgroups, 10000u);
+  EXPECT_EQ(c.max_open_files, 4096u);
   EXPECT_EQ(c.log_level, LogLevel::kInfo);
 }
 
@@ -67,6 +68,7 @@ keep_unmatched: true
 scrape_timeout: 750ms
 scrape_max_body_bytes: 64KiB
 max_cgroups: 250
+max_open_files: 0
 log_level: debug
 mapping:
   - match: '^/tenants/([^/]+)/([^/]+)$'
@@ -95,6 +97,7 @@ scrape_targets:
   EXPECT_EQ(c->scrape_timeout, std::chrono::milliseconds(750));
   EXPECT_EQ(c->scrape_max_body_bytes, 64u << 10);
   EXPECT_EQ(c->max_cgroups, 250u);
+  EXPECT_EQ(c->max_open_files, 0u);
   EXPECT_EQ(c->log_level, LogLevel::kDebug);
 
   ASSERT_EQ(c->mapping.size(), 3u) << "the list replaces the default rules";

@@ -77,6 +77,8 @@ struct TrackedCgroup {
   // whose CPU usage did not move since the last cycle is idle: only its CPU
   // usage is re-read and the rest keeps the values of its last full read.
   bool refresh = true;
+  bool probed = false;           // the probe read the CPU usage this cycle
+  uint64_t probed_usage_ns = 0;  // what it read, kept through StartReads()
   uint64_t generation = 0;
 };
 

@@ -41,6 +41,10 @@ struct AgentConfig {
   std::chrono::milliseconds scrape_timeout{3000};
   uint64_t scrape_max_body_bytes = 4 << 20;
   uint64_t max_cgroups = 10000;
+  // Cgroup files kept open to re-read with pread (beyond: open, read, close
+  // each cycle). Each open, read cgroup file pins a kernel buffer of ~4 KiB,
+  // charged to the agent's memory cgroup; a cgroup takes 8-12 such files.
+  uint64_t max_open_files = 4096;
   LogLevel log_level = LogLevel::kInfo;
 };
 
