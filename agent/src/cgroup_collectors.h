@@ -105,7 +105,7 @@ class NetworkCollector final : public Collector {
   int32_t FirstPid(TrackedCgroup& cg);
   bool NetnsInode(int32_t pid, ino_t* inode);
 
-  std::vector<std::string> procs_dirs_;  // every hierarchy's root
+  std::vector<std::string> procs_dirs_;  // where cgroup.procs is looked for, in order
   std::string proc_root_;
   CgroupTable* table_;
   CgroupFileReader* reader_;

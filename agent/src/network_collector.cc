@@ -12,8 +12,8 @@ NetworkCollector::NetworkCollector(std::vector<std::string> procs_dirs, std::str
                                    CgroupFileReader* reader)
     : procs_dirs_(std::move(procs_dirs)), proc_root_(std::move(proc_root)), table_(table), reader_(reader) {}
 
-// The first process listed for the cgroup in any hierarchy: a cgroup may exist
-// in some hierarchies only (Docker's cgroupfs driver creates v1 ones alone).
+// The first process listed for the cgroup: a cgroup may exist in some
+// hierarchies only (Docker's cgroupfs driver creates v1 ones alone).
 int32_t NetworkCollector::FirstPid(TrackedCgroup& cg) {
   for (const std::string& dir : procs_dirs_) {
     std::string_view text;
@@ -109,8 +109,12 @@ CgroupCollectors NewCgroupCollectors(const CgroupLayout& layout, CgroupTable* ta
       out.activity = std::make_unique<ActivityProbe>(h, table, reader);
     }
   }
+  // cgroup.procs is read from the v2 hierarchy, then from one v1 hierarchy
+  // (container runtimes create their cgroups in every v1 controller): an
+  // empty cgroup costs two reads per discovery, not one per hierarchy.
   std::vector<std::string> procs_dirs;
-  for (const CgroupHierarchy& h : layout.hierarchies) procs_dirs.push_back(h.dir);
+  if (layout.hierarchies.back().v2) procs_dirs.push_back(layout.hierarchies.back().dir);
+  if (!layout.hierarchies.front().v2) procs_dirs.push_back(layout.hierarchies.front().dir);
   out.network = std::make_unique<NetworkCollector>(std::move(procs_dirs), proc_root, table, reader);
   return out;
 }

@@ -95,39 +95,79 @@ class CurlHttpClient final : public HttpClient {
   }
 
   Result<HttpClientResponse> Get(const std::string& url, const GetOptions& options) override {
+    Request r;
+    r.url = &url;
+    r.timeout = options.timeout;
+    r.max_response_bytes = options.max_body_bytes;
+    r.headers.push_back("Accept: " + options.accept);
+    r.accept_encoding = true;
+    return Perform(r);
+  }
+
+  Result<HttpClientResponse> Post(const std::string& url, std::string_view body, const PostOptions& options) override {
+    Request r;
+    r.url = &url;
+    r.timeout = options.timeout;
+    r.max_response_bytes = options.max_response_bytes;
+    for (const auto& [k, v] : options.headers) r.headers.push_back(k + ": " + v);
+    r.headers.emplace_back("Expect:");  // no 100-continue round trip
+    r.post_body = body;
+    r.is_post = true;
+    r.ca_file = &options.ca_file;
+    return Perform(r);
+  }
+
+ private:
+  struct Request {
+    const std::string* url = nullptr;
+    std::chrono::milliseconds timeout{};
+    size_t max_response_bytes = 0;
+    std::vector<std::string> headers;
+    bool accept_encoding = false;
+    bool is_post = false;
+    std::string_view post_body;
+    const std::string* ca_file = nullptr;
+  };
+
+  Result<HttpClientResponse> Perform(const Request& r) {
     if (api_ == nullptr) return Status::Unavailable(load_error_);
     if (handle_ == nullptr) return Status::Internal("curl_easy_init failed");
     const CurlApi& c = *api_;
     HttpClientResponse out;
-    BodySink sink{&out.body, options.max_body_bytes};
+    BodySink sink{&out.body, r.max_response_bytes};
     CURL* h = handle_;
     c.easy_reset(h);  // keeps the live connection cache
-    const std::string accept = "Accept: " + options.accept;
-    curl_slist* headers = c.slist_append(nullptr, accept.c_str());
-    c.easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_slist* headers = nullptr;
+    for (const std::string& header : r.headers) headers = c.slist_append(headers, header.c_str());
+    c.easy_setopt(h, CURLOPT_URL, r.url->c_str());
     c.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     c.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     c.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    c.easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
-    c.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.timeout.count()));
+    c.easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout.count()));
+    c.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(r.timeout.count()));
     c.easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteBody);
     c.easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-    c.easy_setopt(h, CURLOPT_USERAGENT, "prescale-agent");
-    c.easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");  // gzip if the target offers it
+    c.easy_setopt(h, CURLOPT_USERAGENT, "prescale/0.1");
+    if (r.accept_encoding) c.easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");  // gzip if the peer offers it
+    if (r.is_post) {
+      c.easy_setopt(h, CURLOPT_POST, 1L);
+      c.easy_setopt(h, CURLOPT_POSTFIELDS, r.post_body.data());
+      c.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.post_body.size()));
+    }
+    if (r.ca_file != nullptr && !r.ca_file->empty()) c.easy_setopt(h, CURLOPT_CAINFO, r.ca_file->c_str());
     const CURLcode rc = c.easy_perform(h);
     c.slist_free_all(headers);
     if (sink.overflow) {
-      return Status::ResourceExhausted("body of " + url + " exceeds " + std::to_string(options.max_body_bytes) +
+      return Status::ResourceExhausted("response of " + *r.url + " exceeds " + std::to_string(r.max_response_bytes) +
                                        " bytes");
     }
-    if (rc != CURLE_OK) return Status::Unavailable(url + ": " + c.easy_strerror(rc));
+    if (rc != CURLE_OK) return Status::Unavailable(*r.url + ": " + c.easy_strerror(rc));
     c.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out.status);
     const char* ct = nullptr;
     if (c.easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct != nullptr) out.content_type = ct;
     return out;
   }
 
- private:
   const CurlApi* api_ = nullptr;
   std::string load_error_;
   CURL* handle_ = nullptr;

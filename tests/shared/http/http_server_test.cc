@@ -78,6 +78,20 @@ TEST_F(HttpServerTest, ClientEnforcesItsBodyLimitAndReportsRefusedConnections) {
   EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
 }
 
+TEST_F(HttpServerTest, ClientPostsBodyAndHeaders) {
+  auto client = NewCurlHttpClient();
+  PostOptions options;
+  options.headers = {{"Content-Encoding", "snappy"}};
+  const std::string body(100000, 'x');  // over the server's 1 KiB limit
+  auto big = client->Post(base_ + "/echo", body, options);
+  ASSERT_TRUE(big.ok()) << big.status().ToString();
+  EXPECT_EQ(big->status, 413);
+  auto small = client->Post(base_ + "/echo", "payload", options);
+  ASSERT_TRUE(small.ok()) << small.status().ToString();
+  EXPECT_EQ(small->status, 200);
+  EXPECT_EQ(small->body, "payload");
+}
+
 TEST(HttpServer, FailsClearlyWhenThePortIsTaken) {
   auto first = HttpServer::Start({}, {});
   ASSERT_TRUE(first.ok());

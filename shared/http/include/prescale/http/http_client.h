@@ -6,6 +6,9 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "prescale/base/status.h"
 
@@ -23,6 +26,13 @@ struct GetOptions {
   std::string accept = "text/plain;version=0.0.4";
 };
 
+struct PostOptions {
+  std::chrono::milliseconds timeout{10000};
+  size_t max_response_bytes = 1 << 20;
+  std::vector<std::pair<std::string, std::string>> headers;  // e.g. Content-Encoding, Authorization
+  std::string ca_file;                                       // for https: a CA bundle to trust instead of the system's
+};
+
 class HttpClient {
  public:
   HttpClient() = default;
@@ -33,6 +43,9 @@ class HttpClient {
   // GETs url. Any HTTP status is a successful Result; a connection failure or
   // timeout is Unavailable; a body over the limit is ResourceExhausted.
   virtual Result<HttpClientResponse> Get(const std::string& url, const GetOptions& options) = 0;
+  // POSTs body to url; the same outcomes as Get.
+  virtual Result<HttpClientResponse> Post(const std::string& url, std::string_view body,
+                                          const PostOptions& options) = 0;
 };
 
 // libcurl with one easy handle (keep-alive); http and https only, no redirects.

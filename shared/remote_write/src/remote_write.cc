@@ -1,0 +1,110 @@
+#include "prescale/remote_write/remote_write.h"
+
+#include <snappy.h>
+
+#include "prescale/metrics/names.h"
+#include "proto/remote.pb.h"
+
+namespace prescale::remote_write {
+namespace {
+
+std::string SeriesName(const TimeSeries& ts) {
+  for (const Label& l : ts.labels) {
+    if (l.name == "__name__") return l.value;
+  }
+  return "(no __name__)";
+}
+
+}  // namespace
+
+std::string Encode(const WriteRequest& request) {
+  prometheus::WriteRequest pb;
+  pb.mutable_timeseries()->Reserve(static_cast<int>(request.timeseries.size()));
+  for (const TimeSeries& ts : request.timeseries) {
+    prometheus::TimeSeries* out = pb.add_timeseries();
+    out->mutable_labels()->Reserve(static_cast<int>(ts.labels.size()));
+    for (const Label& l : ts.labels) {
+      prometheus::Label* label = out->add_labels();
+      label->set_name(l.name);
+      label->set_value(l.value);
+    }
+    out->mutable_samples()->Reserve(static_cast<int>(ts.samples.size()));
+    for (const Sample& s : ts.samples) {
+      prometheus::Sample* sample = out->add_samples();
+      sample->set_value(s.value);
+      sample->set_timestamp(s.timestamp_ms);
+    }
+  }
+  const std::string raw = pb.SerializeAsString();
+  std::string compressed;
+  snappy::Compress(raw.data(), raw.size(), &compressed);
+  return compressed;
+}
+
+Status Validate(const WriteRequest& request, const DecodeLimits& limits) {
+  for (size_t i = 0; i < request.timeseries.size(); ++i) {
+    const TimeSeries& ts = request.timeseries[i];
+    auto fail = [&](const std::string& why) {
+      return Status::InvalidArgument("series " + std::to_string(i) + " (" + SeriesName(ts) + "): " + why);
+    };
+    if (ts.labels.empty()) return fail("no labels");
+    if (ts.labels.size() > limits.max_labels_per_series) {
+      return fail("more than " + std::to_string(limits.max_labels_per_series) + " labels");
+    }
+    bool has_name = false;
+    for (size_t j = 0; j < ts.labels.size(); ++j) {
+      const Label& l = ts.labels[j];
+      if (l.name.empty()) return fail("a label with an empty name");
+      if (l.value.empty()) return fail("label " + l.name + " has an empty value");
+      if (l.name.size() > limits.max_label_bytes || l.value.size() > limits.max_label_bytes) {
+        return fail("label " + l.name.substr(0, 64) + " longer than " + std::to_string(limits.max_label_bytes) +
+                    " bytes");
+      }
+      if (l.name == "__name__") {
+        has_name = true;
+        if (!metrics::IsValidMetricName(l.value)) return fail("invalid metric name '" + l.value + "'");
+      } else if (!metrics::IsValidLabelName(l.name)) {
+        return fail("invalid label name '" + l.name + "'");
+      }
+      if (j > 0 && !(ts.labels[j - 1].name < l.name)) {
+        return fail(ts.labels[j - 1].name == l.name ? "duplicate label " + l.name : "labels not sorted by name");
+      }
+    }
+    if (!has_name) return fail("no __name__ label");
+  }
+  return Status::Ok();
+}
+
+Result<WriteRequest> Decode(std::string_view body, const DecodeLimits& limits) {
+  if (body.size() > limits.max_compressed_bytes) {
+    return Status::ResourceExhausted("body of " + std::to_string(body.size()) + " bytes exceeds " +
+                                     std::to_string(limits.max_compressed_bytes));
+  }
+  size_t raw_size = 0;
+  if (!snappy::GetUncompressedLength(body.data(), body.size(), &raw_size)) {
+    return Status::InvalidArgument("body is not snappy block-compressed");
+  }
+  if (raw_size > limits.max_decompressed_bytes) {
+    return Status::ResourceExhausted("decompressed body of " + std::to_string(raw_size) + " bytes exceeds " +
+                                     std::to_string(limits.max_decompressed_bytes));
+  }
+  std::string raw;
+  if (!snappy::Uncompress(body.data(), body.size(), &raw)) {
+    return Status::InvalidArgument("corrupt snappy data");
+  }
+  prometheus::WriteRequest pb;
+  if (!pb.ParseFromString(raw)) return Status::InvalidArgument("body is not a protobuf WriteRequest");
+  WriteRequest out;
+  out.timeseries.reserve(static_cast<size_t>(pb.timeseries_size()));
+  for (const prometheus::TimeSeries& ts : pb.timeseries()) {
+    TimeSeries& series = out.timeseries.emplace_back();
+    series.labels.reserve(static_cast<size_t>(ts.labels_size()));
+    for (const prometheus::Label& l : ts.labels()) series.labels.push_back({l.name(), l.value()});
+    series.samples.reserve(static_cast<size_t>(ts.samples_size()));
+    for (const prometheus::Sample& s : ts.samples()) series.samples.push_back({s.value(), s.timestamp()});
+  }
+  PRESCALE_RETURN_IF_ERROR(Validate(out, limits));
+  return out;
+}
+
+}  // namespace prescale::remote_write
