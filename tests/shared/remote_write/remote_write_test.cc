@@ -1,0 +1,106 @@
+#include "prescale/remote_write/remote_write.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <snappy.h>
+
+#include <bit>
+#include <cmath>
+#include <limits>
+
+namespace prescale::remote_write {
+namespace {
+
+using ::testing::HasSubstr;
+
+WriteRequest TwoSeries() {
+  WriteRequest r;
+  r.timeseries.push_back({{{"__name__", "container_cpu_usage_seconds_total"}, {"service", "web"}, {"tenant", "acme"}},
+                          {{1.5, 1700000000000}, {2.5, 1700000001000}}});
+  r.timeseries.push_back({{{"__name__", "up"}, {"job", "x"}},
+                          {{std::bit_cast<double>(kStaleNaNBits), 1700000002000},
+                           {std::numeric_limits<double>::infinity(), 1700000003000}}});
+  return r;
+}
+
+TEST(RemoteWrite, EncodeDecodeRoundTripsLabelsValuesAndStaleMarkers) {
+  const WriteRequest in = TwoSeries();
+  auto out = Decode(Encode(in));
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ASSERT_EQ(out->timeseries.size(), 2u);
+  EXPECT_EQ(out->timeseries[0].labels, in.timeseries[0].labels);
+  ASSERT_EQ(out->timeseries[0].samples.size(), 2u);
+  EXPECT_EQ(out->timeseries[0].samples[1].value, 2.5);
+  EXPECT_EQ(out->timeseries[0].samples[1].timestamp_ms, 1700000001000);
+  EXPECT_EQ(std::bit_cast<uint64_t>(out->timeseries[1].samples[0].value), kStaleNaNBits);
+  EXPECT_TRUE(std::isinf(out->timeseries[1].samples[1].value));
+}
+
+TEST(RemoteWrite, DecodeRejectsBodiesThatAreNotSnappyOrProtobuf) {
+  auto garbage = Decode("definitely not snappy");
+  ASSERT_FALSE(garbage.ok());
+  EXPECT_EQ(garbage.status().code(), StatusCode::kInvalidArgument);
+  const std::string body = Encode(TwoSeries());
+  auto truncated = Decode(std::string_view(body).substr(0, body.size() / 2));
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_EQ(truncated.status().code(), StatusCode::kInvalidArgument);
+  std::string not_protobuf;
+  const std::string junk = "\xff\xff\xff\xff\xff\xff";
+  snappy::Compress(junk.data(), junk.size(), &not_protobuf);
+  auto bad = Decode(not_protobuf);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("protobuf"));
+}
+
+struct LabelCase {
+  const char* name;
+  std::vector<Label> labels;
+  const char* reason;
+};
+
+class RemoteWriteLabels : public ::testing::TestWithParam<LabelCase> {};
+
+TEST_P(RemoteWriteLabels, AreRejectedWithAReasonNamingTheSeries) {
+  WriteRequest r;
+  r.timeseries.push_back({GetParam().labels, {{1, 1}}});
+  auto decoded = Decode(Encode(r));
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(decoded.status().message(), HasSubstr("series 0"));
+  EXPECT_THAT(decoded.status().message(), HasSubstr(GetParam().reason));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, RemoteWriteLabels,
+    ::testing::Values(LabelCase{"none", {}, "no labels"},
+                      LabelCase{"unsorted", {{"__name__", "m"}, {"b", "1"}, {"a", "2"}}, "not sorted"},
+                      LabelCase{"duplicate", {{"__name__", "m"}, {"a", "1"}, {"a", "2"}}, "duplicate label a"},
+                      LabelCase{"empty_value", {{"__name__", "m"}, {"a", ""}}, "empty value"},
+                      LabelCase{"empty_name", {{"", "x"}, {"__name__", "m"}}, "empty name"},
+                      LabelCase{"bad_name", {{"__name__", "m"}, {"a-b", "1"}}, "invalid label name"},
+                      LabelCase{"bad_metric", {{"__name__", "1m"}}, "invalid metric name"},
+                      LabelCase{"no_name", {{"a", "1"}}, "no __name__"}),
+    [](const auto& test_info) { return std::string(test_info.param.name); });
+
+TEST(RemoteWrite, DecodeEnforcesSizeLimitsBeforeDecompressing) {
+  const std::string body = Encode(TwoSeries());
+  DecodeLimits small;
+  small.max_compressed_bytes = 8;
+  auto compressed = Decode(body, small);
+  ASSERT_FALSE(compressed.ok());
+  EXPECT_EQ(compressed.status().code(), StatusCode::kResourceExhausted);
+  DecodeLimits tight;
+  tight.max_decompressed_bytes = 16;
+  auto decompressed = Decode(body, tight);
+  ASSERT_FALSE(decompressed.ok());
+  EXPECT_EQ(decompressed.status().code(), StatusCode::kResourceExhausted);
+}
+
+TEST(RemoteWrite, EmptyRequestIsValid) {
+  auto decoded = Decode(Encode(WriteRequest{}));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_TRUE(decoded->timeseries.empty());
+}
+
+}  // namespace
+}  // namespace prescale::remote_write
