@@ -36,6 +36,14 @@ class CgroupHierarchyCollector : public Collector {
     reader_->Close(cg, file);
     return ok;
   }
+  // A file holding one number ("max" meaning 0 when `max_is_zero`) into *out,
+  // marking `field` present; spec fields are read through ReadSpecFile.
+  void ReadNumber(TrackedCgroup& cg, CgroupFile file, const char* name, uint64_t* out, uint32_t field,
+                  bool max_is_zero = false);
+  // memory.stat's anonymous, page cache and inactive file bytes, under the
+  // key names of the cgroup version; then the working set, if usage is known.
+  void ReadMemoryStat(TrackedCgroup& cg, CgroupFile file, std::string_view rss_key, std::string_view cache_key,
+                      std::string_view inactive_file_key);
 
   CgroupHierarchy hierarchy_;
   CgroupTable* table_;

@@ -64,6 +64,40 @@ bool CgroupHierarchyCollector::ReadFile(TrackedCgroup& cg, CgroupFile file, cons
   return false;
 }
 
+void CgroupHierarchyCollector::ReadNumber(TrackedCgroup& cg, CgroupFile file, const char* name, uint64_t* out,
+                                          uint32_t field, bool max_is_zero) {
+  std::string_view text;
+  const bool spec = (field & kSpecFields) != 0;
+  if (spec ? !ReadSpecFile(cg, file, name, &text) : !ReadFile(cg, file, name, &text)) return;
+  if (Parsed(max_is_zero ? ParseMaxOrU64(text, out) : ParseSingleU64(text, out))) cg.stats.present |= field;
+}
+
+void CgroupHierarchyCollector::ReadMemoryStat(TrackedCgroup& cg, CgroupFile file, std::string_view rss_key,
+                                              std::string_view cache_key, std::string_view inactive_file_key) {
+  CgroupStats& s = cg.stats;
+  std::string_view text;
+  if (!ReadFile(cg, file, "memory.stat", &text)) return;
+  uint32_t found = 0;
+  const bool parsed = ForEachKeyValue(text, [&](std::string_view k, uint64_t v) {
+    if (k == rss_key) {
+      s.mem_rss_bytes = v;
+      found |= 1;
+    } else if (k == cache_key) {
+      s.mem_cache_bytes = v;
+      found |= 2;
+    } else if (k == inactive_file_key) {
+      s.mem_inactive_file_bytes = v;
+      found |= 4;
+    }
+  });
+  if (!Parsed(parsed && found == 7)) return;
+  s.present |= kFieldMemStat;
+  if (s.Has(kFieldMemUsage)) {
+    s.mem_working_set_bytes =
+        s.mem_usage_bytes > s.mem_inactive_file_bytes ? s.mem_usage_bytes - s.mem_inactive_file_bytes : 0;
+  }
+}
+
 CgroupV1Collector::CgroupV1Collector(CgroupHierarchy hierarchy, CgroupTable* table, CgroupFileReader* reader)
     : CgroupHierarchyCollector(std::move(hierarchy), table, reader) {
   const long ticks = ::sysconf(_SC_CLK_TCK);
@@ -75,9 +109,7 @@ void CgroupV1Collector::ReadCgroup(TrackedCgroup& cg) {
   std::string_view text;
   const uint32_t c = hierarchy_.controllers;
   if (c & kCtrlCpuacct) {
-    if (!s.Has(kFieldCpuUsage) && ReadFile(cg, kV1CpuacctUsage, "cpuacct.usage", &text) && Parsed(ParseSingleU64(text, &s.cpu_usage_ns))) {
-      s.present |= kFieldCpuUsage;
-    }
+    if (!s.Has(kFieldCpuUsage)) ReadNumber(cg, kV1CpuacctUsage, "cpuacct.usage", &s.cpu_usage_ns, kFieldCpuUsage);
     if (ReadFile(cg, kV1CpuacctStat, "cpuacct.stat", &text)) {
       uint64_t user = 0, system = 0;
       if (Parsed(ForEachKeyValue(text, [&](std::string_view k, uint64_t v) {
@@ -101,12 +133,8 @@ void CgroupV1Collector::ReadCgroup(TrackedCgroup& cg) {
     }
   }
   if (c & kCtrlPids) {
-    if (ReadFile(cg, kV1PidsCurrent, "pids.current", &text) && Parsed(ParseSingleU64(text, &s.tasks))) {
-      s.present |= kFieldTasks;
-    }
-    if (read_spec() && ReadSpecFile(cg, kV1PidsMax, "pids.max", &text) && Parsed(ParseMaxOrU64(text, &s.tasks_max))) {
-      s.present |= kFieldTasksMax;
-    }
+    ReadNumber(cg, kV1PidsCurrent, "pids.current", &s.tasks, kFieldTasks);
+    if (read_spec()) ReadNumber(cg, kV1PidsMax, "pids.max", &s.tasks_max, kFieldTasksMax, true);
   }
 }
 
@@ -129,13 +157,7 @@ void CgroupV1Collector::ReadCpu(TrackedCgroup& cg) {
   }
   if (!read_spec()) return;
   int64_t quota = 0;
-  if (ReadSpecFile(cg, kV1CfsPeriod, "cpu.cfs_period_us", &text)) {
-    if (ParseSingleU64(text, &s.cpu_period_us)) {
-      s.present |= kFieldCpuPeriod;
-    } else {
-      ++errors_;
-    }
-  }
+  ReadNumber(cg, kV1CfsPeriod, "cpu.cfs_period_us", &s.cpu_period_us, kFieldCpuPeriod);
   if (ReadSpecFile(cg, kV1CfsQuota, "cpu.cfs_quota_us", &text)) {
     if (!ParseSingleI64(text, &quota)) {
       ++errors_;
@@ -144,55 +166,17 @@ void CgroupV1Collector::ReadCpu(TrackedCgroup& cg) {
       s.present |= kFieldCpuQuota;
     }
   }
-  if (ReadSpecFile(cg, kV1CpuShares, "cpu.shares", &text)) {
-    if (ParseSingleU64(text, &s.cpu_shares)) {
-      s.present |= kFieldCpuShares;
-    } else {
-      ++errors_;
-    }
-  }
+  ReadNumber(cg, kV1CpuShares, "cpu.shares", &s.cpu_shares, kFieldCpuShares);
 }
 
 void CgroupV1Collector::ReadMemory(TrackedCgroup& cg) {
   CgroupStats& s = cg.stats;
   std::string_view text;
-  if (ReadFile(cg, kV1MemUsage, "memory.usage_in_bytes", &text)) {
-    if (ParseSingleU64(text, &s.mem_usage_bytes)) {
-      s.present |= kFieldMemUsage;
-    } else {
-      ++errors_;
-    }
-  }
-  if (ReadFile(cg, kV1MemStat, "memory.stat", &text)) {
-    uint64_t found = 0;
-    if (ForEachKeyValue(text,
-                        [&](std::string_view k, uint64_t v) {
-                          if (!k.starts_with("total_")) return;
-                          k.remove_prefix(6);
-                          if (k == "rss")
-                            s.mem_rss_bytes = v, found |= 1;
-                          else if (k == "cache")
-                            s.mem_cache_bytes = v, found |= 2;
-                          else if (k == "inactive_file")
-                            s.mem_inactive_file_bytes = v, found |= 4;
-                        }) &&
-        found == 7) {
-      s.present |= kFieldMemStat;
-    } else {
-      ++errors_;
-    }
-  }
-  if (s.Has(kFieldMemUsage) && s.Has(kFieldMemStat)) {
-    s.mem_working_set_bytes =
-        s.mem_usage_bytes > s.mem_inactive_file_bytes ? s.mem_usage_bytes - s.mem_inactive_file_bytes : 0;
-  }
-  if (read_spec() && ReadSpecFile(cg, kV1MemLimit, "memory.limit_in_bytes", &text)) {
-    if (ParseSingleU64(text, &s.mem_limit_bytes)) {
-      if (s.mem_limit_bytes >= kV1NoLimit) s.mem_limit_bytes = 0;
-      s.present |= kFieldMemLimit;
-    } else {
-      ++errors_;
-    }
+  ReadNumber(cg, kV1MemUsage, "memory.usage_in_bytes", &s.mem_usage_bytes, kFieldMemUsage);
+  ReadMemoryStat(cg, kV1MemStat, "total_rss", "total_cache", "total_inactive_file");
+  if (read_spec()) {
+    ReadNumber(cg, kV1MemLimit, "memory.limit_in_bytes", &s.mem_limit_bytes, kFieldMemLimit);
+    if (s.mem_limit_bytes >= kV1NoLimit) s.mem_limit_bytes = 0;
   }
   if (ReadFile(cg, kV1MemOomControl, "memory.oom_control", &text)) {
     bool found = false;
@@ -201,13 +185,7 @@ void CgroupV1Collector::ReadMemory(TrackedCgroup& cg) {
     });
     if (found) s.present |= kFieldOom;  // older kernels lack oom_kill: not an error
   }
-  if (ReadFile(cg, kV1MemFailcnt, "memory.failcnt", &text)) {
-    if (ParseSingleU64(text, &s.mem_failcnt)) {
-      s.present |= kFieldMemFailcnt;
-    } else {
-      ++errors_;
-    }
-  }
+  ReadNumber(cg, kV1MemFailcnt, "memory.failcnt", &s.mem_failcnt, kFieldMemFailcnt);
 }
 
 }  // namespace prescale::agent

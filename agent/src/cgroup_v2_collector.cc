@@ -17,20 +17,8 @@ void CgroupV2Collector::ReadCgroup(TrackedCgroup& cg) {
       ++errors_;
     }
   }
-  if (!s.Has(kFieldTasks) && ReadFile(cg, kV2PidsCurrent, "pids.current", &text)) {
-    if (ParseSingleU64(text, &s.tasks)) {
-      s.present |= kFieldTasks;
-    } else {
-      ++errors_;
-    }
-  }
-  if (read_spec() && !s.Has(kFieldTasksMax) && ReadSpecFile(cg, kV2PidsMax, "pids.max", &text)) {
-    if (ParseMaxOrU64(text, &s.tasks_max)) {
-      s.present |= kFieldTasksMax;
-    } else {
-      ++errors_;
-    }
-  }
+  if (!s.Has(kFieldTasks)) ReadNumber(cg, kV2PidsCurrent, "pids.current", &s.tasks, kFieldTasks);
+  if (read_spec() && !s.Has(kFieldTasksMax)) ReadNumber(cg, kV2PidsMax, "pids.max", &s.tasks_max, kFieldTasksMax, true);
   static constexpr struct {
     CgroupFile file;
     const char* name;
@@ -120,45 +108,15 @@ void CgroupV2Collector::ReadMemory(TrackedCgroup& cg) {
   CgroupStats& s = cg.stats;
   if (s.Has(kFieldMemUsage)) return;  // v1's memory controller on a hybrid host
   std::string_view text;
-  if (ReadFile(cg, kV2MemCurrent, "memory.current", &text)) {
-    if (ParseSingleU64(text, &s.mem_usage_bytes)) {
-      s.present |= kFieldMemUsage;
-    } else {
-      ++errors_;
-    }
-  }
-  if (ReadFile(cg, kV2MemStat, "memory.stat", &text)) {
-    uint64_t found = 0;
-    if (ForEachKeyValue(text,
-                        [&](std::string_view k, uint64_t v) {
-                          if (k == "anon")
-                            s.mem_rss_bytes = v, found |= 1;
-                          else if (k == "file")
-                            s.mem_cache_bytes = v, found |= 2;
-                          else if (k == "inactive_file")
-                            s.mem_inactive_file_bytes = v, found |= 4;
-                        }) &&
-        found == 7) {
-      s.present |= kFieldMemStat;
-      if (!s.Has(kFieldMemUsage)) {  // the root cgroup has no memory.current
-        s.mem_usage_bytes = s.mem_rss_bytes + s.mem_cache_bytes;
-        s.present |= kFieldMemUsage;
-      }
-    } else {
-      ++errors_;
-    }
-  }
-  if (s.Has(kFieldMemUsage) && s.Has(kFieldMemStat)) {
+  ReadNumber(cg, kV2MemCurrent, "memory.current", &s.mem_usage_bytes, kFieldMemUsage);
+  ReadMemoryStat(cg, kV2MemStat, "anon", "file", "inactive_file");
+  if (s.Has(kFieldMemStat) && !s.Has(kFieldMemUsage)) {  // the root cgroup has no memory.current
+    s.mem_usage_bytes = s.mem_rss_bytes + s.mem_cache_bytes;
+    s.present |= kFieldMemUsage;
     s.mem_working_set_bytes =
         s.mem_usage_bytes > s.mem_inactive_file_bytes ? s.mem_usage_bytes - s.mem_inactive_file_bytes : 0;
   }
-  if (read_spec() && ReadSpecFile(cg, kV2MemMax, "memory.max", &text)) {
-    if (ParseMaxOrU64(text, &s.mem_limit_bytes)) {
-      s.present |= kFieldMemLimit;
-    } else {
-      ++errors_;
-    }
-  }
+  if (read_spec()) ReadNumber(cg, kV2MemMax, "memory.max", &s.mem_limit_bytes, kFieldMemLimit, true);
   if (ReadFile(cg, kV2MemEvents, "memory.events", &text)) {
     bool found = false;
     if (ForEachKeyValue(text,
