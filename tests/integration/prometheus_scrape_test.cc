@@ -206,39 +206,52 @@ TEST(PrometheusScrapeTest, RateOfAgentCpuMatchesTheBurnersOwnCpuTime) {
   std::deque<CpuSample> history;
   const std::string selector = "container_cpu_usage_seconds_total{service=\"burner\"}";
   const std::string window = "[" + std::to_string(static_cast<int>(kWindowSeconds)) + "s]";
-  std::optional<double> rate;
-  const bool found = PollUntil(
+  // The cores the burner really used over the window ending at `end`, from its own /proc/<pid>/stat.
+  auto true_cores_until = [&](const CpuSample& end) {
+    CpuSample start = history.front();
+    for (const CpuSample& h : history) {
+      if (std::abs(h.unix_seconds - (end.unix_seconds - kWindowSeconds)) <
+          std::abs(start.unix_seconds - (end.unix_seconds - kWindowSeconds))) {
+        start = h;
+      }
+    }
+    return (end.cpu_seconds - start.cpu_seconds) / (end.unix_seconds - start.unix_seconds);
+  };
+  // The agent collects every second and Prometheus scrapes every second with a
+  // fixed phase between them: now and then a window's first or last scrape
+  // catches the cycle before, moving a 5 s rate by up to a fifth. So up to
+  // three comparisons at least a second apart are made; one must be within
+  // 15%. An agent that is wrong is wrong in all three.
+  struct Attempt {
+    double rate;
+    double true_cores;
+  };
+  std::vector<Attempt> attempts;
+  double last_attempt_at = 0;
+  const bool matched = PollUntil(
       [&] {
         const auto cpu = ProcessCpuSeconds(burner.pid());
         if (!cpu) return false;
         history.push_back({UnixSeconds(std::chrono::system_clock::now()), *cpu});
         const double at = history.back().unix_seconds;
-        if (at - history.front().unix_seconds < kWindowSeconds) return false;
+        if (at - history.front().unix_seconds < kWindowSeconds || at - last_attempt_at < 1.1) return false;
         // Only once Prometheus holds a full window (a sample a second), so rate() need not extrapolate.
         const auto count = api.Query("count_over_time(" + selector + window + ")", at);
         if (!count || count->size() != 1 || count->front() < kWindowSeconds) return false;
         const auto values = api.Query("rate(" + selector + window + ")", at);
         if (!values || values->size() != 1) return false;
-        rate = values->front();
-        return true;
+        last_attempt_at = at;
+        attempts.push_back({values->front(), true_cores_until(history.back())});
+        const Attempt& a = attempts.back();
+        std::printf("measured: Prometheus rate %.4f cores, burner /proc/<pid>/stat %.4f cores\n", a.rate, a.true_cores);
+        return std::abs(a.rate - a.true_cores) <= 0.15 * a.true_cores || attempts.size() >= 3;
       },
-      60s, 200ms);
-  ASSERT_TRUE(found && rate) << "no rate from Prometheus within 60s: " << api.last_error()
-                             << "\nprometheus: " << prometheus.Stderr() << "\nagent: " << agent.Stderr();
-
-  const CpuSample end = history.back();
-  CpuSample start = history.front();
-  for (const CpuSample& s : history) {
-    if (std::abs(s.unix_seconds - (end.unix_seconds - kWindowSeconds)) <
-        std::abs(start.unix_seconds - (end.unix_seconds - kWindowSeconds))) {
-      start = s;
-    }
-  }
-  const double true_cores = (end.cpu_seconds - start.cpu_seconds) / (end.unix_seconds - start.unix_seconds);
-  std::printf("measured: Prometheus rate %.4f cores, burner /proc/<pid>/stat %.4f cores over %.2fs\n", *rate,
-              true_cores, end.unix_seconds - start.unix_seconds);
-  EXPECT_GT(true_cores, 0.3) << "the burner hardly ran";
-  EXPECT_NEAR(*rate, true_cores, 0.15 * true_cores);
+      75s, 200ms);
+  ASSERT_TRUE(matched && !attempts.empty()) << "no rate from Prometheus within the deadline: " << api.last_error()
+                                            << "\nprometheus: " << prometheus.Stderr() << "\nagent: " << agent.Stderr();
+  const Attempt& last = attempts.back();
+  EXPECT_GT(last.true_cores, 0.3) << "the burner hardly ran";
+  EXPECT_NEAR(last.rate, last.true_cores, 0.15 * last.true_cores) << "in all " << attempts.size() << " comparisons";
 
   const auto up = api.Query("up{job=\"" + std::string(kJob) + "\"}", UnixSeconds(std::chrono::system_clock::now()));
   ASSERT_TRUE(up.has_value()) << api.last_error();
