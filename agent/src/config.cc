@@ -116,10 +116,11 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
   auto parsed = r.Parse(yaml_text);
   if (!parsed.ok()) return parsed.status();
   const YAML::Node root = *parsed;
-  PRESCALE_RETURN_IF_ERROR(r.CheckMap(root, "",
-                                      {"listen", "interval", "discovery_interval", "skip_idle_cgroups", "cgroup_root",
-                                       "proc_root", "node", "keep_unmatched", "mapping", "scrape_targets",
-                                       "scrape_timeout", "scrape_max_body_bytes", "max_cgroups", "max_open_files", "log_level"}));
+  PRESCALE_RETURN_IF_ERROR(
+      r.CheckMap(root, "",
+                 {"listen", "interval", "discovery_interval", "skip_idle_cgroups", "cgroup_root", "proc_root", "node",
+                  "keep_unmatched", "mapping", "scrape_targets", "scrape_timeout", "scrape_max_body_bytes",
+                  "max_cgroups", "max_open_files", "log_level"}));
   AgentConfig c = DefaultAgentConfig();
   for (auto [key, field] : {std::pair{"listen", &c.listen},
                             {"cgroup_root", &c.cgroup_root},
