@@ -12,10 +12,31 @@
 
 namespace prescale::agent {
 
-Result<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, const Clock& clock) {
+Result<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, const Clock& clock, const PusherOptions* push_tuning) {
   auto layout = DetectCgroupLayout(config.cgroup_root);
   if (!layout.ok()) return layout.status();
-  return std::unique_ptr<Agent>(new Agent(std::move(config), std::move(layout).value(), clock));
+  std::unique_ptr<Agent> agent(new Agent(std::move(config), std::move(layout).value(), clock));
+  const AgentConfig& c = agent->config_;
+  if (c.aggregator_url.empty()) return agent;
+  SpoolOptions spool_options;
+  spool_options.dir = c.data_dir + "/spool";
+  spool_options.max_bytes = c.spool_max_bytes;
+  spool_options.max_age = c.spool_max_age;
+  auto spool = Spool::Open(spool_options, clock);
+  if (!spool.ok()) return Status(spool.status().code(), "data_dir: " + spool.status().message());
+  PusherOptions options = push_tuning != nullptr ? *push_tuning : PusherOptions{};
+  options.url = c.aggregator_url;
+  options.token_file = c.token_file;
+  options.ca_file = c.ca_file;
+  auto pusher = Pusher::Create(std::move(options), http::NewCurlHttpClient(), std::move(spool).value(), clock,
+                               agent->registry_.get());
+  if (!pusher.ok()) return pusher.status();
+  agent->pusher_ = std::move(pusher).value();
+  return agent;
+}
+
+Agent::~Agent() {
+  if (pusher_) pusher_->Stop();
 }
 
 Agent::Agent(AgentConfig config, CgroupLayout layout, const Clock& clock)
@@ -69,6 +90,7 @@ Agent::Agent(AgentConfig config, CgroupLayout layout, const Clock& clock)
 
 void Agent::CollectOnce() {
   const auto start = clock_.Monotonic();
+  const int64_t timestamp_ms = ToUnixMillis(clock_.Now());
   const bool discovery = !discovered_once_ || start - last_discovery_ >= config_.discovery_interval;
   if (discovery) {
     last_discovery_ = start;
@@ -86,6 +108,7 @@ void Agent::CollectOnce() {
   text->clear();
   WriteCgroupExposition(table_, node_stats_, text.get());
   WriteNodeExposition(node_stats_, config_.node, text.get());
+  if (pusher_) Push(timestamp_ms);
   cgroups_tracked_->Set(static_cast<double>(table_.included().size()));
   cgroups_seen_->Set(static_cast<double>(table_.size()));
   open_fds_->Set(static_cast<double>(CgroupFileReader::GlobalOpenFds()));
@@ -99,6 +122,19 @@ void Agent::CollectOnce() {
   if (previous.use_count() == 1) spare_ = std::const_pointer_cast<std::string>(previous);
   cycle_seconds_->Observe(std::chrono::duration<double>(clock_.Monotonic() - start).count());
   ready_.store(true);
+}
+
+void Agent::Push(int64_t timestamp_ms) {
+  push_series_.Begin();
+  AppendCgroupSeries(table_, node_stats_, timestamp_ms, &push_series_);
+  AppendNodeSeries(node_stats_, config_.node, timestamp_ms, &push_series_);
+  const remote_write::WriteRequest& request = push_series_.Finish();
+  if (request.timeseries.empty()) return;
+  Batch batch;
+  batch.body = remote_write::Encode(request);
+  batch.samples = static_cast<uint32_t>(request.timeseries.size());
+  batch.timestamp_ms = timestamp_ms;
+  pusher_->Enqueue(std::move(batch));
 }
 
 void Agent::Run(Collector* collector) {
@@ -138,6 +174,7 @@ void Agent::Run(const std::function<void()>& after_cycle) {
       }
     });
   }
+  if (pusher_) pusher_->Start();
   std::unique_lock<std::mutex> lock(run_mu_);
   auto next = std::chrono::steady_clock::now();
   while (!stop_) {
@@ -152,6 +189,7 @@ void Agent::Run(const std::function<void()>& after_cycle) {
   }
   lock.unlock();
   if (scraper.joinable()) scraper.join();
+  if (pusher_) pusher_->Stop();
 }
 
 void Agent::Stop() {

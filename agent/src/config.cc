@@ -98,6 +98,10 @@ Result<ScrapeTarget> ParseTarget(const YamlConfigReader& r, const YAML::Node& no
   return t;
 }
 
+constexpr uint64_t kMinSpoolBytes = 1 << 20;
+
+bool IsHttpUrl(std::string_view url) { return url.starts_with("http://") || url.starts_with("https://"); }
+
 Status CheckInterval(std::chrono::milliseconds interval, const std::function<Status(std::string)>& fail) {
   if (interval < std::chrono::milliseconds(100)) return fail("must be at least 100ms");
   return Status::Ok();
@@ -116,16 +120,37 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
   auto parsed = r.Parse(yaml_text);
   if (!parsed.ok()) return parsed.status();
   const YAML::Node root = *parsed;
-  PRESCALE_RETURN_IF_ERROR(
-      r.CheckMap(root, "",
-                 {"listen", "interval", "discovery_interval", "skip_idle_cgroups", "cgroup_root", "proc_root", "node",
-                  "keep_unmatched", "mapping", "scrape_targets", "scrape_timeout", "scrape_max_body_bytes",
-                  "max_cgroups", "max_open_files", "log_level"}));
+  PRESCALE_RETURN_IF_ERROR(r.CheckMap(root, "",
+                                      {"listen",
+                                       "interval",
+                                       "discovery_interval",
+                                       "skip_idle_cgroups",
+                                       "cgroup_root",
+                                       "proc_root",
+                                       "node",
+                                       "keep_unmatched",
+                                       "mapping",
+                                       "scrape_targets",
+                                       "scrape_timeout",
+                                       "scrape_max_body_bytes",
+                                       "max_cgroups",
+                                       "max_open_files",
+                                       "log_level",
+                                       "aggregator_url",
+                                       "token_file",
+                                       "ca_file",
+                                       "data_dir",
+                                       "spool_max_bytes",
+                                       "spool_max_age"}));
   AgentConfig c = DefaultAgentConfig();
   for (auto [key, field] : {std::pair{"listen", &c.listen},
                             {"cgroup_root", &c.cgroup_root},
                             {"proc_root", &c.proc_root},
-                            {"node", &c.node}}) {
+                            {"node", &c.node},
+                            {"aggregator_url", &c.aggregator_url},
+                            {"token_file", &c.token_file},
+                            {"ca_file", &c.ca_file},
+                            {"data_dir", &c.data_dir}}) {
     if (!root[key].IsDefined()) continue;
     auto v = r.String(root[key], key);
     if (!v.ok()) return v.status();
@@ -143,6 +168,21 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
     auto d = r.Duration(root["discovery_interval"], "discovery_interval");
     if (!d.ok()) return d.status();
     c.discovery_interval = *d;
+  }
+  if (root["aggregator_url"].IsDefined() && !IsHttpUrl(c.aggregator_url)) {
+    return r.Error(root["aggregator_url"], "aggregator_url", "expected an http:// or https:// URL");
+  }
+  if (root["spool_max_bytes"].IsDefined()) {
+    auto n = r.ByteSize(root["spool_max_bytes"], "spool_max_bytes");
+    if (!n.ok()) return n.status();
+    if (*n < kMinSpoolBytes) return r.Error(root["spool_max_bytes"], "spool_max_bytes", "must be at least 1MiB");
+    c.spool_max_bytes = *n;
+  }
+  if (root["spool_max_age"].IsDefined()) {
+    auto d = r.Duration(root["spool_max_age"], "spool_max_age");
+    if (!d.ok()) return d.status();
+    if (d->count() <= 0) return r.Error(root["spool_max_age"], "spool_max_age", "must be positive");
+    c.spool_max_age = *d;
   }
   if (root["scrape_timeout"].IsDefined()) {
     auto d = r.Duration(root["scrape_timeout"], "scrape_timeout");
@@ -217,6 +257,8 @@ std::string AgentUsage() {
   return "usage: prescale-agent [--config FILE] [--listen ADDR:PORT] [--interval DURATION]\n"
          "                      [--discovery-interval DURATION]\n"
          "                      [--cgroup-root DIR] [--proc-root DIR] [--node NAME]\n"
+         "                      [--aggregator URL] [--token-file FILE] [--ca-file FILE]\n"
+         "                      [--data-dir DIR]\n"
          "                      [--log-level LEVEL] [--once] [--table] [--help]\n"
          "\n"
          "Collects per-cgroup and node resource usage and serves it as Prometheus metrics.\n"
@@ -230,6 +272,12 @@ std::string AgentUsage() {
          "  --cgroup-root DIR    cgroup filesystem root (default /sys/fs/cgroup)\n"
          "  --proc-root DIR      proc filesystem root (default /proc)\n"
          "  --node NAME          value of the node label (default: the host name)\n"
+         "  --aggregator URL     push every cycle over Prometheus remote write to URL, e.g.\n"
+         "                       http://aggregator:9570/api/v1/write (default: no push)\n"
+         "  --token-file FILE    bearer token for the aggregator\n"
+         "  --ca-file FILE       CA bundle to trust for an https aggregator\n"
+         "  --data-dir DIR       where batches are spooled while the aggregator is unreachable\n"
+         "                       (default /var/lib/prescale-agent)\n"
          "  --log-level LEVEL    debug, info, warning or error (default info)\n"
          "  --once               collect once, print the exposition to stdout and exit\n"
          "  --table              also print a refreshing per-service table every interval\n"
@@ -237,8 +285,9 @@ std::string AgentUsage() {
 }
 
 Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
-  static constexpr std::string_view kValueFlags[] = {"config",      "discovery-interval", "listen", "interval",
-                                                     "cgroup-root", "proc-root",          "node",   "log-level"};
+  static constexpr std::string_view kValueFlags[] = {"config",      "discovery-interval", "listen",  "interval",
+                                                     "cgroup-root", "proc-root",          "node",    "log-level",
+                                                     "aggregator",  "token-file",         "ca-file", "data-dir"};
   CommandLine cli;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -298,6 +347,15 @@ Status ApplyOverrides(const CommandLine& cli, AgentConfig* config) {
       config->proc_root = value;
     } else if (flag == "node") {
       config->node = value;
+    } else if (flag == "aggregator") {
+      if (!IsHttpUrl(value)) return fail("expected an http:// or https:// URL");
+      config->aggregator_url = value;
+    } else if (flag == "token-file") {
+      config->token_file = value;
+    } else if (flag == "ca-file") {
+      config->ca_file = value;
+    } else if (flag == "data-dir") {
+      config->data_dir = value;
     } else if (flag == "log-level") {
       if (!ParseLogLevel(value, &config->log_level)) return fail("expected debug, info, warning or error");
     }

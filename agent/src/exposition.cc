@@ -1,6 +1,9 @@
 #include "prescale/agent/exposition.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <span>
+#include <vector>
 
 #include "prescale/metrics/text_writer.h"
 
@@ -123,28 +126,79 @@ const NetFamily kNetFamilies[] = {
 
 constexpr const char* kCpuModes[] = {"user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"};
 
-// Writes the HELP/TYPE header on the first sample only, so empty families are left out.
-class LazyFamily {
+// A series' labels other than the per-sample extras: the label refs, and
+// (for cgroups) the same labels rendered once in text form.
+struct BaseLabels {
+  std::span<const LabelRef> refs;
+  std::string_view rendered;  // empty: render refs
+};
+
+// The text exposition: one family header, then its samples.
+class TextSink {
  public:
-  LazyFamily(TextWriter* w, const char* name, const char* help, MetricType type)
-      : w_(w), name_(name), help_(help), type_(type) {}
-  void Sample(std::span<const LabelRef> base, std::span<const LabelRef> extra, double v) {
-    if (!written_) {
-      w_->Family(name_, help_, type_);
-      written_ = true;
+  explicit TextSink(std::string* out) : w_(out) {}
+  void Family(const char* name, const char* help, MetricType type) { w_.Family(name, help, type); }
+  void Sample(const char* name, const BaseLabels& base, std::span<const LabelRef> extra, double v) {
+    if (!base.rendered.empty()) {
+      w_.SampleRendered(name, base.rendered, extra, v);
+    } else {
+      w_.Sample(name, base.refs, extra, v);
     }
-    w_->Sample(name_, base, extra, v);
-  }
-  void SampleRendered(std::string_view rendered, std::span<const LabelRef> extra, double v) {
-    if (!written_) {
-      w_->Family(name_, help_, type_);
-      written_ = true;
-    }
-    w_->SampleRendered(name_, rendered, extra, v);
   }
 
  private:
-  TextWriter* w_;
+  TextWriter w_;
+};
+
+// Remote write: one TimeSeries per sample, labels sorted by name with
+// __name__, empty values left out (remote write forbids them; the text
+// format treats an empty value as an absent label, so both say the same).
+// Strings are assigned into the builder's slots, reusing last cycle's storage.
+class RemoteWriteSink {
+ public:
+  RemoteWriteSink(SeriesBuilder* out, int64_t timestamp_ms) : out_(out), timestamp_ms_(timestamp_ms) {}
+  void Family(const char*, const char*, MetricType) {}
+  void Sample(const char* name, const BaseLabels& base, std::span<const LabelRef> extra, double v) {
+    refs_.clear();
+    refs_.push_back({"__name__", name});
+    for (auto labels : {base.refs, extra}) {
+      for (const LabelRef& l : labels) {
+        if (!l.value.empty()) refs_.push_back(l);
+      }
+    }
+    std::sort(refs_.begin(), refs_.end(), [](const LabelRef& a, const LabelRef& b) { return a.name < b.name; });
+    remote_write::TimeSeries& ts = out_->Add();
+    ts.labels.resize(refs_.size());
+    for (size_t i = 0; i < refs_.size(); ++i) {
+      ts.labels[i].name.assign(refs_[i].name);
+      ts.labels[i].value.assign(refs_[i].value);
+    }
+    ts.samples.resize(1);
+    ts.samples[0] = {v, timestamp_ms_};
+  }
+
+ private:
+  SeriesBuilder* out_;
+  int64_t timestamp_ms_;
+  std::vector<LabelRef> refs_;
+};
+
+// Announces a family on its first sample only, so empty families are left out.
+template <typename Sink>
+class LazyFamily {
+ public:
+  LazyFamily(Sink* sink, const char* name, const char* help, MetricType type)
+      : sink_(sink), name_(name), help_(help), type_(type) {}
+  void Sample(const BaseLabels& base, std::span<const LabelRef> extra, double v) {
+    if (!written_) {
+      sink_->Family(name_, help_, type_);
+      written_ = true;
+    }
+    sink_->Sample(name_, base, extra, v);
+  }
+
+ private:
+  Sink* sink_;
   const char* name_;
   const char* help_;
   MetricType type_;
@@ -163,47 +217,46 @@ std::string_view DeviceName(const NodeStats& node, const IoDeviceStats& d, char*
   return {buf, static_cast<size_t>(n)};
 }
 
-}  // namespace
-
-void WriteCgroupExposition(const CgroupTable& table, const NodeStats& node, std::string* out) {
-  TextWriter w(out);
+template <typename Sink>
+void VisitCgroupSamples(const CgroupTable& table, const NodeStats& node, Sink* sink) {
   const auto& cgroups = table.included();
   for (const ScalarFamily& f : kScalarFamilies) {
-    LazyFamily family(&w, f.name, f.help, f.type);
+    LazyFamily family(sink, f.name, f.help, f.type);
     for (const TrackedCgroup* cg : cgroups) {
       if ((cg->stats.present & f.fields) != f.fields) continue;
       if (f.needs_full >= 0 && !cg->stats.pressure[f.needs_full].has_full) continue;
-      family.SampleRendered(cg->rendered_labels, {}, f.value(cg->stats));
+      family.Sample({cg->label_refs, cg->rendered_labels}, {}, f.value(cg->stats));
     }
   }
   char device[64];
   for (const IoFamily& f : kIoFamilies) {
-    LazyFamily family(&w, f.name, f.help, MetricType::kCounter);
+    LazyFamily family(sink, f.name, f.help, MetricType::kCounter);
     for (const TrackedCgroup* cg : cgroups) {
       if (!cg->stats.Has(kFieldIo)) continue;
       for (const IoDeviceStats& d : cg->stats.io) {
         const LabelRef extra[] = {{"device", DeviceName(node, d, device, sizeof device)}};
-        family.SampleRendered(cg->rendered_labels, extra, static_cast<double>(d.*f.field));
+        family.Sample({cg->label_refs, cg->rendered_labels}, extra, static_cast<double>(d.*f.field));
       }
     }
   }
   for (const NetFamily& f : kNetFamilies) {
-    LazyFamily family(&w, f.container_name, f.help, MetricType::kCounter);
+    LazyFamily family(sink, f.container_name, f.help, MetricType::kCounter);
     for (const TrackedCgroup* cg : cgroups) {
       if (!cg->stats.Has(kFieldNet)) continue;
       for (const NetDeviceStats& d : cg->stats.net) {
         const LabelRef extra[] = {{"interface", d.name.data()}};
-        family.SampleRendered(cg->rendered_labels, extra, static_cast<double>(d.*f.field));
+        family.Sample({cg->label_refs, cg->rendered_labels}, extra, static_cast<double>(d.*f.field));
       }
     }
   }
 }
 
-void WriteNodeExposition(const NodeStats& node, std::string_view node_name, std::string* out) {
-  TextWriter w(out);
-  const LabelRef base[] = {{"node", node_name}};
+template <typename Sink>
+void VisitNodeSamples(const NodeStats& node, std::string_view node_name, Sink* sink) {
+  const LabelRef node_label[] = {{"node", node_name}};
+  const BaseLabels base{node_label, {}};
   if (node.has_stat) {
-    LazyFamily cpu(&w, "node_cpu_seconds_total", "Seconds the CPUs spent in each mode.", MetricType::kCounter);
+    LazyFamily cpu(sink, "node_cpu_seconds_total", "Seconds the CPUs spent in each mode.", MetricType::kCounter);
     char num[16];
     for (const NodeCpuStats& c : node.cpus) {
       const int n = std::snprintf(num, sizeof num, "%u", c.cpu);
@@ -212,27 +265,27 @@ void WriteNodeExposition(const NodeStats& node, std::string_view node_name, std:
         cpu.Sample(base, extra, c.seconds[m]);
       }
     }
-    LazyFamily cores(&w, "machine_cpu_cores", "Number of logical CPUs of the node (its CPU capacity).",
+    LazyFamily cores(sink, "machine_cpu_cores", "Number of logical CPUs of the node (its CPU capacity).",
                      MetricType::kGauge);
     cores.Sample(base, {}, static_cast<double>(node.cpus.size()));
   }
   if (node.has_meminfo) {
     // MemTotal under cAdvisor's capacity name; MemAvailable in snake_case, since
     // node_exporter's node_memory_MemAvailable_bytes fails promtool's lint.
-    LazyFamily(&w, "machine_memory_bytes", "Memory of the node (MemTotal), in bytes.", MetricType::kGauge)
+    LazyFamily(sink, "machine_memory_bytes", "Memory of the node (MemTotal), in bytes.", MetricType::kGauge)
         .Sample(base, {}, static_cast<double>(node.mem_total_bytes));
-    LazyFamily(&w, "node_memory_available_bytes", "Memory available for new work (MemAvailable), in bytes.",
+    LazyFamily(sink, "node_memory_available_bytes", "Memory available for new work (MemAvailable), in bytes.",
                MetricType::kGauge)
         .Sample(base, {}, static_cast<double>(node.mem_available_bytes));
   }
   if (node.has_loadavg) {
-    LazyFamily(&w, "node_load1", "1m load average.", MetricType::kGauge).Sample(base, {}, node.load1);
-    LazyFamily(&w, "node_load5", "5m load average.", MetricType::kGauge).Sample(base, {}, node.load5);
-    LazyFamily(&w, "node_load15", "15m load average.", MetricType::kGauge).Sample(base, {}, node.load15);
+    LazyFamily(sink, "node_load1", "1m load average.", MetricType::kGauge).Sample(base, {}, node.load1);
+    LazyFamily(sink, "node_load5", "5m load average.", MetricType::kGauge).Sample(base, {}, node.load5);
+    LazyFamily(sink, "node_load15", "15m load average.", MetricType::kGauge).Sample(base, {}, node.load15);
   }
   if (node.has_net) {
     for (const NetFamily& f : kNetFamilies) {
-      LazyFamily family(&w, f.node_name, f.help, MetricType::kCounter);
+      LazyFamily family(sink, f.node_name, f.help, MetricType::kCounter);
       for (const NetDeviceStats& d : node.net) {
         const LabelRef extra[] = {{"device", d.name.data()}};
         family.Sample(base, extra, static_cast<double>(d.*f.field));
@@ -250,15 +303,47 @@ void WriteNodeExposition(const NodeStats& node, std::string_view node_name, std:
     if (!(node.pressure_present & (1u << i))) continue;
     const std::string some_help =
         std::string("Total time in seconds that processes have waited for ") + kPsi[i].what + ".";
-    LazyFamily(&w, kPsi[i].waiting, some_help.c_str(), MetricType::kCounter)
+    LazyFamily(sink, kPsi[i].waiting, some_help.c_str(), MetricType::kCounter)
         .Sample(base, {}, static_cast<double>(node.pressure[i].some_us) * kUs);
     if (node.pressure[i].has_full) {
       const std::string full_help =
           std::string("Total time in seconds no process could make progress due to ") + kPsi[i].what + " congestion.";
-      LazyFamily(&w, kPsi[i].stalled, full_help.c_str(), MetricType::kCounter)
+      LazyFamily(sink, kPsi[i].stalled, full_help.c_str(), MetricType::kCounter)
           .Sample(base, {}, static_cast<double>(node.pressure[i].full_us) * kUs);
     }
   }
+}
+
+}  // namespace
+
+void WriteCgroupExposition(const CgroupTable& table, const NodeStats& node, std::string* out) {
+  TextSink sink(out);
+  VisitCgroupSamples(table, node, &sink);
+}
+
+void WriteNodeExposition(const NodeStats& node, std::string_view node_name, std::string* out) {
+  TextSink sink(out);
+  VisitNodeSamples(node, node_name, &sink);
+}
+
+remote_write::TimeSeries& SeriesBuilder::Add() {
+  if (used_ == request_.timeseries.size()) request_.timeseries.emplace_back();
+  return request_.timeseries[used_++];
+}
+
+const remote_write::WriteRequest& SeriesBuilder::Finish() {
+  request_.timeseries.resize(used_);
+  return request_;
+}
+
+void AppendCgroupSeries(const CgroupTable& table, const NodeStats& node, int64_t timestamp_ms, SeriesBuilder* out) {
+  RemoteWriteSink sink(out, timestamp_ms);
+  VisitCgroupSamples(table, node, &sink);
+}
+
+void AppendNodeSeries(const NodeStats& node, std::string_view node_name, int64_t timestamp_ms, SeriesBuilder* out) {
+  RemoteWriteSink sink(out, timestamp_ms);
+  VisitNodeSamples(node, node_name, &sink);
 }
 
 bool IsAgentFamilyName(std::string_view name) {

@@ -24,8 +24,11 @@
 #include "prescale/agent/cgroup_table.h"
 #include "prescale/agent/collector.h"
 #include "prescale/agent/config.h"
+#include "prescale/agent/exposition.h"
+#include "prescale/agent/pusher.h"
 #include "prescale/agent/scrape_manager.h"
 #include "prescale/base/clock.h"
+#include "prescale/remote_write/remote_write.h"
 
 namespace prescale::agent {
 
@@ -33,7 +36,12 @@ class Agent {
  public:
   // Detects the cgroup layout and builds the collectors; NotFound when the
   // cgroup root holds no hierarchy.
-  static Result<std::unique_ptr<Agent>> Create(AgentConfig config, const Clock& clock);
+  // With config.aggregator_url, also opens the spool in data_dir and builds
+  // the pusher (errors name the directory or the token file); push_tuning
+  // (optional, for tests) overrides the pusher's queue, backoff and timeout.
+  static Result<std::unique_ptr<Agent>> Create(AgentConfig config, const Clock& clock,
+                                               const PusherOptions* push_tuning = nullptr);
+  ~Agent();
 
   // One collection cycle: every collector, then the exposition is rebuilt.
   void CollectOnce();
@@ -47,7 +55,8 @@ class Agent {
   bool ready() const { return ready_.load(); }
 
   // Runs cycles every interval until Stop(); after_cycle (optional) runs on
-  // the collection thread after each cycle. Scrape targets get a thread of their own.
+  // the collection thread after each cycle. Scrape targets get a thread of
+  // their own, and so does the pusher (stopped, its memory spooled, on return).
   void Run(const std::function<void()>& after_cycle);
   void Stop();
 
@@ -55,6 +64,8 @@ class Agent {
   const CgroupTable& table() const { return table_; }
   const NodeStats& node_stats() const { return node_stats_; }
   const AgentConfig& config() const { return config_; }
+  // nullptr without an aggregator URL.
+  Pusher* pusher() { return pusher_.get(); }
 
  private:
   Agent(AgentConfig config, CgroupLayout layout, const Clock& clock);
@@ -78,6 +89,10 @@ class Agent {
   // Runs one collector and counts its read errors.
   void Run(Collector* collector);
   std::unique_ptr<ScrapeManager> scrapes_;
+  std::unique_ptr<Pusher> pusher_;
+  SeriesBuilder push_series_;
+  // Builds this cycle's batch and hands it to the pusher.
+  void Push(int64_t timestamp_ms);
 
   mutable std::mutex mu_;
   std::shared_ptr<const std::string> published_;

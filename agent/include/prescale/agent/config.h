@@ -46,6 +46,13 @@ struct AgentConfig {
   // charged to the agent's memory cgroup; a cgroup takes 8-12 such files.
   uint64_t max_open_files = 4096;
   LogLevel log_level = LogLevel::kInfo;
+  // Remote write to the aggregator (or any receiver); empty: nothing is pushed.
+  std::string aggregator_url;
+  std::string token_file;                            // bearer token for the aggregator
+  std::string ca_file;                               // CA bundle for an https aggregator
+  std::string data_dir = "/var/lib/prescale-agent";  // the spool lives in <data_dir>/spool
+  uint64_t spool_max_bytes = 256ull << 20;
+  std::chrono::milliseconds spool_max_age = std::chrono::hours(6);
 };
 
 // The configuration with its embedded defaults.

@@ -1,19 +1,45 @@
-// Serialises one collection cycle (per-cgroup and node stats) to the
-// Prometheus text format, under the names cAdvisor and node_exporter use for
-// the same quantities, with tenant, service, node and id labels. Runs once
-// per cycle on the collection thread, appending to a reused buffer.
+// Turns one collection cycle (per-cgroup and node stats) into samples, under
+// the names cAdvisor and node_exporter use for the same quantities, with
+// tenant, service, node and id labels. One set of family tables feeds two
+// forms: the Prometheus text format (appended to a reused buffer, for
+// /metrics) and remote-write series (for the pusher). Runs on the collection
+// thread; not thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "prescale/agent/cgroup_stats.h"
 #include "prescale/agent/cgroup_table.h"
+#include "prescale/remote_write/remote_write.h"
 
 namespace prescale::agent {
 
 void WriteCgroupExposition(const CgroupTable& table, const NodeStats& node, std::string* out);
 void WriteNodeExposition(const NodeStats& node, std::string_view node_name, std::string* out);
+
+// A cycle's remote-write series, built in place: the storage the previous
+// cycle left is reused, so a steady cycle allocates (almost) nothing.
+class SeriesBuilder {
+ public:
+  // Starts a new batch.
+  void Begin() { used_ = 0; }
+  // The next series slot (its old contents are to be overwritten).
+  remote_write::TimeSeries& Add();
+  // The series added since Begin(), exactly.
+  const remote_write::WriteRequest& Finish();
+  size_t size() const { return used_; }
+
+ private:
+  remote_write::WriteRequest request_;
+  size_t used_ = 0;
+};
+
+// The same samples as remote-write series, added to *out: one sample each at
+// timestamp_ms, labels sorted by name with __name__, empty values left out.
+void AppendCgroupSeries(const CgroupTable& table, const NodeStats& node, int64_t timestamp_ms, SeriesBuilder* out);
+void AppendNodeSeries(const NodeStats& node, std::string_view node_name, int64_t timestamp_ms, SeriesBuilder* out);
 
 // True when `name` is a family the agent itself exports (scraped families
 // with such names are dropped to keep the exposition valid).

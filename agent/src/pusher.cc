@@ -1,0 +1,316 @@
+#include "prescale/agent/pusher.h"
+
+#include <boost/lockfree/spsc_queue.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "prescale/remote_write/remote_write.h"
+
+namespace prescale::agent {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr char kUserAgent[] = "prescale-agent/0.1.0";
+
+std::string Trim(std::string s) {
+  const char* ws = " \t\r\n";
+  const size_t first = s.find_first_not_of(ws);
+  if (first == std::string::npos) return "";
+  return s.substr(first, s.find_last_not_of(ws) - first + 1);
+}
+
+}  // namespace
+
+// Owned batches travel as pointers: the queue needs a trivially movable element.
+struct Pusher::Queue {
+  explicit Queue(size_t capacity) : q(capacity) {}
+  ~Queue() {
+    Batch* b = nullptr;
+    while (q.pop(b)) delete b;
+  }
+  boost::lockfree::spsc_queue<Batch*> q;
+  std::atomic<size_t> depth{0};
+};
+
+std::chrono::milliseconds BackoffDelay(int attempt, std::chrono::milliseconds base, std::chrono::milliseconds cap,
+                                       std::mt19937_64* rng) {
+  int64_t ceiling = base.count();
+  for (int i = 1; i < attempt && ceiling < cap.count(); ++i) ceiling *= 2;
+  ceiling = std::min<int64_t>(ceiling, cap.count());
+  if (ceiling <= 0) return 0ms;
+  return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, ceiling)(*rng));
+}
+
+Result<std::unique_ptr<Pusher>> Pusher::Create(PusherOptions options, std::unique_ptr<http::HttpClient> client,
+                                               std::unique_ptr<Spool> spool, const Clock& clock,
+                                               prometheus::Registry* registry) {
+  if (!options.url.starts_with("http://") && !options.url.starts_with("https://")) {
+    return Status::InvalidArgument("aggregator_url '" + options.url + "': expected an http:// or https:// URL");
+  }
+  if (client == nullptr || spool == nullptr || registry == nullptr) {
+    return Status::Internal("Pusher::Create needs a client, a spool and a registry");
+  }
+  if (options.queue_capacity == 0) return Status::InvalidArgument("push queue capacity must be positive");
+  std::string token;
+  if (!options.token_file.empty()) {
+    std::ifstream in(options.token_file, std::ios::binary);
+    if (!in) return Status::InvalidArgument("token_file " + options.token_file + ": cannot read the file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    token = Trim(ss.str());
+    if (token.empty()) return Status::InvalidArgument("token_file " + options.token_file + ": the file is empty");
+  }
+  std::unique_ptr<Pusher> p(new Pusher(std::move(options), std::move(client), std::move(spool), clock, registry));
+  p->token_ = std::move(token);
+  return p;
+}
+
+Pusher::Pusher(PusherOptions options, std::unique_ptr<http::HttpClient> client, std::unique_ptr<Spool> spool,
+               const Clock& clock, prometheus::Registry* registry)
+    : options_(std::move(options)),
+      client_(std::move(client)),
+      spool_(std::move(spool)),
+      clock_(clock),
+      queue_(std::make_unique<Queue>(options_.queue_capacity)),
+      rng_(options_.seed != 0 ? options_.seed : std::random_device{}()),
+      log_limiter_(clock, std::chrono::minutes(1)) {
+  spill_ = !spool_->empty();  // batches from before a restart go first
+  queue_depth_ = &prometheus::BuildGauge()
+                      .Name("prescale_agent_push_queue_depth")
+                      .Help("Batches waiting in memory for the pusher thread.")
+                      .Register(*registry)
+                      .Add({});
+  spool_bytes_ = &prometheus::BuildGauge()
+                      .Name("prescale_agent_spool_bytes")
+                      .Help("Size of the on-disk spool of batches not yet sent, in bytes.")
+                      .Register(*registry)
+                      .Add({});
+  sent_ = &prometheus::BuildCounter()
+               .Name("prescale_agent_samples_sent_total")
+               .Help("Samples the aggregator accepted.")
+               .Register(*registry)
+               .Add({});
+  retried_ = &prometheus::BuildCounter()
+                  .Name("prescale_agent_samples_retried_total")
+                  .Help("Samples in pushes that failed with a retryable error (5xx, 429, connection) and were retried.")
+                  .Register(*registry)
+                  .Add({});
+  dropped_ = &prometheus::BuildCounter()
+                  .Name("prescale_agent_samples_dropped_total")
+                  .Help(
+                      "Samples given up: rejected by the receiver (reason = HTTP status), or dropped from the spool "
+                      "(spool_full, spool_age, spool_error).")
+                  .Register(*registry);
+  corrupt_ = &prometheus::BuildCounter()
+                  .Name("prescale_agent_spool_corrupt_records_total")
+                  .Help("Spool records skipped because they were truncated or failed their checksum.")
+                  .Register(*registry)
+                  .Add({});
+  duration_ = &prometheus::BuildHistogram()
+                   .Name("prescale_agent_push_duration_seconds")
+                   .Help("Wall time of one remote-write request to the aggregator, failed ones included.")
+                   .Register(*registry)
+                   .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                                    0.5, 1, 2.5, 5, 10});
+  UpdateGauges();
+}
+
+Pusher::~Pusher() { Stop(); }
+
+size_t Pusher::queue_depth() const { return queue_->depth.load(); }
+
+void Pusher::UpdateGauges() {
+  queue_depth_->Set(static_cast<double>(queue_->depth.load()));
+  spool_bytes_->Set(static_cast<double>(spool_->bytes()));
+}
+
+void Pusher::Drop(const std::string& reason, uint64_t samples) {
+  dropped_->Add({{"reason", reason}}).Increment(static_cast<double>(samples));
+}
+
+void Pusher::CountSpoolDrops() {
+  const SpoolDrops d = spool_->TakeDrops();
+  if (d.full_samples > 0) Drop("spool_full", d.full_samples);
+  if (d.age_samples > 0) Drop("spool_age", d.age_samples);
+  if (d.corrupt_records > 0) {
+    corrupt_->Increment(static_cast<double>(d.corrupt_records));
+    if (log_limiter_.Allow("spool-corrupt")) {
+      Log(LogLevel::kWarning, "spool: skipped " + std::to_string(d.corrupt_records) + " corrupt or truncated records");
+    }
+  }
+}
+
+void Pusher::Enqueue(Batch batch) {
+  {
+    std::lock_guard<std::mutex> lock(spill_mu_);
+    if (!spill_) {
+      auto* b = new Batch(std::move(batch));
+      if (queue_->q.push(b)) {
+        ++queue_->depth;
+        b = nullptr;
+      } else {
+        batch = std::move(*b);
+        delete b;
+        spill_ = true;
+      }
+    }
+    if (spill_) {
+      if (Status s = spool_->Append(batch); !s.ok()) {
+        Drop("spool_error", batch.samples);
+        if (log_limiter_.Allow("spool-error")) Log(LogLevel::kError, "spool: " + s.message() + "; batch dropped");
+      }
+    }
+  }
+  CountSpoolDrops();
+  UpdateGauges();
+  {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    kick_ = true;
+  }
+  wake_cv_.notify_one();
+}
+
+void Pusher::Start() {
+  if (thread_.joinable() || stopped_) return;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Pusher::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    stop_ = true;
+  }
+  wake_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  // What is still in memory is older than anything in the spool: it goes in front.
+  std::vector<Batch> memory;
+  if (current_ && !current_from_spool_) memory.push_back(std::move(*current_));
+  current_.reset();
+  Batch* b = nullptr;
+  while (queue_->q.pop(b)) {
+    memory.push_back(std::move(*b));
+    delete b;
+    --queue_->depth;
+  }
+  if (Status s = spool_->Prepend(memory); !s.ok()) {
+    Log(LogLevel::kError, "spool: cannot keep " + std::to_string(memory.size()) + " unsent batches: " + s.message());
+  }
+  UpdateGauges();
+}
+
+bool Pusher::Next() {
+  Batch* b = nullptr;
+  if (queue_->q.pop(b)) {
+    current_ = std::move(*b);
+    delete b;
+    --queue_->depth;
+    current_from_spool_ = false;
+    return true;
+  }
+  Batch from_spool;
+  auto found = spool_->Front(&from_spool);
+  CountSpoolDrops();
+  if (!found.ok()) {
+    if (log_limiter_.Allow("spool-read")) Log(LogLevel::kError, "spool: " + found.status().message());
+    return false;
+  }
+  if (*found) {
+    current_ = std::move(from_spool);
+    current_from_spool_ = true;
+    return true;
+  }
+  // Queue and spool are empty: unless the producer spooled meanwhile, new batches may use the queue again.
+  std::lock_guard<std::mutex> lock(spill_mu_);
+  if (spill_ && queue_->depth.load() == 0 && spool_->empty()) spill_ = false;
+  return false;
+}
+
+void Pusher::Finish() {
+  if (current_from_spool_) {
+    if (Status s = spool_->PopFront(); !s.ok() && log_limiter_.Allow("spool-pop")) {
+      Log(LogLevel::kError, "spool: " + s.message());
+    }
+  }
+  current_.reset();
+  attempt_ = 0;
+  UpdateGauges();
+}
+
+void Pusher::Wait(std::chrono::milliseconds d) {
+  if (options_.sleep) {
+    options_.sleep(d);
+    return;
+  }
+  std::unique_lock<std::mutex> lock(wake_mu_);
+  wake_cv_.wait_for(lock, d, [this] { return stop_; });
+}
+
+Pusher::Outcome Pusher::Send(const Batch& batch) {
+  http::PostOptions o;
+  o.timeout = options_.timeout;
+  o.ca_file = options_.ca_file;
+  o.headers = {{"Content-Encoding", std::string(remote_write::kContentEncoding)},
+               {"Content-Type", std::string(remote_write::kContentType)},
+               {std::string(remote_write::kVersionHeader), std::string(remote_write::kVersion)},
+               {"User-Agent", kUserAgent}};
+  if (!token_.empty()) o.headers.emplace_back("Authorization", "Bearer " + token_);
+  const auto start = clock_.Monotonic();
+  auto r = client_->Post(options_.url, batch.body, o);
+  duration_->Observe(std::chrono::duration<double>(clock_.Monotonic() - start).count());
+  if (!r.ok()) {
+    if (log_limiter_.Allow("push-failed")) {
+      Log(LogLevel::kWarning, "push to " + options_.url + " failed: " + r.status().message() + "; retrying");
+    }
+    return Outcome::kRetry;
+  }
+  const long status = r->status;
+  if (status >= 200 && status < 300) return Outcome::kSent;
+  const std::string code = std::to_string(status);
+  if (status == 429 || status >= 500) {
+    if (log_limiter_.Allow("push-status-" + code)) {
+      Log(LogLevel::kWarning,
+          "push to " + options_.url + " answered " + code + ": " + r->body.substr(0, 256) + "; retrying");
+    }
+    return Outcome::kRetry;
+  }
+  Drop(code, batch.samples);
+  if (log_limiter_.Allow("push-drop-" + code)) {
+    Log(LogLevel::kWarning, "push to " + options_.url + " rejected with " + code + ": " + r->body.substr(0, 256) +
+                                "; batch of " + std::to_string(batch.samples) + " samples dropped");
+  }
+  return Outcome::kDropped;
+}
+
+void Pusher::Loop() {
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(wake_mu_);
+      if (stop_) return;
+    }
+    if (!current_ && !Next()) {
+      std::unique_lock<std::mutex> lock(wake_mu_);
+      wake_cv_.wait_for(lock, 200ms, [this] { return stop_ || kick_; });
+      kick_ = false;
+      continue;
+    }
+    switch (Send(*current_)) {
+      case Outcome::kSent:
+        sent_->Increment(static_cast<double>(current_->samples));
+        Finish();
+        break;
+      case Outcome::kDropped: Finish(); break;
+      case Outcome::kRetry:
+        retried_->Increment(static_cast<double>(current_->samples));
+        ++attempt_;
+        Wait(BackoffDelay(attempt_, options_.backoff_base, options_.backoff_cap, &rng_));
+        break;
+    }
+  }
+}
+
+}  // namespace prescale::agent

@@ -1,0 +1,60 @@
+// Aggregator: the aggregator's ingest and API wired together: authentication,
+// the remote-write and JSON receivers, the series store, /api/v1/raw and the
+// self metrics. main.cc starts an HttpServer with Routes() and calls
+// ExpireIdle() periodically. Handlers are thread-safe (they run on the HTTP
+// server's pool); prometheus-cpp stays behind this header.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "prescale/aggregator/auth.h"
+#include "prescale/aggregator/config.h"
+#include "prescale/aggregator/series_store.h"
+#include "prescale/base/clock.h"
+#include "prescale/http/http_server.h"
+
+namespace prescale::aggregator {
+
+class Aggregator {
+ public:
+  Aggregator(AggregatorConfig config, const Clock& clock);
+  ~Aggregator();
+  Aggregator(const Aggregator&) = delete;
+  Aggregator& operator=(const Aggregator&) = delete;
+
+  // /api/v1/write, /api/v1/ingest, /api/v1/raw, /metrics, /healthz, /readyz.
+  std::vector<http::Route> Routes();
+  // Listen address, threads and the body limit from the config.
+  http::HttpServerOptions ServerOptions() const;
+
+  http::HttpResponse HandleWrite(const http::HttpRequest& request);
+  http::HttpResponse HandleIngest(const http::HttpRequest& request);
+  http::HttpResponse HandleRaw(const http::HttpRequest& request);
+  http::HttpResponse HandleMetrics();
+
+  // Removes idle and ended series; returns how many.
+  size_t ExpireIdle();
+  // The text exposition of the self metrics.
+  std::string MetricsText();
+
+  const AggregatorConfig& config() const { return config_; }
+  const Authenticator& authenticator() const { return auth_; }
+  SeriesStore& store() { return store_; }
+
+ private:
+  struct Metrics;
+  // Stores a decoded request and answers as remote write wants (204/429/500).
+  http::HttpResponse AppendAndAnswer(const std::vector<remote_write::TimeSeries>& series, const char* handler,
+                                     bool json);
+  http::HttpResponse Count(const char* handler, http::HttpResponse response);
+
+  AggregatorConfig config_;
+  const Clock& clock_;
+  Authenticator auth_;
+  SeriesStore store_;
+  std::unique_ptr<Metrics> metrics_;
+};
+
+}  // namespace prescale::aggregator

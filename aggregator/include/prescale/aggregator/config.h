@@ -1,0 +1,52 @@
+// The aggregator's configuration: YAML (--config FILE) with command-line flags
+// layered on top. Every error names the key and the line (for the file) or the
+// flag. Value type; parse once at start.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "prescale/base/log.h"
+#include "prescale/base/status.h"
+
+namespace prescale::aggregator {
+
+// An agent token, stored only as the SHA-256 of the secret.
+struct TokenConfig {
+  std::string name;
+  std::string sha256_hex;  // 64 lowercase hex digits (the config writes "sha256:<hex>")
+};
+
+struct AggregatorConfig {
+  std::string listen = "0.0.0.0:9570";
+  std::string data_dir;  // empty: nothing is written to disk
+  uint64_t max_series = 1'000'000;
+  uint64_t max_body_bytes = 32ULL << 20;
+  std::chrono::milliseconds raw_retention{15 * 60 * 1000};
+  // Empty: ingest is open to anyone who can reach the port (a warning is logged).
+  std::vector<TokenConfig> tokens;
+  int http_threads = 8;
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+// Parses YAML text on top of the defaults; file_name is used in messages.
+Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const std::string& file_name);
+Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path);
+
+struct AggregatorCommandLine {
+  std::string config_path;
+  bool help = false;
+  std::vector<std::pair<std::string, std::string>> overrides;  // flag name -> value, applied after the file
+};
+
+std::string AggregatorUsage();
+// Parses argv; an unknown flag or a missing value is InvalidArgument naming it.
+Result<AggregatorCommandLine> ParseAggregatorCommandLine(int argc, const char* const* argv);
+// Applies the flag overrides to a config; a bad value names the flag.
+Status ApplyAggregatorOverrides(const AggregatorCommandLine& cli, AggregatorConfig* config);
+
+}  // namespace prescale::aggregator

@@ -1,0 +1,89 @@
+// prescale-aggregator: flags and wiring only; everything else lives in aggregator_lib.
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "prescale/aggregator/aggregator.h"
+#include "prescale/aggregator/config.h"
+#include "prescale/base/log.h"
+#include "prescale/http/http_server.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void HandleSignal(int) { g_stop.store(true); }
+
+int Fail(const std::string& message, bool usage) {
+  std::fprintf(stderr, "prescale-aggregator: %s\n", message.c_str());
+  if (usage) std::fprintf(stderr, "\n%s", prescale::aggregator::AggregatorUsage().c_str());
+  return 2;
+}
+
+// mkdir -p for the data directory (one level is enough for a configured path's leaf).
+bool EnsureDirectory(const std::string& path) {
+  if (::mkdir(path.c_str(), 0750) == 0 || errno == EEXIST) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  }
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace prescale;
+  using namespace prescale::aggregator;
+  auto cli = ParseAggregatorCommandLine(argc, argv);
+  if (!cli.ok()) return Fail(cli.status().message(), true);
+  if (cli->help) {
+    std::fputs(AggregatorUsage().c_str(), stdout);
+    return 0;
+  }
+  auto config =
+      cli->config_path.empty() ? Result<AggregatorConfig>(AggregatorConfig{}) : LoadAggregatorConfig(cli->config_path);
+  if (!config.ok()) return Fail(config.status().message(), false);
+  if (Status s = ApplyAggregatorOverrides(*cli, &config.value()); !s.ok()) return Fail(s.message(), true);
+  SetLogLevel(config->log_level);
+  if (!config->data_dir.empty() && !EnsureDirectory(config->data_dir)) {
+    std::fprintf(stderr, "prescale-aggregator: data directory %s: %s\n", config->data_dir.c_str(),
+                 std::strerror(errno));
+    return 1;
+  }
+
+  Aggregator aggregator(std::move(config).value(), SystemClock::Instance());
+  if (aggregator.authenticator().open()) {
+    Log(LogLevel::kWarning, "no tokens configured: /api/v1/write and /api/v1/ingest accept pushes from anyone");
+  }
+  auto server = http::HttpServer::Start(aggregator.ServerOptions(), aggregator.Routes());
+  if (!server.ok()) {
+    std::fprintf(stderr, "prescale-aggregator: %s\n", server.status().message().c_str());
+    return 1;
+  }
+  Log(LogLevel::kInfo, "prescale-aggregator: max_series " + std::to_string(aggregator.config().max_series) +
+                           ", raw retention " + std::to_string(aggregator.config().raw_retention.count()) +
+                           "ms, serving on port " + std::to_string((*server)->port()));
+  std::signal(SIGTERM, HandleSignal);
+  std::signal(SIGINT, HandleSignal);
+
+  // Idle series are swept every few seconds; the sweep takes each shard's lock briefly.
+  constexpr auto kSweepEvery = std::chrono::seconds(10);
+  auto next_sweep = std::chrono::steady_clock::now() + kSweepEvery;
+  while (!g_stop.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (std::chrono::steady_clock::now() >= next_sweep) {
+      const size_t n = aggregator.ExpireIdle();
+      if (n > 0) Log(LogLevel::kDebug, "expired " + std::to_string(n) + " idle series");
+      next_sweep += kSweepEvery;
+    }
+  }
+  (*server)->Stop();
+  Log(LogLevel::kInfo, "prescale-aggregator stopped");
+  return 0;
+}

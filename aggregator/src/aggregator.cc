@@ -1,0 +1,270 @@
+#include "prescale/aggregator/aggregator.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include "prescale/aggregator/ingest_json.h"
+#include "prescale/aggregator/raw_json.h"
+#include "prescale/base/log.h"
+
+namespace prescale::aggregator {
+namespace {
+
+constexpr const char* kWrite = "write";
+constexpr const char* kIngest = "ingest";
+constexpr const char* kRaw = "raw";
+// Series expire after raw_retention at the latest; a sender retrying a 429 sooner than
+// this mostly hits the limit again.
+constexpr const char* kRetryAfterSeconds = "30";
+
+http::HttpResponse Text(int status, std::string body) {
+  http::HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  if (r.body.empty() || r.body.back() != '\n') r.body += '\n';
+  return r;
+}
+
+// {"error":code,"message":message,"field":field}
+http::HttpResponse JsonFieldError(int status, std::string_view code, std::string_view message, std::string_view field) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("error");
+  w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
+  w.Key("message");
+  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  if (!field.empty()) {
+    w.Key("field");
+    w.String(field.data(), static_cast<rapidjson::SizeType>(field.size()));
+  }
+  w.EndObject();
+  http::HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = std::string(buf.GetString(), buf.GetSize()) + "\n";
+  return r;
+}
+
+}  // namespace
+
+struct Aggregator::Metrics {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  prometheus::Family<prometheus::Counter>& requests =
+      prometheus::BuildCounter()
+          .Name("prescale_aggregator_requests_total")
+          .Help("HTTP requests to the ingest and API handlers by status code")
+          .Register(*registry);
+  prometheus::Counter& samples_received = prometheus::BuildCounter()
+                                              .Name("prescale_aggregator_samples_received_total")
+                                              .Help("Samples appended to the series store")
+                                              .Register(*registry)
+                                              .Add({});
+  prometheus::Counter& out_of_order = prometheus::BuildCounter()
+                                          .Name("prescale_aggregator_samples_out_of_order_total")
+                                          .Help("Samples dropped for not being newer than their series' last sample")
+                                          .Register(*registry)
+                                          .Add({});
+  prometheus::Counter& series_rejected = prometheus::BuildCounter()
+                                             .Name("prescale_aggregator_series_rejected_total")
+                                             .Help("New series refused (with a 429) because of max_series")
+                                             .Register(*registry)
+                                             .Add({});
+  prometheus::Counter& series_expired = prometheus::BuildCounter()
+                                            .Name("prescale_aggregator_series_expired_total")
+                                            .Help("Series removed after raw_retention without samples, or stale")
+                                            .Register(*registry)
+                                            .Add({});
+  prometheus::Gauge& active_series = prometheus::BuildGauge()
+                                         .Name("prescale_aggregator_active_series")
+                                         .Help("Series held in the raw store")
+                                         .Register(*registry)
+                                         .Add({});
+  prometheus::Gauge& max_series = prometheus::BuildGauge()
+                                      .Name("prescale_aggregator_max_series")
+                                      .Help("The configured limit of series (max_series)")
+                                      .Register(*registry)
+                                      .Add({});
+  prometheus::Gauge& ingest_lag = prometheus::BuildGauge()
+                                      .Name("prescale_aggregator_ingest_lag_seconds")
+                                      .Help("Now minus the newest sample timestamp received (0 before any)")
+                                      .Register(*registry)
+                                      .Add({});
+
+  std::mutex mu;
+  std::map<std::pair<std::string, int>, prometheus::Counter*> request_counters;
+
+  prometheus::Counter& Request(const char* handler, int code) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto key = std::make_pair(std::string(handler), code);
+    auto it = request_counters.find(key);
+    if (it != request_counters.end()) return *it->second;
+    prometheus::Counter* c = &requests.Add({{"handler", handler}, {"code", std::to_string(code)}});
+    request_counters.emplace(std::move(key), c);
+    return *c;
+  }
+};
+
+Aggregator::Aggregator(AggregatorConfig config, const Clock& clock)
+    : config_(std::move(config)),
+      clock_(clock),
+      auth_(config_.tokens),
+      store_(SeriesStoreOptions{.max_series = config_.max_series, .raw_retention = config_.raw_retention}, clock),
+      metrics_(std::make_unique<Metrics>()) {
+  metrics_->max_series.Set(static_cast<double>(config_.max_series));
+}
+
+Aggregator::~Aggregator() = default;
+
+http::HttpServerOptions Aggregator::ServerOptions() const {
+  http::HttpServerOptions o;
+  o.listen = config_.listen;
+  o.threads = config_.http_threads;
+  o.max_body_bytes = config_.max_body_bytes;
+  return o;
+}
+
+std::vector<http::Route> Aggregator::Routes() {
+  std::vector<http::Route> routes;
+  routes.push_back({"POST", "/api/v1/write", [this](const http::HttpRequest& r) { return HandleWrite(r); }});
+  routes.push_back({"POST", "/api/v1/ingest", [this](const http::HttpRequest& r) { return HandleIngest(r); }});
+  routes.push_back({"GET", "/api/v1/raw", [this](const http::HttpRequest& r) { return HandleRaw(r); }});
+  routes.push_back({"GET", "/metrics", [this](const http::HttpRequest&) { return HandleMetrics(); }});
+  routes.push_back({"GET", "/healthz", [](const http::HttpRequest&) { return Text(200, "ok"); }});
+  // Ready as soon as the routes serve: the store starts empty (snapshots are not loaded yet).
+  routes.push_back({"GET", "/readyz", [](const http::HttpRequest&) { return Text(200, "ready"); }});
+  return routes;
+}
+
+http::HttpResponse Aggregator::Count(const char* handler, http::HttpResponse response) {
+  metrics_->Request(handler, response.status).Increment();
+  return response;
+}
+
+http::HttpResponse Aggregator::AppendAndAnswer(const std::vector<remote_write::TimeSeries>& series, const char* handler,
+                                               bool json) {
+  AppendStats stats;
+  const Status s = store_.Append(series, &stats);
+  metrics_->samples_received.Increment(static_cast<double>(stats.samples_appended));
+  if (stats.samples_out_of_order > 0) metrics_->out_of_order.Increment(static_cast<double>(stats.samples_out_of_order));
+  if (!s.ok()) {
+    if (s.code() != StatusCode::kResourceExhausted) {
+      return Count(handler,
+                   json ? http::HttpResponse::JsonError(500, "internal", s.message()) : Text(500, s.message()));
+    }
+    metrics_->series_rejected.Increment(static_cast<double>(stats.series_rejected));
+    http::HttpResponse r = json ? JsonFieldError(429, "too_many_series", s.message(), "series")
+                                : Text(429, "too many series: " + s.message());
+    r.headers.emplace_back("Retry-After", kRetryAfterSeconds);
+    return Count(handler, std::move(r));
+  }
+  if (!json) {
+    http::HttpResponse r;
+    r.status = 204;
+    return Count(handler, std::move(r));
+  }
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("status");
+  w.String("success");
+  w.Key("series");
+  w.Uint64(series.size());
+  w.Key("samples_appended");
+  w.Uint64(stats.samples_appended);
+  w.Key("samples_out_of_order");
+  w.Uint64(stats.samples_out_of_order);
+  w.EndObject();
+  http::HttpResponse r;
+  r.content_type = "application/json";
+  r.body = std::string(buf.GetString(), buf.GetSize()) + "\n";
+  return Count(handler, std::move(r));
+}
+
+http::HttpResponse Aggregator::HandleWrite(const http::HttpRequest& request) {
+  const AuthResult auth = auth_.Authenticate(request);
+  if (!auth.ok()) return Count(kWrite, auth.ToResponse());
+  const std::string_view encoding = request.Header("Content-Encoding");
+  if (!encoding.empty() && encoding != "snappy") {
+    return Count(kWrite, Text(400, "unsupported Content-Encoding '" + std::string(encoding) +
+                                       "': remote write 1.0 bodies are snappy block-compressed"));
+  }
+  remote_write::DecodeLimits limits;
+  limits.max_compressed_bytes = config_.max_body_bytes;
+  limits.max_decompressed_bytes = std::max<size_t>(limits.max_decompressed_bytes, 4 * config_.max_body_bytes);
+  auto decoded = remote_write::Decode(request.body, limits);
+  if (!decoded.ok()) {
+    const int status = decoded.status().code() == StatusCode::kResourceExhausted ? 413 : 400;
+    return Count(kWrite, Text(status, decoded.status().message()));
+  }
+  return AppendAndAnswer(decoded->timeseries, kWrite, false);
+}
+
+http::HttpResponse Aggregator::HandleIngest(const http::HttpRequest& request) {
+  const AuthResult auth = auth_.Authenticate(request);
+  if (!auth.ok()) {
+    http::HttpResponse r = http::HttpResponse::JsonError(
+        auth.outcome == AuthResult::Outcome::kMissing ? 401 : 403,
+        auth.outcome == AuthResult::Outcome::kMissing ? "unauthorized" : "forbidden", auth.reason);
+    if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return Count(kIngest, std::move(r));
+  }
+  const std::string_view encoding = request.Header("Content-Encoding");
+  if (!encoding.empty() && encoding != "identity") {
+    return Count(kIngest,
+                 JsonFieldError(400, "bad_request",
+                                "unsupported Content-Encoding '" + std::string(encoding) + "'; send plain JSON", ""));
+  }
+  std::string field;
+  auto decoded = DecodeIngestJson(request.body, ToUnixMillis(clock_.Now()), &field);
+  if (!decoded.ok()) return Count(kIngest, JsonFieldError(400, "bad_request", decoded.status().message(), field));
+  return AppendAndAnswer(decoded->timeseries, kIngest, true);
+}
+
+http::HttpResponse Aggregator::HandleRaw(const http::HttpRequest& request) {
+  const AuthResult auth = auth_.Authenticate(request);
+  if (!auth.ok()) {
+    return Count(kRaw, http::HttpResponse::JsonError(
+                           auth.outcome == AuthResult::Outcome::kMissing ? 401 : 403,
+                           auth.outcome == AuthResult::Outcome::kMissing ? "unauthorized" : "forbidden", auth.reason));
+  }
+  auto query = ParseRawQuery(request.query);
+  if (!query.ok()) return Count(kRaw, http::HttpResponse::JsonError(400, "bad_request", query.status().message()));
+  http::HttpResponse r;
+  r.content_type = "application/json";
+  r.body = RenderRawJson(store_.Query(query->metric_name, query->equalities));
+  return Count(kRaw, std::move(r));
+}
+
+std::string Aggregator::MetricsText() {
+  metrics_->active_series.Set(static_cast<double>(store_.active_series()));
+  const int64_t newest = store_.newest_timestamp_ms();
+  metrics_->ingest_lag.Set(newest == 0 ? 0.0 : static_cast<double>(ToUnixMillis(clock_.Now()) - newest) / 1000.0);
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, metrics_->registry->Collect());
+  return out.str();
+}
+
+http::HttpResponse Aggregator::HandleMetrics() {
+  http::HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = MetricsText();
+  return r;
+}
+
+size_t Aggregator::ExpireIdle() {
+  const size_t n = store_.ExpireIdle();
+  if (n > 0) metrics_->series_expired.Increment(static_cast<double>(n));
+  return n;
+}
+
+}  // namespace prescale::aggregator

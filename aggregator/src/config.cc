@@ -1,0 +1,210 @@
+#include "prescale/aggregator/config.h"
+
+#include <cstdio>
+#include <functional>
+
+#include "prescale/base/duration.h"
+#include "prescale/base/numbers.h"
+#include "prescale/base/yaml_config.h"
+
+namespace prescale::aggregator {
+namespace {
+
+constexpr std::string_view kHashPrefix = "sha256:";
+
+bool IsLowerHex(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// "" when `text` is a valid "sha256:<64 lowercase hex>", else the reason.
+std::string CheckTokenHash(std::string_view text) {
+  if (!text.starts_with(kHashPrefix)) return "expected \"sha256:<64 hex digits>\" (the SHA-256 of the token)";
+  const std::string_view hex = text.substr(kHashPrefix.size());
+  if (hex.size() != 64 || !IsLowerHex(hex)) return "expected 64 lowercase hex digits after \"sha256:\"";
+  return "";
+}
+
+Status ParseTokens(const YamlConfigReader& r, const YAML::Node& node, AggregatorConfig* c) {
+  PRESCALE_RETURN_IF_ERROR(r.CheckSequence(node, "tokens"));
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node& t = node[i];
+    const std::string path = IndexPath("tokens", i);
+    PRESCALE_RETURN_IF_ERROR(r.CheckMap(t, path, {"name", "sha256"}));
+    TokenConfig token;
+    for (auto [key, field] : {std::pair{"name", &token.name}, {"sha256", &token.sha256_hex}}) {
+      if (!t[key].IsDefined()) return r.Error(t, JoinPath(path, key), "required key is missing");
+      auto v = r.String(t[key], JoinPath(path, key));
+      if (!v.ok()) return v.status();
+      if (v->empty()) return r.Error(t[key], JoinPath(path, key), "must not be empty");
+      *field = *v;
+    }
+    if (std::string why = CheckTokenHash(token.sha256_hex); !why.empty()) {
+      return r.Error(t["sha256"], JoinPath(path, "sha256"), why);
+    }
+    token.sha256_hex = token.sha256_hex.substr(kHashPrefix.size());
+    for (const TokenConfig& other : c->tokens) {
+      if (other.name == token.name) {
+        return r.Error(t["name"], JoinPath(path, "name"), "duplicate token name '" + token.name + "'");
+      }
+      if (other.sha256_hex == token.sha256_hex) {
+        return r.Error(t["sha256"], JoinPath(path, "sha256"), "the same hash as token '" + other.name + "'");
+      }
+    }
+    c->tokens.push_back(std::move(token));
+  }
+  return Status::Ok();
+}
+
+Status CheckRetention(std::chrono::milliseconds d, const std::function<Status(std::string)>& fail) {
+  if (d < std::chrono::seconds(1)) return fail("must be at least 1s");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const std::string& file_name) {
+  YamlConfigReader r(file_name);
+  auto parsed = r.Parse(yaml_text);
+  if (!parsed.ok()) return parsed.status();
+  const YAML::Node root = *parsed;
+  AggregatorConfig c;
+  if (root.IsNull()) return c;  // an empty file: the defaults
+  PRESCALE_RETURN_IF_ERROR(r.CheckMap(
+      root, "",
+      {"listen", "data_dir", "max_series", "max_body_bytes", "raw_retention", "tokens", "http_threads", "log_level"}));
+  for (auto [key, field] : {std::pair{"listen", &c.listen}, {"data_dir", &c.data_dir}}) {
+    if (!root[key].IsDefined()) continue;
+    auto v = r.String(root[key], key);
+    if (!v.ok()) return v.status();
+    if (v->empty()) return r.Error(root[key], key, "must not be empty");
+    *field = *v;
+  }
+  for (auto [key, maximum] : {std::pair{"max_series", uint64_t{1} << 32}, {"http_threads", uint64_t{256}}}) {
+    const YAML::Node& n = root[key];
+    if (!n.IsDefined()) continue;
+    uint64_t v = 0;
+    if (!n.IsScalar() || !ParseU64(n.Scalar(), &v) || v == 0)
+      return r.Error(n, key, "expected a positive whole number");
+    if (v > maximum) return r.Error(n, key, "must be at most " + std::to_string(maximum));
+    if (std::string_view(key) == "max_series") {
+      c.max_series = v;
+    } else {
+      c.http_threads = static_cast<int>(v);
+    }
+  }
+  if (root["max_body_bytes"].IsDefined()) {
+    auto n = r.ByteSize(root["max_body_bytes"], "max_body_bytes");
+    if (!n.ok()) return n.status();
+    if (*n < 1024) return r.Error(root["max_body_bytes"], "max_body_bytes", "must be at least 1KiB");
+    c.max_body_bytes = *n;
+  }
+  if (root["raw_retention"].IsDefined()) {
+    auto d = r.Duration(root["raw_retention"], "raw_retention");
+    if (!d.ok()) return d.status();
+    PRESCALE_RETURN_IF_ERROR(
+        CheckRetention(*d, [&](std::string m) { return r.Error(root["raw_retention"], "raw_retention", m); }));
+    c.raw_retention = *d;
+  }
+  if (root["log_level"].IsDefined()) {
+    auto v = r.String(root["log_level"], "log_level");
+    if (!v.ok()) return v.status();
+    if (!ParseLogLevel(*v, &c.log_level)) {
+      return r.Error(root["log_level"], "log_level", "expected debug, info, warning or error");
+    }
+  }
+  if (root["tokens"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseTokens(r, root["tokens"], &c));
+  return c;
+}
+
+Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return Status::InvalidArgument(path + ": cannot read the config file");
+  std::string text;
+  char buf[4096];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  std::fclose(f);
+  return ParseAggregatorConfig(text, path);
+}
+
+std::string AggregatorUsage() {
+  return "usage: prescale-aggregator [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
+         "                           [--max-series N] [--log-level LEVEL] [--help]\n"
+         "\n"
+         "Receives usage from prescale-agents and any Prometheus remote-write sender\n"
+         "(POST /api/v1/write) and JSON pushes (POST /api/v1/ingest); see docs/aggregator.md.\n"
+         "\n"
+         "  --config FILE        YAML configuration (docs/aggregator.md); flags override it\n"
+         "  --listen ADDR:PORT   where the API and /metrics are served (default 0.0.0.0:9570; port 0 picks one)\n"
+         "  --data-dir DIR       directory for the aggregator's state\n"
+         "  --max-series N       most series held in memory; beyond, writes get 429 (default 1000000)\n"
+         "  --log-level LEVEL    debug, info, warning or error (default info)\n"
+         "  --help               print this help\n";
+}
+
+Result<AggregatorCommandLine> ParseAggregatorCommandLine(int argc, const char* const* argv) {
+  static constexpr std::string_view kValueFlags[] = {"config", "listen", "data-dir", "max-series", "log-level"};
+  AggregatorCommandLine cli;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (!arg.starts_with("--")) return Status::InvalidArgument("unexpected argument '" + std::string(arg) + "'");
+    arg.remove_prefix(2);
+    std::string_view value;
+    bool has_value = false;
+    if (const size_t eq = arg.find('='); eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    if (arg == "help") {
+      if (has_value) return Status::InvalidArgument("--help takes no value");
+      cli.help = true;
+      continue;
+    }
+    bool known = false;
+    for (std::string_view f : kValueFlags) known = known || f == arg;
+    if (!known) return Status::InvalidArgument("unknown flag --" + std::string(arg));
+    if (!has_value) {
+      if (i + 1 >= argc) return Status::InvalidArgument("--" + std::string(arg) + " needs a value");
+      value = argv[++i];
+    }
+    if (arg == "config") {
+      if (value.empty()) return Status::InvalidArgument("--config needs a file name");
+      cli.config_path = std::string(value);
+    } else {
+      cli.overrides.emplace_back(std::string(arg), std::string(value));
+    }
+  }
+  return cli;
+}
+
+Status ApplyAggregatorOverrides(const AggregatorCommandLine& cli, AggregatorConfig* config) {
+  for (const auto& flag_value : cli.overrides) {
+    const std::string& flag = flag_value.first;
+    const std::string& value = flag_value.second;
+    auto fail = [&](const std::string& why) {
+      return Status::InvalidArgument("--" + flag + " '" + value + "': " + why);
+    };
+    if (value.empty()) return fail("must not be empty");
+    if (flag == "listen") {
+      if (value.find(':') == std::string::npos) return fail("expected ADDR:PORT, e.g. 127.0.0.1:9570");
+      config->listen = value;
+    } else if (flag == "data-dir") {
+      config->data_dir = value;
+    } else if (flag == "max-series") {
+      uint64_t n = 0;
+      if (!ParseU64(value, &n) || n == 0) return fail("expected a positive whole number");
+      config->max_series = n;
+    } else if (flag == "log-level") {
+      if (!ParseLogLevel(value, &config->log_level)) return fail("expected debug, info, warning or error");
+    } else {
+      return fail("unknown flag");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace prescale::aggregator

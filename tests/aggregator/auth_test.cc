@@ -1,0 +1,71 @@
+#include "prescale/aggregator/auth.h"
+
+#include <gtest/gtest.h>
+
+namespace prescale::aggregator {
+namespace {
+
+Authenticator TwoTokens() {
+  return Authenticator({{"node-a", Sha256Hex("secret-a")}, {"node-b", Sha256Hex("secret-b")}});
+}
+
+TEST(Sha256Hex, MatchesKnownDigest) {
+  // printf %s abc | sha256sum
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST(Authenticator, KnownTokenYieldsItsPrincipal) {
+  const Authenticator auth = TwoTokens();
+  EXPECT_FALSE(auth.open());
+  AuthResult r = auth.Authenticate("Bearer secret-b");
+  ASSERT_TRUE(r.ok()) << r.reason;
+  EXPECT_EQ(r.principal.name, "node-b");
+  EXPECT_EQ(r.principal.role, Role::kAgent);
+  EXPECT_EQ(RoleName(r.principal.role), "agent");
+  // The scheme is case-insensitive (RFC 7235); surrounding blanks are ignored.
+  r = auth.Authenticate("bearer  secret-a ");
+  ASSERT_TRUE(r.ok()) << r.reason;
+  EXPECT_EQ(r.principal.name, "node-a");
+}
+
+TEST(Authenticator, MissingOrMalformedHeaderIs401) {
+  const Authenticator auth = TwoTokens();
+  for (const char* header : {"", "Basic dXNlcjpwYXNz", "Bearer", "Bearer   ", "secret-a"}) {
+    const AuthResult r = auth.Authenticate(header);
+    EXPECT_EQ(r.outcome, AuthResult::Outcome::kMissing) << header;
+    const http::HttpResponse resp = r.ToResponse();
+    EXPECT_EQ(resp.status, 401) << header;
+    ASSERT_EQ(resp.headers.size(), 1u);
+    EXPECT_EQ(resp.headers[0].first, "WWW-Authenticate");
+    EXPECT_FALSE(resp.body.empty());
+  }
+}
+
+TEST(Authenticator, UnknownTokenIs403) {
+  const Authenticator auth = TwoTokens();
+  for (const char* header : {"Bearer secret-c", "Bearer secret-a2", "Bearer SECRET-A"}) {
+    const AuthResult r = auth.Authenticate(header);
+    EXPECT_EQ(r.outcome, AuthResult::Outcome::kUnknown) << header;
+    EXPECT_EQ(r.ToResponse().status, 403);
+    EXPECT_EQ(r.reason, "unknown token");
+  }
+}
+
+TEST(Authenticator, NoTokensMeansOpenIngest) {
+  const Authenticator auth({});
+  EXPECT_TRUE(auth.open());
+  const AuthResult r = auth.Authenticate("");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.principal.role, Role::kAnonymous);
+}
+
+TEST(Authenticator, ReadsTheHeaderFromARequest) {
+  const Authenticator auth = TwoTokens();
+  http::HttpRequest req;
+  req.headers.emplace_back("authorization", "Bearer secret-a");
+  EXPECT_TRUE(auth.Authenticate(req).ok());
+}
+
+}  // namespace
+}  // namespace prescale::aggregator

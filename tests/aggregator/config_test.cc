@@ -1,0 +1,186 @@
+// The aggregator's configuration: parsing, flags, and a table of bad configs
+// run through the real binary (exit 2, "FILE:LINE: key.path: what").
+#include "prescale/aggregator/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <regex>
+
+#include "prescale/aggregator/auth.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_env.h"
+
+namespace prescale::aggregator {
+namespace {
+
+using ::prescale::testing::BinDir;
+using ::prescale::testing::RunCommand;
+using ::prescale::testing::RunResult;
+using ::prescale::testing::TempDir;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+const std::string kHashA = Sha256Hex("token-a");
+
+TEST(AggregatorConfig, DefaultsAndAFullFile) {
+  auto empty = ParseAggregatorConfig("", "agg.yaml");
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_EQ(empty->listen, "0.0.0.0:9570");
+  EXPECT_EQ(empty->max_series, 1'000'000u);
+  EXPECT_EQ(empty->max_body_bytes, 32u << 20);
+  EXPECT_EQ(empty->raw_retention, 15min);
+  EXPECT_TRUE(empty->tokens.empty());
+
+  auto c = ParseAggregatorConfig(
+      "listen: 127.0.0.1:0\ndata_dir: /tmp/x\nmax_series: 5000\nmax_body_bytes: 4MiB\n"
+      "raw_retention: 5m\nhttp_threads: 4\nlog_level: debug\ntokens:\n"
+      "  - name: node-a\n    sha256: \"sha256:" +
+          kHashA + "\"\n",
+      "agg.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->listen, "127.0.0.1:0");
+  EXPECT_EQ(c->data_dir, "/tmp/x");
+  EXPECT_EQ(c->max_series, 5000u);
+  EXPECT_EQ(c->max_body_bytes, 4u << 20);
+  EXPECT_EQ(c->raw_retention, 5min);
+  EXPECT_EQ(c->http_threads, 4);
+  ASSERT_EQ(c->tokens.size(), 1u);
+  EXPECT_EQ(c->tokens[0].name, "node-a");
+  EXPECT_EQ(c->tokens[0].sha256_hex, kHashA);
+}
+
+TEST(AggregatorCommandLine, FlagsOverrideTheFile) {
+  const char* argv[] = {"prescale-aggregator", "--config", "f.yaml",       "--listen=127.0.0.1:1",
+                        "--data-dir",          "/d",       "--max-series", "7"};
+  auto cli = ParseAggregatorCommandLine(8, argv);
+  ASSERT_TRUE(cli.ok()) << cli.status().ToString();
+  EXPECT_EQ(cli->config_path, "f.yaml");
+  AggregatorConfig c;
+  ASSERT_TRUE(ApplyAggregatorOverrides(*cli, &c).ok());
+  EXPECT_EQ(c.listen, "127.0.0.1:1");
+  EXPECT_EQ(c.data_dir, "/d");
+  EXPECT_EQ(c.max_series, 7u);
+}
+
+struct BadConfig {
+  const char* name;
+  std::string yaml;
+  int line;
+  const char* key_path;
+  const char* what;
+};
+
+std::vector<BadConfig> BadConfigs() {
+  return {
+      {"unknown_key", "listen: 127.0.0.1:0\nmax_serie: 5\n", 2, "max_serie", "unknown key"},
+      {"max_series_zero", "max_series: 0\n", 1, "max_series", "positive whole number"},
+      {"max_series_words", "\nmax_series: many\n", 2, "max_series", "positive whole number"},
+      {"max_body_bytes_unit", "max_body_bytes: 4 parsecs\n", 1, "max_body_bytes", "invalid size"},
+      {"max_body_bytes_tiny", "max_body_bytes: 10\n", 1, "max_body_bytes", "at least 1KiB"},
+      {"raw_retention_bad", "raw_retention: soon\n", 1, "raw_retention", "invalid duration"},
+      {"raw_retention_short", "raw_retention: 10ms\n", 1, "raw_retention", "at least 1s"},
+      {"listen_list", "listen:\n  - a\n", 2, "listen", "expected a string"},
+      {"data_dir_empty", "data_dir: ''\n", 1, "data_dir", "must not be empty"},
+      {"log_level_bad", "log_level: loud\n", 1, "log_level", "expected debug"},
+      {"tokens_not_list", "tokens: {name: a}\n", 1, "tokens", "expected a list"},
+      {"token_unknown_key", "tokens:\n  - name: a\n    sha256: \"sha256:" + kHashA + "\"\n    role: admin\n", 4,
+       "tokens[0].role", "unknown key"},
+      {"token_no_name", "tokens:\n  - sha256: \"sha256:" + kHashA + "\"\n", 2, "tokens[0].name",
+       "required key is missing"},
+      {"token_plain_secret", "tokens:\n  - name: a\n    sha256: hunter2\n", 3, "tokens[0].sha256",
+       "expected \"sha256:<64 hex digits>\""},
+      {"token_short_hash", "tokens:\n  - name: a\n    sha256: \"sha256:abc\"\n", 3, "tokens[0].sha256",
+       "64 lowercase hex digits"},
+      {"token_duplicate_name",
+       "tokens:\n  - name: a\n    sha256: \"sha256:" + kHashA +
+           "\"\n  - name: a\n    sha256: \"sha256:" + Sha256Hex("other") + "\"\n",
+       4, "tokens[1].name", "duplicate token name"},
+      {"token_duplicate_hash",
+       "tokens:\n  - name: a\n    sha256: \"sha256:" + kHashA + "\"\n  - name: b\n    sha256: \"sha256:" + kHashA +
+           "\"\n",
+       5, "tokens[1].sha256", "the same hash as token 'a'"},
+      {"top_level_list", "- listen: x\n", 1, "(top level)", "expected a mapping"},
+  };
+}
+
+TEST(AggregatorConfigErrors, EachBadConfigExits2NamingFileLineAndKey) {
+  const std::string bin = BinDir() + "/prescale-aggregator";
+  TempDir dir("prescale-agg-config");
+  for (const BadConfig& c : BadConfigs()) {
+    SCOPED_TRACE(c.name);
+    const std::string path = dir.Write(std::string(c.name) + ".yaml", c.yaml);
+    // The parser itself, then the binary.
+    auto parsed = ParseAggregatorConfig(c.yaml, path);
+    ASSERT_FALSE(parsed.ok());
+    const RunResult r = RunCommand({bin, "--config", path, "--listen", "127.0.0.1:0"}, 30s);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    const std::string prefix = path + ":" + std::to_string(c.line) + ": " + c.key_path + ": ";
+    EXPECT_THAT(r.err, HasSubstr(prefix)) << r.err;
+    EXPECT_THAT(r.err, HasSubstr(c.what)) << r.err;
+  }
+}
+
+TEST(AggregatorConfigErrors, UsageErrorsExit2NamingTheFlag) {
+  const std::string bin = BinDir() + "/prescale-aggregator";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--bogus"}, "unknown flag --bogus"},
+      {{"--listen"}, "--listen needs a value"},
+      {{"--max-series", "0"}, "--max-series '0': expected a positive whole number"},
+      {{"--max-series=-4"}, "--max-series '-4'"},
+      {{"--listen", "nocolon"}, "--listen 'nocolon': expected ADDR:PORT"},
+      {{"--help=yes"}, "--help takes no value"},
+      {{"stray"}, "unexpected argument 'stray'"},
+      {{"--config", "/nonexistent/agg.yaml"}, "/nonexistent/agg.yaml: cannot read the config file"},
+  };
+  for (const auto& [args, message] : cases) {
+    std::vector<std::string> argv = {bin};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const RunResult r = RunCommand(argv, 30s);
+    EXPECT_EQ(r.exit_code, 2) << message << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr(message));
+  }
+  const RunResult help = RunCommand({bin, "--help"}, 30s);
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, HasSubstr("--max-series N"));
+}
+
+TEST(AggregatorBinary, ServesOnPortZeroWithOpenIngestAndStopsOnSigterm) {
+  if (::access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "the curl program is missing (Debian package curl)";
+  TempDir dir("prescale-agg-binary");
+  const std::string data_dir = dir.path() + "/data";
+  testing::Subprocess agg;
+  ASSERT_TRUE(agg.Start({BinDir() + "/prescale-aggregator", "--listen", "127.0.0.1:0", "--data-dir", data_dir}));
+  static const std::regex kPortLine("serving on port ([0-9]+)");
+  std::smatch m;
+  std::string log;
+  ASSERT_TRUE(testing::PollUntil(
+      [&] {
+        log = agg.Stderr();
+        return std::regex_search(log, m, kPortLine) || !agg.running();
+      },
+      20s))
+      << log;
+  ASSERT_TRUE(agg.running()) << log;
+  EXPECT_THAT(log, HasSubstr("no tokens configured"));
+  EXPECT_EQ(::access(data_dir.c_str(), W_OK), 0) << "the data directory was not created";
+  const std::string base = "http://127.0.0.1:" + m[1].str();
+  RunResult r = RunCommand({"curl", "-sS", "-X", "POST", "--data-binary",
+                            R"({"series":[{"labels":{"__name__":"q","tenant":"t"},"samples":[[1700000000000,4]]}]})",
+                            base + "/api/v1/ingest"},
+                           20s);
+  EXPECT_THAT(r.out, HasSubstr(R"("samples_appended":1)")) << r.err;
+  r = RunCommand({"curl", "-sS", base + "/api/v1/raw?match=q"}, 20s);
+  EXPECT_EQ(r.out, R"({"status":"success","data":[{"labels":{"__name__":"q","tenant":"t"},)"
+                   R"("samples":[[1700000000000,"4"]]}]})");
+  r = RunCommand({"curl", "-sS", base + "/metrics"}, 20s);
+  EXPECT_THAT(r.out, HasSubstr("\nprescale_aggregator_active_series 1\n"));
+  agg.Signal(SIGTERM);
+  EXPECT_EQ(agg.Wait(10s), 0) << agg.Stderr();
+  EXPECT_THAT(agg.Stderr(), HasSubstr("prescale-aggregator stopped"));
+}
+
+}  // namespace
+}  // namespace prescale::aggregator
