@@ -131,7 +131,7 @@ void Agent::Push(int64_t timestamp_ms) {
   const remote_write::WriteRequest& request = push_series_.Finish();
   if (request.timeseries.empty()) return;
   Batch batch;
-  batch.body = remote_write::Encode(request);
+  push_encoder_.Encode(request, &batch.body);
   batch.samples = static_cast<uint32_t>(request.timeseries.size());
   batch.timestamp_ms = timestamp_ms;
   pusher_->Enqueue(std::move(batch));

@@ -17,28 +17,40 @@ std::string SeriesName(const TimeSeries& ts) {
 
 }  // namespace
 
-std::string Encode(const WriteRequest& request) {
-  prometheus::WriteRequest pb;
-  pb.mutable_timeseries()->Reserve(static_cast<int>(request.timeseries.size()));
+struct Encoder::State {
+  prometheus::WriteRequest pb;  // Clear() keeps the nested messages and strings for reuse
+  std::string raw;
+};
+
+Encoder::Encoder() : state_(std::make_unique<State>()) {}
+Encoder::~Encoder() = default;
+
+void Encoder::Encode(const WriteRequest& request, std::string* body) {
+  prometheus::WriteRequest& pb = state_->pb;
+  pb.Clear();
   for (const TimeSeries& ts : request.timeseries) {
     prometheus::TimeSeries* out = pb.add_timeseries();
-    out->mutable_labels()->Reserve(static_cast<int>(ts.labels.size()));
     for (const Label& l : ts.labels) {
       prometheus::Label* label = out->add_labels();
       label->set_name(l.name);
       label->set_value(l.value);
     }
-    out->mutable_samples()->Reserve(static_cast<int>(ts.samples.size()));
     for (const Sample& s : ts.samples) {
       prometheus::Sample* sample = out->add_samples();
       sample->set_value(s.value);
       sample->set_timestamp(s.timestamp_ms);
     }
   }
-  const std::string raw = pb.SerializeAsString();
-  std::string compressed;
-  snappy::Compress(raw.data(), raw.size(), &compressed);
-  return compressed;
+  pb.SerializeToString(&state_->raw);
+  body->clear();
+  snappy::Compress(state_->raw.data(), state_->raw.size(), body);
+}
+
+std::string Encode(const WriteRequest& request) {
+  Encoder encoder;
+  std::string body;
+  encoder.Encode(request, &body);
+  return body;
 }
 
 Status Validate(const WriteRequest& request, const DecodeLimits& limits) {

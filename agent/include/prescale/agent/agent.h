@@ -91,6 +91,7 @@ class Agent {
   std::unique_ptr<ScrapeManager> scrapes_;
   std::unique_ptr<Pusher> pusher_;
   SeriesBuilder push_series_;
+  remote_write::Encoder push_encoder_;
   // Builds this cycle's batch and hands it to the pusher.
   void Push(int64_t timestamp_ms);
 

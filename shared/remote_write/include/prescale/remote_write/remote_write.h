@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,23 @@ struct DecodeLimits {
 
 // Serialises and snappy-compresses a request: the body of a remote-write POST.
 std::string Encode(const WriteRequest& request);
+
+// Encode for a sender that encodes every cycle: keeps the protobuf message
+// and buffers between calls, so a steady stream of similar requests encodes
+// without allocating. One per thread.
+class Encoder {
+ public:
+  Encoder();
+  ~Encoder();
+  Encoder(const Encoder&) = delete;
+  Encoder& operator=(const Encoder&) = delete;
+  // Replaces *body with the encoded request (the same bytes as Encode).
+  void Encode(const WriteRequest& request, std::string* body);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // Decompresses, parses and validates a remote-write body. Errors are
 // InvalidArgument (a 400 for the sender: undecodable snappy or protobuf,

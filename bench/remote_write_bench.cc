@@ -1,0 +1,99 @@
+// prescale-bench-remote-write-codec: the CPU cost of the remote-write path.
+//   BM_Encode/N         the agent's side: N series x 1 sample, one-shot Encode
+//   BM_EncoderReuse/N   the same through a reused Encoder (what the agent's pusher does)
+//   BM_Decode/N         the aggregator's side: snappy + protobuf + validation
+//   BM_DecodeAndStore/N Decode then SeriesStore::Append into a warm store (the receiver's core path)
+// Counters: samples per second of CPU (items_per_second).
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include "prescale/aggregator/series_store.h"
+#include "prescale/base/clock.h"
+#include "prescale/remote_write/remote_write.h"
+
+namespace {
+
+using prescale::remote_write::TimeSeries;
+using prescale::remote_write::WriteRequest;
+
+// N series shaped like the agent's: cAdvisor names and the agent's labels.
+WriteRequest Request(int n, int64_t timestamp_ms) {
+  static const char* const kNames[] = {"container_cpu_usage_seconds_total", "container_memory_working_set_bytes",
+                                       "container_network_receive_bytes_total", "container_threads"};
+  WriteRequest r;
+  for (int s = 0; s < n; ++s) {
+    TimeSeries ts;
+    ts.labels = {{"__name__", kNames[s % 4]},
+                 {"id", "/prescale/tenant" + std::to_string(s / 40) + "/service" + std::to_string(s % 40)},
+                 {"node", "bench-node"},
+                 {"service", "service" + std::to_string(s % 40)},
+                 {"tenant", "tenant" + std::to_string(s / 40)}};
+    ts.samples = {{static_cast<double>(s), timestamp_ms}};
+    r.timeseries.push_back(std::move(ts));
+  }
+  return r;
+}
+
+void BM_Encode(benchmark::State& state) {
+  const WriteRequest r = Request(static_cast<int>(state.range(0)), 1'700'000'000'000);
+  for (auto _ : state) benchmark::DoNotOptimize(prescale::remote_write::Encode(r));
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
+void BM_EncoderReuse(benchmark::State& state) {
+  const WriteRequest r = Request(static_cast<int>(state.range(0)), 1'700'000'000'000);
+  prescale::remote_write::Encoder encoder;
+  std::string body;
+  for (auto _ : state) {
+    encoder.Encode(r, &body);
+    benchmark::DoNotOptimize(body.data());
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+  state.counters["body_bytes"] = static_cast<double>(body.size());
+}
+
+void BM_Decode(benchmark::State& state) {
+  const std::string body = prescale::remote_write::Encode(Request(static_cast<int>(state.range(0)), 1));
+  for (auto _ : state) benchmark::DoNotOptimize(prescale::remote_write::Decode(body));
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
+void BM_DecodeAndStore(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  prescale::aggregator::SeriesStoreOptions options;
+  prescale::aggregator::SeriesStore store(options, prescale::SystemClock::Instance());
+  // Bodies with rising timestamps, encoded ahead so only the receiver's work is timed.
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 256; ++i) bodies.push_back(prescale::remote_write::Encode(Request(n, 1'000 + i)));
+  size_t next = 0;
+  int64_t round = 0;
+  for (auto _ : state) {
+    auto decoded = prescale::remote_write::Decode(bodies[next]);
+    if (!decoded.ok()) {
+      state.SkipWithError(decoded.status().ToString().c_str());
+      return;
+    }
+    if (++next == bodies.size()) {  // a new round of timestamps keeps every sample in order
+      state.PauseTiming();
+      ++round;
+      for (int i = 0; i < 256; ++i) {
+        bodies[static_cast<size_t>(i)] = prescale::remote_write::Encode(Request(n, 1'000 + round * 256 + i));
+      }
+      next = 0;
+      state.ResumeTiming();
+    }
+    prescale::aggregator::AppendStats stats;
+    (void)store.Append(decoded->timeseries, &stats);
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
+BENCHMARK(BM_Encode)->Arg(500)->Arg(5400);
+BENCHMARK(BM_EncoderReuse)->Arg(500)->Arg(5400);
+BENCHMARK(BM_Decode)->Arg(500)->Arg(5400);
+BENCHMARK(BM_DecodeAndStore)->Arg(500);
+
+}  // namespace
+
+BENCHMARK_MAIN();
