@@ -29,39 +29,16 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::BinDir;
+using testing::FindProgram;
 using testing::FreeLoopbackPort;
 using testing::PollUntil;
 using testing::Subprocess;
 using testing::TempDir;
+using testing::UrlEncode;
 
 constexpr const char* kToken = "interop-token-0123456789";
 // printf %s interop-token-0123456789 | sha256sum
 constexpr const char* kTokenSha256 = "sha256:fecebb83e8b7044a5407ec66d84fb729c7d33e90f86f6144082e45b8f8ad154e";
-
-std::string FindProgram(const std::string& name) {
-  const char* env = std::getenv("PATH");
-  std::istringstream dirs(std::string(env != nullptr ? env : "") + ":/usr/bin:/usr/sbin:/bin:/sbin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    const std::string path = dir + "/" + name;
-    if (!dir.empty() && ::access(path.c_str(), X_OK) == 0) return path;
-  }
-  return "";
-}
-
-std::string UrlEncode(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
 
 using LabelMap = std::map<std::string, std::string>;
 using Samples = std::map<int64_t, std::string>;  // timestamp ms -> value as the API prints it

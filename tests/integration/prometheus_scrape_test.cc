@@ -28,39 +28,16 @@ namespace {
 using namespace std::chrono_literals;
 using testing::BinDir;
 using testing::CgroupSandbox;
+using testing::FindProgram;
 using testing::FreeLoopbackPort;
 using testing::PollUntil;
 using testing::ReadFileOrEmpty;
 using testing::Subprocess;
 using testing::TempDir;
+using testing::UrlEncode;
 
 constexpr const char* kJob = "prescale-agent";
 constexpr double kWindowSeconds = 5;
-
-std::string FindProgram(const std::string& name) {
-  const char* env = std::getenv("PATH");
-  std::istringstream dirs(std::string(env != nullptr ? env : "") + ":/usr/bin:/usr/sbin:/bin:/sbin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    const std::string path = dir + "/" + name;
-    if (!dir.empty() && ::access(path.c_str(), X_OK) == 0) return path;
-  }
-  return "";
-}
-
-std::string UrlEncode(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
 
 // CPU seconds (user + system, all threads) a process has used, from /proc/<pid>/stat.
 std::optional<double> ProcessCpuSeconds(pid_t pid) {

@@ -22,6 +22,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::BinDir;
 using testing::CgroupSandbox;
+using testing::FindProgram;
 using testing::PollUntil;
 using testing::RunCommand;
 using testing::Subprocess;
@@ -44,18 +45,6 @@ web_request_duration_seconds_count 1030
 # TYPE web_queue_depth gauge
 web_queue_depth 4
 )";
-
-// The absolute path of `name` in $PATH (and the sbin directories), or "".
-std::string FindProgram(const std::string& name) {
-  const char* env = std::getenv("PATH");
-  std::istringstream dirs(std::string(env != nullptr ? env : "") + ":/usr/bin:/usr/sbin:/bin:/sbin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    const std::string path = dir + "/" + name;
-    if (!dir.empty() && ::access(path.c_str(), X_OK) == 0) return path;
-  }
-  return "";
-}
 
 // The value of the one sample of family `name` carrying all of `match`.
 std::optional<double> FindValue(const std::vector<metrics::MetricFamily>& families, std::string_view name,

@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -59,6 +61,31 @@ bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(interval);  // polling interval of a deadline-bound wait
   }
+}
+
+std::string FindProgram(const std::string& name) {
+  const char* env = std::getenv("PATH");
+  std::istringstream dirs(std::string(env != nullptr ? env : "") + ":/usr/bin:/usr/sbin:/bin:/sbin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    const std::string path = dir + "/" + name;
+    if (!dir.empty() && ::access(path.c_str(), X_OK) == 0) return path;
+  }
+  return "";
+}
+
+std::string UrlEncode(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
 }
 
 std::string ReadFileOrEmpty(const std::string& path) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace prescale::testing {
 
@@ -34,6 +35,12 @@ int FreeLoopbackPort();
 // Calls `condition` until it returns true or `timeout` passes; returns its last result.
 bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
                std::chrono::milliseconds interval = std::chrono::milliseconds(50));
+
+// The absolute path of `name` in $PATH (and the sbin directories), or "".
+std::string FindProgram(const std::string& name);
+
+// Percent-encodes everything but RFC 3986's unreserved characters (for query strings).
+std::string UrlEncode(std::string_view text);
 
 // Reads a whole file; empty when it cannot be read.
 std::string ReadFileOrEmpty(const std::string& path);
