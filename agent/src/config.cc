@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "prescale/base/duration.h"
+#include "prescale/base/flags.h"
 #include "prescale/base/numbers.h"
 #include "prescale/base/yaml_config.h"
 #include "prescale/metrics/names.h"
@@ -285,40 +286,18 @@ std::string AgentUsage() {
 }
 
 Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
+  static constexpr std::string_view kSwitches[] = {"once", "table", "help"};
   static constexpr std::string_view kValueFlags[] = {"config",      "discovery-interval", "listen",  "interval",
                                                      "cgroup-root", "proc-root",          "node",    "log-level",
                                                      "aggregator",  "token-file",         "ca-file", "data-dir"};
+  auto flags = ParseFlags(argc, argv, kSwitches, kValueFlags);
+  if (!flags.ok()) return flags.status();
   CommandLine cli;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (!arg.starts_with("--")) return Status::InvalidArgument("unexpected argument '" + std::string(arg) + "'");
-    arg.remove_prefix(2);
-    std::string_view value;
-    bool has_value = false;
-    if (const size_t eq = arg.find('='); eq != std::string_view::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    if (arg == "once" || arg == "table" || arg == "help") {
-      if (has_value) return Status::InvalidArgument("--" + std::string(arg) + " takes no value");
-      (arg == "once" ? cli.once : arg == "table" ? cli.table : cli.help) = true;
-      continue;
-    }
-    bool known = false;
-    for (std::string_view f : kValueFlags) known = known || f == arg;
-    if (!known) return Status::InvalidArgument("unknown flag --" + std::string(arg));
-    if (!has_value) {
-      if (i + 1 >= argc) return Status::InvalidArgument("--" + std::string(arg) + " needs a value");
-      value = argv[++i];
-    }
-    if (arg == "config") {
-      if (value.empty()) return Status::InvalidArgument("--config needs a file name");
-      cli.config_path = std::string(value);
-    } else {
-      cli.overrides.emplace_back(std::string(arg), std::string(value));
-    }
-  }
+  cli.config_path = flags->config_path;
+  cli.once = flags->Has("once");
+  cli.table = flags->Has("table");
+  cli.help = flags->Has("help");
+  cli.overrides = std::move(flags->values);
   return cli;
 }
 
