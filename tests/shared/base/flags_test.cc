@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace prescale {
@@ -10,9 +11,10 @@ namespace {
 constexpr std::string_view kSwitches[] = {"once", "help"};
 constexpr std::string_view kValues[] = {"config", "listen", "interval"};
 
-Result<ParsedFlags> Parse(std::vector<const char*> args) {
-  args.insert(args.begin(), "prog");
-  return ParseFlags(static_cast<int>(args.size()), args.data(), kSwitches, kValues);
+Result<ParsedFlags> Parse(const std::vector<const char*>& args) {
+  std::vector<const char*> argv(args.size() + 1, "prog");
+  std::copy(args.begin(), args.end(), argv.begin() + 1);
+  return ParseFlags(static_cast<int>(argv.size()), argv.data(), kSwitches, kValues);
 }
 
 TEST(ParseFlags, TakesBothValueFormsSwitchesAndConfig) {
