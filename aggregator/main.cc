@@ -11,6 +11,7 @@
 
 #include "prescale/aggregator/aggregator.h"
 #include "prescale/aggregator/config.h"
+#include "prescale/aggregator/snapshot.h"
 #include "prescale/base/log.h"
 #include "prescale/http/http_server.h"
 
@@ -58,6 +59,26 @@ int main(int argc, char** argv) {
   }
 
   Aggregator aggregator(std::move(config).value(), SystemClock::Instance());
+  const std::string& data_dir = aggregator.config().data_dir;
+  if (!data_dir.empty()) {
+    auto loaded = LoadSnapshot(&aggregator.store(), data_dir);
+    if (loaded.ok()) {
+      Log(LogLevel::kInfo, "loaded " + std::to_string(loaded->series) + " series, " + std::to_string(loaded->samples) +
+                               " samples from " + SnapshotPath(data_dir));
+    } else {
+      Log(LogLevel::kError, loaded.status().message());
+    }
+  }
+  auto snapshot = [&] {
+    if (data_dir.empty()) return;
+    auto written = WriteSnapshot(aggregator.store(), data_dir);
+    if (!written.ok()) {
+      Log(LogLevel::kError, "snapshot failed: " + written.status().message());
+    } else {
+      Log(LogLevel::kDebug,
+          "snapshot: " + std::to_string(written->series) + " series, " + std::to_string(written->bytes) + " bytes");
+    }
+  };
   if (aggregator.authenticator().open()) {
     Log(LogLevel::kWarning, "no tokens configured: /api/v1/write and /api/v1/ingest accept pushes from anyone");
   }
@@ -75,6 +96,8 @@ int main(int argc, char** argv) {
   // Idle series are swept every few seconds; the sweep takes each shard's lock briefly.
   constexpr auto kSweepEvery = std::chrono::seconds(10);
   auto next_sweep = std::chrono::steady_clock::now() + kSweepEvery;
+  const auto snapshot_every = aggregator.config().snapshot_interval;
+  auto next_snapshot = std::chrono::steady_clock::now() + snapshot_every;
   while (!g_stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (std::chrono::steady_clock::now() >= next_sweep) {
@@ -82,8 +105,13 @@ int main(int argc, char** argv) {
       if (n > 0) Log(LogLevel::kDebug, "expired " + std::to_string(n) + " idle series");
       next_sweep += kSweepEvery;
     }
+    if (snapshot_every.count() > 0 && std::chrono::steady_clock::now() >= next_snapshot) {
+      snapshot();
+      next_snapshot = std::chrono::steady_clock::now() + snapshot_every;
+    }
   }
   (*server)->Stop();
+  snapshot();  // after the server stopped: nothing accepted is left out
   Log(LogLevel::kInfo, "prescale-aggregator stopped");
   return 0;
 }

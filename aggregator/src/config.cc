@@ -73,9 +73,9 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
   const YAML::Node root = *parsed;
   AggregatorConfig c;
   if (root.IsNull()) return c;  // an empty file: the defaults
-  PRESCALE_RETURN_IF_ERROR(r.CheckMap(
-      root, "",
-      {"listen", "data_dir", "max_series", "max_body_bytes", "raw_retention", "tokens", "http_threads", "log_level"}));
+  PRESCALE_RETURN_IF_ERROR(r.CheckMap(root, "",
+                                      {"listen", "data_dir", "max_series", "max_body_bytes", "raw_retention",
+                                       "snapshot_interval", "tokens", "http_threads", "log_level"}));
   for (auto [key, field] : {std::pair{"listen", &c.listen}, {"data_dir", &c.data_dir}}) {
     if (!root[key].IsDefined()) continue;
     auto v = r.String(root[key], key);
@@ -101,6 +101,11 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
     if (!n.ok()) return n.status();
     if (*n < 1024) return r.Error(root["max_body_bytes"], "max_body_bytes", "must be at least 1KiB");
     c.max_body_bytes = *n;
+  }
+  if (root["snapshot_interval"].IsDefined()) {
+    auto d = r.Duration(root["snapshot_interval"], "snapshot_interval");
+    if (!d.ok()) return d.status();
+    c.snapshot_interval = *d;
   }
   if (root["raw_retention"].IsDefined()) {
     auto d = r.Duration(root["raw_retention"], "raw_retention");

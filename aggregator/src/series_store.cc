@@ -159,6 +159,21 @@ Status SeriesStore::Append(const std::vector<TimeSeries>& series, AppendStats* s
   return Status::Ok();
 }
 
+remote_write::WriteRequest SeriesStore::CopyShard(size_t index) const {
+  remote_write::WriteRequest out;
+  const Shard& shard = shards_[index];
+  std::lock_guard<std::mutex> lock(shard.mu);
+  for (const auto& [hash, list] : shard.series) {
+    for (const auto& s : list) {
+      remote_write::TimeSeries& ts = out.timeseries.emplace_back();
+      ts.labels = s->labels;
+      ts.samples.reserve(s->size);
+      for (size_t i = 0; i < s->size; ++i) ts.samples.push_back(s->at(i));
+    }
+  }
+  return out;
+}
+
 std::vector<SeriesData> SeriesStore::Query(std::string_view metric_name, const std::vector<Label>& equalities) const {
   std::vector<SeriesData> out;
   for (const Shard& shard : shards_) {

@@ -27,6 +27,9 @@ struct AggregatorConfig {
   uint64_t max_series = 1'000'000;
   uint64_t max_body_bytes = 32ULL << 20;
   std::chrono::milliseconds raw_retention{15 * 60 * 1000};
+  // How often the history is written to data_dir (and always on SIGTERM);
+  // after kill -9 at most this much is lost. 0: only on SIGTERM.
+  std::chrono::milliseconds snapshot_interval{60 * 1000};
   // Empty: ingest is open to anyone who can reach the port (a warning is logged).
   std::vector<TokenConfig> tokens;
   int http_threads = 8;

@@ -63,6 +63,11 @@ class SeriesStore {
   // Series whose __name__ is `metric_name` and which carry every label in `equalities`.
   std::vector<SeriesData> Query(std::string_view metric_name, const std::vector<remote_write::Label>& equalities) const;
 
+  // The series of one shard with their samples, oldest first (for snapshots,
+  // shard by shard so no copy holds the whole store).
+  remote_write::WriteRequest CopyShard(size_t shard) const;
+  static constexpr size_t shard_count() { return kShards; }
+
   // Removes series idle for raw_retention (by the clock's monotonic time) and
   // series whose last sample is a stale marker; returns how many went.
   size_t ExpireIdle();

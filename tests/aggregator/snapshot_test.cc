@@ -1,0 +1,96 @@
+#include "prescale/aggregator/snapshot.h"
+
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <fstream>
+
+#include "tests/support/fake_clock.h"
+#include "tests/support/test_env.h"
+
+namespace prescale::aggregator {
+namespace {
+
+using remote_write::Sample;
+using remote_write::TimeSeries;
+
+TimeSeries Series(const std::string& name, const std::string& tenant, std::vector<Sample> samples) {
+  return TimeSeries{{{"__name__", name}, {"tenant", tenant}}, std::move(samples)};
+}
+
+class SnapshotTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<SeriesStore> NewStore() { return std::make_unique<SeriesStore>(SeriesStoreOptions{}, clock_); }
+  testing::FakeClock clock_;
+  testing::TempDir dir_{"prescale-snapshot"};
+};
+
+TEST_F(SnapshotTest, RoundTripsEverySeriesAndSampleAcrossShards) {
+  auto store = NewStore();
+  std::vector<TimeSeries> series;
+  for (int i = 0; i < 300; ++i) {  // enough series to land in many shards
+    series.push_back(Series("cpu", "t" + std::to_string(i), {{1.0 * i, 1000}, {2.0 * i, 2000}}));
+  }
+  series.push_back(Series("ended", "x", {{std::bit_cast<double>(remote_write::kStaleNaNBits), 3000}}));
+  AppendStats stats;
+  ASSERT_TRUE(store->Append(series, &stats).ok());
+  auto written = WriteSnapshot(*store, dir_.path());
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  EXPECT_EQ(written->series, 301u);
+  EXPECT_EQ(written->samples, 601u);
+
+  auto restored = NewStore();
+  auto loaded = LoadSnapshot(restored.get(), dir_.path());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->series, 301u);
+  EXPECT_EQ(loaded->samples, 601u);
+  EXPECT_EQ(restored->active_series(), 301u);
+  const auto t7 = restored->Query("cpu", {{"tenant", "t7"}});
+  ASSERT_EQ(t7.size(), 1u);
+  ASSERT_EQ(t7[0].samples.size(), 2u);
+  EXPECT_EQ(t7[0].samples[1].value, 14.0);
+  EXPECT_EQ(t7[0].samples[1].timestamp_ms, 2000);
+  const auto ended = restored->Query("ended", {});
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(std::bit_cast<uint64_t>(ended[0].samples[0].value), remote_write::kStaleNaNBits);
+}
+
+TEST_F(SnapshotTest, NoSnapshotLoadsNothing) {
+  auto store = NewStore();
+  auto loaded = LoadSnapshot(store.get(), dir_.path());
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded->series, 0u);
+  EXPECT_EQ(store->active_series(), 0u);
+}
+
+TEST_F(SnapshotTest, CorruptOrTruncatedSnapshotIsMovedAsideAndLoadsNothing) {
+  auto store = NewStore();
+  AppendStats stats;
+  ASSERT_TRUE(store->Append({Series("cpu", "a", {{1, 1000}})}, &stats).ok());
+  ASSERT_TRUE(WriteSnapshot(*store, dir_.path()).ok());
+  const std::string path = SnapshotPath(dir_.path());
+  const std::string whole = testing::ReadFileOrEmpty(path);
+  for (const std::string& bad :
+       {whole.substr(0, whole.size() - 3), std::string("not a snapshot"), whole + std::string(9, '\x01')}) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bad;
+    auto fresh = NewStore();
+    auto loaded = LoadSnapshot(fresh.get(), dir_.path());
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.status().code(), StatusCode::kParseError);
+    EXPECT_NE(loaded.status().message().find(path), std::string::npos) << loaded.status().message();
+    EXPECT_EQ(fresh->active_series(), 0u);
+    EXPECT_EQ(testing::ReadFileOrEmpty(path + ".corrupt"), bad);
+    EXPECT_TRUE(testing::ReadFileOrEmpty(path).empty()) << "the corrupt snapshot stays in place";
+  }
+}
+
+TEST_F(SnapshotTest, UnwritableDirectoryIsAnIoErrorNamingThePath) {
+  auto store = NewStore();
+  auto written = WriteSnapshot(*store, dir_.path() + "/missing/dir");
+  ASSERT_FALSE(written.ok());
+  EXPECT_EQ(written.status().code(), StatusCode::kIoError);
+  EXPECT_NE(written.status().message().find("missing/dir"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace prescale::aggregator
