@@ -2,7 +2,8 @@
 //   BM_Encode/N         the agent's side: N series x 1 sample, one-shot Encode
 //   BM_EncoderReuse/N   the same through a reused Encoder (what the agent's pusher does)
 //   BM_Decode/N         the aggregator's side: snappy + protobuf + validation
-//   BM_DecodeAndStore/N Decode then SeriesStore::Append into a warm store (the receiver's core path)
+//   BM_DecoderReuse/N   the same through a reused Decoder (what the aggregator's HTTP threads do)
+//   BM_DecodeAndStore/N reused Decoder then SeriesStore::Append into a warm store (the receiver's core path)
 // Counters: samples per second of CPU (items_per_second).
 #include <benchmark/benchmark.h>
 
@@ -59,6 +60,14 @@ void BM_Decode(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 
+void BM_DecoderReuse(benchmark::State& state) {
+  const std::string body = prescale::remote_write::Encode(Request(static_cast<int>(state.range(0)), 1));
+  prescale::remote_write::Decoder decoder;
+  WriteRequest out;
+  for (auto _ : state) benchmark::DoNotOptimize(decoder.Decode(body, {}, &out));
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
 void BM_DecodeAndStore(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   prescale::aggregator::SeriesStoreOptions options;
@@ -68,10 +77,11 @@ void BM_DecodeAndStore(benchmark::State& state) {
   for (int i = 0; i < 256; ++i) bodies.push_back(prescale::remote_write::Encode(Request(n, 1'000 + i)));
   size_t next = 0;
   int64_t round = 0;
+  prescale::remote_write::Decoder decoder;  // as the aggregator's HTTP threads do
+  WriteRequest decoded;
   for (auto _ : state) {
-    auto decoded = prescale::remote_write::Decode(bodies[next]);
-    if (!decoded.ok()) {
-      state.SkipWithError(decoded.status().ToString().c_str());
+    if (auto s = decoder.Decode(bodies[next], {}, &decoded); !s.ok()) {
+      state.SkipWithError(s.ToString().c_str());
       return;
     }
     if (++next == bodies.size()) {  // a new round of timestamps keeps every sample in order
@@ -84,7 +94,7 @@ void BM_DecodeAndStore(benchmark::State& state) {
       state.ResumeTiming();
     }
     prescale::aggregator::AppendStats stats;
-    (void)store.Append(decoded->timeseries, &stats);
+    (void)store.Append(decoded.timeseries, &stats);
   }
   state.SetItemsProcessed(state.iterations() * n);
 }
@@ -92,6 +102,7 @@ void BM_DecodeAndStore(benchmark::State& state) {
 BENCHMARK(BM_Encode)->Arg(500)->Arg(5400);
 BENCHMARK(BM_EncoderReuse)->Arg(500)->Arg(5400);
 BENCHMARK(BM_Decode)->Arg(500)->Arg(5400);
+BENCHMARK(BM_DecoderReuse)->Arg(500)->Arg(5400);
 BENCHMARK(BM_DecodeAndStore)->Arg(500);
 
 }  // namespace

@@ -201,12 +201,14 @@ http::HttpResponse Aggregator::HandleWrite(const http::HttpRequest& request) {
   remote_write::DecodeLimits limits;
   limits.max_compressed_bytes = config_.max_body_bytes;
   limits.max_decompressed_bytes = std::max<size_t>(limits.max_decompressed_bytes, 4 * config_.max_body_bytes);
-  auto decoded = remote_write::Decode(request.body, limits);
-  if (!decoded.ok()) {
-    const int status = decoded.status().code() == StatusCode::kResourceExhausted ? 413 : 400;
-    return Count(kWrite, Text(status, decoded.status().message()));
+  // Each HTTP worker thread keeps its decoder and request buffers between requests.
+  thread_local remote_write::Decoder decoder;
+  thread_local remote_write::WriteRequest decoded;
+  if (Status s = decoder.Decode(request.body, limits, &decoded); !s.ok()) {
+    const int status = s.code() == StatusCode::kResourceExhausted ? 413 : 400;
+    return Count(kWrite, Text(status, s.message()));
   }
-  return AppendAndAnswer(decoded->timeseries, kWrite, false);
+  return AppendAndAnswer(decoded.timeseries, kWrite, false);
 }
 
 http::HttpResponse Aggregator::HandleIngest(const http::HttpRequest& request) {

@@ -87,7 +87,15 @@ Status Validate(const WriteRequest& request, const DecodeLimits& limits) {
   return Status::Ok();
 }
 
-Result<WriteRequest> Decode(std::string_view body, const DecodeLimits& limits) {
+struct Decoder::State {
+  prometheus::WriteRequest pb;
+  std::string raw;
+};
+
+Decoder::Decoder() : state_(std::make_unique<State>()) {}
+Decoder::~Decoder() = default;
+
+Status Decoder::Decode(std::string_view body, const DecodeLimits& limits, WriteRequest* out) {
   if (body.size() > limits.max_compressed_bytes) {
     return Status::ResourceExhausted("body of " + std::to_string(body.size()) + " bytes exceeds " +
                                      std::to_string(limits.max_compressed_bytes));
@@ -100,22 +108,36 @@ Result<WriteRequest> Decode(std::string_view body, const DecodeLimits& limits) {
     return Status::ResourceExhausted("decompressed body of " + std::to_string(raw_size) + " bytes exceeds " +
                                      std::to_string(limits.max_decompressed_bytes));
   }
-  std::string raw;
-  if (!snappy::Uncompress(body.data(), body.size(), &raw)) {
+  std::string& raw = state_->raw;
+  raw.resize(raw_size);
+  if (!snappy::RawUncompress(body.data(), body.size(), raw.data())) {
     return Status::InvalidArgument("corrupt snappy data");
   }
-  prometheus::WriteRequest pb;
+  prometheus::WriteRequest& pb = state_->pb;
   if (!pb.ParseFromString(raw)) return Status::InvalidArgument("body is not a protobuf WriteRequest");
-  WriteRequest out;
-  out.timeseries.reserve(static_cast<size_t>(pb.timeseries_size()));
-  for (const prometheus::TimeSeries& ts : pb.timeseries()) {
-    TimeSeries& series = out.timeseries.emplace_back();
-    series.labels.reserve(static_cast<size_t>(ts.labels_size()));
-    for (const prometheus::Label& l : ts.labels()) series.labels.push_back({l.name(), l.value()});
-    series.samples.reserve(static_cast<size_t>(ts.samples_size()));
-    for (const prometheus::Sample& s : ts.samples()) series.samples.push_back({s.value(), s.timestamp()});
+  // Resizing keeps the strings and vectors of earlier requests for reuse.
+  out->timeseries.resize(static_cast<size_t>(pb.timeseries_size()));
+  for (int i = 0; i < pb.timeseries_size(); ++i) {
+    const prometheus::TimeSeries& ts = pb.timeseries(i);
+    TimeSeries& series = out->timeseries[static_cast<size_t>(i)];
+    series.labels.resize(static_cast<size_t>(ts.labels_size()));
+    for (int j = 0; j < ts.labels_size(); ++j) {
+      Label& l = series.labels[static_cast<size_t>(j)];
+      l.name.assign(ts.labels(j).name());
+      l.value.assign(ts.labels(j).value());
+    }
+    series.samples.resize(static_cast<size_t>(ts.samples_size()));
+    for (int j = 0; j < ts.samples_size(); ++j) {
+      series.samples[static_cast<size_t>(j)] = {ts.samples(j).value(), ts.samples(j).timestamp()};
+    }
   }
-  PRESCALE_RETURN_IF_ERROR(Validate(out, limits));
+  return Validate(*out, limits);
+}
+
+Result<WriteRequest> Decode(std::string_view body, const DecodeLimits& limits) {
+  Decoder decoder;
+  WriteRequest out;
+  PRESCALE_RETURN_IF_ERROR(decoder.Decode(body, limits, &out));
   return out;
 }
 

@@ -96,6 +96,29 @@ TEST(RemoteWrite, DecodeEnforcesSizeLimitsBeforeDecompressing) {
   EXPECT_EQ(decompressed.status().code(), StatusCode::kResourceExhausted);
 }
 
+TEST(RemoteWrite, ReusedDecoderAndEncoderLeaveNothingOfEarlierRequests) {
+  Decoder decoder;
+  Encoder encoder;
+  WriteRequest out;
+  std::string body;
+  encoder.Encode(TwoSeries(), &body);
+  ASSERT_TRUE(decoder.Decode(body, {}, &out).ok());
+  ASSERT_EQ(out.timeseries.size(), 2u);
+  WriteRequest small;
+  small.timeseries.push_back({{{"__name__", "m"}}, {{7, 7}}});
+  encoder.Encode(small, &body);
+  EXPECT_EQ(body, Encode(small));
+  ASSERT_TRUE(decoder.Decode(body, {}, &out).ok());
+  ASSERT_EQ(out.timeseries.size(), 1u);
+  EXPECT_EQ(out.timeseries[0].labels, small.timeseries[0].labels);
+  ASSERT_EQ(out.timeseries[0].samples.size(), 1u);
+  EXPECT_EQ(out.timeseries[0].samples[0].timestamp_ms, 7);
+  EXPECT_FALSE(decoder.Decode("garbage", {}, &out).ok());
+  encoder.Encode(TwoSeries(), &body);
+  ASSERT_TRUE(decoder.Decode(body, {}, &out).ok()) << "a failed decode does not spoil the next";
+  EXPECT_EQ(out.timeseries[1].labels, TwoSeries().timeseries[1].labels);
+}
+
 TEST(RemoteWrite, EmptyRequestIsValid) {
   auto decoded = Decode(Encode(WriteRequest{}));
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();

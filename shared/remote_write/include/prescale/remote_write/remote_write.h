@@ -76,6 +76,23 @@ class Encoder {
 // that names the series.
 Result<WriteRequest> Decode(std::string_view body, const DecodeLimits& limits = {});
 
+// Decode for a receiver that decodes request after request: keeps the
+// protobuf message, the decompression buffer and the output's strings between
+// calls, so a steady stream decodes with few allocations. One per thread.
+class Decoder {
+ public:
+  Decoder();
+  ~Decoder();
+  Decoder(const Decoder&) = delete;
+  Decoder& operator=(const Decoder&) = delete;
+  // Fills *out (reusing its storage) as Decode would return it; the same errors.
+  Status Decode(std::string_view body, const DecodeLimits& limits, WriteRequest* out);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 // Checks a request as Decode does (labels sorted, unique, non-empty, valid names).
 Status Validate(const WriteRequest& request, const DecodeLimits& limits = {});
 
