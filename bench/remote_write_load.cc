@@ -7,6 +7,10 @@
 //   prescale-bench-remote-write --url URL [--connections 4] [--duration 30]
 //       [--series 500] [--samples 1] [--token TOKEN]
 //
+// Fleet mode (--nodes N --interval S): N simulated agents, each pushing its
+// SERIES series once every S seconds (spread over the connections), as a
+// fleet of prescale-agents would; reports rounds that finished late.
+//
 // Prints one line of figures: requests, samples accepted, samples/s, errors.
 #include <atomic>
 #include <chrono>
@@ -33,13 +37,16 @@ struct Options {
   int series = 500;
   int samples = 1;
   std::string token;
+  int nodes = 0;  // fleet mode when > 0
+  int interval_s = 10;
 };
 
 int Usage(const char* why) {
   std::fprintf(stderr,
                "prescale-bench-remote-write: %s\n"
                "usage: prescale-bench-remote-write --url URL [--connections N] [--duration SECONDS]\n"
-               "                                   [--series N] [--samples N] [--token TOKEN]\n",
+               "                                   [--series N] [--samples N] [--token TOKEN]\n"
+               "                                   [--nodes N --interval SECONDS]\n",
                why);
   return 2;
 }
@@ -60,6 +67,10 @@ bool ParseArgs(int argc, char** argv, Options* o) {
       o->samples = std::atoi(v);
     } else if (flag == "--token") {
       o->token = v;
+    } else if (flag == "--nodes") {
+      o->nodes = std::atoi(v);
+    } else if (flag == "--interval") {
+      o->interval_s = std::atoi(v);
     } else {
       return false;
     }
@@ -91,7 +102,8 @@ WriteRequest Template(int conn, int series, int samples) {
 int main(int argc, char** argv) {
   Options o;
   if (!ParseArgs(argc, argv, &o)) return Usage("bad arguments");
-  std::atomic<uint64_t> requests{0}, samples_ok{0}, errors{0}, first_error_reported{0};
+  std::atomic<uint64_t> requests{0}, samples_ok{0}, errors{0}, first_error_reported{0}, late_rounds{0};
+  std::atomic<int64_t> max_late_ms{0};
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::seconds(o.duration_s);
   const int64_t base_ms =
@@ -108,18 +120,14 @@ int main(int argc, char** argv) {
                       {"Content-Type", "application/x-protobuf"},
                       {"X-Prometheus-Remote-Write-Version", "0.1.0"}};
       if (!o.token.empty()) post.headers.emplace_back("Authorization", "Bearer " + o.token);
-      int64_t ts = base_ms;
-      while (std::chrono::steady_clock::now() < deadline) {
-        for (TimeSeries& s : req.timeseries) {
-          int64_t t = ts;
-          for (auto& sample : s.samples) sample = {static_cast<double>(t % 1000), t++};
-        }
-        ts += o.samples;
-        const std::string body = prescale::remote_write::Encode(req);
+      prescale::remote_write::Encoder encoder;
+      std::string body;
+      auto send = [&](uint64_t samples) {
+        encoder.Encode(req, &body);
         auto r = client->Post(o.url, body, post);
         ++requests;
         if (r.ok() && r->status / 100 == 2) {
-          samples_ok += static_cast<uint64_t>(o.series) * static_cast<uint64_t>(o.samples);
+          samples_ok += samples;
         } else {
           ++errors;
           if (first_error_reported.exchange(1) == 0) {
@@ -128,14 +136,53 @@ int main(int argc, char** argv) {
                                 : r.status().ToString().c_str());
           }
         }
+      };
+      if (o.nodes > 0) {
+        // Fleet mode: the nodes c, c + connections, ... each push one sample per series every interval.
+        size_t node_label = 0;
+        while (req.timeseries[0].labels[node_label].name != "node") ++node_label;
+        for (int64_t round = 0;; ++round) {
+          const auto round_start = start + std::chrono::seconds(o.interval_s) * round;
+          if (round_start >= deadline) break;
+          std::this_thread::sleep_until(round_start);  // a load generator's pacing, not a test wait
+          const int64_t ts = base_ms + round * o.interval_s * 1000;
+          for (int node = c; node < o.nodes; node += o.connections) {
+            const std::string name = "node-" + std::to_string(node);
+            for (TimeSeries& s : req.timeseries) {
+              s.labels[node_label].value = name;
+              s.samples[0] = {static_cast<double>(round), ts};
+            }
+            send(static_cast<uint64_t>(o.series));
+          }
+          const auto late = std::chrono::steady_clock::now() - (round_start + std::chrono::seconds(o.interval_s));
+          if (late > std::chrono::seconds(0)) {
+            ++late_rounds;
+            const auto late_ms = std::chrono::duration_cast<std::chrono::milliseconds>(late).count();
+            int64_t seen = max_late_ms.load();
+            while (late_ms > seen && !max_late_ms.compare_exchange_weak(seen, late_ms)) {
+            }
+          }
+        }
+        return;
+      }
+      int64_t ts = base_ms;
+      while (std::chrono::steady_clock::now() < deadline) {
+        for (TimeSeries& s : req.timeseries) {
+          int64_t t = ts;
+          for (auto& sample : s.samples) sample = {static_cast<double>(t % 1000), t++};
+        }
+        ts += o.samples;
+        send(static_cast<uint64_t>(o.series) * static_cast<uint64_t>(o.samples));
       }
     });
   }
   for (auto& t : threads) t.join();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("requests=%llu samples_ok=%llu errors=%llu seconds=%.2f samples_per_second=%.0f\n",
-              static_cast<unsigned long long>(requests.load()), static_cast<unsigned long long>(samples_ok.load()),
-              static_cast<unsigned long long>(errors.load()), seconds,
-              static_cast<double>(samples_ok.load()) / seconds);
+  std::printf(
+      "requests=%llu samples_ok=%llu errors=%llu seconds=%.2f samples_per_second=%.0f late_rounds=%llu "
+      "max_late_ms=%lld\n",
+      static_cast<unsigned long long>(requests.load()), static_cast<unsigned long long>(samples_ok.load()),
+      static_cast<unsigned long long>(errors.load()), seconds, static_cast<double>(samples_ok.load()) / seconds,
+      static_cast<unsigned long long>(late_rounds.load()), static_cast<long long>(max_late_ms.load()));
   return errors.load() == requests.load() ? 1 : 0;
 }
