@@ -244,14 +244,9 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
 }
 
 Result<AgentConfig> LoadAgentConfig(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return Status::InvalidArgument(path + ": cannot read the config file");
-  std::string text;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-  std::fclose(f);
-  return ParseAgentConfig(text, path);
+  auto text = ReadConfigFile(path);
+  if (!text.ok()) return text.status();
+  return ParseAgentConfig(*text, path);
 }
 
 std::string AgentUsage() {

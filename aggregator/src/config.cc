@@ -126,14 +126,9 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
 }
 
 Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return Status::InvalidArgument(path + ": cannot read the config file");
-  std::string text;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-  std::fclose(f);
-  return ParseAggregatorConfig(text, path);
+  auto text = ReadConfigFile(path);
+  if (!text.ok()) return text.status();
+  return ParseAggregatorConfig(*text, path);
 }
 
 std::string AggregatorUsage() {

@@ -1,8 +1,21 @@
 #include "prescale/base/yaml_config.h"
 
+#include <cstdio>
+
 #include "prescale/base/duration.h"
 
 namespace prescale {
+
+Result<std::string> ReadConfigFile(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return Status::InvalidArgument(path + ": cannot read the config file");
+  std::string text;
+  char buf[4096];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  std::fclose(f);
+  return text;
+}
 
 std::string JoinPath(std::string_view parent, std::string_view key) {
   if (parent.empty()) return std::string(key);

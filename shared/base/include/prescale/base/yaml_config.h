@@ -41,6 +41,9 @@ class YamlConfigReader {
   std::string file_;
 };
 
+// The whole text of a config file; InvalidArgument "PATH: cannot read the config file".
+Result<std::string> ReadConfigFile(const std::string& path);
+
 // "parent.key" or "key" when parent is empty; "parent[3]" for Index.
 std::string JoinPath(std::string_view parent, std::string_view key);
 std::string IndexPath(std::string_view parent, size_t index);
