@@ -16,4 +16,6 @@ if(PRESCALE_BENCH AND NOT PRESCALE_FUZZ)
 endif()
 # The aggregator: OpenSSL (token hashes) and RapidJSON (JSON ingest, header-only; Debian rapidjson-dev).
 find_package(OpenSSL REQUIRED)
+# The forecast library: least squares (Debian libeigen3-dev, header-only).
+find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 find_path(RAPIDJSON_INCLUDE_DIR rapidjson/document.h REQUIRED)
