@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   Aggregator aggregator(std::move(config).value(), SystemClock::Instance());
   const std::string& data_dir = aggregator.config().data_dir;
   if (!data_dir.empty()) {
-    auto loaded = LoadSnapshot(&aggregator.store(), data_dir);
+    auto loaded = LoadSnapshot(&aggregator.store(), &aggregator.demand(), data_dir);
     if (loaded.ok()) {
       Log(LogLevel::kInfo, "loaded " + std::to_string(loaded->series) + " series, " + std::to_string(loaded->samples) +
                                " samples from " + SnapshotPath(data_dir));
@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   }
   auto snapshot = [&] {
     if (data_dir.empty()) return;
-    auto written = WriteSnapshot(aggregator.store(), data_dir);
+    auto written = WriteSnapshot(aggregator.store(), &aggregator.demand(), data_dir);
     if (!written.ok()) {
       Log(LogLevel::kError, "snapshot failed: " + written.status().message());
     } else {
@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
   while (!g_stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (std::chrono::steady_clock::now() >= next_sweep) {
-      const size_t n = aggregator.ExpireIdle();
+      const size_t n = aggregator.Tick();
       if (n > 0) Log(LogLevel::kDebug, "expired " + std::to_string(n) + " idle series");
       next_sweep += kSweepEvery;
     }

@@ -14,7 +14,9 @@
 
 #include "prescale/aggregator/ingest_json.h"
 #include "prescale/aggregator/raw_json.h"
+#include "prescale/aggregator/series_api.h"
 #include "prescale/base/log.h"
+#include "prescale/metrics/text_writer.h"
 
 namespace prescale::aggregator {
 namespace {
@@ -22,6 +24,7 @@ namespace {
 constexpr const char* kWrite = "write";
 constexpr const char* kIngest = "ingest";
 constexpr const char* kRaw = "raw";
+constexpr const char* kSeries = "series";
 // Series expire after raw_retention at the latest; a sender retrying a 429 sooner than
 // this mostly hits the limit again.
 constexpr const char* kRetryAfterSeconds = "30";
@@ -94,6 +97,23 @@ struct Aggregator::Metrics {
                                       .Help("The configured limit of series (max_series)")
                                       .Register(*registry)
                                       .Add({});
+  prometheus::Family<prometheus::Gauge>& store_bytes =
+      prometheus::BuildGauge()
+          .Name("prescale_aggregator_store_bytes")
+          .Help("Memory held by the history (approximate): raw series and samples, demand rollups")
+          .Register(*registry);
+  prometheus::Gauge& raw_bytes = store_bytes.Add({{"part", "raw"}});
+  prometheus::Gauge& rollup_bytes = store_bytes.Add({{"part", "rollups"}});
+  prometheus::Gauge& demand_series = prometheus::BuildGauge()
+                                         .Name("prescale_aggregator_demand_series")
+                                         .Help("Demand series (tenant, service, resource) held as rollups")
+                                         .Register(*registry)
+                                         .Add({});
+  prometheus::Gauge& demand_late = prometheus::BuildGauge()
+                                       .Name("prescale_aggregator_demand_late_intervals")
+                                       .Help("Sample intervals that arrived after their minute was final (cumulative)")
+                                       .Register(*registry)
+                                       .Add({});
   prometheus::Gauge& ingest_lag = prometheus::BuildGauge()
                                       .Name("prescale_aggregator_ingest_lag_seconds")
                                       .Help("Now minus the newest sample timestamp received (0 before any)")
@@ -118,7 +138,9 @@ Aggregator::Aggregator(AggregatorConfig config, const Clock& clock)
     : config_(std::move(config)),
       clock_(clock),
       auth_(config_.tokens),
-      store_(SeriesStoreOptions{.max_series = config_.max_series, .raw_retention = config_.raw_retention}, clock),
+      demand_(config_.demand, clock),
+      store_(SeriesStoreOptions{.max_series = config_.max_series, .raw_retention = config_.raw_retention}, clock,
+             &demand_),
       metrics_(std::make_unique<Metrics>()) {
   metrics_->max_series.Set(static_cast<double>(config_.max_series));
 }
@@ -138,6 +160,7 @@ std::vector<http::Route> Aggregator::Routes() {
   routes.push_back({"POST", "/api/v1/write", [this](const http::HttpRequest& r) { return HandleWrite(r); }});
   routes.push_back({"POST", "/api/v1/ingest", [this](const http::HttpRequest& r) { return HandleIngest(r); }});
   routes.push_back({"GET", "/api/v1/raw", [this](const http::HttpRequest& r) { return HandleRaw(r); }});
+  routes.push_back({"GET", "/api/v1/series", [this](const http::HttpRequest& r) { return HandleSeries(r); }});
   routes.push_back({"GET", "/metrics", [this](const http::HttpRequest&) { return HandleMetrics(); }});
   routes.push_back({"GET", "/healthz", [](const http::HttpRequest&) { return Text(200, "ok"); }});
   // Ready as soon as the routes serve: the store starts empty (snapshots are not loaded yet).
@@ -247,13 +270,61 @@ http::HttpResponse Aggregator::HandleRaw(const http::HttpRequest& request) {
   return Count(kRaw, std::move(r));
 }
 
+http::HttpResponse Aggregator::HandleSeries(const http::HttpRequest& request) {
+  const AuthResult auth = auth_.Authenticate(request);
+  if (!auth.ok()) {
+    return Count(kSeries,
+                 http::HttpResponse::JsonError(
+                     auth.outcome == AuthResult::Outcome::kMissing ? 401 : 403,
+                     auth.outcome == AuthResult::Outcome::kMissing ? "unauthorized" : "forbidden", auth.reason));
+  }
+  std::string field;
+  auto query = ParseSeriesQuery(request.query, ToUnixMillis(clock_.Now()), &field);
+  if (!query.ok()) return Count(kSeries, JsonFieldError(400, "bad_request", query.status().message(), field));
+  http::HttpResponse r;
+  r.content_type = "application/json";
+  r.body = RenderSeriesJson(demand_.Query(query->filter, query->from_ms, query->to_ms, query->step), demand_);
+  return Count(kSeries, std::move(r));
+}
+
+namespace {
+
+// prescale_service_usage{tenant,service,resource}: the newest final minute of every demand series.
+void AppendUsageGauges(const DemandRollups& demand, std::string* out) {
+  const auto latest = demand.Latest();
+  if (latest.empty()) return;
+  metrics::TextWriter w(out);
+  for (const char* kind : {"", "_max"}) {
+    const std::string name = std::string("prescale_service_usage") + kind;
+    w.Family(name,
+             kind[0] == '\0' ? "Demand of each service in its newest complete minute, summed over instances: "
+                               "average (cpu: cores, memory: bytes, network: bytes/s)"
+                             : "Demand of each service in its newest complete minute: the highest 10 s value",
+             metrics::MetricType::kGauge);
+    for (const auto& entry : latest) {
+      const DemandKey& key = entry.first;
+      w.Sample(name, {{"resource", key.resource}, {"service", key.service}, {"tenant", key.tenant}},
+               kind[0] == '\0' ? entry.second.avg : entry.second.max);
+    }
+  }
+}
+
+}  // namespace
+
 std::string Aggregator::MetricsText() {
   metrics_->active_series.Set(static_cast<double>(store_.active_series()));
+  const DemandStats demand = demand_.Stats();
+  metrics_->raw_bytes.Set(static_cast<double>(store_.bytes()));
+  metrics_->rollup_bytes.Set(static_cast<double>(demand.bytes));
+  metrics_->demand_series.Set(static_cast<double>(demand.keys));
+  metrics_->demand_late.Set(static_cast<double>(demand.late_intervals));
   const int64_t newest = store_.newest_timestamp_ms();
   metrics_->ingest_lag.Set(newest == 0 ? 0.0 : static_cast<double>(ToUnixMillis(clock_.Now()) - newest) / 1000.0);
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, metrics_->registry->Collect());
-  return out.str();
+  std::string text = out.str();
+  AppendUsageGauges(demand_, &text);
+  return text;
 }
 
 http::HttpResponse Aggregator::HandleMetrics() {
@@ -261,6 +332,12 @@ http::HttpResponse Aggregator::HandleMetrics() {
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = MetricsText();
   return r;
+}
+
+size_t Aggregator::Tick() {
+  const size_t expired = ExpireIdle();
+  demand_.Finalize();
+  return expired;
 }
 
 size_t Aggregator::ExpireIdle() {

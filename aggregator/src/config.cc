@@ -7,6 +7,7 @@
 #include "prescale/base/flags.h"
 #include "prescale/base/numbers.h"
 #include "prescale/base/yaml_config.h"
+#include "prescale/metrics/names.h"
 
 namespace prescale::aggregator {
 namespace {
@@ -64,6 +65,70 @@ Status CheckRetention(std::chrono::milliseconds d, const std::function<Status(st
   return Status::Ok();
 }
 
+Status ParseCustomMetrics(const YamlConfigReader& r, const YAML::Node& node, DemandOptions* d) {
+  PRESCALE_RETURN_IF_ERROR(r.CheckSequence(node, "demand.custom_metrics"));
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node& m = node[i];
+    const std::string path = IndexPath("demand.custom_metrics", i);
+    PRESCALE_RETURN_IF_ERROR(r.CheckMap(m, path, {"metric", "resource", "type"}));
+    DemandRule rule;
+    std::string type = "gauge";
+    for (auto [key, field] : {std::pair{"metric", &rule.metric}, {"resource", &rule.resource}, {"type", &type}}) {
+      if (!m[key].IsDefined()) {
+        if (std::string_view(key) == "type") continue;
+        return r.Error(m, JoinPath(path, key), "required key is missing");
+      }
+      auto v = r.String(m[key], JoinPath(path, key));
+      if (!v.ok()) return v.status();
+      *field = *v;
+    }
+    if (!metrics::IsValidMetricName(rule.metric))
+      return r.Error(m["metric"], JoinPath(path, "metric"), "not a valid metric name");
+    if (!metrics::IsValidLabelName(rule.resource)) {
+      return r.Error(m["resource"], JoinPath(path, "resource"), "expected a name of letters, digits and _");
+    }
+    if (type != "gauge" && type != "counter")
+      return r.Error(m["type"], JoinPath(path, "type"), "expected gauge or counter");
+    rule.counter = type == "counter";
+    for (const DemandRule& other : d->rules) {
+      if (other.metric == rule.metric) {
+        return r.Error(m["metric"], JoinPath(path, "metric"), "'" + rule.metric + "' is already a demand source");
+      }
+    }
+    d->rules.push_back(std::move(rule));
+  }
+  return Status::Ok();
+}
+
+Status ParseDemand(const YamlConfigReader& r, const YAML::Node& node, DemandOptions* d) {
+  PRESCALE_RETURN_IF_ERROR(
+      r.CheckMap(node, "demand", {"tenant_label", "service_label", "resolution", "settle", "custom_metrics"}));
+  for (auto [key, field] : {std::pair{"tenant_label", &d->tenant_label}, {"service_label", &d->service_label}}) {
+    if (!node[key].IsDefined()) continue;
+    const std::string path = JoinPath("demand", key);
+    auto v = r.String(node[key], path);
+    if (!v.ok()) return v.status();
+    if (!metrics::IsValidLabelName(*v)) return r.Error(node[key], path, "not a valid label name");
+    *field = *v;
+  }
+  if (node["resolution"].IsDefined()) {
+    auto v = r.Duration(node["resolution"], "demand.resolution");
+    if (!v.ok()) return v.status();
+    if (*v < std::chrono::seconds(1) || *v > std::chrono::minutes(1) || 60'000 % v->count() != 0) {
+      return r.Error(node["resolution"], "demand.resolution", "must divide 1m evenly, from 1s to 1m (e.g. 10s)");
+    }
+    d->resolution = *v;
+  }
+  if (node["settle"].IsDefined()) {
+    auto v = r.Duration(node["settle"], "demand.settle");
+    if (!v.ok()) return v.status();
+    if (*v > std::chrono::minutes(30)) return r.Error(node["settle"], "demand.settle", "must be at most 30m");
+    d->settle = *v;
+  }
+  if (node["custom_metrics"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseCustomMetrics(r, node["custom_metrics"], d));
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const std::string& file_name) {
@@ -73,10 +138,12 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
   const YAML::Node root = *parsed;
   AggregatorConfig c;
   if (root.IsNull()) return c;  // an empty file: the defaults
-  PRESCALE_RETURN_IF_ERROR(r.CheckMap(root, "",
-                                      {"listen", "data_dir", "max_series", "max_body_bytes", "raw_retention",
-                                       "snapshot_interval", "tokens", "http_threads", "log_level"}));
-  for (auto [key, field] : {std::pair{"listen", &c.listen}, {"data_dir", &c.data_dir}}) {
+  PRESCALE_RETURN_IF_ERROR(
+      r.CheckMap(root, "",
+                 {"listen", "data_dir", "max_series", "max_body_bytes", "raw_retention", "snapshot_interval", "tokens",
+                  "http_threads", "log_level", "demand", "prometheus_url"}));
+  for (auto [key, field] :
+       {std::pair{"listen", &c.listen}, {"data_dir", &c.data_dir}, {"prometheus_url", &c.prometheus_url}}) {
     if (!root[key].IsDefined()) continue;
     auto v = r.String(root[key], key);
     if (!v.ok()) return v.status();
@@ -122,6 +189,11 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
     }
   }
   if (root["tokens"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseTokens(r, root["tokens"], &c));
+  if (root["demand"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseDemand(r, root["demand"], &c.demand));
+  if (!c.prometheus_url.empty() && !c.prometheus_url.starts_with("http://") &&
+      !c.prometheus_url.starts_with("https://")) {
+    return r.Error(root["prometheus_url"], "prometheus_url", "expected an http:// or https:// URL");
+  }
   return c;
 }
 
@@ -133,7 +205,7 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
 
 std::string AggregatorUsage() {
   return "usage: prescale-aggregator [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
-         "                           [--max-series N] [--log-level LEVEL] [--help]\n"
+         "                           [--max-series N] [--prometheus-url URL] [--log-level LEVEL] [--help]\n"
          "\n"
          "Receives usage from prescale-agents and any Prometheus remote-write sender\n"
          "(POST /api/v1/write) and JSON pushes (POST /api/v1/ingest); see docs/aggregator.md.\n"
@@ -142,13 +214,15 @@ std::string AggregatorUsage() {
          "  --listen ADDR:PORT   where the API and /metrics are served (default 0.0.0.0:9570; port 0 picks one)\n"
          "  --data-dir DIR       directory for the aggregator's state\n"
          "  --max-series N       most series held in memory; beyond, writes get 429 (default 1000000)\n"
+         "  --prometheus-url URL backfill the demand rollups from this Prometheus when the store starts empty\n"
          "  --log-level LEVEL    debug, info, warning or error (default info)\n"
          "  --help               print this help\n";
 }
 
 Result<AggregatorCommandLine> ParseAggregatorCommandLine(int argc, const char* const* argv) {
   static constexpr std::string_view kSwitches[] = {"help"};
-  static constexpr std::string_view kValueFlags[] = {"config", "listen", "data-dir", "max-series", "log-level"};
+  static constexpr std::string_view kValueFlags[] = {"config",     "listen",    "data-dir",
+                                                     "max-series", "log-level", "prometheus-url"};
   auto flags = ParseFlags(argc, argv, kSwitches, kValueFlags);
   if (!flags.ok()) return flags.status();
   AggregatorCommandLine cli;
@@ -175,6 +249,10 @@ Status ApplyAggregatorOverrides(const AggregatorCommandLine& cli, AggregatorConf
       uint64_t n = 0;
       if (!ParseU64(value, &n) || n == 0) return fail("expected a positive whole number");
       config->max_series = n;
+    } else if (flag == "prometheus-url") {
+      if (!value.starts_with("http://") && !value.starts_with("https://"))
+        return fail("expected an http:// or https:// URL");
+      config->prometheus_url = value;
     } else if (flag == "log-level") {
       if (!ParseLogLevel(value, &config->log_level)) return fail("expected debug, info, warning or error");
     } else {

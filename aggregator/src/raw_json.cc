@@ -41,9 +41,8 @@ bool UrlDecode(std::string_view in, std::string* out) {
   return true;
 }
 
-Result<RawQuery> ParseRawQuery(std::string_view query_string) {
-  RawQuery q;
-  bool has_match = false;
+Result<std::vector<std::pair<std::string, std::string>>> ParseQueryString(std::string_view query_string) {
+  std::vector<std::pair<std::string, std::string>> out;
   while (!query_string.empty()) {
     const size_t amp = query_string.find('&');
     const std::string_view pair = query_string.substr(0, amp);
@@ -55,6 +54,17 @@ Result<RawQuery> ParseRawQuery(std::string_view query_string) {
         !UrlDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), &value)) {
       return Status::InvalidArgument("malformed percent-encoding in '" + std::string(pair) + "'");
     }
+    out.emplace_back(std::move(name), std::move(value));
+  }
+  return out;
+}
+
+Result<RawQuery> ParseRawQuery(std::string_view query_string) {
+  auto params = ParseQueryString(query_string);
+  if (!params.ok()) return params.status();
+  RawQuery q;
+  bool has_match = false;
+  for (auto& [name, value] : *params) {
     if (name == "match") {
       if (has_match) return Status::InvalidArgument("match: given more than once");
       if (!metrics::IsValidMetricName(value))

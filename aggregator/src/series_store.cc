@@ -20,6 +20,7 @@ struct SeriesStore::Series {
   size_t size = 0;
   std::chrono::steady_clock::time_point last_append;
   bool ended = false;  // the last sample is a stale marker
+  DemandRollups::Binding demand;
 
   const Sample& at(size_t i) const { return ring[(head + i) % ring.size()]; }
   const Sample& newest() const { return at(size - 1); }
@@ -27,21 +28,31 @@ struct SeriesStore::Series {
     head = (head + 1) % ring.size();
     --size;
   }
-  void Push(const Sample& s, size_t max_samples) {
+  // Returns the bytes the ring grew by.
+  int64_t Push(const Sample& s, size_t max_samples) {
+    int64_t grown = 0;
     if (size == ring.size()) {
       if (ring.size() < max_samples) {
+        grown = -static_cast<int64_t>(ring.capacity() * sizeof(Sample));
         std::vector<Sample> bigger;
         bigger.reserve(std::min(max_samples, std::max<size_t>(4, ring.size() * 2)));
         for (size_t i = 0; i < size; ++i) bigger.push_back(at(i));
         bigger.resize(bigger.capacity());
         ring = std::move(bigger);
         head = 0;
+        grown += static_cast<int64_t>(ring.capacity() * sizeof(Sample));
       } else {
         PopOldest();
       }
     }
     ring[(head + size) % ring.size()] = s;
     ++size;
+    return grown;
+  }
+  size_t bytes() const {
+    size_t b = sizeof(Series) + labels.capacity() * sizeof(Label) + ring.capacity() * sizeof(Sample);
+    for (const Label& l : labels) b += l.name.capacity() + l.value.capacity();
+    return b;
   }
 };
 
@@ -71,7 +82,8 @@ uint64_t HashLabels(const std::vector<Label>& labels) {
 
 bool IsStaleMarker(double value) { return std::bit_cast<uint64_t>(value) == remote_write::kStaleNaNBits; }
 
-SeriesStore::SeriesStore(SeriesStoreOptions options, const Clock& clock) : options_(options), clock_(clock) {
+SeriesStore::SeriesStore(SeriesStoreOptions options, const Clock& clock, DemandRollups* demand)
+    : options_(options), clock_(clock), demand_(demand) {
   if (options_.max_samples_per_series < 4) options_.max_samples_per_series = 4;
 }
 
@@ -86,14 +98,16 @@ SeriesStore::Series* SeriesStore::Find(Shard& shard, uint64_t hash, const std::v
   return nullptr;
 }
 
-void SeriesStore::AppendSamples(Series* s, const std::vector<Sample>& samples, AppendStats* stats) {
+void SeriesStore::AppendSamples(Series* s, const std::vector<Sample>& samples, bool restoring, AppendStats* stats) {
   const int64_t retention_ms = options_.raw_retention.count();
   for (const Sample& sample : samples) {
     if (s->size > 0 && sample.timestamp_ms <= s->newest().timestamp_ms) {
       ++stats->samples_out_of_order;
       continue;
     }
-    s->Push(sample, options_.max_samples_per_series);
+    if (s->demand.key != nullptr && s->size > 0 && !restoring) demand_->AddInterval(s->demand, s->newest(), sample);
+    const int64_t grown = s->Push(sample, options_.max_samples_per_series);
+    if (grown != 0) bytes_.fetch_add(static_cast<uint64_t>(grown), std::memory_order_relaxed);
     s->ended = IsStaleMarker(sample.value);
     ++stats->samples_appended;
     // Remote write allows any int64 timestamp: keep the cutoff from overflowing.
@@ -104,7 +118,7 @@ void SeriesStore::AppendSamples(Series* s, const std::vector<Sample>& samples, A
   }
 }
 
-Status SeriesStore::Append(const std::vector<TimeSeries>& series, AppendStats* stats) {
+Status SeriesStore::Append(const std::vector<TimeSeries>& series, AppendStats* stats, bool restoring) {
   std::vector<uint64_t> hashes(series.size());
   // Pass 1: how many series are new? Reserve room for them before touching anything.
   uint64_t new_series = 0;
@@ -139,12 +153,14 @@ Status SeriesStore::Append(const std::vector<TimeSeries>& series, AppendStats* s
     if (s == nullptr) {
       auto owned = std::make_unique<Series>();
       owned->labels = series[i].labels;
+      if (demand_ != nullptr) owned->demand = demand_->Bind(owned->labels);
+      bytes_.fetch_add(owned->bytes(), std::memory_order_relaxed);
       s = owned.get();
       shard.series[hashes[i]].push_back(std::move(owned));
       ++created;
     }
     s->last_append = now;
-    AppendSamples(s, series[i].samples, stats);
+    AppendSamples(s, series[i].samples, restoring, stats);
     if (s->size > 0) newest = std::max(newest, s->newest().timestamp_ms);
   }
   if (created > new_series) {
@@ -213,7 +229,9 @@ size_t SeriesStore::ExpireIdle() {
       auto& list = it->second;
       const size_t before = list.size();
       std::erase_if(list, [&](const std::unique_ptr<Series>& s) {
-        return s->ended || now - s->last_append >= options_.raw_retention;
+        const bool expired = s->ended || now - s->last_append >= options_.raw_retention;
+        if (expired) bytes_.fetch_sub(s->bytes(), std::memory_order_relaxed);
+        return expired;
       });
       removed += before - list.size();
       it = list.empty() ? shard.series.erase(it) : std::next(it);

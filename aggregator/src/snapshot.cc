@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <string_view>
@@ -38,7 +39,29 @@ constexpr std::string_view kMagic = "prescale-snapshot-1\n";
 
 std::string SnapshotPath(const std::string& data_dir) { return data_dir + "/series.snapshot"; }
 
-Result<SnapshotInfo> WriteSnapshot(const SeriesStore& store, const std::string& data_dir) {
+Status WriteChunk(int fd, const remote_write::WriteRequest& request, remote_write::Encoder* encoder, std::string* chunk,
+                  const std::string& path, SnapshotInfo* info) {
+  info->series += request.timeseries.size();
+  for (const auto& ts : request.timeseries) info->samples += ts.samples.size();
+  encoder->Encode(request, chunk);
+  char length[8];
+  uint64_t n = chunk->size();
+  for (char& c : length) {
+    c = static_cast<char>(n & 0xff);
+    n >>= 8;
+  }
+  info->bytes += sizeof length + chunk->size();
+  return WriteAll(fd, std::string(length, sizeof length) + *chunk, path);
+}
+
+bool IsRollup(const remote_write::TimeSeries& ts) {
+  for (const auto& l : ts.labels) {
+    if (l.name == "__name__") return l.value.starts_with(DemandRollups::kSnapshotPrefix);
+  }
+  return false;
+}
+
+Result<SnapshotInfo> WriteSnapshot(const SeriesStore& store, const DemandRollups* demand, const std::string& data_dir) {
   const std::string path = SnapshotPath(data_dir);
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -49,18 +72,12 @@ Result<SnapshotInfo> WriteSnapshot(const SeriesStore& store, const std::string& 
   remote_write::Encoder encoder;
   std::string chunk;
   for (size_t shard = 0; s.ok() && shard < SeriesStore::shard_count(); ++shard) {
-    const remote_write::WriteRequest copy = store.CopyShard(shard);
-    info.series += copy.timeseries.size();
-    for (const auto& ts : copy.timeseries) info.samples += ts.samples.size();
-    encoder.Encode(copy, &chunk);
-    char length[8];
-    uint64_t n = chunk.size();
-    for (char& c : length) {
-      c = static_cast<char>(n & 0xff);
-      n >>= 8;
-    }
-    s = WriteAll(fd, std::string(length, sizeof length) + chunk, tmp);
-    info.bytes += sizeof length + chunk.size();
+    s = WriteChunk(fd, store.CopyShard(shard), &encoder, &chunk, tmp, &info);
+  }
+  if (s.ok() && demand != nullptr) {
+    remote_write::WriteRequest rollups;
+    rollups.timeseries = demand->Export();
+    s = WriteChunk(fd, rollups, &encoder, &chunk, tmp, &info);
   }
   if (s.ok() && ::fsync(fd) != 0) s = Errno("cannot fsync", tmp);
   ::close(fd);
@@ -78,7 +95,7 @@ Result<SnapshotInfo> WriteSnapshot(const SeriesStore& store, const std::string& 
   return info;
 }
 
-Result<SnapshotInfo> LoadSnapshot(SeriesStore* store, const std::string& data_dir) {
+Result<SnapshotInfo> LoadSnapshot(SeriesStore* store, DemandRollups* demand, const std::string& data_dir) {
   const std::string path = SnapshotPath(data_dir);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -118,11 +135,17 @@ Result<SnapshotInfo> LoadSnapshot(SeriesStore* store, const std::string& data_di
   }
   SnapshotInfo info;
   info.bytes = body.size();
-  for (const auto& chunk : chunks) {
+  for (auto& chunk : chunks) {
     info.series += chunk.timeseries.size();
     for (const auto& ts : chunk.timeseries) info.samples += ts.samples.size();
+    // Rollups (the last chunk) go back to the demand rollups, raw series to the store.
+    auto rollups = std::stable_partition(chunk.timeseries.begin(), chunk.timeseries.end(), IsRollup);
+    if (demand != nullptr) {
+      for (auto it = chunk.timeseries.begin(); it != rollups; ++it) demand->Restore(*it);
+    }
+    chunk.timeseries.erase(chunk.timeseries.begin(), rollups);
     AppendStats stats;
-    PRESCALE_RETURN_IF_ERROR(store->Append(chunk.timeseries, &stats));
+    PRESCALE_RETURN_IF_ERROR(store->Append(chunk.timeseries, &stats, /*restoring=*/true));
   }
   return info;
 }

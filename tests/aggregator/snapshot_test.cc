@@ -34,13 +34,13 @@ TEST_F(SnapshotTest, RoundTripsEverySeriesAndSampleAcrossShards) {
   series.push_back(Series("ended", "x", {{std::bit_cast<double>(remote_write::kStaleNaNBits), 3000}}));
   AppendStats stats;
   ASSERT_TRUE(store->Append(series, &stats).ok());
-  auto written = WriteSnapshot(*store, dir_.path());
+  auto written = WriteSnapshot(*store, nullptr, dir_.path());
   ASSERT_TRUE(written.ok()) << written.status().ToString();
   EXPECT_EQ(written->series, 301u);
   EXPECT_EQ(written->samples, 601u);
 
   auto restored = NewStore();
-  auto loaded = LoadSnapshot(restored.get(), dir_.path());
+  auto loaded = LoadSnapshot(restored.get(), nullptr, dir_.path());
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   EXPECT_EQ(loaded->series, 301u);
   EXPECT_EQ(loaded->samples, 601u);
@@ -57,7 +57,7 @@ TEST_F(SnapshotTest, RoundTripsEverySeriesAndSampleAcrossShards) {
 
 TEST_F(SnapshotTest, NoSnapshotLoadsNothing) {
   auto store = NewStore();
-  auto loaded = LoadSnapshot(store.get(), dir_.path());
+  auto loaded = LoadSnapshot(store.get(), nullptr, dir_.path());
   ASSERT_TRUE(loaded.ok());
   EXPECT_EQ(loaded->series, 0u);
   EXPECT_EQ(store->active_series(), 0u);
@@ -67,14 +67,14 @@ TEST_F(SnapshotTest, CorruptOrTruncatedSnapshotIsMovedAsideAndLoadsNothing) {
   auto store = NewStore();
   AppendStats stats;
   ASSERT_TRUE(store->Append({Series("cpu", "a", {{1, 1000}})}, &stats).ok());
-  ASSERT_TRUE(WriteSnapshot(*store, dir_.path()).ok());
+  ASSERT_TRUE(WriteSnapshot(*store, nullptr, dir_.path()).ok());
   const std::string path = SnapshotPath(dir_.path());
   const std::string whole = testing::ReadFileOrEmpty(path);
   for (const std::string& bad :
        {whole.substr(0, whole.size() - 3), std::string("not a snapshot"), whole + std::string(9, '\x01')}) {
     std::ofstream(path, std::ios::binary | std::ios::trunc) << bad;
     auto fresh = NewStore();
-    auto loaded = LoadSnapshot(fresh.get(), dir_.path());
+    auto loaded = LoadSnapshot(fresh.get(), nullptr, dir_.path());
     ASSERT_FALSE(loaded.ok());
     EXPECT_EQ(loaded.status().code(), StatusCode::kParseError);
     EXPECT_NE(loaded.status().message().find(path), std::string::npos) << loaded.status().message();
@@ -86,7 +86,7 @@ TEST_F(SnapshotTest, CorruptOrTruncatedSnapshotIsMovedAsideAndLoadsNothing) {
 
 TEST_F(SnapshotTest, UnwritableDirectoryIsAnIoErrorNamingThePath) {
   auto store = NewStore();
-  auto written = WriteSnapshot(*store, dir_.path() + "/missing/dir");
+  auto written = WriteSnapshot(*store, nullptr, dir_.path() + "/missing/dir");
   ASSERT_FALSE(written.ok());
   EXPECT_EQ(written.status().code(), StatusCode::kIoError);
   EXPECT_NE(written.status().message().find("missing/dir"), std::string::npos);

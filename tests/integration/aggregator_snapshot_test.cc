@@ -65,7 +65,7 @@ class AggregatorSnapshotTest : public ::testing::Test {
   // Samples in the snapshot file now on disk.
   size_t SamplesOnDisk() {
     aggregator::SeriesStore store(aggregator::SeriesStoreOptions{}, SystemClock::Instance());
-    auto loaded = aggregator::LoadSnapshot(&store, data_dir_);
+    auto loaded = aggregator::LoadSnapshot(&store, nullptr, data_dir_);
     return loaded.ok() ? loaded->samples : 0;
   }
 

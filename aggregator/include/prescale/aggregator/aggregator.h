@@ -11,6 +11,7 @@
 
 #include "prescale/aggregator/auth.h"
 #include "prescale/aggregator/config.h"
+#include "prescale/aggregator/demand.h"
 #include "prescale/aggregator/series_store.h"
 #include "prescale/base/clock.h"
 #include "prescale/http/http_server.h"
@@ -24,7 +25,7 @@ class Aggregator {
   Aggregator(const Aggregator&) = delete;
   Aggregator& operator=(const Aggregator&) = delete;
 
-  // /api/v1/write, /api/v1/ingest, /api/v1/raw, /metrics, /healthz, /readyz.
+  // /api/v1/write, /api/v1/ingest, /api/v1/raw, /api/v1/series, /metrics, /healthz, /readyz.
   std::vector<http::Route> Routes();
   // Listen address, threads and the body limit from the config.
   http::HttpServerOptions ServerOptions() const;
@@ -32,16 +33,21 @@ class Aggregator {
   http::HttpResponse HandleWrite(const http::HttpRequest& request);
   http::HttpResponse HandleIngest(const http::HttpRequest& request);
   http::HttpResponse HandleRaw(const http::HttpRequest& request);
+  http::HttpResponse HandleSeries(const http::HttpRequest& request);
   http::HttpResponse HandleMetrics();
 
   // Removes idle and ended series; returns how many.
   size_t ExpireIdle();
+  // The periodic housekeeping (every few seconds): ExpireIdle, then the demand
+  // minutes that are due become final.
+  size_t Tick();
   // The text exposition of the self metrics.
   std::string MetricsText();
 
   const AggregatorConfig& config() const { return config_; }
   const Authenticator& authenticator() const { return auth_; }
   SeriesStore& store() { return store_; }
+  DemandRollups& demand() { return demand_; }
 
  private:
   struct Metrics;
@@ -53,6 +59,7 @@ class Aggregator {
   AggregatorConfig config_;
   const Clock& clock_;
   Authenticator auth_;
+  DemandRollups demand_;  // before store_, which feeds it
   SeriesStore store_;
   std::unique_ptr<Metrics> metrics_;
 };

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "prescale/aggregator/demand.h"
 #include "prescale/base/log.h"
 #include "prescale/base/status.h"
 
@@ -34,6 +35,11 @@ struct AggregatorConfig {
   std::vector<TokenConfig> tokens;
   int http_threads = 8;
   LogLevel log_level = LogLevel::kInfo;
+  // The demand series: labels, rules (defaults plus `demand.custom_metrics`), timing.
+  DemandOptions demand;
+  // When set and the store starts empty, the demand rollups are backfilled from
+  // this Prometheus's query_range API.
+  std::string prometheus_url;
 };
 
 // Parses YAML text on top of the defaults; file_name is used in messages.

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "prescale/aggregator/series_store.h"
@@ -18,6 +19,9 @@ struct RawQuery {
 
 // Decodes %XX and '+' in a query-string component; false when malformed.
 bool UrlDecode(std::string_view in, std::string* out);
+// Splits "a=1&b=2" into decoded (name, value) pairs, in order; InvalidArgument
+// naming the pair when its percent-encoding is malformed.
+Result<std::vector<std::pair<std::string, std::string>>> ParseQueryString(std::string_view query_string);
 // "match=NAME&label=value&...": InvalidArgument naming the parameter.
 Result<RawQuery> ParseRawQuery(std::string_view query_string);
 // {"status":"success","data":[{"labels":{...},"samples":[[ts_ms,"value"],...]}]};

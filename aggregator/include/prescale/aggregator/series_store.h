@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "prescale/aggregator/demand.h"
 #include "prescale/base/clock.h"
 #include "prescale/base/status.h"
 #include "prescale/remote_write/remote_write.h"
@@ -49,7 +50,9 @@ bool IsStaleMarker(double value);
 
 class SeriesStore {
  public:
-  SeriesStore(SeriesStoreOptions options, const Clock& clock);
+  // `demand` (optional, outliving the store) receives every pair of consecutive
+  // samples of the series it binds.
+  SeriesStore(SeriesStoreOptions options, const Clock& clock, DemandRollups* demand = nullptr);
   ~SeriesStore();
   SeriesStore(const SeriesStore&) = delete;
   SeriesStore& operator=(const SeriesStore&) = delete;
@@ -58,7 +61,8 @@ class SeriesStore {
   // When the series new to the store would take it past max_series nothing
   // is appended and the result is ResourceExhausted; *stats then holds
   // series_rejected. Out-of-order samples are dropped and counted, not errors.
-  Status Append(const std::vector<remote_write::TimeSeries>& series, AppendStats* stats);
+  // `restoring` (loading a snapshot): the demand rollups are not fed, they are restored apart.
+  Status Append(const std::vector<remote_write::TimeSeries>& series, AppendStats* stats, bool restoring = false);
 
   // Series whose __name__ is `metric_name` and which carry every label in `equalities`.
   std::vector<SeriesData> Query(std::string_view metric_name, const std::vector<remote_write::Label>& equalities) const;
@@ -73,6 +77,8 @@ class SeriesStore {
   size_t ExpireIdle();
 
   uint64_t active_series() const { return active_series_.load(std::memory_order_relaxed); }
+  // Memory held by series and their samples (approximate: allocator overhead not counted).
+  uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
   // The newest sample timestamp ever appended (ms since the epoch); 0 before any.
   int64_t newest_timestamp_ms() const { return newest_timestamp_ms_.load(std::memory_order_relaxed); }
   const SeriesStoreOptions& options() const { return options_; }
@@ -87,12 +93,14 @@ class SeriesStore {
 
   Shard& ShardFor(uint64_t hash) { return shards_[hash >> 58]; }
   static Series* Find(Shard& shard, uint64_t hash, const std::vector<remote_write::Label>& labels);
-  void AppendSamples(Series* s, const std::vector<remote_write::Sample>& samples, AppendStats* stats);
+  void AppendSamples(Series* s, const std::vector<remote_write::Sample>& samples, bool restoring, AppendStats* stats);
 
   SeriesStoreOptions options_;
   const Clock& clock_;
+  DemandRollups* demand_;
   std::array<Shard, kShards> shards_;
   std::atomic<uint64_t> active_series_{0};
+  std::atomic<uint64_t> bytes_{0};
   std::atomic<int64_t> newest_timestamp_ms_{0};
 };
 
