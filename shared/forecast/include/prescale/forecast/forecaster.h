@@ -6,6 +6,34 @@
 // one owner (the aggregator's decision loop, or prescale-sim) drives it.
 // MakeForecaster() builds one from a model name and parameters (the config);
 // "auto" picks, per series, the model with the lowest backtest MASE.
+// The free functions are thread-safe.
+//
+// Models and their parameters (ModelParams() returns the same, for --help and
+// docs; a parameter given in the spec is fixed, one left out is fitted on
+// history by minimising the one-step squared error and refitted periodically):
+//   naive           the last value
+//   seasonal_naive  the value one season earlier; season_steps | season_s
+//                   (default: autocorrelation, a day when close; none: naive)
+//   sma             mean of the last window_steps (default: fitted)
+//   ewma            exponentially weighted mean: alpha
+//   linear          least squares over window_steps (default: fitted on the
+//                   error at horizon_s), optional fourier_daily/fourier_weekly
+//                   harmonics (default 0; then the window is the whole history)
+//   holt            level + trend: alpha, beta, damped (0), phi
+//   holt_winters    level + trend + season: alpha, beta, gamma, damped (0), phi,
+//                   multiplicative (0), season_steps | season_s (default:
+//                   autocorrelation; with no season found it runs as holt)
+//   auto            rolling-origin backtest of all the above on the recent
+//                   history, lowest MASE at horizon_s (900) wins; re-run every
+//                   reselect_every_steps (360) with hysteresis (0.1); naive
+//                   below 30 points
+//   every model     refit_every_steps (60), interp_gap_s (3600: longer gaps
+//                   are forward-filled), horizon_s (900)
+// Grid: point k stands for the samples in ((k-1)*step, k*step] (their mean;
+// counters: their per-second rate, resets handled). Intervals are empirical
+// quantiles of the model's own online errors at 1, 2, 4, ... 64 steps ahead;
+// until 30 errors are in, a normal interval 1.5x wider than the one-step
+// error spread suggests.
 #pragma once
 
 #include <chrono>
@@ -57,18 +85,37 @@ class Forecaster {
   // Adds one sample (ms since the epoch). Out-of-order and non-finite samples
   // are absorbed (dropped or treated as gaps), never an error.
   virtual void Observe(int64_t timestamp_ms, double value) = 0;
-  // The forecast `horizon` after the newest grid point. With no history: all zeros.
+  // The forecast `horizon` after the newest grid point, the horizon rounded up
+  // to whole steps (at least one). With no history: all zeros.
   virtual ForecastResult Forecast(std::chrono::milliseconds horizon) const = 0;
   // The model answering now (for "auto": the chosen one, e.g. "holt_winters").
   virtual std::string model() const = 0;
   // Grid points held.
   virtual size_t size() const = 0;
+  // Refits the parameters (and for "auto" re-selects at the next periodic
+  // check) on the held history now; this also happens on its own, every
+  // refit_every_steps points. For tests and for a caller that has just
+  // replayed a stored history.
+  virtual void Refit() {}
+};
+
+// One parameter a model accepts: its name, its default ("fitted", "detected"
+// or a number) and what it does.
+struct ModelParam {
+  std::string name;
+  std::string default_value;
+  std::string description;
 };
 
 // The model names MakeForecaster accepts, "auto" included.
 std::vector<std::string> ModelNames();
 
-// InvalidArgument naming the model or parameter when the spec is wrong.
+// The parameters `model` accepts (its own, then those every model accepts);
+// empty for an unknown model.
+std::vector<ModelParam> ModelParams(std::string_view model);
+
+// InvalidArgument naming the model or parameter when the spec is wrong, e.g.
+// "holt: alpha must be in (0,1), got 1.5".
 Result<std::unique_ptr<Forecaster>> MakeForecaster(const ForecastSpec& spec);
 
 }  // namespace prescale::forecast

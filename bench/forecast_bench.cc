@@ -1,0 +1,126 @@
+// Forecast engine benchmarks (figures in bench/README.md; goals from issue 4):
+//   BM_Observe<Model>       one sample into a warm forecaster, parameters fixed
+//                           so no refit runs (goal: <= 200 ns for ewma, holt,
+//                           holt_winters); *WithRefits: fitted, periodic refits
+//                           amortised in
+//   BM_RefitHoltWinters     a full refit on 2 days at 1-minute steps (goal: <= 5 ms),
+//                           season detected by autocorrelation or configured
+//   BM_Tick                 one evaluation tick over 10,000 series: a new sample
+//                           and a 15-minute forecast each (goal: <= 100 ms, one core)
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <numbers>
+#include <random>
+#include <vector>
+
+#include "prescale/forecast/forecaster.h"
+
+namespace prescale::forecast {
+namespace {
+
+constexpr int64_t kStepMs = 60'000;
+constexpr size_t kTwoDays = 2 * 24 * 60;
+
+// A daily cycle with noise, like a service's CPU demand, at 1-minute steps.
+std::vector<double> DailySeries(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> noise(0, 3);
+  std::vector<double> y(n);
+  for (size_t t = 0; t < n; ++t) {
+    y[t] = 100 + 40 * std::sin(2 * std::numbers::pi * static_cast<double>(t) / 1440.0) + noise(rng);
+  }
+  return y;
+}
+
+std::unique_ptr<Forecaster> Make(const std::string& model, std::map<std::string, double> params) {
+  ForecastSpec spec;
+  spec.model = model;
+  spec.params = std::move(params);
+  auto f = MakeForecaster(spec);
+  if (!f.ok()) std::abort();
+  return std::move(f).value();
+}
+
+void RunObserve(benchmark::State& state, const std::string& model, const std::map<std::string, double>& params) {
+  const std::vector<double> y = DailySeries(4 * kTwoDays, 1);
+  std::unique_ptr<Forecaster> f = Make(model, params);
+  int64_t t = 0;
+  for (size_t i = 0; i < kTwoDays; ++i) f->Observe(++t * kStepMs, y[i]);
+  size_t i = 0;
+  for (auto _ : state) {
+    f->Observe(++t * kStepMs, y[i]);
+    if (++i == y.size()) i = 0;
+  }
+  benchmark::DoNotOptimize(f->Forecast(std::chrono::minutes(15)));
+  state.SetItemsProcessed(state.iterations());
+}
+
+// Fixed parameters and no periodic refit: the incremental path alone.
+constexpr double kNever = 1e9;
+void BM_ObserveEwma(benchmark::State& s) { RunObserve(s, "ewma", {{"alpha", 0.3}, {"refit_every_steps", kNever}}); }
+void BM_ObserveHolt(benchmark::State& s) {
+  RunObserve(s, "holt", {{"alpha", 0.3}, {"beta", 0.05}, {"refit_every_steps", kNever}});
+}
+void BM_ObserveHoltWinters(benchmark::State& s) {
+  RunObserve(s, "holt_winters",
+             {{"alpha", 0.3}, {"beta", 0.05}, {"gamma", 0.1}, {"season_steps", 1440}, {"refit_every_steps", kNever}});
+}
+void BM_ObserveEwmaWithRefits(benchmark::State& s) { RunObserve(s, "ewma", {}); }
+void BM_ObserveHoltWithRefits(benchmark::State& s) { RunObserve(s, "holt", {}); }
+void BM_ObserveHoltWintersWithRefits(benchmark::State& s) { RunObserve(s, "holt_winters", {}); }
+BENCHMARK(BM_ObserveEwma);
+BENCHMARK(BM_ObserveHolt);
+BENCHMARK(BM_ObserveHoltWinters);
+BENCHMARK(BM_ObserveEwmaWithRefits);
+BENCHMARK(BM_ObserveHoltWithRefits);
+BENCHMARK(BM_ObserveHoltWintersWithRefits);
+
+void RunRefit(benchmark::State& state, std::map<std::string, double> params) {
+  const std::vector<double> y = DailySeries(kTwoDays, 2);
+  params["refit_every_steps"] = 1e9;  // only the benchmark's own refits
+  std::unique_ptr<Forecaster> f = Make("holt_winters", params);
+  for (size_t i = 0; i < y.size(); ++i) f->Observe(static_cast<int64_t>(i + 1) * kStepMs, y[i]);
+  for (auto _ : state) f->Refit();
+  benchmark::DoNotOptimize(f->Forecast(std::chrono::minutes(15)));
+}
+void BM_RefitHoltWintersDetectedSeason(benchmark::State& s) { RunRefit(s, {}); }
+void BM_RefitHoltWintersConfiguredSeason(benchmark::State& s) { RunRefit(s, {{"season_steps", 1440}}); }
+BENCHMARK(BM_RefitHoltWintersDetectedSeason)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RefitHoltWintersConfiguredSeason)->Unit(benchmark::kMillisecond);
+
+// 10,000 series warmed with `warm` points each; every iteration is one tick.
+// Periodic refits (and for auto, re-selections) fall inside ticks as they
+// would in the aggregator, so the figure is their amortised cost too.
+void RunTick(benchmark::State& state, const std::string& model, size_t warm) {
+  constexpr size_t kSeries = 10'000;
+  std::vector<std::unique_ptr<Forecaster>> series;
+  std::vector<std::vector<double>> ys;
+  for (size_t s = 0; s < kSeries; ++s) {
+    series.push_back(Make(model, {}));
+    ys.push_back(DailySeries(warm + 64, static_cast<uint32_t>(s)));
+    for (size_t i = 0; i < warm; ++i) series[s]->Observe(static_cast<int64_t>(i + 1) * kStepMs, ys[s][i]);
+  }
+  size_t tick = warm;
+  for (auto _ : state) {
+    const int64_t now_ms = static_cast<int64_t>(++tick) * kStepMs;
+    for (size_t s = 0; s < kSeries; ++s) {
+      series[s]->Observe(now_ms, ys[s][tick % ys[s].size()]);
+      benchmark::DoNotOptimize(series[s]->Forecast(std::chrono::minutes(15)));
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kSeries);
+}
+void BM_TickHolt(benchmark::State& s) { RunTick(s, "holt", 240); }
+void BM_TickHoltWinters(benchmark::State& s) { RunTick(s, "holt_winters", 240); }
+void BM_TickAuto(benchmark::State& s) { RunTick(s, "auto", 240); }
+BENCHMARK(BM_TickHolt)->Unit(benchmark::kMillisecond)->Iterations(120);
+BENCHMARK(BM_TickHoltWinters)->Unit(benchmark::kMillisecond)->Iterations(120);
+BENCHMARK(BM_TickAuto)->Unit(benchmark::kMillisecond)->Iterations(120);
+
+}  // namespace
+}  // namespace prescale::forecast
+
+BENCHMARK_MAIN();

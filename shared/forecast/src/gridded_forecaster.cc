@@ -1,0 +1,91 @@
+#include "gridded_forecaster.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace prescale::forecast {
+
+GriddedForecaster::GriddedForecaster(const ForecastOptions& options, const GridSettings& settings,
+                                     std::string configured_name, std::unique_ptr<PointModel> model)
+    : options_(options),
+      settings_(settings),
+      configured_name_(std::move(configured_name)),
+      // A gap longer than the history is not worth filling: nothing from before it would remain.
+      regridder_(options.step.count(), options.counter, settings.interp_gap_steps,
+                 static_cast<int64_t>(options.max_history)),
+      model_(std::move(model)),
+      calibrator_(options.coverage),
+      ring_(options.max_history, 0.0) {}
+
+std::string GriddedForecaster::model() const { return configured_name_ == "auto" ? model_->name() : configured_name_; }
+
+void GriddedForecaster::Clear() {
+  head_ = 0, count_ = 0;
+  fitted_ = false, since_fit_ = 0, fit_interval_ = 1;
+  calibrator_.Reset();
+}
+
+void GriddedForecaster::OnGridPoint(int64_t index, double y) {
+  if (count_ > 0 && index != last_index_ + 1) Clear();  // a gap past max_history: start over
+  if (count_ < ring_.size()) {
+    ring_[(head_ + count_++) % ring_.size()] = y;
+  } else {
+    ring_[head_] = y;
+    if (++head_ == ring_.size()) head_ = 0;
+  }
+  last_index_ = index;
+  if (fitted_) model_->Update(y);
+  ++since_fit_;
+  if (fitted_ ? since_fit_ >= fit_interval_ : count_ >= model_->MinHistory()) Refit();
+  calibrator_.Observe(y, [this](int h) { return PredictSteps(h); });
+}
+
+void GriddedForecaster::Refit() {
+  if (count_ == 0 || count_ < model_->MinHistory()) return;
+  model_->Fit(Linearize(), last_index_ - static_cast<int64_t>(count_) + 1);
+  fitted_ = true;
+  since_fit_ = 0;
+  // Young series refit as their history doubles, then every refit_every_steps.
+  fit_interval_ = std::clamp<size_t>(count_, 1, std::max<size_t>(1, settings_.refit_every_steps));
+}
+
+const std::vector<double>& GriddedForecaster::Linearize() const {
+  linear_.resize(count_);
+  for (size_t i = 0; i < count_; ++i) linear_[i] = ring_[(head_ + i) % ring_.size()];
+  return linear_;
+}
+
+double GriddedForecaster::PredictSteps(int h) const {
+  const double newest = ring_[(head_ + count_ - 1) % ring_.size()];
+  if (!fitted_) return newest;
+  const double p = model_->Predict(h);
+  return std::isfinite(p) ? p : newest;
+}
+
+double GriddedForecaster::FallbackSigma() const {
+  if (fitted_ && model_->FitRmse() > 0 && std::isfinite(model_->FitRmse())) return model_->FitRmse();
+  const std::vector<double>& y = Linearize();
+  double sq = 0;
+  for (size_t t = 1; t < y.size(); ++t) sq += (y[t] - y[t - 1]) * (y[t] - y[t - 1]);
+  if (y.size() > 1 && std::isfinite(sq)) return std::sqrt(sq / static_cast<double>(y.size() - 1));
+  // One point: nothing to go by but its size.
+  return y.empty() ? 0.0 : std::fabs(y.back()) * 0.5;
+}
+
+ForecastResult GriddedForecaster::Forecast(std::chrono::milliseconds horizon) const {
+  ForecastResult r;
+  if (count_ == 0) return r;
+  const int64_t step_ms = regridder_.step_ms();
+  const int h = static_cast<int>(std::max<int64_t>(1, (horizon.count() + step_ms - 1) / step_ms));
+  r.target_ms = (last_index_ + h) * step_ms;
+  const double point = PredictSteps(h);
+  const auto [lo, hi] = calibrator_.Offsets(h, FallbackSigma());
+  // Demand is never negative and never NaN, whatever the arithmetic made of it.
+  r.point = std::isfinite(point) ? std::max(0.0, point) : 0.0;
+  const double lower = point + lo, upper = point + hi;
+  r.lower = std::isfinite(lower) ? std::clamp(lower, 0.0, r.point) : r.point;
+  r.upper = std::isfinite(upper) ? std::max(upper, r.point) : r.point;
+  return r;
+}
+
+}  // namespace prescale::forecast

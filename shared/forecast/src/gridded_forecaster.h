@@ -1,0 +1,63 @@
+// GriddedForecaster: the one Forecaster implementation. It owns the pieces
+// every model needs: a Regridder (timing, gaps, NaN, counters), the grid
+// history (a ring of max_history points), the PointModel and its periodic
+// refits, and the IntervalCalibrator; and it guards the answer (finite,
+// >= 0, lower <= point <= upper). Not thread-safe; one owner.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "interval_calibrator.h"
+#include "point_model.h"
+#include "prescale/forecast/forecaster.h"
+#include "regridder.h"
+
+namespace prescale::forecast {
+
+struct GridSettings {
+  int64_t interp_gap_steps = 60;  // gaps up to this many points interpolated, longer forward-filled
+  size_t refit_every_steps = 60;  // refit parameters at most this many points apart
+};
+
+class GriddedForecaster final : public Forecaster {
+ public:
+  GriddedForecaster(const ForecastOptions& options, const GridSettings& settings, std::string configured_name,
+                    std::unique_ptr<PointModel> model);
+
+  void Observe(int64_t timestamp_ms, double value) override {
+    regridder_.Add(timestamp_ms, value, [this](int64_t index, double y) { OnGridPoint(index, y); });
+  }
+  ForecastResult Forecast(std::chrono::milliseconds horizon) const override;
+  std::string model() const override;
+  size_t size() const override { return count_; }
+  void Refit() override;
+
+ private:
+  void OnGridPoint(int64_t index, double y);
+  // The point forecast h steps ahead: the model's once fitted, else the last value.
+  double PredictSteps(int h) const;
+  // The one-step error spread for intervals with too few online errors.
+  double FallbackSigma() const;
+  void Clear();
+  // The held history, oldest first, in contiguous memory.
+  const std::vector<double>& Linearize() const;
+
+  ForecastOptions options_;
+  GridSettings settings_;
+  std::string configured_name_;
+  Regridder regridder_;
+  std::unique_ptr<PointModel> model_;
+  IntervalCalibrator calibrator_;
+  // History ring: ring_[(head_ + i) % capacity] is the i-th oldest of count_.
+  std::vector<double> ring_;
+  size_t head_ = 0, count_ = 0;
+  int64_t last_index_ = 0;  // grid index of the newest point
+  bool fitted_ = false;
+  size_t since_fit_ = 0, fit_interval_ = 1;
+  mutable std::vector<double> linear_;
+};
+
+}  // namespace prescale::forecast
