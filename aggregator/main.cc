@@ -10,9 +10,11 @@
 #include <thread>
 
 #include "prescale/aggregator/aggregator.h"
+#include "prescale/aggregator/backfill.h"
 #include "prescale/aggregator/config.h"
 #include "prescale/aggregator/snapshot.h"
 #include "prescale/base/log.h"
+#include "prescale/http/http_client.h"
 #include "prescale/http/http_server.h"
 
 namespace {
@@ -92,6 +94,22 @@ int main(int argc, char** argv) {
                            "ms, serving on port " + std::to_string((*server)->port()));
   std::signal(SIGTERM, HandleSignal);
   std::signal(SIGINT, HandleSignal);
+  // Backfill in the background: ingest serves meanwhile (it fills only open minutes).
+  std::thread backfill;
+  if (!aggregator.config().prometheus_url.empty() && aggregator.demand().empty()) {
+    backfill = std::thread([&aggregator] {
+      const std::string& url = aggregator.config().prometheus_url;
+      Log(LogLevel::kInfo, "backfill: the demand history is empty, reading it from " + url);
+      auto client = http::NewCurlHttpClient();
+      auto done = BackfillFromPrometheus(url, &aggregator.demand(), SystemClock::Instance(), client.get());
+      if (done.ok()) {
+        Log(LogLevel::kInfo, "backfill: " + std::to_string(done->series) + " demand series, " +
+                                 std::to_string(done->points) + " points from " + url);
+      } else {
+        Log(LogLevel::kError, "backfill from " + url + " failed: " + done.status().message());
+      }
+    });
+  }
 
   // Idle series are swept every few seconds; the sweep takes each shard's lock briefly.
   constexpr auto kSweepEvery = std::chrono::seconds(10);
@@ -111,6 +129,7 @@ int main(int argc, char** argv) {
     }
   }
   (*server)->Stop();
+  if (backfill.joinable()) backfill.join();
   snapshot();  // after the server stopped: nothing accepted is left out
   Log(LogLevel::kInfo, "prescale-aggregator stopped");
   return 0;

@@ -79,7 +79,8 @@ void DemandRollups::Restore(const TimeSeries& series) {
 }
 
 void DemandRollups::Backfill(const DemandKey& k, bool coarse, const DemandPoint& point) {
-  if (!std::isfinite(point.avg) || !std::isfinite(point.max)) return;
+  // NaN keeps what the bucket holds (avg and max may come from separate queries); Inf is refused.
+  if (std::isinf(point.avg) || std::isinf(point.max) || (std::isnan(point.avg) && std::isnan(point.max))) return;
   std::shared_ptr<Key> key = FindOrCreate(k);
   std::lock_guard<std::mutex> lock(key->mu);
   const int64_t bucket_ms = coarse ? kQuarterMinutes * kMinuteMs : kMinuteMs;

@@ -204,6 +204,24 @@ TEST_F(DemandTest, ExportedRollupsRestoreIntoAnEmptyStore) {
   }
 }
 
+TEST_F(DemandTest, BackfilledBucketsAnswerQueriesAtBothResolutions) {
+  Make();
+  const DemandKey key{"shop", "api", "cpu"};
+  const int64_t quarter = 15 * kMinute;
+  const int64_t q0 = (base_ - 3 * 3600'000) / quarter * quarter;
+  for (int i = 0; i < 8; ++i) demand_->Backfill(key, true, DemandPoint{q0 + i * quarter, 1.5, 2.0});
+  for (int i = 0; i < 120; ++i) demand_->Backfill(key, false, DemandPoint{q0 + i * kMinute, 1.5, 1.5});
+  demand_->Finalize();
+  const auto coarse = demand_->Query(key, q0, base_, 15min);
+  ASSERT_EQ(coarse.size(), 1u);
+  ASSERT_EQ(coarse[0].points.size(), 8u);
+  EXPECT_DOUBLE_EQ(coarse[0].points[3].avg, 1.5);
+  EXPECT_DOUBLE_EQ(coarse[0].points[3].max, 2.0);
+  const auto fine = demand_->Query(key, q0, base_, 1min);
+  ASSERT_EQ(fine.size(), 1u);
+  EXPECT_EQ(fine[0].points.size(), 120u);
+}
+
 TEST(SeriesQueryTest, ParsesFiltersTimesAndSteps) {
   std::string field;
   auto q = ParseSeriesQuery("tenant=shop&service=api&resource=cpu&from=2026-11-28T02:00:00Z&to=1795834800&step=5m", 0,

@@ -122,7 +122,8 @@ class DemandRollups {
   std::vector<remote_write::TimeSeries> Export() const;
   void Restore(const remote_write::TimeSeries& series);
   bool empty() const;
-  // Sets one final bucket directly (backfill from Prometheus).
+  // Sets one final bucket directly (backfill from Prometheus); a NaN avg or
+  // max keeps what the bucket holds.
   void Backfill(const DemandKey& key, bool coarse, const DemandPoint& point);
 
   static constexpr const char* kSnapshotPrefix = "prescale_demand_rollup_";

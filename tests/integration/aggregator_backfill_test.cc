@@ -1,0 +1,210 @@
+// Backfill and the demand API end to end: three hours of two nodes' usage of
+// one service are written into a real Prometheus 2.42's TSDB (promtool tsdb
+// create-blocks-from openmetrics); the built prescale-aggregator, started with
+// --prometheus-url and an empty store, fills its demand rollups from
+// Prometheus's query_range API, and GET /api/v1/series answers the summed
+// demand (1.5 cores, 3 GB) at 1-minute and 15-minute steps.
+#include <rapidjson/document.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "prescale/http/http_client.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_env.h"
+
+namespace prescale {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::BinDir;
+using testing::FindProgram;
+using testing::FreeLoopbackPort;
+using testing::PollUntil;
+using testing::Subprocess;
+using testing::TempDir;
+
+constexpr const char* kToken = "interop-token-0123456789";
+constexpr const char* kTokenSha256 = "sha256:fecebb83e8b7044a5407ec66d84fb729c7d33e90f86f6144082e45b8f8ad154e";
+
+struct Point {
+  int64_t t_s;
+  double avg;
+  double max;
+};
+
+class AggregatorBackfillTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    prometheus_bin_ = FindProgram("prometheus");
+    promtool_bin_ = FindProgram("promtool");
+    if (prometheus_bin_.empty() || promtool_bin_.empty()) {
+      GTEST_SKIP() << "prometheus or promtool is not installed (Debian package prometheus)";
+    }
+    if (FindProgram("curl").empty()) GTEST_SKIP() << "the curl program is missing (Debian package curl)";
+    aggregator_bin_ = BinDir() + "/prescale-aggregator";
+    ASSERT_EQ(::access(aggregator_bin_.c_str(), X_OK), 0) << aggregator_bin_ << " is missing: build it";
+  }
+
+  // Node a: 0.5 cores, 1 GB; node b: 1.0 cores, 2 GB; every 15 s for 3 hours ending 20 minutes ago.
+  void WriteHistory() {
+    now_s_ =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    start_s_ = (now_s_ - 3 * 3600) / 60 * 60;
+    end_s_ = (now_s_ - 20 * 60) / 60 * 60;
+    std::string text;
+    for (auto [node, cores, bytes] : {std::tuple{"a", 0.5, 1e9}, {"b", 1.0, 2e9}}) {
+      for (int64_t t = start_s_; t <= end_s_; t += 15) {
+        text += std::string("container_cpu_usage_seconds_total{node=\"") + node +
+                "\",service=\"api\",tenant=\"shop\"} " + std::to_string(cores * static_cast<double>(t - start_s_)) +
+                " " + std::to_string(t) + "\n";
+      }
+      for (int64_t t = start_s_; t <= end_s_; t += 15) {
+        text += std::string("container_memory_working_set_bytes{node=\"") + node +
+                "\",service=\"api\",tenant=\"shop\"} " + std::to_string(bytes) + " " + std::to_string(t) + "\n";
+      }
+    }
+    text += "# EOF\n";
+    const std::string file = dir_.Write("history.om", text);
+    const auto r = testing::RunCommand(
+        {promtool_bin_, "tsdb", "create-blocks-from", "openmetrics", file, dir_.path() + "/tsdb"}, 120s);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+
+  void StartPrometheus() {
+    const std::string config = dir_.Write("prometheus.yml", "global:\n  scrape_interval: 15s\n");
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      prometheus_port_ = FreeLoopbackPort();
+      ASSERT_TRUE(prometheus_.Start(
+          {prometheus_bin_, "--config.file=" + config, "--storage.tsdb.path=" + dir_.path() + "/tsdb",
+           "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port_), "--log.level=warn"}));
+      auto client = http::NewCurlHttpClient();
+      auto ready = [&] {
+        auto r = client->Get("http://127.0.0.1:" + std::to_string(prometheus_port_) + "/-/ready", {});
+        return r.ok() && r->status == 200;
+      };
+      if (PollUntil([&] { return ready() || !prometheus_.running(); }, 30s, 100ms) && prometheus_.running()) return;
+      prometheus_.Wait(5s);
+    }
+    FAIL() << "prometheus did not start: " << prometheus_.Stderr();
+  }
+
+  void StartAggregator() {
+    const std::string config =
+        dir_.Write("aggregator.yaml", std::string("tokens:\n  - name: ops\n    sha256: \"") + kTokenSha256 + "\"\n");
+    ASSERT_TRUE(aggregator_.Start({aggregator_bin_, "--config", config, "--listen", "127.0.0.1:0", "--prometheus-url",
+                                   "http://127.0.0.1:" + std::to_string(prometheus_port_)}));
+    static const std::regex kPortLine("serving on port ([0-9]+)");
+    std::smatch m;
+    std::string log;
+    ASSERT_TRUE(PollUntil(
+        [&] {
+          log = aggregator_.Stderr();
+          return std::regex_search(log, m, kPortLine) || !aggregator_.running();
+        },
+        20s));
+    ASSERT_TRUE(aggregator_.running()) << log;
+    aggregator_port_ = std::stoi(m[1].str());
+  }
+
+  // GET path on the aggregator: the status and the body.
+  std::pair<int, std::string> Get(const std::string& path, bool with_token = true) {
+    std::vector<std::string> argv = {"curl", "-sS", "-w", "\n%{http_code}"};
+    if (with_token) argv.insert(argv.end(), {"-H", std::string("Authorization: Bearer ") + kToken});
+    argv.push_back("http://127.0.0.1:" + std::to_string(aggregator_port_) + path);
+    const auto r = testing::RunCommand(argv, 20s);
+    const size_t nl = r.out.rfind('\n');
+    if (nl == std::string::npos) return {0, r.out};
+    return {std::atoi(r.out.c_str() + nl + 1), r.out.substr(0, nl)};
+  }
+
+  std::vector<Point> Series(const std::string& resource, const std::string& step) {
+    const auto [status, body] =
+        Get("/api/v1/series?tenant=shop&service=api&resource=" + resource + "&from=" + std::to_string(start_s_) +
+            "&to=" + std::to_string(now_s_) + "&step=" + step);
+    std::vector<Point> out;
+    if (status != 200) return out;
+    rapidjson::Document doc;
+    doc.Parse(body.c_str());
+    if (doc.HasParseError() || !doc["data"].IsArray() || doc["data"].Size() != 1) return out;
+    for (const auto& p : doc["data"][0]["points"].GetArray()) {
+      out.push_back(Point{p[0].GetInt64(), p[1].GetDouble(), p[2].GetDouble()});
+    }
+    return out;
+  }
+
+  TempDir dir_{"prescale-backfill"};
+  std::string prometheus_bin_, promtool_bin_, aggregator_bin_;
+  Subprocess prometheus_, aggregator_;
+  int prometheus_port_ = 0, aggregator_port_ = 0;
+  int64_t now_s_ = 0, start_s_ = 0, end_s_ = 0;
+};
+
+TEST_F(AggregatorBackfillTest, FillsEmptyRollupsFromPrometheusAndServesThemAsSeries) {
+  WriteHistory();
+  StartPrometheus();
+  StartAggregator();
+  std::vector<Point> cpu;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        cpu = Series("cpu", "1m");
+        return cpu.size() > 100;
+      },
+      60s))
+      << aggregator_.Stderr();
+  int checked = 0;
+  for (const Point& p : cpu) {
+    // Away from the edges, where rate() sees whole windows.
+    if (p.t_s < start_s_ + 300 || p.t_s > end_s_ - 300) continue;
+    EXPECT_NEAR(p.avg, 1.5, 1e-6) << p.t_s;
+    EXPECT_NEAR(p.max, 1.5, 1e-6) << p.t_s;
+    ++checked;
+  }
+  EXPECT_GT(checked, 100);
+  std::vector<Point> memory;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        memory = Series("memory", "1m");
+        return memory.size() > 100;
+      },
+      60s));
+  for (const Point& p : memory) {
+    if (p.t_s > start_s_ + 300 && p.t_s < end_s_ - 300) {
+      EXPECT_NEAR(p.avg, 3e9, 1e3) << p.t_s;
+    }
+  }
+  std::vector<Point> quarters;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        quarters = Series("cpu", "15m");
+        return quarters.size() >= 8;
+      },
+      60s))
+      << quarters.size() << " points; " << aggregator_.Stderr();
+  for (const Point& p : quarters) {
+    if (p.t_s % 900 != 0) ADD_FAILURE() << "a 15-minute point not on a quarter: " << p.t_s;
+    if (p.t_s > start_s_ + 900 && p.t_s + 1800 < end_s_) {
+      EXPECT_NEAR(p.avg, 1.5, 1e-3) << p.t_s;
+    }
+  }
+
+  // Bad queries: 400 with the parameter named; no token: 401. The aggregator keeps serving.
+  auto [status, body] = Get("/api/v1/series?step=30s");
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(body.find("\"field\":\"step\""), std::string::npos) << body;
+  EXPECT_EQ(Get("/api/v1/series", false).first, 401);
+  const auto metrics = Get("/metrics", false);
+  EXPECT_NE(metrics.second.find("prescale_service_usage{resource=\"cpu\",service=\"api\",tenant=\"shop\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics.second.find("prescale_aggregator_demand_series 2"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace prescale
