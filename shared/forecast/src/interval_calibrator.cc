@@ -39,7 +39,8 @@ void IntervalCalibrator::Reset() {
     buckets_[b].pending.assign(size_t{1} << b, 0.0);
     buckets_[b].errors.clear();
     buckets_[b].next = 0;
-    buckets_[b].dirty = true;
+    buckets_[b].unseen = 0;
+    buckets_[b].computed = false;
   }
 }
 
@@ -50,16 +51,17 @@ void IntervalCalibrator::Bucket::Add(float e) {
   else
     errors[next] = e;
   if (++next == kWindow) next = 0;
-  dirty = true;
+  ++unseen;
 }
 
 std::pair<double, double> IntervalCalibrator::BucketOffsets(int b) const {
   const Bucket& bucket = buckets_[b];
-  if (bucket.dirty) {
+  if (!bucket.computed || bucket.unseen >= kRequantileEvery) {
     scratch_.assign(bucket.errors.begin(), bucket.errors.end());
     const double tail = (1 - coverage_) / 2;
     bucket.cached = {std::min(0.0, Quantile(scratch_, tail)), std::max(0.0, Quantile(scratch_, 1 - tail))};
-    bucket.dirty = false;
+    bucket.computed = true;
+    bucket.unseen = 0;
   }
   return bucket.cached;
 }

@@ -16,9 +16,10 @@ namespace prescale::forecast {
 
 class IntervalCalibrator {
  public:
-  static constexpr int kBuckets = 7;           // horizons 1, 2, 4, ..., 64 steps
-  static constexpr size_t kWindow = 240;       // newest errors kept per bucket
-  static constexpr size_t kMinResiduals = 30;  // fewer: the fallback width
+  static constexpr int kBuckets = 7;             // horizons 1, 2, 4, ..., 64 steps
+  static constexpr size_t kWindow = 240;         // newest errors kept per bucket
+  static constexpr size_t kMinResiduals = 30;    // fewer: the fallback width
+  static constexpr size_t kRequantileEvery = 8;  // errors between quantile selections
 
   explicit IntervalCalibrator(double coverage);
 
@@ -50,7 +51,11 @@ class IntervalCalibrator {
     std::vector<double> pending;  // forecasts in flight, by target index mod h
     std::vector<float> errors;    // ring of the newest actual - forecast
     size_t next = 0;
-    mutable bool dirty = true;
+    // Errors added since the quantiles were last taken: they are re-taken
+    // every kRequantileEvery errors, as one error barely moves a quantile of
+    // 240 and the selection is most of a forecast's cost.
+    mutable size_t unseen = 0;
+    mutable bool computed = false;
     mutable std::pair<double, double> cached{0, 0};
     void Add(float e);
   };

@@ -55,13 +55,30 @@ size_t DetectSeasonSteps(std::span<const double> y, double step_s, size_t max_la
   for (double v : d) variance += v * v;
   if (!(variance > 0)) return 0;
   const std::vector<double> acf = Autocorrelation(d, variance, last_lag + 1);
+  // A season is a peak that rises clearly (kProminence) above the lowest
+  // autocorrelation at any shorter lag: a persistent series decays slowly with
+  // small bumps on the way, and those are not seasons.
+  constexpr double kProminence = 0.2;
+  std::vector<double> low_before(last_lag + 1, acf[1]);
+  for (size_t lag = 2; lag <= last_lag; ++lag) low_before[lag] = std::min(low_before[lag - 1], acf[lag - 1]);
+  auto is_season = [&](size_t lag) {
+    const bool peak = acf[lag] >= acf[lag - 1] && acf[lag] >= acf[lag + 1];
+    return peak && acf[lag] >= min_acf && acf[lag] - low_before[lag] >= kProminence;
+  };
   size_t best = 0;
   for (size_t lag = 2; lag <= last_lag; ++lag) {
-    const bool peak = acf[lag] >= acf[lag - 1] && acf[lag] >= acf[lag + 1];
-    if (peak && acf[lag] >= min_acf && (best == 0 || acf[lag] > acf[best])) best = lag;
+    if (is_season(lag) && (best == 0 || acf[lag] > acf[best])) best = lag;
   }
+  // Demand follows the clock: a peak within 10% of a day is the day (real
+  // daily peaks are broad and land a few steps off), and the day also wins
+  // when nearly as good as the best, unless the best is a shorter cycle that
+  // repeats within the day at least as strongly (then the fresher one serves).
   const size_t day = step_s > 0 ? static_cast<size_t>(std::lround(86400.0 / step_s)) : 0;
-  if (best != 0 && day >= 2 && day <= last_lag && day != best && acf[day] >= 0.8 * acf[best]) best = day;
+  if (best == 0 || day < 2 || day > last_lag || day == best) return best;
+  const double off_by = std::fabs(static_cast<double>(best) - static_cast<double>(day)) / static_cast<double>(day);
+  const bool day_stands_out = acf[day] >= min_acf && acf[day] - low_before[day] >= kProminence;
+  if (off_by <= 0.1 && acf[day] >= min_acf) return day;
+  if (day_stands_out && acf[day] >= 0.8 * acf[best] && !(day % best == 0 && acf[best] >= acf[day])) return day;
   return best;
 }
 

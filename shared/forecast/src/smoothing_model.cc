@@ -20,7 +20,9 @@ constexpr size_t kFitPoints = 1440;
 }  // namespace
 
 ExponentialSmoothingModel::ExponentialSmoothingModel(Kind kind, const ModelContext& context)
-    : kind_(kind), context_(context) {
+    : kind_(kind),
+      context_(context),
+      horizon_steps_(std::max(1, static_cast<int>(std::ceil(context.Get("horizon_s", 0) / context.step_s)))) {
   params_.alpha = context_.Get("alpha", 0.5);
   params_.beta = context_.Get("beta", 0.1);
   params_.gamma = context_.Get("gamma", 0.1);
@@ -85,14 +87,13 @@ ExponentialSmoothingModel::StepResult ExponentialSmoothingModel::Step(const Para
   return r;
 }
 
-double ExponentialSmoothingModel::Predict(int h) const {
-  const double phi = params_.phi;
+double ExponentialSmoothingModel::PredictFrom(const Params& p, const State& s, int h) {
   double trend_steps = h;
-  if (phi < 1.0) trend_steps = phi * (1 - std::pow(phi, h)) / (1 - phi);
-  const double base = state_.level + trend_steps * state_.trend;
-  if (state_.season.empty()) return base;
-  const double s = state_.season[(state_.pos + static_cast<size_t>(h - 1)) % state_.season.size()];
-  return params_.multiplicative ? base * s : base + s;
+  if (p.phi < 1.0) trend_steps = p.phi * (1 - std::pow(p.phi, h)) / (1 - p.phi);
+  const double base = s.level + trend_steps * s.trend;
+  if (s.season.empty()) return base;
+  const double seasonal = s.season[(s.pos + static_cast<size_t>(h - 1)) % s.season.size()];
+  return p.multiplicative ? base * seasonal : base + seasonal;
 }
 
 bool ExponentialSmoothingModel::Init(std::span<const double> y, size_t season, bool multiplicative, State* s,
@@ -129,9 +130,26 @@ double ExponentialSmoothingModel::Sse(std::span<const double> y, const Params& p
                                       size_t start) const {
   State s = init;
   double sse = 0;
+  const size_t h = static_cast<size_t>(horizon_steps_);
+  if (h <= 1) {
+    for (size_t t = start; t < y.size(); ++t) {
+      const double e = y[t] - Step(p, s, y[t]).predicted;
+      sse += e * e;
+    }
+    return sse;
+  }
+  // With a longer horizon planned for, its errors count as much as the
+  // one-step ones: one-step fitting alone favours parameters that chase noise,
+  // which hurts forecasts an hour out.
+  std::vector<double> pending(h, 0.0);  // pending[t % h]: the forecast made for t
   for (size_t t = start; t < y.size(); ++t) {
+    if (t >= start + h) {
+      const double e = y[t] - pending[t % h];
+      sse += e * e;
+    }
     const double e = y[t] - Step(p, s, y[t]).predicted;
     sse += e * e;
+    pending[t % h] = PredictFrom(p, s, static_cast<int>(h));
   }
   return sse;
 }

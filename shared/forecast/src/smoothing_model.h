@@ -1,7 +1,8 @@
 // Exponential smoothing in one class, configured three ways: "ewma" (level),
 // "holt" (level + trend, optionally damped) and "holt_winters" (level + trend +
 // additive or multiplicative season). Parameters not fixed by the context are
-// fitted by minimising the one-step squared error; Update is O(1).
+// fitted by minimising the one-step squared error (plus, when the context
+// gives horizon_s, the squared error at that horizon); Update is O(1).
 // Not thread-safe; one owner.
 #pragma once
 
@@ -22,7 +23,7 @@ class ExponentialSmoothingModel final : public PointModel {
   size_t MinHistory() const override;
   void Fit(std::span<const double> history, int64_t first_index) override;
   void Update(double y) override { Step(params_, state_, y); }
-  double Predict(int h) const override;
+  double Predict(int h) const override { return PredictFrom(params_, state_, h); }
   double FitRmse() const override { return fit_rmse_; }
 
   // The season length in grid steps the last Fit used (0: none).
@@ -43,6 +44,7 @@ class ExponentialSmoothingModel final : public PointModel {
   };
 
   static StepResult Step(const Params& p, State& s, double y);
+  static double PredictFrom(const Params& p, const State& s, int h);
   // The state after the first points of y; *start is the first index still to run.
   bool Init(std::span<const double> y, size_t season, bool multiplicative, State* s, size_t* start) const;
   // Sum of squared one-step errors over y from the initial state; +inf when it cannot start.
@@ -52,6 +54,7 @@ class ExponentialSmoothingModel final : public PointModel {
 
   Kind kind_;
   ModelContext context_;
+  int horizon_steps_;  // the horizon fitted for besides one step (1: one-step error only)
   Params params_;
   State state_;
   bool want_multiplicative_ = false;  // as configured; params_ holds what the data allows

@@ -1,0 +1,113 @@
+// Interval coverage: over many forecast origins, the share of actuals inside
+// [lower, upper] is near the configured coverage, on synthetic noise (seeded)
+// and on a real trace from ../shared/traces when it is there.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <numbers>
+#include <random>
+#include <sstream>
+
+#include "prescale/forecast/forecaster.h"
+#include "tests/shared/forecast/forecast_test_util.h"
+
+namespace prescale::forecast {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::kStepMs;
+using testing::Make;
+
+struct Scores {
+  double coverage = 0;
+  double mase = 0;  // mean |error| over the naive forecast's, at the same horizon
+  size_t count = 0;
+};
+
+// Feeds y point by point; from `warmup` on, forecasts h steps ahead at every
+// origin and scores each against the actual when it arrives.
+Scores Evaluate(Forecaster& f, const std::vector<double>& y, int64_t step_ms, size_t warmup, int h) {
+  const size_t hs = static_cast<size_t>(h);
+  std::vector<ForecastResult> pending(y.size());
+  Scores s;
+  double abs_error = 0, naive_error = 0, inside = 0;
+  for (size_t t = 0; t < y.size(); ++t) {
+    if (t >= warmup + hs && t >= hs) {
+      const ForecastResult& r = pending[t - hs];
+      EXPECT_EQ(r.target_ms, static_cast<int64_t>(t + 1) * step_ms);
+      inside += y[t] >= r.lower && y[t] <= r.upper;
+      abs_error += std::fabs(y[t] - r.point);
+      naive_error += std::fabs(y[t] - y[t - hs]);
+      ++s.count;
+    }
+    f.Observe(static_cast<int64_t>(t + 1) * step_ms, y[t]);
+    if (t >= warmup) pending[t] = f.Forecast(milliseconds(h * step_ms));
+  }
+  s.coverage = s.count ? inside / static_cast<double>(s.count) : 0;
+  s.mase = naive_error > 0 ? abs_error / naive_error : 0;
+  return s;
+}
+
+TEST(Intervals, CoverageOnANoisySeasonalSeriesIsNearTheConfiguredShare) {
+  std::mt19937 rng(42);
+  std::normal_distribution<double> noise(0, 4);
+  std::vector<double> y(4000);
+  for (size_t t = 0; t < y.size(); ++t) {
+    y[t] = 100 + 30 * std::sin(2 * std::numbers::pi * static_cast<double>(t) / 60.0) + noise(rng);
+  }
+  for (const std::string name : {"ewma", "holt_winters", "seasonal_naive", "auto"}) {
+    for (int h : {1, 10}) {
+      auto f = Make(name, {{"horizon_s", 600}});
+      Scores s = Evaluate(*f, y, kStepMs, 1000, h);
+      EXPECT_NEAR(s.coverage, 0.9, 0.05) << name << " h=" << h << " over " << s.count << " origins";
+    }
+  }
+}
+
+TEST(Intervals, CoverageFollowsTheConfiguredShare) {
+  std::mt19937 rng(5);
+  std::student_t_distribution<double> heavy_tails(3);
+  std::vector<double> y(3000);
+  for (double& v : y) v = 50 + 5 * heavy_tails(rng);
+  for (double coverage : {0.5, 0.8, 0.95}) {
+    ForecastOptions options;
+    options.coverage = coverage;
+    auto f = Make("sma", {}, options);
+    Scores s = Evaluate(*f, y, kStepMs, 500, 5);
+    EXPECT_NEAR(s.coverage, coverage, 0.05) << "coverage " << coverage;
+  }
+}
+
+// nasa_http95 (requests per 5 minutes, strongly daily): a real, skewed series.
+std::vector<double> ReadSecondColumn(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<double> y;
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    const size_t comma = line.find(',');
+    if (comma != std::string::npos) y.push_back(std::strtod(line.c_str() + comma + 1, nullptr));
+  }
+  return y;
+}
+
+TEST(Intervals, CoverageAndAccuracyOnARealTrace) {
+  const std::string path = "/work/shared/traces/nasa_http95/nasa_jul95_requests_5min.csv";
+  const std::vector<double> y = ReadSecondColumn(path);
+  if (y.empty()) GTEST_SKIP() << "real trace " << path << " not present (see ../shared/traces/README.md)";
+  ForecastOptions options;
+  options.step = milliseconds(300'000);
+  options.max_history = 2 * 288;
+  auto f = Make("auto", {{"horizon_s", 900}}, options);
+  Scores s = Evaluate(*f, y, 300'000, 576, 3);
+  RecordProperty("coverage", std::to_string(s.coverage));
+  RecordProperty("mase", std::to_string(s.mase));
+  EXPECT_NEAR(s.coverage, 0.9, 0.07) << "over " << s.count << " origins";
+  EXPECT_LT(s.mase, 1.0) << "auto should beat the naive forecast; chose " << f->model();
+}
+
+}  // namespace
+}  // namespace prescale::forecast
