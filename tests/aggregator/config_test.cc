@@ -52,6 +52,27 @@ TEST(AggregatorConfig, DefaultsAndAFullFile) {
   EXPECT_EQ(c->tokens[0].sha256_hex, kHashA);
 }
 
+TEST(AggregatorConfig, DemandSectionAddsCustomMetricsToTheDefaults) {
+  auto c = ParseAggregatorConfig(
+      "prometheus_url: http://127.0.0.1:9090\ndemand:\n  tenant_label: team\n  service_label: app\n"
+      "  resolution: 15s\n  settle: 2m\n  custom_metrics:\n"
+      "    - {metric: http_requests_total, resource: requests, type: counter}\n"
+      "    - {metric: queue_depth, resource: queue}\n",
+      "agg.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->prometheus_url, "http://127.0.0.1:9090");
+  EXPECT_EQ(c->demand.tenant_label, "team");
+  EXPECT_EQ(c->demand.service_label, "app");
+  EXPECT_EQ(c->demand.resolution, 15s);
+  EXPECT_EQ(c->demand.settle, 2min);
+  const size_t defaults = DemandOptions::DefaultRules().size();
+  ASSERT_EQ(c->demand.rules.size(), defaults + 2);
+  EXPECT_EQ(c->demand.rules[defaults].metric, "http_requests_total");
+  EXPECT_EQ(c->demand.rules[defaults].resource, "requests");
+  EXPECT_TRUE(c->demand.rules[defaults].counter);
+  EXPECT_FALSE(c->demand.rules[defaults + 1].counter);
+}
+
 TEST(AggregatorCommandLine, FlagsOverrideTheFile) {
   const char* argv[] = {"prescale-aggregator", "--config", "f.yaml",       "--listen=127.0.0.1:1",
                         "--data-dir",          "/d",       "--max-series", "7"};
@@ -103,6 +124,20 @@ std::vector<BadConfig> BadConfigs() {
            "\"\n",
        5, "tokens[1].sha256", "the same hash as token 'a'"},
       {"top_level_list", "- listen: x\n", 1, "(top level)", "expected a mapping"},
+      {"demand_unknown_key", "demand:\n  tenant: t\n", 2, "demand.tenant", "unknown key"},
+      {"demand_bad_label", "demand:\n  service_label: 9lives\n", 2, "demand.service_label", "not a valid label"},
+      {"demand_resolution_uneven", "demand:\n  resolution: 7s\n", 2, "demand.resolution", "divide 1m"},
+      {"demand_settle_long", "demand:\n  settle: 2h\n", 2, "demand.settle", "at most 30m"},
+      {"custom_no_metric", "demand:\n  custom_metrics:\n    - resource: q\n", 3, "demand.custom_metrics[0].metric",
+       "required key is missing"},
+      {"custom_bad_type", "demand:\n  custom_metrics:\n    - {metric: q, resource: q, type: histogram}\n", 3,
+       "demand.custom_metrics[0].type", "expected gauge or counter"},
+      {"custom_bad_metric", "demand:\n  custom_metrics:\n    - {metric: 'a b', resource: q}\n", 3,
+       "demand.custom_metrics[0].metric", "not a valid metric name"},
+      {"custom_duplicate",
+       "demand:\n  custom_metrics:\n    - {metric: container_memory_working_set_bytes, resource: q}\n", 3,
+       "demand.custom_metrics[0].metric", "already a demand source"},
+      {"prometheus_url_scheme", "prometheus_url: 127.0.0.1:9090\n", 1, "prometheus_url", "http:// or https://"},
   };
 }
 
