@@ -94,7 +94,7 @@ int RunForecast(const ForecastCommand& c, std::FILE* out, std::FILE* err) {
                             ", step " + FormatDuration(std::chrono::milliseconds(step_ms));
   std::fprintf(out, "%s: %zu origins, MASE scale (one-step naive MAE) %.6g\n%s", title.c_str(), result->origins,
                result->naive_scale, FormatScoreTable(*result).c_str());
-  if (Status s = WriteOutputs(c, *result, c.trace_path); !s.ok()) {
+  if (Status s = WriteOutputs(c, *result, title); !s.ok()) {
     return s.code() == StatusCode::kInvalidArgument ? BadInput(err, s.message()) : Failure(err, s.message());
   }
   return 0;

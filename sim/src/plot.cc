@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <limits>
 
@@ -126,6 +127,15 @@ fig.tight_layout()
 fig.savefig(sys.argv[1], dpi=110)
 )PY";
 
+// $PRESCALE_PYTHON, else Debian's /usr/bin/python3 (where python3-matplotlib
+// installs; a pyenv or venv python3 first in PATH usually lacks it), else PATH's.
+std::string PythonProgram() {
+  const char* configured = std::getenv("PRESCALE_PYTHON");
+  if (configured != nullptr && *configured != '\0') return configured;
+  if (::access("/usr/bin/python3", X_OK) == 0) return "/usr/bin/python3";
+  return "python3";
+}
+
 // Runs python3 -c kMatplotlib PATH TITLE and feeds it the points on stdin.
 Status Png(const std::vector<PlotPoint>& pts, const std::string& path, const std::string& title) {
   int fds[2];
@@ -134,17 +144,22 @@ Status Png(const std::vector<PlotPoint>& pts, const std::string& path, const std
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[0], 0);
   posix_spawn_file_actions_addclose(&actions, fds[1]);
-  std::string arg0 = "python3", arg1 = "-c", script = kMatplotlib, out = path, t = title;
+  std::string arg0 = PythonProgram(), arg1 = "-c", script = kMatplotlib, out = path, t = title;
   char* argv[] = {arg0.data(), arg1.data(), script.data(), out.data(), t.data(), nullptr};
   pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, "python3", &actions, nullptr, argv, environ);
+  const int rc = posix_spawnp(&pid, arg0.c_str(), &actions, nullptr, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
   ::close(fds[0]);
   if (rc != 0) {
     ::close(fds[1]);
-    return Status::Unavailable("cannot run python3 for the PNG plot (write .svg instead)");
+    return Status::Unavailable("cannot run " + arg0 + " for the PNG plot (write .svg instead)");
   }
   std::FILE* in = ::fdopen(fds[1], "w");
+  if (in == nullptr) {
+    ::close(fds[1]);
+    ::waitpid(pid, nullptr, 0);
+    return Status::Unavailable("fdopen failed");
+  }
   for (const PlotPoint& p : pts) {
     std::fprintf(in, "%.3f,%.17g,%.17g,%.17g,%.17g\n", static_cast<double>(p.t_ms) / 1e3, p.actual, p.point, p.lower,
                  p.upper);
@@ -153,7 +168,7 @@ Status Png(const std::vector<PlotPoint>& pts, const std::string& path, const std
   int status = 0;
   ::waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return Status::Unavailable("python3 with matplotlib failed to draw " + path +
+    return Status::Unavailable(arg0 + " with matplotlib failed to draw " + path +
                                " (Debian package python3-matplotlib; or write .svg)");
   }
   return Status::Ok();
