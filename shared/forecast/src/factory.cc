@@ -48,7 +48,7 @@ const ParamRule kSeasonS{"season_s", Range::kPositive, "detected", "season lengt
 
 std::vector<ParamRule> OwnParams(std::string_view model) {
   if (model == "seasonal_naive") return {kSeasonSteps, kSeasonS};
-  if (model == "sma") return {{"window_steps", Range::kCount, "fitted", "points averaged (one-step error)", 1}};
+  if (model == "sma") return {{"window_steps", Range::kCount, "fitted", "points averaged (error at horizon_s)", 1}};
   if (model == "ewma") return {kAlpha};
   if (model == "linear") {
     return {{"window_steps", Range::kCount, "fitted", "points regressed (error at horizon_s)", 3},

@@ -27,6 +27,11 @@ double Quantile(std::vector<float>& v, double q) {
   return a + (pos - static_cast<double>(k)) * (b - a);
 }
 
+// How fast the missed share adapts: ~1/200 per error, i.e. over about a
+// window of errors; bounded to a quarter and twice the configured share.
+constexpr double kAdaptRate = 0.005;
+constexpr double kMinMissFactor = 0.25, kMaxMissFactor = 2.0;
+
 }  // namespace
 
 IntervalCalibrator::IntervalCalibrator(double coverage) : coverage_(coverage), z_(NormalQuantile(0.5 + coverage / 2)) {
@@ -41,11 +46,17 @@ void IntervalCalibrator::Reset() {
     buckets_[b].next = 0;
     buckets_[b].unseen = 0;
     buckets_[b].computed = false;
+    buckets_[b].miss_share = 1 - coverage_;
   }
 }
 
-void IntervalCalibrator::Bucket::Add(float e) {
+void IntervalCalibrator::Bucket::Add(float e, double target_miss) {
   if (!std::isfinite(e)) return;
+  if (computed) {
+    const bool missed = e < cached.first || e > cached.second;
+    miss_share = std::clamp(miss_share + kAdaptRate * (target_miss - (missed ? 1.0 : 0.0)),
+                            kMinMissFactor * target_miss, kMaxMissFactor * target_miss);
+  }
   if (errors.size() < kWindow)
     errors.push_back(e);
   else
@@ -58,7 +69,7 @@ std::pair<double, double> IntervalCalibrator::BucketOffsets(int b) const {
   const Bucket& bucket = buckets_[b];
   if (!bucket.computed || bucket.unseen >= kRequantileEvery) {
     scratch_.assign(bucket.errors.begin(), bucket.errors.end());
-    const double tail = (1 - coverage_) / 2;
+    const double tail = bucket.miss_share / 2;
     bucket.cached = {std::min(0.0, Quantile(scratch_, tail)), std::max(0.0, Quantile(scratch_, 1 - tail))};
     bucket.computed = true;
     bucket.unseen = 0;

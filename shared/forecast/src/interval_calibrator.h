@@ -2,7 +2,8 @@
 // model's own online errors, per horizon bucket (1, 2, 4, ... 64 steps), so
 // that coverage holds on real, skewed, heavy-tailed data and not only under a
 // normal assumption. Every grid point scores the forecasts made 1, 2, 4, ...
-// steps earlier and records new ones: O(buckets) per point.
+// steps earlier and records new ones: O(buckets) per point. The quantile
+// taken adapts to the coverage actually achieved (see Bucket::miss_share).
 // Not thread-safe; one owner.
 #pragma once
 
@@ -31,7 +32,7 @@ class IntervalCalibrator {
       Bucket& bucket = buckets_[b];
       const size_t h = size_t{1} << b;
       const size_t slot = static_cast<size_t>(points_ % h);
-      if (points_ >= h) bucket.Add(static_cast<float>(y - bucket.pending[slot]));
+      if (points_ >= h) bucket.Add(static_cast<float>(y - bucket.pending[slot]), 1 - coverage_);
       bucket.pending[slot] = predict(static_cast<int>(h));
     }
     ++points_;
@@ -57,7 +58,12 @@ class IntervalCalibrator {
     mutable size_t unseen = 0;
     mutable bool computed = false;
     mutable std::pair<double, double> cached{0, 0};
-    void Add(float e);
+    // The share of errors left outside, adapted online (adaptive conformal
+    // inference): each error outside the current interval lowers it, each
+    // inside raises it, so that the realised coverage tracks the configured
+    // one even as the series drifts away from its past errors.
+    double miss_share = 0.1;
+    void Add(float e, double target_miss);
   };
   std::pair<double, double> BucketOffsets(int b) const;
   // The one-step error spread: from bucket 0's errors when there are enough.

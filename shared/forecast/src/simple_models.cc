@@ -96,7 +96,9 @@ class SeasonalNaiveModel final : public PointModel {
 
 class MovingAverageModel final : public PointModel {
  public:
-  explicit MovingAverageModel(const ModelContext& context) : context_(context) {}
+  explicit MovingAverageModel(const ModelContext& context)
+      : context_(context),
+        horizon_steps_(std::max(1, static_cast<int>(std::ceil(context.Get("horizon_s", 0) / context.step_s)))) {}
   std::string name() const override { return "sma"; }
   size_t MinHistory() const override {
     return std::max<size_t>(2, static_cast<size_t>(context_.Get("window_steps", 2)));
@@ -128,7 +130,8 @@ class MovingAverageModel final : public PointModel {
     sum_ = 0, since_exact_ = 0;
     for (size_t t = history.size() - window; t < history.size(); ++t) sum_ += history[t] - ring_.Push(history[t]);
   }
-  // The window with the least one-step squared error, from a doubling ladder.
+  // The window with the least squared error at the horizon planned for (one
+  // step unless horizon_s says otherwise), from a ladder growing by half.
   size_t ChooseWindow(std::span<const double> y) const {
     size_t best = 2;
     double best_mse = -1;
@@ -137,13 +140,14 @@ class MovingAverageModel final : public PointModel {
       std::span<const double> scored = y.subspan(y.size() / 2 - w);
       MovingAverageModel probe(context_);
       probe.Start(scored.first(w), w);
-      const double mse = RollForward(probe, scored, w, 1).mse();
+      const double mse = RollForward(probe, scored, w, horizon_steps_).mse();
       if (best_mse < 0 || mse < best_mse) best = w, best_mse = mse;
     }
     return best;
   }
 
   ModelContext context_;
+  int horizon_steps_;
   ValueRing ring_;
   double sum_ = 0, rmse_ = 0;
   size_t since_exact_ = 0;

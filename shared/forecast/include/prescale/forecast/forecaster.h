@@ -2,15 +2,20 @@
 // takes samples as they come (any timing: jittered, with gaps, NaN, stale
 // markers); implementations regrid them onto a regular step and guard them.
 // Forecast() answers a point and a lower/upper bound at the configured
-// coverage, never NaN and never negative. A Forecaster is not thread-safe:
-// one owner (the aggregator's decision loop, or prescale-sim) drives it.
+// coverage, never NaN and never negative. A Forecaster is not thread-safe,
+// const methods included (Forecast fills caches): one owner (the aggregator's
+// decision loop, or prescale-sim) drives it.
 // MakeForecaster() builds one from a model name and parameters (the config);
 // "auto" picks, per series, the model with the lowest backtest MASE.
 // The free functions are thread-safe.
 //
 // Models and their parameters (ModelParams() returns the same, for --help and
 // docs; a parameter given in the spec is fixed, one left out is fitted on
-// history by minimising the one-step squared error and refitted periodically):
+// history by minimising the one-step squared error, plus the error at
+// horizon_s for the smoothing models, and refitted periodically). Pass the
+// horizon you will ask for as horizon_s: auto selects for it.
+// Per series costs: Observe ~50 ns (ewma, holt, holt_winters; a refit every
+// refit_every_steps costs ~0.1-1 ms), memory ~8 bytes x max_history + ~5 KB.
 //   naive           the last value
 //   seasonal_naive  the value one season earlier; season_steps | season_s
 //                   (default: autocorrelation, a day when close; none: naive)
