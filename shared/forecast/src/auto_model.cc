@@ -17,6 +17,16 @@ namespace {
 // Fewer points than this and a backtest says nothing: the naive model answers.
 constexpr size_t kMinBacktestHistory = 30;
 
+// A candidate: a model, optionally with one parameter set (a variant).
+struct Candidate {
+  const char* name;
+  const char* param = nullptr;
+  double value = 0;
+};
+static constexpr Candidate kCandidates[] = {
+    {"naive"},        {"seasonal_naive"},           {"sma"}, {"ewma"}, {"linear"}, {"holt"}, {"holt", "damped", 1},
+    {"holt_winters"}, {"holt_winters", "damped", 1}};
+
 class SelectingModel final : public PointModel {
  public:
   explicit SelectingModel(const ModelContext& context)
@@ -35,7 +45,7 @@ class SelectingModel final : public PointModel {
       since_select_ = 0;
       selected_ = true;
     }
-    if (history.size() < chosen_->MinHistory()) chosen_ = MakePointModel("naive", context_);
+    if (history.size() < chosen_->MinHistory()) chosen_index_ = 0, chosen_ = MakeCandidate(0);
     chosen_->Fit(history, first_index);
   }
   void Update(double y) override {
@@ -46,30 +56,40 @@ class SelectingModel final : public PointModel {
   double FitRmse() const override { return chosen_->FitRmse(); }
 
  private:
-  // The newest part of the history is the test period: a third of it, at most
-  // a day of points, and at least the horizon plus a few origins.
+  std::unique_ptr<PointModel> MakeCandidate(size_t i) const {
+    ModelContext context = context_;
+    if (kCandidates[i].param != nullptr) context.params[kCandidates[i].param] = kCandidates[i].value;
+    return MakePointModel(kCandidates[i].name, context);
+  }
+
+  // The newest part of the history is the test period: half of it, at most
+  // three days of points (more origins make the choice less of a coin toss
+  // at long horizons, whose errors are strongly correlated), at least the
+  // horizon plus a few origins.
   void Select(std::span<const double> y, int64_t first_index) {
     const size_t day = static_cast<size_t>(std::lround(86400.0 / context_.step_s));
-    const size_t test = std::clamp<size_t>(y.size() / 3, static_cast<size_t>(horizon_steps_) + 5, std::max(day, 30UL));
+    const size_t test =
+        std::clamp<size_t>(y.size() / 2, static_cast<size_t>(horizon_steps_) + 5, std::max(3 * day, 30UL));
     if (test >= y.size()) return;
     const size_t train = y.size() - test;
     const double scale = NaiveScale(y.first(train), horizon_steps_);
-    std::string best_name;
+    size_t best = chosen_index_;
     double best_mase = std::numeric_limits<double>::infinity(), current_mase = best_mase;
-    for (const char* name : {"naive", "seasonal_naive", "sma", "ewma", "linear", "holt", "holt_winters"}) {
-      std::unique_ptr<PointModel> candidate = MakePointModel(name, context_);
+    for (size_t i = 0; i < std::size(kCandidates); ++i) {
+      std::unique_ptr<PointModel> candidate = MakeCandidate(i);
       if (train < candidate->MinHistory()) continue;
       candidate->Fit(y.first(train), first_index);
       const BacktestErrors errors = RollForward(*candidate, y, train, horizon_steps_);
       if (errors.count == 0) continue;
       // A flat training period has no naive error to scale by; the raw error still ranks.
       const double mase = errors.mae() / (scale > 0 ? scale : 1.0);
-      if (mase < best_mase) best_mase = mase, best_name = name;
-      if (name == chosen_->name()) current_mase = mase;
+      if (mase < best_mase) best_mase = mase, best = i;
+      if (i == chosen_index_) current_mase = mase;
     }
-    if (best_name.empty() || best_name == chosen_->name()) return;
+    if (best == chosen_index_) return;
     if (selected_ && !(best_mase < (1.0 - hysteresis_) * current_mase)) return;
-    chosen_ = MakePointModel(best_name, context_);
+    chosen_index_ = best;
+    chosen_ = MakeCandidate(best);
   }
 
   ModelContext context_;
@@ -77,6 +97,7 @@ class SelectingModel final : public PointModel {
   size_t reselect_every_;
   double hysteresis_;
   std::unique_ptr<PointModel> chosen_;
+  size_t chosen_index_ = 0;  // into kCandidates; 0 is naive
   bool selected_ = false;
   size_t since_select_ = 0;
 };

@@ -1,6 +1,7 @@
 #include "optimizer.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -46,68 +47,90 @@ Point GridStart(Evaluator& eval, size_t dims, double* best_value) {
   return best;
 }
 
-}  // namespace
+constexpr size_t kMaxDims = 4;
 
-Point Minimize(const std::function<double(const Point&)>& objective, const std::vector<Bounds>& bounds, int max_evals) {
-  const size_t n = bounds.size();
-  if (n == 0) return {};
-  Evaluator eval{objective, bounds};
-  double start_value = 0;
-  Point start = GridStart(eval, n, &start_value);
-
-  // Nelder-Mead (standard coefficients) on a simplex around the grid optimum.
-  std::vector<Point> simplex(n + 1, start);
-  std::vector<double> values(n + 1, start_value);
-  for (size_t i = 0; i < n; ++i) {
-    double span = (bounds[i].hi - bounds[i].lo) * 0.15;
-    simplex[i + 1][i] += simplex[i + 1][i] + span <= bounds[i].hi ? span : -span;
-    values[i + 1] = eval(simplex[i + 1]);
+// Nelder-Mead with the standard coefficients.
+class Simplex {
+ public:
+  Simplex(Evaluator& eval, const Point& start, double start_value) : eval_(eval), n_(start.size()) {
+    points_.assign(n_ + 1, start);
+    values_.assign(n_ + 1, start_value);
+    for (size_t i = 0; i < n_; ++i) {
+      const Bounds& b = eval_.bounds[i];
+      const double span = (b.hi - b.lo) * 0.15;
+      points_[i + 1][i] += points_[i + 1][i] + span <= b.hi ? span : -span;
+      values_[i + 1] = eval_(points_[i + 1]);
+    }
   }
-  std::vector<size_t> order(n + 1);
-  while (eval.evals < max_evals) {
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return values[a] < values[b]; });
-    const size_t best = order.front(), worst = order.back(), second = order[n - 1];
-    // Converged when the simplex's values agree to a part in 10^4: a squared
-    // error 0.01% lower does not make a better forecast, and refits are the
-    // engine's main cost.
-    if (std::fabs(values[worst] - values[best]) <= 1e-4 * (std::fabs(values[best]) + 1e-300)) break;
-    Point centroid(n, 0.0);
-    for (size_t k = 0; k < n; ++k) {
-      for (size_t i = 0; i < n; ++i) centroid[i] += simplex[order[k]][i] / static_cast<double>(n);
+
+  // One reflect / expand / contract / shrink move; false once converged:
+  // when the vertices' values agree to a part in 10^4 (a squared error 0.01%
+  // lower does not make a better forecast, and refits are the engine's main cost).
+  bool Step() {
+    std::array<size_t, kMaxDims + 1> order{};
+    std::iota(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_ + 1), 0);
+    // Insertion sort: at most five vertices (and std::sort trips GCC 12's -Warray-bounds here).
+    for (size_t i = 1; i <= n_; ++i) {
+      for (size_t j = i; j > 0 && values_[order[j]] < values_[order[j - 1]]; --j) std::swap(order[j], order[j - 1]);
+    }
+    const size_t best = order[0], worst = order[n_], second = order[n_ - 1];
+    if (std::fabs(values_[worst] - values_[best]) <= 1e-4 * (std::fabs(values_[best]) + 1e-300)) return false;
+    Point centroid(n_, 0.0);
+    for (size_t k = 0; k < n_; ++k) {
+      for (size_t i = 0; i < n_; ++i) centroid[i] += points_[order[k]][i] / static_cast<double>(n_);
     }
     auto along = [&](double t) {
-      Point p(n);
-      for (size_t i = 0; i < n; ++i) p[i] = centroid[i] + t * (simplex[worst][i] - centroid[i]);
+      Point p(n_);
+      for (size_t i = 0; i < n_; ++i) p[i] = centroid[i] + t * (points_[worst][i] - centroid[i]);
       return p;
     };
     Point reflected = along(-1.0);
-    double fr = eval(reflected);
-    if (fr < values[best]) {
+    const double fr = eval_(reflected);
+    if (fr < values_[best]) {
       Point expanded = along(-2.0);
-      double fe = eval(expanded);
-      if (fe < fr)
-        simplex[worst] = expanded, values[worst] = fe;
-      else
-        simplex[worst] = reflected, values[worst] = fr;
-    } else if (fr < values[second]) {
-      simplex[worst] = reflected, values[worst] = fr;
+      const double fe = eval_(expanded);
+      fe < fr ? Replace(worst, expanded, fe) : Replace(worst, reflected, fr);
+    } else if (fr < values_[second]) {
+      Replace(worst, reflected, fr);
     } else {
       Point contracted = along(0.5);
-      double fc = eval(contracted);
-      if (fc < values[worst]) {
-        simplex[worst] = contracted, values[worst] = fc;
-      } else {
-        for (size_t k = 0; k <= n; ++k) {
-          if (k == best) continue;
-          for (size_t i = 0; i < n; ++i) simplex[k][i] = simplex[best][i] + 0.5 * (simplex[k][i] - simplex[best][i]);
-          values[k] = eval(simplex[k]);
-        }
-      }
+      const double fc = eval_(contracted);
+      fc < values_[worst] ? Replace(worst, contracted, fc) : Shrink(best);
+    }
+    return true;
+  }
+
+  const Point& Best() const {
+    return points_[static_cast<size_t>(std::min_element(values_.begin(), values_.end()) - values_.begin())];
+  }
+
+ private:
+  void Replace(size_t k, const Point& p, double v) { points_[k] = p, values_[k] = v; }
+  void Shrink(size_t best) {
+    for (size_t k = 0; k <= n_; ++k) {
+      if (k == best) continue;
+      for (size_t i = 0; i < n_; ++i) points_[k][i] = points_[best][i] + 0.5 * (points_[k][i] - points_[best][i]);
+      values_[k] = eval_(points_[k]);
     }
   }
-  size_t best = static_cast<size_t>(std::min_element(values.begin(), values.end()) - values.begin());
-  return simplex[best];
+
+  Evaluator& eval_;
+  size_t n_;
+  std::vector<Point> points_;
+  std::vector<double> values_;
+};
+
+}  // namespace
+
+Point Minimize(const std::function<double(const Point&)>& objective, const std::vector<Bounds>& bounds, int max_evals) {
+  if (bounds.empty() || bounds.size() > kMaxDims) return {};
+  Evaluator eval{objective, bounds};
+  double start_value = 0;
+  const Point start = GridStart(eval, bounds.size(), &start_value);
+  Simplex simplex(eval, start, start_value);
+  while (eval.evals < max_evals && simplex.Step()) {
+  }
+  return simplex.Best();
 }
 
 }  // namespace prescale::forecast
