@@ -92,6 +92,16 @@ def summary_tables(runs, horizons, models):
             inside = sum(1 for c in cov if 0.85 <= c <= 0.95)
             cells.append(f"{fmt(100 * median(cov), 1)}% / {fmt(100 * pooled, 1)}% / {inside}/{len(cov)}")
         out.append(f"| {m} | " + " | ".join(cells) + " |")
+    out += ["", "### Median time in the model per forecast (us; Observe and Forecast, fitting included)", ""]
+    out.append("| model | " + " | ".join(horizons) + " |")
+    out.append("|---|" + "---:|" * len(horizons))
+    for m in models:
+        cells = []
+        for h in horizons:
+            per = [1e6 * num(r[m]["fit_s"]) / int(r[m]["forecasts"]) for r in runs.get(h, {}).values()
+                   if int(r[m]["forecasts"]) > 0]
+            cells.append(fmt(median(per), 1))
+        out.append(f"| {m} | " + " | ".join(cells) + " |")
     return out
 
 
