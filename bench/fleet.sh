@@ -4,7 +4,8 @@
 # per node every INTERVAL seconds, for DURATION seconds. Reports whether the
 # aggregator keeps up (rounds finished late), its CPU (cores), peak RSS,
 # series held, samples/s and RSS bytes per series, with progress every 10 s.
-#   BUILD_DIR=build NODES=500 SERIES=5000 INTERVAL=10 DURATION=300 CONNECTIONS=4
+#   BUILD_DIR=build NODES=500 SERIES=5000 INTERVAL=10 DURATION=300 CONNECTIONS=4 RETENTION=15m
+# (RETENTION is the aggregator's raw_retention; run longer than it to see the steady state.)
 # Goal (issue 3): keeps up within one core and 4 GiB RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ SERIES=${SERIES:-5000}
 INTERVAL=${INTERVAL:-10}
 DURATION=${DURATION:-300}
 CONNECTIONS=${CONNECTIONS:-4}
+RETENTION=${RETENTION:-15m}
 LOAD="$BUILD_DIR/bin/prescale-bench-remote-write"
 AGG="$BUILD_DIR/bin/prescale-aggregator"
 for b in "$LOAD" "$AGG"; do [[ -x "$b" ]] || { echo "missing $b: build first (scripts/build)" >&2; exit 1; }; done
@@ -27,8 +29,8 @@ hz=$(getconf CLK_TCK)
 cpu_seconds() { awk -v hz="$hz" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
 kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 metric() { curl -fsS "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-
-"$AGG" --listen "127.0.0.1:$port" --max-series 10000000 >"$WORK/agg.log" 2>&1 &
+printf 'raw_retention: %s\n' "$RETENTION" >"$WORK/aggregator.yaml"
+"$AGG" --config "$WORK/aggregator.yaml" --listen "127.0.0.1:$port" --max-series 10000000 >"$WORK/agg.log" 2>&1 &
 agg=$!; pids+=("$agg")
 for _ in $(seq 1 50); do curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && break; sleep 0.1; done
 log "aggregator pid $agg on 127.0.0.1:$port; $NODES nodes x $SERIES series every ${INTERVAL}s for ${DURATION}s"
@@ -40,7 +42,7 @@ start=$(date +%s)
 while kill -0 "$load" 2>/dev/null; do
   sleep 10
   kill -0 "$load" 2>/dev/null || break
-  log "$(( $(date +%s) - start ))s: series $(metric prescale_aggregator_active_series), cpu $(awk -v a="$(cpu_seconds "$agg")" -v b="$c0" 'BEGIN{printf "%.1f", a-b}') s, rss $(( $(kib "$agg" VmRSS) / 1024 )) MiB"
+  log "$(( $(date +%s) - start ))s: series $(metric prescale_aggregator_active_series), demand series $(metric prescale_aggregator_demand_series), raw store $(( $(curl -fsS "http://127.0.0.1:$port/metrics" | awk '$1 == "prescale_aggregator_store_bytes{part=\"raw\"}" {printf "%d", $2}') / 1048576 )) MiB, cpu $(awk -v a="$(cpu_seconds "$agg")" -v b="$c0" 'BEGIN{printf "%.1f", a-b}') s, rss $(( $(kib "$agg" VmRSS) / 1024 )) MiB"
 done
 wait "$load" || true
 c1=$(cpu_seconds "$agg")

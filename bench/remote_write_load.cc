@@ -97,6 +97,23 @@ WriteRequest Template(int conn, int series, int samples) {
   return r;
 }
 
+// Values as an agent's vary: counters (names 0 and 2) grow at a per-series rate
+// with a full-precision mantissa, memory moves by pages, threads stay put.
+double FleetValue(size_t series, int node, int64_t round, int interval_s) {
+  const auto s = static_cast<int64_t>(series);
+  switch (series % 4) {
+    case 0:
+    case 2: {
+      const double rate =
+          0.001 * static_cast<double>(1 + (s * 31 + node * 17) % 997) + 1e-7 * static_cast<double>(node);
+      // Jittered increments that never make the counter go back.
+      return rate * (static_cast<double>(round * interval_s) + 0.01 * static_cast<double>((round * 7 + s) % 11));
+    }
+    case 1: return 5e7 + static_cast<double>((s * 7 + node + round) % 64) * 4096.0;
+    default: return static_cast<double>((s + node) % 50);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -110,6 +127,7 @@ int main(int argc, char** argv) {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count() -
       3'600'000;  // an hour ago, rising by 1 ms per sample: stays in the past and in order
+  const int64_t fleet_start_ms = base_ms + 3'600'000;
   std::vector<std::thread> threads;
   for (int c = 0; c < o.connections; ++c) {
     threads.emplace_back([&, c] {
@@ -145,12 +163,14 @@ int main(int argc, char** argv) {
           const auto round_start = start + std::chrono::seconds(o.interval_s) * round;
           if (round_start >= deadline) break;
           std::this_thread::sleep_until(round_start);  // a load generator's pacing, not a test wait
-          const int64_t ts = base_ms + round * o.interval_s * 1000;
+          // Now, as an agent stamps its samples (the demand rollups see live data).
+          const int64_t ts = fleet_start_ms + round * o.interval_s * 1000;
           for (int node = c; node < o.nodes; node += o.connections) {
             const std::string name = "node-" + std::to_string(node);
-            for (TimeSeries& s : req.timeseries) {
+            for (size_t i = 0; i < req.timeseries.size(); ++i) {
+              TimeSeries& s = req.timeseries[i];
               s.labels[node_label].value = name;
-              s.samples[0] = {static_cast<double>(round), ts};
+              s.samples[0] = {FleetValue(i, node, round, o.interval_s), ts};
             }
             send(static_cast<uint64_t>(o.series));
           }

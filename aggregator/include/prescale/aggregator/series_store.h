@@ -1,8 +1,9 @@
 // SeriesStore: the aggregator's in-memory history of raw samples. Series are
 // identified by the hash of their sorted label set and spread over 64 shards,
 // each with its own mutex, so concurrent ingest threads rarely meet. Each
-// series keeps a ring buffer of the samples within raw_retention of its newest
-// one (append is O(1) amortised). Series that received nothing for
+// series keeps the samples within raw_retention of its newest one in
+// XOR-compressed chunks (Gorilla-style, 1-5 bytes a sample for steady series;
+// append is O(1)). Series that received nothing for
 // raw_retention, or ended with a stale marker, are removed by ExpireIdle.
 // max_series caps the number of series: a batch that would pass it is refused
 // whole. All methods are thread-safe.

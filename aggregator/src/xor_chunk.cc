@@ -1,0 +1,136 @@
+#include "xor_chunk.h"
+
+#include <algorithm>
+#include <bit>
+
+namespace prescale::aggregator {
+namespace {
+
+// Delta-of-delta classes: a prefix of 1s ended by a 0 (or four 1s), then the value's bits.
+struct DodClass {
+  uint64_t prefix;
+  int prefix_bits;
+  int value_bits;
+};
+constexpr DodClass kDodClasses[] = {{0b10, 2, 14}, {0b110, 3, 17}, {0b1110, 4, 20}};
+
+bool FitsSigned(int64_t v, int bits) {
+  const int64_t lo = -(int64_t{1} << (bits - 1)) + 1;
+  const int64_t hi = int64_t{1} << (bits - 1);
+  return v >= lo && v <= hi;
+}
+
+}  // namespace
+
+void XorChunk::WriteBits(uint64_t value, int n) {
+  // A byte at a time: the free bits of the last byte, then whole bytes.
+  while (n > 0) {
+    if (bit_count_ % 8 == 0) bits_.push_back(0);
+    const int free_bits = 8 - static_cast<int>(bit_count_ % 8);
+    const int take = std::min(free_bits, n);
+    const uint64_t part = (value >> (n - take)) & ((uint64_t{1} << take) - 1);
+    bits_.back() |= static_cast<uint8_t>(part << (free_bits - take));
+    bit_count_ += static_cast<size_t>(take);
+    n -= take;
+  }
+}
+
+void XorChunk::Append(const remote_write::Sample& sample) {
+  const uint64_t value_bits = std::bit_cast<uint64_t>(sample.value);
+  if (count_ == 0) {
+    WriteBits(static_cast<uint64_t>(sample.timestamp_ms), 64);
+    WriteBits(value_bits, 64);
+    first_t_ = sample.timestamp_ms;
+  } else {
+    const int64_t delta = sample.timestamp_ms - last_t_;
+    if (count_ == 1) {
+      WriteBits(static_cast<uint64_t>(delta), 64);
+    } else {
+      const int64_t dod = delta - last_delta_;
+      bool written = dod == 0;
+      if (written) WriteBits(0, 1);
+      for (const DodClass& c : kDodClasses) {
+        if (written || !FitsSigned(dod, c.value_bits)) continue;
+        WriteBits(c.prefix, c.prefix_bits);
+        WriteBits(static_cast<uint64_t>(dod) & ((uint64_t{1} << c.value_bits) - 1), c.value_bits);
+        written = true;
+      }
+      if (!written) {
+        WriteBits(0b1111, 4);
+        WriteBits(static_cast<uint64_t>(dod), 64);
+      }
+    }
+    last_delta_ = delta;
+    const uint64_t x = value_bits ^ last_value_bits_;
+    if (x == 0) {
+      WriteBits(0, 1);
+    } else {
+      const int leading = std::min(std::countl_zero(x), 31);
+      const int trailing = std::countr_zero(x);
+      if (leading_ >= 0 && leading >= leading_ && trailing >= trailing_) {
+        // Fits the previous window: only its meaningful bits.
+        WriteBits(0b10, 2);
+        WriteBits(x >> trailing_, 64 - leading_ - trailing_);
+      } else {
+        const int significant = 64 - leading - trailing;
+        WriteBits(0b11, 2);
+        WriteBits(static_cast<uint64_t>(leading), 5);
+        WriteBits(static_cast<uint64_t>(significant - 1), 6);  // 1..64 stored as 0..63
+        WriteBits(x >> trailing, significant);
+        leading_ = leading;
+        trailing_ = trailing;
+      }
+    }
+  }
+  last_t_ = sample.timestamp_ms;
+  last_value_bits_ = value_bits;
+  ++count_;
+}
+
+uint64_t XorChunk::Reader::ReadBits(int n) {
+  uint64_t v = 0;
+  while (n > 0) {
+    const int avail = 8 - static_cast<int>(pos % 8);
+    const int take = std::min(avail, n);
+    const uint64_t byte = chunk->bits_[pos / 8];
+    v = (v << take) | ((byte >> (avail - take)) & ((uint64_t{1} << take) - 1));
+    pos += static_cast<size_t>(take);
+    n -= take;
+  }
+  return v;
+}
+
+remote_write::Sample XorChunk::Reader::Next(size_t index) {
+  if (index == 0) {
+    t = static_cast<int64_t>(ReadBits(64));
+    value_bits = ReadBits(64);
+    return {std::bit_cast<double>(value_bits), t};
+  }
+  if (index == 1) {
+    delta = static_cast<int64_t>(ReadBits(64));
+  } else {
+    int ones = 0;
+    while (ones < 4 && ReadBits(1) == 1) ++ones;
+    if (ones == 4) {
+      delta += static_cast<int64_t>(ReadBits(64));
+    } else if (ones > 0) {
+      const int bits = kDodClasses[ones - 1].value_bits;
+      auto v = static_cast<int64_t>(ReadBits(bits));
+      // The field holds -(2^(bits-1) - 1) .. 2^(bits-1) in two's complement.
+      if (v > (int64_t{1} << (bits - 1))) v -= int64_t{1} << bits;
+      delta += v;
+    }
+  }
+  t += delta;
+  if (ReadBits(1) == 1) {
+    if (ReadBits(1) == 1) {
+      leading = static_cast<int>(ReadBits(5));
+      const int significant = static_cast<int>(ReadBits(6)) + 1;
+      trailing = 64 - leading - significant;
+    }
+    value_bits ^= ReadBits(64 - leading - trailing) << trailing;
+  }
+  return {std::bit_cast<double>(value_bits), t};
+}
+
+}  // namespace prescale::aggregator
