@@ -90,34 +90,29 @@ Result<std::vector<PromMatrixSeries>> ParsePromMatrix(std::string_view body, con
   rapidjson::Document doc;
   doc.Parse(body.data(), body.size());
   if (doc.HasParseError() || !doc.IsObject()) return Status::ParseError("Prometheus's answer is not a JSON object");
-  auto status = doc.FindMember("status");
-  if (status == doc.MemberEnd() || !status->value.IsString() ||
-      std::string_view(status->value.GetString()) != "success") {
+  if (!doc.HasMember("status") || !doc["status"].IsString() ||
+      std::string_view(doc["status"].GetString()) != "success") {
     return Status::ParseError("Prometheus's answer has no \"status\":\"success\"");
   }
-  auto data = doc.FindMember("data");
-  if (data == doc.MemberEnd() || !data->value.IsObject()) return Status::ParseError("no \"data\" object");
-  auto result = data->value.FindMember("result");
-  if (result == data->value.MemberEnd() || !result->value.IsArray())
-    return Status::ParseError("no \"data.result\" array");
+  if (!doc.HasMember("data") || !doc["data"].IsObject()) return Status::ParseError("no \"data\" object");
+  const auto& data = doc["data"];
+  if (!data.HasMember("result") || !data["result"].IsArray()) return Status::ParseError("no \"data.result\" array");
   std::vector<PromMatrixSeries> out;
-  for (const auto& series : result->value.GetArray()) {
+  for (const auto& series : data["result"].GetArray()) {
     if (!series.IsObject()) return Status::ParseError("a result that is not an object");
-    auto metric = series.FindMember("metric");
-    auto values = series.FindMember("values");
-    if (metric == series.MemberEnd() || !metric->value.IsObject() || values == series.MemberEnd() ||
-        !values->value.IsArray()) {
+    if (!series.HasMember("metric") || !series["metric"].IsObject() || !series.HasMember("values") ||
+        !series["values"].IsArray()) {
       return Status::ParseError("a result without \"metric\" and \"values\" (not a range query's matrix)");
     }
     PromMatrixSeries s;
-    for (const auto& label : metric->value.GetObject()) {
+    for (const auto& label : series["metric"].GetObject()) {
       if (!label.value.IsString()) return Status::ParseError("a label value that is not a string");
       const std::string_view name = label.name.GetString();
       if (name == options.tenant_label) s.key.tenant = label.value.GetString();
       if (name == options.service_label) s.key.service = label.value.GetString();
     }
     if (s.key.tenant.empty() || s.key.service.empty()) continue;
-    for (const auto& v : values->value.GetArray()) {
+    for (const auto& v : series["values"].GetArray()) {
       if (!v.IsArray() || v.Size() != 2 || !v[0].IsNumber() || !v[1].IsString()) {
         return Status::ParseError("a value that is not [time, \"number\"]");
       }
