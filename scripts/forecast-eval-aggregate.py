@@ -62,6 +62,8 @@ def summary_tables(runs, horizons, models):
     for m in models:
         cells = [fmt(median([num(r[m]["mase"]) for r in runs.get(h, {}).values()])) for h in horizons]
         out.append(f"| {m} | " + " | ".join(cells) + " |")
+    if "auto" not in models or not all(p in models for p in PROM):
+        return out  # a partial run (EXTRA="--models ..."): the medians only
     out += ["", "### auto against the better Prometheus function (goal: ratio <= 0.8)", ""]
     out.append("| horizon | series | auto | prom_lin | prom_des | ratio of medians | median per-series ratio "
                "| auto beats both | goal |")
@@ -120,8 +122,9 @@ def series_tables(runs, horizons, models):
             for m in models:
                 v = num(rows[m]["mase"])
                 cells.append(f"**{fmt(v)}**" if v == best else fmt(v))
-            cov = num(rows["auto"]["coverage"]) if rows["auto"]["coverage"] else math.nan
-            out.append(f"| {name} | " + " | ".join(cells) + f" | {rows['auto']['answering']} | {fmt(100 * cov, 1)}% |")
+            auto = rows.get("auto", {"coverage": "", "answering": "-"})
+            cov = num(auto["coverage"]) if auto["coverage"] else math.nan
+            out.append(f"| {name} | " + " | ".join(cells) + f" | {auto['answering']} | {fmt(100 * cov, 1)}% |")
     return out
 
 
