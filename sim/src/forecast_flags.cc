@@ -118,6 +118,7 @@ std::string ForecastUsage() {
          "  --trace FILE.csv        the trace (timestamp,value; unix_s,...; or no time column)\n"
          "  --column NAME           the value column (default: value, requests, cpu_usage_mhz, avg_cpu)\n"
          "  --time-column NAME      the time column (default: unix_s, timestamp or time; none: row i at i*300s)\n"
+         "  --row-interval DURATION the spacing of rows in a file without a time column (default 5m)\n"
          "  --horizon DURATION      how far ahead, a multiple of the step (e.g. 5m, 15m, 1h)\n"
          "  --models LIST|all       comma-separated model names (default all)\n"
          "  --step DURATION         the evaluation grid (default: the median sample interval)\n"
@@ -128,7 +129,8 @@ std::string ForecastUsage() {
          "  --prom-sf X, --prom-tf X  holt_winters factors (default 0.5, 0.5)\n"
          "  --output-csv FILE       every forecast: origin_ts,horizon_s,target_ts,actual,model,point,lower,upper\n"
          "  --summary-csv FILE      one row per model: model,answering,forecasts,mase,smape,rmse,coverage,fit_s\n"
-         "  --plot FILE.svg|.png    actual vs forecast with its interval for one model\n"
+         "  --plot FILE.svg|.png    actual vs forecast with its interval for one model (.png: python3 with\n"
+         "                          matplotlib, /usr/bin/python3 or $PRESCALE_PYTHON)\n"
          "  --plot-model NAME       the model to plot (default auto, else the first)\n"
          "  --quiet                 no progress line on stderr\n";
 }
