@@ -2,7 +2,7 @@
 //   BM_Observe<Model>       one sample into a warm forecaster, parameters fixed
 //                           so no refit runs (goal: <= 200 ns for ewma, holt,
 //                           holt_winters); *WithRefits: fitted, periodic refits
-//                           amortised in
+//                           (and auto's backtests) amortised in, on 2 days of history
 //   BM_RefitHoltWinters     a full refit on 2 days at 1-minute steps (goal: <= 5 ms),
 //                           season detected by autocorrelation or configured
 //   BM_Tick                 one evaluation tick over 10,000 series: a new sample
@@ -71,12 +71,14 @@ void BM_ObserveHoltWinters(benchmark::State& s) {
 void BM_ObserveEwmaWithRefits(benchmark::State& s) { RunObserve(s, "ewma", {}); }
 void BM_ObserveHoltWithRefits(benchmark::State& s) { RunObserve(s, "holt", {}); }
 void BM_ObserveHoltWintersWithRefits(benchmark::State& s) { RunObserve(s, "holt_winters", {}); }
+void BM_ObserveAutoWithRefits(benchmark::State& s) { RunObserve(s, "auto", {}); }
 BENCHMARK(BM_ObserveEwma);
 BENCHMARK(BM_ObserveHolt);
 BENCHMARK(BM_ObserveHoltWinters);
 BENCHMARK(BM_ObserveEwmaWithRefits);
 BENCHMARK(BM_ObserveHoltWithRefits);
 BENCHMARK(BM_ObserveHoltWintersWithRefits);
+BENCHMARK(BM_ObserveAutoWithRefits);
 
 void RunRefit(benchmark::State& state, std::map<std::string, double> params) {
   const std::vector<double> y = DailySeries(kTwoDays, 2);

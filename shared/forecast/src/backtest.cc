@@ -5,10 +5,12 @@
 
 namespace prescale::forecast {
 
-BacktestErrors RollForward(PointModel& model, std::span<const double> y, size_t start, int h) {
+BacktestErrors RollForward(PointModel& model, std::span<const double> y, size_t start, int h,
+                           std::vector<double>* forecasts) {
   BacktestErrors errors;
   const size_t n = y.size();
   const size_t hs = static_cast<size_t>(h);
+  if (forecasts != nullptr) forecasts->assign(n > start ? n - start : 0, std::nan(""));
   if (start == 0 || start >= n || h < 1) return errors;
   // pending[t % h]: the forecast made h steps before t.
   std::vector<double> pending(hs, 0.0);
@@ -20,6 +22,7 @@ BacktestErrors RollForward(PointModel& model, std::span<const double> y, size_t 
     }
     if (i >= start - 1 + hs) {
       const double e = y[i] - pending[i % hs];
+      if (forecasts != nullptr) (*forecasts)[i - start] = pending[i % hs];
       errors.abs_sum += std::fabs(e);
       errors.sq_sum += e * e;
       ++errors.count;

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <span>
+#include <vector>
 
 #include "point_model.h"
 
@@ -22,7 +23,10 @@ struct BacktestErrors {
 // Runs `model`, which stands at y[start - 1] (fitted on y[..start)), forward
 // over y[start..] with Update, scoring Predict(h) made at each origin against
 // the actual h steps later. Non-finite forecasts score as the last value.
-BacktestErrors RollForward(PointModel& model, std::span<const double> y, size_t start, int h);
+// With `forecasts`, also keeps them: (*forecasts)[i - start] is the forecast
+// for y[i], NaN where none was made (the first h - 1 points).
+BacktestErrors RollForward(PointModel& model, std::span<const double> y, size_t start, int h,
+                           std::vector<double>* forecasts = nullptr);
 
 // Mean |y[t] - y[t-h]| over y: the h-step naive error that scales MASE.
 double NaiveScale(std::span<const double> y, int h);

@@ -63,7 +63,8 @@ std::vector<ParamRule> OwnParams(std::string_view model) {
             kSeasonSteps, kSeasonS};
   }
   if (model == "auto") {
-    return {{"reselect_every_steps", Range::kCount, "360", "grid points between backtests"},
+    return {{"reselect_every_steps", Range::kCount, "6 h of points",
+             "grid points between backtests (young series: also as their history doubles)"},
             {"hysteresis", Range::kFraction, "0.1", "a challenger must beat the model's MASE by this share"}};
   }
   return {};

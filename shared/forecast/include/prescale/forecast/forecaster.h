@@ -28,10 +28,13 @@
 //   holt_winters    level + trend + season: alpha, beta, gamma, damped (0), phi,
 //                   multiplicative (0), season_steps | season_s (default:
 //                   autocorrelation; with no season found it runs as holt)
-//   auto            rolling-origin backtest of all the above on the recent
-//                   history, lowest MASE at horizon_s (900) wins; re-run every
-//                   reselect_every_steps (360) with hysteresis (0.1); naive
-//                   below 30 points
+//   auto            rolling-origin backtest of all the above (and damped
+//                   holt / holt_winters) on the newest third of the history
+//                   (at most 3 days): the lowest MASE at horizon_s (900) wins,
+//                   one model or the mean of the best three; re-run every
+//                   reselect_every_steps (6 h of points; young series also as
+//                   their history doubles), a challenger must win by the
+//                   hysteresis (0.1); naive below 30 points
 //   every model     refit_every_steps (60), interp_gap_s (3600: longer gaps
 //                   are forward-filled), horizon_s (900)
 // Grid: point k stands for the samples in ((k-1)*step, k*step] (their mean;
@@ -93,7 +96,8 @@ class Forecaster {
   // The forecast `horizon` after the newest grid point, the horizon rounded up
   // to whole steps (at least one). With no history: all zeros.
   virtual ForecastResult Forecast(std::chrono::milliseconds horizon) const = 0;
-  // The model answering now (for "auto": the chosen one, e.g. "holt_winters").
+  // The model answering now (for "auto": the chosen one, e.g. "holt_winters",
+  // or a combination's members joined by '+', e.g. "holt_winters+sma+naive").
   virtual std::string model() const = 0;
   // Grid points held.
   virtual size_t size() const = 0;
