@@ -22,6 +22,15 @@ std::string Trim(std::string s) {
   return s.substr(first, s.find_last_not_of(ws) - first + 1);
 }
 
+// Whether `batch`, read from the spool, is still its oldest record (on a read error: assume so,
+// since keeping a second copy would send it twice).
+bool SpoolStillHolds(Spool* spool, const Batch& batch) {
+  Batch front;
+  auto found = spool->Front(&front);
+  if (!found.ok()) return true;
+  return *found && front.timestamp_ms == batch.timestamp_ms && front.body == batch.body;
+}
+
 }  // namespace
 
 // Owned batches travel as pointers: the queue needs a trivially movable element.
@@ -187,9 +196,12 @@ void Pusher::Stop() {
   }
   wake_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  // What is still in memory is older than anything in the spool: it goes in front.
+  // What is still in memory is older than anything in the spool: it goes in front. A batch read from
+  // the spool counts as in memory once the spool dropped its segment (full or too old) while it was
+  // retried: the spool did not count it as dropped, so it must be kept.
   std::vector<Batch> memory;
-  if (current_ && !current_from_spool_) memory.push_back(std::move(*current_));
+  if (current_ && (!current_from_spool_ || !SpoolStillHolds(spool_.get(), *current_)))
+    memory.push_back(std::move(*current_));
   current_.reset();
   Batch* b = nullptr;
   while (queue_->q.pop(b)) {
@@ -197,6 +209,7 @@ void Pusher::Stop() {
     delete b;
     --queue_->depth;
   }
+  CountSpoolDrops();
   if (Status s = spool_->Prepend(memory); !s.ok()) {
     Log(LogLevel::kError, "spool: cannot keep " + std::to_string(memory.size()) + " unsent batches: " + s.message());
   }

@@ -87,6 +87,13 @@ bool WriteAll(int fd, std::string_view data) {
   return true;
 }
 
+// A front segment's unread samples less the record Front() handed out and PopFront() has not
+// acknowledged yet: the reader holds that batch and still sends it (or counts its rejection), so
+// dropping the segment must not count it as dropped as well.
+uint64_t Droppable(uint64_t unread, bool handed_out, uint32_t handed_out_samples) {
+  return handed_out ? unread - std::min<uint64_t>(unread, handed_out_samples) : unread;
+}
+
 }  // namespace
 
 SpoolRecordView ParseSpoolRecord(std::string_view bytes) {
@@ -230,7 +237,7 @@ void Spool::SaveCursorLocked() {
 
 void Spool::DropFront(bool count_as_full) {
   const Segment& s = segments_.front();
-  if (count_as_full) drops_.full_samples += s.samples;
+  if (count_as_full) drops_.full_samples += Droppable(s.samples, front_cached_, front_samples_);
   ::unlink(SegmentPath(s.id).c_str());
   bytes_ -= s.size;
   if (segments_.size() == 1) CloseWriterLocked();
@@ -243,7 +250,7 @@ void Spool::ExpireLocked() {
   const int64_t cutoff = ToUnixMillis(clock_.Now()) - options_.max_age.count();
   // A segment without one valid record (newest_ms 0) is left to Front(), which counts its corruption.
   while (!segments_.empty() && segments_.front().newest_ms != 0 && segments_.front().newest_ms < cutoff) {
-    drops_.age_samples += segments_.front().samples;
+    drops_.age_samples += Droppable(segments_.front().samples, front_cached_, front_samples_);
     DropFront(false);
   }
 }
