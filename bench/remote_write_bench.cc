@@ -4,12 +4,17 @@
 //   BM_Decode/N         the aggregator's side: snappy + protobuf + validation
 //   BM_DecoderReuse/N   the same through a reused Decoder (what the aggregator's HTTP threads do)
 //   BM_DecodeAndStore/N reused Decoder then SeriesStore::Append into a warm store (the receiver's core path)
+//   BM_Snapshot/N     WriteSnapshot of N series x 90 samples
 // Counters: samples per second of CPU (items_per_second).
 #include <benchmark/benchmark.h>
 
+#include <stdlib.h>
+
+#include <filesystem>
 #include <string>
 
 #include "prescale/aggregator/series_store.h"
+#include "prescale/aggregator/snapshot.h"
 #include "prescale/base/clock.h"
 #include "prescale/remote_write/remote_write.h"
 
@@ -99,11 +104,46 @@ void BM_DecodeAndStore(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 
+// WriteSnapshot of a store of N series x 90 samples (15 minutes at 10 s), as
+// the main loop does every snapshot_interval. Items: samples written.
+void BM_Snapshot(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  prescale::aggregator::SeriesStoreOptions options;
+  prescale::aggregator::SeriesStore store(options, prescale::SystemClock::Instance());
+  for (int i = 0; i < 90; ++i) {
+    WriteRequest r = Request(n, 1'000'000 + i * 10'000);
+    for (size_t s = 0; s < r.timeseries.size(); ++s) {
+      r.timeseries[s].samples[0].value = 0.0137 * static_cast<double>(s + 1) * (i * 10 + 0.01 * ((i * 7 + s) % 11));
+    }
+    prescale::aggregator::AppendStats stats;
+    (void)store.Append(r.timeseries, &stats);
+  }
+  char dir[] = "/tmp/prescale-bench-snapshot.XXXXXX";
+  if (::mkdtemp(dir) == nullptr) {
+    state.SkipWithError("mkdtemp failed");
+    return;
+  }
+  uint64_t bytes = 0;
+  for (auto _ : state) {
+    auto info = prescale::aggregator::WriteSnapshot(store, nullptr, dir);
+    if (!info.ok()) {
+      state.SkipWithError(info.status().ToString().c_str());
+      break;
+    }
+    bytes = info->bytes;
+  }
+  state.counters["file_bytes"] = static_cast<double>(bytes);
+  state.counters["raw_store_bytes"] = static_cast<double>(store.bytes());
+  state.SetItemsProcessed(state.iterations() * n * 90);
+  std::filesystem::remove_all(dir);
+}
+
 BENCHMARK(BM_Encode)->Arg(500)->Arg(5400);
 BENCHMARK(BM_EncoderReuse)->Arg(500)->Arg(5400);
 BENCHMARK(BM_Decode)->Arg(500)->Arg(5400);
 BENCHMARK(BM_DecoderReuse)->Arg(500)->Arg(5400);
 BENCHMARK(BM_DecodeAndStore)->Arg(500);
+BENCHMARK(BM_Snapshot)->Arg(100'000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -250,9 +250,91 @@ Status SeriesStore::Append(const std::vector<TimeSeries>& series, AppendStats* s
     active_series_.fetch_sub(new_series - created, std::memory_order_relaxed);
   }
   stats->series_created += created;
+  NoteNewest(newest);
+  return Status::Ok();
+}
+
+namespace {
+
+void PutLength(size_t n, std::string* out) { AppendVarint(n, out); }
+
+bool GetLength(std::string_view* in, size_t* n) {
+  *n = 0;
+  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
+    const auto byte = static_cast<unsigned char>(in->front());
+    in->remove_prefix(1);
+    *n |= static_cast<size_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void SeriesStore::NoteNewest(int64_t newest) {
   int64_t seen = newest_timestamp_ms_.load(std::memory_order_relaxed);
   while (newest > seen && !newest_timestamp_ms_.compare_exchange_weak(seen, newest, std::memory_order_relaxed)) {
   }
+}
+
+// Per series: varint length + packed labels, varint chunk count, the chunks (XorChunk::Serialize).
+void SeriesStore::SerializeShard(size_t index, std::string* out, uint64_t* samples) const {
+  const Shard& shard = shards_[index];
+  std::lock_guard<std::mutex> lock(shard.mu);
+  for (const auto& entry : shard.series) {
+    for (const auto& s : entry.second) {
+      PutLength(s->labels.size(), out);
+      out->append(s->labels);
+      PutLength(s->chunks.size(), out);
+      for (const XorChunk& c : s->chunks) c.Serialize(out);
+      *samples += s->size;
+    }
+  }
+}
+
+Status SeriesStore::RestoreSerialized(std::string_view bytes, uint64_t* series_count, uint64_t* sample_count) {
+  std::vector<std::pair<uint64_t, std::unique_ptr<Series>>> parsed;
+  while (!bytes.empty()) {
+    auto s = std::make_unique<Series>();
+    size_t label_bytes = 0, chunks = 0;
+    if (!GetLength(&bytes, &label_bytes) || label_bytes > bytes.size()) return Status::ParseError("truncated labels");
+    s->labels.assign(bytes.substr(0, label_bytes));
+    bytes.remove_prefix(label_bytes);
+    const std::vector<Label> labels = UnpackLabels(s->labels);
+    std::string repacked;
+    PackLabels(labels, &repacked);
+    if (labels.empty() || repacked != s->labels) return Status::ParseError("a label set that does not decode");
+    if (!GetLength(&bytes, &chunks) || chunks == 0 || chunks > bytes.size()) {
+      return Status::ParseError("a series without chunks");
+    }
+    for (size_t i = 0; i < chunks; ++i) {
+      XorChunk& c = s->chunks.emplace_back();
+      if (!XorChunk::Deserialize(&bytes, &c)) return Status::ParseError("a chunk that does not decode");
+      if (i > 0 && c.first_timestamp_ms() <= s->chunks[i - 1].last_timestamp_ms()) {
+        return Status::ParseError("chunks out of order");
+      }
+      s->size += c.count();
+    }
+    s->chunks.back().ForEach([&](const Sample& sample) { s->last = sample; });
+    s->ended = IsStaleMarker(s->last.value);
+    if (demand_ != nullptr) s->demand = demand_->Bind(labels);
+    parsed.emplace_back(HashLabels(labels), std::move(s));
+  }
+  const auto now = clock_.Monotonic();
+  int64_t newest = 0;
+  for (auto& [hash, s] : parsed) {
+    Shard& shard = ShardFor(hash);
+    std::lock_guard<std::mutex> lock(shard.mu);
+    if (Find(shard, hash, UnpackLabels(s->labels)) != nullptr) continue;
+    s->last_append = now;
+    newest = std::max(newest, s->last.timestamp_ms);
+    *sample_count += s->size;
+    ++*series_count;
+    bytes_.fetch_add(s->bytes(), std::memory_order_relaxed);
+    active_series_.fetch_add(1, std::memory_order_relaxed);
+    shard.series[hash].push_back(std::move(s));
+  }
+  NoteNewest(newest);
   return Status::Ok();
 }
 

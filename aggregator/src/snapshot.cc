@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zlib.h>
 #include <algorithm>
+
 #include <cstring>
 #include <limits>
 #include <string_view>
@@ -35,23 +37,32 @@ Status WriteAll(int fd, const std::string& data, const std::string& path) {
 
 }  // namespace
 
-constexpr std::string_view kMagic = "prescale-snapshot-1\n";
+constexpr std::string_view kMagicV1 = "prescale-snapshot-1\n";  // remote-write chunks (read only)
+constexpr std::string_view kMagic = "prescale-snapshot-2\n";
 
 std::string SnapshotPath(const std::string& data_dir) { return data_dir + "/series.snapshot"; }
 
-Status WriteChunk(int fd, const remote_write::WriteRequest& request, remote_write::Encoder* encoder, std::string* chunk,
-                  const std::string& path, SnapshotInfo* info) {
-  info->series += request.timeseries.size();
-  for (const auto& ts : request.timeseries) info->samples += ts.samples.size();
-  encoder->Encode(request, chunk);
-  char length[8];
-  uint64_t n = chunk->size();
-  for (char& c : length) {
-    c = static_cast<char>(n & 0xff);
-    n >>= 8;
-  }
-  info->bytes += sizeof length + chunk->size();
-  return WriteAll(fd, std::string(length, sizeof length) + *chunk, path);
+uint32_t Crc32(std::string_view data) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  return static_cast<uint32_t>(crc32(crc, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
+}
+
+// [u64 length][u32 CRC-32 of the payload][payload], little-endian.
+Status WriteFramed(int fd, const std::string& payload, const std::string& path, SnapshotInfo* info) {
+  std::string header(12, '\0');
+  uint64_t n = payload.size();
+  for (size_t i = 0; i < 8; ++i, n >>= 8) header[i] = static_cast<char>(n & 0xff);
+  uint32_t crc = Crc32(payload);
+  for (size_t i = 8; i < 12; ++i, crc >>= 8) header[i] = static_cast<char>(crc & 0xff);
+  info->bytes += header.size() + payload.size();
+  PRESCALE_RETURN_IF_ERROR(WriteAll(fd, header, path));
+  return WriteAll(fd, payload, path);
+}
+
+uint64_t ReadLittleEndian(std::string_view bytes) {
+  uint64_t n = 0;
+  for (size_t i = bytes.size(); i-- > 0;) n = (n << 8) | static_cast<unsigned char>(bytes[i]);
+  return n;
 }
 
 bool IsRollup(const remote_write::TimeSeries& ts) {
@@ -69,15 +80,19 @@ Result<SnapshotInfo> WriteSnapshot(const SeriesStore& store, const DemandRollups
   SnapshotInfo info;
   Status s = WriteAll(fd, std::string(kMagic), tmp);
   info.bytes = kMagic.size();
-  remote_write::Encoder encoder;
-  std::string chunk;
+  std::string payload;
   for (size_t shard = 0; s.ok() && shard < SeriesStore::shard_count(); ++shard) {
-    s = WriteChunk(fd, store.CopyShard(shard), &encoder, &chunk, tmp, &info);
+    payload.clear();
+    store.SerializeShard(shard, &payload, &info.samples);
+    s = WriteFramed(fd, payload, tmp, &info);
   }
+  info.series = store.active_series();
   if (s.ok() && demand != nullptr) {
     remote_write::WriteRequest rollups;
     rollups.timeseries = demand->Export();
-    s = WriteChunk(fd, rollups, &encoder, &chunk, tmp, &info);
+    remote_write::Encoder encoder;
+    encoder.Encode(rollups, &payload);
+    s = WriteFramed(fd, payload, tmp, &info);
   }
   if (s.ok() && ::fsync(fd) != 0) s = Errno("cannot fsync", tmp);
   ::close(fd);
@@ -116,36 +131,41 @@ Result<SnapshotInfo> LoadSnapshot(SeriesStore* store, DemandRollups* demand, con
     ::rename(path.c_str(), aside.c_str());
     return Status::ParseError("snapshot " + path + ": " + why + "; moved to " + aside + ", starting empty");
   };
+  if (std::string_view(body).starts_with(kMagicV1)) return corrupt("written by an older prescale (format 1)");
   if (!std::string_view(body).starts_with(kMagic)) return corrupt("not a prescale snapshot");
-  remote_write::DecodeLimits limits;
-  limits.max_compressed_bytes = std::numeric_limits<size_t>::max();
-  limits.max_decompressed_bytes = std::numeric_limits<size_t>::max();
-  // Decode every chunk before storing any, so a corrupt file loads nothing.
-  std::vector<remote_write::WriteRequest> chunks;
+  // Check every frame's length and checksum before restoring any.
+  std::vector<std::string_view> frames;
   for (size_t pos = kMagic.size(); pos < body.size();) {
-    if (body.size() - pos < 8) return corrupt("truncated chunk header at byte " + std::to_string(pos));
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(body[pos + static_cast<size_t>(i)]);
-    pos += 8;
-    if (n > body.size() - pos) return corrupt("truncated chunk at byte " + std::to_string(pos));
-    auto request = remote_write::Decode(std::string_view(body).substr(pos, n), limits);
-    if (!request.ok()) return corrupt(request.status().message());
-    chunks.push_back(std::move(request).value());
+    if (body.size() - pos < 12) return corrupt("truncated frame header at byte " + std::to_string(pos));
+    const uint64_t n = ReadLittleEndian(std::string_view(body).substr(pos, 8));
+    const auto crc = static_cast<uint32_t>(ReadLittleEndian(std::string_view(body).substr(pos + 8, 4)));
+    pos += 12;
+    if (n > body.size() - pos) return corrupt("truncated frame at byte " + std::to_string(pos));
+    const std::string_view payload = std::string_view(body).substr(pos, n);
+    if (Crc32(payload) != crc) return corrupt("checksum mismatch in frame " + std::to_string(frames.size()));
+    frames.push_back(payload);
     pos += n;
+  }
+  if (frames.size() < SeriesStore::shard_count()) return corrupt("missing frames");
+  remote_write::WriteRequest rollups;
+  if (frames.size() > SeriesStore::shard_count()) {
+    remote_write::DecodeLimits limits;
+    limits.max_compressed_bytes = std::numeric_limits<size_t>::max();
+    limits.max_decompressed_bytes = std::numeric_limits<size_t>::max();
+    auto decoded = remote_write::Decode(frames[SeriesStore::shard_count()], limits);
+    if (!decoded.ok()) return corrupt("demand rollups: " + decoded.status().message());
+    rollups = std::move(decoded).value();
   }
   SnapshotInfo info;
   info.bytes = body.size();
-  for (auto& chunk : chunks) {
-    info.series += chunk.timeseries.size();
-    for (const auto& ts : chunk.timeseries) info.samples += ts.samples.size();
-    // Rollups (the last chunk) go back to the demand rollups, raw series to the store.
-    auto rollups = std::stable_partition(chunk.timeseries.begin(), chunk.timeseries.end(), IsRollup);
-    if (demand != nullptr) {
-      for (auto it = chunk.timeseries.begin(); it != rollups; ++it) demand->Restore(*it);
+  for (size_t shard = 0; shard < SeriesStore::shard_count(); ++shard) {
+    Status s = store->RestoreSerialized(frames[shard], &info.series, &info.samples);
+    if (!s.ok()) return corrupt("shard " + std::to_string(shard) + ": " + s.message());
+  }
+  if (demand != nullptr) {
+    for (const auto& ts : rollups.timeseries) {
+      if (IsRollup(ts)) demand->Restore(ts);
     }
-    chunk.timeseries.erase(chunk.timeseries.begin(), rollups);
-    AppendStats stats;
-    PRESCALE_RETURN_IF_ERROR(store->Append(chunk.timeseries, &stats, /*restoring=*/true));
   }
   return info;
 }

@@ -88,6 +88,11 @@ void XorChunk::Append(const remote_write::Sample& sample) {
 }
 
 uint64_t XorChunk::Reader::ReadBits(int n) {
+  if (pos + static_cast<size_t>(n) > chunk->bit_count_) {
+    overrun = true;
+    pos = chunk->bit_count_;
+    return 0;
+  }
   uint64_t v = 0;
   while (n > 0) {
     const int avail = 8 - static_cast<int>(pos % 8);
@@ -131,6 +136,91 @@ remote_write::Sample XorChunk::Reader::Next(size_t index) {
     value_bits ^= ReadBits(64 - leading - trailing) << trailing;
   }
   return {std::bit_cast<double>(value_bits), t};
+}
+
+namespace {
+
+void PutVarint(uint64_t n, std::string* out) {
+  while (n >= 0x80) {
+    out->push_back(static_cast<char>((n & 0x7f) | 0x80));
+    n >>= 7;
+  }
+  out->push_back(static_cast<char>(n));
+}
+
+void PutFixed(uint64_t n, std::string* out) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+}
+
+bool GetVarint(std::string_view* in, uint64_t* n) {
+  *n = 0;
+  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
+    const auto byte = static_cast<unsigned char>(in->front());
+    in->remove_prefix(1);
+    *n |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+bool GetFixed(std::string_view* in, uint64_t* n) {
+  if (in->size() < 8) return false;
+  *n = 0;
+  for (int i = 7; i >= 0; --i) *n = (*n << 8) | static_cast<unsigned char>((*in)[static_cast<size_t>(i)]);
+  in->remove_prefix(8);
+  return true;
+}
+
+}  // namespace
+
+void XorChunk::Serialize(std::string* out) const {
+  PutVarint(count_, out);
+  PutVarint(bit_count_, out);
+  PutFixed(static_cast<uint64_t>(first_t_), out);
+  PutFixed(static_cast<uint64_t>(last_t_), out);
+  PutFixed(static_cast<uint64_t>(last_delta_), out);
+  PutFixed(last_value_bits_, out);
+  out->push_back(static_cast<char>(leading_ + 1));  // -1 (no window yet) .. 31
+  out->push_back(static_cast<char>(trailing_));
+  out->append(reinterpret_cast<const char*>(bits_.data()), (bit_count_ + 7) / 8);
+}
+
+bool XorChunk::Deserialize(std::string_view* in, XorChunk* out) {
+  uint64_t count = 0, bit_count = 0, first = 0, last = 0, delta = 0, value_bits = 0;
+  if (!GetVarint(in, &count) || !GetVarint(in, &bit_count) || !GetFixed(in, &first) || !GetFixed(in, &last) ||
+      !GetFixed(in, &delta) || !GetFixed(in, &value_bits) || in->size() < 2 || count == 0 ||
+      bit_count > (in->size() - 2) * 8 || count > bit_count) {
+    return false;
+  }
+  XorChunk c;
+  c.leading_ = static_cast<unsigned char>((*in)[0]) - 1;
+  c.trailing_ = static_cast<unsigned char>((*in)[1]);
+  in->remove_prefix(2);
+  if (c.leading_ < -1 || c.leading_ > 31 || c.trailing_ > 63) return false;
+  const size_t n_bytes = static_cast<size_t>((bit_count + 7) / 8);
+  c.bits_.assign(in->begin(), in->begin() + static_cast<std::ptrdiff_t>(n_bytes));
+  in->remove_prefix(n_bytes);
+  c.bit_count_ = static_cast<size_t>(bit_count);
+  c.count_ = static_cast<size_t>(count);
+  c.first_t_ = static_cast<int64_t>(first);
+  c.last_t_ = static_cast<int64_t>(last);
+  c.last_delta_ = static_cast<int64_t>(delta);
+  c.last_value_bits_ = value_bits;
+  // The samples must decode within the bits, in order, ending where the state says.
+  Reader r{&c};
+  remote_write::Sample prev{};
+  for (size_t i = 0; i < c.count_; ++i) {
+    const remote_write::Sample s = r.Next(i);
+    if (r.overrun || (i > 0 && s.timestamp_ms <= prev.timestamp_ms) || (i == 0 && s.timestamp_ms != c.first_t_)) {
+      return false;
+    }
+    prev = s;
+  }
+  if (r.pos != c.bit_count_ || prev.timestamp_ms != c.last_t_ || std::bit_cast<uint64_t>(prev.value) != value_bits) {
+    return false;
+  }
+  *out = std::move(c);
+  return true;
 }
 
 }  // namespace prescale::aggregator

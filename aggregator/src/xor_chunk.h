@@ -9,6 +9,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "prescale/remote_write/remote_write.h"
@@ -27,6 +29,12 @@ class XorChunk {
   // Gives the excess capacity back once the chunk is full.
   void Seal() { bits_.shrink_to_fit(); }
 
+  // Appends the chunk (state and bits) to out, for snapshots.
+  void Serialize(std::string* out) const;
+  // Reads one chunk Serialize wrote from the front of *in and advances it;
+  // false when the bytes are not a whole chunk whose samples decode in order.
+  static bool Deserialize(std::string_view* in, XorChunk* out);
+
   // Calls fn(sample) for every sample, oldest first.
   template <typename Fn>
   void ForEach(Fn&& fn) const {
@@ -43,6 +51,7 @@ class XorChunk {
     int64_t t = 0, delta = 0;
     uint64_t value_bits = 0;
     int leading = 0, trailing = 0;
+    bool overrun = false;  // a read past the written bits (only a corrupt chunk does this)
     uint64_t ReadBits(int n);
     remote_write::Sample Next(size_t index);
   };

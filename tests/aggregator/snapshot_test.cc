@@ -18,6 +18,11 @@ TimeSeries Series(const std::string& name, const std::string& tenant, std::vecto
   return TimeSeries{{{"__name__", name}, {"tenant", tenant}}, std::move(samples)};
 }
 
+std::string FlipByte(std::string s, size_t at) {
+  s[at] = static_cast<char>(s[at] ^ 0x20);
+  return s;
+}
+
 class SnapshotTest : public ::testing::Test {
  protected:
   std::unique_ptr<SeriesStore> NewStore() { return std::make_unique<SeriesStore>(SeriesStoreOptions{}, clock_); }
@@ -55,6 +60,43 @@ TEST_F(SnapshotTest, RoundTripsEverySeriesAndSampleAcrossShards) {
   EXPECT_EQ(std::bit_cast<uint64_t>(ended[0].samples[0].value), remote_write::kStaleNaNBits);
 }
 
+TEST_F(SnapshotTest, RestoredSeriesKeepAppendingAndRollupsComeBack) {
+  DemandRollups demand(DemandOptions{}, clock_);
+  SeriesStore store(SeriesStoreOptions{}, clock_, &demand);
+  const int64_t t0 = ToUnixMillis(clock_.Now());
+  AppendStats stats;
+  for (int i = 0; i < 50; ++i) {
+    clock_.Advance(std::chrono::seconds(10));
+    const TimeSeries memory{
+        {{"__name__", "container_memory_working_set_bytes"}, {"service", "api"}, {"tenant", "shop"}},
+        {{1e9 + 4096.0 * (i % 3), t0 + 10'000 * (i + 1)}}};
+    ASSERT_TRUE(store.Append({memory}, &stats).ok());
+    demand.Finalize();
+  }
+  ASSERT_TRUE(WriteSnapshot(store, &demand, dir_.path()).ok());
+  DemandRollups demand2(DemandOptions{}, clock_);
+  SeriesStore restored(SeriesStoreOptions{}, clock_, &demand2);
+  auto loaded = LoadSnapshot(&restored, &demand2, dir_.path());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->samples, 50u);
+  const auto before = demand.Query({}, t0, ToUnixMillis(clock_.Now()), std::chrono::minutes(1));
+  const auto after = demand2.Query({}, t0, ToUnixMillis(clock_.Now()), std::chrono::minutes(1));
+  ASSERT_EQ(before.size(), 1u);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_FALSE(after[0].points.empty());
+  EXPECT_EQ(before[0].points.size(), after[0].points.size());
+  // The restored chunk goes on compressing where it stopped.
+  const TimeSeries next{{{"__name__", "container_memory_working_set_bytes"}, {"service", "api"}, {"tenant", "shop"}},
+                        {{5.5, t0 + 510'000}, {6.5, t0 + 520'000}}};
+  ASSERT_TRUE(restored.Append({next}, &stats).ok());
+  const auto held = restored.Query("container_memory_working_set_bytes", {});
+  ASSERT_EQ(held.size(), 1u);
+  ASSERT_EQ(held[0].samples.size(), 52u);
+  EXPECT_EQ(held[0].samples[49].timestamp_ms, t0 + 500'000);
+  EXPECT_EQ(held[0].samples[50].value, 5.5);
+  EXPECT_EQ(held[0].samples[51].timestamp_ms, t0 + 520'000);
+}
+
 TEST_F(SnapshotTest, NoSnapshotLoadsNothing) {
   auto store = NewStore();
   auto loaded = LoadSnapshot(store.get(), nullptr, dir_.path());
@@ -71,7 +113,8 @@ TEST_F(SnapshotTest, CorruptOrTruncatedSnapshotIsMovedAsideAndLoadsNothing) {
   const std::string path = SnapshotPath(dir_.path());
   const std::string whole = testing::ReadFileOrEmpty(path);
   for (const std::string& bad :
-       {whole.substr(0, whole.size() - 3), std::string("not a snapshot"), whole + std::string(9, '\x01')}) {
+       {whole.substr(0, whole.size() - 3), std::string("not a snapshot"), whole + std::string(9, '\x01'),
+        FlipByte(whole, whole.size() - 2), std::string("prescale-snapshot-1\n") + whole.substr(20)}) {
     std::ofstream(path, std::ios::binary | std::ios::trunc) << bad;
     auto fresh = NewStore();
     auto loaded = LoadSnapshot(fresh.get(), nullptr, dir_.path());

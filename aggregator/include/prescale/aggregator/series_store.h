@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -72,6 +73,14 @@ class SeriesStore {
   // shard by shard so no copy holds the whole store).
   remote_write::WriteRequest CopyShard(size_t shard) const;
   static constexpr size_t shard_count() { return kShards; }
+  // The series of one shard in the snapshot's binary form (labels and the
+  // compressed chunks as they are held: no decoding). Appends to *out; adds
+  // the samples held (the expired head of a series' oldest chunk included) to *samples.
+  void SerializeShard(size_t shard, std::string* out, uint64_t* samples) const;
+  // Adds the series SerializeShard wrote (series already held are kept as they
+  // are); ParseError when the bytes do not decode, and then nothing is added.
+  // max_series is not applied: a snapshot holds what was accepted.
+  Status RestoreSerialized(std::string_view bytes, uint64_t* series, uint64_t* samples);
 
   // Removes series idle for raw_retention (by the clock's monotonic time) and
   // series whose last sample is a stale marker; returns how many went.
@@ -93,6 +102,7 @@ class SeriesStore {
   static constexpr size_t kShards = 64;
 
   Shard& ShardFor(uint64_t hash) { return shards_[hash >> 58]; }
+  void NoteNewest(int64_t timestamp_ms);
   static Series* Find(Shard& shard, uint64_t hash, const std::vector<remote_write::Label>& labels);
   void AppendSamples(Series* s, const std::vector<remote_write::Sample>& samples, bool restoring, AppendStats* stats);
 
