@@ -54,6 +54,9 @@ class LinearRegressionModel final : public PointModel {
   }
   double Predict(int h) const override {
     if (!solved_) Solve();
+    if (columns_ == 2) {
+      return coef_(0) + coef_(1) * static_cast<double>(last_index_ + h - ref_index_) / static_cast<double>(window_);
+    }
     Row x(columns_);
     Features(last_index_ + h, &x);
     return x.dot(coef_);
@@ -70,6 +73,7 @@ class LinearRegressionModel final : public PointModel {
     int col = 2;
     const double seconds = static_cast<double>(t) * context_.step_s;
     auto add_cycle = [&](int harmonics, double period_s) {
+      if (harmonics == 0) return;
       const double phase = 2 * std::numbers::pi * std::fmod(seconds, period_s) / period_s;
       for (int k = 1; k <= harmonics; ++k) (*x)(col++) = std::sin(k * phase), (*x)(col++) = std::cos(k * phase);
     };
@@ -77,6 +81,15 @@ class LinearRegressionModel final : public PointModel {
     add_cycle(weekly_, 7 * 86400.0);
   }
   void AddRow(int64_t t, double y, double sign) {
+    if (columns_ == 2) {
+      // The plain line (the common case, and auto's backtests run it at every
+      // origin): scalar updates, without Eigen's dynamic-size loops.
+      const double x1 = static_cast<double>(t - ref_index_) / static_cast<double>(window_);
+      gram_(0, 0) += sign, gram_(0, 1) += sign * x1, gram_(1, 1) += sign * x1 * x1;
+      gram_(1, 0) = gram_(0, 1);
+      moment_(0) += sign * y, moment_(1) += sign * y * x1;
+      return;
+    }
     Row x(columns_);
     Features(t, &x);
     gram_.noalias() += sign * x * x.transpose();
@@ -109,8 +122,18 @@ class LinearRegressionModel final : public PointModel {
   void Solve() const {
     // A tiny ridge keeps a rank-deficient window (e.g. shorter than a Fourier
     // period) solvable without moving a well-posed answer.
+    const double ridge = 1e-10 * (gram_.trace() / columns_ + 1e-300);
+    if (columns_ == 2) {
+      const double a = gram_(0, 0) + ridge, b = gram_(0, 1), d = gram_(1, 1) + ridge;
+      const double det = a * d - b * b;
+      coef_ = Row::Zero(2);
+      if (det != 0)
+        coef_(0) = (d * moment_(0) - b * moment_(1)) / det, coef_(1) = (a * moment_(1) - b * moment_(0)) / det;
+      solved_ = true;
+      return;
+    }
     Gram g = gram_;
-    g.diagonal().array() += 1e-10 * (g.trace() / columns_ + 1e-300);
+    g.diagonal().array() += ridge;
     coef_ = g.ldlt().solve(moment_);
     if (!coef_.allFinite()) coef_ = Row::Zero(columns_);
     solved_ = true;
