@@ -1,5 +1,6 @@
 // MakeForecaster and the model catalogue: names, parameters with their
 // defaults and ranges, validation with messages that name the culprit.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string_view>
@@ -32,6 +33,8 @@ struct ParamRule {
 const ParamRule kCommon[] = {
     {"refit_every_steps", Range::kCount, "60",
      "refit parameters at most this many grid points apart (young series refit as their history doubles)"},
+    {"refit_offset_steps", Range::kCount, "0",
+     "shifts the periodic refits, e.g. by a hash of the series, so series started together do not refit together", 0},
     {"interp_gap_s", Range::kNonNegative, "3600",
      "gaps up to this long are filled by linear interpolation, longer ones by the last value"},
     {"horizon_s", Range::kPositive, "900",
@@ -154,6 +157,8 @@ std::vector<std::string> ModelNames() {
 
 std::vector<ModelParam> ModelParams(std::string_view model) {
   std::vector<ModelParam> out;
+  const std::vector<std::string> names = ModelNames();
+  if (std::find(names.begin(), names.end(), model) == names.end()) return out;
   for (const ParamRule& r : OwnParams(model)) out.push_back({r.name, r.default_value, r.description});
   for (const ParamRule& r : kCommon) out.push_back({r.name, r.default_value, r.description});
   return out;
@@ -184,6 +189,7 @@ Result<std::unique_ptr<Forecaster>> MakeForecaster(const ForecastSpec& spec) {
   context.params = spec.params;
   GridSettings settings;
   settings.refit_every_steps = static_cast<size_t>(context.Get("refit_every_steps", 60));
+  settings.refit_offset_steps = static_cast<size_t>(context.Get("refit_offset_steps", 0));
   settings.interp_gap_steps = static_cast<int64_t>(std::floor(context.Get("interp_gap_s", 3600) / context.step_s));
   std::unique_ptr<Forecaster> f =
       std::make_unique<GriddedForecaster>(spec.options, settings, spec.model, MakePointModel(spec.model, context));

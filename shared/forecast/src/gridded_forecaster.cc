@@ -21,7 +21,7 @@ std::string GriddedForecaster::model() const { return configured_name_ == "auto"
 
 void GriddedForecaster::Clear() {
   head_ = 0, count_ = 0;
-  fitted_ = false, since_fit_ = 0, fit_interval_ = 1;
+  fitted_ = false, since_fit_ = 0, fit_interval_ = 1, offset_applied_ = false;
   calibrator_.Reset();
 }
 
@@ -45,8 +45,14 @@ void GriddedForecaster::Refit() {
   model_->Fit(Linearize(), last_index_ - static_cast<int64_t>(count_) + 1);
   fitted_ = true;
   since_fit_ = 0;
-  // Young series refit as their history doubles, then every refit_every_steps.
-  fit_interval_ = std::clamp<size_t>(count_, 1, std::max<size_t>(1, settings_.refit_every_steps));
+  // Young series refit as their history doubles, then every refit_every_steps
+  // (the first such interval shortened by refit_offset_steps).
+  const size_t every = std::max<size_t>(1, settings_.refit_every_steps);
+  fit_interval_ = std::clamp<size_t>(count_, 1, every);
+  if (fit_interval_ == every && !offset_applied_) {
+    fit_interval_ = every - settings_.refit_offset_steps % every;
+    offset_applied_ = true;
+  }
 }
 
 const std::vector<double>& GriddedForecaster::Linearize() const {

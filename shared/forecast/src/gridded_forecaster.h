@@ -20,6 +20,9 @@ namespace prescale::forecast {
 struct GridSettings {
   int64_t interp_gap_steps = 60;  // gaps up to this many points interpolated, longer forward-filled
   size_t refit_every_steps = 60;  // refit parameters at most this many points apart
+  // Shifts the periodic refits by this many points, so that series created
+  // together (an aggregator's start) do not all refit on the same tick.
+  size_t refit_offset_steps = 0;
 };
 
 class GriddedForecaster final : public Forecaster {
@@ -57,6 +60,7 @@ class GriddedForecaster final : public Forecaster {
   int64_t last_index_ = 0;  // grid index of the newest point
   bool fitted_ = false;
   size_t since_fit_ = 0, fit_interval_ = 1;
+  bool offset_applied_ = false;
   mutable std::vector<double> linear_;
 };
 

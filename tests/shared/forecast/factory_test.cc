@@ -80,9 +80,11 @@ TEST(ModelParams, ListsOwnAndCommonParametersWithDefaults) {
     for (const ModelParam& p : ModelParams(model)) out.push_back(p.name);
     return out;
   };
-  EXPECT_EQ(names("ewma"), (std::vector<std::string>{"alpha", "refit_every_steps", "interp_gap_s", "horizon_s"}));
-  EXPECT_EQ(names("naive"), (std::vector<std::string>{"refit_every_steps", "interp_gap_s", "horizon_s"}));
-  EXPECT_TRUE(ModelParams("prophet").empty() || names("prophet").size() == 3);
+  EXPECT_EQ(names("ewma"), (std::vector<std::string>{"alpha", "refit_every_steps", "refit_offset_steps", "interp_gap_s",
+                                                     "horizon_s"}));
+  EXPECT_EQ(names("naive"),
+            (std::vector<std::string>{"refit_every_steps", "refit_offset_steps", "interp_gap_s", "horizon_s"}));
+  EXPECT_TRUE(ModelParams("prophet").empty());
   for (const std::string& model : ModelNames()) {
     for (const ModelParam& p : ModelParams(model)) {
       EXPECT_FALSE(p.default_value.empty()) << model << "." << p.name;

@@ -35,8 +35,10 @@
 //                   reselect_every_steps (6 h of points; young series also as
 //                   their history doubles), a challenger must win by the
 //                   hysteresis (0.1); naive below 30 points
-//   every model     refit_every_steps (60), interp_gap_s (3600: longer gaps
-//                   are forward-filled), horizon_s (900)
+//   every model     refit_every_steps (60), refit_offset_steps (0: set it
+//                   from a hash of the series so that series started together
+//                   spread their refits), interp_gap_s (3600: longer gaps are
+//                   forward-filled), horizon_s (900)
 // Grid: point k stands for the samples in ((k-1)*step, k*step] (their mean;
 // counters: their per-second rate, resets handled). Intervals are empirical
 // quantiles of the model's own online errors at 1, 2, 4, ... 64 steps ahead;
