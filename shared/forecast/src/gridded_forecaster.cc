@@ -55,10 +55,10 @@ void GriddedForecaster::Refit() {
   }
 }
 
-const std::vector<double>& GriddedForecaster::Linearize() const {
-  linear_.resize(count_);
-  for (size_t i = 0; i < count_; ++i) linear_[i] = ring_[(head_ + i) % ring_.size()];
-  return linear_;
+std::vector<double> GriddedForecaster::Linearize() const {
+  std::vector<double> out(count_);
+  for (size_t i = 0; i < count_; ++i) out[i] = ring_[(head_ + i) % ring_.size()];
+  return out;
 }
 
 double GriddedForecaster::PredictSteps(int h) const {
@@ -70,7 +70,7 @@ double GriddedForecaster::PredictSteps(int h) const {
 
 double GriddedForecaster::FallbackSigma() const {
   if (fitted_ && model_->FitRmse() > 0 && std::isfinite(model_->FitRmse())) return model_->FitRmse();
-  const std::vector<double>& y = Linearize();
+  const std::vector<double> y = Linearize();
   double sq = 0;
   for (size_t t = 1; t < y.size(); ++t) sq += (y[t] - y[t - 1]) * (y[t] - y[t - 1]);
   if (y.size() > 1 && std::isfinite(sq)) return std::sqrt(sq / static_cast<double>(y.size() - 1));

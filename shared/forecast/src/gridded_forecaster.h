@@ -45,8 +45,9 @@ class GriddedForecaster final : public Forecaster {
   // The one-step error spread for intervals with too few online errors.
   double FallbackSigma() const;
   void Clear();
-  // The held history, oldest first, in contiguous memory.
-  const std::vector<double>& Linearize() const;
+  // The held history, oldest first, in contiguous memory: a copy made for
+  // each refit, not kept, as it would double every series' memory.
+  std::vector<double> Linearize() const;
 
   ForecastOptions options_;
   GridSettings settings_;
@@ -61,7 +62,6 @@ class GriddedForecaster final : public Forecaster {
   bool fitted_ = false;
   size_t since_fit_ = 0, fit_interval_ = 1;
   bool offset_applied_ = false;
-  mutable std::vector<double> linear_;
 };
 
 }  // namespace prescale::forecast
