@@ -5,6 +5,8 @@
 //                           (and auto's backtests) amortised in, on 2 days of history
 //   BM_RefitHoltWinters     a full refit on 2 days at 1-minute steps (goal: <= 5 ms),
 //                           season detected by autocorrelation or configured
+//   BM_Replay*              2 days of history into a new auto forecaster:
+//                           Observe per sample then Refit, or ObserveBatch
 //   BM_Tick                 one evaluation tick over 10,000 series: a new sample
 //                           and a 15-minute forecast each (goal: <= 100 ms, one core)
 #include <benchmark/benchmark.h>
@@ -92,6 +94,28 @@ void BM_RefitHoltWintersDetectedSeason(benchmark::State& s) { RunRefit(s, {}); }
 void BM_RefitHoltWintersConfiguredSeason(benchmark::State& s) { RunRefit(s, {{"season_steps", 1440}}); }
 BENCHMARK(BM_RefitHoltWintersDetectedSeason)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RefitHoltWintersConfiguredSeason)->Unit(benchmark::kMillisecond);
+
+// A restart: 2 days at 1-minute steps replayed into a new forecaster, sample
+// by sample (with every periodic refit on the way) or with ObserveBatch.
+void RunReplay(benchmark::State& state, const std::string& model, bool batch) {
+  const std::vector<double> y = DailySeries(kTwoDays, 3);
+  std::vector<int64_t> ts(y.size());
+  for (size_t i = 0; i < ts.size(); ++i) ts[i] = static_cast<int64_t>(i + 1) * kStepMs;
+  for (auto _ : state) {
+    std::unique_ptr<Forecaster> f = Make(model, {});
+    if (batch) {
+      f->ObserveBatch(ts, y);
+    } else {
+      for (size_t i = 0; i < y.size(); ++i) f->Observe(ts[i], y[i]);
+      f->Refit();
+    }
+    benchmark::DoNotOptimize(f->Forecast(std::chrono::minutes(15)));
+  }
+}
+void BM_ReplayAutoObserve(benchmark::State& s) { RunReplay(s, "auto", false); }
+void BM_ReplayAutoObserveBatch(benchmark::State& s) { RunReplay(s, "auto", true); }
+BENCHMARK(BM_ReplayAutoObserve)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ReplayAutoObserveBatch)->Unit(benchmark::kMillisecond);
 
 // 10,000 series warmed with `warm` points each; every iteration is one tick.
 // Periodic refits (and for auto, re-selections) fall inside ticks as they

@@ -34,6 +34,7 @@ void GriddedForecaster::OnGridPoint(int64_t index, double y) {
     if (++head_ == ring_.size()) head_ = 0;
   }
   last_index_ = index;
+  if (batch_) return;
   if (fitted_) model_->Update(y);
   ++since_fit_;
   if (fitted_ ? since_fit_ >= fit_interval_ : count_ >= model_->MinHistory()) Refit();
@@ -53,6 +54,30 @@ void GriddedForecaster::Refit() {
     fit_interval_ = every - settings_.refit_offset_steps % every;
     offset_applied_ = true;
   }
+}
+
+void GriddedForecaster::ObserveBatch(std::span<const int64_t> timestamps_ms, std::span<const double> values) {
+  batch_ = true;
+  for (size_t i = 0; i < timestamps_ms.size() && i < values.size(); ++i) Observe(timestamps_ms[i], values[i]);
+  batch_ = false;
+  // The model fitted on the older half forecasts the newer half point by
+  // point, which gives the intervals the errors an online run would have;
+  // then one fit on all of it.
+  const std::vector<double> y = Linearize();
+  const size_t half = y.size() / 2;
+  const int64_t first_index = last_index_ - static_cast<int64_t>(count_) + 1;
+  calibrator_.Reset();
+  if (half > 0 && half >= model_->MinHistory()) {
+    model_->Fit(std::span<const double>(y).first(half), first_index);
+    fitted_ = true;
+    for (size_t t = half; t < y.size(); ++t) {
+      model_->Update(y[t]);
+      calibrator_.Observe(y[t], [this](int h) { return PredictSteps(h); });
+    }
+  }
+  fitted_ = false;
+  since_fit_ = 0, fit_interval_ = 1, offset_applied_ = false;
+  Refit();
 }
 
 std::vector<double> GriddedForecaster::Linearize() const {

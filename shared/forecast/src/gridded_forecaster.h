@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,7 @@ class GriddedForecaster final : public Forecaster {
   std::string model() const override;
   size_t size() const override { return count_; }
   void Refit() override;
+  void ObserveBatch(std::span<const int64_t> timestamps_ms, std::span<const double> values) override;
 
  private:
   void OnGridPoint(int64_t index, double y);
@@ -62,6 +64,7 @@ class GriddedForecaster final : public Forecaster {
   bool fitted_ = false;
   size_t since_fit_ = 0, fit_interval_ = 1;
   bool offset_applied_ = false;
+  bool batch_ = false;  // inside ObserveBatch: points only join the history
 };
 
 }  // namespace prescale::forecast

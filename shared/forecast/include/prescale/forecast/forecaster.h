@@ -51,6 +51,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -109,6 +110,15 @@ class Forecaster {
   // refit_every_steps points. For tests and for a caller that has just
   // replayed a stored history.
   virtual void Refit() {}
+  // Feeds a stored history at once (timestamps and values pairwise; the
+  // shorter span bounds it): as Observe on each sample, but the model is
+  // fitted once at the end instead of at every periodic refit on the way, and
+  // the intervals are calibrated on its forecasts over the newer half. For a
+  // restart replaying days of history per series: ~2 fits instead of ~50.
+  virtual void ObserveBatch(std::span<const int64_t> timestamps_ms, std::span<const double> values) {
+    for (size_t i = 0; i < timestamps_ms.size() && i < values.size(); ++i) Observe(timestamps_ms[i], values[i]);
+    Refit();
+  }
 };
 
 // One parameter a model accepts: its name, its default ("fitted", "detected"
