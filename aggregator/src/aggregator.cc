@@ -25,6 +25,7 @@ constexpr const char* kWrite = "write";
 constexpr const char* kIngest = "ingest";
 constexpr const char* kRaw = "raw";
 constexpr const char* kSeries = "series";
+constexpr const char* kForecasts = "forecasts";
 // Series expire after raw_retention at the latest; a sender retrying a 429 sooner than
 // this mostly hits the limit again.
 constexpr const char* kRetryAfterSeconds = "30";
@@ -139,6 +140,7 @@ Aggregator::Aggregator(AggregatorConfig config, const Clock& clock)
       clock_(clock),
       auth_(config_.tokens),
       demand_(config_.demand, clock),
+      forecasts_(config_.forecast, demand_, clock),
       store_(SeriesStoreOptions{.max_series = config_.max_series, .raw_retention = config_.raw_retention}, clock,
              &demand_),
       metrics_(std::make_unique<Metrics>()) {
@@ -161,6 +163,7 @@ std::vector<http::Route> Aggregator::Routes() {
   routes.push_back({"POST", "/api/v1/ingest", [this](const http::HttpRequest& r) { return HandleIngest(r); }});
   routes.push_back({"GET", "/api/v1/raw", [this](const http::HttpRequest& r) { return HandleRaw(r); }});
   routes.push_back({"GET", "/api/v1/series", [this](const http::HttpRequest& r) { return HandleSeries(r); }});
+  routes.push_back({"GET", "/api/v1/forecasts", [this](const http::HttpRequest& r) { return HandleForecasts(r); }});
   routes.push_back({"GET", "/metrics", [this](const http::HttpRequest&) { return HandleMetrics(); }});
   routes.push_back({"GET", "/healthz", [](const http::HttpRequest&) { return Text(200, "ok"); }});
   // Ready as soon as the routes serve: the store starts empty (snapshots are not loaded yet).
@@ -287,6 +290,23 @@ http::HttpResponse Aggregator::HandleSeries(const http::HttpRequest& request) {
   return Count(kSeries, std::move(r));
 }
 
+http::HttpResponse Aggregator::HandleForecasts(const http::HttpRequest& request) {
+  const AuthResult auth = auth_.Authenticate(request);
+  if (!auth.ok()) {
+    return Count(kForecasts,
+                 http::HttpResponse::JsonError(
+                     auth.outcome == AuthResult::Outcome::kMissing ? 401 : 403,
+                     auth.outcome == AuthResult::Outcome::kMissing ? "unauthorized" : "forbidden", auth.reason));
+  }
+  std::string field;
+  auto filter = ParseForecastsQuery(request.query, &field);
+  if (!filter.ok()) return Count(kForecasts, JsonFieldError(400, "bad_request", filter.status().message(), field));
+  http::HttpResponse r;
+  r.content_type = "application/json";
+  r.body = RenderForecastsJson(forecasts_.Latest(*filter), demand_);
+  return Count(kForecasts, std::move(r));
+}
+
 namespace {
 
 // prescale_service_usage{tenant,service,resource}: the newest final minute of every demand series.
@@ -324,6 +344,7 @@ std::string Aggregator::MetricsText() {
   prometheus::TextSerializer().Serialize(out, metrics_->registry->Collect());
   std::string text = out.str();
   AppendUsageGauges(demand_, &text);
+  forecasts_.AppendMetrics(&text);
   return text;
 }
 
@@ -337,6 +358,7 @@ http::HttpResponse Aggregator::HandleMetrics() {
 size_t Aggregator::Tick() {
   const size_t expired = ExpireIdle();
   demand_.Finalize();
+  forecasts_.Tick();
   return expired;
 }
 

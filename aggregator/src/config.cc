@@ -129,6 +129,51 @@ Status ParseDemand(const YamlConfigReader& r, const YAML::Node& node, DemandOpti
   return Status::Ok();
 }
 
+Status ParseForecast(const YamlConfigReader& r, const YAML::Node& node, ForecastSettings* f) {
+  PRESCALE_RETURN_IF_ERROR(r.CheckMap(node, "forecast", {"model", "params", "horizons", "select_horizon", "coverage"}));
+  if (node["model"].IsDefined()) {
+    auto v = r.String(node["model"], "forecast.model");
+    if (!v.ok()) return v.status();
+    f->model = *v;
+  }
+  if (node["params"].IsDefined()) {
+    const YAML::Node& params = node["params"];
+    if (!params.IsMap()) return r.Error(params, "forecast.params", "expected a mapping of parameter: number");
+    f->params.clear();
+    for (const auto& entry : params) {
+      const std::string name = entry.first.Scalar();
+      double v = 0;
+      if (!entry.second.IsScalar() || !ParseDouble(entry.second.Scalar(), &v)) {
+        return r.Error(entry.second, JoinPath("forecast.params", name), "expected a number");
+      }
+      f->params[name] = v;
+    }
+  }
+  if (node["horizons"].IsDefined()) {
+    PRESCALE_RETURN_IF_ERROR(r.CheckSequence(node["horizons"], "forecast.horizons"));
+    f->horizons.clear();
+    for (size_t i = 0; i < node["horizons"].size(); ++i) {
+      auto d = r.Duration(node["horizons"][i], IndexPath("forecast.horizons", i));
+      if (!d.ok()) return d.status();
+      f->horizons.push_back(*d);
+    }
+  }
+  if (node["select_horizon"].IsDefined()) {
+    auto d = r.Duration(node["select_horizon"], "forecast.select_horizon");
+    if (!d.ok()) return d.status();
+    f->select_horizon = *d;
+  }
+  if (node["coverage"].IsDefined()) {
+    double v = 0;
+    if (!node["coverage"].IsScalar() || !ParseDouble(node["coverage"].Scalar(), &v) || !(v > 0 && v < 1)) {
+      return r.Error(node["coverage"], "forecast.coverage", "expected a number between 0 and 1, e.g. 0.9");
+    }
+    f->coverage = v;
+  }
+  if (Status s = ForecastEngine::Validate(*f); !s.ok()) return r.Error(node, "forecast", s.message());
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const std::string& file_name) {
@@ -141,7 +186,7 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
   PRESCALE_RETURN_IF_ERROR(
       r.CheckMap(root, "",
                  {"listen", "data_dir", "max_series", "max_body_bytes", "raw_retention", "snapshot_interval", "tokens",
-                  "http_threads", "log_level", "demand", "prometheus_url"}));
+                  "http_threads", "log_level", "demand", "prometheus_url", "forecast"}));
   for (auto [key, field] :
        {std::pair{"listen", &c.listen}, {"data_dir", &c.data_dir}, {"prometheus_url", &c.prometheus_url}}) {
     if (!root[key].IsDefined()) continue;
@@ -190,6 +235,7 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
   }
   if (root["tokens"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseTokens(r, root["tokens"], &c));
   if (root["demand"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseDemand(r, root["demand"], &c.demand));
+  if (root["forecast"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseForecast(r, root["forecast"], &c.forecast));
   if (!c.prometheus_url.empty() && !c.prometheus_url.starts_with("http://") &&
       !c.prometheus_url.starts_with("https://")) {
     return r.Error(root["prometheus_url"], "prometheus_url", "expected an http:// or https:// URL");

@@ -176,47 +176,53 @@ std::vector<DemandKey> DemandRollups::Keys(const DemandKey& filter) const {
 std::vector<DemandSeries> DemandRollups::Query(const DemandKey& filter, int64_t from_ms, int64_t to_ms,
                                                std::chrono::milliseconds step) const {
   std::vector<DemandSeries> out;
+  for (const DemandKey& k : Keys(filter)) out.push_back(QueryKey(k, from_ms, to_ms, step));
+  return out;
+}
+
+DemandSeries DemandRollups::QueryKey(const DemandKey& k, int64_t from_ms, int64_t to_ms,
+                                     std::chrono::milliseconds step) const {
   const int64_t now_ms = ToUnixMillis(clock_.Now());
   const bool coarse =
       step.count() >= kQuarterMinutes * kMinuteMs ||
       from_ms < now_ms - std::chrono::duration_cast<std::chrono::milliseconds>(options_.fine_retention).count();
   const int64_t bucket_ms = coarse ? kQuarterMinutes * kMinuteMs : kMinuteMs;
   const int64_t step_ms = std::max(bucket_ms, step.count() / bucket_ms * bucket_ms);
-  for (const DemandKey& k : Keys(filter)) {
-    std::shared_ptr<Key> key;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      key = keys_.at(k);
-    }
-    DemandSeries& series = out.emplace_back();
-    series.key = k;
-    series.step = std::chrono::milliseconds(step_ms);
-    std::lock_guard<std::mutex> lock(key->mu);
-    const Ring& ring = coarse ? key->coarse : key->fine;
-    int64_t current = kUnset;
-    double sum = 0;
-    int n = 0;
-    auto flush = [&] {
-      if (n > 0) series.points.back().avg = sum / n;
-    };
-    ring.ForEach(FloorDiv(from_ms, bucket_ms), FloorDiv(to_ms + bucket_ms - 1, bucket_ms),
-                 [&](int64_t bucket, double avg, double max) {
-                   const int64_t start = FloorDiv(bucket * bucket_ms, step_ms) * step_ms;
-                   if (bucket * bucket_ms < from_ms || bucket * bucket_ms >= to_ms) return;
-                   if (start != current) {
-                     flush();
-                     current = start;
-                     sum = 0;
-                     n = 0;
-                     series.points.push_back(DemandPoint{start, 0, max});
-                   }
-                   sum += avg;
-                   ++n;
-                   series.points.back().max = std::max(series.points.back().max, max);
-                 });
-    flush();
+  DemandSeries series;
+  series.key = k;
+  series.step = std::chrono::milliseconds(step_ms);
+  std::shared_ptr<Key> key;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = keys_.find(k);
+    if (it == keys_.end()) return series;
+    key = it->second;
   }
-  return out;
+  std::lock_guard<std::mutex> lock(key->mu);
+  const Ring& ring = coarse ? key->coarse : key->fine;
+  int64_t current = kUnset;
+  double sum = 0;
+  int n = 0;
+  auto flush = [&] {
+    if (n > 0) series.points.back().avg = sum / n;
+  };
+  ring.ForEach(FloorDiv(from_ms, bucket_ms), FloorDiv(to_ms + bucket_ms - 1, bucket_ms),
+               [&](int64_t bucket, double avg, double max) {
+                 const int64_t start = FloorDiv(bucket * bucket_ms, step_ms) * step_ms;
+                 if (bucket * bucket_ms < from_ms || bucket * bucket_ms >= to_ms) return;
+                 if (start != current) {
+                   flush();
+                   current = start;
+                   sum = 0;
+                   n = 0;
+                   series.points.push_back(DemandPoint{start, 0, max});
+                 }
+                 sum += avg;
+                 ++n;
+                 series.points.back().max = std::max(series.points.back().max, max);
+               });
+  flush();
+  return series;
 }
 
 std::vector<std::pair<DemandKey, DemandPoint>> DemandRollups::Latest() const {

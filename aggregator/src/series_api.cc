@@ -153,4 +153,74 @@ std::string RenderSeriesJson(const std::vector<DemandSeries>& series, const Dema
   return std::string(buf.GetString(), buf.GetSize()) + "\n";
 }
 
+Result<DemandKey> ParseForecastsQuery(std::string_view query_string, std::string* field) {
+  auto params = ParseQueryString(query_string);
+  if (!params.ok()) return params.status();
+  DemandKey filter;
+  for (auto& [name, value] : *params) {
+    if (name == "tenant" || name == "service" || name == "resource") {
+      (name == "tenant" ? filter.tenant : name == "service" ? filter.service : filter.resource) = value;
+    } else {
+      *field = name;
+      return Status::InvalidArgument(name + ": unknown parameter (expected tenant, service, resource)");
+    }
+  }
+  return filter;
+}
+
+std::string RenderForecastsJson(const std::vector<SeriesForecast>& forecasts, const DemandRollups& rollups) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("status");
+  w.String("success");
+  w.Key("data");
+  w.StartArray();
+  for (const SeriesForecast& f : forecasts) {
+    w.StartObject();
+    for (auto [key, value] : {std::pair{"tenant", &f.key.tenant},
+                              {"service", &f.key.service},
+                              {"resource", &f.key.resource},
+                              {"model", &f.model}}) {
+      w.Key(key);
+      w.String(value->c_str(), static_cast<rapidjson::SizeType>(value->size()));
+    }
+    w.Key("unit");
+    w.String(rollups.UnitOf(f.key.resource).c_str());
+    w.Key("last_observed");
+    w.Int64(f.last_observed_ms / 1000);
+    w.Key("points");
+    w.Uint64(f.points);
+    w.Key("forecasts");
+    w.StartArray();
+    for (const HorizonForecast& h : f.horizons) {
+      w.StartObject();
+      w.Key("horizon");
+      w.String(FormatDuration(h.horizon).c_str());
+      w.Key("horizon_seconds");
+      w.Int64(h.horizon.count() / 1000);
+      w.Key("target");
+      w.Int64(h.target_ms / 1000);
+      for (auto [key, value] : {std::pair{"point", h.point}, {"lower", h.lower}, {"upper", h.upper}}) {
+        w.Key(key);
+        w.Double(value);
+      }
+      w.Key("mase");
+      if (h.mase < 0) {
+        w.Null();
+      } else {
+        w.Double(h.mase);
+      }
+      w.Key("matured");
+      w.Uint64(h.matured);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize()) + "\n";
+}
+
 }  // namespace prescale::aggregator

@@ -3,7 +3,8 @@
 // create-blocks-from openmetrics); the built prescale-aggregator, started with
 // --prometheus-url and an empty store, fills its demand rollups from
 // Prometheus's query_range API, and GET /api/v1/series answers the summed
-// demand (1.5 cores, 3 GB) at 1-minute and 15-minute steps.
+// demand (1.5 cores, 3 GB) at 1-minute and 15-minute steps; the forecasts of
+// that history come from GET /api/v1/forecasts and /metrics.
 #include <rapidjson/document.h>
 #include <unistd.h>
 
@@ -195,6 +196,29 @@ TEST_F(AggregatorBackfillTest, FillsEmptyRollupsFromPrometheusAndServesThemAsSer
     }
   }
 
+  // The history is forecast at every tick, at each default horizon. (Its last minutes fall as
+  // rate() windows run past the data's end, so the forecast is not simply 1.5.)
+  rapidjson::Document forecasts;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        const auto [code, text] = Get("/api/v1/forecasts?tenant=shop&service=api&resource=cpu");
+        forecasts.Parse(text.c_str());
+        return code == 200 && !forecasts.HasParseError() && forecasts["data"].Size() == 1;
+      },
+      60s));
+  const auto& cpu_forecast = forecasts["data"][0];
+  EXPECT_GT(std::string(cpu_forecast["model"].GetString()).size(), 0u);
+  EXPECT_EQ(std::string(cpu_forecast["unit"].GetString()), "cores");
+  EXPECT_EQ(cpu_forecast["last_observed"].GetInt64(), cpu.back().t_s) << "fed up to the newest final minute";
+  EXPECT_GE(cpu_forecast["points"].GetUint64(), cpu.size());
+  ASSERT_EQ(cpu_forecast["forecasts"].Size(), 3u);
+  for (const auto& f : cpu_forecast["forecasts"].GetArray()) {
+    EXPECT_GE(f["point"].GetDouble(), 0.0) << f["horizon"].GetString();
+    EXPECT_LE(f["point"].GetDouble(), 2.0) << f["horizon"].GetString();
+    EXPECT_LE(f["lower"].GetDouble(), f["point"].GetDouble());
+    EXPECT_GE(f["upper"].GetDouble(), f["point"].GetDouble());
+  }
+
   // Bad queries: 400 with the parameter named; no token: 401. The aggregator keeps serving.
   auto [status, body] = Get("/api/v1/series?step=30s");
   EXPECT_EQ(status, 400);
@@ -204,6 +228,10 @@ TEST_F(AggregatorBackfillTest, FillsEmptyRollupsFromPrometheusAndServesThemAsSer
   EXPECT_NE(metrics.second.find("prescale_service_usage{resource=\"cpu\",service=\"api\",tenant=\"shop\"}"),
             std::string::npos);
   EXPECT_NE(metrics.second.find("prescale_aggregator_demand_series 2"), std::string::npos);
+  EXPECT_NE(metrics.second.find("prescale_forecast{bound=\"point\",horizon=\"15m\",resource=\"cpu\",service=\"api\","
+                                "tenant=\"shop\"}"),
+            std::string::npos);
+  EXPECT_EQ(Get("/api/v1/forecasts?horizon=5m").first, 400);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <limits>
+#include <utility>
 
 namespace prescale {
 
@@ -45,9 +46,23 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
 }
 
 std::string FormatDuration(std::chrono::milliseconds d) {
-  const int64_t ms = d.count();
-  if (ms % 1000 != 0) return std::to_string(ms) + "ms";
-  return std::to_string(ms / 1000) + "s";
+  // As Prometheus prints durations: the largest units first, zero parts left out.
+  int64_t ms = d.count();
+  if (ms == 0) return "0s";
+  std::string out;
+  if (ms < 0) {
+    out = "-";
+    ms = -ms;
+  }
+  static constexpr std::pair<int64_t, const char*> kUnits[] = {
+      {86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}, {1, "ms"}};
+  for (const auto& [size, name] : kUnits) {
+    if (ms >= size) {
+      out += std::to_string(ms / size) + name;
+      ms %= size;
+    }
+  }
+  return out;
 }
 
 Result<uint64_t> ParseByteSize(std::string_view text) {

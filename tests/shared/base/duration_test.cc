@@ -38,7 +38,16 @@ TEST(ParseByteSize, AcceptsBinaryAndDecimalUnits) {
 
 TEST(FormatDuration, RoundTripsWholeSecondsAndMilliseconds) {
   EXPECT_EQ(FormatDuration(milliseconds(5000)), "5s");
-  EXPECT_EQ(FormatDuration(milliseconds(1500)), "1500ms");
+  EXPECT_EQ(FormatDuration(milliseconds(1500)), "1s500ms");
+  EXPECT_EQ(FormatDuration(milliseconds(300'000)), "5m");
+  EXPECT_EQ(FormatDuration(milliseconds(5'400'000)), "1h30m");
+  EXPECT_EQ(FormatDuration(milliseconds(86'400'000)), "1d");
+  EXPECT_EQ(FormatDuration(milliseconds(0)), "0s");
+  for (int64_t ms : {1, 999, 1500, 61'000, 3'600'001, 90'061'001}) {
+    auto back = ParseDuration(FormatDuration(milliseconds(ms)));
+    ASSERT_TRUE(back.ok()) << FormatDuration(milliseconds(ms));
+    EXPECT_EQ(back->count(), ms);
+  }
 }
 
 }  // namespace

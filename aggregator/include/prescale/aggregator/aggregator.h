@@ -12,6 +12,7 @@
 #include "prescale/aggregator/auth.h"
 #include "prescale/aggregator/config.h"
 #include "prescale/aggregator/demand.h"
+#include "prescale/aggregator/forecasts.h"
 #include "prescale/aggregator/series_store.h"
 #include "prescale/base/clock.h"
 #include "prescale/http/http_server.h"
@@ -25,7 +26,8 @@ class Aggregator {
   Aggregator(const Aggregator&) = delete;
   Aggregator& operator=(const Aggregator&) = delete;
 
-  // /api/v1/write, /api/v1/ingest, /api/v1/raw, /api/v1/series, /metrics, /healthz, /readyz.
+  // /api/v1/write, /api/v1/ingest, /api/v1/raw, /api/v1/series, /api/v1/forecasts,
+  // /metrics, /healthz, /readyz.
   std::vector<http::Route> Routes();
   // Listen address, threads and the body limit from the config.
   http::HttpServerOptions ServerOptions() const;
@@ -34,12 +36,13 @@ class Aggregator {
   http::HttpResponse HandleIngest(const http::HttpRequest& request);
   http::HttpResponse HandleRaw(const http::HttpRequest& request);
   http::HttpResponse HandleSeries(const http::HttpRequest& request);
+  http::HttpResponse HandleForecasts(const http::HttpRequest& request);
   http::HttpResponse HandleMetrics();
 
   // Removes idle and ended series; returns how many.
   size_t ExpireIdle();
   // The periodic housekeeping (every few seconds): ExpireIdle, then the demand
-  // minutes that are due become final.
+  // minutes that are due become final and every demand series is forecast.
   size_t Tick();
   // The text exposition of the self metrics.
   std::string MetricsText();
@@ -48,6 +51,7 @@ class Aggregator {
   const Authenticator& authenticator() const { return auth_; }
   SeriesStore& store() { return store_; }
   DemandRollups& demand() { return demand_; }
+  ForecastEngine& forecasts() { return forecasts_; }
 
  private:
   struct Metrics;
@@ -60,6 +64,7 @@ class Aggregator {
   const Clock& clock_;
   Authenticator auth_;
   DemandRollups demand_;  // before store_, which feeds it
+  ForecastEngine forecasts_;
   SeriesStore store_;
   std::unique_ptr<Metrics> metrics_;
 };

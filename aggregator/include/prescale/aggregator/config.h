@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "prescale/aggregator/demand.h"
+#include "prescale/aggregator/forecasts.h"
 #include "prescale/base/log.h"
 #include "prescale/base/status.h"
 
@@ -37,6 +38,8 @@ struct AggregatorConfig {
   LogLevel log_level = LogLevel::kInfo;
   // The demand series: labels, rules (defaults plus `demand.custom_metrics`), timing.
   DemandOptions demand;
+  // Forecasts of every demand series at every tick (until policies name their own).
+  ForecastSettings forecast;
   // When set and the store starts empty, the demand rollups are backfilled from
   // this Prometheus's query_range API.
   std::string prometheus_url;

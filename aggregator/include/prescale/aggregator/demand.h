@@ -106,6 +106,8 @@ class DemandRollups {
   // retention). `filter` fields left empty match any key.
   std::vector<DemandSeries> Query(const DemandKey& filter, int64_t from_ms, int64_t to_ms,
                                   std::chrono::milliseconds step) const;
+  // One key's points (an empty series when the key is unknown), as Query.
+  DemandSeries QueryKey(const DemandKey& key, int64_t from_ms, int64_t to_ms, std::chrono::milliseconds step) const;
   // Keys matching a filter whose empty fields match anything, sorted.
   std::vector<DemandKey> Keys(const DemandKey& filter) const;
   // The newest final minute of every key (for the usage gauges).

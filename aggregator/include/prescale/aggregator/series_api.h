@@ -1,5 +1,6 @@
-// GET /api/v1/series: the demand history of tenants' services as JSON
-// (docs/aggregator.md). Query parsing and rendering; pure functions, thread-safe.
+// GET /api/v1/series and /api/v1/forecasts: the demand history and the
+// forecasts of tenants' services as JSON (docs/aggregator.md). Query parsing and rendering; pure functions,
+// thread-safe.
 #pragma once
 
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "prescale/aggregator/demand.h"
+#include "prescale/aggregator/forecasts.h"
 #include "prescale/base/status.h"
 
 namespace prescale::aggregator {
@@ -31,6 +33,13 @@ Result<SeriesQuery> ParseSeriesQuery(std::string_view query_string, int64_t now_
 // {"status":"success","data":[{"tenant":..,"service":..,"resource":..,"unit":..,
 //  "step_seconds":60,"points":[[unix_seconds, avg, max], ...]}]}
 std::string RenderSeriesJson(const std::vector<DemandSeries>& series, const DemandRollups& rollups);
+
+// GET /api/v1/forecasts: tenant, service, resource (optional filters).
+Result<DemandKey> ParseForecastsQuery(std::string_view query_string, std::string* field);
+// {"status":"success","data":[{"tenant":..,"service":..,"resource":..,"unit":..,"model":..,
+//  "last_observed":unix_s,"points":N,"forecasts":[{"horizon":"5m","horizon_seconds":300,
+//  "target":unix_s,"point":..,"lower":..,"upper":..,"mase":x|null,"matured":n}]}]}
+std::string RenderForecastsJson(const std::vector<SeriesForecast>& forecasts, const DemandRollups& rollups);
 
 // RFC 3339 ("2026-11-28T03:00:00Z", "...+02:00", fractions allowed) or Unix
 // seconds ("1764298800.5") to milliseconds since the epoch.
