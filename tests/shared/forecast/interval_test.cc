@@ -7,6 +7,7 @@
 #include <cmath>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <numbers>
 #include <random>
 #include <sstream>
@@ -107,6 +108,54 @@ TEST(Intervals, CoverageAndAccuracyOnARealTrace) {
   RecordProperty("mase", std::to_string(s.mase));
   EXPECT_NEAR(s.coverage, 0.9, 0.07) << "over " << s.count << " origins";
   EXPECT_LT(s.mase, 1.0) << "auto should beat the naive forecast; chose " << f->model();
+}
+
+// Bitbrains VM 303 (CPU MHz, strong daily cycle): raw samples ~300 s apart
+// with a second of jitter and 40-54 gaps up to an hour, fed as they are.
+TEST(Intervals, RawJitteredTraceWithGapsStaysSaneAndCovered) {
+  const std::string path = "/work/shared/traces/bitbrains_rnd/rnd_2013-08_vm303.csv";
+  std::ifstream in(path);
+  if (!in) GTEST_SKIP() << "real trace " << path << " not present (see ../shared/traces/README.md)";
+  ForecastOptions options;
+  options.step = milliseconds(300'000);
+  auto f = Make("auto", {{"horizon_s", 900}}, options);
+  // A naive forecaster on the same samples: its one-step forecast is the newest grid value.
+  auto newest = Make("naive", {}, options);
+  std::string line;
+  std::getline(in, line);  // header: unix_s,timestamp_utc,cpu_cores,cpu_capacity_mhz,cpu_usage_mhz,...
+  std::vector<std::pair<int64_t, double>> samples;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    for (std::string cell; std::getline(ss, cell, ',');) cells.push_back(cell);
+    if (cells.size() > 4) samples.emplace_back(std::stoll(cells[0]) * 1000, std::strtod(cells[4].c_str(), nullptr));
+  }
+  ASSERT_GT(samples.size(), 5000u);
+  std::map<int64_t, ForecastResult> pending;  // by target time
+  size_t scored = 0, inside = 0;
+  int64_t last_target_ms = -1;
+  for (auto [ts, v] : samples) {
+    f->Observe(ts, v);
+    newest->Observe(ts, v);
+    const ForecastResult now = newest->Forecast(milliseconds(300'000));
+    if (now.target_ms == last_target_ms) continue;  // no new grid point yet
+    last_target_ms = now.target_ms;
+    // The newest grid point is the actual for forecasts that targeted it.
+    const int64_t newest_ms = now.target_ms - 300'000;
+    if (auto it = pending.find(newest_ms); it != pending.end()) {
+      const double actual = now.point;
+      inside += actual >= it->second.lower && actual <= it->second.upper;
+      ++scored;
+      pending.erase(it);
+    }
+    const ForecastResult r = f->Forecast(milliseconds(900'000));
+    testing::ExpectSane(r, "at " + std::to_string(ts));
+    if (f->size() > 288) pending[r.target_ms] = r;
+  }
+  ASSERT_GT(scored, 5000u);
+  const double coverage = static_cast<double>(inside) / static_cast<double>(scored);
+  RecordProperty("coverage", std::to_string(coverage));
+  EXPECT_NEAR(coverage, 0.9, 0.06) << f->model();
 }
 
 }  // namespace
