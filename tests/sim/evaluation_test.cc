@@ -127,7 +127,7 @@ TEST(Evaluate, RejectsAHorizonOffTheGridAndTooShortTraces) {
   o.horizon = 90s;
   auto r = Evaluate(Line(200), o, TestFactory);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("--horizon 90s is not a positive multiple of the step 60s"), std::string::npos)
+  EXPECT_NE(r.status().message().find("--horizon 1m30s is not a positive multiple of the step 1m"), std::string::npos)
       << r.status().message();
   o.horizon = 1min;
   o.warmup = 24h;

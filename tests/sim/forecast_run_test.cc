@@ -55,7 +55,7 @@ TEST(ForecastRun, WritesTheTableTheForecastsAndThePlot) {
   const RunOutput r = RunWith({"--trace", trace.c_str(), "--horizon", "15m", "--models", "naive,prom_predict_linear",
                                "--output-csv", csv.c_str(), "--plot", svg.c_str(), "--quiet"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("horizon 900s, step 300s: 141 origins"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("horizon 15m, step 5m: 141 origins"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("prom_predict_linear"), std::string::npos);
   const std::string written = ReadFileOrEmpty(csv);
   // The first origin is a day in (row 288), its target 3 steps later.
@@ -81,7 +81,7 @@ TEST(ForecastRun, BadInputExitsTwoNamingTheFileAndLine) {
   const std::string line = dir.Write("line.csv", LineTrace());
   r = RunWith({"--trace", line.c_str(), "--horizon", "7m", "--quiet"});
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("--horizon 420s is not a positive multiple of the step 300s"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--horizon 7m is not a positive multiple of the step 5m"), std::string::npos) << r.err;
 }
 
 }  // namespace
