@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <deque>
+#include <functional>
 #include <limits>
 
 #include "prescale/base/duration.h"
@@ -13,6 +14,8 @@ namespace prescale::aggregator {
 namespace {
 
 constexpr int64_t kMinuteMs = 60'000;
+// The most time one tick spends creating forecasters for new series (each replays the held history).
+constexpr auto kReplayBudget = std::chrono::seconds(2);
 // Exponential weights with a half-life of one day of minutes.
 const double kDecay = std::pow(0.5, 1.0 / 1440.0);
 
@@ -75,7 +78,24 @@ Status ForecastEngine::Validate(const ForecastSettings& settings) {
   return Status::Ok();
 }
 
+void ForecastEngine::Observe(Series& s, const DemandPoint& p) {
+  if (std::isfinite(s.last_value)) s.change.Add(std::fabs(p.avg - s.last_value));
+  s.last_value = p.avg;
+  for (Series::Horizon& h : s.horizons) {
+    // Forecasts for minutes that never became final are dropped unscored.
+    while (!h.pending.empty() && h.pending.front().target_ms < p.timestamp_ms) h.pending.pop_front();
+    if (!h.pending.empty() && h.pending.front().target_ms == p.timestamp_ms) {
+      h.error.Add(std::fabs(p.avg - h.pending.front().point));
+      ++h.matured;
+      h.pending.pop_front();
+    }
+  }
+  s.forecaster->Observe(p.timestamp_ms, p.avg);
+  s.fed_upto_ms = p.timestamp_ms;
+}
+
 size_t ForecastEngine::Tick() {
+  const auto tick_start = std::chrono::steady_clock::now();
   const int64_t now_ms = ToUnixMillis(clock_.Now());
   const int64_t history_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(demand_.options().fine_retention).count();
@@ -84,7 +104,19 @@ size_t ForecastEngine::Tick() {
     auto& slot = series_[key];
     bool replayed = false;
     if (slot == nullptr) {
-      auto made = forecast::MakeForecaster(SpecOf(settings_));
+      // Replaying days of history costs ~10 ms a series: after a restart with
+      // many series, later ticks take the rest, so forecasts of known series keep coming.
+      if (std::chrono::steady_clock::now() - tick_start > kReplayBudget) {
+        series_.erase(key);
+        continue;
+      }
+      forecast::ForecastSpec spec = SpecOf(settings_);
+      // Series created together would otherwise refit on the same tick.
+      if (!spec.params.contains("refit_offset_steps")) {
+        spec.params["refit_offset_steps"] =
+            static_cast<double>(std::hash<std::string>{}(key.tenant + '\n' + key.service + '\n' + key.resource) % 60);
+      }
+      auto made = forecast::MakeForecaster(spec);
       if (!made.ok()) {
         Log(LogLevel::kError, "forecast: " + made.status().message());
         series_.erase(key);
@@ -98,21 +130,21 @@ size_t ForecastEngine::Tick() {
     }
     Series& s = *slot;
     const DemandSeries fresh = demand_.QueryKey(key, s.fed_upto_ms + kMinuteMs, now_ms, std::chrono::minutes(1));
-    for (const DemandPoint& p : fresh.points) {
-      if (std::isfinite(s.last_value)) s.change.Add(std::fabs(p.avg - s.last_value));
-      s.last_value = p.avg;
-      for (Series::Horizon& h : s.horizons) {
-        while (!h.pending.empty() && h.pending.front().target_ms < p.timestamp_ms) h.pending.pop_front();
-        if (!h.pending.empty() && h.pending.front().target_ms == p.timestamp_ms) {
-          h.error.Add(std::fabs(p.avg - h.pending.front().point));
-          ++h.matured;
-          h.pending.pop_front();
-        }
+    if (replayed && fresh.points.size() > 1) {
+      // A stored history at once: one fit at the end instead of one every refit period.
+      std::vector<int64_t> times;
+      std::vector<double> values;
+      for (const DemandPoint& p : fresh.points) {
+        if (std::isfinite(s.last_value)) s.change.Add(std::fabs(p.avg - s.last_value));
+        s.last_value = p.avg;
+        times.push_back(p.timestamp_ms);
+        values.push_back(p.avg);
       }
-      s.forecaster->Observe(p.timestamp_ms, p.avg);
-      s.fed_upto_ms = p.timestamp_ms;
+      s.forecaster->ObserveBatch(times, values);
+      s.fed_upto_ms = times.back();
+    } else {
+      for (const DemandPoint& p : fresh.points) Observe(s, p);
     }
-    if (replayed && fresh.points.size() > 1) s.forecaster->Refit();
     if (s.forecaster->size() == 0) continue;
     SeriesForecast& out = latest.emplace_back();
     out.key = key;

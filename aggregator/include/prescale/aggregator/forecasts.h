@@ -6,7 +6,9 @@
 // the mean absolute change from one minute to the next; both are
 // exponentially weighted with a half-life of one day, so the score follows
 // the model's recent record). A new series is first fed the history already
-// held (a snapshot or a backfill). Tick() runs on one thread (the main loop);
+// held (a snapshot or a backfill), within a time budget per tick so that a
+// restart with many series spreads the replay over a few ticks. Tick() runs
+// on one thread (the main loop);
 // readers (the API, /metrics) may call the const methods concurrently.
 #pragma once
 
@@ -77,6 +79,7 @@ class ForecastEngine {
 
  private:
   struct Series;
+  void Observe(Series& s, const DemandPoint& point);
 
   ForecastSettings settings_;
   const DemandRollups& demand_;
