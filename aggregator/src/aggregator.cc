@@ -239,13 +239,7 @@ http::HttpResponse Aggregator::HandleWrite(const http::HttpRequest& request) {
 
 http::HttpResponse Aggregator::HandleIngest(const http::HttpRequest& request) {
   const AuthResult auth = auth_.Authenticate(request);
-  if (!auth.ok()) {
-    http::HttpResponse r = http::HttpResponse::JsonError(
-        auth.outcome == AuthResult::Outcome::kMissing ? 401 : 403,
-        auth.outcome == AuthResult::Outcome::kMissing ? "unauthorized" : "forbidden", auth.reason);
-    if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
-    return Count(kIngest, std::move(r));
-  }
+  if (!auth.ok()) return Count(kIngest, auth.ToJsonResponse());
   const std::string_view encoding = request.Header("Content-Encoding");
   if (!encoding.empty() && encoding != "identity") {
     return Count(kIngest,
@@ -260,11 +254,7 @@ http::HttpResponse Aggregator::HandleIngest(const http::HttpRequest& request) {
 
 http::HttpResponse Aggregator::HandleRaw(const http::HttpRequest& request) {
   const AuthResult auth = auth_.Authenticate(request);
-  if (!auth.ok()) {
-    return Count(kRaw, http::HttpResponse::JsonError(
-                           auth.outcome == AuthResult::Outcome::kMissing ? 401 : 403,
-                           auth.outcome == AuthResult::Outcome::kMissing ? "unauthorized" : "forbidden", auth.reason));
-  }
+  if (!auth.ok()) return Count(kRaw, auth.ToJsonResponse());
   auto query = ParseRawQuery(request.query);
   if (!query.ok()) return Count(kRaw, http::HttpResponse::JsonError(400, "bad_request", query.status().message()));
   http::HttpResponse r;
@@ -275,12 +265,7 @@ http::HttpResponse Aggregator::HandleRaw(const http::HttpRequest& request) {
 
 http::HttpResponse Aggregator::HandleSeries(const http::HttpRequest& request) {
   const AuthResult auth = auth_.Authenticate(request);
-  if (!auth.ok()) {
-    return Count(kSeries,
-                 http::HttpResponse::JsonError(
-                     auth.outcome == AuthResult::Outcome::kMissing ? 401 : 403,
-                     auth.outcome == AuthResult::Outcome::kMissing ? "unauthorized" : "forbidden", auth.reason));
-  }
+  if (!auth.ok()) return Count(kSeries, auth.ToJsonResponse());
   std::string field;
   auto query = ParseSeriesQuery(request.query, ToUnixMillis(clock_.Now()), &field);
   if (!query.ok()) return Count(kSeries, JsonFieldError(400, "bad_request", query.status().message(), field));
@@ -292,12 +277,7 @@ http::HttpResponse Aggregator::HandleSeries(const http::HttpRequest& request) {
 
 http::HttpResponse Aggregator::HandleForecasts(const http::HttpRequest& request) {
   const AuthResult auth = auth_.Authenticate(request);
-  if (!auth.ok()) {
-    return Count(kForecasts,
-                 http::HttpResponse::JsonError(
-                     auth.outcome == AuthResult::Outcome::kMissing ? 401 : 403,
-                     auth.outcome == AuthResult::Outcome::kMissing ? "unauthorized" : "forbidden", auth.reason));
-  }
+  if (!auth.ok()) return Count(kForecasts, auth.ToJsonResponse());
   std::string field;
   auto filter = ParseForecastsQuery(request.query, &field);
   if (!filter.ok()) return Count(kForecasts, JsonFieldError(400, "bad_request", filter.status().message(), field));

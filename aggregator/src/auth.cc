@@ -56,6 +56,14 @@ http::HttpResponse AuthResult::ToResponse() const {
   return r;
 }
 
+http::HttpResponse AuthResult::ToJsonResponse() const {
+  const bool missing = outcome == Outcome::kMissing;
+  http::HttpResponse r =
+      http::HttpResponse::JsonError(missing ? 401 : 403, missing ? "unauthorized" : "forbidden", reason);
+  if (missing) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
 Authenticator::Authenticator(const std::vector<TokenConfig>& tokens) {
   for (const TokenConfig& t : tokens) {
     Entry e{t.name, {}, Role::kAgent};

@@ -1,11 +1,9 @@
 #include "prescale/aggregator/series_api.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <cmath>
 #include <ctime>
 
+#include "json_envelope.h"
 #include "prescale/aggregator/raw_json.h"
 #include "prescale/base/duration.h"
 #include "prescale/base/numbers.h"
@@ -117,40 +115,37 @@ Result<SeriesQuery> ParseSeriesQuery(std::string_view query_string, int64_t now_
   return q;
 }
 
+namespace {
+
+void WriteKeyFields(JsonWriter& w, const DemandKey& key, const DemandRollups& rollups) {
+  WriteStringField(w, "tenant", key.tenant);
+  WriteStringField(w, "service", key.service);
+  WriteStringField(w, "resource", key.resource);
+  WriteStringField(w, "unit", rollups.UnitOf(key.resource));
+}
+
+}  // namespace
+
 std::string RenderSeriesJson(const std::vector<DemandSeries>& series, const DemandRollups& rollups) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.StartObject();
-  w.Key("status");
-  w.String("success");
-  w.Key("data");
-  w.StartArray();
-  for (const DemandSeries& s : series) {
-    w.StartObject();
-    for (auto [key, value] :
-         {std::pair{"tenant", &s.key.tenant}, {"service", &s.key.service}, {"resource", &s.key.resource}}) {
-      w.Key(key);
-      w.String(value->c_str(), static_cast<rapidjson::SizeType>(value->size()));
-    }
-    w.Key("unit");
-    w.String(rollups.UnitOf(s.key.resource).c_str());
-    w.Key("step_seconds");
-    w.Int64(s.step.count() / 1000);
-    w.Key("points");
-    w.StartArray();
-    for (const DemandPoint& p : s.points) {
+  return RenderSuccessJson([&](JsonWriter& w) {
+    for (const DemandSeries& s : series) {
+      w.StartObject();
+      WriteKeyFields(w, s.key, rollups);
+      w.Key("step_seconds");
+      w.Int64(s.step.count() / 1000);
+      w.Key("points");
       w.StartArray();
-      w.Int64(p.timestamp_ms / 1000);
-      w.Double(p.avg);
-      w.Double(p.max);
+      for (const DemandPoint& p : s.points) {
+        w.StartArray();
+        w.Int64(p.timestamp_ms / 1000);
+        w.Double(p.avg);
+        w.Double(p.max);
+        w.EndArray();
+      }
       w.EndArray();
+      w.EndObject();
     }
-    w.EndArray();
-    w.EndObject();
-  }
-  w.EndArray();
-  w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize()) + "\n";
+  });
 }
 
 Result<DemandKey> ParseForecastsQuery(std::string_view query_string, std::string* field) {
@@ -169,58 +164,42 @@ Result<DemandKey> ParseForecastsQuery(std::string_view query_string, std::string
 }
 
 std::string RenderForecastsJson(const std::vector<SeriesForecast>& forecasts, const DemandRollups& rollups) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.StartObject();
-  w.Key("status");
-  w.String("success");
-  w.Key("data");
-  w.StartArray();
-  for (const SeriesForecast& f : forecasts) {
-    w.StartObject();
-    for (auto [key, value] : {std::pair{"tenant", &f.key.tenant},
-                              {"service", &f.key.service},
-                              {"resource", &f.key.resource},
-                              {"model", &f.model}}) {
-      w.Key(key);
-      w.String(value->c_str(), static_cast<rapidjson::SizeType>(value->size()));
-    }
-    w.Key("unit");
-    w.String(rollups.UnitOf(f.key.resource).c_str());
-    w.Key("last_observed");
-    w.Int64(f.last_observed_ms / 1000);
-    w.Key("points");
-    w.Uint64(f.points);
-    w.Key("forecasts");
-    w.StartArray();
-    for (const HorizonForecast& h : f.horizons) {
+  return RenderSuccessJson([&](JsonWriter& w) {
+    for (const SeriesForecast& f : forecasts) {
       w.StartObject();
-      w.Key("horizon");
-      w.String(FormatDuration(h.horizon).c_str());
-      w.Key("horizon_seconds");
-      w.Int64(h.horizon.count() / 1000);
-      w.Key("target");
-      w.Int64(h.target_ms / 1000);
-      for (auto [key, value] : {std::pair{"point", h.point}, {"lower", h.lower}, {"upper", h.upper}}) {
-        w.Key(key);
-        w.Double(value);
+      WriteKeyFields(w, f.key, rollups);
+      WriteStringField(w, "model", f.model);
+      w.Key("last_observed");
+      w.Int64(f.last_observed_ms / 1000);
+      w.Key("points");
+      w.Uint64(f.points);
+      w.Key("forecasts");
+      w.StartArray();
+      for (const HorizonForecast& h : f.horizons) {
+        w.StartObject();
+        WriteStringField(w, "horizon", FormatDuration(h.horizon));
+        w.Key("horizon_seconds");
+        w.Int64(h.horizon.count() / 1000);
+        w.Key("target");
+        w.Int64(h.target_ms / 1000);
+        for (auto [key, value] : {std::pair{"point", h.point}, {"lower", h.lower}, {"upper", h.upper}}) {
+          w.Key(key);
+          w.Double(value);
+        }
+        w.Key("mase");
+        if (h.mase < 0) {
+          w.Null();
+        } else {
+          w.Double(h.mase);
+        }
+        w.Key("matured");
+        w.Uint64(h.matured);
+        w.EndObject();
       }
-      w.Key("mase");
-      if (h.mase < 0) {
-        w.Null();
-      } else {
-        w.Double(h.mase);
-      }
-      w.Key("matured");
-      w.Uint64(h.matured);
+      w.EndArray();
       w.EndObject();
     }
-    w.EndArray();
-    w.EndObject();
-  }
-  w.EndArray();
-  w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize()) + "\n";
+  });
 }
 
 }  // namespace prescale::aggregator

@@ -1,5 +1,6 @@
 #include "prescale/aggregator/series_store.h"
 
+#include "varint.h"
 #include "xor_chunk.h"
 
 #include <algorithm>
@@ -18,20 +19,12 @@ namespace {
 // A series' label set packed into one string: for each label a varint length
 // and the name, a varint length and the value. One allocation instead of two
 // strings per label (about 350 bytes less a series for an agent's label sets).
-void AppendVarint(size_t n, std::string* out) {
-  while (n >= 0x80) {
-    out->push_back(static_cast<char>((n & 0x7f) | 0x80));
-    n >>= 7;
-  }
-  out->push_back(static_cast<char>(n));
-}
-
 void PackLabels(const std::vector<Label>& labels, std::string* out) {
   out->clear();
   for (const Label& l : labels) {
-    AppendVarint(l.name.size(), out);
+    PutVarint(l.name.size(), out);
     out->append(l.name);
-    AppendVarint(l.value.size(), out);
+    PutVarint(l.value.size(), out);
     out->append(l.value);
   }
 }
@@ -40,14 +33,9 @@ void PackLabels(const std::vector<Label>& labels, std::string* out) {
 template <typename Fn>
 void ForEachPackedLabel(std::string_view packed, Fn&& fn) {
   auto next = [&packed]() {
-    size_t n = 0;
-    for (int shift = 0; !packed.empty(); shift += 7) {
-      const auto byte = static_cast<unsigned char>(packed.front());
-      packed.remove_prefix(1);
-      n |= static_cast<size_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) break;
-    }
-    const std::string_view s = packed.substr(0, n);
+    uint64_t n = 0;
+    if (!GetVarint(&packed, &n)) n = 0;
+    const std::string_view s = packed.substr(0, static_cast<size_t>(std::min<uint64_t>(n, packed.size())));
     packed.remove_prefix(s.size());
     return s;
   };
@@ -254,23 +242,6 @@ Status SeriesStore::Append(const std::vector<TimeSeries>& series, AppendStats* s
   return Status::Ok();
 }
 
-namespace {
-
-void PutLength(size_t n, std::string* out) { AppendVarint(n, out); }
-
-bool GetLength(std::string_view* in, size_t* n) {
-  *n = 0;
-  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
-    const auto byte = static_cast<unsigned char>(in->front());
-    in->remove_prefix(1);
-    *n |= static_cast<size_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) return true;
-  }
-  return false;
-}
-
-}  // namespace
-
 void SeriesStore::NoteNewest(int64_t newest) {
   int64_t seen = newest_timestamp_ms_.load(std::memory_order_relaxed);
   while (newest > seen && !newest_timestamp_ms_.compare_exchange_weak(seen, newest, std::memory_order_relaxed)) {
@@ -283,9 +254,9 @@ void SeriesStore::SerializeShard(size_t index, std::string* out, uint64_t* sampl
   std::lock_guard<std::mutex> lock(shard.mu);
   for (const auto& entry : shard.series) {
     for (const auto& s : entry.second) {
-      PutLength(s->labels.size(), out);
+      PutVarint(s->labels.size(), out);
       out->append(s->labels);
-      PutLength(s->chunks.size(), out);
+      PutVarint(s->chunks.size(), out);
       for (const XorChunk& c : s->chunks) c.Serialize(out);
       *samples += s->size;
     }
@@ -296,21 +267,21 @@ Status SeriesStore::RestoreSerialized(std::string_view bytes, uint64_t* series_c
   std::vector<std::pair<uint64_t, std::unique_ptr<Series>>> parsed;
   while (!bytes.empty()) {
     auto s = std::make_unique<Series>();
-    size_t label_bytes = 0, chunks = 0;
-    if (!GetLength(&bytes, &label_bytes) || label_bytes > bytes.size()) return Status::ParseError("truncated labels");
+    uint64_t label_bytes = 0, chunks = 0;
+    if (!GetVarint(&bytes, &label_bytes) || label_bytes > bytes.size()) return Status::ParseError("truncated labels");
     s->labels.assign(bytes.substr(0, label_bytes));
     bytes.remove_prefix(label_bytes);
     const std::vector<Label> labels = UnpackLabels(s->labels);
     std::string repacked;
     PackLabels(labels, &repacked);
     if (labels.empty() || repacked != s->labels) return Status::ParseError("a label set that does not decode");
-    if (!GetLength(&bytes, &chunks) || chunks == 0 || chunks > bytes.size()) {
+    if (!GetVarint(&bytes, &chunks) || chunks == 0 || chunks > bytes.size()) {
       return Status::ParseError("a series without chunks");
     }
-    for (size_t i = 0; i < chunks; ++i) {
+    for (uint64_t i = 0; i < chunks; ++i) {
       XorChunk& c = s->chunks.emplace_back();
       if (!XorChunk::Deserialize(&bytes, &c)) return Status::ParseError("a chunk that does not decode");
-      if (i > 0 && c.first_timestamp_ms() <= s->chunks[i - 1].last_timestamp_ms()) {
+      if (i > 0 && c.first_timestamp_ms() <= s->chunks[static_cast<size_t>(i) - 1].last_timestamp_ms()) {
         return Status::ParseError("chunks out of order");
       }
       s->size += c.count();

@@ -1,5 +1,7 @@
 #include "xor_chunk.h"
 
+#include "varint.h"
+
 #include <algorithm>
 #include <bit>
 
@@ -140,27 +142,8 @@ remote_write::Sample XorChunk::Reader::Next(size_t index) {
 
 namespace {
 
-void PutVarint(uint64_t n, std::string* out) {
-  while (n >= 0x80) {
-    out->push_back(static_cast<char>((n & 0x7f) | 0x80));
-    n >>= 7;
-  }
-  out->push_back(static_cast<char>(n));
-}
-
 void PutFixed(uint64_t n, std::string* out) {
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-}
-
-bool GetVarint(std::string_view* in, uint64_t* n) {
-  *n = 0;
-  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
-    const auto byte = static_cast<unsigned char>(in->front());
-    in->remove_prefix(1);
-    *n |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) return true;
-  }
-  return false;
 }
 
 bool GetFixed(std::string_view* in, uint64_t* n) {

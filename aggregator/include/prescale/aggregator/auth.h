@@ -36,6 +36,8 @@ struct AuthResult {
   // 401 (missing or malformed credentials, with WWW-Authenticate) or 403 (unknown token),
   // as a plain-text reason; only for !ok().
   http::HttpResponse ToResponse() const;
+  // The same as JSON: {"error":"unauthorized"|"forbidden","message":reason}.
+  http::HttpResponse ToJsonResponse() const;
 };
 
 // Hex SHA-256 of `data` (lowercase), as the config stores it.
