@@ -88,6 +88,13 @@ struct Aggregator::Metrics {
                                             .Help("Series removed after raw_retention without samples, or stale")
                                             .Register(*registry)
                                             .Add({});
+  prometheus::Counter& rate_limited = prometheus::BuildCounter()
+                                          .Name("prescale_aggregator_samples_rate_limited_total")
+                                          .Help(
+                                              "Samples refused (with a 429) because their sender was over "
+                                              "sender_samples_per_second")
+                                          .Register(*registry)
+                                          .Add({});
   prometheus::Gauge& active_series = prometheus::BuildGauge()
                                          .Name("prescale_aggregator_active_series")
                                          .Help("Series held in the raw store")
@@ -145,6 +152,11 @@ Aggregator::Aggregator(AggregatorConfig config, const Clock& clock)
              &demand_),
       metrics_(std::make_unique<Metrics>()) {
   metrics_->max_series.Set(static_cast<double>(config_.max_series));
+  if (config_.sender_samples_per_second > 0) {
+    // Ten seconds' worth: an agent's push carries one interval's samples at once.
+    const auto rate = static_cast<double>(config_.sender_samples_per_second);
+    sender_limit_ = std::make_unique<RateLimiter>(rate, 10 * rate, clock);
+  }
 }
 
 Aggregator::~Aggregator() = default;
@@ -177,7 +189,20 @@ http::HttpResponse Aggregator::Count(const char* handler, http::HttpResponse res
 }
 
 http::HttpResponse Aggregator::AppendAndAnswer(const std::vector<remote_write::TimeSeries>& series, const char* handler,
-                                               bool json) {
+                                               bool json, const std::string& sender) {
+  if (sender_limit_ != nullptr) {
+    double samples = 0;
+    for (const auto& ts : series) samples += static_cast<double>(ts.samples.size());
+    const auto wait = sender_limit_->Take(sender, samples);
+    if (wait.count() > 0) {
+      metrics_->rate_limited.Increment(samples);
+      const std::string why = "sender '" + sender + "' is over its limit of " +
+                              std::to_string(config_.sender_samples_per_second) + " samples per second";
+      http::HttpResponse r = json ? JsonFieldError(429, "rate_limited", why, "") : Text(429, "rate limited: " + why);
+      r.headers.emplace_back("Retry-After", std::to_string((wait.count() + 999) / 1000));
+      return Count(handler, std::move(r));
+    }
+  }
   AppendStats stats;
   const Status s = store_.Append(series, &stats);
   metrics_->samples_received.Increment(static_cast<double>(stats.samples_appended));
@@ -234,7 +259,7 @@ http::HttpResponse Aggregator::HandleWrite(const http::HttpRequest& request) {
     const int status = s.code() == StatusCode::kResourceExhausted ? 413 : 400;
     return Count(kWrite, Text(status, s.message()));
   }
-  return AppendAndAnswer(decoded.timeseries, kWrite, false);
+  return AppendAndAnswer(decoded.timeseries, kWrite, false, auth.principal.name);
 }
 
 http::HttpResponse Aggregator::HandleIngest(const http::HttpRequest& request) {
@@ -249,7 +274,7 @@ http::HttpResponse Aggregator::HandleIngest(const http::HttpRequest& request) {
   std::string field;
   auto decoded = DecodeIngestJson(request.body, ToUnixMillis(clock_.Now()), &field);
   if (!decoded.ok()) return Count(kIngest, JsonFieldError(400, "bad_request", decoded.status().message(), field));
-  return AppendAndAnswer(decoded->timeseries, kIngest, true);
+  return AppendAndAnswer(decoded->timeseries, kIngest, true, auth.principal.name);
 }
 
 http::HttpResponse Aggregator::HandleRaw(const http::HttpRequest& request) {
@@ -337,6 +362,7 @@ http::HttpResponse Aggregator::HandleMetrics() {
 
 size_t Aggregator::Tick() {
   const size_t expired = ExpireIdle();
+  if (sender_limit_ != nullptr) sender_limit_->Sweep();
   demand_.Finalize();
   forecasts_.Tick();
   return expired;

@@ -186,7 +186,7 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
   PRESCALE_RETURN_IF_ERROR(
       r.CheckMap(root, "",
                  {"listen", "data_dir", "max_series", "max_body_bytes", "raw_retention", "snapshot_interval", "tokens",
-                  "http_threads", "log_level", "demand", "prometheus_url", "forecast"}));
+                  "http_threads", "log_level", "demand", "prometheus_url", "forecast", "sender_samples_per_second"}));
   for (auto [key, field] :
        {std::pair{"listen", &c.listen}, {"data_dir", &c.data_dir}, {"prometheus_url", &c.prometheus_url}}) {
     if (!root[key].IsDefined()) continue;
@@ -206,6 +206,11 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
       c.max_series = v;
     } else {
       c.http_threads = static_cast<int>(v);
+    }
+  }
+  if (const YAML::Node& n = root["sender_samples_per_second"]; n.IsDefined()) {
+    if (!n.IsScalar() || !ParseU64(n.Scalar(), &c.sender_samples_per_second)) {
+      return r.Error(n, "sender_samples_per_second", "expected a whole number (0: no limit)");
     }
   }
   if (root["max_body_bytes"].IsDefined()) {

@@ -46,11 +46,12 @@ class HandlersTest : public ::testing::Test {
     Start(1000);
   }
 
-  void Start(uint64_t max_series) {
+  void Start(uint64_t max_series, uint64_t sender_samples_per_second = 0) {
     server_.reset();
     AggregatorConfig config;
     config.listen = "127.0.0.1:0";
     config.max_series = max_series;
+    config.sender_samples_per_second = sender_samples_per_second;
     config.max_body_bytes = 64 << 10;
     config.tokens = {{"node-a", Sha256Hex(kToken)}};
     aggregator_ = std::make_unique<Aggregator>(config, clock_);
@@ -215,6 +216,24 @@ TEST_F(HandlersTest, OverMaxSeriesIs429WithRetryAfterAndCounted) {
                                            {"labels":{"__name__":"z"},"samples":[1]}]})");
   EXPECT_EQ(json.status, 429);
   EXPECT_THAT(json.body, HasSubstr(R"("error":"too_many_series")"));
+}
+
+TEST_F(HandlersTest, SenderOverItsRateIs429WithRetryAfterAndLosesNothingAccepted) {
+  Start(1000, 10);  // 10 samples a second, bursts of 100
+  std::vector<Sample> hundred;
+  for (int i = 1; i <= 100; ++i) hundred.push_back({1.0 * i, i * 1000});
+  EXPECT_EQ(Write(remote_write::Encode(OneSeries({{"__name__", "q"}, {"tenant", "a"}}, hundred))).status, 204);
+  const Reply over = Write(remote_write::Encode(OneSeries({{"__name__", "q"}, {"tenant", "a"}}, {{5, 200'000}})));
+  EXPECT_EQ(over.status, 429);
+  EXPECT_THAT(over.body, HasSubstr("sender 'node-a' is over its limit of 10 samples per second"));
+  EXPECT_THAT(over.headers, HasSubstr("Retry-After: 1"));
+  const Reply json = Ingest(R"({"series":[{"labels":{"__name__":"q","tenant":"a"},"samples":[[300000,1]]}]})");
+  EXPECT_EQ(json.status, 429);
+  EXPECT_THAT(json.body, HasSubstr(R"("error":"rate_limited")"));
+  EXPECT_EQ(Metric("prescale_aggregator_samples_rate_limited_total"), 2);
+  EXPECT_EQ(Metric("prescale_aggregator_samples_received_total"), 100) << "the accepted batch stays whole";
+  clock_.Advance(1s);  // ten tokens back
+  EXPECT_EQ(Write(remote_write::Encode(OneSeries({{"__name__", "q"}, {"tenant", "a"}}, {{5, 200'000}}))).status, 204);
 }
 
 TEST_F(HandlersTest, NaNInfStaleAndOutOfOrderAreAcceptedAndCounted) {

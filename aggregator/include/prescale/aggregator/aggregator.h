@@ -15,6 +15,7 @@
 #include "prescale/aggregator/forecasts.h"
 #include "prescale/aggregator/series_store.h"
 #include "prescale/base/clock.h"
+#include "prescale/base/rate_limiter.h"
 #include "prescale/http/http_server.h"
 
 namespace prescale::aggregator {
@@ -56,8 +57,9 @@ class Aggregator {
  private:
   struct Metrics;
   // Stores a decoded request and answers as remote write wants (204/429/500).
+  // Refused whole with 429 when `sender` is over sender_samples_per_second.
   http::HttpResponse AppendAndAnswer(const std::vector<remote_write::TimeSeries>& series, const char* handler,
-                                     bool json);
+                                     bool json, const std::string& sender);
   http::HttpResponse Count(const char* handler, http::HttpResponse response);
 
   AggregatorConfig config_;
@@ -67,6 +69,7 @@ class Aggregator {
   ForecastEngine forecasts_;
   SeriesStore store_;
   std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<RateLimiter> sender_limit_;  // null: no limit
 };
 
 }  // namespace prescale::aggregator

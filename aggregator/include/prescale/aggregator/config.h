@@ -28,6 +28,9 @@ struct AggregatorConfig {
   std::string data_dir;  // empty: nothing is written to disk
   uint64_t max_series = 1'000'000;
   uint64_t max_body_bytes = 32ULL << 20;
+  // Samples a second each sender (token; all anonymous senders together) may
+  // push, with bursts of ten seconds' worth; over it, 429 and Retry-After. 0: no limit.
+  uint64_t sender_samples_per_second = 0;
   std::chrono::milliseconds raw_retention{15 * 60 * 1000};
   // How often the history is written to data_dir (and always on SIGTERM);
   // after kill -9 at most this much is lost. 0: only on SIGTERM.
