@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "prescale/http/http_client.h"
+#include "tests/support/prometheus.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_env.h"
 
@@ -73,26 +74,6 @@ std::vector<double> Values(const std::string& json) {
   return out;
 }
 
-bool StartPrometheus(const std::string& binary, const TempDir& dir, Subprocess* prometheus, int* port) {
-  const std::string config = dir.Write("prometheus.yml", "global:\n  scrape_interval: 15s\n");
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    *port = FreeLoopbackPort();
-    if (!prometheus->Start({binary, "--config.file=" + config,
-                            "--storage.tsdb.path=" + dir.path() + "/tsdb-" + std::to_string(attempt),
-                            "--web.listen-address=127.0.0.1:" + std::to_string(*port),
-                            "--web.enable-remote-write-receiver", "--log.level=warn"})) {
-      return false;
-    }
-    PrometheusApi api(*port);
-    if (PollUntil([&] { return api.Ready() || !prometheus->running(); }, 30s, 100ms) && prometheus->running()) {
-      return true;
-    }
-    prometheus->Wait(5s);
-    std::fprintf(stderr, "prometheus on port %d did not start: %s\n", *port, prometheus->Stderr().c_str());
-  }
-  return false;
-}
-
 TEST(AgentRemoteWriteTest, PrometheusReceivesTheAgentsSeriesWithLabelsAndValues) {
   const std::string prometheus_bin = FindProgram("prometheus");
   if (prometheus_bin.empty()) GTEST_SKIP() << "prometheus is not installed (Debian package prometheus)";
@@ -102,7 +83,10 @@ TEST(AgentRemoteWriteTest, PrometheusReceivesTheAgentsSeriesWithLabelsAndValues)
   TempDir dir("prescale-remote-write");  // declared first: removed after every process is gone
   Subprocess prometheus;
   int port = 0;
-  ASSERT_TRUE(StartPrometheus(prometheus_bin, dir, &prometheus, &port)) << prometheus.Stderr();
+  std::string error;
+  testing::PrometheusOptions options;
+  options.extra_flags = {"--web.enable-remote-write-receiver"};
+  ASSERT_TRUE(testing::StartPrometheus(dir, options, &prometheus, &port, &error)) << error;
 
   Subprocess agent;
   ASSERT_TRUE(

@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "prescale/http/http_client.h"
+#include "tests/support/prometheus.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_env.h"
 
@@ -80,21 +81,10 @@ class AggregatorBackfillTest : public ::testing::Test {
   }
 
   void StartPrometheus() {
-    const std::string config = dir_.Write("prometheus.yml", "global:\n  scrape_interval: 15s\n");
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      prometheus_port_ = FreeLoopbackPort();
-      ASSERT_TRUE(prometheus_.Start(
-          {prometheus_bin_, "--config.file=" + config, "--storage.tsdb.path=" + dir_.path() + "/tsdb",
-           "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port_), "--log.level=warn"}));
-      auto client = http::NewCurlHttpClient();
-      auto ready = [&] {
-        auto r = client->Get("http://127.0.0.1:" + std::to_string(prometheus_port_) + "/-/ready", {});
-        return r.ok() && r->status == 200;
-      };
-      if (PollUntil([&] { return ready() || !prometheus_.running(); }, 30s, 100ms) && prometheus_.running()) return;
-      prometheus_.Wait(5s);
-    }
-    FAIL() << "prometheus did not start: " << prometheus_.Stderr();
+    std::string error;
+    testing::PrometheusOptions options;
+    options.tsdb_path = dir_.path() + "/tsdb";
+    ASSERT_TRUE(testing::StartPrometheus(dir_, options, &prometheus_, &prometheus_port_, &error)) << error;
   }
 
   void StartAggregator() {

@@ -21,6 +21,7 @@
 
 #include "prescale/http/http_client.h"
 #include "prescale/http/http_server.h"
+#include "tests/support/prometheus.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_env.h"
 
@@ -150,21 +151,10 @@ class AggregatorRemoteWriteTest : public ::testing::Test {
         "/api/v1/write\n"
         "    authorization:\n      credentials: " +
         kToken + "\n    queue_config:\n      batch_send_deadline: 1s\n";
-    const std::string config = dir_.Write("prometheus.yml", yaml);
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      prometheus_port_ = FreeLoopbackPort();
-      if (!prometheus_.Start({prometheus_bin_, "--config.file=" + config,
-                              "--storage.tsdb.path=" + dir_.path() + "/tsdb-" + std::to_string(attempt),
-                              "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port_),
-                              "--log.level=warn"})) {
-        FAIL() << "cannot run " << prometheus_bin_;
-      }
-      if (PollUntil([&] { return PrometheusReady() || !prometheus_.running(); }, 30s, 100ms) && prometheus_.running()) {
-        return;
-      }
-      prometheus_.Wait(5s);
-    }
-    FAIL() << "prometheus did not start: " << prometheus_.Stderr();
+    std::string error;
+    testing::PrometheusOptions options;
+    options.config_yaml = yaml;
+    ASSERT_TRUE(testing::StartPrometheus(dir_, options, &prometheus_, &prometheus_port_, &error)) << error;
   }
 
   std::vector<SeriesSamples> QueryPrometheus(const std::string& selector) {

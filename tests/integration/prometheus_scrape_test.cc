@@ -19,6 +19,7 @@
 
 #include "prescale/http/http_client.h"
 #include "tests/support/cgroup_sandbox.h"
+#include "tests/support/prometheus.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_env.h"
 
@@ -97,35 +98,12 @@ class PrometheusApi {
   std::string last_error_;
 };
 
-// Starts Prometheus on a free loopback port, retrying when another process took the port first.
-bool StartPrometheus(const std::string& binary, const TempDir& dir, int agent_port, Subprocess* prometheus, int* port) {
-  std::string yaml = R"(global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: JOB
-    static_configs:
-      - targets: ['127.0.0.1:PORT']
-)";
-  yaml.replace(yaml.find("JOB"), 3, kJob);
-  yaml.replace(yaml.find("PORT"), 4, std::to_string(agent_port));
-  const std::string config = dir.Write("prometheus.yml", yaml);
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    *port = FreeLoopbackPort();
-    const std::string storage = dir.path() + "/data-" + std::to_string(attempt);
-    if (!prometheus->Start({binary, "--config.file=" + config, "--storage.tsdb.path=" + storage,
-                            "--web.listen-address=127.0.0.1:" + std::to_string(*port), "--log.level=warn"})) {
-      return false;
-    }
-    PrometheusApi api(*port);
-    if (PollUntil([&] { return api.Ready() || !prometheus->running(); }, 30s, 100ms) && prometheus->running()) {
-      return true;
-    }
-    prometheus->Wait(5s);
-    std::fprintf(stderr, "prometheus on port %d did not start: %s\n", *port, prometheus->Stderr().c_str());
-  }
-  return false;
+// Prometheus scraping the agent every second.
+std::string ScrapeConfig(int agent_port) {
+  return std::string(
+             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
+             "scrape_configs:\n  - job_name: ") +
+         kJob + "\n    static_configs:\n      - targets: ['127.0.0.1:" + std::to_string(agent_port) + "']\n";
 }
 
 TEST(PrometheusScrapeTest, RateOfAgentCpuMatchesTheBurnersOwnCpuTime) {
@@ -172,7 +150,10 @@ TEST(PrometheusScrapeTest, RateOfAgentCpuMatchesTheBurnersOwnCpuTime) {
 
   Subprocess prometheus;
   int port = 0;
-  ASSERT_TRUE(StartPrometheus(prometheus_bin, dir, agent_port, &prometheus, &port)) << prometheus.Stderr();
+  std::string error;
+  testing::PrometheusOptions options;
+  options.config_yaml = ScrapeConfig(agent_port);
+  ASSERT_TRUE(testing::StartPrometheus(dir, options, &prometheus, &port, &error)) << error;
   PrometheusApi api(port);
 
   // The burner's own CPU time, sampled while waiting, to compare over the same window.
