@@ -20,6 +20,7 @@
 #include "prescale/forecast/prom_functions.h"
 #include "prescale/http/http_client.h"
 #include "prescale/sim/trace.h"
+#include "tests/support/prometheus.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_env.h"
 
@@ -29,8 +30,6 @@ namespace {
 using namespace std::chrono_literals;
 using forecast::PromSample;
 using testing::FindProgram;
-using testing::FreeLoopbackPort;
-using testing::PollUntil;
 using testing::RunCommand;
 using testing::Subprocess;
 using testing::TempDir;
@@ -63,9 +62,8 @@ bool Near(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max(1.0, 
 class PrometheusForecastEquivalenceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    prometheus_bin_ = FindProgram("prometheus");
     promtool_bin_ = FindProgram("promtool");
-    if (prometheus_bin_.empty() || promtool_bin_.empty()) {
+    if (FindProgram("prometheus").empty() || promtool_bin_.empty()) {
       GTEST_SKIP() << "prometheus and promtool are not installed (Debian package prometheus)";
     }
     auto trace = sim::LoadTraceCsv(TracePath(), {});
@@ -96,27 +94,14 @@ class PrometheusForecastEquivalenceTest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
 
-  bool Ready() {
-    http::GetOptions o;
-    o.timeout = 2s;
-    auto r = client_->Get(BaseUrl() + "/-/ready", o);
-    return r.ok() && r->status == 200;
-  }
-
   void StartPrometheus() {
-    const std::string config = dir_.Write("prometheus.yml", "global:\n  scrape_interval: 1m\n");
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      port_ = FreeLoopbackPort();
-      // Retention is far longer than the trace's age so the 2013 blocks are kept.
-      ASSERT_TRUE(
-          prometheus_.Start({prometheus_bin_, "--config.file=" + config, "--storage.tsdb.path=" + dir_.path() + "/tsdb",
-                             "--storage.tsdb.retention.time=100y",
-                             "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"}))
-          << "cannot run " << prometheus_bin_;
-      if (PollUntil([&] { return Ready() || !prometheus_.running(); }, 30s, 100ms) && prometheus_.running()) return;
-      prometheus_.Wait(5s);
-    }
-    FAIL() << "prometheus did not start: " << prometheus_.Stderr();
+    testing::PrometheusOptions options;
+    options.config_yaml = "global:\n  scrape_interval: 1m\n";
+    options.tsdb_path = dir_.path() + "/tsdb";  // the backfilled blocks
+    // Retention far longer than the trace's age, so the 2013 blocks are kept.
+    options.extra_flags = {"--storage.tsdb.retention.time=100y"};
+    std::string error;
+    ASSERT_TRUE(testing::StartPrometheus(dir_, options, &prometheus_, &port_, &error)) << error;
   }
 
   std::optional<double> Query(const std::string& expr, int64_t eval_ms) {
@@ -142,7 +127,6 @@ class PrometheusForecastEquivalenceTest : public ::testing::Test {
   std::string BaseUrl() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
   TempDir dir_{"prescale-prom-forecast"};  // first: removed after Prometheus is gone
-  std::string prometheus_bin_;
   std::string promtool_bin_;
   std::vector<PromSample> samples_;
   Subprocess prometheus_;
