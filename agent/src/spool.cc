@@ -370,7 +370,11 @@ Result<bool> Spool::Front(Batch* out) {
       continue;
     }
     if (r.timestamp_ms < cutoff) {
-      drops_.age_samples += r.samples;
+      // If Front() handed this record out and it was not popped (the first one here then), the reader holds
+      // it, as in DropFront(): Pusher::Stop() writes it back when the spool no longer has it, and it is
+      // counted when read back too old, so counting it here too would count it twice. Later records are not held.
+      drops_.age_samples += Droppable(r.samples, front_cached_, front_samples_);
+      front_cached_ = false;
       s.samples -= std::min<uint64_t>(s.samples, r.samples);
       s.read_offset += r.consumed;
       SaveCursorLocked();

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <map>
@@ -195,11 +196,19 @@ class PusherTest : public ::testing::Test {
   // A pusher to url; the spool lives in dir_/spool (shared by every pusher of a test).
   std::unique_ptr<Pusher> Make(const std::string& url, PusherOptions o = {},
                                std::shared_ptr<prometheus::Registry> registry = nullptr) {
-    SpoolOptions so;
+    return MakeOn(OpenSpool(), url, std::move(o), std::move(registry));
+  }
+  // The spool in dir_/spool, with these bounds.
+  std::unique_ptr<Spool> OpenSpool(SpoolOptions so = {}) {
     so.dir = dir_.path() + "/spool";
     auto spool = Spool::Open(so, clock_);
     EXPECT_TRUE(spool.ok()) << spool.status().ToString();
-    if (!spool.ok()) return nullptr;
+    return spool.ok() ? std::move(spool).value() : nullptr;
+  }
+  // A pusher to url on the given spool.
+  std::unique_ptr<Pusher> MakeOn(std::unique_ptr<Spool> spool, const std::string& url, PusherOptions o = {},
+                                 std::shared_ptr<prometheus::Registry> registry = nullptr) {
+    if (spool == nullptr) return nullptr;
     o.url = url;
     o.seed = 42;
     o.timeout = 2s;
@@ -207,7 +216,7 @@ class PusherTest : public ::testing::Test {
       o.backoff_base = 5ms;
       o.backoff_cap = 40ms;
     }
-    auto p = Pusher::Create(std::move(o), http::NewCurlHttpClient(), std::move(spool).value(), clock_,
+    auto p = Pusher::Create(std::move(o), http::NewCurlHttpClient(), std::move(spool), clock_,
                             (registry ? registry : registry_).get());
     EXPECT_TRUE(p.ok()) << p.status().ToString();
     return p.ok() ? std::move(p).value() : nullptr;
@@ -372,6 +381,91 @@ TEST_F(PusherTest, AFullSpoolDropsTheOldestBatchesAndCountsThem) {
   EXPECT_GT(Metric("prescale_agent_samples_dropped_total", {{"reason", "spool_full"}}), 0);
   EXPECT_LE(Metric("prescale_agent_spool_bytes"), 4096 + 200);
   EXPECT_EQ(Metric("prescale_agent_push_queue_depth"), 1);
+}
+
+// The pusher retries the oldest spooled batch while the receiver is down and the spool fills up and drops
+// the segment that batch was read from. Stop() keeps it (the spool no longer does), the spool did not count
+// it as dropped, and the next run delivers it: every batch is delivered once or counted as dropped once.
+TEST_F(PusherTest, StopKeepsTheBatchItRetriesWhenAFullSpoolDroppedItsSegment) {
+  const int port = FreeLoopbackPort();
+  ASSERT_GT(port, 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/api/v1/write";
+  SpoolOptions small;
+  small.max_bytes = 4096;
+  small.segment_bytes = 1024;
+  constexpr int kBatches = 100;
+  {
+    auto spool = OpenSpool(small);
+    ASSERT_NE(spool, nullptr);
+    ASSERT_TRUE(spool->Append(MakeBatch(0, Base())).ok());  // spooled by an earlier run: read first
+    auto first = MakeOn(std::move(spool), url);
+    ASSERT_NE(first, nullptr);
+    first->Start();
+    // Nothing listens: the pusher holds batch 0, read from the spool, and retries it.
+    ASSERT_TRUE(PollUntil([&] { return Metric("prescale_agent_samples_retried_total") > 0; }, 10s));
+    for (int i = 1; i < kBatches; ++i) first->Enqueue(MakeBatch(i, Base()));  // behind the spool, which overflows
+    ASSERT_GT(Metric("prescale_agent_samples_dropped_total", {{"reason", "spool_full"}}), 0);
+    first->Stop();
+  }
+  Receiver receiver;
+  ASSERT_TRUE(receiver.Start(port)) << receiver.error();
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto second = MakeOn(OpenSpool(small), url, {}, registry);
+  ASSERT_NE(second, nullptr);
+  second->Start();
+  ASSERT_TRUE(PollUntil([&] { return MetricValue(*registry, "prescale_agent_spool_bytes") == 0; }, 15s));
+  second->Stop();
+
+  const std::vector<int> accepted = AcceptedNumbers(receiver);
+  ASSERT_FALSE(accepted.empty());
+  EXPECT_EQ(accepted.front(), 0) << "the batch the first pusher held was lost";
+  EXPECT_EQ(accepted.back(), kBatches - 1);
+  EXPECT_EQ(std::set<int>(accepted.begin(), accepted.end()).size(), accepted.size()) << "a batch arrived twice";
+  const double dropped =
+      Metric("prescale_agent_samples_dropped_total", {{"reason", "spool_full"}}) +
+      MetricValue(*registry, "prescale_agent_samples_dropped_total", {{"reason", "spool_full"}}).value_or(0);
+  EXPECT_EQ(accepted.size() * kSeriesPerBatch + dropped, kBatches * kSeriesPerBatch)
+      << "delivered and dropped samples should add up to what was produced";
+}
+
+// As above, but the held batch outlives the spool's max_age while its segment stays (newer batches in it):
+// Stop() finds the spool stepping over it and keeps it, and it is counted as an age drop once, when the
+// next run reads it back, not also at Stop().
+TEST_F(PusherTest, ABatchHeldPastMaxAgeAtStopIsCountedAsAnAgeDropOnce) {
+  const int port = FreeLoopbackPort();
+  ASSERT_GT(port, 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/api/v1/write";
+  SpoolOptions hour;
+  hour.max_age = 1h;
+  {
+    auto spool = OpenSpool(hour);
+    ASSERT_NE(spool, nullptr);
+    ASSERT_TRUE(spool->Append(MakeBatch(0, Base())).ok());
+    clock_.Advance(50min);
+    for (int i = 1; i <= 3; ++i) ASSERT_TRUE(spool->Append(MakeBatch(i, Base())).ok());  // the same segment
+    auto first = MakeOn(std::move(spool), url);
+    ASSERT_NE(first, nullptr);
+    first->Start();
+    ASSERT_TRUE(PollUntil([&] { return Metric("prescale_agent_samples_retried_total") > 0; }, 10s));
+    clock_.Advance(20min);  // batch 0 is 70 min old, the others 20 min
+    first->Stop();
+  }
+  const double age_at_stop = std::max(0.0, Metric("prescale_agent_samples_dropped_total", {{"reason", "spool_age"}}));
+  Receiver receiver;
+  ASSERT_TRUE(receiver.Start(port)) << receiver.error();
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto second = MakeOn(OpenSpool(hour), url, {}, registry);
+  ASSERT_NE(second, nullptr);
+  second->Start();
+  ASSERT_TRUE(PollUntil([&] { return MetricValue(*registry, "prescale_agent_spool_bytes") == 0; }, 15s));
+  ASSERT_TRUE(PollUntil([&] { return receiver.accepted_count() >= 3; }, 10s));
+  second->Stop();
+
+  EXPECT_EQ(AcceptedNumbers(receiver), (std::vector<int>{1, 2, 3}));
+  const double age_on_replay =
+      MetricValue(*registry, "prescale_agent_samples_dropped_total", {{"reason", "spool_age"}}).value_or(0);
+  EXPECT_EQ(age_at_stop + age_on_replay, kSeriesPerBatch)
+      << "batch 0 counted as an age drop " << age_at_stop << " samples at Stop() and " << age_on_replay << " on replay";
 }
 
 TEST_F(PusherTest, AnUnreadableOrEmptyTokenFileIsAnErrorNamingIt) {

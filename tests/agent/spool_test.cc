@@ -169,6 +169,67 @@ TEST_F(SpoolTest, BatchesOlderThanTheAgeBoundAreDroppedAndCounted) {
   EXPECT_EQ(spool->TakeDrops().age_samples, 11u);
 }
 
+// The reader (the pusher) holds the batch Front() handed out while it retries it, and still sends it: when
+// the spool drops that batch's segment for space, only the rest of the segment is dropped.
+TEST_F(SpoolTest, DroppingTheFrontSegmentForSpaceDoesNotCountTheBatchHandedOut) {
+  // 1 KiB at most, 256-byte segments, 120-byte records: three records a segment.
+  auto spool = Open(1 << 10, 256);
+  ASSERT_NE(spool, nullptr);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(spool->Append(MakeBatch(i, Now())).ok());
+  const std::string first_segment = Segments(dir_.path() + "/spool").at(0);
+  Batch held;
+  ASSERT_TRUE(*spool->Front(&held));
+  ASSERT_EQ(held.samples, 10u);  // batch-0, not popped: the reader is retrying it
+  for (int i = 3; i < 9; ++i) ASSERT_TRUE(spool->Append(MakeBatch(i, Now())).ok());
+  ASSERT_FALSE(std::filesystem::exists(first_segment)) << "the spool should have dropped its oldest segment";
+
+  EXPECT_EQ(spool->TakeDrops().full_samples, 11u + 12u) << "only batch-1 and batch-2 are lost; batch-0 is held";
+  ASSERT_TRUE(spool->PopFront().ok());  // the held batch was sent: nothing left to remove
+  EXPECT_EQ(Drain(spool.get()),
+            (std::vector<std::string>{"batch-3", "batch-4", "batch-5", "batch-6", "batch-7", "batch-8"}));
+}
+
+// The same when the segment goes for age: the held batch is not counted as an age drop.
+TEST_F(SpoolTest, ExpiringTheFrontSegmentDoesNotCountTheBatchHandedOut) {
+  auto spool = Open();
+  ASSERT_NE(spool, nullptr);
+  ASSERT_TRUE(spool->Append(MakeBatch(0, Now())).ok());
+  ASSERT_TRUE(spool->Append(MakeBatch(1, Now())).ok());
+  Batch held;
+  ASSERT_TRUE(*spool->Front(&held));
+  ASSERT_EQ(held.samples, 10u);
+  clock_.Advance(61min);                                 // both are past the 1h bound
+  ASSERT_TRUE(spool->Append(MakeBatch(2, Now())).ok());  // expires the front segment
+
+  EXPECT_EQ(spool->TakeDrops().age_samples, 11u) << "only batch-1 is lost; batch-0 is held";
+  ASSERT_TRUE(spool->PopFront().ok());
+  EXPECT_EQ(Drain(spool.get()), std::vector<std::string>{"batch-2"});
+}
+
+// A held batch that grew too old while its segment stays (a newer record keeps the segment young) is
+// skipped by the next Front(), as Pusher::Stop() calls it, and written back with Prepend() (Stop() keeps
+// what the spool no longer holds). It is counted as an age drop once: when it is read back and skipped,
+// not also when Front() stepped over it while it was held.
+TEST_F(SpoolTest, AHeldBatchThatExpiresIsCountedAsAnAgeDropOnlyOnce) {
+  auto spool = Open();
+  ASSERT_NE(spool, nullptr);
+  ASSERT_TRUE(spool->Append(MakeBatch(0, Now())).ok());
+  clock_.Advance(50min);
+  ASSERT_TRUE(spool->Append(MakeBatch(1, Now())).ok());  // same segment, 50 min newer
+  Batch held;
+  ASSERT_TRUE(*spool->Front(&held));
+  ASSERT_EQ(held.samples, 10u);
+  clock_.Advance(20min);  // batch-0 is 70 min old, batch-1 20 min
+
+  Batch front;
+  ASSERT_TRUE(*spool->Front(&front));
+  EXPECT_EQ(front.samples, 11u);
+  EXPECT_EQ(spool->TakeDrops().age_samples, 0u) << "batch-0 is held by the reader, not dropped by the spool";
+  ASSERT_TRUE(spool->Prepend({held}).ok());
+  EXPECT_EQ(Drain(spool.get()), std::vector<std::string>{"batch-1"});
+  EXPECT_EQ(spool->TakeDrops().age_samples, 10u) << "batch-0, when it is read back too old";
+}
+
 TEST_F(SpoolTest, CorruptAndTruncatedRecordsAreSkippedAndCounted) {
   {
     auto spool = Open(1 << 20, 1 << 20);  // one segment
