@@ -127,21 +127,15 @@ struct SeriesStore::Series {
   }
 };
 
-uint64_t HashLabels(const std::vector<Label>& labels) {
-  // FNV-1a over "name\xffvalue\xff..." then a splitmix64 finaliser, so the top
-  // bits (which pick the shard) are well mixed.
+namespace {
+
+// FNV-1a over the packed label set (its length prefixes keep boundaries
+// apart), then a splitmix64 finaliser so the top bits (the shard) are well mixed.
+uint64_t HashPacked(std::string_view packed) {
   uint64_t h = 1469598103934665603ULL;
-  auto mix = [&h](std::string_view s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ULL;
-    }
-    h ^= 0xff;
+  for (unsigned char c : packed) {
+    h ^= c;
     h *= 1099511628211ULL;
-  };
-  for (const Label& l : labels) {
-    mix(l.name);
-    mix(l.value);
   }
   h ^= h >> 30;
   h *= 0xbf58476d1ce4e5b9ULL;
@@ -149,6 +143,14 @@ uint64_t HashLabels(const std::vector<Label>& labels) {
   h *= 0x94d049bb133111ebULL;
   h ^= h >> 31;
   return h;
+}
+
+}  // namespace
+
+uint64_t HashLabels(const std::vector<Label>& labels) {
+  std::string packed;
+  PackLabels(labels, &packed);
+  return HashPacked(packed);
 }
 
 bool IsStaleMarker(double value) { return std::bit_cast<uint64_t>(value) == remote_write::kStaleNaNBits; }
@@ -160,11 +162,9 @@ SeriesStore::SeriesStore(SeriesStoreOptions options, const Clock& clock, DemandR
 
 SeriesStore::~SeriesStore() = default;
 
-SeriesStore::Series* SeriesStore::Find(Shard& shard, uint64_t hash, const std::vector<Label>& labels) {
+SeriesStore::Series* SeriesStore::Find(Shard& shard, uint64_t hash, std::string_view packed) {
   auto it = shard.series.find(hash);
   if (it == shard.series.end()) return nullptr;
-  thread_local std::string packed;
-  PackLabels(labels, &packed);
   for (const auto& s : it->second) {
     if (s->labels == packed) return s.get();
   }
@@ -187,15 +187,20 @@ void SeriesStore::AppendSamples(Series* s, const std::vector<Sample>& samples, b
 }
 
 Status SeriesStore::Append(const std::vector<TimeSeries>& series, AppendStats* stats, bool restoring) {
-  std::vector<uint64_t> hashes(series.size());
+  // Each label set is packed and hashed once per request (buffers kept per thread).
+  thread_local std::vector<std::string> packed;
+  thread_local std::vector<uint64_t> hashes;
+  if (packed.size() < series.size()) packed.resize(series.size());
+  hashes.resize(series.size());
   // Pass 1: how many series are new? Reserve room for them before touching anything.
   uint64_t new_series = 0;
   for (size_t i = 0; i < series.size(); ++i) {
-    hashes[i] = HashLabels(series[i].labels);
+    PackLabels(series[i].labels, &packed[i]);
+    hashes[i] = HashPacked(packed[i]);
     if (series[i].samples.empty()) continue;
     Shard& shard = ShardFor(hashes[i]);
     std::lock_guard<std::mutex> lock(shard.mu);
-    if (Find(shard, hashes[i], series[i].labels) == nullptr) ++new_series;
+    if (Find(shard, hashes[i], packed[i]) == nullptr) ++new_series;
   }
   if (new_series > 0) {
     const uint64_t before = active_series_.fetch_add(new_series, std::memory_order_relaxed);
@@ -217,11 +222,10 @@ Status SeriesStore::Append(const std::vector<TimeSeries>& series, AppendStats* s
     if (series[i].samples.empty()) continue;
     Shard& shard = ShardFor(hashes[i]);
     std::lock_guard<std::mutex> lock(shard.mu);
-    Series* s = Find(shard, hashes[i], series[i].labels);
+    Series* s = Find(shard, hashes[i], packed[i]);
     if (s == nullptr) {
       auto owned = std::make_unique<Series>();
-      PackLabels(series[i].labels, &owned->labels);
-      owned->labels.shrink_to_fit();
+      owned->labels.assign(packed[i]);
       if (demand_ != nullptr) owned->demand = demand_->Bind(series[i].labels);
       bytes_.fetch_add(owned->bytes(), std::memory_order_relaxed);
       s = owned.get();
@@ -289,14 +293,14 @@ Status SeriesStore::RestoreSerialized(std::string_view bytes, uint64_t* series_c
     s->chunks.back().ForEach([&](const Sample& sample) { s->last = sample; });
     s->ended = IsStaleMarker(s->last.value);
     if (demand_ != nullptr) s->demand = demand_->Bind(labels);
-    parsed.emplace_back(HashLabels(labels), std::move(s));
+    parsed.emplace_back(HashPacked(s->labels), std::move(s));
   }
   const auto now = clock_.Monotonic();
   int64_t newest = 0;
   for (auto& [hash, s] : parsed) {
     Shard& shard = ShardFor(hash);
     std::lock_guard<std::mutex> lock(shard.mu);
-    if (Find(shard, hash, UnpackLabels(s->labels)) != nullptr) continue;
+    if (Find(shard, hash, s->labels) != nullptr) continue;
     s->last_append = now;
     newest = std::max(newest, s->last.timestamp_ms);
     *sample_count += s->size;

@@ -103,7 +103,7 @@ class SeriesStore {
 
   Shard& ShardFor(uint64_t hash) { return shards_[hash >> 58]; }
   void NoteNewest(int64_t timestamp_ms);
-  static Series* Find(Shard& shard, uint64_t hash, const std::vector<remote_write::Label>& labels);
+  static Series* Find(Shard& shard, uint64_t hash, std::string_view packed_labels);
   void AppendSamples(Series* s, const std::vector<remote_write::Sample>& samples, bool restoring, AppendStats* stats);
 
   SeriesStoreOptions options_;
