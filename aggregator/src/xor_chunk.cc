@@ -32,7 +32,7 @@ void XorChunk::WriteBits(uint64_t value, int n) {
     const int take = std::min(free_bits, n);
     const uint64_t part = (value >> (n - take)) & ((uint64_t{1} << take) - 1);
     bits_.back() |= static_cast<uint8_t>(part << (free_bits - take));
-    bit_count_ += static_cast<size_t>(take);
+    bit_count_ += static_cast<uint32_t>(take);
     n -= take;
   }
 }
@@ -79,8 +79,8 @@ void XorChunk::Append(const remote_write::Sample& sample) {
         WriteBits(static_cast<uint64_t>(leading), 5);
         WriteBits(static_cast<uint64_t>(significant - 1), 6);  // 1..64 stored as 0..63
         WriteBits(x >> trailing, significant);
-        leading_ = leading;
-        trailing_ = trailing;
+        leading_ = static_cast<int8_t>(leading);
+        trailing_ = static_cast<int8_t>(trailing);
       }
     }
   }
@@ -175,16 +175,18 @@ bool XorChunk::Deserialize(std::string_view* in, XorChunk* out) {
       bit_count > (in->size() - 2) * 8 || count > bit_count) {
     return false;
   }
-  XorChunk c;
-  c.leading_ = static_cast<unsigned char>((*in)[0]) - 1;
-  c.trailing_ = static_cast<unsigned char>((*in)[1]);
+  const int leading = static_cast<unsigned char>((*in)[0]) - 1;
+  const int trailing = static_cast<unsigned char>((*in)[1]);
   in->remove_prefix(2);
-  if (c.leading_ < -1 || c.leading_ > 31 || c.trailing_ > 63) return false;
+  if (leading < -1 || leading > 31 || trailing > 63 || bit_count > UINT32_MAX) return false;
+  XorChunk c;
+  c.leading_ = static_cast<int8_t>(leading);
+  c.trailing_ = static_cast<int8_t>(trailing);
   const size_t n_bytes = static_cast<size_t>((bit_count + 7) / 8);
   c.bits_.assign(in->begin(), in->begin() + static_cast<std::ptrdiff_t>(n_bytes));
   in->remove_prefix(n_bytes);
-  c.bit_count_ = static_cast<size_t>(bit_count);
-  c.count_ = static_cast<size_t>(count);
+  c.bit_count_ = static_cast<uint32_t>(bit_count);
+  c.count_ = static_cast<uint32_t>(count);
   c.first_t_ = static_cast<int64_t>(first);
   c.last_t_ = static_cast<int64_t>(last);
   c.last_delta_ = static_cast<int64_t>(delta);

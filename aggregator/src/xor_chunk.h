@@ -19,7 +19,8 @@ namespace prescale::aggregator {
 
 class XorChunk {
  public:
-  // Appends a sample; timestamps must increase (the store checks).
+  // Appends a sample; timestamps must increase (the store checks). At most
+  // 2^32 bits: the store closes chunks after a few hundred samples.
   void Append(const remote_write::Sample& sample);
 
   size_t count() const { return count_; }
@@ -39,7 +40,7 @@ class XorChunk {
   template <typename Fn>
   void ForEach(Fn&& fn) const {
     Reader r{this};
-    for (size_t i = 0; i < count_; ++i) fn(r.Next(i));
+    for (uint32_t i = 0; i < count_; ++i) fn(r.Next(i));
   }
 
  private:
@@ -56,15 +57,17 @@ class XorChunk {
     remote_write::Sample Next(size_t index);
   };
 
+  // 72 bytes a chunk (a store holds millions): 32-bit counts (a chunk holds a
+  // few hundred samples), 8-bit zero counts.
   std::vector<uint8_t> bits_;
-  size_t bit_count_ = 0;
-  size_t count_ = 0;
+  uint32_t bit_count_ = 0;
+  uint32_t count_ = 0;
   int64_t first_t_ = 0;
   int64_t last_t_ = 0;
   int64_t last_delta_ = 0;
   uint64_t last_value_bits_ = 0;
-  int leading_ = -1;  // the previous XOR's leading and trailing zero counts (-1: none yet)
-  int trailing_ = 0;
+  int8_t leading_ = -1;  // the previous XOR's leading and trailing zero counts (-1: none yet)
+  int8_t trailing_ = 0;
 };
 
 }  // namespace prescale::aggregator
