@@ -112,25 +112,27 @@ int main(int argc, char** argv) {
     });
   }
 
-  // Idle series are swept every few seconds; the sweep takes each shard's lock briefly.
+  // Every 10 s: demand minutes become final and every demand series is forecast.
   constexpr auto kSweepEvery = std::chrono::seconds(10);
   auto next_sweep = std::chrono::steady_clock::now() + kSweepEvery;
-  // Expired chunks leave free memory glibc keeps; handing it back every minute
-  // keeps RSS near what the store holds (about 9% less on a 500k-series store).
-  constexpr auto kTrimEvery = std::chrono::seconds(60);
-  auto next_trim = std::chrono::steady_clock::now() + kTrimEvery;
+  // Every minute: idle series expire (a walk over every series: 0.1 core every
+  // 10 s for 2.5M series), then glibc hands the memory they and expired chunks
+  // left back (about 9% less RSS on a 500k-series store).
+  constexpr auto kExpireEvery = std::chrono::seconds(60);
+  auto next_expire = std::chrono::steady_clock::now() + kExpireEvery;
   const auto snapshot_every = aggregator.config().snapshot_interval;
   auto next_snapshot = std::chrono::steady_clock::now() + snapshot_every;
   while (!g_stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (std::chrono::steady_clock::now() >= next_sweep) {
-      const size_t n = aggregator.Tick();
-      if (n > 0) Log(LogLevel::kDebug, "expired " + std::to_string(n) + " idle series");
+      aggregator.Tick();
       next_sweep += kSweepEvery;
     }
-    if (std::chrono::steady_clock::now() >= next_trim) {
+    if (std::chrono::steady_clock::now() >= next_expire) {
+      const size_t n = aggregator.ExpireIdle();
+      if (n > 0) Log(LogLevel::kDebug, "expired " + std::to_string(n) + " idle series");
       ::malloc_trim(0);
-      next_trim += kTrimEvery;
+      next_expire += kExpireEvery;
     }
     if (snapshot_every.count() > 0 && std::chrono::steady_clock::now() >= next_snapshot) {
       snapshot();

@@ -361,11 +361,9 @@ http::HttpResponse Aggregator::HandleMetrics() {
 }
 
 size_t Aggregator::Tick() {
-  const size_t expired = ExpireIdle();
   if (sender_limit_ != nullptr) sender_limit_->Sweep();
   demand_.Finalize();
-  forecasts_.Tick();
-  return expired;
+  return forecasts_.Tick();
 }
 
 size_t Aggregator::ExpireIdle() {

@@ -192,11 +192,16 @@ Status SeriesStore::Append(const std::vector<TimeSeries>& series, AppendStats* s
   thread_local std::vector<uint64_t> hashes;
   if (packed.size() < series.size()) packed.resize(series.size());
   hashes.resize(series.size());
-  // Pass 1: how many series are new? Reserve room for them before touching anything.
-  uint64_t new_series = 0;
   for (size_t i = 0; i < series.size(); ++i) {
     PackLabels(series[i].labels, &packed[i]);
     hashes[i] = HashPacked(packed[i]);
+  }
+  // Pass 1: how many series are new? Reserve room for them before touching
+  // anything. Needed only near the limit: when even all of them being new
+  // would fit, each series is looked up once (pass 2) instead of twice.
+  uint64_t new_series = 0;
+  const bool near_limit = active_series_.load(std::memory_order_relaxed) + series.size() > options_.max_series;
+  for (size_t i = 0; near_limit && i < series.size(); ++i) {
     if (series[i].samples.empty()) continue;
     Shard& shard = ShardFor(hashes[i]);
     std::lock_guard<std::mutex> lock(shard.mu);

@@ -42,8 +42,8 @@ class Aggregator {
 
   // Removes idle and ended series; returns how many.
   size_t ExpireIdle();
-  // The periodic housekeeping (every few seconds): ExpireIdle, then the demand
-  // minutes that are due become final and every demand series is forecast.
+  // Every few seconds: the demand minutes that are due become final and every
+  // demand series is forecast; returns the series forecast. (ExpireIdle runs apart, less often.)
   size_t Tick();
   // The text exposition of the self metrics.
   std::string MetricsText();
