@@ -42,7 +42,7 @@ start=$(date +%s)
 while kill -0 "$load" 2>/dev/null; do
   sleep 10
   kill -0 "$load" 2>/dev/null || break
-  log "$(( $(date +%s) - start ))s: series $(metric prescale_aggregator_active_series), demand series $(metric prescale_aggregator_demand_series), raw store $(( $(curl -fsS "http://127.0.0.1:$port/metrics" | awk '$1 == "prescale_aggregator_store_bytes{part=\"raw\"}" {printf "%d", $2}') / 1048576 )) MiB, cpu $(awk -v a="$(cpu_seconds "$agg")" -v b="$c0" 'BEGIN{printf "%.1f", a-b}') s, rss $(( $(kib "$agg" VmRSS) / 1024 )) MiB"
+  log "$(( $(date +%s) - start ))s: series $(metric prescale_aggregator_active_series), demand series $(metric prescale_aggregator_demand_series), raw store $(( $(curl -fsS "http://127.0.0.1:$port/metrics" | awk '$1 == "prescale_aggregator_store_bytes{part=\"raw\"}" {printf "%.0f", $2}') / 1048576 )) MiB, cpu $(awk -v a="$(cpu_seconds "$agg")" -v b="$c0" 'BEGIN{printf "%.1f", a-b}') s, rss $(( $(kib "$agg" VmRSS) / 1024 )) MiB"
 done
 wait "$load" || true
 c1=$(cpu_seconds "$agg")

@@ -196,25 +196,30 @@ Status SeriesStore::Append(const std::vector<TimeSeries>& series, AppendStats* s
     PackLabels(series[i].labels, &packed[i]);
     hashes[i] = HashPacked(packed[i]);
   }
-  // Pass 1: how many series are new? Reserve room for them before touching
-  // anything. Needed only near the limit: when even all of them being new
-  // would fit, each series is looked up once (pass 2) instead of twice.
-  uint64_t new_series = 0;
-  const bool near_limit = active_series_.load(std::memory_order_relaxed) + series.size() > options_.max_series;
-  for (size_t i = 0; near_limit && i < series.size(); ++i) {
-    if (series[i].samples.empty()) continue;
-    Shard& shard = ShardFor(hashes[i]);
-    std::lock_guard<std::mutex> lock(shard.mu);
-    if (Find(shard, hashes[i], packed[i]) == nullptr) ++new_series;
-  }
-  if (new_series > 0) {
-    const uint64_t before = active_series_.fetch_add(new_series, std::memory_order_relaxed);
-    if (before + new_series > options_.max_series) {
-      active_series_.fetch_sub(new_series, std::memory_order_relaxed);
-      stats->series_rejected += new_series;
-      return Status::ResourceExhausted("the request would create " + std::to_string(new_series) +
-                                       " new series, over the limit of " + std::to_string(options_.max_series) +
-                                       " series (" + std::to_string(before) + " held); retry later");
+  // Room for the request's new series is reserved before anything is touched.
+  // Far from the limit, a slot for every series of the request is reserved at
+  // once (the unused ones are given back after pass 2) and each series is
+  // looked up once; near it, pass 1 counts the new series exactly first.
+  uint64_t new_series = series.size();
+  const uint64_t optimistic = active_series_.fetch_add(new_series, std::memory_order_relaxed);
+  if (optimistic + new_series > options_.max_series) {
+    active_series_.fetch_sub(new_series, std::memory_order_relaxed);
+    new_series = 0;
+    for (size_t i = 0; i < series.size(); ++i) {
+      if (series[i].samples.empty()) continue;
+      Shard& shard = ShardFor(hashes[i]);
+      std::lock_guard<std::mutex> lock(shard.mu);
+      if (Find(shard, hashes[i], packed[i]) == nullptr) ++new_series;
+    }
+    if (new_series > 0) {
+      const uint64_t before = active_series_.fetch_add(new_series, std::memory_order_relaxed);
+      if (before + new_series > options_.max_series) {
+        active_series_.fetch_sub(new_series, std::memory_order_relaxed);
+        stats->series_rejected += new_series;
+        return Status::ResourceExhausted("the request would create " + std::to_string(new_series) +
+                                         " new series, over the limit of " + std::to_string(options_.max_series) +
+                                         " series (" + std::to_string(before) + " held); retry later");
+      }
     }
   }
   // Pass 2: append. A series counted as new may have been created by another
