@@ -75,8 +75,11 @@ struct SeriesStore::Series {
   // Appends; returns the bytes held grew by (negative when a chunk expired).
   int64_t Push(const Sample& sample, int64_t retention_ms, size_t max_samples) {
     int64_t grown = 0;
+    // Timestamps increase within a series, so the unsigned difference is the
+    // true one even across the whole int64 range (the signed one could overflow).
     if (chunks.empty() || chunks.back().count() >= kChunkSamples ||
-        sample.timestamp_ms - chunks.back().first_timestamp_ms() >= retention_ms / 2) {
+        static_cast<uint64_t>(sample.timestamp_ms) - static_cast<uint64_t>(chunks.back().first_timestamp_ms()) >=
+            static_cast<uint64_t>(retention_ms / 2)) {
       if (!chunks.empty()) {
         grown -= static_cast<int64_t>(chunks.back().bytes());
         chunks.back().Seal();

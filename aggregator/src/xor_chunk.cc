@@ -44,11 +44,13 @@ void XorChunk::Append(const remote_write::Sample& sample) {
     WriteBits(value_bits, 64);
     first_t_ = sample.timestamp_ms;
   } else {
-    const int64_t delta = sample.timestamp_ms - last_t_;
+    // Deltas in two's complement, wrapping (well defined as unsigned); the reader wraps back the same way.
+    const auto delta =
+        static_cast<int64_t>(static_cast<uint64_t>(sample.timestamp_ms) - static_cast<uint64_t>(last_t_));
     if (count_ == 1) {
       WriteBits(static_cast<uint64_t>(delta), 64);
     } else {
-      const int64_t dod = delta - last_delta_;
+      const auto dod = static_cast<int64_t>(static_cast<uint64_t>(delta) - static_cast<uint64_t>(last_delta_));
       bool written = dod == 0;
       if (written) WriteBits(0, 1);
       for (const DodClass& c : kDodClasses) {
@@ -119,16 +121,16 @@ remote_write::Sample XorChunk::Reader::Next(size_t index) {
     int ones = 0;
     while (ones < 4 && ReadBits(1) == 1) ++ones;
     if (ones == 4) {
-      delta += static_cast<int64_t>(ReadBits(64));
+      delta = static_cast<int64_t>(static_cast<uint64_t>(delta) + ReadBits(64));
     } else if (ones > 0) {
       const int bits = kDodClasses[ones - 1].value_bits;
       auto v = static_cast<int64_t>(ReadBits(bits));
       // The field holds -(2^(bits-1) - 1) .. 2^(bits-1) in two's complement.
       if (v > (int64_t{1} << (bits - 1))) v -= int64_t{1} << bits;
-      delta += v;
+      delta = static_cast<int64_t>(static_cast<uint64_t>(delta) + static_cast<uint64_t>(v));
     }
   }
-  t += delta;
+  t = static_cast<int64_t>(static_cast<uint64_t>(t) + static_cast<uint64_t>(delta));
   if (ReadBits(1) == 1) {
     if (ReadBits(1) == 1) {
       leading = static_cast<int>(ReadBits(5));
