@@ -326,20 +326,6 @@ Status SeriesStore::RestoreSerialized(std::string_view bytes, uint64_t* series_c
   return Status::Ok();
 }
 
-remote_write::WriteRequest SeriesStore::CopyShard(size_t index) const {
-  remote_write::WriteRequest out;
-  const Shard& shard = shards_[index];
-  std::lock_guard<std::mutex> lock(shard.mu);
-  for (const auto& [hash, list] : shard.series) {
-    for (const auto& s : list) {
-      remote_write::TimeSeries& ts = out.timeseries.emplace_back();
-      ts.labels = UnpackLabels(s->labels);
-      s->CopyTo(options_.raw_retention.count(), &ts.samples);
-    }
-  }
-  return out;
-}
-
 std::vector<SeriesData> SeriesStore::Query(std::string_view metric_name, const std::vector<Label>& equalities) const {
   std::vector<SeriesData> out;
   for (const Shard& shard : shards_) {

@@ -156,7 +156,7 @@ class AgentOutageTest : public ::testing::Test {
     if (::geteuid() != 0) GTEST_SKIP() << "the agent reads /sys/fs/cgroup and /proc of every process: needs root";
     for (const char* bin : {"prescale-agent", "prescale-aggregator"}) {
       if (::access((BinDir() + "/" + bin).c_str(), X_OK) != 0) {
-        GTEST_SKIP() << BinDir() << "/" << bin << " is missing: build the " << bin << " target";
+        GTEST_FAIL() << BinDir() << "/" << bin << " is missing: the build should have made it";
       }
     }
     options_.timeout = 5s;

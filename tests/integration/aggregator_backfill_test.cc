@@ -28,13 +28,11 @@ namespace {
 using namespace std::chrono_literals;
 using testing::BinDir;
 using testing::FindProgram;
-using testing::FreeLoopbackPort;
 using testing::PollUntil;
 using testing::Subprocess;
 using testing::TempDir;
-
-constexpr const char* kToken = "interop-token-0123456789";
-constexpr const char* kTokenSha256 = "sha256:fecebb83e8b7044a5407ec66d84fb729c7d33e90f86f6144082e45b8f8ad154e";
+constexpr const char* kToken = testing::kTestToken;
+constexpr const char* kTokenSha256 = testing::kTestTokenSha256;
 
 struct Point {
   int64_t t_s;

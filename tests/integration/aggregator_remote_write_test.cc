@@ -35,11 +35,9 @@ using testing::FreeLoopbackPort;
 using testing::PollUntil;
 using testing::Subprocess;
 using testing::TempDir;
+constexpr const char* kToken = testing::kTestToken;
+constexpr const char* kTokenSha256 = testing::kTestTokenSha256;
 using testing::UrlEncode;
-
-constexpr const char* kToken = "interop-token-0123456789";
-// printf %s interop-token-0123456789 | sha256sum
-constexpr const char* kTokenSha256 = "sha256:fecebb83e8b7044a5407ec66d84fb729c7d33e90f86f6144082e45b8f8ad154e";
 
 using LabelMap = std::map<std::string, std::string>;
 using Samples = std::map<int64_t, std::string>;  // timestamp ms -> value as the API prints it

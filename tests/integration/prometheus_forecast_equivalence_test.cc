@@ -38,12 +38,7 @@ using testing::UrlEncode;
 constexpr int64_t kRangeMs = 3'600'000;
 constexpr size_t kSliceSamples = 2 * 24 * 12;  // two days at 5 minutes
 
-// The traces live beside the repository (../shared/traces), or where PRESCALE_TRACES_DIR says.
-std::string TracePath() {
-  const char* dir = std::getenv("PRESCALE_TRACES_DIR");
-  const std::string base = dir != nullptr ? dir : testing::SourceDir() + "/../shared/traces";
-  return base + "/bitbrains_rnd/rnd_2013-08_vm303.csv";
-}
+std::string TracePath() { return testing::TracesDir() + "/bitbrains_rnd/rnd_2013-08_vm303.csv"; }
 
 // The value of a one-element instant vector: {"data":{"result":[{"value":[t,"v"]}]}}.
 std::optional<double> ParseScalarVector(const std::string& body) {

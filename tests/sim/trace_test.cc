@@ -112,7 +112,7 @@ TEST(TraceCsv, LoadNamesAMissingFile) {
 }
 
 TEST(TraceCsv, LoadsEveryRealTraceWhenPresent) {
-  const std::string dir = testing::SourceDir() + "/../shared/traces";
+  const std::string dir = testing::TracesDir();
   const char* files[] = {"nab_aws/ec2_cpu_utilization_24ae8d.csv", "bitbrains_rnd/rnd_2013-08_vm303.csv",
                          "nasa_http95/nasa_jul95_requests_5min.csv", "google2019_agg/instance_usage_28days_300s.csv",
                          "nab_knowncause/nyc_taxi.csv"};

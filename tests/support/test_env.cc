@@ -34,6 +34,11 @@ std::string TempDir::Write(const std::string& relative, const std::string& conte
 }
 
 std::string SourceDir() { return PRESCALE_SOURCE_DIR; }
+
+std::string TracesDir() {
+  const char* dir = std::getenv("PRESCALE_TRACES_DIR");
+  return dir != nullptr && *dir != '\0' ? dir : SourceDir() + "/../shared/traces";
+}
 std::string BinDir() { return std::string(PRESCALE_BINARY_DIR) + "/bin"; }
 std::string TestDataDir() { return SourceDir() + "/tests/testdata"; }
 

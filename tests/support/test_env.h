@@ -24,7 +24,14 @@ class TempDir {
   std::string path_;
 };
 
-std::string SourceDir();    // the repository root
+std::string SourceDir();  // the repository root
+// A bearer token for tests that configure the aggregator, and its hash as the config writes it
+// (printf %s interop-token-0123456789 | sha256sum).
+inline constexpr const char* kTestToken = "interop-token-0123456789";
+inline constexpr const char* kTestTokenSha256 =
+    "sha256:fecebb83e8b7044a5407ec66d84fb729c7d33e90f86f6144082e45b8f8ad154e";
+// The real workload traces: $PRESCALE_TRACES_DIR, else ../shared/traces beside the repository.
+std::string TracesDir();
 std::string BinDir();       // build/bin
 std::string TestDataDir();  // tests/testdata
 

@@ -14,6 +14,7 @@
 
 #include "prescale/forecast/forecaster.h"
 #include "tests/shared/forecast/forecast_test_util.h"
+#include "tests/support/test_env.h"
 
 namespace prescale::forecast {
 namespace {
@@ -96,9 +97,11 @@ std::vector<double> ReadSecondColumn(const std::string& path) {
 }
 
 TEST(Intervals, CoverageAndAccuracyOnARealTrace) {
-  const std::string path = "/work/shared/traces/nasa_http95/nasa_jul95_requests_5min.csv";
+  const std::string path = prescale::testing::TracesDir() + "/nasa_http95/nasa_jul95_requests_5min.csv";
   const std::vector<double> y = ReadSecondColumn(path);
-  if (y.empty()) GTEST_SKIP() << "real trace " << path << " not present (see ../shared/traces/README.md)";
+  if (y.empty())
+    GTEST_SKIP() << "real trace " << path
+                 << " not present (set PRESCALE_TRACES_DIR or put ../shared beside the repository)";
   ForecastOptions options;
   options.step = milliseconds(300'000);
   options.max_history = 2 * 288;
@@ -113,9 +116,11 @@ TEST(Intervals, CoverageAndAccuracyOnARealTrace) {
 // Bitbrains VM 303 (CPU MHz, strong daily cycle): raw samples ~300 s apart
 // with a second of jitter and 40-54 gaps up to an hour, fed as they are.
 TEST(Intervals, RawJitteredTraceWithGapsStaysSaneAndCovered) {
-  const std::string path = "/work/shared/traces/bitbrains_rnd/rnd_2013-08_vm303.csv";
+  const std::string path = prescale::testing::TracesDir() + "/bitbrains_rnd/rnd_2013-08_vm303.csv";
   std::ifstream in(path);
-  if (!in) GTEST_SKIP() << "real trace " << path << " not present (see ../shared/traces/README.md)";
+  if (!in)
+    GTEST_SKIP() << "real trace " << path
+                 << " not present (set PRESCALE_TRACES_DIR or put ../shared beside the repository)";
   ForecastOptions options;
   options.step = milliseconds(300'000);
   auto f = Make("auto", {{"horizon_s", 900}}, options);

@@ -69,9 +69,6 @@ class SeriesStore {
   // Series whose __name__ is `metric_name` and which carry every label in `equalities`.
   std::vector<SeriesData> Query(std::string_view metric_name, const std::vector<remote_write::Label>& equalities) const;
 
-  // The series of one shard with their samples, oldest first (for snapshots,
-  // shard by shard so no copy holds the whole store).
-  remote_write::WriteRequest CopyShard(size_t shard) const;
   static constexpr size_t shard_count() { return kShards; }
   // The series of one shard in the snapshot's binary form (labels and the
   // compressed chunks as they are held: no decoding). Appends to *out; adds
