@@ -56,38 +56,54 @@ std::vector<Label> UnpackLabels(std::string_view packed) {
 }  // namespace
 
 // A series' samples within raw_retention of its newest, in XOR-compressed
-// chunks (xor_chunk.h). A chunk is closed when it spans half the retention or
-// holds kChunkSamples, so whole chunks expire and at most about 1.5 x
-// raw_retention of samples is held; reads skip the expired part of the oldest.
+// chunks (xor_chunk.h). A chunk is closed when its samples cross a boundary of
+// a grid of half the retention, or at kChunkSamples, so whole chunks expire
+// and between 1 and 1.5 x raw_retention of samples is held; reads skip the
+// expired part of the oldest. Each series' grid is offset by its label hash, so
+// a fleet whose series all started together does not close and drop chunks
+// all at once (it holds 1.25 x the retention on average, at every moment).
 struct SeriesStore::Series {
   static constexpr size_t kChunkSamples = 240;
 
-  std::string labels;            // PackLabels
-  std::vector<XorChunk> chunks;  // oldest first; the last one is open
+  std::string labels;                 // PackLabels
+  std::vector<XorChunk> chunks;       // oldest first; the last one is open
+  std::unique_ptr<Series> collision;  // the next series whose labels hash the same (rare)
   Sample last{};
   size_t size = 0;  // samples held, expired ones of the oldest chunk included
   std::chrono::steady_clock::time_point last_append;
+  uint32_t phase = 0;  // the grid's offset, in 2^-32ths of its step (from the label hash)
   bool ended = false;  // the last sample is a stale marker
   DemandRollups::Binding demand;
 
   const Sample& newest() const { return last; }
 
+  // Whether a and b (a <= b) fall in different steps of this series' chunk grid.
+  bool CrossesBoundary(int64_t a, int64_t b, int64_t step_ms) const {
+    if (step_ms <= 0) return false;
+    const auto step = static_cast<uint64_t>(step_ms);
+    const uint64_t offset = (static_cast<uint64_t>(phase) * step) >> 32;
+    // Timestamps mapped to unsigned order-preservingly (any int64 is allowed);
+    // near the top of the range the sum may wrap, which only closes a chunk early.
+    const uint64_t ua = (static_cast<uint64_t>(a) ^ (uint64_t{1} << 63)) + offset;
+    const uint64_t ub = (static_cast<uint64_t>(b) ^ (uint64_t{1} << 63)) + offset;
+    return ua / step != ub / step || ub - ua >= step;
+  }
+
   // Appends; returns the bytes held grew by (negative when a chunk expired).
   int64_t Push(const Sample& sample, int64_t retention_ms, size_t max_samples) {
     int64_t grown = 0;
-    // Timestamps increase within a series, so the unsigned difference is the
-    // true one even across the whole int64 range (the signed one could overflow).
     if (chunks.empty() || chunks.back().count() >= kChunkSamples ||
-        static_cast<uint64_t>(sample.timestamp_ms) - static_cast<uint64_t>(chunks.back().first_timestamp_ms()) >=
-            static_cast<uint64_t>(retention_ms / 2)) {
+        CrossesBoundary(chunks.back().first_timestamp_ms(), sample.timestamp_ms, retention_ms / 2)) {
+      size_t expected = 0;  // the new chunk will likely need what the last one did
       if (!chunks.empty()) {
         grown -= static_cast<int64_t>(chunks.back().bytes());
         chunks.back().Seal();
-        grown += static_cast<int64_t>(chunks.back().bytes());
+        expected = chunks.back().bytes();
+        grown += static_cast<int64_t>(expected);
       }
       grown -= static_cast<int64_t>(chunks.capacity() * sizeof(XorChunk));
-      chunks.emplace_back();
-      grown += static_cast<int64_t>(chunks.capacity() * sizeof(XorChunk));
+      chunks.emplace_back().Reserve(expected + expected / 16);
+      grown += static_cast<int64_t>(chunks.capacity() * sizeof(XorChunk) + chunks.back().bytes());
     }
     const size_t before = chunks.back().bytes();
     chunks.back().Append(sample);
@@ -168,10 +184,24 @@ SeriesStore::~SeriesStore() = default;
 SeriesStore::Series* SeriesStore::Find(Shard& shard, uint64_t hash, std::string_view packed) {
   auto it = shard.series.find(hash);
   if (it == shard.series.end()) return nullptr;
-  for (const auto& s : it->second) {
-    if (s->labels == packed) return s.get();
+  for (Series* s = it->second.get(); s != nullptr; s = s->collision.get()) {
+    if (s->labels == packed) return s;
   }
   return nullptr;
+}
+
+void SeriesStore::Insert(Shard& shard, uint64_t hash, std::unique_ptr<Series> series) {
+  series->phase = static_cast<uint32_t>(hash);
+  std::unique_ptr<Series>& head = shard.series[hash];
+  series->collision = std::move(head);
+  head = std::move(series);
+}
+
+template <typename Fn>
+void SeriesStore::ForEachSeries(const Shard& shard, Fn&& fn) {
+  for (const auto& entry : shard.series) {
+    for (const Series* s = entry.second.get(); s != nullptr; s = s->collision.get()) fn(*s);
+  }
 }
 
 void SeriesStore::AppendSamples(Series* s, const std::vector<Sample>& samples, bool restoring, AppendStats* stats) {
@@ -242,7 +272,7 @@ Status SeriesStore::Append(const std::vector<TimeSeries>& series, AppendStats* s
       if (demand_ != nullptr) owned->demand = demand_->Bind(series[i].labels);
       bytes_.fetch_add(owned->bytes(), std::memory_order_relaxed);
       s = owned.get();
-      shard.series[hashes[i]].push_back(std::move(owned));
+      Insert(shard, hashes[i], std::move(owned));
       ++created;
     }
     s->last_append = now;
@@ -269,15 +299,13 @@ void SeriesStore::NoteNewest(int64_t newest) {
 void SeriesStore::SerializeShard(size_t index, std::string* out, uint64_t* samples) const {
   const Shard& shard = shards_[index];
   std::lock_guard<std::mutex> lock(shard.mu);
-  for (const auto& entry : shard.series) {
-    for (const auto& s : entry.second) {
-      PutVarint(s->labels.size(), out);
-      out->append(s->labels);
-      PutVarint(s->chunks.size(), out);
-      for (const XorChunk& c : s->chunks) c.Serialize(out);
-      *samples += s->size;
-    }
-  }
+  ForEachSeries(shard, [&](const Series& s) {
+    PutVarint(s.labels.size(), out);
+    out->append(s.labels);
+    PutVarint(s.chunks.size(), out);
+    for (const XorChunk& c : s.chunks) c.Serialize(out);
+    *samples += s.size;
+  });
 }
 
 Status SeriesStore::RestoreSerialized(std::string_view bytes, uint64_t* series_count, uint64_t* sample_count) {
@@ -320,7 +348,7 @@ Status SeriesStore::RestoreSerialized(std::string_view bytes, uint64_t* series_c
     ++*series_count;
     bytes_.fetch_add(s->bytes(), std::memory_order_relaxed);
     active_series_.fetch_add(1, std::memory_order_relaxed);
-    shard.series[hash].push_back(std::move(s));
+    Insert(shard, hash, std::move(s));
   }
   NoteNewest(newest);
   return Status::Ok();
@@ -330,23 +358,20 @@ std::vector<SeriesData> SeriesStore::Query(std::string_view metric_name, const s
   std::vector<SeriesData> out;
   for (const Shard& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard.mu);
-    for (const auto& [hash, list] : shard.series) {
-      for (const auto& s : list) {
-        bool match = false;
-        size_t wanted = 0;
-        ForEachPackedLabel(s->labels, [&](std::string_view name, std::string_view value) {
-          if (name == "__name__") match = value == metric_name;
-          for (const Label& want : equalities) {
-            if (want.name == name && want.value == value) ++wanted;
-          }
-        });
-        match = match && wanted == equalities.size();
-        if (!match) continue;
-        SeriesData& d = out.emplace_back();
-        d.labels = UnpackLabels(s->labels);
-        s->CopyTo(options_.raw_retention.count(), &d.samples);
-      }
-    }
+    ForEachSeries(shard, [&](const Series& s) {
+      bool match = false;
+      size_t wanted = 0;
+      ForEachPackedLabel(s.labels, [&](std::string_view name, std::string_view value) {
+        if (name == "__name__") match = value == metric_name;
+        for (const Label& want : equalities) {
+          if (want.name == name && want.value == value) ++wanted;
+        }
+      });
+      if (!match || wanted != equalities.size()) return;
+      SeriesData& d = out.emplace_back();
+      d.labels = UnpackLabels(s.labels);
+      s.CopyTo(options_.raw_retention.count(), &d.samples);
+    });
   }
   std::sort(out.begin(), out.end(), [](const SeriesData& a, const SeriesData& b) {
     return std::lexicographical_compare(
@@ -362,15 +387,18 @@ size_t SeriesStore::ExpireIdle() {
   for (Shard& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard.mu);
     for (auto it = shard.series.begin(); it != shard.series.end();) {
-      auto& list = it->second;
-      const size_t before = list.size();
-      std::erase_if(list, [&](const std::unique_ptr<Series>& s) {
-        const bool expired = s->ended || now - s->last_append >= options_.raw_retention;
-        if (expired) bytes_.fetch_sub(s->bytes(), std::memory_order_relaxed);
-        return expired;
-      });
-      removed += before - list.size();
-      it = list.empty() ? shard.series.erase(it) : std::next(it);
+      // Unlink the expired series of this hash's chain.
+      for (std::unique_ptr<Series>* link = &it->second; *link != nullptr;) {
+        Series& s = **link;
+        if (s.ended || now - s.last_append >= options_.raw_retention) {
+          bytes_.fetch_sub(s.bytes(), std::memory_order_relaxed);
+          *link = std::move(s.collision);  // frees s
+          ++removed;
+        } else {
+          link = &s.collision;
+        }
+      }
+      it = it->second == nullptr ? shard.series.erase(it) : std::next(it);
     }
   }
   active_series_.fetch_sub(removed, std::memory_order_relaxed);

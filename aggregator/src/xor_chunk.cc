@@ -24,14 +24,31 @@ bool FitsSigned(int64_t v, int bits) {
 
 }  // namespace
 
+void XorChunk::Resize(size_t capacity) {
+  auto bits = std::make_unique<uint8_t[]>(capacity);  // zeroed: WriteBits ORs into it
+  std::copy_n(bits_.get(), (bit_count_ + 7) / 8, bits.get());
+  bits_ = std::move(bits);
+  capacity_ = static_cast<uint32_t>(capacity);
+}
+
+void XorChunk::Reserve(size_t bytes) {
+  if (bytes > capacity_) Resize(bytes);
+}
+
+void XorChunk::Seal() {
+  const size_t used = (bit_count_ + 7) / 8;
+  if (capacity_ - used > used / 8) Resize(used);
+}
+
 void XorChunk::WriteBits(uint64_t value, int n) {
-  // A byte at a time: the free bits of the last byte, then whole bytes.
+  // A sample takes at most 2 + 64 + 4 + 64 bits: make room once, then a byte
+  // at a time (the free bits of the last byte, then whole bytes).
+  if ((static_cast<size_t>(bit_count_) + 64 + 7) / 8 > capacity_) Resize(std::max<size_t>(16, capacity_ * 3 / 2 + 16));
   while (n > 0) {
-    if (bit_count_ % 8 == 0) bits_.push_back(0);
     const int free_bits = 8 - static_cast<int>(bit_count_ % 8);
     const int take = std::min(free_bits, n);
     const uint64_t part = (value >> (n - take)) & ((uint64_t{1} << take) - 1);
-    bits_.back() |= static_cast<uint8_t>(part << (free_bits - take));
+    bits_[bit_count_ / 8] |= static_cast<uint8_t>(part << (free_bits - take));
     bit_count_ += static_cast<uint32_t>(take);
     n -= take;
   }
@@ -167,7 +184,7 @@ void XorChunk::Serialize(std::string* out) const {
   PutFixed(last_value_bits_, out);
   out->push_back(static_cast<char>(leading_ + 1));  // -1 (no window yet) .. 31
   out->push_back(static_cast<char>(trailing_));
-  out->append(reinterpret_cast<const char*>(bits_.data()), (bit_count_ + 7) / 8);
+  out->append(reinterpret_cast<const char*>(bits_.get()), (bit_count_ + 7) / 8);
 }
 
 bool XorChunk::Deserialize(std::string_view* in, XorChunk* out) {
@@ -185,7 +202,8 @@ bool XorChunk::Deserialize(std::string_view* in, XorChunk* out) {
   c.leading_ = static_cast<int8_t>(leading);
   c.trailing_ = static_cast<int8_t>(trailing);
   const size_t n_bytes = static_cast<size_t>((bit_count + 7) / 8);
-  c.bits_.assign(in->begin(), in->begin() + static_cast<std::ptrdiff_t>(n_bytes));
+  c.Resize(n_bytes);
+  std::copy_n(in->begin(), n_bytes, c.bits_.get());
   in->remove_prefix(n_bytes);
   c.bit_count_ = static_cast<uint32_t>(bit_count);
   c.count_ = static_cast<uint32_t>(count);

@@ -9,9 +9,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "prescale/remote_write/remote_write.h"
 
@@ -26,9 +26,12 @@ class XorChunk {
   size_t count() const { return count_; }
   int64_t first_timestamp_ms() const { return first_t_; }
   int64_t last_timestamp_ms() const { return last_t_; }
-  size_t bytes() const { return bits_.capacity(); }
-  // Gives the excess capacity back once the chunk is full.
-  void Seal() { bits_.shrink_to_fit(); }
+  size_t bytes() const { return capacity_; }
+  // Room for this many bytes of bits at once, so a chunk that grows to about
+  // its predecessor's size is allocated once (the store passes that size).
+  void Reserve(size_t bytes);
+  // Gives the excess capacity back once the chunk is full (when it is worth a copy).
+  void Seal();
 
   // Appends the chunk (state and bits) to out, for snapshots.
   void Serialize(std::string* out) const;
@@ -45,6 +48,7 @@ class XorChunk {
 
  private:
   void WriteBits(uint64_t value, int n);
+  void Resize(size_t capacity);
 
   struct Reader {
     const XorChunk* chunk;
@@ -57,9 +61,10 @@ class XorChunk {
     remote_write::Sample Next(size_t index);
   };
 
-  // 72 bytes a chunk (a store holds millions): 32-bit counts (a chunk holds a
-  // few hundred samples), 8-bit zero counts.
-  std::vector<uint8_t> bits_;
+  // 56 bytes a chunk (a store holds millions): the bits in a bare array with a
+  // 32-bit capacity, 32-bit counts (a chunk holds a few hundred samples), 8-bit zero counts.
+  std::unique_ptr<uint8_t[]> bits_;
+  uint32_t capacity_ = 0;
   uint32_t bit_count_ = 0;
   uint32_t count_ = 0;
   int64_t first_t_ = 0;

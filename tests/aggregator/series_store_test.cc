@@ -88,6 +88,34 @@ TEST_F(SeriesStoreTest, KeepsOnlyTheRetentionWindow) {
   EXPECT_EQ(s[0].samples.back().value, 99);
 }
 
+// Series created together must not close and drop their chunks together: the
+// store's size would swing by half the retention's worth of samples (the
+// fleet's memory peak). With chunk grids offset per series it stays flat.
+TEST_F(SeriesStoreTest, SeriesStartedTogetherExpireChunksAtDifferentTimes) {
+  SeriesStore& store = Make(10000, 60s);
+  constexpr int kSeries = 2000;
+  uint64_t low = std::numeric_limits<uint64_t>::max(), high = 0;
+  for (int64_t t = 1'000'000; t <= 1'000'000 + 4 * 60'000; t += 1000) {
+    std::vector<TimeSeries> batch;
+    for (int i = 0; i < kSeries; ++i) {
+      batch.push_back(Series("cpu", "t" + std::to_string(i), {{static_cast<double>(t % 7919) * 1.37 + i, t}}));
+    }
+    AppendStats stats;
+    ASSERT_TRUE(store.Append(batch, &stats).ok());
+    if (t >= 1'000'000 + 2 * 60'000) {  // steady state: 1.5 x the retention has passed
+      low = std::min(low, store.bytes());
+      high = std::max(high, store.bytes());
+    }
+  }
+  // Every series keeps its window all along.
+  const std::vector<SeriesData> one = store.Query("cpu", {{"tenant", "t7"}});
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].samples.size(), 60u);  // (t - 60 s, t]
+  EXPECT_EQ(one[0].samples.back().timestamp_ms, 1'000'000 + 4 * 60'000);
+  // In lockstep the held samples would swing between 1 and 1.5 x the retention.
+  EXPECT_LT(static_cast<double>(high) / static_cast<double>(low), 1.1) << "low " << low << " high " << high;
+}
+
 TEST_F(SeriesStoreTest, NaNInfAndStaleMarkersAreStored) {
   SeriesStore& store = Make();
   AppendStats stats;

@@ -94,13 +94,17 @@ class SeriesStore {
   struct Series;
   struct Shard {
     mutable std::mutex mu;
-    std::unordered_map<uint64_t, std::vector<std::unique_ptr<Series>>> series;
+    // By label hash; the rare series whose hash another holds hang off that one (Series::collision).
+    std::unordered_map<uint64_t, std::unique_ptr<Series>> series;
   };
   static constexpr size_t kShards = 64;
 
   Shard& ShardFor(uint64_t hash) { return shards_[hash >> 58]; }
   void NoteNewest(int64_t timestamp_ms);
   static Series* Find(Shard& shard, uint64_t hash, std::string_view packed_labels);
+  static void Insert(Shard& shard, uint64_t hash, std::unique_ptr<Series> series);
+  template <typename Fn>
+  static void ForEachSeries(const Shard& shard, Fn&& fn);
   void AppendSamples(Series* s, const std::vector<remote_write::Sample>& samples, bool restoring, AppendStats* stats);
 
   SeriesStoreOptions options_;
