@@ -6,6 +6,8 @@
 #include <mutex>
 
 #include "prescale/base/log.h"
+#include "route_match.h"
+#include "tls_bridge.h"
 
 namespace prescale::http {
 namespace {
@@ -100,8 +102,9 @@ int HandleRequest(mg_connection* conn, void* cbdata) {
       return too_large();
     }
   }
-  HttpResponse resp = server->Dispatch(req);
-  Send(conn, resp, req.method == "HEAD");
+  const bool head = req.method == "HEAD";
+  HttpResponse resp = server->Dispatch(std::move(req));
+  Send(conn, resp, head);
   return resp.status;
 }
 
@@ -121,6 +124,13 @@ std::string_view HttpRequest::Header(std::string_view name) const {
   return {};
 }
 
+std::string_view HttpRequest::PathParam(std::string_view name) const {
+  for (const auto& [k, v] : path_params) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
 HttpResponse HttpResponse::JsonError(int status, std::string_view code, std::string_view message) {
   HttpResponse r;
   r.status = status;
@@ -133,12 +143,25 @@ HttpResponse HttpResponse::JsonError(int status, std::string_view code, std::str
   return r;
 }
 
-HttpResponse HttpServer::Dispatch(const HttpRequest& request) const {
+HttpServer::HttpServer(HttpServerOptions options, std::vector<Route> routes)
+    : options_(std::move(options)), routes_(std::move(routes)) {}
+
+HttpResponse HttpServer::Dispatch(HttpRequest request) const {
+  auto method_fits = [&](const Route& route) {
+    return route.method == request.method || (route.method == "GET" && request.method == "HEAD");
+  };
   bool path_known = false;
   for (const Route& route : routes_) {
-    if (route.path != request.path) continue;
+    if (route.path != request.path || IsRoutePattern(route.path)) continue;
     path_known = true;
-    if (route.method == request.method || (route.method == "GET" && request.method == "HEAD")) {
+    if (method_fits(route)) return route.handler(request);
+  }
+  std::vector<std::pair<std::string, std::string>> params;
+  for (const Route& route : routes_) {
+    if (!IsRoutePattern(route.path) || !MatchRoutePath(route.path, request.path, &params)) continue;
+    path_known = true;
+    if (method_fits(route)) {
+      request.path_params = std::move(params);
       return route.handler(request);
     }
   }
@@ -149,11 +172,23 @@ HttpResponse HttpServer::Dispatch(const HttpRequest& request) const {
 }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options, std::vector<Route> routes) {
+  for (const Route& route : routes) PRESCALE_RETURN_IF_ERROR(ValidateRoutePath(route.path));
+  const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
+  std::shared_ptr<SSL_CTX> tls_context;
+  if (tls) {
+    if (options.tls_cert_file.empty()) return Status::InvalidArgument("tls_key_file is set but tls_cert_file is not");
+    if (options.tls_key_file.empty()) return Status::InvalidArgument("tls_cert_file is set but tls_key_file is not");
+    Result<std::shared_ptr<SSL_CTX>> context = NewServerTlsContext(options.tls_cert_file, options.tls_key_file);
+    if (!context.ok()) return context.status();
+    tls_context = std::move(context).value();
+  }
   std::call_once(g_init, [] { mg_init_library(0); });
   std::unique_ptr<HttpServer> server(new HttpServer(options, std::move(routes)));
+  // With TLS, civetweb serves plain HTTP on loopback behind the bridge (see tls_bridge.h for why).
+  const std::string civetweb_listen = tls ? std::string("127.0.0.1:0") : options.listen;
   const std::string threads = std::to_string(options.threads < 1 ? 1 : options.threads);
   const char* mg_options[] = {"listening_ports",
-                              options.listen.c_str(),
+                              civetweb_listen.c_str(),
                               "num_threads",
                               threads.c_str(),
                               "enable_keep_alive",
@@ -165,7 +200,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   callbacks.log_message = LogMessage;
   mg_context* ctx = mg_start(&callbacks, nullptr, mg_options);
   if (ctx == nullptr) {
-    return Status::Unavailable("cannot listen on " + options.listen + " (address in use, or not an ADDR:PORT)");
+    return Status::Unavailable("cannot listen on " + civetweb_listen + " (address in use, or not an ADDR:PORT)");
   }
   server->context_ = ctx;
   mg_set_request_handler(ctx, "/", HandleRequest, server.get());
@@ -173,13 +208,23 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   const int n = mg_get_server_ports(ctx, 4, ports);
   if (n < 1) {
     server->Stop();
-    return Status::Unavailable("cannot determine the port bound for " + options.listen);
+    return Status::Unavailable("cannot determine the port bound for " + civetweb_listen);
   }
   server->port_ = ports[0].port;
+  if (tls) {
+    Result<std::unique_ptr<TlsBridge>> bridge = TlsBridge::Start(options.listen, std::move(tls_context), server->port_);
+    if (!bridge.ok()) {
+      server->Stop();
+      return bridge.status();
+    }
+    server->tls_ = std::move(bridge).value();
+    server->port_ = server->tls_->port();
+  }
   return server;
 }
 
 void HttpServer::Stop() {
+  if (tls_ != nullptr) tls_->Stop();  // no more requests reach civetweb
   if (context_ != nullptr) {
     mg_stop(static_cast<mg_context*>(context_));
     context_ = nullptr;

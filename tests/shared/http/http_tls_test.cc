@@ -1,0 +1,172 @@
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "prescale/http/http_client.h"
+#include "prescale/http/http_server.h"
+#include "tests/support/test_env.h"
+
+namespace prescale::http {
+namespace {
+
+using KeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+
+KeyPtr NewKey() { return KeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free); }
+
+bool AddExtension(X509* cert, int nid, const char* value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+  if (ext == nullptr) return false;
+  const bool ok = X509_add_ext(cert, ext, -1) == 1;
+  X509_EXTENSION_free(ext);
+  return ok;
+}
+
+// A self-signed certificate for 127.0.0.1 (CN and subjectAltName), valid for an hour.
+bool WriteSelfSignedCert(EVP_PKEY* key, const std::string& path) {
+  std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
+  X509* x = cert.get();
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+  X509_gmtime_adj(X509_getm_notBefore(x), -60);
+  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+  X509_set_pubkey(x, key);
+  X509_NAME* name = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
+  X509_set_issuer_name(x, name);
+  if (!AddExtension(x, NID_basic_constraints, "critical,CA:TRUE") ||
+      !AddExtension(x, NID_subject_alt_name, "IP:127.0.0.1") || X509_sign(x, key, EVP_sha256()) == 0) {
+    return false;
+  }
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) return false;
+  const bool ok = PEM_write_X509(f, x) == 1;
+  return std::fclose(f) == 0 && ok;
+}
+
+bool WriteKey(EVP_PKEY* key, const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) return false;
+  const bool ok = PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
+  return std::fclose(f) == 0 && ok;
+}
+
+class HttpsServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    KeyPtr key = NewKey();
+    KeyPtr other = NewKey();
+    ASSERT_NE(key, nullptr);
+    ASSERT_NE(other, nullptr);
+    cert_ = dir_.path() + "/cert.pem";
+    key_ = dir_.path() + "/key.pem";
+    other_key_ = dir_.path() + "/other-key.pem";
+    ASSERT_TRUE(WriteSelfSignedCert(key.get(), cert_));
+    ASSERT_TRUE(WriteKey(key.get(), key_));
+    ASSERT_TRUE(WriteKey(other.get(), other_key_));
+  }
+
+  HttpServerOptions Options(const std::string& cert, const std::string& key) const {
+    HttpServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.tls_cert_file = cert;
+    options.tls_key_file = key;
+    return options;
+  }
+
+  static std::vector<Route> Routes() {
+    std::vector<Route> routes;
+    routes.push_back({"POST", "/echo/{word}", [](const HttpRequest& r) {
+                        HttpResponse resp;
+                        resp.body = std::string(r.PathParam("word")) + ":" + r.body;
+                        return resp;
+                      }});
+    return routes;
+  }
+
+  testing::TempDir dir_{"prescale-http-tls"};
+  std::string cert_;
+  std::string key_;
+  std::string other_key_;
+};
+
+TEST_F(HttpsServerTest, ServesHttpsOnTheBoundPortAndRefusesPlainHttp) {
+  auto server = HttpServer::Start(Options(cert_, key_), Routes());
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->port();
+  ASSERT_GT(port, 0);
+  auto client = NewCurlHttpClient();
+  PostOptions post;
+  post.ca_file = cert_;
+  post.timeout = std::chrono::milliseconds(5000);
+  for (int i = 0; i < 2; ++i) {  // the second request reuses the TLS connection
+    auto r = client->Post("https://127.0.0.1:" + std::to_string(port) + "/echo/hi", "payload", post);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "hi:payload");
+  }
+  auto plain = NewCurlHttpClient()->Post("http://127.0.0.1:" + std::to_string(port) + "/echo/hi", "payload", post);
+  EXPECT_FALSE(plain.ok()) << "plain HTTP got status " << plain->status;
+  // Without the CA the client refuses the self-signed certificate.
+  auto untrusted = NewCurlHttpClient()->Post("https://127.0.0.1:" + std::to_string(port) + "/echo/hi", "x", {});
+  EXPECT_FALSE(untrusted.ok());
+  (*server)->Stop();
+}
+
+TEST_F(HttpsServerTest, StartNamesAMissingKeyFile) {
+  const std::string missing = dir_.path() + "/missing-key.pem";
+  auto server = HttpServer::Start(Options(cert_, missing), Routes());
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find(missing), std::string::npos) << server.status().message();
+  const std::string missing_cert = dir_.path() + "/missing-cert.pem";
+  server = HttpServer::Start(Options(missing_cert, key_), Routes());
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find(missing_cert), std::string::npos) << server.status().message();
+}
+
+TEST_F(HttpsServerTest, StartNamesAKeyThatDoesNotMatchTheCertificate) {
+  auto server = HttpServer::Start(Options(cert_, other_key_), Routes());
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find(other_key_), std::string::npos) << server.status().message();
+  EXPECT_NE(server.status().message().find("does not match"), std::string::npos) << server.status().message();
+}
+
+TEST_F(HttpsServerTest, StartNamesAFileThatIsNotPem) {
+  const std::string junk = dir_.Write("junk.pem", "not a certificate\n");
+  auto server = HttpServer::Start(Options(junk, key_), Routes());
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find(junk), std::string::npos) << server.status().message();
+  server = HttpServer::Start(Options(cert_, junk), Routes());
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find(junk), std::string::npos) << server.status().message();
+}
+
+TEST_F(HttpsServerTest, StartNamesTheMissingOptionWhenOnlyOneIsSet) {
+  auto server = HttpServer::Start(Options(cert_, ""), Routes());
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(server.status().message().find("tls_key_file"), std::string::npos) << server.status().message();
+  server = HttpServer::Start(Options("", key_), Routes());
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find("tls_cert_file"), std::string::npos) << server.status().message();
+}
+
+TEST_F(HttpsServerTest, FailsNamingTheAddressWhenTheTlsPortIsTaken) {
+  auto first = HttpServer::Start(Options(cert_, key_), Routes());
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  HttpServerOptions options = Options(cert_, key_);
+  options.listen = "127.0.0.1:" + std::to_string((*first)->port());
+  auto second = HttpServer::Start(options, Routes());
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find(options.listen), std::string::npos) << second.status().message();
+}
+
+}  // namespace
+}  // namespace prescale::http
