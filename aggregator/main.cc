@@ -12,8 +12,11 @@
 
 #include "prescale/aggregator/aggregator.h"
 #include "prescale/aggregator/backfill.h"
+#include "prescale/aggregator/commands.h"
 #include "prescale/aggregator/config.h"
+#include "prescale/aggregator/control_bootstrap.h"
 #include "prescale/aggregator/snapshot.h"
+#include "prescale/aggregator/sqlite_store.h"
 #include "prescale/base/log.h"
 #include "prescale/http/http_client.h"
 #include "prescale/http/http_server.h"
@@ -44,6 +47,7 @@ bool EnsureDirectory(const std::string& path) {
 int main(int argc, char** argv) {
   using namespace prescale;
   using namespace prescale::aggregator;
+  if (IsCommand(argc, argv)) return RunCommand(argc, argv, stdout, stderr);
   auto cli = ParseAggregatorCommandLine(argc, argv);
   if (!cli.ok()) return Fail(cli.status().message(), true);
   if (cli->help) {
@@ -63,6 +67,44 @@ int main(int argc, char** argv) {
 
   Aggregator aggregator(std::move(config).value(), SystemClock::Instance());
   const std::string& data_dir = aggregator.config().data_dir;
+  {
+    // The control store: a file in the data directory, or in memory without one.
+    const std::string path = data_dir.empty() ? ":memory:" : ControlStorePath(data_dir);
+    auto store = OpenSqliteStore(path, SqliteStoreOptions{});
+    if (!store.ok()) {
+      std::fprintf(stderr, "prescale-aggregator: %s\n", store.status().message().c_str());
+      return 1;
+    }
+    if (data_dir.empty())
+      Log(LogLevel::kWarning, "no data_dir: tenants, services, tokens and audit live in memory only");
+    aggregator.UseControlStore(std::move(store).value());
+    AuditRecord actor;
+    actor.time_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    actor.actor = "bootstrap";
+    actor.actor_role = "admin";
+    const AggregatorConfig& c = aggregator.config();
+    auto report = [](const Result<ApplySummary>& r, const std::string& from) {
+      if (!r.ok()) {
+        std::fprintf(stderr, "prescale-aggregator: %s\n", r.status().message().c_str());
+        return false;
+      }
+      Log(LogLevel::kInfo, "bootstrap from " + from + ": " + std::to_string(r->created) + " created, " +
+                               std::to_string(r->replaced) + " replaced, " + std::to_string(r->unchanged) +
+                               " unchanged");
+      return true;
+    };
+    if (!c.bootstrap_yaml.empty() &&
+        !report(ApplyObjects(aggregator.control_store(), c.bootstrap_yaml, c.bootstrap_file, actor, false),
+                c.bootstrap_file)) {
+      return 2;
+    }
+    if (!c.bootstrap_dir.empty() &&
+        !report(ApplyDirectory(aggregator.control_store(), c.bootstrap_dir, actor), c.bootstrap_dir)) {
+      return 2;
+    }
+  }
   if (!data_dir.empty()) {
     auto loaded = LoadSnapshot(&aggregator.store(), &aggregator.demand(), data_dir);
     if (loaded.ok()) {

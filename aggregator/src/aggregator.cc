@@ -161,11 +161,20 @@ Aggregator::Aggregator(AggregatorConfig config, const Clock& clock)
 
 Aggregator::~Aggregator() = default;
 
+void Aggregator::UseControlStore(std::unique_ptr<ControlStore> store) {
+  control_store_ = std::move(store);
+  auth_.UseStore(control_store_.get(), &clock_);
+  control_api_ = std::make_unique<ControlApi>(
+      control_store_.get(), &auth_, clock_, ControlApiOptions{.requests_per_second = config_.api_requests_per_second});
+}
+
 http::HttpServerOptions Aggregator::ServerOptions() const {
   http::HttpServerOptions o;
   o.listen = config_.listen;
   o.threads = config_.http_threads;
   o.max_body_bytes = config_.max_body_bytes;
+  o.tls_cert_file = config_.tls_cert_file;
+  o.tls_key_file = config_.tls_key_file;
   return o;
 }
 
@@ -180,6 +189,15 @@ std::vector<http::Route> Aggregator::Routes() {
   routes.push_back({"GET", "/healthz", [](const http::HttpRequest&) { return Text(200, "ok"); }});
   // Ready as soon as the routes serve: the store starts empty (snapshots are not loaded yet).
   routes.push_back({"GET", "/readyz", [](const http::HttpRequest&) { return Text(200, "ready"); }});
+  if (control_api_ != nullptr) {
+    // Counted by route pattern, like the other handlers (prescale_aggregator_requests_total).
+    for (http::Route& r : control_api_->Routes()) {
+      http::Handler handler = std::move(r.handler);
+      const std::string name = r.path;
+      r.handler = [this, handler, name](const http::HttpRequest& req) { return Count(name.c_str(), handler(req)); };
+      routes.push_back(std::move(r));
+    }
+  }
   return routes;
 }
 
@@ -241,9 +259,29 @@ http::HttpResponse Aggregator::AppendAndAnswer(const std::vector<remote_write::T
   return Count(handler, std::move(r));
 }
 
+namespace {
+
+// Pushing samples is for agents (and admins, and anyone while ingest is open);
+// tenant-bound tokens must not write other tenants' data.
+bool MayPush(Role role) { return role == Role::kAgent || role == Role::kAdmin || role == Role::kAnonymous; }
+
+// An operator or viewer reads its own tenant's demand only: the tenant filter
+// is forced to it (a request for another tenant gets 403). False when refused.
+bool BindTenant(const Principal& p, std::string* tenant) {
+  if (p.role != Role::kOperator && p.role != Role::kViewer) return true;
+  if (!tenant->empty() && *tenant != p.tenant) return false;
+  *tenant = p.tenant;
+  return true;
+}
+
+}  // namespace
+
 http::HttpResponse Aggregator::HandleWrite(const http::HttpRequest& request) {
   const AuthResult auth = auth_.Authenticate(request);
   if (!auth.ok()) return Count(kWrite, auth.ToResponse());
+  if (!MayPush(auth.principal.role)) {
+    return Count(kWrite, Text(403, std::string(RoleName(auth.principal.role)) + " tokens may not push samples"));
+  }
   const std::string_view encoding = request.Header("Content-Encoding");
   if (!encoding.empty() && encoding != "snappy") {
     return Count(kWrite, Text(400, "unsupported Content-Encoding '" + std::string(encoding) +
@@ -265,6 +303,11 @@ http::HttpResponse Aggregator::HandleWrite(const http::HttpRequest& request) {
 http::HttpResponse Aggregator::HandleIngest(const http::HttpRequest& request) {
   const AuthResult auth = auth_.Authenticate(request);
   if (!auth.ok()) return Count(kIngest, auth.ToJsonResponse());
+  if (!MayPush(auth.principal.role)) {
+    return Count(kIngest,
+                 JsonFieldError(403, "forbidden",
+                                std::string(RoleName(auth.principal.role)) + " tokens may not push samples", ""));
+  }
   const std::string_view encoding = request.Header("Content-Encoding");
   if (!encoding.empty() && encoding != "identity") {
     return Count(kIngest,
@@ -280,6 +323,10 @@ http::HttpResponse Aggregator::HandleIngest(const http::HttpRequest& request) {
 http::HttpResponse Aggregator::HandleRaw(const http::HttpRequest& request) {
   const AuthResult auth = auth_.Authenticate(request);
   if (!auth.ok()) return Count(kRaw, auth.ToJsonResponse());
+  if (!MayPush(auth.principal.role)) {
+    // Raw samples carry every tenant's labels: for agents (checking what they sent) and admins.
+    return Count(kRaw, JsonFieldError(403, "forbidden", "raw samples are for agent and admin tokens", ""));
+  }
   auto query = ParseRawQuery(request.query);
   if (!query.ok()) return Count(kRaw, http::HttpResponse::JsonError(400, "bad_request", query.status().message()));
   http::HttpResponse r;
@@ -294,6 +341,10 @@ http::HttpResponse Aggregator::HandleSeries(const http::HttpRequest& request) {
   std::string field;
   auto query = ParseSeriesQuery(request.query, ToUnixMillis(clock_.Now()), &field);
   if (!query.ok()) return Count(kSeries, JsonFieldError(400, "bad_request", query.status().message(), field));
+  if (!BindTenant(auth.principal, &query->filter.tenant)) {
+    return Count(kSeries,
+                 JsonFieldError(403, "forbidden", "this token is bound to tenant " + auth.principal.tenant, "tenant"));
+  }
   http::HttpResponse r;
   r.content_type = "application/json";
   r.body = RenderSeriesJson(demand_.Query(query->filter, query->from_ms, query->to_ms, query->step), demand_);
@@ -306,6 +357,10 @@ http::HttpResponse Aggregator::HandleForecasts(const http::HttpRequest& request)
   std::string field;
   auto filter = ParseForecastsQuery(request.query, &field);
   if (!filter.ok()) return Count(kForecasts, JsonFieldError(400, "bad_request", filter.status().message(), field));
+  if (!BindTenant(auth.principal, &filter->tenant)) {
+    return Count(kForecasts,
+                 JsonFieldError(403, "forbidden", "this token is bound to tenant " + auth.principal.tenant, "tenant"));
+  }
   http::HttpResponse r;
   r.content_type = "application/json";
   r.body = RenderForecastsJson(forecasts_.Latest(*filter), demand_);

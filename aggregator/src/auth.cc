@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include "prescale/aggregator/control_store.h"
+
 namespace prescale::aggregator {
 namespace {
 
@@ -21,27 +23,41 @@ int HexValue(char c) {
   return -1;
 }
 
+std::string ToHex(const unsigned char* data, size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    out += kHex[data[i] >> 4];
+    out += kHex[data[i] & 0xf];
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string_view RoleName(Role role) {
   switch (role) {
+    case Role::kAdmin: return "admin";
+    case Role::kOperator: return "operator";
+    case Role::kViewer: return "viewer";
     case Role::kAgent: return "agent";
     case Role::kAnonymous: return "anonymous";
   }
   return "unknown";
 }
 
+std::optional<Role> ParseRole(std::string_view name) {
+  for (Role r : {Role::kAdmin, Role::kOperator, Role::kViewer, Role::kAgent}) {
+    if (RoleName(r) == name) return r;
+  }
+  return std::nullopt;
+}
+
 std::string Sha256Hex(std::string_view data) {
   unsigned char hash[32];
   if (!Sha256(data, hash)) return "";
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(64);
-  for (unsigned char b : hash) {
-    out += kHex[b >> 4];
-    out += kHex[b & 0xf];
-  }
-  return out;
+  return ToHex(hash, sizeof hash);
 }
 
 http::HttpResponse AuthResult::ToResponse() const {
@@ -66,7 +82,7 @@ http::HttpResponse AuthResult::ToJsonResponse() const {
 
 Authenticator::Authenticator(const std::vector<TokenConfig>& tokens) {
   for (const TokenConfig& t : tokens) {
-    Entry e{t.name, {}, Role::kAgent};
+    Entry e{t.name, {}, ParseRole(t.role).value_or(Role::kAgent), t.tenant};
     // The config parser guarantees 64 hex digits.
     PRESCALE_CHECK(t.sha256_hex.size() == 64);
     for (size_t i = 0; i < 32; ++i) {
@@ -80,12 +96,19 @@ Authenticator::Authenticator(const std::vector<TokenConfig>& tokens) {
 }
 
 AuthResult Authenticator::Authenticate(std::string_view header) const {
-  AuthResult result;
-  if (open()) {
+  // Open (no config tokens): a request without a known token is anonymous,
+  // which ingest accepts and the control API does not.
+  AuthResult result = Identify(header);
+  if (!result.ok() && open()) {
+    // The reason stays: the control API, which refuses anonymous callers, reports it.
     result.outcome = AuthResult::Outcome::kOk;
-    result.principal = {"anonymous", Role::kAnonymous};
-    return result;
+    result.principal = {"anonymous", Role::kAnonymous, ""};
   }
+  return result;
+}
+
+AuthResult Authenticator::Identify(std::string_view header) const {
+  AuthResult result;
   constexpr std::string_view kScheme = "Bearer ";
   if (header.empty()) {
     result.reason = "missing Authorization header (expected \"Authorization: Bearer <token>\")";
@@ -113,13 +136,34 @@ AuthResult Authenticator::Authenticate(std::string_view header) const {
   for (const Entry& e : tokens_) {
     if (CRYPTO_memcmp(e.hash, hash, sizeof hash) == 0) match = &e;
   }
-  if (match == nullptr) {
-    result.outcome = AuthResult::Outcome::kUnknown;
-    result.reason = "unknown token";
+  if (match != nullptr) {
+    result.outcome = AuthResult::Outcome::kOk;
+    result.principal = {match->name, match->role, match->tenant};
     return result;
   }
-  result.outcome = AuthResult::Outcome::kOk;
-  result.principal = {match->name, match->role};
+  result.outcome = AuthResult::Outcome::kUnknown;
+  result.reason = "unknown token";
+  if (store_ == nullptr) return result;
+  // Store tokens are found by their hash (an index lookup: the hash, not the
+  // secret, is what the database sees).
+  auto stored = store_->FindTokenByHash(ToHex(hash, sizeof hash));
+  if (!stored.ok()) {
+    if (stored.status().code() != StatusCode::kNotFound) {
+      result.reason = "cannot check the token: " + stored.status().message();
+    }
+    return result;
+  }
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_->Now().time_since_epoch()).count();
+  if (stored->revoked_ms != 0) {
+    result.reason = "token " + stored->id + " was revoked";
+  } else if (stored->expires_ms != 0 && now_ms >= stored->expires_ms) {
+    result.reason = "token " + stored->id + " has expired";
+  } else if (auto role = ParseRole(stored->role)) {
+    result.outcome = AuthResult::Outcome::kOk;
+    result.principal = {stored->id, *role, stored->tenant};
+    result.reason.clear();
+  }
   return result;
 }
 

@@ -1,5 +1,7 @@
 #include "prescale/aggregator/config.h"
 
+#include "prescale/aggregator/auth.h"
+
 #include <cstdio>
 #include <functional>
 
@@ -34,7 +36,7 @@ Status ParseTokens(const YamlConfigReader& r, const YAML::Node& node, Aggregator
   for (size_t i = 0; i < node.size(); ++i) {
     const YAML::Node& t = node[i];
     const std::string path = IndexPath("tokens", i);
-    PRESCALE_RETURN_IF_ERROR(r.CheckMap(t, path, {"name", "sha256"}));
+    PRESCALE_RETURN_IF_ERROR(r.CheckMap(t, path, {"name", "sha256", "role", "tenant"}));
     TokenConfig token;
     for (auto [key, field] : {std::pair{"name", &token.name}, {"sha256", &token.sha256_hex}}) {
       if (!t[key].IsDefined()) return r.Error(t, JoinPath(path, key), "required key is missing");
@@ -47,6 +49,21 @@ Status ParseTokens(const YamlConfigReader& r, const YAML::Node& node, Aggregator
       return r.Error(t["sha256"], JoinPath(path, "sha256"), why);
     }
     token.sha256_hex = token.sha256_hex.substr(kHashPrefix.size());
+    for (auto [key, field] : {std::pair{"role", &token.role}, {"tenant", &token.tenant}}) {
+      if (!t[key].IsDefined()) continue;
+      auto v = r.String(t[key], JoinPath(path, key));
+      if (!v.ok()) return v.status();
+      *field = *v;
+    }
+    if (!ParseRole(token.role)) {
+      return r.Error(t["role"], JoinPath(path, "role"), "must be one of admin, operator, viewer, agent");
+    }
+    const bool bound = token.role == "operator" || token.role == "viewer";
+    if (bound != !token.tenant.empty()) {
+      return r.Error(
+          t, JoinPath(path, "tenant"),
+          bound ? "operator and viewer tokens need a tenant" : "only operator and viewer tokens have a tenant");
+    }
     for (const TokenConfig& other : c->tokens) {
       if (other.name == token.name) {
         return r.Error(t["name"], JoinPath(path, "name"), "duplicate token name '" + token.name + "'");
@@ -183,12 +200,33 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
   const YAML::Node root = *parsed;
   AggregatorConfig c;
   if (root.IsNull()) return c;  // an empty file: the defaults
-  PRESCALE_RETURN_IF_ERROR(
-      r.CheckMap(root, "",
-                 {"listen", "data_dir", "max_series", "max_body_bytes", "raw_retention", "snapshot_interval", "tokens",
-                  "http_threads", "log_level", "demand", "prometheus_url", "forecast", "sender_samples_per_second"}));
-  for (auto [key, field] :
-       {std::pair{"listen", &c.listen}, {"data_dir", &c.data_dir}, {"prometheus_url", &c.prometheus_url}}) {
+  PRESCALE_RETURN_IF_ERROR(r.CheckMap(root, "",
+                                      {"listen",
+                                       "data_dir",
+                                       "max_series",
+                                       "max_body_bytes",
+                                       "raw_retention",
+                                       "snapshot_interval",
+                                       "tokens",
+                                       "http_threads",
+                                       "log_level",
+                                       "demand",
+                                       "prometheus_url",
+                                       "forecast",
+                                       "sender_samples_per_second",
+                                       "tls_cert",
+                                       "tls_key",
+                                       "api_requests_per_second",
+                                       "bootstrap_dir",
+                                       "tenants",
+                                       "policies",
+                                       "services"}));
+  for (auto [key, field] : {std::pair{"listen", &c.listen},
+                            {"data_dir", &c.data_dir},
+                            {"prometheus_url", &c.prometheus_url},
+                            {"tls_cert", &c.tls_cert_file},
+                            {"tls_key", &c.tls_key_file},
+                            {"bootstrap_dir", &c.bootstrap_dir}}) {
     if (!root[key].IsDefined()) continue;
     auto v = r.String(root[key], key);
     if (!v.ok()) return v.status();
@@ -212,6 +250,20 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
     if (!n.IsScalar() || !ParseU64(n.Scalar(), &c.sender_samples_per_second)) {
       return r.Error(n, "sender_samples_per_second", "expected a whole number (0: no limit)");
     }
+  }
+  if (const YAML::Node& n = root["api_requests_per_second"]; n.IsDefined()) {
+    if (!n.IsScalar() || !ParseDouble(n.Scalar(), &c.api_requests_per_second) || c.api_requests_per_second < 0) {
+      return r.Error(n, "api_requests_per_second", "expected a number >= 0 (0: no limit)");
+    }
+  }
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    const char* missing = c.tls_cert_file.empty() ? "tls_cert" : "tls_key";
+    return r.Error(root, missing, "tls_cert and tls_key go together (HTTPS needs both)");
+  }
+  // The objects are validated by ApplyObjects (control_bootstrap.h), which names their lines in this file.
+  if (root["tenants"].IsDefined() || root["policies"].IsDefined() || root["services"].IsDefined()) {
+    c.bootstrap_yaml = std::string(yaml_text);
+    c.bootstrap_file = file_name;
   }
   if (root["max_body_bytes"].IsDefined()) {
     auto n = r.ByteSize(root["max_body_bytes"], "max_body_bytes");
@@ -256,7 +308,12 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
 
 std::string AggregatorUsage() {
   return "usage: prescale-aggregator [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
-         "                           [--max-series N] [--prometheus-url URL] [--log-level LEVEL] [--help]\n"
+         "                           [--max-series N] [--prometheus-url URL] [--log-level LEVEL]\n"
+         "                           [--tls-cert FILE --tls-key FILE] [--help]\n"
+         "       prescale-aggregator token create --role ROLE [--tenant T] [--expires D] [--name N] [--config FILE | "
+         "--data-dir DIR]\n"
+         "       prescale-aggregator apply -f FILE [--config FILE | --data-dir DIR]\n"
+         "       prescale-aggregator audit verify [--config FILE | --data-dir DIR]\n"
          "\n"
          "Receives usage from prescale-agents and any Prometheus remote-write sender\n"
          "(POST /api/v1/write) and JSON pushes (POST /api/v1/ingest); see docs/aggregator.md.\n"
@@ -267,13 +324,15 @@ std::string AggregatorUsage() {
          "  --max-series N       most series held in memory; beyond, writes get 429 (default 1000000)\n"
          "  --prometheus-url URL backfill the demand rollups from this Prometheus when the store starts empty\n"
          "  --log-level LEVEL    debug, info, warning or error (default info)\n"
+         "  --tls-cert FILE      serve HTTPS with this PEM certificate (chain); needs --tls-key\n"
+         "  --tls-key FILE       the PEM private key of --tls-cert\n"
          "  --help               print this help\n";
 }
 
 Result<AggregatorCommandLine> ParseAggregatorCommandLine(int argc, const char* const* argv) {
   static constexpr std::string_view kSwitches[] = {"help"};
-  static constexpr std::string_view kValueFlags[] = {"config",     "listen",    "data-dir",
-                                                     "max-series", "log-level", "prometheus-url"};
+  static constexpr std::string_view kValueFlags[] = {"config",    "listen",         "data-dir", "max-series",
+                                                     "log-level", "prometheus-url", "tls-cert", "tls-key"};
   auto flags = ParseFlags(argc, argv, kSwitches, kValueFlags);
   if (!flags.ok()) return flags.status();
   AggregatorCommandLine cli;
@@ -304,6 +363,10 @@ Status ApplyAggregatorOverrides(const AggregatorCommandLine& cli, AggregatorConf
       if (!value.starts_with("http://") && !value.starts_with("https://"))
         return fail("expected an http:// or https:// URL");
       config->prometheus_url = value;
+    } else if (flag == "tls-cert") {
+      config->tls_cert_file = value;
+    } else if (flag == "tls-key") {
+      config->tls_key_file = value;
     } else if (flag == "log-level") {
       if (!ParseLogLevel(value, &config->log_level)) return fail("expected debug, info, warning or error");
     } else {

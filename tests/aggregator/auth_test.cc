@@ -6,7 +6,8 @@ namespace prescale::aggregator {
 namespace {
 
 Authenticator TwoTokens() {
-  return Authenticator({{"node-a", Sha256Hex("secret-a")}, {"node-b", Sha256Hex("secret-b")}});
+  return Authenticator(
+      {{"node-a", Sha256Hex("secret-a"), "agent", ""}, {"node-b", Sha256Hex("secret-b"), "agent", ""}});
 }
 
 TEST(Sha256Hex, MatchesKnownDigest) {

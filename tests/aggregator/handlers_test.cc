@@ -53,7 +53,7 @@ class HandlersTest : public ::testing::Test {
     config.max_series = max_series;
     config.sender_samples_per_second = sender_samples_per_second;
     config.max_body_bytes = 64 << 10;
-    config.tokens = {{"node-a", Sha256Hex(kToken)}};
+    config.tokens = {{"node-a", Sha256Hex(kToken), "agent", ""}};
     aggregator_ = std::make_unique<Aggregator>(config, clock_);
     auto server = http::HttpServer::Start(aggregator_->ServerOptions(), aggregator_->Routes());
     ASSERT_TRUE(server.ok()) << server.status().ToString();

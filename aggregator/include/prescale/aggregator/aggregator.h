@@ -11,6 +11,8 @@
 
 #include "prescale/aggregator/auth.h"
 #include "prescale/aggregator/config.h"
+#include "prescale/aggregator/control_api.h"
+#include "prescale/aggregator/control_store.h"
 #include "prescale/aggregator/demand.h"
 #include "prescale/aggregator/forecasts.h"
 #include "prescale/aggregator/series_store.h"
@@ -27,8 +29,13 @@ class Aggregator {
   Aggregator(const Aggregator&) = delete;
   Aggregator& operator=(const Aggregator&) = delete;
 
+  // The control plane's store (tenants, services, policies, tokens, audit):
+  // its tokens authenticate too, and Routes() serves the control API.
+  void UseControlStore(std::unique_ptr<ControlStore> store);
+  ControlStore* control_store() { return control_store_.get(); }
+
   // /api/v1/write, /api/v1/ingest, /api/v1/raw, /api/v1/series, /api/v1/forecasts,
-  // /metrics, /healthz, /readyz.
+  // /metrics, /healthz, /readyz, and the control API once a store is attached.
   std::vector<http::Route> Routes();
   // Listen address, threads and the body limit from the config.
   http::HttpServerOptions ServerOptions() const;
@@ -70,6 +77,8 @@ class Aggregator {
   SeriesStore store_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<RateLimiter> sender_limit_;  // null: no limit
+  std::unique_ptr<ControlStore> control_store_;
+  std::unique_ptr<ControlApi> control_api_;
 };
 
 }  // namespace prescale::aggregator

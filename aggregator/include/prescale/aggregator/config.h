@@ -17,10 +17,12 @@
 
 namespace prescale::aggregator {
 
-// An agent token, stored only as the SHA-256 of the secret.
+// A token, stored only as the SHA-256 of the secret.
 struct TokenConfig {
   std::string name;
-  std::string sha256_hex;  // 64 lowercase hex digits (the config writes "sha256:<hex>")
+  std::string sha256_hex;      // 64 lowercase hex digits (the config writes "sha256:<hex>")
+  std::string role = "agent";  // "admin", "operator", "viewer", "agent"
+  std::string tenant;          // required for operator and viewer
 };
 
 struct AggregatorConfig {
@@ -38,6 +40,17 @@ struct AggregatorConfig {
   // Empty: ingest is open to anyone who can reach the port (a warning is logged).
   std::vector<TokenConfig> tokens;
   int http_threads = 8;
+  // HTTPS with this certificate (chain) and key, both PEM; empty: plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Control API requests a second per token (bursts of twice that); 0: no limit.
+  double api_requests_per_second = 50;
+  // Tenants, services and policies applied at start (idempotently), from the
+  // config's `tenants:`, `policies:` and `services:` (YAML text, kept for the
+  // store; parsed by ApplyObjects) and from every *.yaml file of bootstrap_dir.
+  std::string bootstrap_yaml;
+  std::string bootstrap_file;  // where bootstrap_yaml came from, for messages
+  std::string bootstrap_dir;
   LogLevel log_level = LogLevel::kInfo;
   // The demand series: labels, rules (defaults plus `demand.custom_metrics`), timing.
   DemandOptions demand;

@@ -12,13 +12,16 @@ namespace prescale {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,    // bad input from a user: config, flag, request
-  kNotFound,           // a file, cgroup or object that is not (or no longer) there
-  kIoError,            // a read or write failed for another reason
-  kParseError,         // input that does not follow its format
-  kUnavailable,        // a peer that does not answer; retryable
-  kResourceExhausted,  // a size or count limit was hit
-  kInternal,           // a bug in prescale
+  kInvalidArgument,     // bad input from a user: config, flag, request
+  kNotFound,            // a file, cgroup or object that is not (or no longer) there
+  kIoError,             // a read or write failed for another reason
+  kParseError,          // input that does not follow its format
+  kUnavailable,         // a peer that does not answer; retryable
+  kResourceExhausted,   // a size or count limit was hit
+  kInternal,            // a bug in prescale
+  kAlreadyExists,       // a create of an object that is there
+  kConflict,            // a write based on a stale version of an object
+  kFailedPrecondition,  // the state does not allow it (an object still referenced, a reference missing)
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -36,6 +39,9 @@ class [[nodiscard]] Status {
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
+  static Status Conflict(std::string m) { return {StatusCode::kConflict, std::move(m)}; }
+  static Status FailedPrecondition(std::string m) { return {StatusCode::kFailedPrecondition, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

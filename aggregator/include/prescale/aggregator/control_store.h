@@ -1,0 +1,175 @@
+// ControlStore: the control plane's repository: tenants, services and
+// policies (versioned JSON specs), API tokens (SHA-256 hashes only) and the
+// hash-chained audit log. Every write runs in one transaction together with
+// its audit record, so a change and its record exist together or not at all.
+// SqliteStore (sqlite_store.h) is the embedded implementation; no SQL type
+// appears here, so a PostgreSQL one can follow. Implementations are
+// thread-safe: any thread may call any method.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "prescale/base/status.h"
+
+namespace prescale::aggregator {
+
+enum class ObjectKind { kTenant, kService, kPolicy };
+std::string_view ObjectKindName(ObjectKind kind);  // "tenant", "service", "policy"
+
+// Services are named within their tenant; tenants and policies globally.
+struct ObjectKey {
+  ObjectKind kind = ObjectKind::kTenant;
+  std::string tenant;  // services: their tenant; empty for tenants and policies
+  std::string name;
+  bool operator==(const ObjectKey&) const = default;
+};
+
+struct StoredObject {
+  ObjectKey key;
+  // The tenant the object belongs to, for access checks: a tenant itself, a
+  // service's tenant, a policy's owning tenant ("" for a global policy).
+  std::string owner;
+  int64_t version = 0;    // set by the store: 1 when created, +1 on every change
+  std::string spec_json;  // the object as the API shows it, canonical compact JSON
+  // Objects this one needs (a service: its tenant and its policy). Put fails
+  // with kFailedPrecondition when one is missing; Delete of an object that
+  // something references fails the same way.
+  std::vector<ObjectKey> references;
+  int64_t created_ms = 0;  // set by the store (audit time of the create)
+  int64_t updated_ms = 0;  // set by the store
+};
+
+// A top-level member of the spec (or "labels.KEY") equal to a string value.
+struct FieldFilter {
+  std::string field;
+  std::string value;
+};
+
+struct ListQuery {
+  ObjectKind kind = ObjectKind::kTenant;
+  std::optional<std::string> tenant;               // services: only this tenant's
+  std::optional<std::vector<std::string>> owners;  // only objects owned by one of these
+  std::vector<FieldFilter> filters;                // all must hold
+  std::string page_token;                          // from a previous Page::next_page_token
+  size_t limit = 100;                              // 1..1000
+};
+
+template <typename T>
+struct Page {
+  std::vector<T> items;         // in key order
+  std::string next_page_token;  // empty on the last page
+};
+
+// One audit record. The store assigns seq, prev_hash and hash; the rest is the caller's.
+struct AuditRecord {
+  int64_t seq = 0;  // 1, 2, 3, ... without gaps
+  int64_t time_ms = 0;
+  std::string request_id;
+  std::string actor;         // a token id, or "config", "bootstrap", "cli"
+  std::string actor_role;    // "admin", "operator", "viewer", "agent", ""
+  std::string actor_tenant;  // "" when the actor is not bound to a tenant
+  std::string action;        // "create", "replace", "patch", "delete", "token.create", "token.revoke", ...
+  std::string kind;          // "tenant", "service", "policy", "token", ...
+  std::string tenant;        // the tenant the object belongs to ("" for global ones)
+  std::string name;
+  std::string before_json = "null";  // the object before (Put/Delete fill it in)
+  std::string after_json = "null";   // after (Put fills it in)
+  int status = 0;                    // the HTTP status the request got; 0 for actions without one
+  std::string message;
+  std::string prev_hash;  // hex SHA-256 of the previous record ("" for the first)
+  std::string hash;       // hex SHA-256 over prev_hash and AuditCanonicalForm
+};
+
+// What a record's hash covers: every field but `hash`, in a fixed order, as
+// compact JSON. Store-independent, so every implementation chains the same way.
+std::string AuditCanonicalForm(const AuditRecord& record);
+// Hex SHA-256 of the canonical form (which includes prev_hash).
+std::string AuditHash(const AuditRecord& record);
+
+struct AuditQuery {
+  std::optional<std::string> tenant;  // only records about this tenant's objects
+  std::optional<std::string> kind;
+  int64_t after_seq = 0;  // records with seq > after_seq
+  size_t limit = 100;     // 1..1000
+};
+
+struct AuditVerification {
+  bool ok = true;
+  int64_t records = 0;        // records checked
+  int64_t first_bad_seq = 0;  // the first record that does not verify (0 when ok)
+  std::string reason;         // why it does not ("hash mismatch", "sequence gap: ...", ...)
+  std::string head_hash;      // the last good record's hash: anchor it elsewhere to detect a cut tail
+};
+
+// Checks records fed in seq order: each seq follows the previous one, each
+// prev_hash is the previous hash, each hash is AuditHash of its record.
+class AuditChainVerifier {
+ public:
+  // False (and stops checking) at the first bad record.
+  bool Feed(const AuditRecord& record);
+  const AuditVerification& result() const { return result_; }
+
+ private:
+  AuditVerification result_;
+  int64_t last_seq_ = 0;
+  std::string last_hash_;
+};
+
+struct TokenRecord {
+  std::string id;  // public ("tok_" + 16 hex digits); the secret is never stored
+  std::string name;
+  std::string role;    // "admin", "operator", "viewer", "agent"
+  std::string tenant;  // operators and viewers: their tenant; empty for the others
+  std::string sha256_hex;
+  int64_t created_ms = 0;
+  int64_t expires_ms = 0;  // 0: never
+  int64_t revoked_ms = 0;  // 0: not revoked
+};
+
+enum class WriteMode { kCreate, kReplace, kUpsert };
+
+class ControlStore {
+ public:
+  ControlStore() = default;
+  ControlStore(const ControlStore&) = delete;
+  ControlStore& operator=(const ControlStore&) = delete;
+  virtual ~ControlStore() = default;
+
+  // One object; kNotFound when absent.
+  virtual Result<StoredObject> Get(const ObjectKey& key) = 0;
+  // A page of objects in key order; a bad page token is kInvalidArgument.
+  virtual Result<Page<StoredObject>> List(const ListQuery& query) = 0;
+  // Creates or replaces `object` and appends `audit` (with before, after and
+  // times filled in) in one transaction; returns the object as stored.
+  // kAlreadyExists: create of an existing key. kNotFound: replace of a
+  // missing one. kConflict: expected_version set and not the stored version.
+  // kFailedPrecondition: a reference is missing.
+  virtual Result<StoredObject> Put(StoredObject object, WriteMode mode, std::optional<int64_t> expected_version,
+                                   AuditRecord audit) = 0;
+  // Deletes and audits in one transaction; returns the deleted object.
+  // kNotFound, kConflict as Put; kFailedPrecondition while something references it.
+  virtual Result<StoredObject> Delete(const ObjectKey& key, std::optional<int64_t> expected_version,
+                                      AuditRecord audit) = 0;
+
+  // Tokens. Create fails with kAlreadyExists on a reused id or hash.
+  virtual Status CreateToken(const TokenRecord& token, AuditRecord audit) = 0;
+  virtual Result<TokenRecord> GetToken(const std::string& id) = 0;
+  // The token whose secret hashes to sha256_hex (revoked and expired ones too: the caller decides).
+  virtual Result<TokenRecord> FindTokenByHash(const std::string& sha256_hex) = 0;
+  virtual Result<Page<TokenRecord>> ListTokens(const std::string& page_token, size_t limit) = 0;
+  // Sets revoked_ms (kept once set) and audits; returns the token as stored.
+  virtual Result<TokenRecord> RevokeToken(const std::string& id, int64_t now_ms, AuditRecord audit) = 0;
+
+  // Appends a record on its own (refused requests, scaling actions); returns it as stored.
+  virtual Result<AuditRecord> AppendAudit(AuditRecord audit) = 0;
+  virtual Result<Page<AuditRecord>> ListAudit(const AuditQuery& query) = 0;
+  // Walks the whole chain with AuditChainVerifier.
+  virtual Result<AuditVerification> VerifyAudit() = 0;
+};
+
+}  // namespace prescale::aggregator

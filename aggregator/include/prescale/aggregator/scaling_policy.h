@@ -1,0 +1,91 @@
+// ScalingPolicy: a stored Policy turned into the object the decision engine
+// asks "given what the service has and what its demand wants, how many
+// replicas now?". The behaviour is Kubernetes HPA's (autoscaling/v2
+// `behavior`), so a policy copied from an HPA acts the same: stabilization
+// windows (the lowest recommendation of the scale-up window, the highest of
+// the scale-down window), Pods/Percent rate policies per period measured
+// against the replicas at the period's start, selectPolicy Max/Min/Disabled,
+// HPA's defaults, then min and max; plus prescale's cooldowns. The policy is
+// immutable; the per-service history lives in a ScalingState the caller
+// keeps. PolicyFactory builds policies per tenant and reuses them while the
+// stored version is unchanged. Policies are thread-safe (const); a
+// ScalingState and the factory are not.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "prescale/aggregator/control_model.h"
+#include "prescale/aggregator/control_store.h"
+
+namespace prescale::aggregator {
+
+// What one service's scaling remembers between evaluations.
+struct ScalingState {
+  struct Recommendation {
+    int64_t replicas;
+    std::chrono::system_clock::time_point at;
+  };
+  struct Event {
+    int64_t change;  // replicas added (> 0) or removed (< 0)
+    std::chrono::system_clock::time_point at;
+  };
+  std::deque<Recommendation> recommendations;
+  std::deque<Event> events;
+  std::chrono::system_clock::time_point last_scale_up{};
+  std::chrono::system_clock::time_point last_scale_down{};
+};
+
+class ScalingPolicy {
+ public:
+  // Fills in HPA's defaults where the spec leaves rules empty.
+  explicit ScalingPolicy(Policy spec);
+
+  const Policy& spec() const { return spec_; }
+  // The effective rules (defaults applied).
+  const HpaScalingRules& scale_up() const { return up_; }
+  const HpaScalingRules& scale_down() const { return down_; }
+
+  // The replicas to run now, from `current` and the raw `desired` (already
+  // ceil(demand / per-replica target)). Updates `state`: the recommendation is
+  // remembered, and a resulting change is recorded as a scale event.
+  int64_t Decide(int64_t current, int64_t desired, int64_t min_replicas, int64_t max_replicas,
+                 std::chrono::system_clock::time_point now, ScalingState* state) const;
+
+ private:
+  int64_t Stabilize(int64_t current, int64_t desired, std::chrono::system_clock::time_point now,
+                    ScalingState* state) const;
+  int64_t ScaleUpLimit(int64_t current, std::chrono::system_clock::time_point now, const ScalingState& state) const;
+  int64_t ScaleDownLimit(int64_t current, std::chrono::system_clock::time_point now, const ScalingState& state) const;
+
+  Policy spec_;
+  HpaScalingRules up_;
+  HpaScalingRules down_;
+};
+
+// The default policy of a service that names none: HPA's defaults, predictive.
+Policy DefaultPolicy();
+
+class PolicyFactory {
+ public:
+  // The policy of `stored` (a policy object from the store), built once per
+  // (name, version); nullptr with *error set when the stored spec does not parse.
+  std::shared_ptr<const ScalingPolicy> Get(const StoredObject& stored, std::string* error);
+  // Forgets policies not asked for since the last call (deleted ones).
+  void Sweep();
+
+ private:
+  struct Entry {
+    int64_t version = 0;
+    std::shared_ptr<const ScalingPolicy> policy;
+    bool used = false;
+  };
+  std::map<std::string, Entry> by_name_;  // global policy names are unique
+};
+
+}  // namespace prescale::aggregator
