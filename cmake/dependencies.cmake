@@ -16,6 +16,8 @@ if(PRESCALE_BENCH AND NOT PRESCALE_FUZZ)
 endif()
 # The aggregator: OpenSSL (token hashes) and RapidJSON (JSON ingest, header-only; Debian rapidjson-dev).
 find_package(OpenSSL REQUIRED)
+# The control-plane store (Debian libsqlite3-dev).
+find_package(SQLite3 REQUIRED)
 # The forecast library: least squares (Debian libeigen3-dev, header-only).
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 find_path(RAPIDJSON_INCLUDE_DIR rapidjson/document.h REQUIRED)
