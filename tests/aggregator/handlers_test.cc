@@ -13,9 +13,8 @@
 #include "prescale/aggregator/aggregator.h"
 #include "prescale/http/http_server.h"
 #include "prescale/remote_write/remote_write.h"
+#include "tests/support/curl.h"
 #include "tests/support/fake_clock.h"
-#include "tests/support/subprocess.h"
-#include "tests/support/test_env.h"
 
 namespace prescale::aggregator {
 namespace {
@@ -63,26 +62,9 @@ class HandlersTest : public ::testing::Test {
   // curl -X method [headers] [--data-binary @body] URL
   Reply Curl(const std::string& method, const std::string& path, const std::string& body,
              std::vector<std::string> headers) {
-    const std::string body_file = dir_.Write("body", body);
-    const std::string headers_file = dir_.path() + "/headers";
-    const std::string out_file = dir_.path() + "/out";
-    std::vector<std::string> argv = {"curl", "-sS",        "-X", method,         "-o",         out_file,
-                                     "-D",   headers_file, "-w", "%{http_code}", "--max-time", "20"};
-    for (const std::string& h : headers) {
-      argv.push_back("-H");
-      argv.push_back(h);
-    }
-    if (method == "POST") {
-      argv.push_back("--data-binary");
-      argv.push_back("@" + body_file);
-    }
-    argv.push_back("http://127.0.0.1:" + std::to_string(server_->port()) + path);
-    const testing::RunResult r = testing::RunCommand(argv, 30s);
-    Reply reply;
-    reply.status = std::atoi(r.out.c_str());
-    reply.headers = testing::ReadFileOrEmpty(headers_file);
-    reply.body = testing::ReadFileOrEmpty(out_file);
-    return reply;
+    const testing::CurlReply r =
+        testing::Curl(method, "http://127.0.0.1:" + std::to_string(server_->port()) + path, body, headers);
+    return Reply{r.status, r.headers, r.body};
   }
 
   Reply Write(const std::string& body, const std::string& auth = std::string("Bearer ") + kToken,
@@ -107,7 +89,6 @@ class HandlersTest : public ::testing::Test {
     return std::strtod(text.c_str() + at + line_prefix.size() + 2, nullptr);
   }
 
-  testing::TempDir dir_{"prescale-agg-handlers"};
   testing::FakeClock clock_;
   std::unique_ptr<Aggregator> aggregator_;
   std::unique_ptr<http::HttpServer> server_;
