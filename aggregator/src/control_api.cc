@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "audit_json.h"
 #include "prescale/aggregator/control_model.h"
 #include "prescale/aggregator/raw_json.h"
 #include "prescale/base/duration.h"
@@ -507,26 +508,34 @@ HttpResponse ControlApi::CreateTenant(Call& c) {
   return WriteObject(c, ObjectKind::kTenant, {ObjectKind::kTenant, "", ""}, WriteMode::kCreate);
 }
 
-HttpResponse ControlApi::TenantItem(Call& c) {
+namespace {
+
+// A {tenant} path: a valid name (else 404) that a tenant-bound token may touch (else 403).
+std::optional<HttpResponse> CheckTenantPath(const HttpRequest& r, const Principal& p, bool bound,
+                                            std::initializer_list<const char*> params) {
   std::string bad;
-  if (!ValidParams(c.request, {"tenant"}, &bad)) return Error(404, "no tenant " + bad);
-  const std::string tenant(c.Param("tenant"));
-  if (c.tenant_bound() && tenant != c.principal.tenant) {
-    return Error(403, "this token is bound to tenant " + c.principal.tenant);
-  }
-  const ObjectKey key{ObjectKind::kTenant, "", tenant};
+  if (!ValidParams(r, params, &bad)) return Error(404, "no " + std::string(*(params.end() - 1)) + " " + bad);
+  if (bound && r.PathParam("tenant") != p.tenant) return Error(403, "this token is bound to tenant " + p.tenant);
+  return std::nullopt;
+}
+
+}  // namespace
+
+// GET, DELETE, PUT (create or replace) or PATCH of one object.
+HttpResponse ControlApi::Item(Call& c, const ObjectKey& key) {
   if (c.request.method == "GET") return GetObject(c, key);
   if (c.request.method == "DELETE") return DeleteObject(c, key);
-  return WriteObject(c, ObjectKind::kTenant, key, c.request.method == "PUT" ? WriteMode::kUpsert : WriteMode::kReplace);
+  return WriteObject(c, key.kind, key, c.request.method == "PUT" ? WriteMode::kUpsert : WriteMode::kReplace);
+}
+
+HttpResponse ControlApi::TenantItem(Call& c) {
+  if (auto refused = CheckTenantPath(c.request, c.principal, c.tenant_bound(), {"tenant"})) return *refused;
+  return Item(c, {ObjectKind::kTenant, "", std::string(c.Param("tenant"))});
 }
 
 HttpResponse ControlApi::ListServices(Call& c) {
-  std::string bad;
-  if (!ValidParams(c.request, {"tenant"}, &bad)) return Error(404, "no tenant " + bad);
+  if (auto refused = CheckTenantPath(c.request, c.principal, c.tenant_bound(), {"tenant"})) return *refused;
   const std::string tenant(c.Param("tenant"));
-  if (c.tenant_bound() && tenant != c.principal.tenant) {
-    return Error(403, "this token is bound to tenant " + c.principal.tenant);
-  }
   if (auto t = store_->Get({ObjectKind::kTenant, "", tenant}); !t.ok()) {
     return Error(StatusFor(t.status()), "no tenant " + tenant);
   }
@@ -536,27 +545,16 @@ HttpResponse ControlApi::ListServices(Call& c) {
 }
 
 HttpResponse ControlApi::CreateService(Call& c) {
-  std::string bad;
-  if (!ValidParams(c.request, {"tenant"}, &bad)) return Error(404, "no tenant " + bad);
-  const std::string tenant(c.Param("tenant"));
-  if (c.tenant_bound() && tenant != c.principal.tenant) {
-    return Error(403, "this token is bound to tenant " + c.principal.tenant);
-  }
-  return WriteObject(c, ObjectKind::kService, {ObjectKind::kService, tenant, ""}, WriteMode::kCreate);
+  if (auto refused = CheckTenantPath(c.request, c.principal, c.tenant_bound(), {"tenant"})) return *refused;
+  return WriteObject(c, ObjectKind::kService, {ObjectKind::kService, std::string(c.Param("tenant")), ""},
+                     WriteMode::kCreate);
 }
 
 HttpResponse ControlApi::ServiceItem(Call& c) {
-  std::string bad;
-  if (!ValidParams(c.request, {"tenant", "service"}, &bad)) return Error(404, "no service " + bad);
-  const std::string tenant(c.Param("tenant"));
-  if (c.tenant_bound() && tenant != c.principal.tenant) {
-    return Error(403, "this token is bound to tenant " + c.principal.tenant);
+  if (auto refused = CheckTenantPath(c.request, c.principal, c.tenant_bound(), {"tenant", "service"})) {
+    return *refused;
   }
-  const ObjectKey key{ObjectKind::kService, tenant, std::string(c.Param("service"))};
-  if (c.request.method == "GET") return GetObject(c, key);
-  if (c.request.method == "DELETE") return DeleteObject(c, key);
-  return WriteObject(c, ObjectKind::kService, key,
-                     c.request.method == "PUT" ? WriteMode::kUpsert : WriteMode::kReplace);
+  return Item(c, {ObjectKind::kService, std::string(c.Param("tenant")), std::string(c.Param("service"))});
 }
 
 HttpResponse ControlApi::ListPolicies(Call& c) { return ListObjects(c, KindQuery(ObjectKind::kPolicy)); }
@@ -568,10 +566,7 @@ HttpResponse ControlApi::CreatePolicy(Call& c) {
 HttpResponse ControlApi::PolicyItem(Call& c) {
   std::string bad;
   if (!ValidParams(c.request, {"policy"}, &bad)) return Error(404, "no policy " + bad);
-  const ObjectKey key{ObjectKind::kPolicy, "", std::string(c.Param("policy"))};
-  if (c.request.method == "GET") return GetObject(c, key);
-  if (c.request.method == "DELETE") return DeleteObject(c, key);
-  return WriteObject(c, ObjectKind::kPolicy, key, c.request.method == "PUT" ? WriteMode::kUpsert : WriteMode::kReplace);
+  return Item(c, {ObjectKind::kPolicy, "", std::string(c.Param("policy"))});
 }
 
 // --- tokens ------------------------------------------------------------------
@@ -710,48 +705,6 @@ HttpResponse ControlApi::TokenItem(Call& c) {
 
 // --- audit -------------------------------------------------------------------
 
-namespace {
-
-void WriteAudit(Writer& w, const AuditRecord& a) {
-  auto str = [&w](const char* k, const std::string& v) {
-    w.Key(k);
-    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
-  };
-  auto raw = [&](const char* k, const std::string& json) {
-    rapidjson::Document d;
-    d.Parse(json.c_str(), json.size());
-    w.Key(k);
-    if (d.HasParseError()) {
-      w.String(json.c_str(), static_cast<rapidjson::SizeType>(json.size()));
-    } else {
-      d.Accept(w);
-    }
-  };
-  w.StartObject();
-  w.Key("seq");
-  w.Int64(a.seq);
-  w.Key("time_ms");
-  w.Int64(a.time_ms);
-  str("request_id", a.request_id);
-  str("actor", a.actor);
-  str("actor_role", a.actor_role);
-  str("actor_tenant", a.actor_tenant);
-  str("action", a.action);
-  str("kind", a.kind);
-  str("tenant", a.tenant);
-  str("name", a.name);
-  raw("before", a.before_json);
-  raw("after", a.after_json);
-  w.Key("status");
-  w.Int(a.status);
-  str("message", a.message);
-  str("prev_hash", a.prev_hash);
-  str("hash", a.hash);
-  w.EndObject();
-}
-
-}  // namespace
-
 HttpResponse ControlApi::ListAudit(Call& c) {
   AuditQuery query;
   if (auto l = c.Query("limit")) {
@@ -782,7 +735,7 @@ HttpResponse ControlApi::ListAudit(Call& c) {
   w.StartObject();
   w.Key("items");
   w.StartArray();
-  for (const AuditRecord& a : page->items) WriteAudit(w, a);
+  for (const AuditRecord& a : page->items) WriteAuditRecord(w, a, false);
   w.EndArray();
   w.Key("next_page_token");
   w.String(page->next_page_token.c_str());

@@ -3,6 +3,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "audit_json.h"
 #include "prescale/aggregator/auth.h"
 
 namespace prescale::aggregator {
@@ -20,30 +21,7 @@ std::string AuditCanonicalForm(const AuditRecord& r) {
   // Fixed member order; strings escaped by RapidJSON, so no field can forge another.
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-  auto str = [&w](const char* key, const std::string& value) {
-    w.Key(key);
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-  };
-  w.StartObject();
-  w.Key("seq");
-  w.Int64(r.seq);
-  w.Key("time_ms");
-  w.Int64(r.time_ms);
-  str("request_id", r.request_id);
-  str("actor", r.actor);
-  str("actor_role", r.actor_role);
-  str("actor_tenant", r.actor_tenant);
-  str("action", r.action);
-  str("kind", r.kind);
-  str("tenant", r.tenant);
-  str("name", r.name);
-  str("before", r.before_json);
-  str("after", r.after_json);
-  w.Key("status");
-  w.Int(r.status);
-  str("message", r.message);
-  str("prev_hash", r.prev_hash);
-  w.EndObject();
+  WriteAuditRecord(w, r, true);
   return {buffer.GetString(), buffer.GetSize()};
 }
 

@@ -12,7 +12,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -90,17 +89,9 @@ class AggregatorBackfillTest : public ::testing::Test {
         dir_.Write("aggregator.yaml", std::string("tokens:\n  - name: ops\n    sha256: \"") + kTokenSha256 + "\"\n");
     ASSERT_TRUE(aggregator_.Start({aggregator_bin_, "--config", config, "--listen", "127.0.0.1:0", "--prometheus-url",
                                    "http://127.0.0.1:" + std::to_string(prometheus_port_)}));
-    static const std::regex kPortLine("serving on port ([0-9]+)");
-    std::smatch m;
     std::string log;
-    ASSERT_TRUE(PollUntil(
-        [&] {
-          log = aggregator_.Stderr();
-          return std::regex_search(log, m, kPortLine) || !aggregator_.running();
-        },
-        20s));
-    ASSERT_TRUE(aggregator_.running()) << log;
-    aggregator_port_ = std::stoi(m[1].str());
+    aggregator_port_ = testing::WaitForServingPort(aggregator_, 20s, &log);
+    ASSERT_NE(aggregator_port_, 0) << "the aggregator did not start: " << log;
   }
 
   // GET path on the aggregator: the status and the body.

@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -116,18 +115,9 @@ class AggregatorRemoteWriteTest : public ::testing::Test {
     const std::string config = dir_.Write(
         "aggregator.yaml", std::string("tokens:\n  - name: prometheus\n    sha256: \"") + kTokenSha256 + "\"\n");
     ASSERT_TRUE(aggregator_.Start({aggregator_bin_, "--config", config, "--listen", "127.0.0.1:0"}));
-    static const std::regex kPortLine("serving on port ([0-9]+)");
-    std::smatch m;
     std::string log;
-    ASSERT_TRUE(PollUntil(
-        [&] {
-          log = aggregator_.Stderr();
-          return std::regex_search(log, m, kPortLine) || !aggregator_.running();
-        },
-        20s))
-        << log;
-    ASSERT_TRUE(aggregator_.running()) << "the aggregator exited: " << log;
-    aggregator_port_ = std::stoi(m[1].str());
+    aggregator_port_ = testing::WaitForServingPort(aggregator_, 20s, &log);
+    ASSERT_NE(aggregator_port_, 0) << "the aggregator did not start: " << log;
   }
 
   bool PrometheusReady() {

@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <optional>
-#include <regex>
 #include <string>
 
 #include "prescale/aggregator/snapshot.h"
@@ -35,16 +34,9 @@ class AggregatorSnapshotTest : public ::testing::Test {
                    "--data-dir", data_dir_})) {
       return "";
     }
-    std::optional<int> port;
-    PollUntil(
-        [&] {
-          std::smatch m;
-          const std::string err = p->Stderr();
-          if (std::regex_search(err, m, std::regex("serving on port ([0-9]+)"))) port = std::stoi(m[1].str());
-          return port.has_value() || !p->running();
-        },
-        10s);
-    return port ? "http://127.0.0.1:" + std::to_string(*port) : "";
+    std::string log;
+    const int port = testing::WaitForServingPort(*p, 10s, &log);
+    return port != 0 ? "http://127.0.0.1:" + std::to_string(port) : "";
   }
 
   long Push(const std::string& base, std::vector<remote_write::Sample> samples) {

@@ -11,7 +11,6 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
-#include <regex>
 #include <string>
 #include <thread>
 
@@ -80,17 +79,10 @@ class ControlPlaneTest : public ::testing::Test {
     std::vector<std::string> argv = {bin_, "--listen", "127.0.0.1:0", "--data-dir", data_dir_};
     argv.insert(argv.end(), extra.begin(), extra.end());
     ASSERT_TRUE(aggregator_.Start(argv));
-    static const std::regex kPortLine("serving on port ([0-9]+)");
-    std::smatch m;
     std::string log;
-    ASSERT_TRUE(PollUntil(
-        [&] {
-          log = aggregator_.Stderr();
-          return std::regex_search(log, m, kPortLine) || !aggregator_.running();
-        },
-        20s));
-    ASSERT_TRUE(aggregator_.running()) << log;
-    base_ = scheme + "://127.0.0.1:" + m[1].str();
+    const int port = testing::WaitForServingPort(aggregator_, 20s, &log);
+    ASSERT_NE(port, 0) << "the aggregator did not start: " << log;
+    base_ = scheme + "://127.0.0.1:" + std::to_string(port);
   }
 
   CurlReply Call(const std::string& method, const std::string& path, const std::string& body = "",

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <regex>
 
 #include "tests/support/test_env.h"
 
@@ -133,6 +134,20 @@ RunResult RunCommand(const std::vector<std::string>& argv, std::chrono::millisec
   result.out = p.Stdout();
   result.err = p.Stderr();
   return result;
+}
+
+int WaitForServingPort(Subprocess& process, std::chrono::milliseconds timeout, std::string* log) {
+  static const std::regex kPortLine("serving on port ([0-9]+)");
+  int port = 0;
+  PollUntil(
+      [&] {
+        *log = process.Stderr();
+        std::smatch m;
+        if (std::regex_search(*log, m, kPortLine)) port = std::stoi(m[1].str());
+        return port != 0 || !process.running();
+      },
+      timeout);
+  return process.running() ? port : 0;
 }
 
 }  // namespace prescale::testing

@@ -46,6 +46,10 @@ class Subprocess {
   int exit_code_ = -1;
 };
 
+// The port a prescale server logged as "serving on port N" on stderr, polled
+// until `timeout`; 0 when it exited or never said (its stderr is in *log).
+int WaitForServingPort(Subprocess& process, std::chrono::milliseconds timeout, std::string* log);
+
 // Runs a command to completion (bounded by timeout) and returns its output.
 RunResult RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                      const std::string& stdin_text = "");

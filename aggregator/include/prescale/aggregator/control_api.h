@@ -89,6 +89,7 @@ class ControlApi {
   // The shared path of every object write: build, check access, store, answer.
   http::HttpResponse WriteObject(Call& c, ObjectKind kind, const ObjectKey& path_key, WriteMode mode);
   http::HttpResponse DeleteObject(Call& c, const ObjectKey& key);
+  http::HttpResponse Item(Call& c, const ObjectKey& key);
   http::HttpResponse GetObject(Call& c, const ObjectKey& key);
   http::HttpResponse ListObjects(Call& c, ListQuery query);
 
