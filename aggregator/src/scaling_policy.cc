@@ -129,9 +129,13 @@ int64_t ScalingPolicy::Decide(int64_t current, int64_t desired, int64_t min_repl
   if (target < current && now - state->last_scale_down < std::chrono::seconds(spec_.cooldown_down_seconds)) {
     target = current;
   }
-  if (target != current) {
-    state->events.push_back({target - current, now});
-    (target > current ? state->last_scale_up : state->last_scale_down) = now;
+  return target;
+}
+
+void ScalingPolicy::Record(int64_t from, int64_t to, Clock::time_point now, ScalingState* state) const {
+  if (to != from) {
+    state->events.push_back({to - from, now});
+    (to > from ? state->last_scale_up : state->last_scale_down) = now;
   }
   int64_t longest = 0;
   for (const auto* rules : {&up_, &down_}) {
@@ -140,7 +144,6 @@ int64_t ScalingPolicy::Decide(int64_t current, int64_t desired, int64_t min_repl
   while (!state->events.empty() && state->events.front().at <= now - std::chrono::seconds(longest)) {
     state->events.pop_front();
   }
-  return target;
 }
 
 std::shared_ptr<const ScalingPolicy> PolicyFactory::Get(const StoredObject& stored, std::string* error) {

@@ -52,10 +52,13 @@ class ScalingPolicy {
   const HpaScalingRules& scale_down() const { return down_; }
 
   // The replicas to run now, from `current` and the raw `desired` (already
-  // ceil(demand / per-replica target)). Updates `state`: the recommendation is
-  // remembered, and a resulting change is recorded as a scale event.
+  // ceil(demand / per-replica target)). Remembers the recommendation in
+  // `state`; the change itself is recorded by Record once it is made.
   int64_t Decide(int64_t current, int64_t desired, int64_t min_replicas, int64_t max_replicas,
                  std::chrono::system_clock::time_point now, ScalingState* state) const;
+  // Records a change that was made (after arbitration it may differ from what
+  // Decide proposed): the rate policies and cooldowns count from it.
+  void Record(int64_t from, int64_t to, std::chrono::system_clock::time_point now, ScalingState* state) const;
 
  private:
   int64_t Stabilize(int64_t current, int64_t desired, std::chrono::system_clock::time_point now,

@@ -1,0 +1,88 @@
+// DecisionEngine: one evaluation tick of the decision engine (issue 6), as a
+// pure computation over what the aggregator knows. For every service:
+//   1. demand per resource: the forecast's upper bound over the policy's
+//      horizon, never less than current use (reactive policies: current use);
+//   2. desired replicas: ceil(demand / (per-replica request x target
+//      utilisation)), the largest over resources, with HPA's tolerance (no
+//      change while the ratio to the current replicas is within 10%);
+//   3. the policy's HPA behaviour (ScalingPolicy) and min/max;
+// then Allocate arbitrates all services against tenant quotas and cluster
+// capacity, and constrained low-priority services get a CPU cap, released
+// only after `release_ticks` unconstrained ticks (hysteresis). The engine
+// keeps each service's scaling history between ticks; not thread-safe (the
+// aggregator's tick thread owns it).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "prescale/aggregator/allocator.h"
+#include "prescale/aggregator/control_model.h"
+#include "prescale/aggregator/scaling_policy.h"
+
+namespace prescale::aggregator {
+
+// What one resource of a service uses now and is forecast to use.
+struct ResourceDemand {
+  std::string resource;                  // "cpu" (cores), "memory" (bytes), or a custom one
+  double current = 0;                    // summed over replicas, now
+  std::optional<double> forecast_upper;  // the interval's upper bound at the policy's horizon
+};
+
+struct ServiceInput {
+  Service spec;
+  std::shared_ptr<const ScalingPolicy> policy;  // null: DefaultPolicy()
+  std::vector<ResourceDemand> demand;
+  std::string trigger = "tick";  // what started this evaluation ("tick", "alert:<fingerprint>", ...)
+};
+
+struct Decision {
+  std::string tenant, service;
+  int64_t from_replicas = 0;
+  int64_t to_replicas = 0;  // after behaviour and arbitration
+  int64_t desired = 0;      // before arbitration (after behaviour)
+  std::string reason;       // which resource drove it and how ("cpu forecast 7.2 cores > 4 x 0.5 x 0.7")
+  std::string trigger;
+  bool constrained = false;             // granted less than desired
+  std::string limited_by;               // the quota or capacity that bound it
+  std::optional<double> cpu_cap_cores;  // throttle: the service's total CPU on the nodes; nullopt: none
+  bool execute = true;                  // false for recommend-only and off policies: record, change nothing
+  bool changed() const { return to_replicas != from_replicas; }
+};
+
+struct DecisionOptions {
+  double tolerance = 0.1;         // HPA's: no change while |ratio - 1| <= tolerance
+  int release_ticks = 3;          // unconstrained ticks before a CPU cap is lifted
+  double capacity_cpu_cores = 0;  // the cluster's, less the reserve; <= 0: unlimited
+  double capacity_memory_bytes = 0;
+};
+
+// Step 2 for one service: the replicas its demand asks for (before behaviour),
+// and why. Resources without a per-replica request or a target are skipped;
+// with none left, the current replicas.
+int64_t DesiredReplicas(const Service& spec, PolicyMode mode, const std::vector<ResourceDemand>& demand,
+                        double tolerance, std::string* reason);
+
+class DecisionEngine {
+ public:
+  explicit DecisionEngine(DecisionOptions options) : options_(options) {}
+
+  // One tick over every service (all tenants: arbitration needs them all).
+  std::vector<Decision> Evaluate(const std::vector<AllocationTenant>& tenants,
+                                 const std::vector<ServiceInput>& services, std::chrono::system_clock::time_point now);
+
+ private:
+  struct ServiceState {
+    ScalingState scaling;
+    std::optional<double> cap;  // the CPU cap in force
+    int unconstrained_ticks = 0;
+  };
+  DecisionOptions options_;
+  std::map<std::pair<std::string, std::string>, ServiceState> state_;
+};
+
+}  // namespace prescale::aggregator
