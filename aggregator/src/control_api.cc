@@ -248,16 +248,19 @@ std::string ObjectJson(const StoredObject& o) {
 
 std::optional<BuiltObject> BuildObject(ObjectKind kind, std::string_view body, const ObjectKey& path_key,
                                        FieldError* error) {
-  std::string defaults = "{";
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
   if (kind == ObjectKind::kService) {
-    defaults += "\"tenant\":\"" + path_key.tenant + "\"";
-    if (!path_key.name.empty()) defaults += ",\"name\":\"" + path_key.name + "\"";
-  } else if (!path_key.name.empty()) {
-    defaults += "\"name\":\"" + path_key.name + "\"";
+    w.Key("tenant");
+    w.String(path_key.tenant.c_str(), static_cast<rapidjson::SizeType>(path_key.tenant.size()));
   }
-  defaults += "}";
-  // Path parameters are DNS labels (checked before), so the defaults are valid JSON.
-  std::optional<std::string> merged = MergePatch(defaults, body, error);
+  if (!path_key.name.empty()) {
+    w.Key("name");
+    w.String(path_key.name.c_str(), static_cast<rapidjson::SizeType>(path_key.name.size()));
+  }
+  w.EndObject();
+  std::optional<std::string> merged = MergePatch(std::string_view(buf.GetString(), buf.GetSize()), body, error);
   if (!merged) return std::nullopt;
   BuiltObject b;
   b.object.key.kind = kind;
