@@ -1,5 +1,7 @@
 #include "prescale/aggregator/aggregator.h"
 
+#include "json_envelope.h"
+
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
@@ -12,6 +14,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "json_envelope.h"
 #include "prescale/aggregator/ingest_json.h"
 #include "prescale/aggregator/raw_json.h"
 #include "prescale/aggregator/series_api.h"
@@ -26,6 +29,7 @@ constexpr const char* kIngest = "ingest";
 constexpr const char* kRaw = "raw";
 constexpr const char* kSeries = "series";
 constexpr const char* kForecasts = "forecasts";
+constexpr const char* kDecisions = "decisions";
 // Series expire after raw_retention at the latest; a sender retrying a 429 sooner than
 // this mostly hits the limit again.
 constexpr const char* kRetryAfterSeconds = "30";
@@ -166,6 +170,8 @@ void Aggregator::UseControlStore(std::unique_ptr<ControlStore> store) {
   auth_.UseStore(control_store_.get(), &clock_);
   control_api_ = std::make_unique<ControlApi>(
       control_store_.get(), &auth_, clock_, ControlApiOptions{.requests_per_second = config_.api_requests_per_second});
+  decisions_ =
+      std::make_unique<DecisionLoop>(control_store_.get(), &demand_, &forecasts_, &store_, clock_, config_.decisions);
 }
 
 http::HttpServerOptions Aggregator::ServerOptions() const {
@@ -189,6 +195,9 @@ std::vector<http::Route> Aggregator::Routes() {
   routes.push_back({"GET", "/healthz", [](const http::HttpRequest&) { return Text(200, "ok"); }});
   // Ready as soon as the routes serve: the store starts empty (snapshots are not loaded yet).
   routes.push_back({"GET", "/readyz", [](const http::HttpRequest&) { return Text(200, "ready"); }});
+  if (decisions_ != nullptr) {
+    routes.push_back({"GET", "/api/v1/decisions", [this](const http::HttpRequest& r) { return HandleDecisions(r); }});
+  }
   if (control_api_ != nullptr) {
     // Counted by route pattern, like the other handlers (prescale_aggregator_requests_total).
     for (http::Route& r : control_api_->Routes()) {
@@ -367,6 +376,57 @@ http::HttpResponse Aggregator::HandleForecasts(const http::HttpRequest& request)
   return Count(kForecasts, std::move(r));
 }
 
+http::HttpResponse Aggregator::HandleDecisions(const http::HttpRequest& request) {
+  const AuthResult auth = auth_.Authenticate(request);
+  if (!auth.ok()) return Count(kDecisions, auth.ToJsonResponse());
+  if (auth.principal.role == Role::kAgent || auth.principal.role == Role::kAnonymous) {
+    return Count(kDecisions, JsonFieldError(auth.principal.role == Role::kAgent ? 403 : 401,
+                                            auth.principal.role == Role::kAgent ? "forbidden" : "unauthorized",
+                                            "decisions are for admin, operator and viewer tokens", ""));
+  }
+  auto params = ParseQueryString(request.query);
+  if (!params.ok()) return Count(kDecisions, JsonFieldError(400, "bad_request", params.status().message(), ""));
+  std::string tenant;
+  for (const auto& [key, value] : *params) {
+    if (key != "tenant") return Count(kDecisions, JsonFieldError(400, "bad_request", "unknown parameter", key));
+    tenant = value;
+  }
+  if (!BindTenant(auth.principal, &tenant)) {
+    return Count(kDecisions,
+                 JsonFieldError(403, "forbidden", "this token is bound to tenant " + auth.principal.tenant, "tenant"));
+  }
+  http::HttpResponse r;
+  r.content_type = "application/json";
+  r.body = RenderSuccessJson([&](JsonWriter& w) {
+    for (const Decision& d : decisions_->Latest(tenant)) {
+      w.StartObject();
+      WriteStringField(w, "tenant", d.tenant);
+      WriteStringField(w, "service", d.service);
+      w.Key("from_replicas");
+      w.Int64(d.from_replicas);
+      w.Key("to_replicas");
+      w.Int64(d.to_replicas);
+      w.Key("desired");
+      w.Int64(d.desired);
+      WriteStringField(w, "reason", d.reason);
+      WriteStringField(w, "trigger", d.trigger);
+      w.Key("constrained");
+      w.Bool(d.constrained);
+      WriteStringField(w, "limited_by", d.limited_by);
+      w.Key("cpu_cap_cores");
+      if (d.cpu_cap_cores) {
+        w.Double(*d.cpu_cap_cores);
+      } else {
+        w.Null();
+      }
+      w.Key("execute");
+      w.Bool(d.execute);
+      w.EndObject();
+    }
+  });
+  return Count(kDecisions, std::move(r));
+}
+
 namespace {
 
 // prescale_service_usage{tenant,service,resource}: the newest final minute of every demand series.
@@ -405,6 +465,7 @@ std::string Aggregator::MetricsText() {
   std::string text = out.str();
   AppendUsageGauges(demand_, &text);
   forecasts_.AppendMetrics(&text);
+  if (decisions_ != nullptr) decisions_->AppendMetrics(&text);
   return text;
 }
 
@@ -418,7 +479,11 @@ http::HttpResponse Aggregator::HandleMetrics() {
 size_t Aggregator::Tick() {
   if (sender_limit_ != nullptr) sender_limit_->Sweep();
   demand_.Finalize();
-  return forecasts_.Tick();
+  const size_t forecast = forecasts_.Tick();
+  if (decisions_ != nullptr) {
+    if (Status s = decisions_->Run(); !s.ok()) Log(LogLevel::kError, "decisions: " + s.message());
+  }
+  return forecast;
 }
 
 size_t Aggregator::ExpireIdle() {

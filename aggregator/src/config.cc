@@ -220,7 +220,10 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
                                        "bootstrap_dir",
                                        "tenants",
                                        "policies",
-                                       "services"}));
+                                       "services",
+                                       "cluster_cpu_cores",
+                                       "cluster_memory_bytes",
+                                       "capacity_reserve"}));
   for (auto [key, field] : {std::pair{"listen", &c.listen},
                             {"data_dir", &c.data_dir},
                             {"prometheus_url", &c.prometheus_url},
@@ -249,6 +252,16 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
   if (const YAML::Node& n = root["sender_samples_per_second"]; n.IsDefined()) {
     if (!n.IsScalar() || !ParseU64(n.Scalar(), &c.sender_samples_per_second)) {
       return r.Error(n, "sender_samples_per_second", "expected a whole number (0: no limit)");
+    }
+  }
+  for (auto [key, field, max] : {std::tuple{"cluster_cpu_cores", &c.decisions.cluster_cpu_cores, 1e7},
+                                 {"cluster_memory_bytes", &c.decisions.cluster_memory_bytes, 1e18},
+                                 {"capacity_reserve", &c.decisions.capacity_reserve, 0.9}}) {
+    const YAML::Node& n = root[key];
+    if (!n.IsDefined()) continue;
+    if (!n.IsScalar() || !ParseDouble(n.Scalar(), field) || *field < 0 || *field > max) {
+      return r.Error(n, key,
+                     max < 1 ? "expected a number from 0 to 0.9" : "expected a number >= 0 (0: from the agents)");
     }
   }
   if (const YAML::Node& n = root["api_requests_per_second"]; n.IsDefined()) {

@@ -13,6 +13,7 @@
 #include "prescale/aggregator/config.h"
 #include "prescale/aggregator/control_api.h"
 #include "prescale/aggregator/control_store.h"
+#include "prescale/aggregator/decision_loop.h"
 #include "prescale/aggregator/demand.h"
 #include "prescale/aggregator/forecasts.h"
 #include "prescale/aggregator/series_store.h"
@@ -33,6 +34,8 @@ class Aggregator {
   // its tokens authenticate too, and Routes() serves the control API.
   void UseControlStore(std::unique_ptr<ControlStore> store);
   ControlStore* control_store() { return control_store_.get(); }
+  // The decision loop (null without a control store).
+  const DecisionLoop* decisions() const { return decisions_.get(); }
 
   // /api/v1/write, /api/v1/ingest, /api/v1/raw, /api/v1/series, /api/v1/forecasts,
   // /metrics, /healthz, /readyz, and the control API once a store is attached.
@@ -45,12 +48,15 @@ class Aggregator {
   http::HttpResponse HandleRaw(const http::HttpRequest& request);
   http::HttpResponse HandleSeries(const http::HttpRequest& request);
   http::HttpResponse HandleForecasts(const http::HttpRequest& request);
+  http::HttpResponse HandleDecisions(const http::HttpRequest& request);
   http::HttpResponse HandleMetrics();
 
   // Removes idle and ended series; returns how many.
   size_t ExpireIdle();
-  // Every few seconds: the demand minutes that are due become final and every
-  // demand series is forecast; returns the series forecast. (ExpireIdle runs apart, less often.)
+  // Every few seconds: the demand minutes that are due become final, every
+  // demand series is forecast, and (with a control store) every service is
+  // evaluated by the decision engine; returns the series forecast. (ExpireIdle
+  // runs apart, less often.)
   size_t Tick();
   // The text exposition of the self metrics.
   std::string MetricsText();
@@ -79,6 +85,7 @@ class Aggregator {
   std::unique_ptr<RateLimiter> sender_limit_;  // null: no limit
   std::unique_ptr<ControlStore> control_store_;
   std::unique_ptr<ControlApi> control_api_;
+  std::unique_ptr<DecisionLoop> decisions_;
 };
 
 }  // namespace prescale::aggregator

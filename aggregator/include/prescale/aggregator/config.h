@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "prescale/aggregator/decision_loop.h"
 #include "prescale/aggregator/demand.h"
 #include "prescale/aggregator/forecasts.h"
 #include "prescale/base/log.h"
@@ -51,6 +52,8 @@ struct AggregatorConfig {
   std::string bootstrap_yaml;
   std::string bootstrap_file;  // where bootstrap_yaml came from, for messages
   std::string bootstrap_dir;
+  // The decision engine's view of the cluster (capacity from the agents unless set).
+  DecisionLoopOptions decisions;
   LogLevel log_level = LogLevel::kInfo;
   // The demand series: labels, rules (defaults plus `demand.custom_metrics`), timing.
   DemandOptions demand;

@@ -70,6 +70,11 @@ int64_t DesiredReplicas(const Service& spec, PolicyMode mode, const std::vector<
 class DecisionEngine {
  public:
   explicit DecisionEngine(DecisionOptions options) : options_(options) {}
+  // The cluster's capacity for the next evaluations (<= 0: unlimited).
+  void SetCapacity(double cpu_cores, double memory_bytes) {
+    options_.capacity_cpu_cores = cpu_cores;
+    options_.capacity_memory_bytes = memory_bytes;
+  }
 
   // One tick over every service (all tenants: arbitration needs them all).
   std::vector<Decision> Evaluate(const std::vector<AllocationTenant>& tenants,
