@@ -116,6 +116,8 @@ std::vector<BadConfig> BadConfigs() {
        "operator and viewer tokens need a tenant"},
       {"tls_cert_without_key", "tls_cert: /etc/cert.pem\n", 1, "tls_key", "tls_cert and tls_key go together"},
       {"api_rate_negative", "api_requests_per_second: -1\n", 1, "api_requests_per_second", "expected a number >= 0"},
+      {"reserve_too_big", "capacity_reserve: 0.95\n", 1, "capacity_reserve", "expected a number from 0 to 0.9"},
+      {"cluster_cpu_text", "cluster_cpu_cores: many\n", 1, "cluster_cpu_cores", "expected a number >= 0"},
       {"token_no_name", "tokens:\n  - sha256: \"sha256:" + kHashA + "\"\n", 2, "tokens[0].name",
        "required key is missing"},
       {"token_plain_secret", "tokens:\n  - name: a\n    sha256: hunter2\n", 3, "tokens[0].sha256",
