@@ -657,7 +657,8 @@ HttpResponse ControlApi::CreateToken(Call& c) {
   d.Parse(c.request.body.c_str(), c.request.body.size());
   if (d.HasParseError() || !d.IsObject()) return Error(400, "the body must be a JSON object");
   TokenRequest req;
-  for (const auto& m : d.GetObject()) {
+  const rapidjson::Value& body = d;  // const members: clang's C++20 rejects RapidJSON's mutable iterator compare
+  for (const auto& m : body.GetObject()) {
     const std::string key(m.name.GetString(), m.name.GetStringLength());
     if (key != "name" && key != "role" && key != "tenant" && key != "expires_in") {
       return Error(422, "is not a known field", key);

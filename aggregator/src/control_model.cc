@@ -553,14 +553,15 @@ void ApplyMergePatch(Value& target, const Value& patch, rapidjson::Document::All
       target.RemoveMember(m.name);
       continue;
     }
-    auto it = target.FindMember(m.name);
-    if (it == target.MemberEnd()) {
+    // HasMember and operator[] rather than comparing mutable member iterators,
+    // which clang's C++20 rejects as ambiguous in RapidJSON 1.1.
+    if (!target.HasMember(m.name)) {
       Value name(m.name, alloc);
       Value value(rapidjson::kObjectType);
       ApplyMergePatch(value, m.value, alloc);
       target.AddMember(name, value, alloc);
     } else {
-      ApplyMergePatch(it->value, m.value, alloc);
+      ApplyMergePatch(target[m.name], m.value, alloc);
     }
   }
 }
