@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "audit_json.h"
+#include "json_envelope.h"
 #include "prescale/aggregator/control_model.h"
 #include "prescale/aggregator/raw_json.h"
 #include "prescale/base/duration.h"
@@ -579,22 +580,18 @@ namespace {
 std::string TokenJson(const TokenRecord& t, const std::string& secret) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
-  auto str = [&w](const char* k, const std::string& v) {
-    w.Key(k);
-    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
-  };
   w.StartObject();
-  str("id", t.id);
-  str("name", t.name);
-  str("role", t.role);
-  str("tenant", t.tenant);
+  WriteStringField(w, "id", t.id);
+  WriteStringField(w, "name", t.name);
+  WriteStringField(w, "role", t.role);
+  WriteStringField(w, "tenant", t.tenant);
   w.Key("created_ms");
   w.Int64(t.created_ms);
   w.Key("expires_ms");
   w.Int64(t.expires_ms);
   w.Key("revoked_ms");
   w.Int64(t.revoked_ms);
-  if (!secret.empty()) str("token", secret);
+  if (!secret.empty()) WriteStringField(w, "token", secret);
   w.EndObject();
   return {buf.GetString(), buf.GetSize()};
 }

@@ -61,6 +61,14 @@ Status DecisionLoop::Run() {
   if (!policy_objects.ok()) return policy_objects.status();
   auto service_objects = ListAll(store_, ObjectKind::kService);
   if (!service_objects.ok()) return service_objects.status();
+  if (service_objects->empty()) {
+    // Nothing to decide: no capacity lookup (a walk over every raw series).
+    std::lock_guard<std::mutex> lock(mu_);
+    latest_.clear();
+    tenants_.clear();
+    tenant_use_.clear();
+    return Status::Ok();
+  }
 
   std::vector<AllocationTenant> tenants;
   for (const StoredObject& o : *tenant_objects) {
@@ -109,11 +117,17 @@ Status DecisionLoop::Run() {
     }
     inputs.push_back(std::move(in));
   }
+  // The agents' capacity walks every raw series: once a minute is enough (nodes come and go slowly).
+  const auto now = clock_.Monotonic();
+  if (!agents_read_ || now - agents_read_at_ >= std::chrono::minutes(1)) {
+    agents_cpu_ = options_.cluster_cpu_cores > 0 ? 0 : AgentsTotal("machine_cpu_cores");
+    agents_memory_ = options_.cluster_memory_bytes > 0 ? 0 : AgentsTotal("machine_memory_bytes");
+    agents_read_ = true;
+    agents_read_at_ = now;
+  }
   const double keep = 1 - std::clamp(options_.capacity_reserve, 0.0, 1.0);
-  const double cpu =
-      (options_.cluster_cpu_cores > 0 ? options_.cluster_cpu_cores : AgentsTotal("machine_cpu_cores")) * keep;
-  const double memory =
-      (options_.cluster_memory_bytes > 0 ? options_.cluster_memory_bytes : AgentsTotal("machine_memory_bytes")) * keep;
+  const double cpu = (options_.cluster_cpu_cores > 0 ? options_.cluster_cpu_cores : agents_cpu_) * keep;
+  const double memory = (options_.cluster_memory_bytes > 0 ? options_.cluster_memory_bytes : agents_memory_) * keep;
   engine_.SetCapacity(cpu, memory);
   std::vector<Decision> decisions = engine_.Evaluate(tenants, inputs, clock_.Now());
   // What each tenant holds after the decisions, for quota utilisation.

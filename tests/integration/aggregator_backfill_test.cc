@@ -182,9 +182,12 @@ TEST_F(AggregatorBackfillTest, FillsEmptyRollupsFromPrometheusAndServesThemAsSer
       [&] {
         const auto [code, text] = Get("/api/v1/forecasts?tenant=shop&service=api&resource=cpu");
         forecasts.Parse(text.c_str());
-        return code == 200 && !forecasts.HasParseError() && forecasts["data"].Size() == 1;
+        // The replay feeds at most 2 s of history a tick: wait until it reached the newest final minute.
+        return code == 200 && !forecasts.HasParseError() && forecasts["data"].Size() == 1 &&
+               forecasts["data"][0]["last_observed"].GetInt64() == cpu.back().t_s;
       },
-      60s));
+      60s))
+      << "the forecasts never reached the newest final minute";
   const auto& cpu_forecast = forecasts["data"][0];
   EXPECT_GT(std::string(cpu_forecast["model"].GetString()).size(), 0u);
   EXPECT_EQ(std::string(cpu_forecast["unit"].GetString()), "cores");

@@ -54,6 +54,9 @@ class DecisionLoop {
   DecisionLoopOptions options_;
   DecisionEngine engine_;
   PolicyFactory policies_;
+  bool agents_read_ = false;  // the agents' capacity, refreshed once a minute
+  std::chrono::steady_clock::time_point agents_read_at_;
+  double agents_cpu_ = 0, agents_memory_ = 0;
 
   mutable std::mutex mu_;  // guards what follows
   std::vector<Decision> latest_;
