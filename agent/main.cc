@@ -40,7 +40,10 @@ int main(int argc, char** argv) {
   if (Status s = ApplyOverrides(*cli, &config.value()); !s.ok()) return Fail(s.message(), true);
   SetLogLevel(config->log_level);
   // --once prints one exposition: nothing to push, and no batch left behind in the spool.
-  if (cli->once) config->aggregator_url.clear();
+  if (cli->once) {
+    config->aggregator_url.clear();
+    config->directives = false;  // and no CPU cap applied
+  }
 
   auto agent = Agent::Create(std::move(config).value(), SystemClock::Instance());
   if (!agent.ok()) {

@@ -17,7 +17,13 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, const Clock& cl
   if (!layout.ok()) return layout.status();
   std::unique_ptr<Agent> agent(new Agent(std::move(config), std::move(layout).value(), clock));
   const AgentConfig& c = agent->config_;
-  if (c.aggregator_url.empty()) return agent;
+  if (!c.aggregator_url.empty()) PRESCALE_RETURN_IF_ERROR(agent->CreatePusher(clock, push_tuning));
+  if (DirectivesEnabled(c)) PRESCALE_RETURN_IF_ERROR(agent->CreateDirectiveLoop(clock));
+  return agent;
+}
+
+Status Agent::CreatePusher(const Clock& clock, const PusherOptions* push_tuning) {
+  const AgentConfig& c = config_;
   SpoolOptions spool_options;
   spool_options.dir = c.data_dir + "/spool";
   spool_options.max_bytes = c.spool_max_bytes;
@@ -28,15 +34,38 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, const Clock& cl
   options.url = c.aggregator_url;
   options.token_file = c.token_file;
   options.ca_file = c.ca_file;
-  auto pusher = Pusher::Create(std::move(options), http::NewCurlHttpClient(), std::move(spool).value(), clock,
-                               agent->registry_.get());
+  auto pusher =
+      Pusher::Create(std::move(options), http::NewCurlHttpClient(), std::move(spool).value(), clock, registry_.get());
   if (!pusher.ok()) return pusher.status();
-  agent->pusher_ = std::move(pusher).value();
-  return agent;
+  pusher_ = std::move(pusher).value();
+  return Status::Ok();
+}
+
+Status Agent::CreateDirectiveLoop(const Clock& clock) {
+  const AgentConfig& c = config_;
+  DirectiveLoopOptions options;
+  options.api_url = DirectiveApiUrl(c);
+  if (options.api_url.empty()) {
+    return Status::InvalidArgument("directives: on, but neither aggregator_url nor aggregator_api_url is set");
+  }
+  auto root = CpuCapRoot(layout_);
+  if (!root.ok()) return Status(root.status().code(), "directives: " + root.status().message());
+  options.cpu_root = *root;
+  options.node = c.node;
+  options.token_file = c.token_file;
+  options.ca_file = c.ca_file;
+  options.interval = c.directive_interval.count() > 0 ? c.directive_interval : c.interval;
+  // A poll never outlasts its interval, so a dead aggregator cannot delay lease checks by more than one.
+  options.timeout = std::min(options.interval, std::chrono::milliseconds(5000));
+  auto loop = DirectiveLoop::Create(std::move(options), clock, registry_.get());
+  if (!loop.ok()) return loop.status();
+  directives_ = std::move(loop).value();
+  return Status::Ok();
 }
 
 Agent::~Agent() {
   if (pusher_) pusher_->Stop();
+  directives_.reset();  // stops its thread and puts every original CPU limit back
 }
 
 Agent::Agent(AgentConfig config, CgroupLayout layout, const Clock& clock)
@@ -101,6 +130,8 @@ void Agent::CollectOnce() {
   table_.StartReads();
   for (const auto& c : cgroup_collectors_.hierarchies) Run(c.get());
   table_.EndCycle();  // the network collector works on this cycle's membership
+  // Membership and labels change only on discovery cycles.
+  if (discovery && directives_) directives_->SetCgroups(ServiceCgroupsFromTable(table_));
   Run(cgroup_collectors_.network.get());
   Run(node_collector_.get());
   std::shared_ptr<std::string> text = std::move(spare_);
@@ -180,6 +211,11 @@ void Agent::Run(const std::function<void()>& after_cycle) {
   while (!stop_) {
     lock.unlock();
     CollectOnce();
+    // Directives run on a thread of their own, started once the first cycle has told them the
+    // node's cgroups: a poll may wait its whole timeout on an unreachable aggregator, which must
+    // not delay collection, and a slow collection cycle must not delay the renewal or the
+    // expiry of CPU caps' leases.
+    if (directives_) directives_->Start();  // no-op once running
     if (after_cycle) after_cycle();
     lock.lock();
     next += config_.interval;
@@ -190,6 +226,10 @@ void Agent::Run(const std::function<void()>& after_cycle) {
   lock.unlock();
   if (scraper.joinable()) scraper.join();
   if (pusher_) pusher_->Stop();
+  if (directives_) {
+    directives_->Stop();
+    directives_->ReleaseAll();  // the agent stops: every original CPU limit comes back
+  }
 }
 
 void Agent::Stop() {

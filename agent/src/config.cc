@@ -110,6 +110,16 @@ Status CheckInterval(std::chrono::milliseconds interval, const std::function<Sta
 
 }  // namespace
 
+bool DirectivesEnabled(const AgentConfig& config) { return config.directives.value_or(!config.aggregator_url.empty()); }
+
+std::string DirectiveApiUrl(const AgentConfig& config) {
+  if (!config.aggregator_api_url.empty()) return config.aggregator_api_url;
+  const std::string& url = config.aggregator_url;
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return "";
+  return url.substr(0, url.find('/', scheme_end + 3));  // npos: the whole URL
+}
+
 AgentConfig DefaultAgentConfig() {
   AgentConfig c;
   c.mapping = {PrescaleLayoutRule(), KubernetesPreset(), SystemdPreset()};
@@ -142,7 +152,10 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
                                        "ca_file",
                                        "data_dir",
                                        "spool_max_bytes",
-                                       "spool_max_age"}));
+                                       "spool_max_age",
+                                       "directives",
+                                       "aggregator_api_url",
+                                       "directive_interval"}));
   AgentConfig c = DefaultAgentConfig();
   for (auto [key, field] : {std::pair{"listen", &c.listen},
                             {"cgroup_root", &c.cgroup_root},
@@ -151,7 +164,8 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
                             {"aggregator_url", &c.aggregator_url},
                             {"token_file", &c.token_file},
                             {"ca_file", &c.ca_file},
-                            {"data_dir", &c.data_dir}}) {
+                            {"data_dir", &c.data_dir},
+                            {"aggregator_api_url", &c.aggregator_api_url}}) {
     if (!root[key].IsDefined()) continue;
     auto v = r.String(root[key], key);
     if (!v.ok()) return v.status();
@@ -172,6 +186,23 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
   }
   if (root["aggregator_url"].IsDefined() && !IsHttpUrl(c.aggregator_url)) {
     return r.Error(root["aggregator_url"], "aggregator_url", "expected an http:// or https:// URL");
+  }
+  if (root["aggregator_api_url"].IsDefined() && !IsHttpUrl(c.aggregator_api_url)) {
+    return r.Error(root["aggregator_api_url"], "aggregator_api_url",
+                   "expected an http:// or https:// URL, e.g. http://aggregator:9570");
+  }
+  if (root["directives"].IsDefined()) {
+    auto b = r.Bool(root["directives"], "directives");
+    if (!b.ok()) return b.status();
+    c.directives = *b;
+  }
+  if (root["directive_interval"].IsDefined()) {
+    auto d = r.Duration(root["directive_interval"], "directive_interval");
+    if (!d.ok()) return d.status();
+    c.directive_interval = *d;
+    PRESCALE_RETURN_IF_ERROR(CheckInterval(c.directive_interval, [&](std::string m) {
+      return r.Error(root["directive_interval"], "directive_interval", m);
+    }));
   }
   if (root["spool_max_bytes"].IsDefined()) {
     auto n = r.ByteSize(root["spool_max_bytes"], "spool_max_bytes");
@@ -254,7 +285,8 @@ std::string AgentUsage() {
          "                      [--discovery-interval DURATION]\n"
          "                      [--cgroup-root DIR] [--proc-root DIR] [--node NAME]\n"
          "                      [--aggregator URL] [--token-file FILE] [--ca-file FILE]\n"
-         "                      [--data-dir DIR]\n"
+         "                      [--data-dir DIR] [--directives BOOL] [--aggregator-api URL]\n"
+         "                      [--directive-interval DURATION]\n"
          "                      [--log-level LEVEL] [--once] [--table] [--help]\n"
          "\n"
          "Collects per-cgroup and node resource usage and serves it as Prometheus metrics.\n"
@@ -274,6 +306,12 @@ std::string AgentUsage() {
          "  --ca-file FILE       CA bundle to trust for an https aggregator\n"
          "  --data-dir DIR       where batches are spooled while the aggregator is unreachable\n"
          "                       (default /var/lib/prescale-agent)\n"
+         "  --directives BOOL    poll the aggregator for CPU caps on this node's cgroups and apply\n"
+         "                       them (default: true when --aggregator is set)\n"
+         "  --aggregator-api URL the aggregator's API, e.g. http://aggregator:9570 (default: the\n"
+         "                       scheme, host and port of --aggregator)\n"
+         "  --directive-interval DURATION\n"
+         "                       how often directives are polled (default: --interval)\n"
          "  --log-level LEVEL    debug, info, warning or error (default info)\n"
          "  --once               collect once, print the exposition to stdout and exit\n"
          "  --table              also print a refreshing per-service table every interval\n"
@@ -282,9 +320,21 @@ std::string AgentUsage() {
 
 Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
   static constexpr std::string_view kSwitches[] = {"once", "table", "help"};
-  static constexpr std::string_view kValueFlags[] = {"config",      "discovery-interval", "listen",  "interval",
-                                                     "cgroup-root", "proc-root",          "node",    "log-level",
-                                                     "aggregator",  "token-file",         "ca-file", "data-dir"};
+  static constexpr std::string_view kValueFlags[] = {"config",
+                                                     "discovery-interval",
+                                                     "listen",
+                                                     "interval",
+                                                     "cgroup-root",
+                                                     "proc-root",
+                                                     "node",
+                                                     "log-level",
+                                                     "aggregator",
+                                                     "token-file",
+                                                     "ca-file",
+                                                     "data-dir",
+                                                     "directives",
+                                                     "aggregator-api",
+                                                     "directive-interval"};
   auto flags = ParseFlags(argc, argv, kSwitches, kValueFlags);
   if (!flags.ok()) return flags.status();
   CommandLine cli;
@@ -330,6 +380,22 @@ Status ApplyOverrides(const CommandLine& cli, AgentConfig* config) {
       config->ca_file = value;
     } else if (flag == "data-dir") {
       config->data_dir = value;
+    } else if (flag == "directives") {
+      if (value == "true") {
+        config->directives = true;
+      } else if (value == "false") {
+        config->directives = false;
+      } else {
+        return fail("expected true or false");
+      }
+    } else if (flag == "aggregator-api") {
+      if (!IsHttpUrl(value)) return fail("expected an http:// or https:// URL");
+      config->aggregator_api_url = value;
+    } else if (flag == "directive-interval") {
+      auto d = ParseDuration(value);
+      if (!d.ok()) return fail(d.status().message());
+      config->directive_interval = *d;
+      PRESCALE_RETURN_IF_ERROR(CheckInterval(config->directive_interval, fail));
     } else if (flag == "log-level") {
       if (!ParseLogLevel(value, &config->log_level)) return fail("expected debug, info, warning or error");
     }

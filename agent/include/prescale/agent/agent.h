@@ -24,6 +24,7 @@
 #include "prescale/agent/cgroup_table.h"
 #include "prescale/agent/collector.h"
 #include "prescale/agent/config.h"
+#include "prescale/agent/directive_loop.h"
 #include "prescale/agent/exposition.h"
 #include "prescale/agent/pusher.h"
 #include "prescale/agent/scrape_manager.h"
@@ -37,7 +38,8 @@ class Agent {
   // Detects the cgroup layout and builds the collectors; NotFound when the
   // cgroup root holds no hierarchy.
   // With config.aggregator_url, also opens the spool in data_dir and builds
-  // the pusher (errors name the directory or the token file); push_tuning
+  // the pusher (errors name the directory or the token file); with
+  // directives on, builds the directive loop (errors name the key); push_tuning
   // (optional, for tests) overrides the pusher's queue, backoff and timeout.
   static Result<std::unique_ptr<Agent>> Create(AgentConfig config, const Clock& clock,
                                                const PusherOptions* push_tuning = nullptr);
@@ -56,7 +58,9 @@ class Agent {
 
   // Runs cycles every interval until Stop(); after_cycle (optional) runs on
   // the collection thread after each cycle. Scrape targets get a thread of
-  // their own, and so does the pusher (stopped, its memory spooled, on return).
+  // their own, and so does the pusher (stopped, its memory spooled, on return)
+  // and the directive loop (started after the first cycle; on return it is
+  // stopped and every capped cgroup gets its original limit back).
   void Run(const std::function<void()>& after_cycle);
   void Stop();
 
@@ -66,9 +70,13 @@ class Agent {
   const AgentConfig& config() const { return config_; }
   // nullptr without an aggregator URL.
   Pusher* pusher() { return pusher_.get(); }
+  // nullptr when directives are off.
+  DirectiveLoop* directives() { return directives_.get(); }
 
  private:
   Agent(AgentConfig config, CgroupLayout layout, const Clock& clock);
+  Status CreatePusher(const Clock& clock, const PusherOptions* push_tuning);
+  Status CreateDirectiveLoop(const Clock& clock);
 
   AgentConfig config_;
   CgroupLayout layout_;
@@ -94,6 +102,8 @@ class Agent {
   remote_write::Encoder push_encoder_;
   // Builds this cycle's batch and hands it to the pusher.
   void Push(int64_t timestamp_ms);
+  // After registry_ (its metrics live there); destroyed first, restoring every capped cgroup.
+  std::unique_ptr<DirectiveLoop> directives_;
 
   mutable std::mutex mu_;
   std::shared_ptr<const std::string> published_;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,7 +54,17 @@ struct AgentConfig {
   std::string data_dir = "/var/lib/prescale-agent";  // the spool lives in <data_dir>/spool
   uint64_t spool_max_bytes = 256ull << 20;
   std::chrono::milliseconds spool_max_age = std::chrono::hours(6);
+  // Throttle directives (issue 6): poll the aggregator's API for CPU caps on
+  // this node's cgroups. Unset: on when aggregator_url is set.
+  std::optional<bool> directives;
+  std::string aggregator_api_url;                   // empty: scheme://host:port of aggregator_url
+  std::chrono::milliseconds directive_interval{0};  // 0: every interval
 };
+
+// Whether the directive loop runs: `directives`, else whether aggregator_url is set.
+bool DirectivesEnabled(const AgentConfig& config);
+// aggregator_api_url, else scheme://host:port of aggregator_url; empty when neither is set.
+std::string DirectiveApiUrl(const AgentConfig& config);
 
 // The configuration with its embedded defaults.
 AgentConfig DefaultAgentConfig();

@@ -1,0 +1,293 @@
+#include "prescale/agent/directive_loop.h"
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "directive_fetcher.h"
+#include "prescale/base/log.h"
+
+namespace prescale::agent {
+namespace {
+
+std::string TrimSpace(std::string s) {
+  const auto not_space = [](unsigned char c) { return c != ' ' && c != '\t' && c != '\n' && c != '\r'; };
+  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+  return s;
+}
+
+std::string PercentEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string_view LabelValue(const metrics::Labels& labels, std::string_view name) {
+  for (const auto& [k, v] : labels) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+// True when a proper ancestor of `path` is in `paths`.
+bool HasAncestorIn(const std::string& path, const std::set<std::string>& paths) {
+  if (path != "/" && paths.contains("/")) return true;
+  for (size_t slash = path.rfind('/'); slash != std::string::npos && slash > 0; slash = path.rfind('/', slash - 1)) {
+    if (paths.contains(path.substr(0, slash))) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+ServiceCgroups ServiceCgroupsFromTable(const CgroupTable& table) {
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> all;
+  for (const TrackedCgroup* cg : table.included()) {
+    const std::string_view tenant = LabelValue(cg->labels, "tenant");
+    const std::string_view service = LabelValue(cg->labels, "service");
+    if (tenant.empty() || service.empty()) continue;
+    all[{std::string(tenant), std::string(service)}].insert(cg->path);
+  }
+  ServiceCgroups out;
+  for (const auto& [key, paths] : all) {
+    std::vector<std::string>& kept = out[key];
+    for (const std::string& path : paths) {
+      if (!HasAncestorIn(path, paths)) kept.push_back(path);
+    }
+  }
+  return out;
+}
+
+Result<std::string> CpuCapRoot(const CgroupLayout& layout) {
+  for (const CgroupHierarchy& h : layout.hierarchies) {
+    if (!h.v2 && (h.controllers & kCtrlCpu) != 0) return h.dir;
+  }
+  for (const CgroupHierarchy& h : layout.hierarchies) {
+    if (h.v2) return h.dir;
+  }
+  return Status::NotFound("no cgroup hierarchy with a CPU controller (v1 cpu or v2) to apply CPU caps in");
+}
+
+Result<std::unique_ptr<DirectiveLoop>> DirectiveLoop::Create(DirectiveLoopOptions options, const Clock& clock,
+                                                             prometheus::Registry* registry) {
+  if (!options.api_url.starts_with("http://") && !options.api_url.starts_with("https://")) {
+    return Status::InvalidArgument("aggregator_api_url '" + options.api_url + "': expected an http:// or https:// URL");
+  }
+  if (registry == nullptr) return Status::Internal("DirectiveLoop::Create needs a registry");
+  if (options.cpu_root.empty()) return Status::InvalidArgument("DirectiveLoop::Create needs the CPU cgroup root");
+  std::string token;
+  if (!options.token_file.empty()) {
+    std::ifstream in(options.token_file, std::ios::binary);
+    if (!in) return Status::InvalidArgument("token_file " + options.token_file + ": cannot read the file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    token = TrimSpace(ss.str());
+    if (token.empty()) return Status::InvalidArgument("token_file " + options.token_file + ": the file is empty");
+  }
+  return std::unique_ptr<DirectiveLoop>(new DirectiveLoop(std::move(options), std::move(token), clock, registry));
+}
+
+DirectiveLoop::DirectiveLoop(DirectiveLoopOptions options, std::string token, const Clock& clock,
+                             prometheus::Registry* registry)
+    : options_(std::move(options)),
+      token_(std::move(token)),
+      throttler_(clock),
+      fetcher_(std::make_unique<DirectiveFetcher>()) {
+  std::string base = options_.api_url;
+  while (base.ends_with('/')) base.pop_back();
+  url_ = base + "/api/v1/directives?node=" + PercentEncode(options_.node);
+  cap_family_ = &prometheus::BuildGauge()
+                     .Name("prescale_agent_cpu_cap_cores")
+                     .Help(
+                         "CPU cap in force on a cgroup by an aggregator directive, in cores (the directive's "
+                         "cap split equally among the service's cgroups on the node).")
+                     .Register(*registry);
+  auto& polls = prometheus::BuildCounter()
+                    .Name("prescale_agent_directive_polls_total")
+                    .Help("Polls of the aggregator's directives, by result (error: network, HTTP status or body).")
+                    .Register(*registry);
+  polls_ok_ = &polls.Add({{"result", "ok"}});
+  polls_error_ = &polls.Add({{"result", "error"}});
+  lease_expiries_ = &prometheus::BuildCounter()
+                         .Name("prescale_agent_directive_lease_expiries_total")
+                         .Help("CPU caps released because their lease ran out without a renewing answer.")
+                         .Register(*registry)
+                         .Add({});
+  apply_errors_ = &prometheus::BuildCounter()
+                       .Name("prescale_agent_directive_apply_errors_total")
+                       .Help("CPU caps that could not be written to a cgroup (no CPU controller, cgroup gone).")
+                       .Register(*registry)
+                       .Add({});
+  active_ = &prometheus::BuildGauge()
+                 .Name("prescale_agent_directives_active")
+                 .Help("Directives (tenant, service) with a CPU cap in force on at least one cgroup of this node.")
+                 .Register(*registry)
+                 .Add({});
+}
+
+DirectiveLoop::~DirectiveLoop() {
+  Stop();
+  ReleaseAll();
+}
+
+void DirectiveLoop::ReleaseAll() {
+  throttler_.ReleaseAll();
+  owners_.clear();
+  for (const auto& [dir, gauge] : cap_gauges_) cap_family_->Remove(gauge);
+  cap_gauges_.clear();
+  active_->Set(0);
+}
+
+void DirectiveLoop::SetCgroups(ServiceCgroups cgroups) {
+  std::lock_guard<std::mutex> lock(cgroups_mu_);
+  cgroups_ = std::move(cgroups);
+}
+
+Result<DirectiveSet> DirectiveLoop::Fetch() {
+  auto response = fetcher_->Get(url_, token_, options_.ca_file, options_.timeout, options_.max_body_bytes);
+  if (!response.ok()) return response.status();
+  if (response->status != 200) {
+    return Status::Unavailable(url_ + ": " + DescribeDirectiveError(response->status, response->body));
+  }
+  auto set = ParseDirectives(response->body, options_.node);
+  if (!set.ok()) return Status(set.status().code(), url_ + ": " + set.status().message());
+  return set;
+}
+
+Status DirectiveLoop::PollOnce() {
+  auto set = Fetch();
+  if (set.ok()) {
+    polls_ok_->Increment();
+    if (!last_error_.empty()) Log(LogLevel::kInfo, "directives: polling works again (" + url_ + ")");
+    last_error_.clear();
+    Apply(*set);
+  } else {
+    polls_error_->Increment();
+    // Caps stay until their lease runs out. Log a failure once, not every cycle.
+    if (set.status().message() != last_error_) {
+      Log(LogLevel::kWarning, "directives: " + set.status().message() + "; caps in force stay until their lease ends");
+    }
+    last_error_ = set.status().message();
+  }
+  ExpireAndPublish();
+  return set.status();
+}
+
+void DirectiveLoop::Apply(const DirectiveSet& set) {
+  ServiceCgroups cgroups;
+  {
+    std::lock_guard<std::mutex> lock(cgroups_mu_);
+    cgroups = cgroups_;
+  }
+  struct Want {
+    Owner owner;
+    double cores;
+  };
+  std::map<std::string, Want> wanted;  // cgroup directory -> its share
+  for (const Directive& d : set.directives) {
+    auto it = cgroups.find({d.tenant, d.service});
+    if (it == cgroups.end() || it->second.empty()) continue;  // the service has no cgroup on this node
+    const double share = d.cpu_cores / static_cast<double>(it->second.size());
+    for (const std::string& path : it->second) {
+      wanted[options_.cpu_root + (path == "/" ? "" : path)] = {{d.tenant, d.service, path}, share};
+    }
+  }
+  for (const CpuThrottler::Cap& cap : throttler_.caps()) {
+    if (wanted.contains(cap.dir)) continue;
+    if (Status s = throttler_.Release(cap.dir); !s.ok()) {
+      Log(LogLevel::kWarning, "directives: releasing the CPU cap: " + s.message());
+    }
+    owners_.erase(cap.dir);
+  }
+  for (auto& [dir, want] : wanted) {
+    if (Status s = throttler_.Apply(dir, want.cores, set.lease); !s.ok()) {
+      apply_errors_->Increment();
+      Log(LogLevel::kDebug, "directives: " + want.owner.tenant + "/" + want.owner.service + ": " + s.message());
+      continue;
+    }
+    Owner& owner = owners_[dir];
+    if (owner.tenant != want.owner.tenant || owner.service != want.owner.service || owner.path != want.owner.path) {
+      // The directory changed hands (or is new): its gauge takes the new labels.
+      if (auto g = cap_gauges_.find(dir); g != cap_gauges_.end()) {
+        cap_family_->Remove(g->second);
+        cap_gauges_.erase(g);
+      }
+      owner = std::move(want.owner);
+    }
+  }
+}
+
+void DirectiveLoop::ExpireAndPublish() {
+  const size_t expired = throttler_.ExpireLeases();
+  if (expired > 0) {
+    lease_expiries_->Increment(static_cast<double>(expired));
+    Log(LogLevel::kInfo, "directives: " + std::to_string(expired) + " CPU cap(s) released, their lease ran out");
+  }
+  std::set<std::string> in_force;
+  std::set<std::pair<std::string, std::string>> services;
+  for (const CpuThrottler::Cap& cap : throttler_.caps()) {
+    in_force.insert(cap.dir);
+    auto owner = owners_.find(cap.dir);
+    if (owner == owners_.end()) continue;  // cannot happen: every cap applied was recorded
+    services.emplace(owner->second.tenant, owner->second.service);
+    prometheus::Gauge*& gauge = cap_gauges_[cap.dir];
+    if (gauge == nullptr) {
+      gauge = &cap_family_->Add(
+          {{"tenant", owner->second.tenant}, {"service", owner->second.service}, {"cgroup", owner->second.path}});
+    }
+    gauge->Set(cap.cores);
+  }
+  for (auto it = owners_.begin(); it != owners_.end();) {
+    it = in_force.contains(it->first) ? std::next(it) : owners_.erase(it);
+  }
+  for (auto it = cap_gauges_.begin(); it != cap_gauges_.end();) {
+    if (in_force.contains(it->first)) {
+      ++it;
+    } else {
+      cap_family_->Remove(it->second);
+      it = cap_gauges_.erase(it);
+    }
+  }
+  active_->Set(static_cast<double>(services.size()));
+}
+
+void DirectiveLoop::Start() {
+  if (thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(run_mu_);
+    stop_ = false;
+  }
+  thread_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(run_mu_);
+    while (!stop_) {
+      lock.unlock();
+      (void)PollOnce();
+      lock.lock();
+      run_cv_.wait_for(lock, options_.interval, [this] { return stop_; });
+    }
+  });
+}
+
+void DirectiveLoop::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(run_mu_);
+    stop_ = true;
+  }
+  run_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace prescale::agent
