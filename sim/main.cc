@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "prescale/sim/forecast_command.h"
+#include "prescale/sim/replay_command.h"
 
 namespace {
 
@@ -11,7 +12,8 @@ constexpr const char* kUsage =
     "usage: prescale-sim COMMAND [flags]\n"
     "commands:\n"
     "  forecast   rolling-origin evaluation of the forecasting models on a trace\n"
-    "run 'prescale-sim forecast --help' for its flags\n";
+    "  replay     replay a scenario of traces through prescale's decision engine, HPA, KEDA and static\n"
+    "run 'prescale-sim COMMAND --help' for its flags\n";
 
 }  // namespace
 
@@ -22,6 +24,18 @@ int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
+  }
+  if (std::strcmp(argv[1], "replay") == 0) {
+    auto replay = ParseReplayCommandLine(argc - 1, argv + 1);
+    if (!replay.ok()) {
+      std::fprintf(stderr, "prescale-sim replay: %s\n\n%s", replay.status().message().c_str(), ReplayUsage().c_str());
+      return 2;
+    }
+    if (replay->help) {
+      std::fputs(ReplayUsage().c_str(), stdout);
+      return 0;
+    }
+    return RunReplayCommand(*replay, stdout, stderr);
   }
   if (std::strcmp(argv[1], "forecast") != 0) {
     std::fprintf(stderr, "prescale-sim: unknown command '%s'\n\n%s", argv[1], kUsage);

@@ -6,7 +6,9 @@
 // functions; thread-safe on distinct files.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "prescale/base/status.h"
 #include "prescale/sim/evaluation.h"
@@ -29,5 +31,15 @@ Status WriteSummaryCsv(const std::string& path, const EvalResult& result);
 // matplotlib (Unavailable when that fails); anything else is InvalidArgument.
 Status WritePlot(const std::string& path, const EvalResult& result, const EvalOptions& options,
                  const std::string& model, const std::string& title);
+
+// One named line of a WriteLinesPlot: values[k] is at start_ms + k * step_ms.
+struct PlotLine {
+  std::string name;
+  std::vector<double> values;
+};
+
+// Named lines over one time axis (the first drawn black); ".svg" or ".png" as WritePlot.
+Status WriteLinesPlot(const std::string& path, const std::string& title, int64_t start_ms, int64_t step_ms,
+                      const std::vector<PlotLine>& lines);
 
 }  // namespace prescale::sim
