@@ -6,6 +6,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -172,6 +173,11 @@ void Aggregator::UseControlStore(std::unique_ptr<ControlStore> store) {
       control_store_.get(), &auth_, clock_, ControlApiOptions{.requests_per_second = config_.api_requests_per_second});
   decisions_ =
       std::make_unique<DecisionLoop>(control_store_.get(), &demand_, &forecasts_, &store_, clock_, config_.decisions);
+  dispatcher_ = std::make_unique<ActionDispatcher>(control_store_.get(), clock_, DispatcherOptions{});
+  dispatcher_->AddExecutor(
+      "webhook", std::make_unique<WebhookExecutor>(http::NewCurlHttpClient(), clock_,
+                                                   WebhookOptions{.timeout = config_.webhook_timeout, .ca_file = {}}));
+  decisions_->OnActionsQueued([d = dispatcher_.get()] { d->Notify(); });
 }
 
 http::HttpServerOptions Aggregator::ServerOptions() const {
@@ -197,6 +203,11 @@ std::vector<http::Route> Aggregator::Routes() {
   routes.push_back({"GET", "/readyz", [](const http::HttpRequest&) { return Text(200, "ready"); }});
   if (decisions_ != nullptr) {
     routes.push_back({"GET", "/api/v1/decisions", [this](const http::HttpRequest& r) { return HandleDecisions(r); }});
+    routes.push_back({"GET", "/api/v1/directives", [this](const http::HttpRequest& r) { return HandleDirectives(r); }});
+    routes.push_back(
+        {"POST", "/api/v1/alerts/alertmanager", [this](const http::HttpRequest& r) { return HandleAlertmanager(r); }});
+    routes.push_back({"POST", "/api/v1/tenants/{tenant}/services/{service}/replicas",
+                      [this](const http::HttpRequest& r) { return HandleReplicasReport(r); }});
   }
   if (control_api_ != nullptr) {
     // Counted by route pattern, like the other handlers (prescale_aggregator_requests_total).
@@ -421,6 +432,13 @@ http::HttpResponse Aggregator::HandleDecisions(const http::HttpRequest& request)
       }
       w.Key("execute");
       w.Bool(d.execute);
+      WriteStringField(w, "driver", d.driver);
+      w.Key("forecast");
+      if (d.forecast) {
+        w.Double(*d.forecast);
+      } else {
+        w.Null();
+      }
       w.EndObject();
     }
   });
@@ -466,6 +484,18 @@ std::string Aggregator::MetricsText() {
   AppendUsageGauges(demand_, &text);
   forecasts_.AppendMetrics(&text);
   if (decisions_ != nullptr) decisions_->AppendMetrics(&text);
+  if (dispatcher_ != nullptr) dispatcher_->AppendMetrics(&text);
+  if (decisions_ != nullptr) {
+    triggers_.AppendMetrics(&text);
+    std::lock_guard lock(alerts_mu_);
+    metrics::TextWriter w(&text);
+    w.Family("prescale_alertmanager_alerts_total",
+             "Alerts received from Alertmanager, by outcome (triggered, repeat, ignored: no tenant and service labels)",
+             metrics::MetricType::kCounter);
+    for (const auto& [outcome, count] : alerts_received_) {
+      w.Sample("prescale_alertmanager_alerts_total", {{"outcome", outcome}}, count);
+    }
+  }
   return text;
 }
 
@@ -481,15 +511,184 @@ size_t Aggregator::Tick() {
   demand_.Finalize();
   const size_t forecast = forecasts_.Tick();
   if (decisions_ != nullptr) {
-    if (Status s = decisions_->Run(); !s.ok()) Log(LogLevel::kError, "decisions: " + s.message());
+    if (Status s = decisions_->Run(triggers_.Drain()); !s.ok()) Log(LogLevel::kError, "decisions: " + s.message());
   }
   return forecast;
+}
+
+bool Aggregator::EvaluateTriggers() {
+  if (decisions_ == nullptr || !triggers_.pending()) return false;
+  if (Status s = decisions_->Run(triggers_.Drain()); !s.ok()) Log(LogLevel::kError, "decisions: " + s.message());
+  return true;
 }
 
 size_t Aggregator::ExpireIdle() {
   const size_t n = store_.ExpireIdle();
   if (n > 0) metrics_->series_expired.Increment(static_cast<double>(n));
   return n;
+}
+
+http::HttpResponse Aggregator::HandleAlertmanager(const http::HttpRequest& request) {
+  const char* kAlerts = "alerts_alertmanager";
+  const AuthResult auth = auth_.Authenticate(request);
+  if (!auth.ok()) return Count(kAlerts, auth.ToJsonResponse());
+  const Role role = auth.principal.role;
+  if (role == Role::kViewer) {
+    return Count(kAlerts, JsonFieldError(403, "forbidden", "viewer tokens may not send alerts", ""));
+  }
+  std::string field;
+  auto alerts = ParseAlertmanagerWebhook(request.body, &field);
+  if (!alerts.ok()) {
+    const int status = field.empty() ? 400 : 422;
+    return Count(kAlerts,
+                 JsonFieldError(status, status == 400 ? "bad_request" : "invalid", alerts.status().message(), field));
+  }
+  // An operator's alerts concern its own tenant only: all refused when one does not.
+  if (role == Role::kOperator) {
+    for (const AlertmanagerAlert& a : *alerts) {
+      if (!a.tenant.empty() && a.tenant != auth.principal.tenant) {
+        return Count(kAlerts, JsonFieldError(403, "forbidden", "this token is bound to tenant " + auth.principal.tenant,
+                                             "tenant"));
+      }
+    }
+  }
+  int64_t triggered = 0, repeats = 0, ignored = 0;
+  for (const AlertmanagerAlert& a : *alerts) {
+    const bool known_action = a.action.empty() || a.action == "evaluate" || a.action == "scale_up";
+    if (a.tenant.empty() || a.service.empty() || !known_action) {
+      ++ignored;
+      continue;
+    }
+    if (!alerts_.Observe(a)) {
+      ++repeats;
+      continue;
+    }
+    TriggerEvent e;
+    e.source = "alertmanager";
+    e.name = a.fingerprint;
+    e.tenant = a.tenant;
+    e.service = a.service;
+    if (!a.action.empty()) e.action = a.action;
+    e.resolved = a.status == "resolved";
+    if (triggers_.Publish(std::move(e))) ++triggered;
+  }
+  {
+    std::lock_guard lock(alerts_mu_);
+    alerts_received_["triggered"] += static_cast<double>(triggered);
+    alerts_received_["repeat"] += static_cast<double>(repeats);
+    alerts_received_["ignored"] += static_cast<double>(ignored);
+  }
+  http::HttpResponse r;
+  r.content_type = "application/json";
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteStringField(w, "status", "success");
+  w.Key("data");
+  w.StartObject();
+  w.Key("alerts");
+  w.Int64(static_cast<int64_t>(alerts->size()));
+  w.Key("triggered");
+  w.Int64(triggered);
+  w.Key("repeats");
+  w.Int64(repeats);
+  w.Key("ignored");
+  w.Int64(ignored);
+  w.EndObject();
+  w.EndObject();
+  r.body = std::string(buf.GetString(), buf.GetSize()) + "\n";
+  return Count(kAlerts, std::move(r));
+}
+
+http::HttpResponse Aggregator::HandleDirectives(const http::HttpRequest& request) {
+  const char* kDirectives = "directives";
+  const AuthResult auth = auth_.Authenticate(request);
+  if (!auth.ok()) return Count(kDirectives, auth.ToJsonResponse());
+  if (auth.principal.role != Role::kAgent && auth.principal.role != Role::kAdmin &&
+      auth.principal.role != Role::kAnonymous) {
+    return Count(kDirectives, JsonFieldError(403, "forbidden", "directives are for agent and admin tokens", ""));
+  }
+  auto params = ParseQueryString(request.query);
+  if (!params.ok()) return Count(kDirectives, JsonFieldError(400, "bad_request", params.status().message(), ""));
+  std::string node;
+  for (const auto& [key, value] : *params) {
+    if (key != "node") return Count(kDirectives, JsonFieldError(400, "bad_request", "unknown parameter", key));
+    node = value;
+  }
+  if (node.empty()) return Count(kDirectives, JsonFieldError(400, "bad_request", "node is required", "node"));
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteStringField(w, "node", node);
+  w.Key("lease_seconds");
+  w.Int64(std::max<int64_t>(1, config_.directive_lease.count() / 1000));
+  w.Key("directives");
+  w.StartArray();
+  // A throttled service's cap is shared among the nodes in proportion to its
+  // cgroups there (the agents' container_cpu_usage_seconds_total series).
+  for (const Decision& d : decisions_->Latest("")) {
+    if (!d.cpu_cap_cores) continue;
+    size_t here = 0, total = 0;
+    for (const SeriesData& s :
+         store_.Query("container_cpu_usage_seconds_total", {{"tenant", d.tenant}, {"service", d.service}})) {
+      ++total;
+      for (const remote_write::Label& l : s.labels) {
+        if (l.name == "node" && l.value == node) ++here;
+      }
+    }
+    if (here == 0) continue;
+    w.StartObject();
+    WriteStringField(w, "tenant", d.tenant);
+    WriteStringField(w, "service", d.service);
+    w.Key("cpu_cores");
+    w.Double(*d.cpu_cap_cores * static_cast<double>(here) / static_cast<double>(total));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  http::HttpResponse r;
+  r.content_type = "application/json";
+  r.body = std::string(buf.GetString(), buf.GetSize()) + "\n";
+  return Count(kDirectives, std::move(r));
+}
+
+http::HttpResponse Aggregator::HandleReplicasReport(const http::HttpRequest& request) {
+  const char* kReport = "replicas_report";
+  const AuthResult auth = auth_.Authenticate(request);
+  if (!auth.ok()) return Count(kReport, auth.ToJsonResponse());
+  const std::string tenant(request.PathParam("tenant"));
+  const std::string service(request.PathParam("service"));
+  const Role role = auth.principal.role;
+  if (role == Role::kViewer || role == Role::kAnonymous ||
+      (role == Role::kOperator && auth.principal.tenant != tenant)) {
+    return Count(kReport, JsonFieldError(403, "forbidden",
+                                         "replicas are reported by admin, agent and the tenant's "
+                                         "operator tokens",
+                                         ""));
+  }
+  rapidjson::Document doc;
+  doc.Parse(request.body.data(), request.body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    return Count(kReport, JsonFieldError(400, "bad_request", "expected a JSON object {\"current\": N}", ""));
+  }
+  const rapidjson::Value& body = doc;
+  if (!body.HasMember("current") || !body["current"].IsInt64() || body["current"].GetInt64() < 0) {
+    return Count(kReport, JsonFieldError(422, "invalid", "expected a whole number >= 0", "current"));
+  }
+  const int64_t current = body["current"].GetInt64();
+  auto object = control_store_->Get(ObjectKey{ObjectKind::kService, tenant, service});
+  if (!object.ok()) {
+    const bool missing = object.status().code() == StatusCode::kNotFound;
+    return Count(kReport, JsonFieldError(missing ? 404 : 503, missing ? "not_found" : "unavailable",
+                                         object.status().message(), ""));
+  }
+  const int64_t now_ms = ToUnixMillis(clock_.Now());
+  if (Status s = control_store_->SetCurrentReplicas(tenant, service, current, "report", now_ms); !s.ok()) {
+    return Count(kReport, JsonFieldError(503, "unavailable", s.message(), ""));
+  }
+  http::HttpResponse r;
+  r.status = 204;
+  return Count(kReport, std::move(r));
 }
 
 }  // namespace prescale::aggregator

@@ -223,7 +223,10 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
                                        "services",
                                        "cluster_cpu_cores",
                                        "cluster_memory_bytes",
-                                       "capacity_reserve"}));
+                                       "capacity_reserve",
+                                       "tick_interval",
+                                       "directive_lease",
+                                       "webhook_timeout"}));
   for (auto [key, field] : {std::pair{"listen", &c.listen},
                             {"data_dir", &c.data_dir},
                             {"prometheus_url", &c.prometheus_url},
@@ -283,6 +286,17 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
     if (!n.ok()) return n.status();
     if (*n < 1024) return r.Error(root["max_body_bytes"], "max_body_bytes", "must be at least 1KiB");
     c.max_body_bytes = *n;
+  }
+  for (auto [key, field, minimum] : {std::tuple{"tick_interval", &c.tick_interval, std::chrono::milliseconds(1000)},
+                                     {"directive_lease", &c.directive_lease, std::chrono::milliseconds(5000)},
+                                     {"webhook_timeout", &c.webhook_timeout, std::chrono::milliseconds(100)}}) {
+    if (!root[key].IsDefined()) continue;
+    auto d = r.Duration(root[key], key);
+    if (!d.ok()) return d.status();
+    if (*d < minimum) {
+      return r.Error(root[key], key, "must be at least " + std::to_string(minimum.count()) + "ms");
+    }
+    *field = *d;
   }
   if (root["snapshot_interval"].IsDefined()) {
     auto d = r.Duration(root["snapshot_interval"], "snapshot_interval");

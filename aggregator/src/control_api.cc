@@ -1,6 +1,5 @@
 #include "prescale/aggregator/control_api.h"
 
-#include <openssl/rand.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -21,18 +20,6 @@ namespace {
 using http::HttpRequest;
 using http::HttpResponse;
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-std::string RandomHex(size_t bytes) {
-  std::vector<unsigned char> buf(bytes);
-  if (RAND_bytes(buf.data(), static_cast<int>(buf.size())) != 1) return "";
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : buf) {
-    out += kHex[b >> 4];
-    out += kHex[b & 0xf];
-  }
-  return out;
-}
 
 HttpResponse ErrorWithCode(int status, std::string_view code, std::string_view message, std::string_view field) {
   rapidjson::StringBuffer buf;

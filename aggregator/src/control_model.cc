@@ -269,6 +269,8 @@ void WriteRules(Writer& w, const char* key, const HpaScalingRules& r) {
   w.EndObject();
 }
 
+}  // namespace
+
 std::string FormatRfc3339(int64_t ms) {
   const time_t secs = static_cast<time_t>(ms / 1000);
   std::tm tm{};
@@ -278,6 +280,8 @@ std::string FormatRfc3339(int64_t ms) {
                 tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   return buf;
 }
+
+namespace {
 
 template <typename T>
 std::optional<T> Finish(Fields& f, T value) {

@@ -1,12 +1,27 @@
 #include "prescale/aggregator/control_store.h"
 
+#include <openssl/rand.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#include <vector>
 
 #include "audit_json.h"
 #include "prescale/aggregator/auth.h"
 
 namespace prescale::aggregator {
+
+std::string RandomHex(size_t bytes) {
+  std::vector<unsigned char> buf(bytes);
+  if (RAND_bytes(buf.data(), static_cast<int>(buf.size())) != 1) return "";
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : buf) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xf];
+  }
+  return out;
+}
 
 std::string_view ObjectKindName(ObjectKind kind) {
   switch (kind) {

@@ -25,10 +25,16 @@ double PerReplicaRequest(const Service& spec, const std::string& resource) {
 }  // namespace
 
 int64_t DesiredReplicas(const Service& spec, PolicyMode mode, const std::vector<ResourceDemand>& demand,
-                        double tolerance, std::string* reason) {
+                        double tolerance, std::string* reason, std::string* driver, std::optional<double>* forecast) {
+  std::string driver_unused;
+  std::optional<double> forecast_unused;
+  if (driver == nullptr) driver = &driver_unused;
+  if (forecast == nullptr) forecast = &forecast_unused;
+  forecast->reset();
   const int64_t current = spec.replicas.current;
   if (mode == PolicyMode::kOff) {
     *reason = "policy off";
+    *driver = "off";
     return current;
   }
   int64_t desired = -1;
@@ -44,17 +50,26 @@ int64_t DesiredReplicas(const Service& spec, PolicyMode mode, const std::vector<
     int64_t candidate = static_cast<int64_t>(std::ceil(value / per_replica - 1e-9));
     std::string why = d.resource + (predictive ? " forecast " : " use ") + Number(value) + " / (" + Number(request) +
                       " x " + Number(target) + ")";
+    const char* kind = predictive ? "forecast" : "use";
     if (current > 0 && std::abs(value / (static_cast<double>(current) * per_replica) - 1) <= tolerance) {
       candidate = current;  // HPA's tolerance: close enough, no churn
       why += " within tolerance of " + std::to_string(current);
+      kind = "tolerance";
     }
     if (candidate > desired) {
       desired = candidate;
       *reason = std::move(why);
+      *driver = kind;
+      if (predictive) {
+        *forecast = *d.forecast_upper;
+      } else {
+        forecast->reset();
+      }
     }
   }
   if (desired < 0) {
     *reason = "no resource with a request and demand";
+    *driver = "none";
     return current;
   }
   return desired;
@@ -77,10 +92,14 @@ std::vector<Decision> DecisionEngine::Evaluate(const std::vector<AllocationTenan
     d.trigger = in.trigger;
     d.from_replicas = spec.replicas.current;
     const PolicyMode mode = policy.spec().mode;
-    const int64_t raw = DesiredReplicas(spec, mode, in.demand, options_.tolerance, &d.reason);
+    const int64_t raw = DesiredReplicas(spec, mode, in.demand, options_.tolerance, &d.reason, &d.driver, &d.forecast);
     d.desired = mode == PolicyMode::kOff
                     ? spec.replicas.current
                     : policy.Decide(spec.replicas.current, raw, spec.replicas.min, spec.replicas.max, now, &st.scaling);
+    if (mode != PolicyMode::kOff && d.desired != raw) {
+      d.driver = "bounds";
+      d.reason += "; behaviour and bounds give " + std::to_string(d.desired);
+    }
     d.execute =
         mode != PolicyMode::kOff && mode != PolicyMode::kRecommendOnly && spec.executor.type != "recommend-only";
     allocation.services.push_back({spec.tenant, spec.name, spec.priority, spec.request_cpu_cores,
@@ -96,6 +115,11 @@ std::vector<Decision> DecisionEngine::Evaluate(const std::vector<AllocationTenan
     d.to_replicas = g.replicas;
     d.constrained = g.constrained;
     d.limited_by = g.limited_by;
+    if (d.constrained) {
+      d.driver = g.limited_by.find("capacity") != std::string::npos ? "capacity" : "quota";
+      d.reason +=
+          "; granted " + std::to_string(g.replicas) + " of " + std::to_string(d.desired) + " (" + g.limited_by + ")";
+    }
     if (d.execute) policy.Record(d.from_replicas, d.to_replicas, now, &st.scaling);
     // Throttling: a constrained low-priority service is held to the CPU it was
     // granted; the cap stays until it has been unconstrained for release_ticks.

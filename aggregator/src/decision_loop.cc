@@ -1,8 +1,14 @@
 #include "prescale/aggregator/decision_loop.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
+
+#include "prescale/aggregator/actions.h"
 
 #include "prescale/base/log.h"
 #include "prescale/metrics/text_writer.h"
@@ -54,7 +60,22 @@ double DecisionLoop::AgentsTotal(const char* metric) const {
   return total;
 }
 
-Status DecisionLoop::Run() {
+Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
+  // Triggers: which services they name, and the scale_up floors they start or end.
+  std::map<ServiceKey, std::string> triggered;
+  std::vector<const TriggerEvent*> new_floors;
+  for (const TriggerEvent& e : events) {
+    const ServiceKey key{e.tenant, e.service};
+    if (e.resolved) {
+      if (auto it = floors_.find(key); it != floors_.end()) {
+        it->second.erase(e.Label());
+        if (it->second.empty()) floors_.erase(it);
+      }
+    } else if (e.action == "scale_up") {
+      new_floors.push_back(&e);
+    }
+    triggered[key] = e.Label();
+  }
   auto tenant_objects = ListAll(store_, ObjectKind::kTenant);
   if (!tenant_objects.ok()) return tenant_objects.status();
   auto policy_objects = ListAll(store_, ObjectKind::kPolicy);
@@ -88,6 +109,11 @@ Status DecisionLoop::Run() {
   // Current use: the newest final minute of each demand series.
   std::map<DemandKey, double> use;
   for (const auto& [key, point] : demand_->Latest()) use[key] = point.avg;
+  auto statuses = store_->ServiceStatuses();
+  if (!statuses.ok()) return statuses.status();
+  std::map<ServiceKey, const ServiceStatus*> status_of;
+  for (const ServiceStatus& st : *statuses) status_of[{st.tenant, st.service}] = &st;
+  std::map<ServiceKey, std::optional<int64_t>> observed;
   std::vector<ServiceInput> inputs;
   for (const StoredObject& o : *service_objects) {
     FieldError e;
@@ -95,6 +121,23 @@ Status DecisionLoop::Run() {
     if (!spec) continue;
     ServiceInput in;
     in.spec = std::move(*spec);
+    const ServiceKey service_key{in.spec.tenant, in.spec.name};
+    // The replicas it runs: the last action's target (or a report's), else its spec's.
+    if (auto st = status_of.find(service_key); st != status_of.end()) {
+      if (st->second->target > 0) in.spec.replicas.current = st->second->target;
+      observed[service_key] = st->second->current;
+    }
+    if (auto t = triggered.find(service_key); t != triggered.end()) in.trigger = t->second;
+    for (const TriggerEvent* f : new_floors) {
+      if (f->tenant == in.spec.tenant && f->service == in.spec.name) {
+        floors_[service_key].emplace(f->Label(), in.spec.replicas.current + 1);
+      }
+    }
+    if (auto f = floors_.find(service_key); f != floors_.end()) {
+      for (const auto& [label, floor] : f->second) {
+        in.spec.replicas.min = std::max(in.spec.replicas.min, std::min(floor, in.spec.replicas.max));
+      }
+    }
     auto p = policies.find(in.spec.policy);
     if (p != policies.end()) in.policy = p->second;
     const int64_t horizon_ms = (in.policy != nullptr ? in.policy->spec().horizon_seconds : 900) * 1000;
@@ -141,13 +184,139 @@ Status DecisionLoop::Run() {
       tenant_use[t].replicas += decisions[i].to_replicas;
     }
   }
+  const size_t queued = RecordActions(inputs, decisions, tenants, tenant_use);
+  if (queued > 0 && notify_) notify_();
   std::lock_guard<std::mutex> lock(mu_);
   latest_ = std::move(decisions);
   tenants_ = std::move(tenants);
   tenant_use_ = std::move(tenant_use);
   capacity_cpu_ = cpu;
   capacity_memory_ = memory;
+  observed_ = std::move(observed);
   return Status::Ok();
+}
+
+size_t DecisionLoop::RecordActions(const std::vector<ServiceInput>& inputs, const std::vector<Decision>& decisions,
+                                   const std::vector<AllocationTenant>& tenants,
+                                   const std::vector<AllocationResult::TenantUse>& tenant_use) {
+  const int64_t now_ms = ToUnixMillis(clock_.Now());
+  size_t queued = 0;
+  for (size_t i = 0; i < decisions.size(); ++i) {
+    const Decision& d = decisions[i];
+    const Service& spec = inputs[i].spec;
+    const ServiceKey key{d.tenant, d.service};
+    if (!d.execute) {
+      // Recommend-only: recorded when the recommendation changes, nothing else.
+      auto last = recommended_.find(key);
+      if (last != recommended_.end() ? last->second == d.to_replicas : !d.changed()) continue;
+      recommended_[key] = d.to_replicas;
+    } else if (!d.changed()) {
+      continue;
+    }
+    ScaleAction a;
+    a.id = "act_" + RandomHex(12);
+    a.tenant = d.tenant;
+    a.service = d.service;
+    a.from_replicas = d.from_replicas;
+    a.to_replicas = d.to_replicas;
+    a.reason = d.reason;
+    a.trigger = d.trigger;
+    a.forecast = d.forecast;
+    a.constrained = d.constrained;
+    a.throttle = d.cpu_cap_cores;
+    a.created_ms = now_ms;
+    // The audit record: the action and what it was decided from.
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    auto str = [&w](const char* k, const std::string& v) {
+      w.Key(k);
+      w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    };
+    w.StartObject();
+    str("action_id", a.id);
+    w.Key("replicas");
+    w.Int64(d.to_replicas);
+    w.Key("desired");
+    w.Int64(d.desired);
+    str("driver", d.driver);
+    str("reason", d.reason);
+    str("trigger", d.trigger);
+    str("policy", spec.policy);
+    str("executor", spec.executor.type);
+    w.Key("constrained");
+    w.Bool(d.constrained);
+    str("limited_by", d.limited_by);
+    w.Key("demand");
+    w.StartObject();
+    for (const ResourceDemand& r : inputs[i].demand) {
+      w.Key(r.resource.c_str());
+      w.StartObject();
+      w.Key("current");
+      w.Double(std::isfinite(r.current) ? r.current : 0);
+      w.Key("forecast_upper");
+      if (r.forecast_upper && std::isfinite(*r.forecast_upper)) {
+        w.Double(*r.forecast_upper);
+      } else {
+        w.Null();
+      }
+      w.EndObject();
+    }
+    w.EndObject();
+    w.Key("cpu_cap_cores");
+    if (d.cpu_cap_cores) {
+      w.Double(*d.cpu_cap_cores);
+    } else {
+      w.Null();
+    }
+    for (size_t t = 0; t < tenants.size(); ++t) {
+      if (tenants[t].name != d.tenant) continue;
+      w.Key("tenant_use");
+      w.StartObject();
+      w.Key("cpu_cores");
+      w.Double(tenant_use[t].cpu_cores);
+      w.Key("memory_bytes");
+      w.Double(tenant_use[t].memory_bytes);
+      w.Key("replicas");
+      w.Int64(tenant_use[t].replicas);
+      w.EndObject();
+    }
+    w.EndObject();
+    AuditRecord audit;
+    audit.time_ms = now_ms;
+    audit.request_id = a.id;
+    audit.actor = "decision-engine";
+    audit.action = d.execute ? "scale" : "recommend";
+    audit.kind = "service";
+    audit.tenant = d.tenant;
+    audit.name = d.service;
+    audit.before_json = "{\"replicas\":" + std::to_string(d.from_replicas) + "}";
+    audit.after_json = std::string(buf.GetString(), buf.GetSize());
+    audit.message = d.reason;
+    if (!d.execute) {
+      if (auto r = store_->AppendAudit(std::move(audit)); !r.ok())
+        Log(LogLevel::kError, "decisions: " + r.status().message());
+      continue;
+    }
+    std::optional<OutboxEntry> entry;
+    if (spec.executor.type == "webhook" || spec.executor.type == "kubernetes") {
+      entry.emplace();
+      entry->action_id = a.id;
+      entry->tenant = a.tenant;
+      entry->service = a.service;
+      entry->executor = spec.executor.type;
+      entry->payload_json = ActionJson(a);
+      entry->created_ms = now_ms;
+      entry->next_attempt_ms = now_ms;
+    }
+    if (auto r = store_->RecordAction(std::move(audit), entry, d.to_replicas); !r.ok()) {
+      Log(LogLevel::kError, "decisions: action for " + d.tenant + "/" + d.service + ": " + r.status().message());
+      continue;
+    }
+    if (entry) ++queued;
+    std::lock_guard<std::mutex> lock(mu_);
+    actions_[{d.tenant, d.service, d.to_replicas > d.from_replicas ? "up" : "down", d.driver}] += 1;
+  }
+  return queued;
 }
 
 std::vector<Decision> DecisionLoop::Latest(const std::string& tenant) const {
@@ -170,8 +339,7 @@ void DecisionLoop::AppendMetrics(std::string* out) const {
   static const Gauge kGauges[] = {
       {"prescale_desired_replicas", "Replicas the decision engine grants each service (after behaviour and quotas)",
        [](const Decision& d) { return static_cast<double>(d.to_replicas); }},
-      {"prescale_current_replicas", "Replicas each service runs, as last known",
-       [](const Decision& d) { return static_cast<double>(d.from_replicas); }},
+
       {"prescale_constrained", "1 when a service is granted fewer replicas than it wants (quota or capacity)",
        [](const Decision& d) { return d.constrained ? 1.0 : 0.0; }},
       {"prescale_throttled", "The CPU cap (cores) of a throttled service; 0 when it is not throttled",
@@ -182,6 +350,23 @@ void DecisionLoop::AppendMetrics(std::string* out) const {
       w.Family(g.name, g.help, metrics::MetricType::kGauge);
       for (const Decision& d : latest_) w.Sample(g.name, {{"service", d.service}, {"tenant", d.tenant}}, g.value(d));
     }
+    w.Family("prescale_current_replicas",
+             "Replicas each service runs: as its executor or a report last said, else the last target set",
+             metrics::MetricType::kGauge);
+    for (const Decision& d : latest_) {
+      auto o = observed_.find({d.tenant, d.service});
+      const bool known = o != observed_.end() && o->second.has_value();
+      w.Sample("prescale_current_replicas", {{"service", d.service}, {"tenant", d.tenant}},
+               static_cast<double>(known ? *o->second : d.from_replicas));
+    }
+  }
+  w.Family("prescale_scaling_actions_total",
+           "Scaling actions decided, by direction and what drove them (forecast, use, quota, capacity, bounds)",
+           metrics::MetricType::kCounter);
+  for (const auto& [key, count] : actions_) {
+    const auto& [tenant, service, direction, driver] = key;
+    w.Sample("prescale_scaling_actions_total",
+             {{"direction", direction}, {"reason", driver}, {"service", service}, {"tenant", tenant}}, count);
   }
   w.Family("prescale_quota_utilization", "Share of each tenant's quota its granted replicas request",
            metrics::MetricType::kGauge);

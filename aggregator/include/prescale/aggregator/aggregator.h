@@ -5,10 +5,14 @@
 // server's pool); prometheus-cpp stays behind this header.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "prescale/aggregator/actions.h"
+#include "prescale/aggregator/alertmanager.h"
 #include "prescale/aggregator/auth.h"
 #include "prescale/aggregator/config.h"
 #include "prescale/aggregator/control_api.h"
@@ -17,6 +21,7 @@
 #include "prescale/aggregator/demand.h"
 #include "prescale/aggregator/forecasts.h"
 #include "prescale/aggregator/series_store.h"
+#include "prescale/aggregator/triggers.h"
 #include "prescale/base/clock.h"
 #include "prescale/base/rate_limiter.h"
 #include "prescale/http/http_server.h"
@@ -36,6 +41,10 @@ class Aggregator {
   ControlStore* control_store() { return control_store_.get(); }
   // The decision loop (null without a control store).
   const DecisionLoop* decisions() const { return decisions_.get(); }
+  // Delivers the scaling actions (null without a control store): main runs
+  // RunOnce on its own thread.
+  ActionDispatcher* dispatcher() { return dispatcher_.get(); }
+  TriggerBus& triggers() { return triggers_; }
 
   // /api/v1/write, /api/v1/ingest, /api/v1/raw, /api/v1/series, /api/v1/forecasts,
   // /metrics, /healthz, /readyz, and the control API once a store is attached.
@@ -49,6 +58,12 @@ class Aggregator {
   http::HttpResponse HandleSeries(const http::HttpRequest& request);
   http::HttpResponse HandleForecasts(const http::HttpRequest& request);
   http::HttpResponse HandleDecisions(const http::HttpRequest& request);
+  // POST /api/v1/alerts/alertmanager: Alertmanager's webhook (version 4).
+  http::HttpResponse HandleAlertmanager(const http::HttpRequest& request);
+  // GET /api/v1/directives?node=NAME: the CPU caps an agent applies on its node.
+  http::HttpResponse HandleDirectives(const http::HttpRequest& request);
+  // POST /api/v1/tenants/{tenant}/services/{service}/replicas: the replicas a service runs.
+  http::HttpResponse HandleReplicasReport(const http::HttpRequest& request);
   http::HttpResponse HandleMetrics();
 
   // Removes idle and ended series; returns how many.
@@ -58,6 +73,9 @@ class Aggregator {
   // evaluated by the decision engine; returns the series forecast. (ExpireIdle
   // runs apart, less often.)
   size_t Tick();
+  // The services the trigger bus named since the last evaluation, evaluated
+  // now (no forecast refresh); false when nothing was pending.
+  bool EvaluateTriggers();
   // The text exposition of the self metrics.
   std::string MetricsText();
 
@@ -86,6 +104,11 @@ class Aggregator {
   std::unique_ptr<ControlStore> control_store_;
   std::unique_ptr<ControlApi> control_api_;
   std::unique_ptr<DecisionLoop> decisions_;
+  std::unique_ptr<ActionDispatcher> dispatcher_;
+  TriggerBus triggers_;
+  AlertDeduplicator alerts_;
+  std::mutex alerts_mu_;                           // the alert counters below
+  std::map<std::string, double> alerts_received_;  // by outcome
 };
 
 }  // namespace prescale::aggregator

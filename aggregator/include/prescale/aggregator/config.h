@@ -54,6 +54,14 @@ struct AggregatorConfig {
   std::string bootstrap_dir;
   // The decision engine's view of the cluster (capacity from the agents unless set).
   DecisionLoopOptions decisions;
+  // How often demand minutes become final, every demand series is forecast
+  // and every service evaluated (triggers evaluate at once in between).
+  std::chrono::milliseconds tick_interval{10'000};
+  // How long a CPU cap the agents read from /api/v1/directives holds without
+  // being read again: past it, the agent puts the original value back.
+  std::chrono::milliseconds directive_lease{60'000};
+  // One webhook delivery attempt's timeout (retried with backoff).
+  std::chrono::milliseconds webhook_timeout{5'000};
   LogLevel log_level = LogLevel::kInfo;
   // The demand series: labels, rules (defaults plus `demand.custom_metrics`), timing.
   DemandOptions demand;

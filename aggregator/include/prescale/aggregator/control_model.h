@@ -15,6 +15,9 @@
 
 namespace prescale::aggregator {
 
+// Unix milliseconds as RFC 3339 UTC with milliseconds ("2026-11-28T10:00:00.000Z").
+std::string FormatRfc3339(int64_t ms);
+
 // A request body or config object that does not hold: 400 when it is not JSON
 // at all (malformed), 422 when it is but a field is wrong (invalid).
 struct FieldError {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "prescale/base/status.h"
@@ -88,6 +89,9 @@ struct AuditRecord {
 // What a record's hash covers: every field but `hash`, in a fixed order, as
 // compact JSON. Store-independent, so every implementation chains the same way.
 std::string AuditCanonicalForm(const AuditRecord& record);
+// `bytes` random bytes (OpenSSL's RAND_bytes) as lowercase hex; "" if the generator fails.
+std::string RandomHex(size_t bytes);
+
 // Hex SHA-256 of the canonical form (which includes prev_hash).
 std::string AuditHash(const AuditRecord& record);
 
@@ -133,6 +137,31 @@ struct TokenRecord {
 
 enum class WriteMode { kCreate, kReplace, kUpsert };
 
+// A scaling action waiting for its executor: the durable outbox, so no action
+// is lost across a restart. Delivered at least once, oldest first.
+struct OutboxEntry {
+  std::string action_id;  // unique
+  std::string tenant, service;
+  std::string executor;      // "webhook", "kubernetes"
+  std::string payload_json;  // the action as the webhook body carries it
+  int64_t created_ms = 0;
+  int64_t next_attempt_ms = 0;
+  int64_t attempts = 0;
+  std::string last_error;
+};
+
+// What is known of a service's replicas besides its spec: the target the
+// engine last set, and the replicas its executor, a report or the Kubernetes
+// scale subresource last said run. Observed state: not audited as a change of
+// the spec (the actions and reports that set it are).
+struct ServiceStatus {
+  std::string tenant, service;
+  int64_t target = 0;              // the last action's to_replicas (0: none yet)
+  std::optional<int64_t> current;  // the replicas last reported to run
+  std::string current_source;      // "webhook", "kubernetes", "report"
+  int64_t updated_ms = 0;
+};
+
 class ControlStore {
  public:
   ControlStore() = default;
@@ -170,6 +199,27 @@ class ControlStore {
   virtual Result<Page<AuditRecord>> ListAudit(const AuditQuery& query) = 0;
   // Walks the whole chain with AuditChainVerifier.
   virtual Result<AuditVerification> VerifyAudit() = 0;
+
+  // Scaling actions. Appends `audit` (a "scale" record with the decision's
+  // inputs), queues `entry` when there is one, and sets the service's target
+  // to `target`, in one transaction. kAlreadyExists on a reused action id.
+  virtual Result<AuditRecord> RecordAction(AuditRecord audit, const std::optional<OutboxEntry>& entry,
+                                           int64_t target) = 0;
+  // The oldest `limit` queued entries, due or not, in the order they were queued.
+  virtual Result<std::vector<OutboxEntry>> QueuedActions(size_t limit) = 0;
+  // Every queued entry's count and the oldest's created_ms (0 when empty).
+  virtual Result<std::pair<int64_t, int64_t>> OutboxBacklog() = 0;
+  // The attempt failed for now: counts it and sets when to try again.
+  virtual Status RetryAction(const std::string& action_id, int64_t next_attempt_ms, const std::string& error) = 0;
+  // The action is finished (delivered, or failed for good): removes it and
+  // appends `audit` (the delivery result) in one transaction. kNotFound when
+  // it is not queued.
+  virtual Result<AuditRecord> FinishAction(const std::string& action_id, AuditRecord audit) = 0;
+  // Every service's status, by (tenant, service).
+  virtual Result<std::vector<ServiceStatus>> ServiceStatuses() = 0;
+  // Records the replicas a service runs (feedback, reports).
+  virtual Status SetCurrentReplicas(const std::string& tenant, const std::string& service, int64_t current,
+                                    const std::string& source, int64_t now_ms) = 0;
 };
 
 }  // namespace prescale::aggregator

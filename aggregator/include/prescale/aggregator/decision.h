@@ -46,6 +46,11 @@ struct Decision {
   int64_t to_replicas = 0;  // after behaviour and arbitration
   int64_t desired = 0;      // before arbitration (after behaviour)
   std::string reason;       // which resource drove it and how ("cpu forecast 7.2 cores > 4 x 0.5 x 0.7")
+  // What drove the change, in few words (a metric label): "forecast", "use",
+  // "tolerance", "quota" or "capacity" (arbitration cut it), "bounds" (min/max
+  // or the policy's rate limits), "off", "none".
+  std::string driver;
+  std::optional<double> forecast;  // the driving resource's forecast upper bound, when a forecast drove it
   std::string trigger;
   bool constrained = false;             // granted less than desired
   std::string limited_by;               // the quota or capacity that bound it
@@ -64,8 +69,11 @@ struct DecisionOptions {
 // Step 2 for one service: the replicas its demand asks for (before behaviour),
 // and why. Resources without a per-replica request or a target are skipped;
 // with none left, the current replicas.
+// `driver` (may be null) gets "forecast", "use", "tolerance", "off" or "none";
+// `forecast` (may be null) the driving resource's forecast when it drove it.
 int64_t DesiredReplicas(const Service& spec, PolicyMode mode, const std::vector<ResourceDemand>& demand,
-                        double tolerance, std::string* reason);
+                        double tolerance, std::string* reason, std::string* driver = nullptr,
+                        std::optional<double>* forecast = nullptr);
 
 class DecisionEngine {
  public:
