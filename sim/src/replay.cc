@@ -360,6 +360,7 @@ void Replay::Measure(int64_t t, int64_t dt) {
       }
       for (ReplayTotals* tot : {&result_.totals[p], &result_.services[i].totals[p]}) {
         if (short_now) tot->under_minutes[prio] += minutes;
+        if (short_now && ps.constrained != Scope::kNone) tot->under_limited_minutes += minutes;
         if (ps.cap_cores) tot->throttled_minutes[prio] += minutes;
         if (inverted) tot->inversion_minutes += minutes;
         tot->provisioned_core_hours += provisioned * hours;

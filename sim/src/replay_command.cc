@@ -75,7 +75,8 @@ std::string TotalsJson(const ReplayTotals& t) {
          ",\"provisioned_core_hours\":" + Fixed(t.provisioned_core_hours, 4) +
          ",\"over_core_hours\":" + Fixed(t.over_core_hours, 4) +
          ",\"demand_core_hours\":" + Fixed(t.demand_core_hours, 4) + ",\"actions\":" + std::to_string(t.actions) +
-         ",\"inversion_minutes\":" + Fixed(t.inversion_minutes, 3) + "}";
+         ",\"inversion_minutes\":" + Fixed(t.inversion_minutes, 3) +
+         ",\"under_limited_minutes\":" + Fixed(t.under_limited_minutes, 3) + "}";
   return out;
 }
 
@@ -164,7 +165,7 @@ std::string FormatReplayTable(const Scenario& scenario, const ReplayResult& resu
     std::snprintf(cell, sizeof cell, " %13s", (std::string("under:") + kPriorityNames[p]).c_str());
     head += cell;
   }
-  head += "   under  core-h  over-h  actions";
+  head += "   under limit-bound  core-h  over-h  actions";
   for (size_t p : levels) {
     std::snprintf(cell, sizeof cell, " %15s", (std::string("throttled:") + kPriorityNames[p]).c_str());
     head += cell;
@@ -178,8 +179,8 @@ std::string FormatReplayTable(const Scenario& scenario, const ReplayResult& resu
       std::snprintf(cell, sizeof cell, " %13.1f", t.under_minutes[p]);
       row += cell;
     }
-    std::snprintf(cell, sizeof cell, " %7.1f %7.2f %7.2f %8lld", t.under_total(), t.provisioned_core_hours,
-                  t.over_core_hours, static_cast<long long>(t.actions));
+    std::snprintf(cell, sizeof cell, " %7.1f %11.1f %7.2f %7.2f %8lld", t.under_total(), t.under_limited_minutes,
+                  t.provisioned_core_hours, t.over_core_hours, static_cast<long long>(t.actions));
     row += cell;
     for (size_t p : levels) {
       std::snprintf(cell, sizeof cell, " %15.1f", t.throttled_minutes[p]);
@@ -206,14 +207,15 @@ Status WriteReplayCsv(const std::string& path, const ReplayResult& result) {
   for (const char* p : kPriorityNames) header += std::string(",under_min_") + p;
   header += ",under_min_total,provisioned_core_hours,over_core_hours,demand_core_hours,actions";
   for (const char* p : kPriorityNames) header += std::string(",throttled_min_") + p;
-  std::fprintf(f.get(), "%s,inversion_min\n", header.c_str());
+  std::fprintf(f.get(), "%s,inversion_min,under_limited_min\n", header.c_str());
   auto row = [&](size_t k, const std::string& tenant, const std::string& service, const ReplayTotals& t) {
     std::string line = std::string(kPolicyNames[k]) + "," + tenant + "," + service;
     for (double v : t.under_minutes) line += "," + Fixed(v, 3);
     line += "," + Fixed(t.under_total(), 3) + "," + Fixed(t.provisioned_core_hours, 4) + "," +
             Fixed(t.over_core_hours, 4) + "," + Fixed(t.demand_core_hours, 4) + "," + std::to_string(t.actions);
     for (double v : t.throttled_minutes) line += "," + Fixed(v, 3);
-    std::fprintf(f.get(), "%s,%s\n", line.c_str(), Fixed(t.inversion_minutes, 3).c_str());
+    std::fprintf(f.get(), "%s,%s,%s\n", line.c_str(), Fixed(t.inversion_minutes, 3).c_str(),
+                 Fixed(t.under_limited_minutes, 3).c_str());
   };
   for (size_t k = 0; k < kPolicies; ++k) {
     row(k, "*", "*", result.totals[k]);

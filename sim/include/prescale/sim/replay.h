@@ -37,6 +37,9 @@ struct ReplayTotals {
   double demand_core_hours = 0;
   int64_t actions = 0;           // replica-count changes made
   double inversion_minutes = 0;  // service-minutes in a priority inversion (see docs/scaling.md)
+  // Of the under-provisioned service-minutes, those while a quota or the
+  // cluster's capacity cut the service's last scaling (the rest: timing).
+  double under_limited_minutes = 0;
   double under_total() const {
     double s = 0;
     for (double v : under_minutes) s += v;
