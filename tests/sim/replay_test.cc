@@ -251,18 +251,34 @@ TEST(ReplayCommand, WritesSummaryAndOnePlotPerService) {
   EXPECT_FALSE(ParseReplayCommandLine(2, bad).ok());
 }
 
-// The shipped scenarios parse and name traces that exist (when ../shared/traces is there).
-TEST(ReplayScenarios, ShippedScenariosParse) {
+// The shipped scenarios parse and name traces that exist, and replayed on the
+// real traces they keep the figures docs/scaling.md reports: on the daily
+// pattern the goal (at least 50% fewer under-provisioned minutes than
+// HPA for at most 10% more core-hours), and never a priority inversion.
+TEST(ReplayScenarios, ShippedScenariosOnTheRealTraces) {
+  struct stat st {};
+  const bool traces = ::stat(testing::TracesDir().c_str(), &st) == 0;
   for (const char* name : {"bitbrains-daily.yaml", "quota-squeeze.yaml"}) {
+    SCOPED_TRACE(name);
     auto s = LoadScenario(testing::SourceDir() + "/docs/scenarios/" + name);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
-    struct stat st {};
-    const std::string trace = testing::TracesDir() + "/" + s->services[0].demand.file;
-    if (::stat(testing::TracesDir().c_str(), &st) != 0) {
-      GTEST_SKIP() << "the real traces are not at " << testing::TracesDir() << " (set PRESCALE_TRACES_DIR)";
+    if (!traces) continue;
+    for (const ScenarioService& svc : s->services) {
+      const std::string trace = testing::TracesDir() + "/" + svc.demand.file;
+      EXPECT_EQ(::stat(trace.c_str(), &st), 0) << trace;
     }
-    EXPECT_EQ(::stat(trace.c_str(), &st), 0) << trace;
+    const ReplayResult r = MustReplay(*s, testing::TracesDir());
+    EXPECT_EQ(r.totals[kPrescale].inversion_minutes, 0);
+    if (std::string(name) == "bitbrains-daily.yaml") {
+      EXPECT_LE(r.totals[kPrescale].under_total(), 0.5 * r.totals[kHpa].under_total());
+      EXPECT_LE(r.totals[kPrescale].provisioned_core_hours, 1.1 * r.totals[kHpa].provisioned_core_hours);
+    } else {
+      EXPECT_GT(r.totals[kHpa].inversion_minutes, 0);  // first-come capacity under contention
+      const size_t critical = static_cast<size_t>(Priority::kCritical);
+      EXPECT_LT(r.totals[kPrescale].under_minutes[critical], 0.5 * r.totals[kHpa].under_minutes[critical]);
+    }
   }
+  if (!traces) GTEST_SKIP() << "the real traces are not at " << testing::TracesDir() << " (set PRESCALE_TRACES_DIR)";
 }
 
 }  // namespace
