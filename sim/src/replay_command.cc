@@ -1,11 +1,9 @@
 #include "prescale/sim/replay_command.h"
 
-#include <sys/stat.h>
-
-#include <cerrno>
 #include <cmath>
-#include <cstring>
+#include <filesystem>
 #include <memory>
+#include <system_error>
 
 #include "prescale/sim/report.h"
 
@@ -81,9 +79,9 @@ std::string TotalsJson(const ReplayTotals& t) {
 }
 
 Status MakeDir(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return Status::IoError("cannot create " + dir + ": " + std::strerror(errno));
-  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IoError("cannot create " + dir + ": " + ec.message());
   return Status::Ok();
 }
 

@@ -231,7 +231,7 @@ TEST(ReplayCommand, WritesSummaryAndOnePlotPerService) {
       dir.Write("s.yaml",
                 "name: flat\ntenants: [{name: a}]\nservices:\n  - {name: web, tenant: a, cpu_per_replica: 1, "
                 "demand: {file: flat.csv}}\n");
-  const std::string out_dir = dir.path() + "/out";
+  const std::string out_dir = dir.path() + "/out/flat";  // parents are created
   const std::string traces = dir.path();
   const char* argv[] = {"replay",        "--scenario", scenario.c_str(), "--output",
                         out_dir.c_str(), "--traces",   traces.c_str(),   "--quiet"};
