@@ -215,9 +215,14 @@ void DirectiveLoop::Apply(const DirectiveSet& set) {
   for (auto& [dir, want] : wanted) {
     if (Status s = throttler_.Apply(dir, want.cores, set.lease); !s.ok()) {
       apply_errors_->Increment();
-      Log(LogLevel::kDebug, "directives: " + want.owner.tenant + "/" + want.owner.service + ": " + s.message());
+      // Warn once per cgroup, not every cycle; the counter keeps counting.
+      if (failing_.insert(dir).second) {
+        Log(LogLevel::kWarning,
+            "directives: cannot cap " + want.owner.tenant + "/" + want.owner.service + ": " + s.message());
+      }
       continue;
     }
+    failing_.erase(dir);
     Owner& owner = owners_[dir];
     if (owner.tenant != want.owner.tenant || owner.service != want.owner.service || owner.path != want.owner.path) {
       // The directory changed hands (or is new): its gauge takes the new labels.

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -116,7 +117,8 @@ class DirectiveLoop {
   };
   std::map<std::string, Owner> owners_;
   std::map<std::string, prometheus::Gauge*> cap_gauges_;
-  std::string last_error_;
+  std::string last_error_;         // of the last poll, logged once
+  std::set<std::string> failing_;  // directories whose cap could not be written, logged once
 
   prometheus::Family<prometheus::Gauge>* cap_family_ = nullptr;
   prometheus::Counter* polls_ok_ = nullptr;
