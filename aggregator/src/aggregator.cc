@@ -659,12 +659,10 @@ http::HttpResponse Aggregator::HandleReplicasReport(const http::HttpRequest& req
   const std::string tenant(request.PathParam("tenant"));
   const std::string service(request.PathParam("service"));
   const Role role = auth.principal.role;
-  if (role == Role::kViewer || role == Role::kAnonymous ||
-      (role == Role::kOperator && auth.principal.tenant != tenant)) {
+  // Anonymous only while no tokens are configured (the authenticator is open), as for pushes.
+  if (role == Role::kViewer || (role == Role::kOperator && auth.principal.tenant != tenant)) {
     return Count(kReport, JsonFieldError(403, "forbidden",
-                                         "replicas are reported by admin, agent and the tenant's "
-                                         "operator tokens",
-                                         ""));
+                                         "replicas are reported by admin, agent and the tenant's operator tokens", ""));
   }
   rapidjson::Document doc;
   doc.Parse(request.body.data(), request.body.size());

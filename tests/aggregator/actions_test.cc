@@ -1,0 +1,447 @@
+// Scaling actions end to end inside the aggregator: the decision loop records
+// each change in the audit log and the outbox (one transaction), the
+// dispatcher delivers the outbox to a real HTTP receiver on loopback with a
+// verifiable signature, retries with backoff on the injected clock, keeps the
+// order per service, survives a reopen of the store, and takes the replicas
+// the receiver reports. Also: recommend-only records, Alertmanager triggers,
+// directives and replica reports through the aggregator's handlers.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <deque>
+#include <mutex>
+
+#include "prescale/aggregator/actions.h"
+#include "prescale/aggregator/aggregator.h"
+#include "prescale/aggregator/sqlite_store.h"
+#include "prescale/aggregator/webhook_signature.h"
+#include "prescale/http/http_server.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/test_env.h"
+
+namespace prescale::aggregator {
+namespace {
+
+using namespace std::chrono_literals;
+using remote_write::TimeSeries;
+using ::testing::HasSubstr;
+
+constexpr int64_t kMinute = 60'000;
+constexpr const char* kSecret = "s3cret-key";
+
+// A webhook receiver on 127.0.0.1:0: answers with the queued statuses (then
+// 200), keeps every request it got.
+class Receiver {
+ public:
+  Receiver() {
+    auto server = http::HttpServer::Start(
+        http::HttpServerOptions{}, {{"POST", "/scale", [this](const http::HttpRequest& r) { return Handle(r); }}});
+    EXPECT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/scale"; }
+  void Answer(int status, std::string body = "") {
+    std::lock_guard lock(mu_);
+    answers_.push_back({status, std::move(body)});
+  }
+  std::vector<http::HttpRequest> requests() const {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+  void Stop() { server_->Stop(); }
+
+ private:
+  http::HttpResponse Handle(const http::HttpRequest& r) {
+    std::lock_guard lock(mu_);
+    requests_.push_back(r);
+    http::HttpResponse out;
+    out.content_type = "application/json";
+    if (!answers_.empty()) {
+      out.status = answers_.front().first;
+      out.body = answers_.front().second;
+      answers_.pop_front();
+    }
+    return out;
+  }
+  mutable std::mutex mu_;
+  std::deque<std::pair<int, std::string>> answers_;
+  std::vector<http::HttpRequest> requests_;
+  std::unique_ptr<http::HttpServer> server_;
+};
+
+class ActionsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const int64_t now = ToUnixMillis(clock_.Now());
+    clock_.Advance(std::chrono::milliseconds((kMinute - now % kMinute) % kMinute + kMinute));
+    secret_file_ = dir_.Write("webhook-secret", std::string(kSecret) + "\n");
+    Open();
+  }
+
+  void Open() {
+    aggregator_.reset();
+    AggregatorConfig config;
+    config.decisions.cluster_cpu_cores = 64;
+    config.decisions.capacity_reserve = 0;
+    aggregator_ = std::make_unique<Aggregator>(config, clock_);
+    auto store = OpenSqliteStore(dir_.path() + "/control.db", SqliteStoreOptions{});
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    aggregator_->UseControlStore(std::move(store).value());
+  }
+
+  void Seed(ObjectKind kind, const std::string& json, const std::string& tenant = "") {
+    FieldError e;
+    auto built = BuildObject(kind, json, {kind, tenant, ""}, &e);
+    ASSERT_TRUE(built) << e.field << ": " << e.message;
+    AuditRecord a;
+    a.actor = "test";
+    auto put = store()->Put(built->object, WriteMode::kUpsert, std::nullopt, a);
+    ASSERT_TRUE(put.ok()) << put.status().ToString();
+  }
+
+  void SeedWebService(const std::string& executor_json) {
+    Seed(ObjectKind::kTenant, R"({"name":"acme","quotas":{"cpu_cores":32}})");
+    Seed(ObjectKind::kService,
+         R"({"name":"web","priority":"critical","replicas":{"current":2,"min":1,"max":40},)"
+         R"("requests":{"cpu_cores":0.5},"target_utilization":{"cpu":1.0},"executor":)" +
+             executor_json + "}",
+         "acme");
+  }
+
+  std::string WebhookExecutorJson(const std::string& url) {
+    return R"({"type":"webhook","url":")" + url + R"(","secret_file":")" + secret_file_ + R"("})";
+  }
+
+  // An agent's push every 10 s: web burning `cores` on node n1 (the first push 10 s from now).
+  void RunFor(std::chrono::seconds duration, double cores) {
+    const int64_t end = ToUnixMillis(clock_.Now()) + duration.count() * 1000;
+    for (int64_t t = ToUnixMillis(clock_.Now()) + 10'000; t <= end; t += 10'000) {
+      clock_.Advance(std::chrono::milliseconds(t - ToUnixMillis(clock_.Now())));
+      cpu_seconds_ += cores * 10;
+      std::vector<TimeSeries> push = {
+          {{{"__name__", "container_cpu_usage_seconds_total"}, {"node", "n1"}, {"service", "web"}, {"tenant", "acme"}},
+           {{cpu_seconds_, t}}}};
+      AppendStats stats;
+      ASSERT_TRUE(aggregator_->store().Append(push, &stats).ok());
+      aggregator_->Tick();
+    }
+  }
+
+  std::vector<AuditRecord> Audit(const std::string& action) {
+    AuditQuery q;
+    q.limit = 1000;
+    auto page = store()->ListAudit(q);
+    EXPECT_TRUE(page.ok());
+    std::vector<AuditRecord> out;
+    for (AuditRecord& r : page->items) {
+      if (r.action == action) out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  int64_t Outbox() {
+    auto backlog = store()->OutboxBacklog();
+    EXPECT_TRUE(backlog.ok());
+    return backlog->first;
+  }
+
+  ControlStore* store() { return aggregator_->control_store(); }
+
+  testing::TempDir dir_{"prescale-actions"};
+  testing::FakeClock clock_;
+  std::unique_ptr<Aggregator> aggregator_;
+  std::string secret_file_;
+  double cpu_seconds_ = 0;
+};
+
+TEST_F(ActionsTest, ScaleUpIsAuditedQueuedAndDeliveredSigned) {
+  Receiver receiver;
+  SeedWebService(WebhookExecutorJson(receiver.url()));
+  RunFor(3min, 3.0);
+  // 3 cores at 0.5 a replica: 2 -> 6 (HPA's first step allows it), audited and queued once.
+  std::vector<AuditRecord> scale = Audit("scale");
+  ASSERT_EQ(scale.size(), 1u);
+  EXPECT_EQ(scale[0].actor, "decision-engine");
+  EXPECT_EQ(scale[0].before_json, R"({"replicas":2})");
+  EXPECT_THAT(scale[0].after_json, HasSubstr(R"("replicas":6)"));
+  EXPECT_THAT(scale[0].after_json, HasSubstr(R"("demand":{"cpu":{"current":3)"));
+  EXPECT_EQ(Outbox(), 1);
+  // Later ticks start from the target: no repeat.
+  RunFor(1min, 3.0);
+  EXPECT_EQ(Audit("scale").size(), 1u);
+  EXPECT_EQ(aggregator_->decisions()->Latest("acme")[0].from_replicas, 6);
+
+  EXPECT_EQ(aggregator_->dispatcher()->RunOnce(), 1u);
+  std::vector<http::HttpRequest> got = receiver.requests();
+  ASSERT_EQ(got.size(), 1u);
+  const http::HttpRequest& r = got[0];
+  EXPECT_TRUE(VerifyWebhookSignature(kSecret, r.body, r.Header("X-Prescale-Signature")))
+      << "signed with the secret file's content, its trailing newline removed";
+  auto action = ParseActionJson(r.body);
+  ASSERT_TRUE(action.ok()) << r.body;
+  EXPECT_EQ(r.Header("Idempotency-Key"), action->id);
+  EXPECT_EQ(action->tenant, "acme");
+  EXPECT_EQ(action->service, "web");
+  EXPECT_EQ(action->from_replicas, 2);
+  EXPECT_EQ(action->to_replicas, 6);
+  EXPECT_EQ(action->trigger, "tick");
+  EXPECT_FALSE(action->constrained);
+  EXPECT_THAT(action->reason, HasSubstr("cpu"));
+  EXPECT_EQ(r.Header("X-Prescale-Timestamp"), std::to_string(ToUnixMillis(clock_.Now()) / 1000));
+  EXPECT_EQ(Outbox(), 0);
+  std::vector<AuditRecord> delivered = Audit("scale.delivered");
+  ASSERT_EQ(delivered.size(), 1u);
+  EXPECT_EQ(delivered[0].request_id, action->id);
+  EXPECT_EQ(delivered[0].status, 200);
+  const std::string metrics = aggregator_->MetricsText();
+  EXPECT_THAT(metrics, HasSubstr(R"(prescale_action_deliveries_total{executor="webhook",result="delivered"} 1)"));
+  EXPECT_THAT(
+      metrics,
+      HasSubstr(R"(prescale_scaling_actions_total{direction="up",reason="use",service="web",tenant="acme"} 1)"));
+  EXPECT_THAT(metrics, HasSubstr("prescale_action_outbox_size 0"));
+  // The audit chain holds with the new records.
+  auto verified = store()->VerifyAudit();
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->ok) << verified->reason;
+}
+
+TEST_F(ActionsTest, ServerErrorsAreRetriedWithBackoffAndClientErrorsFail) {
+  Receiver receiver;
+  SeedWebService(WebhookExecutorJson(receiver.url()));
+  receiver.Answer(503);
+  receiver.Answer(500);
+  RunFor(3min, 3.0);
+  ActionDispatcher* d = aggregator_->dispatcher();
+  EXPECT_EQ(d->RunOnce(), 1u);  // 503: again in 1 s
+  EXPECT_EQ(d->RunOnce(), 0u) << "not due yet";
+  clock_.Advance(1s);
+  EXPECT_EQ(d->RunOnce(), 1u);  // 500: again in 2 s
+  clock_.Advance(1s);
+  EXPECT_EQ(d->RunOnce(), 0u);
+  clock_.Advance(1s);
+  EXPECT_EQ(d->RunOnce(), 1u);  // 200
+  EXPECT_EQ(Outbox(), 0);
+  std::vector<http::HttpRequest> got = receiver.requests();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].body, got[2].body) << "a retry sends the same body";
+  EXPECT_EQ(got[0].Header("Idempotency-Key"), got[2].Header("Idempotency-Key"));
+  ASSERT_EQ(Audit("scale.delivered").size(), 1u);
+  EXPECT_THAT(aggregator_->MetricsText(),
+              HasSubstr(R"(prescale_action_deliveries_total{executor="webhook",result="retry"} 2)"));
+
+  // A 4xx other than 408/429 will not work by retrying: failed, audited, gone.
+  receiver.Answer(404, "no such deployment");
+  RunFor(2min, 9.0);
+  EXPECT_EQ(Outbox(), 1);
+  EXPECT_EQ(d->RunOnce(), 1u);
+  EXPECT_EQ(Outbox(), 0);
+  std::vector<AuditRecord> failed = Audit("scale.failed");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].status, 404);
+  EXPECT_THAT(failed[0].message, HasSubstr("no such deployment"));
+}
+
+TEST_F(ActionsTest, OutboxSurvivesARestartAndKeepsTheOrderOfAService) {
+  Receiver receiver;
+  receiver.Stop();  // down: connection refused
+  SeedWebService(WebhookExecutorJson(receiver.url()));
+  RunFor(3min, 3.0);  // 2 -> 6
+  EXPECT_EQ(aggregator_->dispatcher()->RunOnce(), 1u);
+  RunFor(2min, 9.0);  // 6 -> 18 queued behind the first, which waits for its retry
+  EXPECT_EQ(Outbox(), 2);
+  // The aggregator restarts on the same database.
+  Open();
+  Receiver up;
+  // The receiver came back elsewhere: point the service at it (the queued actions keep their ids).
+  SeedWebService(WebhookExecutorJson(up.url()));
+  EXPECT_EQ(Outbox(), 2);
+  clock_.Advance(2s);
+  EXPECT_EQ(aggregator_->dispatcher()->RunOnce(), 2u);
+  std::vector<http::HttpRequest> got = up.requests();
+  ASSERT_EQ(got.size(), 2u);
+  auto first = ParseActionJson(got[0].body);
+  auto second = ParseActionJson(got[1].body);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->to_replicas, 6);
+  EXPECT_EQ(second->from_replicas, 6);
+  EXPECT_GT(second->to_replicas, 6);
+  EXPECT_NE(first->id, second->id);
+  EXPECT_EQ(Outbox(), 0);
+}
+
+TEST_F(ActionsTest, ReceiverFeedbackAndReportsSetCurrentReplicas) {
+  Receiver receiver;
+  receiver.Answer(200, R"({"replicas":5})");
+  SeedWebService(WebhookExecutorJson(receiver.url()));
+  RunFor(3min, 3.0);
+  aggregator_->dispatcher()->RunOnce();
+  auto statuses = store()->ServiceStatuses();
+  ASSERT_TRUE(statuses.ok());
+  ASSERT_EQ(statuses->size(), 1u);
+  EXPECT_EQ((*statuses)[0].current, 5);
+  EXPECT_EQ((*statuses)[0].current_source, "webhook");
+  RunFor(10s, 3.0);
+  EXPECT_THAT(aggregator_->MetricsText(), HasSubstr(R"(prescale_current_replicas{service="web",tenant="acme"} 5)"));
+
+  http::HttpRequest report;
+  report.method = "POST";
+  report.path = "/api/v1/tenants/acme/services/web/replicas";
+  report.path_params = {{"tenant", "acme"}, {"service", "web"}};
+  report.body = R"({"current": 7})";
+  EXPECT_EQ(aggregator_->HandleReplicasReport(report).status, 204);
+  report.body = R"({"current": -1})";
+  http::HttpResponse bad = aggregator_->HandleReplicasReport(report);
+  EXPECT_EQ(bad.status, 422);
+  EXPECT_THAT(bad.body, HasSubstr(R"("field":"current")"));
+  report.body = "{";
+  EXPECT_EQ(aggregator_->HandleReplicasReport(report).status, 400);
+  report.path_params = {{"tenant", "acme"}, {"service", "nope"}};
+  report.body = R"({"current": 1})";
+  EXPECT_EQ(aggregator_->HandleReplicasReport(report).status, 404);
+  statuses = store()->ServiceStatuses();
+  ASSERT_TRUE(statuses.ok());
+  EXPECT_EQ((*statuses)[0].current, 7);
+  EXPECT_EQ((*statuses)[0].current_source, "report");
+}
+
+TEST_F(ActionsTest, RecommendOnlyIsRecordedOncePerChangeAndNeverQueued) {
+  SeedWebService(R"({"type":"recommend-only"})");
+  RunFor(3min, 3.0);
+  RunFor(1min, 3.0);
+  std::vector<AuditRecord> recommend = Audit("recommend");
+  ASSERT_EQ(recommend.size(), 1u);
+  EXPECT_THAT(recommend[0].after_json, HasSubstr(R"("replicas":6)"));
+  EXPECT_EQ(Outbox(), 0);
+  EXPECT_TRUE(Audit("scale").empty());
+  EXPECT_EQ(aggregator_->decisions()->Latest("")[0].from_replicas, 2) << "nothing changed the replicas";
+}
+
+std::string AlertBody(const std::string& status, const std::string& action) {
+  return R"({"version":"4","status":")" + status + R"(","receiver":"prescale","groupKey":"g","alerts":[)" +
+         R"({"status":")" + status + R"(","labels":{"alertname":"WebLatency","tenant":"acme","service":"web")" +
+         (action.empty() ? "" : R"(,"prescale_action":")" + action + "\"") +
+         R"(},"annotations":{},"startsAt":"2026-11-28T10:00:00Z","endsAt":"0001-01-01T00:00:00Z",)" +
+         R"("fingerprint":"00000000000000a1"}]})";
+}
+
+TEST_F(ActionsTest, AlertmanagerAlertEvaluatesAtOnceAndScaleUpHoldsUntilResolved) {
+  Receiver receiver;
+  SeedWebService(WebhookExecutorJson(receiver.url()));
+  Seed(ObjectKind::kService,
+       R"({"name":"web","priority":"critical","replicas":{"current":4,"min":1,"max":40},)"
+       R"("requests":{"cpu_cores":0.5},"target_utilization":{"cpu":1.0},"executor":)" +
+           WebhookExecutorJson(receiver.url()) + "}",
+       "acme");
+  RunFor(3min, 2.0);  // 2 cores at 0.5: 4 replicas, no change
+  EXPECT_TRUE(Audit("scale").empty());
+  EXPECT_FALSE(aggregator_->EvaluateTriggers()) << "nothing pending";
+
+  http::HttpRequest alert;
+  alert.method = "POST";
+  alert.body = AlertBody("firing", "scale_up");
+  http::HttpResponse r = aggregator_->HandleAlertmanager(alert);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr(R"("triggered":1)"));
+  // Alertmanager repeats it: dropped.
+  r = aggregator_->HandleAlertmanager(alert);
+  EXPECT_THAT(r.body, HasSubstr(R"("repeats":1)"));
+  ASSERT_TRUE(aggregator_->EvaluateTriggers());
+  std::vector<Decision> d = aggregator_->decisions()->Latest("acme");
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].trigger, "alertmanager:00000000000000a1");
+  EXPECT_EQ(d[0].to_replicas, 5) << "scale_up: one above what it ran while the alert fires";
+  std::vector<AuditRecord> scale = Audit("scale");
+  ASSERT_EQ(scale.size(), 1u);
+  EXPECT_THAT(scale[0].after_json, HasSubstr(R"("trigger":"alertmanager:00000000000000a1")"));
+  // Resolved: the floor goes, the use-driven decision returns (after HPA's
+  // scale-down stabilisation of 5 minutes).
+  alert.body = AlertBody("resolved", "scale_up");
+  r = aggregator_->HandleAlertmanager(alert);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(aggregator_->EvaluateTriggers());
+  RunFor(6min, 2.0);
+  EXPECT_EQ(aggregator_->decisions()->Latest("acme")[0].to_replicas, 4)
+      << aggregator_->decisions()->Latest("acme")[0].reason;
+  EXPECT_THAT(aggregator_->MetricsText(), HasSubstr(R"(prescale_triggers_total{source="alertmanager"} 2)"));
+}
+
+TEST_F(ActionsTest, AlertmanagerBadBodiesAreRefusedWithTheField) {
+  SeedWebService(R"({"type":"recommend-only"})");
+  http::HttpRequest alert;
+  alert.method = "POST";
+  alert.body = "{not json";
+  http::HttpResponse r = aggregator_->HandleAlertmanager(alert);
+  EXPECT_EQ(r.status, 400);
+  alert.body = R"({"version":"3","alerts":[]})";
+  r = aggregator_->HandleAlertmanager(alert);
+  EXPECT_EQ(r.status, 422);
+  EXPECT_THAT(r.body, HasSubstr(R"("field":"version")"));
+  // Alerts without tenant and service labels are counted, not acted on.
+  alert.body =
+      R"({"version":"4","alerts":[{"status":"firing","labels":{"alertname":"X"},"startsAt":"2026-11-28T10:00:00Z"}]})";
+  r = aggregator_->HandleAlertmanager(alert);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr(R"("ignored":1)"));
+  EXPECT_FALSE(aggregator_->triggers().pending());
+}
+
+TEST_F(ActionsTest, DirectivesShareAThrottledServicesCapAmongItsNodes) {
+  // A low-priority service squeezed by the cluster's capacity gets a cap.
+  AggregatorConfig config;
+  config.decisions.cluster_cpu_cores = 4;
+  config.decisions.capacity_reserve = 0;
+  aggregator_ = std::make_unique<Aggregator>(config, clock_);
+  auto opened = OpenSqliteStore(dir_.path() + "/squeeze.db", SqliteStoreOptions{});
+  ASSERT_TRUE(opened.ok());
+  aggregator_->UseControlStore(std::move(opened).value());
+  Seed(ObjectKind::kTenant, R"({"name":"acme"})");
+  Seed(ObjectKind::kService,
+       R"({"name":"web","priority":"low","replicas":{"current":4,"min":1,"max":40},)"
+       R"("requests":{"cpu_cores":1},"target_utilization":{"cpu":1.0}})",
+       "acme");
+  // Two cgroups on n1, one on n2; 12 cores of use wants 12 replicas of 1 core, 4 fit.
+  const int64_t end = ToUnixMillis(clock_.Now()) + 3 * kMinute;
+  double used = 0;
+  for (int64_t t = ToUnixMillis(clock_.Now()); t < end; t += 10'000) {
+    clock_.Advance(std::chrono::milliseconds(t - ToUnixMillis(clock_.Now())));
+    used += 40;
+    std::vector<TimeSeries> push;
+    for (const auto& [node, id] : {std::pair{"n1", "a"}, {"n1", "b"}, {"n2", "c"}}) {
+      push.push_back({{{"__name__", "container_cpu_usage_seconds_total"},
+                       {"id", id},
+                       {"node", node},
+                       {"service", "web"},
+                       {"tenant", "acme"}},
+                      {{used, t}}});
+    }
+    AppendStats stats;
+    ASSERT_TRUE(aggregator_->store().Append(push, &stats).ok());
+    aggregator_->Tick();
+  }
+  std::vector<Decision> d = aggregator_->decisions()->Latest("");
+  ASSERT_EQ(d.size(), 1u);
+  ASSERT_TRUE(d[0].cpu_cap_cores.has_value()) << d[0].reason;
+  const double cap = *d[0].cpu_cap_cores;
+  EXPECT_DOUBLE_EQ(cap, 4.0);
+  http::HttpRequest get;
+  get.method = "GET";
+  get.query = "node=n1";
+  http::HttpResponse r = aggregator_->HandleDirectives(get);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr(R"("node":"n1","lease_seconds":60)"));
+  EXPECT_THAT(r.body, HasSubstr(R"({"tenant":"acme","service":"web","cpu_cores":2.6666666666666)"));
+  get.query = "node=n2";
+  EXPECT_THAT(aggregator_->HandleDirectives(get).body, HasSubstr(R"("cpu_cores":1.3333333333333)"));
+  get.query = "node=n3";
+  EXPECT_THAT(aggregator_->HandleDirectives(get).body, HasSubstr(R"("directives":[])"));
+  get.query = "";
+  r = aggregator_->HandleDirectives(get);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr(R"("field":"node")"));
+  get.query = "node=n1&x=1";
+  EXPECT_EQ(aggregator_->HandleDirectives(get).status, 400);
+}
+
+}  // namespace
+}  // namespace prescale::aggregator
