@@ -106,9 +106,13 @@ Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
     }
   }
   policies_.Sweep();
-  // Current use: the newest final minute of each demand series.
+  // Current use: the last 30 s of each demand series (10 s for its agents to
+  // push it whole), else its newest final minute.
   std::map<DemandKey, double> use;
   for (const auto& [key, point] : demand_->Latest()) use[key] = point.avg;
+  for (const auto& [key, value] : demand_->Recent(std::chrono::seconds(30), std::chrono::seconds(10))) {
+    use[key] = value;
+  }
   auto statuses = store_->ServiceStatuses();
   if (!statuses.ok()) return statuses.status();
   std::map<ServiceKey, const ServiceStatus*> status_of;

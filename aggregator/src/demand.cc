@@ -242,6 +242,32 @@ std::vector<std::pair<DemandKey, DemandPoint>> DemandRollups::Latest() const {
   return out;
 }
 
+std::vector<std::pair<DemandKey, double>> DemandRollups::Recent(std::chrono::milliseconds window,
+                                                                std::chrono::milliseconds lag) const {
+  const Geometry g = GeometryOf(options_);
+  const int64_t end_ms = ToUnixMillis(clock_.Now()) - lag.count();
+  const int64_t first = FloorDiv(end_ms - window.count(), g.resolution_ms);
+  const int64_t last = FloorDiv(end_ms, g.resolution_ms);  // sub-buckets [first, last) ended by end_ms
+  std::vector<std::pair<DemandKey, double>> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [k, key] : keys_) {
+    std::lock_guard<std::mutex> key_lock(key->mu);
+    // Only sub-buckets still open hold their own data (the ring reuses the slots of final minutes).
+    const int64_t lo = key->next_minute * g.per_minute;
+    const int64_t hi = lo + static_cast<int64_t>(g.open_buckets);
+    double integral = 0;
+    int64_t covered = 0;
+    for (int64_t b = std::max(first, lo); b < std::min(last, hi); ++b) {
+      const size_t slot = static_cast<size_t>(b % static_cast<int64_t>(g.open_buckets));
+      if (key->has[slot] == 0) continue;
+      integral += key->integral[slot];
+      covered += g.resolution_ms;
+    }
+    if (covered > 0) out.emplace_back(k, integral / static_cast<double>(covered));
+  }
+  return out;
+}
+
 DemandStats DemandRollups::Stats() const {
   DemandStats s;
   s.late_intervals = late_.load(std::memory_order_relaxed);

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <deque>
 #include <mutex>
+#include <set>
 
 #include "prescale/aggregator/actions.h"
 #include "prescale/aggregator/aggregator.h"
@@ -231,13 +232,16 @@ TEST_F(ActionsTest, ServerErrorsAreRetriedWithBackoffAndClientErrorsFail) {
               HasSubstr(R"(prescale_action_deliveries_total{executor="webhook",result="retry"} 2)"));
 
   // A 4xx other than 408/429 will not work by retrying: failed, audited, gone.
+  // (Later actions of the same service are delivered after it.)
   receiver.Answer(404, "no such deployment");
   RunFor(2min, 9.0);
-  EXPECT_EQ(Outbox(), 1);
-  EXPECT_EQ(d->RunOnce(), 1u);
+  const int64_t queued = Outbox();
+  EXPECT_GE(queued, 1);
+  EXPECT_EQ(d->RunOnce(), static_cast<size_t>(queued));
   EXPECT_EQ(Outbox(), 0);
   std::vector<AuditRecord> failed = Audit("scale.failed");
   ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(Audit("scale.delivered").size(), static_cast<size_t>(queued));
   EXPECT_EQ(failed[0].status, 404);
   EXPECT_THAT(failed[0].message, HasSubstr("no such deployment"));
 }
@@ -248,25 +252,29 @@ TEST_F(ActionsTest, OutboxSurvivesARestartAndKeepsTheOrderOfAService) {
   SeedWebService(WebhookExecutorJson(receiver.url()));
   RunFor(3min, 3.0);  // 2 -> 6
   EXPECT_EQ(aggregator_->dispatcher()->RunOnce(), 1u);
-  RunFor(2min, 9.0);  // 6 -> 18 queued behind the first, which waits for its retry
-  EXPECT_EQ(Outbox(), 2);
+  RunFor(2min, 9.0);  // 6 -> 18 in HPA's steps, queued behind the first
+  const int64_t queued = Outbox();
+  EXPECT_GE(queued, 2);
   // The aggregator restarts on the same database.
   Open();
   Receiver up;
   // The receiver came back elsewhere: point the service at it (the queued actions keep their ids).
   SeedWebService(WebhookExecutorJson(up.url()));
-  EXPECT_EQ(Outbox(), 2);
-  clock_.Advance(2s);
-  EXPECT_EQ(aggregator_->dispatcher()->RunOnce(), 2u);
+  EXPECT_EQ(Outbox(), queued);
+  EXPECT_EQ(aggregator_->dispatcher()->RunOnce(), static_cast<size_t>(queued));
   std::vector<http::HttpRequest> got = up.requests();
-  ASSERT_EQ(got.size(), 2u);
-  auto first = ParseActionJson(got[0].body);
-  auto second = ParseActionJson(got[1].body);
-  ASSERT_TRUE(first.ok() && second.ok());
-  EXPECT_EQ(first->to_replicas, 6);
-  EXPECT_EQ(second->from_replicas, 6);
-  EXPECT_GT(second->to_replicas, 6);
-  EXPECT_NE(first->id, second->id);
+  ASSERT_EQ(got.size(), static_cast<size_t>(queued));
+  std::set<std::string> ids;
+  int64_t replicas = 2;
+  for (const http::HttpRequest& r : got) {
+    auto a = ParseActionJson(r.body);
+    ASSERT_TRUE(a.ok()) << r.body;
+    EXPECT_EQ(a->from_replicas, replicas) << "in the order they were decided";
+    replicas = a->to_replicas;
+    ids.insert(a->id);
+  }
+  EXPECT_EQ(replicas, 18);
+  EXPECT_EQ(ids.size(), got.size());
   EXPECT_EQ(Outbox(), 0);
 }
 

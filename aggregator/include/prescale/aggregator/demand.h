@@ -112,6 +112,12 @@ class DemandRollups {
   std::vector<DemandKey> Keys(const DemandKey& filter) const;
   // The newest final minute of every key (for the usage gauges).
   std::vector<std::pair<DemandKey, DemandPoint>> Latest() const;
+  // The average of every key over its open sub-buckets (10 s) that ended in
+  // [now - lag - window, now - lag]: demand fresher than the newest final
+  // minute, for reactive decisions. `lag` leaves the agents time to push a
+  // sub-bucket whole. Keys without such data are left out.
+  std::vector<std::pair<DemandKey, double>> Recent(std::chrono::milliseconds window,
+                                                   std::chrono::milliseconds lag) const;
   DemandStats Stats() const;
   // "cores" (cpu), "bytes" (memory), "bytes_per_second" (network); a custom
   // resource: "per_second" from a counter, "value" from a gauge.
