@@ -1,11 +1,10 @@
 // DirectiveFetcher (private to agent_lib): one GET of the aggregator's
-// directives with the agent's bearer token, over libcurl with a kept-alive
-// handle. It exists because shared/http's GetOptions carries neither request
-// headers nor a CA file (PostOptions does); once it does, the directive loop
-// can use http::HttpClient::Get and this goes. One thread at a time.
+// directives with the agent's bearer token, through shared/http's HttpClient
+// (libcurl loaded at run time, a kept-alive connection). One thread at a time.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "prescale/base/status.h"
@@ -20,13 +19,15 @@ class DirectiveFetcher {
   DirectiveFetcher(const DirectiveFetcher&) = delete;
   DirectiveFetcher& operator=(const DirectiveFetcher&) = delete;
 
+  // GETs url with Accept: application/json and, when token is not empty,
+  // Authorization: Bearer <token>; trusts ca_file (when set) for https.
   // Any HTTP status is a successful Result; a connection failure or timeout
   // is Unavailable; a body over max_body_bytes is ResourceExhausted.
   Result<http::HttpClientResponse> Get(const std::string& url, const std::string& token, const std::string& ca_file,
                                        std::chrono::milliseconds timeout, size_t max_body_bytes);
 
  private:
-  void* handle_ = nullptr;  // CURL*
+  std::unique_ptr<http::HttpClient> client_;
 };
 
 }  // namespace prescale::agent

@@ -84,6 +84,16 @@ size_t WriteBody(char* data, size_t size, size_t nmemb, void* user) {
   return n;
 }
 
+// RFC 9110 methods are tokens; prescale sends only capitalised ones, and
+// anything else (spaces, CR/LF) must not reach the request line.
+bool IsMethodToken(const std::string& method) {
+  if (method.empty() || method.size() > 16) return false;
+  for (char ch : method) {
+    if ((ch < 'A' || ch > 'Z') && ch != '-' && ch != '_') return false;
+  }
+  return true;
+}
+
 class CurlHttpClient final : public HttpClient {
  public:
   CurlHttpClient() {
@@ -100,19 +110,23 @@ class CurlHttpClient final : public HttpClient {
     r.timeout = options.timeout;
     r.max_response_bytes = options.max_body_bytes;
     r.headers.push_back("Accept: " + options.accept);
+    for (const auto& [k, v] : options.headers) r.headers.push_back(k + ": " + v);
     r.accept_encoding = true;
+    r.ca_file = &options.ca_file;
     return Perform(r);
   }
 
-  Result<HttpClientResponse> Post(const std::string& url, std::string_view body, const PostOptions& options) override {
+  Result<HttpClientResponse> Send(const std::string& method, const std::string& url, std::string_view body,
+                                  const PostOptions& options) override {
+    if (!IsMethodToken(method)) return Status::InvalidArgument("HTTP method \"" + method + "\" is not a method token");
     Request r;
     r.url = &url;
     r.timeout = options.timeout;
     r.max_response_bytes = options.max_response_bytes;
     for (const auto& [k, v] : options.headers) r.headers.push_back(k + ": " + v);
     r.headers.emplace_back("Expect:");  // no 100-continue round trip
-    r.post_body = body;
-    r.is_post = true;
+    r.body = body;
+    r.method = &method;
     r.ca_file = &options.ca_file;
     return Perform(r);
   }
@@ -124,8 +138,8 @@ class CurlHttpClient final : public HttpClient {
     size_t max_response_bytes = 0;
     std::vector<std::string> headers;
     bool accept_encoding = false;
-    bool is_post = false;
-    std::string_view post_body;
+    const std::string* method = nullptr;  // null: GET
+    std::string_view body;
     const std::string* ca_file = nullptr;
   };
 
@@ -149,10 +163,13 @@ class CurlHttpClient final : public HttpClient {
     c.easy_setopt(h, CURLOPT_WRITEDATA, &sink);
     c.easy_setopt(h, CURLOPT_USERAGENT, "prescale/0.1");
     if (r.accept_encoding) c.easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");  // gzip if the peer offers it
-    if (r.is_post) {
+    if (r.method != nullptr) {
+      // POST semantics (the body from memory, Content-Length) under another
+      // verb when asked: curl's documented way to send PUT or PATCH bodies.
       c.easy_setopt(h, CURLOPT_POST, 1L);
-      c.easy_setopt(h, CURLOPT_POSTFIELDS, r.post_body.data());
-      c.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.post_body.size()));
+      c.easy_setopt(h, CURLOPT_POSTFIELDS, r.body.data());
+      c.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+      if (*r.method != "POST") c.easy_setopt(h, CURLOPT_CUSTOMREQUEST, r.method->c_str());
     }
     if (r.ca_file != nullptr && !r.ca_file->empty()) c.easy_setopt(h, CURLOPT_CAINFO, r.ca_file->c_str());
     const CURLcode rc = c.easy_perform(h);

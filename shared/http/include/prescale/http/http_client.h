@@ -1,6 +1,7 @@
-// HttpClient: outgoing HTTP for prescale (scraping services, later pushing to
-// the aggregator). The production implementation, CurlHttpClient, keeps its
-// connection alive between calls; one instance serves one thread at a time.
+// HttpClient: outgoing HTTP for prescale (scraping services, pushing to the
+// aggregator, fetching directives, webhooks, the Kubernetes API). The
+// production implementation, CurlHttpClient, keeps its connection alive
+// between calls; one instance serves one thread at a time.
 #pragma once
 
 #include <chrono>
@@ -24,8 +25,11 @@ struct GetOptions {
   std::chrono::milliseconds timeout{5000};
   size_t max_body_bytes = 4 << 20;
   std::string accept = "text/plain;version=0.0.4";
+  std::vector<std::pair<std::string, std::string>> headers;  // e.g. Authorization; Accept comes from `accept`
+  std::string ca_file;                                       // for https: a CA bundle to trust instead of the system's
 };
 
+// Options of a request with a body (Post and Send).
 struct PostOptions {
   std::chrono::milliseconds timeout{10000};
   size_t max_response_bytes = 1 << 20;
@@ -43,9 +47,17 @@ class HttpClient {
   // GETs url. Any HTTP status is a successful Result; a connection failure or
   // timeout is Unavailable; a body over the limit is ResourceExhausted.
   virtual Result<HttpClientResponse> Get(const std::string& url, const GetOptions& options) = 0;
-  // POSTs body to url; the same outcomes as Get.
-  virtual Result<HttpClientResponse> Post(const std::string& url, std::string_view body,
+  // Sends body to url with `method` ("POST", "PUT", "PATCH", "DELETE", ...; an
+  // HTTP token in capitals, else InvalidArgument); the same outcomes as Get.
+  // Set Content-Type in options.headers: without it a body goes as
+  // application/x-www-form-urlencoded.
+  virtual Result<HttpClientResponse> Send(const std::string& method, const std::string& url, std::string_view body,
                                           const PostOptions& options) = 0;
+
+  // Send("POST", ...).
+  Result<HttpClientResponse> Post(const std::string& url, std::string_view body, const PostOptions& options) {
+    return Send("POST", url, body, options);
+  }
 };
 
 // libcurl with one easy handle (keep-alive); http and https only, no redirects.
