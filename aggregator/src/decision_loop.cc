@@ -150,15 +150,19 @@ Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
       auto u = use.find(key);
       if (u == use.end()) continue;
       ResourceDemand d{resource, u->second, std::nullopt};
-      // The upper bound over the policy's horizon: every forecast horizon up to
-      // it (the shortest one when the policy's is shorter still).
+      // The upper bound over the policy's horizon: every forecast whose target
+      // minute falls between the last minute and now + horizon (the forecasts
+      // start from the newest final minute, a few minutes back), else the nearest.
+      const int64_t now_ms = ToUnixMillis(clock_.Now());
       for (const SeriesForecast& f : forecasts_->Latest(key)) {
-        if (!(f.key == key)) continue;
+        if (!(f.key == key) || f.horizons.empty()) continue;
+        in.models[resource] = f.model;
         for (const HorizonForecast& h : f.horizons) {
-          if (h.horizon.count() <= horizon_ms || h.horizon == f.horizons.front().horizon) {
+          if (h.target_ms >= now_ms - 60'000 && h.target_ms <= now_ms + horizon_ms) {
             d.forecast_upper = std::max(d.forecast_upper.value_or(h.upper), h.upper);
           }
         }
+        if (!d.forecast_upper) d.forecast_upper = f.horizons.front().upper;
       }
       in.demand.push_back(std::move(d));
     }
@@ -257,6 +261,8 @@ size_t DecisionLoop::RecordActions(const std::vector<ServiceInput>& inputs, cons
       w.StartObject();
       w.Key("current");
       w.Double(std::isfinite(r.current) ? r.current : 0);
+      auto model = inputs[i].models.find(r.resource);
+      str("model", model == inputs[i].models.end() ? std::string() : model->second);
       w.Key("forecast_upper");
       if (r.forecast_upper && std::isfinite(*r.forecast_upper)) {
         w.Double(*r.forecast_upper);

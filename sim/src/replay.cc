@@ -262,15 +262,19 @@ void Replay::FeedForecasts(int64_t t) {
     ServiceForecast& f = forecasts_[i];
     f.model->Observe(kEpochMs + minute * kMinuteMs, avg);
     // As the aggregator's DecisionLoop: the upper bound over every forecast
-    // horizon up to the policy's (the shortest one when the policy's is shorter).
+    // whose target minute falls between the last minute and now + the
+    // policy's horizon (the forecasts start from the newest final minute),
+    // else the nearest one.
     const int64_t horizon_ms = sc_.services[i].policy.horizon_seconds * 1000;
     f.upper.reset();
-    for (size_t h = 0; h < sc_.forecast.horizons.size(); ++h) {
-      if (sc_.forecast.horizons[h].count() <= horizon_ms || h == 0) {
-        const double u = f.model->Forecast(sc_.forecast.horizons[h]).upper;
+    for (const auto& h : sc_.forecast.horizons) {
+      const int64_t target = minute * kMinuteMs + h.count();
+      if (target >= t - kMinuteMs && target <= t + horizon_ms) {
+        const double u = f.model->Forecast(h).upper;
         f.upper = std::max(f.upper.value_or(u), u);
       }
     }
+    if (!f.upper && !sc_.forecast.horizons.empty()) f.upper = f.model->Forecast(sc_.forecast.horizons.front()).upper;
   }
 }
 
@@ -282,6 +286,7 @@ void Replay::RunPrescale(int64_t t) {
     in.spec.replicas.current = state_[kPrescale][i].pods.total();
     in.policy = policies_[i];
     in.demand.push_back({"cpu", Use(i, t), forecasts_[i].upper});
+    in.models["cpu"] = forecasts_[i].model->model();
     inputs.push_back(std::move(in));
   }
   engine_.SetCapacity(sc_.cluster_cpu_cores, 0);

@@ -37,7 +37,8 @@ struct ServiceInput {
   Service spec;
   std::shared_ptr<const ScalingPolicy> policy;  // null: DefaultPolicy()
   std::vector<ResourceDemand> demand;
-  std::string trigger = "tick";  // what started this evaluation ("tick", "alert:<fingerprint>", ...)
+  std::string trigger = "tick";                    // what started this evaluation ("tick", "alert:<fingerprint>", ...)
+  std::map<std::string, std::string> models = {};  // resource -> the forecasting model behind its forecast
 };
 
 struct Decision {
