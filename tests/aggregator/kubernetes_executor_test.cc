@@ -1,0 +1,393 @@
+// KubernetesExecutor against an API server stand-in inside the test: a real
+// shared/http HttpServer on 127.0.0.1:0 serving GET and PATCH of
+// /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale. It
+// checks the bearer token and the merge-patch content type and answers as the
+// API server does: autoscaling/v1 Scale objects (spec.replicas omitted when
+// 0), metav1.Status bodies for errors (401 Unauthorized, 404 NotFound, 409
+// Conflict, 415, 503). No real API server can run on this machine (no
+// cluster, no kube-apiserver or etcd binaries), so the shapes follow the
+// Kubernetes API reference; a kind or k3s cluster would be the next check.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include "prescale/aggregator/kubernetes_executor.h"
+#include "prescale/http/http_server.h"
+#include "tests/support/test_env.h"
+
+namespace prescale::aggregator {
+namespace {
+
+using Outcome = ExecutionResult::Outcome;
+using ::testing::HasSubstr;
+
+std::string StatusBody(int code, const std::string& reason, const std::string& message,
+                       const std::string& details = "") {
+  std::string body = R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":")" + message +
+                     R"(","reason":")" + reason + "\"";
+  if (!details.empty()) body += R"(,"details":)" + details;
+  return body + R"(,"code":)" + std::to_string(code) + "}";
+}
+
+http::HttpResponse Json(int status, std::string body) {
+  http::HttpResponse out;
+  out.status = status;
+  out.content_type = "application/json";
+  out.body = std::move(body);
+  return out;
+}
+
+// The apps/v1 scale subresources of a few workloads.
+class FakeApiServer {
+ public:
+  struct Workload {
+    int64_t spec_replicas = 0;
+    int64_t status_replicas = 0;
+    std::string selector;
+  };
+
+  FakeApiServer() {
+    std::vector<http::Route> routes;
+    const std::string path = "/apis/apps/v1/namespaces/{namespace}/{resource}/{name}/scale";
+    for (const char* method : {"GET", "PATCH"}) {
+      routes.push_back({method, path, [this](const http::HttpRequest& r) { return Handle(r); }});
+    }
+    auto server = http::HttpServer::Start(http::HttpServerOptions{}, std::move(routes));
+    EXPECT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+  }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+  void Stop() { server_->Stop(); }
+
+  void Add(const std::string& resource, const std::string& ns, const std::string& name, Workload w) {
+    std::lock_guard lock(mu_);
+    workloads_[{resource, ns, name}] = std::move(w);
+  }
+  std::optional<Workload> Get(const std::string& resource, const std::string& ns, const std::string& name) const {
+    std::lock_guard lock(mu_);
+    auto it = workloads_.find({resource, ns, name});
+    if (it == workloads_.end()) return std::nullopt;
+    return it->second;
+  }
+  void AcceptToken(std::string token) {
+    std::lock_guard lock(mu_);
+    token_ = std::move(token);
+  }
+  // The next request is answered with this, before any other check.
+  void Answer(int status, std::string body) {
+    std::lock_guard lock(mu_);
+    answers_.emplace_back(status, std::move(body));
+  }
+  std::vector<http::HttpRequest> requests() const {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+
+ private:
+  http::HttpResponse Handle(const http::HttpRequest& r) {
+    std::lock_guard lock(mu_);
+    requests_.push_back(r);
+    if (!answers_.empty()) {
+      auto [status, body] = answers_.front();
+      answers_.pop_front();
+      return Json(status, body);
+    }
+    if (r.Header("Authorization") != "Bearer " + token_) {
+      return Json(401, StatusBody(401, "Unauthorized", "Unauthorized"));
+    }
+    const std::string resource(r.PathParam("resource"));
+    const std::string ns(r.PathParam("namespace"));
+    const std::string name(r.PathParam("name"));
+    if (resource != "deployments" && resource != "statefulsets") {
+      return Json(404, StatusBody(404, "NotFound", "the server could not find the requested resource"));
+    }
+    auto it = workloads_.find({resource, ns, name});
+    const std::string details = R"({"name":")" + name + R"(","group":"apps","kind":")" + resource + "\"}";
+    if (it == workloads_.end()) {
+      return Json(404, StatusBody(404, "NotFound", resource + R"(.apps \")" + name + R"(\" not found)", details));
+    }
+    if (r.method == "PATCH") {
+      if (r.Header("Content-Type") != "application/merge-patch+json") {
+        return Json(415, StatusBody(415, "UnsupportedMediaType",
+                                    "the body of the request was in an unknown format - accepted media types include: "
+                                    "application/json-patch+json, application/merge-patch+json, "
+                                    "application/apply-patch+yaml"));
+      }
+      rapidjson::Document patch;
+      patch.Parse(r.body.data(), r.body.size());
+      const rapidjson::Value& p = patch;
+      if (patch.HasParseError() || !p.IsObject() || !p.HasMember("spec") || !p["spec"].IsObject() ||
+          !p["spec"].HasMember("replicas") || !p["spec"]["replicas"].IsInt64()) {
+        return Json(400, StatusBody(400, "BadRequest", "error decoding patch"));
+      }
+      it->second.spec_replicas = p["spec"]["replicas"].GetInt64();
+      // status.replicas follows once the controller has acted: not yet.
+    }
+    return Json(200, ScaleJson(ns, name, it->second));
+  }
+
+  static std::string ScaleJson(const std::string& ns, const std::string& name, const Workload& w) {
+    // spec.replicas is omitempty in autoscaling/v1: absent when 0.
+    const std::string spec = w.spec_replicas == 0 ? "{}" : R"({"replicas":)" + std::to_string(w.spec_replicas) + "}";
+    std::string status = R"({"replicas":)" + std::to_string(w.status_replicas);
+    if (!w.selector.empty()) status += R"(,"selector":")" + w.selector + "\"";
+    status += "}";
+    return R"({"kind":"Scale","apiVersion":"autoscaling/v1","metadata":{"name":")" + name + R"(","namespace":")" + ns +
+           R"(","uid":"6c1e2f0a-58a3-4bfb-9f7e-2a1d0c3b4e5f","resourceVersion":"48213",)" +
+           R"("creationTimestamp":"2026-11-20T08:14:03Z"},"spec":)" + spec + R"(,"status":)" + status + "}";
+  }
+
+  mutable std::mutex mu_;
+  std::map<std::tuple<std::string, std::string, std::string>, Workload> workloads_;
+  std::string token_ = "token-1";
+  std::deque<std::pair<int, std::string>> answers_;
+  std::vector<http::HttpRequest> requests_;
+  std::unique_ptr<http::HttpServer> server_;
+};
+
+class KubernetesExecutorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    token_file_ = dir_.Write("token", "token-1\n");
+    api_.Add("deployments", "acme", "web", {3, 3, "app=web"});
+    api_.Add("statefulsets", "acme", "db", {2, 2, "app=db"});
+    KubernetesOptions options;
+    options.api_server = api_.url() + "/";  // a trailing slash is tolerated
+    options.token_file = token_file_;
+    options.ca_file = "";
+    options.timeout = std::chrono::milliseconds(3000);
+    executor_ = std::make_unique<KubernetesExecutor>(http::NewCurlHttpClient(), options);
+  }
+
+  static Service Spec(const std::string& kind, const std::string& ns, const std::string& name) {
+    Service s;
+    s.tenant = "acme";
+    s.name = name;
+    s.executor.type = "kubernetes";
+    s.executor.k8s_kind = kind;
+    s.executor.k8s_namespace = ns;
+    s.executor.k8s_name = name;
+    return s;
+  }
+
+  static ScaleAction Action(int64_t from, int64_t to) {
+    ScaleAction a;
+    a.id = "a-1";
+    a.tenant = "acme";
+    a.service = "web";
+    a.from_replicas = from;
+    a.to_replicas = to;
+    return a;
+  }
+
+  testing::TempDir dir_{"prescale-k8s-executor"};
+  std::string token_file_;
+  FakeApiServer api_;
+  std::unique_ptr<KubernetesExecutor> executor_;
+};
+
+TEST_F(KubernetesExecutorTest, ExecutePatchesTheDeploymentScaleWithAMergePatch) {
+  const ExecutionResult r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 5));
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.message;
+  EXPECT_EQ(r.http_status, 200);
+  // The pods observed when the patch landed: the controller has not acted yet.
+  EXPECT_EQ(r.current_replicas, 3);
+  EXPECT_EQ(api_.Get("deployments", "acme", "web")->spec_replicas, 5);
+  auto requests = api_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].method, "PATCH");
+  EXPECT_EQ(requests[0].path, "/apis/apps/v1/namespaces/acme/deployments/web/scale");
+  EXPECT_EQ(requests[0].Header("Content-Type"), "application/merge-patch+json");
+  EXPECT_EQ(requests[0].Header("Authorization"), "Bearer token-1");
+  EXPECT_EQ(requests[0].body, R"({"spec":{"replicas":5}})");
+}
+
+TEST_F(KubernetesExecutorTest, ExecuteScalesAStatefulSetAndToZero) {
+  ExecutionResult r = executor_->Execute(Spec("StatefulSet", "acme", "db"), Action(2, 4));
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.message;
+  EXPECT_EQ(api_.Get("statefulsets", "acme", "db")->spec_replicas, 4);
+  EXPECT_EQ(api_.requests().back().path, "/apis/apps/v1/namespaces/acme/statefulsets/db/scale");
+  r = executor_->Execute(Spec("StatefulSet", "acme", "db"), Action(4, 0));
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.message;
+  EXPECT_EQ(api_.Get("statefulsets", "acme", "db")->spec_replicas, 0);
+  std::string error;
+  EXPECT_EQ(executor_->CurrentReplicas(Spec("StatefulSet", "acme", "db"), &error), 0) << error;
+}
+
+TEST_F(KubernetesExecutorTest, NotFoundFailsWithTheApiServersMessage) {
+  const ExecutionResult r = executor_->Execute(Spec("Deployment", "acme", "gone"), Action(1, 2));
+  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_EQ(r.http_status, 404);
+  EXPECT_THAT(r.message, HasSubstr(R"(deployments.apps "gone" not found)"));
+  EXPECT_THAT(r.message, HasSubstr("acme/gone"));
+}
+
+TEST_F(KubernetesExecutorTest, ForbiddenAndInvalidFailWithTheApiServersMessage) {
+  api_.Answer(403, StatusBody(403, "Forbidden",
+                              R"(deployments.apps \"web\" is forbidden: User \"system:serviceaccount:prescale:)"
+                              R"(prescale-aggregator\" cannot patch resource \"deployments/scale\" in API group )"
+                              R"(\"apps\" in the namespace \"acme\")"));
+  ExecutionResult r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 5));
+  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_EQ(r.http_status, 403);
+  EXPECT_THAT(r.message, HasSubstr(R"(cannot patch resource "deployments/scale")"));
+  api_.Answer(422, StatusBody(422, "Invalid",
+                              R"(Scale.autoscaling \"web\" is invalid: spec.replicas: Invalid value: 5: )"
+                              R"(exceeds the namespace's limit)"));
+  r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 5));
+  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_THAT(r.message, HasSubstr("spec.replicas: Invalid value"));
+}
+
+TEST_F(KubernetesExecutorTest, ConflictTooManyRequestsAndUnavailableAreRetried) {
+  api_.Answer(409, StatusBody(409, "Conflict",
+                              R"(Operation cannot be fulfilled on deployments.apps \"web\": the object has been )"
+                              R"(modified; please apply your changes to the latest version and try again)"));
+  api_.Answer(429, StatusBody(429, "TooManyRequests", "Too many requests, please try again later."));
+  api_.Answer(503, StatusBody(503, "ServiceUnavailable", "the server is currently unable to handle the request"));
+  ExecutionResult r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 5));
+  EXPECT_EQ(r.outcome, Outcome::kRetry);
+  EXPECT_EQ(r.http_status, 409);
+  EXPECT_THAT(r.message, HasSubstr("the object has been modified"));
+  r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 5));
+  EXPECT_EQ(r.outcome, Outcome::kRetry);
+  EXPECT_EQ(r.http_status, 429);
+  r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 5));
+  EXPECT_EQ(r.outcome, Outcome::kRetry);
+  EXPECT_EQ(r.http_status, 503);
+  EXPECT_THAT(r.message, HasSubstr("unable to handle the request"));
+  r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 5));
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.message;
+}
+
+TEST_F(KubernetesExecutorTest, NetworkErrorsAreRetried) {
+  api_.Stop();
+  const ExecutionResult r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 5));
+  EXPECT_EQ(r.outcome, Outcome::kRetry);
+  EXPECT_EQ(r.http_status, 0);
+  EXPECT_THAT(r.message, HasSubstr("PATCH Deployment acme/web scale"));
+}
+
+TEST_F(KubernetesExecutorTest, TheTokenIsReadAgainForEveryRequest) {
+  ASSERT_EQ(executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 4)).outcome, Outcome::kDone);
+  // The kubelet rotates the projected token: the old one stops working.
+  api_.AcceptToken("token-2");
+  dir_.Write("token", "token-2\n");
+  ExecutionResult r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(4, 6));
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.message;
+  EXPECT_EQ(api_.requests().back().Header("Authorization"), "Bearer token-2");
+  std::string error;
+  EXPECT_EQ(executor_->CurrentReplicas(Spec("Deployment", "acme", "web"), &error), 6) << error;
+  // A token the API server does not take: 401 fails with its message.
+  api_.AcceptToken("token-3");
+  r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(6, 7));
+  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_EQ(r.http_status, 401);
+  EXPECT_THAT(r.message, HasSubstr("Unauthorized"));
+}
+
+TEST_F(KubernetesExecutorTest, AMissingTokenFileIsRetriedWithoutARequest) {
+  ASSERT_EQ(std::remove(token_file_.c_str()), 0);
+  const ExecutionResult r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 5));
+  EXPECT_EQ(r.outcome, Outcome::kRetry);
+  EXPECT_THAT(r.message, HasSubstr(token_file_));
+  std::string error;
+  EXPECT_FALSE(executor_->CurrentReplicas(Spec("Deployment", "acme", "web"), &error));
+  EXPECT_THAT(error, HasSubstr(token_file_));
+  EXPECT_TRUE(api_.requests().empty());
+}
+
+TEST_F(KubernetesExecutorTest, ABadExecutorBlockFailsNamingTheFieldWithoutARequest) {
+  ExecutionResult r = executor_->Execute(Spec("DaemonSet", "acme", "web"), Action(3, 5));
+  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_THAT(r.message, HasSubstr("executor.k8s_kind"));
+  r = executor_->Execute(Spec("Deployment", "acme", "../../../api/v1/secrets"), Action(3, 5));
+  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_THAT(r.message, HasSubstr("executor.k8s_name"));
+  r = executor_->Execute(Spec("Deployment", "", "web"), Action(3, 5));
+  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_THAT(r.message, HasSubstr("executor.k8s_namespace"));
+  r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, int64_t{1} << 31));
+  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_THAT(r.message, HasSubstr("to_replicas"));
+  EXPECT_TRUE(api_.requests().empty());
+}
+
+TEST_F(KubernetesExecutorTest, CurrentReplicasReadsSpecReplicasOfTheScale) {
+  api_.Add("deployments", "acme", "web", {7, 5, "app=web"});  // scaling up: 5 of 7 pods exist
+  std::string error;
+  EXPECT_EQ(executor_->CurrentReplicas(Spec("Deployment", "acme", "web"), &error), 7) << error;
+  auto requests = api_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].method, "GET");
+  EXPECT_EQ(requests[0].path, "/apis/apps/v1/namespaces/acme/deployments/web/scale");
+  EXPECT_EQ(requests[0].Header("Authorization"), "Bearer token-1");
+  EXPECT_EQ(requests[0].Header("Accept"), "application/json");
+  // Scaled to zero: the API server omits spec.replicas.
+  api_.Add("deployments", "acme", "web", {0, 0, ""});
+  EXPECT_EQ(executor_->CurrentReplicas(Spec("Deployment", "acme", "web"), &error), 0) << error;
+}
+
+TEST_F(KubernetesExecutorTest, CurrentReplicasSaysWhyItHasNone) {
+  std::string error;
+  EXPECT_FALSE(executor_->CurrentReplicas(Spec("Deployment", "acme", "gone"), &error));
+  EXPECT_THAT(error, HasSubstr(R"(deployments.apps "gone" not found)"));
+  api_.Answer(200, R"({"kind":"Scale","apiVersion":"autoscaling/v1","spec":{"replicas":-1},"status":{"replicas":0}})");
+  EXPECT_FALSE(executor_->CurrentReplicas(Spec("Deployment", "acme", "web"), &error));
+  EXPECT_THAT(error, HasSubstr("spec.replicas"));
+  EXPECT_FALSE(executor_->CurrentReplicas(Spec("Deployment", "acme", "gone"), nullptr));  // error may be null
+}
+
+TEST(KubernetesScaleParse, DecodesTheApiServersScale) {
+  auto scale = ParseKubernetesScale(
+      R"({"kind":"Scale","apiVersion":"autoscaling/v1","metadata":{"name":"web","namespace":"acme",)"
+      R"("uid":"6c1e2f0a","resourceVersion":"48213","creationTimestamp":"2026-11-20T08:14:03Z"},)"
+      R"("spec":{"replicas":4},"status":{"replicas":3,"selector":"app=web,tier=front"}})");
+  ASSERT_TRUE(scale.ok()) << scale.status().ToString();
+  EXPECT_EQ(scale->name, "web");
+  EXPECT_EQ(scale->namespace_, "acme");
+  EXPECT_EQ(scale->spec_replicas, 4);
+  EXPECT_EQ(scale->status_replicas, 3);
+  EXPECT_EQ(scale->selector, "app=web,tier=front");
+  auto zero = ParseKubernetesScale(R"({"kind":"Scale","spec":{},"status":{"replicas":0}})");
+  ASSERT_TRUE(zero.ok()) << zero.status().ToString();
+  EXPECT_EQ(zero->spec_replicas, 0);
+  EXPECT_EQ(zero->status_replicas, 0);
+}
+
+TEST(KubernetesScaleParse, RefusesWhatIsNotAScale) {
+  for (const char* body : {
+           "",
+           "[]",
+           R"({"kind":"Status","apiVersion":"v1","status":"Failure","code":404})",
+           R"({"kind":"Scale"})",
+           R"({"kind":"Scale","spec":{"replicas":"3"}})",
+           R"({"kind":"Scale","spec":{"replicas":2147483648}})",
+           R"({"kind":"Scale","spec":{"replicas":1.5}})",
+           R"({"kind":"Scale","spec":{"replicas":1},"status":{"replicas":-2}})",
+       }) {
+    auto scale = ParseKubernetesScale(body);
+    EXPECT_FALSE(scale.ok()) << body;
+    if (!scale.ok()) {
+      EXPECT_EQ(scale.status().code(), StatusCode::kParseError) << body;
+    }
+  }
+}
+
+TEST(KubernetesStatusMessage, PrefersMessageThenReasonThenTheBody) {
+  EXPECT_EQ(KubernetesStatusMessage(StatusBody(404, "NotFound", R"(deployments.apps \"web\" not found)")),
+            R"(deployments.apps "web" not found)");
+  EXPECT_EQ(KubernetesStatusMessage(R"({"kind":"Status","reason":"Timeout","code":504})"), "Timeout");
+  EXPECT_EQ(KubernetesStatusMessage("upstream connect error"), "upstream connect error");
+  EXPECT_EQ(KubernetesStatusMessage(std::string(500, 'x')).size(), 200u);
+}
+
+}  // namespace
+}  // namespace prescale::aggregator
