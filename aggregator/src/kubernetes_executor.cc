@@ -125,13 +125,13 @@ Result<std::string> KubernetesScalePath(const ExecutorSpec& e) {
   } else if (e.k8s_kind == "StatefulSet") {
     resource = "statefulsets";
   } else {
-    return Status::InvalidArgument("executor.k8s_kind \"" + e.k8s_kind + "\" is neither Deployment nor StatefulSet");
+    return Status::InvalidArgument("executor.kind \"" + e.k8s_kind + "\" is neither Deployment nor StatefulSet");
   }
   if (!IsDnsLabel(e.k8s_namespace)) {
-    return Status::InvalidArgument("executor.k8s_namespace \"" + e.k8s_namespace + "\" is not a DNS label");
+    return Status::InvalidArgument("executor.namespace \"" + e.k8s_namespace + "\" is not a DNS label");
   }
   if (!IsDnsSubdomain(e.k8s_name)) {
-    return Status::InvalidArgument("executor.k8s_name \"" + e.k8s_name + "\" is not a DNS subdomain name");
+    return Status::InvalidArgument("executor.name \"" + e.k8s_name + "\" is not a DNS subdomain name");
   }
   return "/apis/apps/v1/namespaces/" + e.k8s_namespace + "/" + resource + "/" + e.k8s_name + "/scale";
 }

@@ -307,13 +307,13 @@ TEST_F(KubernetesExecutorTest, AMissingTokenFileIsRetriedWithoutARequest) {
 TEST_F(KubernetesExecutorTest, ABadExecutorBlockFailsNamingTheFieldWithoutARequest) {
   ExecutionResult r = executor_->Execute(Spec("DaemonSet", "acme", "web"), Action(3, 5));
   EXPECT_EQ(r.outcome, Outcome::kFailed);
-  EXPECT_THAT(r.message, HasSubstr("executor.k8s_kind"));
+  EXPECT_THAT(r.message, HasSubstr("executor.kind"));
   r = executor_->Execute(Spec("Deployment", "acme", "../../../api/v1/secrets"), Action(3, 5));
   EXPECT_EQ(r.outcome, Outcome::kFailed);
-  EXPECT_THAT(r.message, HasSubstr("executor.k8s_name"));
+  EXPECT_THAT(r.message, HasSubstr("executor.name"));
   r = executor_->Execute(Spec("Deployment", "", "web"), Action(3, 5));
   EXPECT_EQ(r.outcome, Outcome::kFailed);
-  EXPECT_THAT(r.message, HasSubstr("executor.k8s_namespace"));
+  EXPECT_THAT(r.message, HasSubstr("executor.namespace"));
   r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, int64_t{1} << 31));
   EXPECT_EQ(r.outcome, Outcome::kFailed);
   EXPECT_THAT(r.message, HasSubstr("to_replicas"));
