@@ -159,8 +159,14 @@ int main(int argc, char** argv) {
   std::thread dispatcher;
   if (ActionDispatcher* d = aggregator.dispatcher(); d != nullptr) {
     dispatcher = std::thread([d] {
+      // The kubernetes executor's targets are read back every 30 s (someone may scale them by hand).
+      auto next_refresh = std::chrono::steady_clock::now();
       while (!g_stop.load()) {
         d->RunOnce();
+        if (std::chrono::steady_clock::now() >= next_refresh) {
+          d->RefreshReplicas();
+          next_refresh = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        }
         d->WaitForWork(std::chrono::milliseconds(500));
       }
     });

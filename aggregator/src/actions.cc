@@ -279,6 +279,44 @@ size_t ActionDispatcher::RunOnce() {
   return attempted;
 }
 
+size_t ActionDispatcher::RefreshReplicas() {
+  auto queued = store_->QueuedActions(options_.batch);
+  if (!queued.ok()) return 0;
+  std::set<std::pair<std::string, std::string>> pending;
+  for (const OutboxEntry& e : *queued) pending.emplace(e.tenant, e.service);
+  size_t read = 0;
+  ListQuery q;
+  q.kind = ObjectKind::kService;
+  q.limit = 1000;
+  q.references = false;
+  do {
+    auto page = store_->List(q);
+    if (!page.ok()) return read;
+    for (const StoredObject& o : page->items) {
+      if (pending.contains({o.key.tenant, o.key.name})) continue;
+      FieldError error;
+      auto spec = ParseService(o.spec_json, nullptr, &error);
+      if (!spec) continue;
+      auto executor = executors_.find(spec->executor.type);
+      if (executor == executors_.end()) continue;
+      std::string why;
+      auto current = executor->second->CurrentReplicas(*spec, &why);
+      if (!current) {
+        if (!why.empty()) Log(LogLevel::kWarning, "replicas of " + o.key.tenant + "/" + o.key.name + ": " + why);
+        continue;
+      }
+      ++read;
+      const int64_t now_ms = ToUnixMillis(clock_.Now());
+      if (Status s = store_->SetCurrentReplicas(o.key.tenant, o.key.name, *current, spec->executor.type, now_ms);
+          !s.ok()) {
+        Log(LogLevel::kError, "actions: " + s.message());
+      }
+    }
+    q.page_token = page->next_page_token;
+  } while (!q.page_token.empty());
+  return read;
+}
+
 void ActionDispatcher::AppendMetrics(std::string* out) const {
   std::lock_guard lock(mu_);
   metrics::TextWriter w(out);

@@ -17,6 +17,7 @@
 
 #include "json_envelope.h"
 #include "prescale/aggregator/ingest_json.h"
+#include "prescale/aggregator/kubernetes_executor.h"
 #include "prescale/aggregator/raw_json.h"
 #include "prescale/aggregator/series_api.h"
 #include "prescale/base/log.h"
@@ -177,6 +178,13 @@ void Aggregator::UseControlStore(std::unique_ptr<ControlStore> store) {
   dispatcher_->AddExecutor(
       "webhook", std::make_unique<WebhookExecutor>(http::NewCurlHttpClient(), clock_,
                                                    WebhookOptions{.timeout = config_.webhook_timeout, .ca_file = {}}));
+  KubernetesOptions k8s;  // the in-cluster defaults unless configured
+  if (!config_.kubernetes_api_server.empty()) k8s.api_server = config_.kubernetes_api_server;
+  if (!config_.kubernetes_token_file.empty()) k8s.token_file = config_.kubernetes_token_file;
+  if (!config_.kubernetes_ca_file.empty()) k8s.ca_file = config_.kubernetes_ca_file;
+  k8s.timeout = config_.webhook_timeout;
+  dispatcher_->AddExecutor("kubernetes",
+                           std::make_unique<KubernetesExecutor>(http::NewCurlHttpClient(), std::move(k8s)));
   decisions_->OnActionsQueued([d = dispatcher_.get()] { d->Notify(); });
 }
 

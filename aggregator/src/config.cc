@@ -226,13 +226,19 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
                                        "capacity_reserve",
                                        "tick_interval",
                                        "directive_lease",
-                                       "webhook_timeout"}));
+                                       "webhook_timeout",
+                                       "kubernetes_api_server",
+                                       "kubernetes_token_file",
+                                       "kubernetes_ca_file"}));
   for (auto [key, field] : {std::pair{"listen", &c.listen},
                             {"data_dir", &c.data_dir},
                             {"prometheus_url", &c.prometheus_url},
                             {"tls_cert", &c.tls_cert_file},
                             {"tls_key", &c.tls_key_file},
-                            {"bootstrap_dir", &c.bootstrap_dir}}) {
+                            {"bootstrap_dir", &c.bootstrap_dir},
+                            {"kubernetes_api_server", &c.kubernetes_api_server},
+                            {"kubernetes_token_file", &c.kubernetes_token_file},
+                            {"kubernetes_ca_file", &c.kubernetes_ca_file}}) {
     if (!root[key].IsDefined()) continue;
     auto v = r.String(root[key], key);
     if (!v.ok()) return v.status();

@@ -22,6 +22,7 @@ Result<std::vector<StoredObject>> ListAll(ControlStore* store, ObjectKind kind) 
   ListQuery q;
   q.kind = kind;
   q.limit = 1000;
+  q.references = false;
   do {
     auto page = store->List(q);
     if (!page.ok()) return page.status();
@@ -120,11 +121,17 @@ Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
   std::map<ServiceKey, std::optional<int64_t>> observed;
   std::vector<ServiceInput> inputs;
   for (const StoredObject& o : *service_objects) {
-    FieldError e;
-    auto spec = ParseService(o.spec_json, nullptr, &e);
-    if (!spec) continue;
+    // Specs are parsed once per version (a tick reads them all).
+    ParsedService& parsed = parsed_services_[{o.key.tenant, o.key.name}];
+    if (parsed.version != o.version || !parsed.spec) {
+      FieldError e;
+      parsed.spec = ParseService(o.spec_json, nullptr, &e);
+      parsed.version = o.version;
+    }
+    parsed.seen = true;
+    if (!parsed.spec) continue;
     ServiceInput in;
-    in.spec = std::move(*spec);
+    in.spec = *parsed.spec;
     const ServiceKey service_key{in.spec.tenant, in.spec.name};
     // The replicas it runs: the last action's target (or a report's), else its spec's.
     if (auto st = status_of.find(service_key); st != status_of.end()) {
@@ -167,6 +174,14 @@ Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
       in.demand.push_back(std::move(d));
     }
     inputs.push_back(std::move(in));
+  }
+  for (auto it = parsed_services_.begin(); it != parsed_services_.end();) {
+    if (!it->second.seen) {
+      it = parsed_services_.erase(it);
+    } else {
+      it->second.seen = false;
+      ++it;
+    }
   }
   // The agents' capacity walks every raw series: once a minute is enough (nodes come and go slowly).
   const auto now = clock_.Monotonic();

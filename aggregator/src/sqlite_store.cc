@@ -591,7 +591,9 @@ Result<Page<StoredObject>> SqliteStore::List(const ListQuery& query) {
       page.items.pop_back();
       page.next_page_token = EncodeObjectToken(page.items.back().key);
     }
-    for (StoredObject& object : page.items) PRESCALE_RETURN_IF_ERROR(LoadReferences(object));
+    if (query.references) {
+      for (StoredObject& object : page.items) PRESCALE_RETURN_IF_ERROR(LoadReferences(object));
+    }
     return page;
   });
 }
@@ -895,10 +897,10 @@ Status SqliteStore::SetCurrentReplicas(const std::string& tenant, const std::str
   std::lock_guard lock(mu_);
   SQLITE_STORE_ASSIGN_OR_RETURN(
       stmt, Prepare("INSERT INTO service_status (tenant, service, target, current, current_source, updated_ms) "
-                    "VALUES (?, ?, 0, ?, ?, ?) ON CONFLICT (tenant, service) DO UPDATE SET "
-                    "current = excluded.current, current_source = excluded.current_source, "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, service) DO UPDATE SET "
+                    "target = excluded.target, current = excluded.current, current_source = excluded.current_source, "
                     "updated_ms = excluded.updated_ms"));
-  stmt.Bind(tenant).Bind(service).Bind(current).Bind(source).Bind(now_ms);
+  stmt.Bind(tenant).Bind(service).Bind(current).Bind(current).Bind(source).Bind(now_ms);
   return Run(stmt, "record the replicas of " + tenant + "/" + service);
 }
 

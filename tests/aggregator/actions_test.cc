@@ -451,5 +451,40 @@ TEST_F(ActionsTest, DirectivesShareAThrottledServicesCapAmongItsNodes) {
   EXPECT_EQ(aggregator_->HandleDirectives(get).status, 400);
 }
 
+TEST_F(ActionsTest, KubernetesTargetsAreReadBackAsCurrentReplicas) {
+  // An API server's scale subresource on loopback, scaled to 7 by hand.
+  auto api = http::HttpServer::Start(
+      http::HttpServerOptions{},
+      {{"GET", "/apis/apps/v1/namespaces/shop/deployments/web/scale", [](const http::HttpRequest& r) {
+          http::HttpResponse out;
+          out.content_type = "application/json";
+          if (r.Header("Authorization") != "Bearer k8s-token") {
+            out.status = 401;
+            return out;
+          }
+          out.body = R"({"kind":"Scale","apiVersion":"autoscaling/v1","metadata":{"name":"web","namespace":"shop"},)"
+                     R"("spec":{"replicas":7},"status":{"replicas":7,"selector":"app=web"}})";
+          return out;
+        }}});
+  ASSERT_TRUE(api.ok()) << api.status().ToString();
+  AggregatorConfig config;
+  config.kubernetes_api_server = "http://127.0.0.1:" + std::to_string((*api)->port());
+  config.kubernetes_token_file = dir_.Write("k8s-token", "k8s-token\n");
+  aggregator_ = std::make_unique<Aggregator>(config, clock_);
+  auto opened = OpenSqliteStore(dir_.path() + "/k8s.db", SqliteStoreOptions{});
+  ASSERT_TRUE(opened.ok());
+  aggregator_->UseControlStore(std::move(opened).value());
+  SeedWebService(R"({"type":"kubernetes","namespace":"shop","kind":"Deployment","name":"web"})");
+  EXPECT_EQ(aggregator_->dispatcher()->RefreshReplicas(), 1u);
+  auto statuses = store()->ServiceStatuses();
+  ASSERT_TRUE(statuses.ok());
+  ASSERT_EQ(statuses->size(), 1u);
+  EXPECT_EQ((*statuses)[0].current, 7);
+  EXPECT_EQ((*statuses)[0].target, 7);
+  EXPECT_EQ((*statuses)[0].current_source, "kubernetes");
+  aggregator_->Tick();
+  EXPECT_EQ(aggregator_->decisions()->Latest("acme")[0].from_replicas, 7) << "the next decision starts from them";
+}
+
 }  // namespace
 }  // namespace prescale::aggregator

@@ -70,6 +70,10 @@ class ActionDispatcher {
   // later actions wait while an earlier one waits for a retry. Returns how
   // many were attempted. One thread at a time.
   size_t RunOnce();
+  // Reads back the replicas of every service whose executor can tell
+  // (kubernetes: the scale subresource) and records them as its current ones;
+  // services with actions still queued are left alone. Returns how many were read.
+  size_t RefreshReplicas();
   // Wakes a thread blocked in WaitForWork (new actions were queued, or stop).
   void Notify();
   // Blocks until Notify or `timeout`.

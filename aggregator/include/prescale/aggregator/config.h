@@ -62,6 +62,11 @@ struct AggregatorConfig {
   std::chrono::milliseconds directive_lease{60'000};
   // One webhook delivery attempt's timeout (retried with backoff).
   std::chrono::milliseconds webhook_timeout{5'000};
+  // The kubernetes executor: the API server and the service account's token
+  // and CA (empty: the in-cluster defaults of KubernetesOptions).
+  std::string kubernetes_api_server;
+  std::string kubernetes_token_file;
+  std::string kubernetes_ca_file;
   LogLevel log_level = LogLevel::kInfo;
   // The demand series: labels, rules (defaults plus `demand.custom_metrics`), timing.
   DemandOptions demand;

@@ -58,6 +58,7 @@ struct ListQuery {
   std::vector<FieldFilter> filters;                // all must hold
   std::string page_token;                          // from a previous Page::next_page_token
   size_t limit = 100;                              // 1..1000
+  bool references = true;                          // false: StoredObject::references left empty (faster)
 };
 
 template <typename T>
@@ -156,7 +157,7 @@ struct OutboxEntry {
 // the spec (the actions and reports that set it are).
 struct ServiceStatus {
   std::string tenant, service;
-  int64_t target = 0;              // the last action's to_replicas (0: none yet)
+  int64_t target = 0;              // the last action's to_replicas, or the last report (0: none yet)
   std::optional<int64_t> current;  // the replicas last reported to run
   std::string current_source;      // "webhook", "kubernetes", "report"
   int64_t updated_ms = 0;
@@ -217,7 +218,8 @@ class ControlStore {
   virtual Result<AuditRecord> FinishAction(const std::string& action_id, AuditRecord audit) = 0;
   // Every service's status, by (tenant, service).
   virtual Result<std::vector<ServiceStatus>> ServiceStatuses() = 0;
-  // Records the replicas a service runs (feedback, reports).
+  // Records the replicas a service runs (feedback, reports, the Kubernetes
+  // scale subresource); they become its target too: the next decision starts from them.
   virtual Status SetCurrentReplicas(const std::string& tenant, const std::string& service, int64_t current,
                                     const std::string& source, int64_t now_ms) = 0;
 };

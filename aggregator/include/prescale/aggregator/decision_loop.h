@@ -80,6 +80,12 @@ class DecisionLoop {
   using ServiceKey = std::pair<std::string, std::string>;
   std::map<ServiceKey, std::map<std::string, int64_t>> floors_;  // scale_up triggers in force: label -> floor
   std::map<ServiceKey, int64_t> recommended_;                    // recommend-only: the last one recorded
+  struct ParsedService {
+    int64_t version = 0;
+    std::optional<Service> spec;  // nullopt: the stored spec does not parse
+    bool seen = false;
+  };
+  std::map<ServiceKey, ParsedService> parsed_services_;
 
   mutable std::mutex mu_;  // guards what follows
   std::vector<Decision> latest_;
