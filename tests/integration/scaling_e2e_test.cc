@@ -249,18 +249,20 @@ struct ServiceSpec {
   std::string priority = "critical";
   int current = 1, min = 1, max = 20;
   double request_cpu_cores = 0.05;
-  std::string policy;  // "" : the default policy
+  double target_cpu = 0.8;  // target utilisation of the CPU request
+  std::string policy;       // "" : the default policy
 };
 
-// A service of tenant acme (min 1 replica, target utilisation 0.8 of its CPU request).
+// A service of tenant acme (min 1 replica).
 ServiceSpec Service(std::string name, std::string priority = "critical", int current = 1, int max = 20,
-                    double request_cpu_cores = 0.05, std::string policy = "") {
+                    double request_cpu_cores = 0.05, double target_cpu = 0.8, std::string policy = "") {
   ServiceSpec s;
   s.name = std::move(name);
   s.priority = std::move(priority);
   s.current = current;
   s.max = max;
   s.request_cpu_cores = request_cpu_cores;
+  s.target_cpu = target_cpu;
   s.policy = std::move(policy);
   return s;
 }
@@ -371,7 +373,7 @@ class ScalingE2eTest : public ::testing::Test {
                        "\n    replicas: {current: " + std::to_string(s.current) + ", min: " + std::to_string(s.min) +
                        ", max: " + std::to_string(s.max) +
                        "}\n    requests: {cpu_cores: " + std::to_string(s.request_cpu_cores) +
-                       "}\n    target_utilization: {cpu: 0.8}\n";
+                       "}\n    target_utilization: {cpu: " + std::to_string(s.target_cpu) + "}\n";
     if (!s.policy.empty()) yaml += "    policy: " + s.policy + "\n";
     yaml += "    executor: {type: webhook, url: \"" + receiver_.url() + "\", secret_file: \"" + secret_file_ + "\"}\n";
     return yaml;
@@ -512,13 +514,15 @@ TEST_F(ScalingE2eTest, CpuRampBringsSignedScaleUpWebhookWithinTwoTicks) {
 }
 
 // (b) Cluster capacity 0.4 cores, no reserve. api (critical, 0.1 core per
-// replica) and batch (low, 2 replicas of 0.1, its own steady 0.1 cores) fit
-// until api's load (0.3 cores) asks for 4 replicas: api gets 3, batch is cut to
-// 1 and capped at 0.1 cores, which the agent writes into batch's cgroup. When
-// api's burner stops, api scales down, batch is granted 2 again and, after the
-// engine's release hysteresis (3 evaluations), its original limit comes back
-// while its own load still runs. batch's load is held to exactly the cap: on
-// cgroup v1 the kernel refuses (EINVAL) a parent quota below a child's.
+// replica at 80%) and batch (low, 2 replicas of 0.1 at 50%, its own steady
+// load of at most 0.1 cores) fit until api's load (0.3 cores) asks for 4
+// replicas: api gets 3, batch is cut to 1 and capped at 0.1 cores, which the
+// agent writes into batch's cgroup. batch still wants 2 (its use is over 50% of
+// one replica), so the cap holds while api's load lasts. When api's burner
+// stops, api scales down, batch is granted 2 again and, after the engine's
+// release hysteresis (3 evaluations), its original limit comes back while its
+// own load still runs. batch's load is held to the cap at most: on cgroup v1
+// the kernel refuses (EINVAL) a parent's quota below a child's.
 TEST_F(ScalingE2eTest, QuotaSqueezeCapsLowPriorityCgroupUntilTheLoadGoes) {
   ASSERT_NO_FATAL_FAILURE(NeedCgroups());
   const std::string api = MakeServiceCgroup("acme", "api");
@@ -528,7 +532,7 @@ TEST_F(ScalingE2eTest, QuotaSqueezeCapsLowPriorityCgroupUntilTheLoadGoes) {
   const std::string original = ReadFileOrEmpty(batch_quota);
   ASSERT_FALSE(CapCores(batch_quota).has_value()) << "a new cgroup has no CPU limit: " << original;
   const std::string config = WriteAggregatorConfig(
-      {Service("api", "critical", 1, 20, 0.1, "fast"), Service("batch", "low", 2, 4, 0.1)},
+      {Service("api", "critical", 1, 20, 0.1, 0.8, "fast"), Service("batch", "low", 2, 4, 0.1, 0.5)},
       "tick_interval: 2s\ndirective_lease: 10s\ncluster_cpu_cores: 0.4\ncapacity_reserve: 0\n"
       "policies:\n  - name: fast\n    mode: reactive\n    behavior:\n"
       "      scaleUp: {stabilizationWindowSeconds: 0, policies: [{type: Pods, value: 10, periodSeconds: 1}]}\n"
@@ -577,27 +581,27 @@ TEST_F(ScalingE2eTest, QuotaSqueezeCapsLowPriorityCgroupUntilTheLoadGoes) {
   const auto load_stopped = std::chrono::steady_clock::now();
   const bool restored = PollUntil([&] { return ReadFileOrEmpty(batch_quota) == original; }, 90s, 100ms);
   const auto restored_at = std::chrono::steady_clock::now();
+  const int64_t restored_ms = NowMs();
   ASSERT_TRUE(restored) << "batch's limit is still " << ReadFileOrEmpty(batch_quota) << " (original " << original
                         << ") 90 s after api's load stopped; metrics:\n"
                         << Metrics();
   ASSERT_TRUE(batch_burner->running()) << "batch's own load still runs: the cap went because capacity freed";
   const auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+  // The cap went because capacity freed: api scaled down and batch was granted its 2 replicas again, before.
+  const auto api_down = receiver_.WaitFor(
+      "acme", "api", [](const Delivery& d) { return d.to_replicas < d.from_replicas; }, 10s);
+  const auto batch_up = receiver_.WaitFor(
+      "acme", "batch", [&](const Delivery& d) { return d.received_ms > batch_down->received_ms && d.to_replicas == 2; },
+      10s);
+  ASSERT_TRUE(api_down.has_value()) << "api did not scale down";
+  ASSERT_TRUE(batch_up.has_value()) << "batch was not granted 2 replicas again";
+  EXPECT_LE(api_down->received_ms, restored_ms);
+  EXPECT_LE(batch_up->received_ms, restored_ms);
   std::printf(
       "[ figures  ] (b) api's load start -> cap %.3f cores in batch's %s: %s; api's load stop -> original "
-      "value back: %s\n",
+      "value back: %s (batch granted 2 again -> original back: %s; release after 3 evaluations, tick 2 s)\n",
       *cap, batch_quota.substr(batch_quota.rfind('/') + 1).c_str(), Seconds(ms(capped_at - load_started)).c_str(),
-      Seconds(ms(restored_at - load_stopped)).c_str());
-  // api scaled down once its load went, and batch was granted its 2 replicas again.
-  EXPECT_TRUE(receiver_
-                  .WaitFor(
-                      "acme", "api", [](const Delivery& d) { return d.to_replicas < d.from_replicas; }, 10s)
-                  .has_value());
-  EXPECT_TRUE(receiver_
-                  .WaitFor(
-                      "acme", "batch",
-                      [&](const Delivery& d) { return d.received_ms > batch_down->received_ms && d.to_replicas == 2; },
-                      10s)
-                  .has_value());
+      Seconds(ms(restored_at - load_stopped)).c_str(), Seconds(restored_ms - batch_up->received_ms).c_str());
   EXPECT_EQ(receiver_.bad_signatures(), 0u);
 }
 
