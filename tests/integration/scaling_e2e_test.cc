@@ -492,13 +492,18 @@ TEST_F(ScalingE2eTest, CpuRampBringsSignedScaleUpWebhookWithinTwoTicks) {
   const int64_t load_seen_ms = FirstLoadedSampleMs("acme", "web", web, 0.1);
   ASSERT_GT(load_seen_ms, 0) << "no pushed sample shows the load";
   const int64_t latency_ms = up->received_ms - load_seen_ms;
+  // When the decision loop could first see it: the 10 s bucket holding that sample complete and 10 s old.
+  const int64_t bucket_ms = std::chrono::milliseconds(kDemandBucket).count();
+  const int64_t visible_ms =
+      load_seen_ms / bucket_ms * bucket_ms + bucket_ms + std::chrono::milliseconds(kDemandLag).count();
   std::printf(
-      "[ figures  ] (a) first pushed sample with load -> scale-up webhook: %s (budget %s: 2 ticks of %s + "
-      "%s bucket + %s lag + 10 s slack); from the burner's start: %s; %lld -> %lld\n",
+      "[ figures  ] (a) first pushed sample with load -> scale-up webhook: %s (budget %s: 2 ticks of %s + %s bucket + "
+      "%s lag + 10 s slack); from when its bucket was complete and %s old: %s; from the burner's start: %s; "
+      "%lld -> %lld\n",
       Seconds(latency_ms).c_str(), Seconds(std::chrono::milliseconds(budget).count()).c_str(),
-      Seconds(std::chrono::milliseconds(kTick).count()).c_str(),
-      Seconds(std::chrono::milliseconds(kDemandBucket).count()).c_str(),
+      Seconds(std::chrono::milliseconds(kTick).count()).c_str(), Seconds(bucket_ms).c_str(),
       Seconds(std::chrono::milliseconds(kDemandLag).count()).c_str(),
+      Seconds(std::chrono::milliseconds(kDemandLag).count()).c_str(), Seconds(up->received_ms - visible_ms).c_str(),
       Seconds(up->received_ms - burner_started_ms).c_str(), static_cast<long long>(up->from_replicas),
       static_cast<long long>(up->to_replicas));
   EXPECT_LE(latency_ms, std::chrono::milliseconds(budget).count());
@@ -746,6 +751,7 @@ TEST_F(ScalingE2eTest, ActionsSurviveReceiverOutageAndAggregatorRestart) {
   const std::string error = receiver_.Restart();
   ASSERT_TRUE(error.empty()) << "the receiver cannot listen on its port again: " << error;
   const auto up_at = std::chrono::steady_clock::now();
+  const int64_t up_ms = NowMs();
   const auto audit = audited();
   std::set<std::string> expected;
   for (const auto& [service, id] : audit) expected.insert(id);
@@ -763,6 +769,9 @@ TEST_F(ScalingE2eTest, ActionsSurviveReceiverOutageAndAggregatorRestart) {
   }
   ASSERT_TRUE(all) << "first aggregator:\n" << first_log;
   std::set<std::string> handled_ids;
+  for (size_t i = 1; i < handled.size(); ++i) {
+    EXPECT_GE(handled[i].received_ms, up_ms) << handled[i].id << " arrived while the receiver was down";
+  }
   for (const Delivery& d : handled) {
     EXPECT_TRUE(handled_ids.insert(d.id).second) << d.id << " handled twice";
     EXPECT_TRUE(expected.contains(d.id)) << d.id << " arrived but is not in the audit log";
