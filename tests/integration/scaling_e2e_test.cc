@@ -520,14 +520,15 @@ TEST_F(ScalingE2eTest, CpuRampBringsSignedScaleUpWebhookWithinTwoTicks) {
 
 // (b) Cluster capacity 0.4 cores, no reserve. api (critical, 0.1 core per
 // replica at 80%) and batch (low, 2 replicas of 0.1 at 50%, its own steady
-// load of at most 0.1 cores) fit until api's load (0.3 cores) asks for 4
+// load of at most 0.09 cores) fit until api's load (0.3 cores) asks for 4
 // replicas: api gets 3, batch is cut to 1 and capped at 0.1 cores, which the
 // agent writes into batch's cgroup. batch still wants 2 (its use is over 50% of
 // one replica), so the cap holds while api's load lasts. When api's burner
 // stops, api scales down, batch is granted 2 again and, after the engine's
 // release hysteresis (3 evaluations), its original limit comes back while its
-// own load still runs. batch's load is held to the cap at most: on cgroup v1
-// the kernel refuses (EINVAL) a parent's quota below a child's.
+// own load still runs. batch's load is held below the cap (and below the 0.1
+// core that would make it want 3 replicas): on cgroup v1 the kernel refuses
+// (EINVAL) a parent's quota below a child's.
 TEST_F(ScalingE2eTest, QuotaSqueezeCapsLowPriorityCgroupUntilTheLoadGoes) {
   ASSERT_NO_FATAL_FAILURE(NeedCgroups());
   const std::string api = MakeServiceCgroup("acme", "api");
@@ -543,7 +544,7 @@ TEST_F(ScalingE2eTest, QuotaSqueezeCapsLowPriorityCgroupUntilTheLoadGoes) {
       "      scaleUp: {stabilizationWindowSeconds: 0, policies: [{type: Pods, value: 10, periodSeconds: 1}]}\n"
       "      scaleDown: {stabilizationWindowSeconds: 0, policies: [{type: Percent, value: 100, periodSeconds: 1}]}\n");
   ASSERT_NO_FATAL_FAILURE(StartAggregator(config));
-  SetLoad(batch, 0.1);
+  SetLoad(batch, 0.09);
   auto batch_burner = StartBurner(batch);
   ASSERT_NO_FATAL_FAILURE(StartAgent());
   // batch's own load settles (2 replicas of 0.1 at 80%: no change) before api's starts.
