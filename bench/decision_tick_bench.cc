@@ -12,6 +12,7 @@
 //   build/bin/prescale-bench-decision-tick --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <random>
 
 #include "prescale/aggregator/control_api.h"
@@ -82,7 +83,10 @@ void BM_DecisionLoopRun(benchmark::State& state) {
   }
   std::unique_ptr<ControlStore> store = std::move(opened).value();
   DemandRollups demand(DemandOptions{}, clock);
-  ForecastEngine forecasts(ForecastSettings{}, demand, clock);
+  // Forecasts as the aggregator keeps them (holt: a quick setup; the model does not matter to the tick).
+  ForecastSettings forecast_settings;
+  forecast_settings.model = "holt";
+  ForecastEngine forecasts(forecast_settings, demand, clock);
   SeriesStore series(SeriesStoreOptions{}, clock, &demand);
   auto put = [&](ObjectKind kind, const std::string& json, const std::string& tenant) {
     FieldError e;
@@ -103,6 +107,7 @@ void BM_DecisionLoopRun(benchmark::State& state) {
   // Use pushed as an agent pushes it: two samples of a CPU counter 10 s apart, 20 s ago.
   const int64_t now_ms = ToUnixMillis(clock.Now());
   std::vector<remote_write::TimeSeries> push;
+  std::vector<double> rates;  // cores each service uses
   double demanded = 0;
   for (int s = 0; s < kServices; ++s) {
     const Service v = MakeService(s, rng);
@@ -116,6 +121,7 @@ void BM_DecisionLoopRun(benchmark::State& state) {
     }
     const double use = v.request_cpu_cores * std::uniform_real_distribution<double>(0.5, 25)(rng);
     demanded += use / 0.7;
+    rates.push_back(use);
     push.push_back({{{"__name__", "container_cpu_usage_seconds_total"}, {"service", v.name}, {"tenant", v.tenant}},
                     {{0, now_ms - 30'000}, {use * 10, now_ms - 20'000}, {use * 20, now_ms - 10'000}}});
   }
@@ -124,6 +130,16 @@ void BM_DecisionLoopRun(benchmark::State& state) {
     state.SkipWithError("pushing use failed");
     return;
   }
+  // An hour of history per service (as a backfill would give), then one forecast of every series.
+  const int64_t minute_now = now_ms / 60'000 * 60'000;
+  for (size_t i = 0; i < push.size(); ++i) {
+    const DemandKey key{push[i].labels[2].value, push[i].labels[1].value, "cpu"};
+    for (int m = 60; m >= 3; --m) {
+      const double wave = 1 + 0.2 * std::sin(static_cast<double>(m) / 10);
+      demand.Backfill(key, false, DemandPoint{minute_now - m * 60'000, rates[i] * wave, rates[i] * wave * 1.1});
+    }
+  }
+  const size_t forecast_series = forecasts.Tick();
   DecisionLoop loop(store.get(), &demand, &forecasts, &series, clock,
                     DecisionLoopOptions{.cluster_cpu_cores = demanded / 2, .capacity_reserve = 0});
   // The first tick records an action for every service that changes; the
@@ -135,7 +151,24 @@ void BM_DecisionLoopRun(benchmark::State& state) {
   }
   const double first_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - first_start).count();
+  std::vector<double> counters(push.size());
+  std::vector<int64_t> last_ms(push.size());
+  for (size_t i = 0; i < push.size(); ++i) {
+    counters[i] = push[i].samples.back().value;
+    last_ms[i] = push[i].samples.back().timestamp_ms;
+  }
   for (auto _ : state) {
+    // The agents keep pushing (not timed): each service's counter moves on at its rate.
+    state.PauseTiming();
+    const int64_t t = ToUnixMillis(clock.Now()) - 10'000;
+    for (size_t i = 0; i < push.size(); ++i) {
+      counters[i] += rates[i] * static_cast<double>(t - last_ms[i]) / 1000.0;
+      last_ms[i] = t;
+      push[i].samples = {{counters[i], t}};
+    }
+    AppendStats pushed;
+    (void)series.Append(push, &pushed);
+    state.ResumeTiming();
     if (Status s = loop.Run(); !s.ok()) {
       state.SkipWithError(s.message().c_str());
       return;
@@ -146,6 +179,8 @@ void BM_DecisionLoopRun(benchmark::State& state) {
   state.counters["services"] = kServices;
   state.counters["constrained"] = static_cast<double>(constrained);
   state.counters["first_tick_ms"] = first_ms;
+  state.counters["forecasts"] = static_cast<double>(forecast_series);
+  state.counters["keys"] = static_cast<double>(demand.Keys({}).size());
 }
 BENCHMARK(BM_DecisionLoopRun)->Unit(benchmark::kMillisecond)->Iterations(20);
 

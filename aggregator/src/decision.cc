@@ -80,12 +80,15 @@ std::vector<Decision> DecisionEngine::Evaluate(const std::vector<AllocationTenan
                                                std::chrono::system_clock::time_point now) {
   static const ScalingPolicy kDefault(DefaultPolicy());
   std::vector<Decision> decisions(services.size());
+  std::vector<ServiceState*> states(services.size());
   AllocationInput allocation{options_.capacity_cpu_cores, options_.capacity_memory_bytes, tenants, {}};
+  allocation.services.reserve(services.size());
   for (size_t i = 0; i < services.size(); ++i) {
     const ServiceInput& in = services[i];
     const Service& spec = in.spec;
     const ScalingPolicy& policy = in.policy != nullptr ? *in.policy : kDefault;
     ServiceState& st = state_[{spec.tenant, spec.name}];
+    states[i] = &st;
     Decision& d = decisions[i];
     d.tenant = spec.tenant;
     d.service = spec.name;
@@ -109,7 +112,7 @@ std::vector<Decision> DecisionEngine::Evaluate(const std::vector<AllocationTenan
   for (size_t i = 0; i < services.size(); ++i) {
     const Service& spec = services[i].spec;
     const ScalingPolicy& policy = services[i].policy != nullptr ? *services[i].policy : kDefault;
-    ServiceState& st = state_[{spec.tenant, spec.name}];
+    ServiceState& st = *states[i];
     Decision& d = decisions[i];
     const AllocationGrant& g = granted.grants[i];
     d.to_replicas = g.replicas;

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <string_view>
+#include <unordered_map>
 
 #include "prescale/aggregator/actions.h"
 
@@ -40,6 +42,13 @@ DemandKey KeyOf(const Service& s, const std::string& resource) {
   };
   return DemandKey{label("tenant", s.tenant), label("service", s.name), resource};
 }
+
+struct DemandKeyHash {
+  size_t operator()(const DemandKey& k) const {
+    const std::hash<std::string> h;
+    return (h(k.tenant) * 31 + h(k.service)) * 31 + h(k.resource);
+  }
+};
 
 }  // namespace
 
@@ -77,12 +86,25 @@ Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
     }
     triggered[key] = e.Label();
   }
-  auto tenant_objects = ListAll(store_, ObjectKind::kTenant);
-  if (!tenant_objects.ok()) return tenant_objects.status();
-  auto policy_objects = ListAll(store_, ObjectKind::kPolicy);
-  if (!policy_objects.ok()) return policy_objects.status();
-  auto service_objects = ListAll(store_, ObjectKind::kService);
-  if (!service_objects.ok()) return service_objects.status();
+  // The objects are read again only when the store says they may have changed.
+  auto generation = store_->ObjectsGeneration();
+  if (!generation.ok()) return generation.status();
+  if (!objects_read_ || *generation != objects_generation_) {
+    auto tenants_read = ListAll(store_, ObjectKind::kTenant);
+    if (!tenants_read.ok()) return tenants_read.status();
+    auto policies_read = ListAll(store_, ObjectKind::kPolicy);
+    if (!policies_read.ok()) return policies_read.status();
+    auto services_read = ListAll(store_, ObjectKind::kService);
+    if (!services_read.ok()) return services_read.status();
+    tenant_objects_ = std::move(*tenants_read);
+    policy_objects_ = std::move(*policies_read);
+    service_objects_ = std::move(*services_read);
+    objects_generation_ = *generation;
+    objects_read_ = true;
+  }
+  const std::vector<StoredObject>* tenant_objects = &tenant_objects_;
+  const std::vector<StoredObject>* policy_objects = &policy_objects_;
+  const std::vector<StoredObject>* service_objects = &service_objects_;
   if (service_objects->empty()) {
     // Nothing to decide: no capacity lookup (a walk over every raw series).
     std::lock_guard<std::mutex> lock(mu_);
@@ -109,7 +131,7 @@ Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
   policies_.Sweep();
   // Current use: the last 30 s of each demand series (10 s for its agents to
   // push it whole), else its newest final minute.
-  std::map<DemandKey, double> use;
+  std::unordered_map<DemandKey, double, DemandKeyHash> use;
   for (const auto& [key, point] : demand_->Latest()) use[key] = point.avg;
   for (const auto& [key, value] : demand_->Recent(std::chrono::seconds(30), std::chrono::seconds(10))) {
     use[key] = value;
@@ -119,7 +141,15 @@ Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
   std::map<ServiceKey, const ServiceStatus*> status_of;
   for (const ServiceStatus& st : *statuses) status_of[{st.tenant, st.service}] = &st;
   std::map<ServiceKey, std::optional<int64_t>> observed;
+  // Every forecast at once, by key (one lookup per service and resource).
+  const std::shared_ptr<const std::vector<SeriesForecast>> forecasts = forecasts_->LatestAll();
+  std::unordered_map<DemandKey, const SeriesForecast*, DemandKeyHash> forecast_of;
+  forecast_of.reserve(forecasts->size());
+  for (const SeriesForecast& f : *forecasts) {
+    if (!f.horizons.empty()) forecast_of.emplace(f.key, &f);
+  }
   std::vector<ServiceInput> inputs;
+  inputs.reserve(service_objects->size());
   for (const StoredObject& o : *service_objects) {
     // Specs are parsed once per version (a tick reads them all).
     ParsedService& parsed = parsed_services_[{o.key.tenant, o.key.name}];
@@ -161,8 +191,8 @@ Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
       // minute falls between the last minute and now + horizon (the forecasts
       // start from the newest final minute, a few minutes back), else the nearest.
       const int64_t now_ms = ToUnixMillis(clock_.Now());
-      for (const SeriesForecast& f : forecasts_->Latest(key)) {
-        if (!(f.key == key) || f.horizons.empty()) continue;
+      if (auto found = forecast_of.find(key); found != forecast_of.end()) {
+        const SeriesForecast& f = *found->second;
         in.models[resource] = f.model;
         for (const HorizonForecast& h : f.horizons) {
           if (h.target_ms >= now_ms - 60'000 && h.target_ms <= now_ms + horizon_ms) {
@@ -198,14 +228,15 @@ Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
   std::vector<Decision> decisions = engine_.Evaluate(tenants, inputs, clock_.Now());
   // What each tenant holds after the decisions, for quota utilisation.
   std::vector<AllocationResult::TenantUse> tenant_use(tenants.size());
+  std::unordered_map<std::string_view, size_t> tenant_index;
+  for (size_t t = 0; t < tenants.size(); ++t) tenant_index.emplace(tenants[t].name, t);
   for (size_t i = 0; i < inputs.size(); ++i) {
-    for (size_t t = 0; t < tenants.size(); ++t) {
-      if (tenants[t].name != inputs[i].spec.tenant) continue;
-      const auto replicas = static_cast<double>(decisions[i].to_replicas);
-      tenant_use[t].cpu_cores += replicas * inputs[i].spec.request_cpu_cores;
-      tenant_use[t].memory_bytes += replicas * inputs[i].spec.request_memory_bytes;
-      tenant_use[t].replicas += decisions[i].to_replicas;
-    }
+    auto t = tenant_index.find(inputs[i].spec.tenant);
+    if (t == tenant_index.end()) continue;
+    const auto replicas = static_cast<double>(decisions[i].to_replicas);
+    tenant_use[t->second].cpu_cores += replicas * inputs[i].spec.request_cpu_cores;
+    tenant_use[t->second].memory_bytes += replicas * inputs[i].spec.request_memory_bytes;
+    tenant_use[t->second].replicas += decisions[i].to_replicas;
   }
   const size_t queued = RecordActions(inputs, decisions, tenants, tenant_use);
   if (queued > 0 && notify_) notify_();

@@ -125,7 +125,9 @@ size_t ForecastEngine::Tick() {
       slot = std::make_unique<Series>();
       slot->forecaster = std::move(made).value();
       slot->horizons.resize(settings_.horizons.size());
-      slot->fed_upto_ms = now_ms - history_ms - kMinuteMs;
+      // The replay starts a minute inside the fine retention: a query reaching
+      // past it reads the 15-minute rollup instead.
+      slot->fed_upto_ms = now_ms - history_ms;
       replayed = true;
     }
     Series& s = *slot;
@@ -162,14 +164,19 @@ size_t ForecastEngine::Tick() {
   }
   const size_t n = latest.size();
   std::lock_guard<std::mutex> lock(mu_);
-  latest_ = std::move(latest);
+  latest_ = std::make_shared<const std::vector<SeriesForecast>>(std::move(latest));
   return n;
+}
+
+std::shared_ptr<const std::vector<SeriesForecast>> ForecastEngine::LatestAll() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return latest_;
 }
 
 std::vector<SeriesForecast> ForecastEngine::Latest(const DemandKey& filter) const {
   std::vector<SeriesForecast> out;
   std::lock_guard<std::mutex> lock(mu_);
-  for (const SeriesForecast& f : latest_) {
+  for (const SeriesForecast& f : *latest_) {
     if ((filter.tenant.empty() || filter.tenant == f.key.tenant) &&
         (filter.service.empty() || filter.service == f.key.service) &&
         (filter.resource.empty() || filter.resource == f.key.resource)) {
@@ -181,13 +188,13 @@ std::vector<SeriesForecast> ForecastEngine::Latest(const DemandKey& filter) cons
 
 void ForecastEngine::AppendMetrics(std::string* out) const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (latest_.empty()) return;
+  if (latest_->empty()) return;
   metrics::TextWriter w(out);
   w.Family("prescale_forecast",
            "Forecast demand of each service (cores, bytes, bytes/s or the custom unit) at each horizon: the point and "
            "the interval's bounds",
            metrics::MetricType::kGauge);
-  for (const SeriesForecast& f : latest_) {
+  for (const SeriesForecast& f : *latest_) {
     for (const HorizonForecast& h : f.horizons) {
       const std::string horizon = FormatDuration(h.horizon);
       for (auto [bound, value] : {std::pair{"point", h.point}, {"lower", h.lower}, {"upper", h.upper}}) {
@@ -203,7 +210,7 @@ void ForecastEngine::AppendMetrics(std::string* out) const {
   }
   w.Family("prescale_forecast_model_info", "The model forecasting each demand series (auto's choice)",
            metrics::MetricType::kGauge);
-  for (const SeriesForecast& f : latest_) {
+  for (const SeriesForecast& f : *latest_) {
     w.Sample("prescale_forecast_model_info",
              {{"model", f.model}, {"resource", f.key.resource}, {"service", f.key.service}, {"tenant", f.key.tenant}},
              1);
@@ -212,7 +219,7 @@ void ForecastEngine::AppendMetrics(std::string* out) const {
            "Online mean absolute scaled error of matured forecasts at each horizon (1: as good as the last value one "
            "minute ahead; weighted with a one-day half-life)",
            metrics::MetricType::kGauge);
-  for (const SeriesForecast& f : latest_) {
+  for (const SeriesForecast& f : *latest_) {
     for (const HorizonForecast& h : f.horizons) {
       if (h.mase < 0) continue;
       w.Sample("prescale_forecast_mase",

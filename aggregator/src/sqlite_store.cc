@@ -267,6 +267,7 @@ class SqliteStore final : public ControlStore {
                            AuditRecord audit) override;
   Result<StoredObject> Delete(const ObjectKey& key, std::optional<int64_t> expected_version,
                               AuditRecord audit) override;
+  Result<std::string> ObjectsGeneration() override;
   Status CreateToken(const TokenRecord& token, AuditRecord audit) override;
   Result<TokenRecord> GetToken(const std::string& id) override;
   Result<TokenRecord> FindTokenByHash(const std::string& sha256_hex) override;
@@ -358,7 +359,8 @@ class SqliteStore final : public ControlStore {
 
   const std::string path_;
   sqlite3* const db_;
-  std::mutex mu_;  // one connection: every method holds it
+  std::mutex mu_;              // one connection: every method holds it
+  int64_t object_writes_ = 0;  // Put and Delete calls on this connection
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
 
@@ -601,6 +603,7 @@ Result<Page<StoredObject>> SqliteStore::List(const ListQuery& query) {
 Result<StoredObject> SqliteStore::Put(StoredObject object, WriteMode mode, std::optional<int64_t> expected_version,
                                       AuditRecord audit) {
   std::lock_guard lock(mu_);
+  ++object_writes_;
   return InTransaction("BEGIN IMMEDIATE", [&]() -> Result<StoredObject> {
     const std::string name = KeyName(object.key);
     SQLITE_STORE_ASSIGN_OR_RETURN(before, LoadObject(object.key));
@@ -625,6 +628,7 @@ Result<StoredObject> SqliteStore::Put(StoredObject object, WriteMode mode, std::
 Result<StoredObject> SqliteStore::Delete(const ObjectKey& key, std::optional<int64_t> expected_version,
                                          AuditRecord audit) {
   std::lock_guard lock(mu_);
+  ++object_writes_;
   return InTransaction("BEGIN IMMEDIATE", [&]() -> Result<StoredObject> {
     const std::string name = KeyName(key);
     SQLITE_STORE_ASSIGN_OR_RETURN(before, LoadObject(key));
@@ -790,6 +794,14 @@ Result<AuditVerification> SqliteStore::VerifyAudit() {
     if (!row || !verifier.Feed(ReadAudit(stmt))) break;
   }
   return verifier.result();
+}
+
+Result<std::string> SqliteStore::ObjectsGeneration() {
+  std::lock_guard lock(mu_);
+  // data_version changes when another connection commits; this one's writes are counted.
+  SQLITE_STORE_ASSIGN_OR_RETURN(stmt, Prepare("PRAGMA data_version"));
+  SQLITE_STORE_ASSIGN_OR_RETURN(row, Next(stmt, "read data_version"));
+  return std::to_string(object_writes_) + ":" + (row ? std::to_string(stmt.Int(0)) : "0");
 }
 
 Result<AuditRecord> SqliteStore::RecordAction(AuditRecord audit, const std::optional<OutboxEntry>& entry,

@@ -186,6 +186,10 @@ class ControlStore {
   virtual Result<StoredObject> Delete(const ObjectKey& key, std::optional<int64_t> expected_version,
                                       AuditRecord audit) = 0;
 
+  // Changes whenever a tenant, service or policy may have changed (here or,
+  // for a shared database, in another process): readers cache until it does.
+  virtual Result<std::string> ObjectsGeneration() = 0;
+
   // Tokens. Create fails with kAlreadyExists on a reused id or hash.
   virtual Status CreateToken(const TokenRecord& token, AuditRecord audit) = 0;
   virtual Result<TokenRecord> GetToken(const std::string& id) = 0;

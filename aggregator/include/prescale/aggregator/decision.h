@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "prescale/aggregator/allocator.h"
@@ -96,7 +97,13 @@ class DecisionEngine {
     int unconstrained_ticks = 0;
   };
   DecisionOptions options_;
-  std::map<std::pair<std::string, std::string>, ServiceState> state_;
+  struct KeyHash {
+    size_t operator()(const std::pair<std::string, std::string>& k) const {
+      return std::hash<std::string>()(k.first) * 31 + std::hash<std::string>()(k.second);
+    }
+  };
+  // Node-based: the pointers Evaluate keeps stay valid while it inserts.
+  std::unordered_map<std::pair<std::string, std::string>, ServiceState, KeyHash> state_;
 };
 
 }  // namespace prescale::aggregator

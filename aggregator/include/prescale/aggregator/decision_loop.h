@@ -80,6 +80,9 @@ class DecisionLoop {
   using ServiceKey = std::pair<std::string, std::string>;
   std::map<ServiceKey, std::map<std::string, int64_t>> floors_;  // scale_up triggers in force: label -> floor
   std::map<ServiceKey, int64_t> recommended_;                    // recommend-only: the last one recorded
+  bool objects_read_ = false;                                    // the store's objects as of objects_generation_
+  std::string objects_generation_;
+  std::vector<StoredObject> tenant_objects_, policy_objects_, service_objects_;
   struct ParsedService {
     int64_t version = 0;
     std::optional<Service> spec;  // nullopt: the stored spec does not parse

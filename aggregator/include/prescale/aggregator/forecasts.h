@@ -73,6 +73,8 @@ class ForecastEngine {
 
   // The latest forecasts, filtered as DemandRollups::Keys filters, sorted.
   std::vector<SeriesForecast> Latest(const DemandKey& filter) const;
+  // Every series' latest forecasts, shared (no copy): the tick replaces the whole set.
+  std::shared_ptr<const std::vector<SeriesForecast>> LatestAll() const;
   // prescale_forecast, prescale_forecast_model_info, prescale_forecast_mase in the text format.
   void AppendMetrics(std::string* out) const;
   const ForecastSettings& settings() const { return settings_; }
@@ -86,7 +88,7 @@ class ForecastEngine {
   const Clock& clock_;
   std::map<DemandKey, std::unique_ptr<Series>> series_;  // owned by Tick's thread
   mutable std::mutex mu_;                                // guards latest_
-  std::vector<SeriesForecast> latest_;
+  std::shared_ptr<const std::vector<SeriesForecast>> latest_ = std::make_shared<std::vector<SeriesForecast>>();
 };
 
 }  // namespace prescale::aggregator
