@@ -156,7 +156,8 @@ Aggregator::Aggregator(AggregatorConfig config, const Clock& clock)
       forecasts_(config_.forecast, demand_, clock),
       store_(SeriesStoreOptions{.max_series = config_.max_series, .raw_retention = config_.raw_retention}, clock,
              &demand_),
-      metrics_(std::make_unique<Metrics>()) {
+      metrics_(std::make_unique<Metrics>()),
+      trigger_rules_(config_.triggers) {
   metrics_->max_series.Set(static_cast<double>(config_.max_series));
   if (config_.sender_samples_per_second > 0) {
     // Ten seconds' worth: an agent's push carries one interval's samples at once.
@@ -495,6 +496,7 @@ std::string Aggregator::MetricsText() {
   if (dispatcher_ != nullptr) dispatcher_->AppendMetrics(&text);
   if (decisions_ != nullptr) {
     triggers_.AppendMetrics(&text);
+    trigger_rules_.AppendMetrics(&text);
     std::lock_guard lock(alerts_mu_);
     metrics::TextWriter w(&text);
     w.Family("prescale_alertmanager_alerts_total",
@@ -519,6 +521,7 @@ size_t Aggregator::Tick() {
   demand_.Finalize();
   const size_t forecast = forecasts_.Tick();
   if (decisions_ != nullptr) {
+    trigger_rules_.Evaluate(store_, forecasts_, clock_, &triggers_);
     if (Status s = decisions_->Run(triggers_.Drain()); !s.ok()) Log(LogLevel::kError, "decisions: " + s.message());
   }
   return forecast;

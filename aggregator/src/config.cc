@@ -2,6 +2,7 @@
 
 #include "prescale/aggregator/auth.h"
 
+#include <cmath>
 #include <cstdio>
 #include <functional>
 
@@ -79,6 +80,93 @@ Status ParseTokens(const YamlConfigReader& r, const YAML::Node& node, Aggregator
 
 Status CheckRetention(std::chrono::milliseconds d, const std::function<Status(std::string)>& fail) {
   if (d < std::chrono::seconds(1)) return fail("must be at least 1s");
+  return Status::Ok();
+}
+
+Status ParseTriggers(const YamlConfigReader& r, const YAML::Node& node, AggregatorConfig* c) {
+  PRESCALE_RETURN_IF_ERROR(r.CheckSequence(node, "triggers"));
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node& t = node[i];
+    const std::string path = IndexPath("triggers", i);
+    PRESCALE_RETURN_IF_ERROR(r.CheckMap(t, path,
+                                        {"name", "type", "metric", "labels", "tenant", "service", "resource", "op",
+                                         "value", "for", "within", "action"}));
+    TriggerRule rule;
+    std::string type = "threshold";
+    for (auto [key, field] : {std::pair{"name", &rule.name},
+                              {"type", &type},
+                              {"metric", &rule.metric},
+                              {"tenant", &rule.tenant},
+                              {"service", &rule.service},
+                              {"resource", &rule.resource},
+                              {"op", &rule.op},
+                              {"action", &rule.action}}) {
+      if (!t[key].IsDefined()) continue;
+      auto v = r.String(t[key], JoinPath(path, key));
+      if (!v.ok()) return v.status();
+      *field = *v;
+    }
+    auto required = [&](const char* key) -> Status {
+      if (!t[key].IsDefined()) return r.Error(t, JoinPath(path, key), "required key is missing");
+      return Status::Ok();
+    };
+    PRESCALE_RETURN_IF_ERROR(required("name"));
+    PRESCALE_RETURN_IF_ERROR(required("op"));
+    PRESCALE_RETURN_IF_ERROR(required("value"));
+    if (rule.name.empty()) return r.Error(t["name"], JoinPath(path, "name"), "must not be empty");
+    for (const TriggerRule& other : c->triggers) {
+      if (other.name == rule.name) {
+        return r.Error(t["name"], JoinPath(path, "name"), "duplicate trigger name '" + rule.name + "'");
+      }
+    }
+    if (type == "threshold") {
+      rule.kind = TriggerRule::Kind::kThreshold;
+      PRESCALE_RETURN_IF_ERROR(required("metric"));
+      if (rule.metric.empty()) return r.Error(t["metric"], JoinPath(path, "metric"), "must not be empty");
+      if (t["within"].IsDefined()) {
+        return r.Error(t["within"], JoinPath(path, "within"), "only predictive triggers have a horizon");
+      }
+    } else if (type == "predictive") {
+      rule.kind = TriggerRule::Kind::kPredictive;
+      PRESCALE_RETURN_IF_ERROR(required("tenant"));
+      PRESCALE_RETURN_IF_ERROR(required("service"));
+      if (t["metric"].IsDefined() || t["labels"].IsDefined()) {
+        return r.Error(t, path, "predictive triggers name tenant, service and resource, not metric and labels");
+      }
+    } else {
+      return r.Error(t["type"], JoinPath(path, "type"), "must be threshold or predictive");
+    }
+    if (const YAML::Node& labels = t["labels"]; labels.IsDefined()) {
+      if (!labels.IsMap()) return r.Error(labels, JoinPath(path, "labels"), "expected a map of label values");
+      for (const auto& kv : labels) {
+        const std::string name = kv.first.as<std::string>();
+        auto v = r.String(kv.second, JoinPath(JoinPath(path, "labels"), name));
+        if (!v.ok()) return v.status();
+        rule.labels[name] = *v;
+      }
+    }
+    if (rule.op != ">" && rule.op != ">=" && rule.op != "<" && rule.op != "<=") {
+      return r.Error(t["op"], JoinPath(path, "op"), "must be one of >, >=, <, <=");
+    }
+    if (!t["value"].IsScalar() || !ParseDouble(t["value"].Scalar(), &rule.value) || !std::isfinite(rule.value)) {
+      return r.Error(t["value"], JoinPath(path, "value"), "expected a number");
+    }
+    if (rule.action != "evaluate" && rule.action != "scale_up") {
+      return r.Error(t["action"], JoinPath(path, "action"), "must be evaluate or scale_up");
+    }
+    if (t["for"].IsDefined()) {
+      auto d = r.Duration(t["for"], JoinPath(path, "for"));
+      if (!d.ok()) return d.status();
+      rule.for_duration = *d;
+    }
+    if (t["within"].IsDefined()) {
+      auto d = r.Duration(t["within"], JoinPath(path, "within"));
+      if (!d.ok()) return d.status();
+      if (d->count() <= 0) return r.Error(t["within"], JoinPath(path, "within"), "must be longer than 0");
+      rule.within = *d;
+    }
+    c->triggers.push_back(std::move(rule));
+  }
   return Status::Ok();
 }
 
@@ -229,7 +317,8 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
                                        "webhook_timeout",
                                        "kubernetes_api_server",
                                        "kubernetes_token_file",
-                                       "kubernetes_ca_file"}));
+                                       "kubernetes_ca_file",
+                                       "triggers"}));
   for (auto [key, field] : {std::pair{"listen", &c.listen},
                             {"data_dir", &c.data_dir},
                             {"prometheus_url", &c.prometheus_url},
@@ -324,6 +413,7 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
     }
   }
   if (root["tokens"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseTokens(r, root["tokens"], &c));
+  if (root["triggers"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseTriggers(r, root["triggers"], &c));
   if (root["demand"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseDemand(r, root["demand"], &c.demand));
   if (root["forecast"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseForecast(r, root["forecast"], &c.forecast));
   if (!c.prometheus_url.empty() && !c.prometheus_url.starts_with("http://") &&

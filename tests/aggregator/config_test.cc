@@ -147,6 +147,21 @@ std::vector<BadConfig> BadConfigs() {
        "demand:\n  custom_metrics:\n    - {metric: container_memory_working_set_bytes, resource: q}\n", 3,
        "demand.custom_metrics[0].metric", "already a demand source"},
       {"prometheus_url_scheme", "prometheus_url: 127.0.0.1:9090\n", 1, "prometheus_url", "http:// or https://"},
+      {"tick_too_short", "tick_interval: 100ms\n", 1, "tick_interval", "at least 1000ms"},
+      {"lease_bad", "directive_lease: soon\n", 1, "directive_lease", "invalid duration"},
+      {"trigger_bad_op", "triggers:\n  - {name: hot, metric: m, op: '!=', value: 1}\n", 2, "triggers[0].op",
+       "must be one of >, >=, <, <="},
+      {"trigger_no_value", "triggers:\n  - name: hot\n    metric: m\n    op: '>'\n", 2, "triggers[0].value",
+       "required key is missing"},
+      {"trigger_bad_type", "triggers:\n  - {name: hot, type: magic, metric: m, op: '>', value: 1}\n", 2,
+       "triggers[0].type", "must be threshold or predictive"},
+      {"trigger_predictive_no_service", "triggers:\n  - {name: soon, type: predictive, tenant: a, op: '>', value: 1}\n",
+       2, "triggers[0].service", "required key is missing"},
+      {"trigger_duplicate",
+       "triggers:\n  - {name: hot, metric: m, op: '>', value: 1}\n  - {name: hot, metric: n, op: '>', value: 2}\n", 3,
+       "triggers[1].name", "duplicate trigger name"},
+      {"trigger_bad_action", "triggers:\n  - {name: hot, metric: m, op: '>', value: 1, action: panic}\n", 2,
+       "triggers[0].action", "must be evaluate or scale_up"},
   };
 }
 

@@ -106,6 +106,7 @@ class Aggregator {
   std::unique_ptr<DecisionLoop> decisions_;
   std::unique_ptr<ActionDispatcher> dispatcher_;
   TriggerBus triggers_;
+  TriggerRules trigger_rules_;
   AlertDeduplicator alerts_;
   std::mutex alerts_mu_;                           // the alert counters below
   std::map<std::string, double> alerts_received_;  // by outcome

@@ -13,6 +13,7 @@
 #include "prescale/aggregator/decision_loop.h"
 #include "prescale/aggregator/demand.h"
 #include "prescale/aggregator/forecasts.h"
+#include "prescale/aggregator/triggers.h"
 #include "prescale/base/log.h"
 #include "prescale/base/status.h"
 
@@ -67,6 +68,8 @@ struct AggregatorConfig {
   std::string kubernetes_api_server;
   std::string kubernetes_token_file;
   std::string kubernetes_ca_file;
+  // Threshold and predictive trigger rules (evaluated at every tick).
+  std::vector<TriggerRule> triggers;
   LogLevel log_level = LogLevel::kInfo;
   // The demand series: labels, rules (defaults plus `demand.custom_metrics`), timing.
   DemandOptions demand;
