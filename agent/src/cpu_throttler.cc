@@ -1,11 +1,15 @@
 #include "prescale/agent/cpu_throttler.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "prescale/base/numbers.h"
 
@@ -53,6 +57,45 @@ Result<int64_t> PeriodUs(const std::string& dir, bool v2) {
   return period;
 }
 
+// v1 only: the kernel refuses a parent's quota below a child's (as a share of
+// each one's period). Lowers every descendant whose quota is above `cores`
+// to it, deepest first, recording each changed file's original (outermost
+// first, the order they go back in) unless `kept` has it already.
+Status LowerDescendants(const std::string& dir, double cores, std::vector<std::pair<std::string, std::string>>* kept) {
+  std::vector<std::string> stack = {dir};
+  std::vector<std::string> descendants;  // outermost first
+  while (!stack.empty()) {
+    const std::string d = stack.back();
+    stack.pop_back();
+    DIR* handle = ::opendir(d.c_str());
+    if (handle == nullptr) continue;
+    while (const dirent* e = ::readdir(handle)) {
+      if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
+      const std::string child = d + "/" + e->d_name;
+      descendants.push_back(child);
+      stack.push_back(child);
+    }
+    ::closedir(handle);
+  }
+  for (auto it = descendants.rbegin(); it != descendants.rend(); ++it) {
+    const std::string file = *it + "/cpu.cfs_quota_us";
+    auto text = ReadText(file);
+    auto period = PeriodUs(*it, false);
+    int64_t quota = 0;
+    if (!text.ok() || !period.ok() || !ParseI64(*text, &quota) || quota < 0) continue;  // gone, or unlimited
+    const auto limit = std::max(kMinQuotaUs, static_cast<int64_t>(std::floor(cores * static_cast<double>(*period))));
+    if (quota <= limit) continue;
+    bool known = false;
+    for (const auto& [f, original] : *kept) known = known || f == file;
+    PRESCALE_RETURN_IF_ERROR(WriteText(file, std::to_string(limit)));
+    if (!known) kept->emplace_back(file, *text);
+  }
+  // Outermost first, so that restoring never puts a child above its parent.
+  std::stable_sort(kept->begin(), kept->end(),
+                   [](const auto& a, const auto& b) { return a.first.size() < b.first.size(); });
+  return Status::Ok();
+}
+
 }  // namespace
 
 CpuThrottler::~CpuThrottler() { ReleaseAll(); }
@@ -66,13 +109,22 @@ Status CpuThrottler::Apply(const std::string& dir, double cores, std::chrono::mi
   auto period = PeriodUs(dir, v2);
   if (!period.ok()) return period.status();
   const auto quota = std::max(kMinQuotaUs, static_cast<int64_t>(std::llround(cores * static_cast<double>(*period))));
-  if (it == caps_.end()) {
+  const bool created = it == caps_.end();
+  if (created) {
     auto original = ReadText(file);
     if (!original.ok()) return original.status();
-    it = caps_.emplace(dir, Cap{dir, cores, v2, *original, {}}).first;
+    it = caps_.emplace(dir, Cap{dir, cores, v2, *original, {}, {}}).first;
   }
-  PRESCALE_RETURN_IF_ERROR(
-      WriteText(file, v2 ? std::to_string(quota) + " " + std::to_string(*period) : std::to_string(quota)));
+  Status written = Status::Ok();
+  if (!v2) written = LowerDescendants(dir, cores, &it->second.descendants);
+  if (written.ok()) {
+    written = WriteText(file, v2 ? std::to_string(quota) + " " + std::to_string(*period) : std::to_string(quota));
+  }
+  if (!written.ok()) {
+    // Not capped: nothing is left to expire or count; what was lowered goes back.
+    if (created) (void)Release(dir);
+    return written;
+  }
   it->second.cores = cores;
   it->second.lease_end = clock_.Monotonic() + lease;
   return Status::Ok();
@@ -83,8 +135,13 @@ Status CpuThrottler::Release(const std::string& dir) {
   if (it == caps_.end()) return Status::NotFound(dir + ": not capped");
   const Cap cap = std::move(it->second);
   caps_.erase(it);  // `dir` may be the erased key's own string: only `cap` is used below
-  // v2's original "max 100000" (or "QUOTA PERIOD") goes back as it was; v1's quota alone.
-  return WriteText(cap.dir + (cap.v2 ? "/cpu.max" : "/cpu.cfs_quota_us"), cap.original);
+  // v2's original "max 100000" (or "QUOTA PERIOD") goes back as it was; v1's
+  // quota alone, then its descendants' (outermost first).
+  Status status = WriteText(cap.dir + (cap.v2 ? "/cpu.max" : "/cpu.cfs_quota_us"), cap.original);
+  for (const auto& [file, original] : cap.descendants) {
+    if (Status s = WriteText(file, original); !s.ok() && status.ok() && Exists(file)) status = s;
+  }
+  return status;
 }
 
 size_t CpuThrottler::ExpireLeases() {

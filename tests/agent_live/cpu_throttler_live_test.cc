@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include "prescale/agent/cpu_throttler.h"
 #include "tests/support/cgroup_sandbox.h"
 #include "tests/support/fake_clock.h"
@@ -54,6 +56,45 @@ TEST(CpuThrottlerLive, CapsAV1CgroupTheKernelEnforcesAndReleaseRestoresIt) {
   EXPECT_EQ(testing::ReadFileOrEmpty(dir + "/cpu.cfs_quota_us"), original);
   burner.Signal(SIGKILL);
   (void)burner.Wait(10s);
+}
+
+// The kernel refuses a v1 parent's quota below a child's: the throttler lowers
+// the children first and puts everything back, parent first, on release. A
+// cap that cannot be written leaves nothing behind to expire.
+TEST(CpuThrottlerLive, CapsAV1ParentAboveAChildsLimitAndRestoresBoth) {
+  const std::string reason = testing::CgroupSandbox::SkipReason();
+  if (!reason.empty()) GTEST_SKIP() << "needs real cgroups: " << reason;
+  auto sandbox = testing::CgroupSandbox::Create();
+  ASSERT_TRUE(sandbox.ok()) << sandbox.status().ToString();
+  std::string cpu_root;
+  for (const auto& h : (*sandbox)->hierarchies()) {
+    if (!h.v2 && ::access((h.dir + "/cpu.cfs_quota_us").c_str(), F_OK) == 0) cpu_root = h.dir;
+  }
+  if (cpu_root.empty()) GTEST_SKIP() << "no cgroup v1 CPU controller on this machine";
+  auto pod = (*sandbox)->MakeCgroup("pod");
+  auto container = (*sandbox)->MakeCgroup("pod/app");
+  ASSERT_TRUE(pod.ok() && container.ok());
+  const std::string parent = cpu_root + *pod;
+  const std::string child = cpu_root + *container;
+  const int64_t period = std::stoll(testing::ReadFileOrEmpty(child + "/cpu.cfs_period_us"));
+  // The container's own limit: 1.5 cores.
+  { std::ofstream(child + "/cpu.cfs_quota_us") << period * 3 / 2; }
+  ASSERT_EQ(testing::ReadFileOrEmpty(child + "/cpu.cfs_quota_us"), std::to_string(period * 3 / 2) + "\n");
+
+  testing::FakeClock clock;
+  CpuThrottler throttler(clock);
+  Status applied = throttler.Apply(parent, 0.5, 30s);
+  ASSERT_TRUE(applied.ok()) << applied.ToString();
+  EXPECT_EQ(testing::ReadFileOrEmpty(parent + "/cpu.cfs_quota_us"), std::to_string(period / 2) + "\n");
+  EXPECT_EQ(testing::ReadFileOrEmpty(child + "/cpu.cfs_quota_us"), std::to_string(period / 2) + "\n");
+  ASSERT_TRUE(throttler.Release(parent).ok());
+  EXPECT_EQ(testing::ReadFileOrEmpty(parent + "/cpu.cfs_quota_us"), "-1\n");
+  EXPECT_EQ(testing::ReadFileOrEmpty(child + "/cpu.cfs_quota_us"), std::to_string(period * 3 / 2) + "\n");
+
+  // A directory without the controller's files: refused, and no cap is kept.
+  EXPECT_FALSE(throttler.Apply(cpu_root + *pod + "/missing", 0.5, 30s).ok());
+  EXPECT_TRUE(throttler.caps().empty());
+  EXPECT_EQ(throttler.ExpireLeases(), 0u);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "prescale/base/clock.h"
@@ -44,6 +45,9 @@ class CpuThrottler {
     bool v2 = false;
     std::string original;  // the file's text before the first cap
     std::chrono::steady_clock::time_point lease_end;
+    // v1: descendants' cpu.cfs_quota_us lowered to the cap (the kernel refuses
+    // a parent below a child), with their originals, outermost first.
+    std::vector<std::pair<std::string, std::string>> descendants;
   };
   // The caps in force, for metrics.
   std::vector<Cap> caps() const;
