@@ -1,0 +1,89 @@
+// Fuzzes the aggregator's scaling inputs from outside: the first byte picks
+//   0: the aggregator's YAML config (trigger rules included): parsed, or an error;
+//   1: POST /api/v1/tenants/{t}/services/{s}/replicas bodies;
+//   2: POST /api/v1/alerts/alertmanager bodies;
+//   3: GET /api/v1/directives query strings;
+//   4: a webhook action body as ParseActionJson reads it back from the outbox.
+// Never a crash, a hang or an escaped exception; HTTP answers are 2xx or a 4xx
+// with a JSON reason.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "prescale/aggregator/actions.h"
+#include "prescale/aggregator/aggregator.h"
+#include "prescale/aggregator/config.h"
+#include "prescale/aggregator/control_api.h"
+#include "prescale/aggregator/sqlite_store.h"
+#include "prescale/base/log.h"
+
+namespace {
+
+prescale::aggregator::Aggregator& Instance() {
+  static prescale::aggregator::Aggregator* aggregator = [] {
+    prescale::SetLogLevel(prescale::LogLevel::kError);
+    auto* a = new prescale::aggregator::Aggregator(prescale::aggregator::AggregatorConfig{},
+                                                   prescale::SystemClock::Instance());
+    auto store = prescale::aggregator::OpenSqliteStore(":memory:", prescale::aggregator::SqliteStoreOptions{});
+    if (!store.ok()) std::abort();
+    a->UseControlStore(std::move(store).value());
+    using prescale::aggregator::ObjectKind;
+    for (auto [kind, json, tenant] :
+         {std::tuple{ObjectKind::kTenant, R"({"name":"acme"})", ""},
+          {ObjectKind::kService, R"({"name":"web","requests":{"cpu_cores":0.5}})", "acme"}}) {
+      prescale::aggregator::FieldError e;
+      auto built = prescale::aggregator::BuildObject(kind, json, {kind, tenant, ""}, &e);
+      if (!built) std::abort();
+      prescale::aggregator::AuditRecord audit;
+      audit.actor = "fuzz";
+      if (!a->control_store()->Put(built->object, prescale::aggregator::WriteMode::kUpsert, std::nullopt, audit).ok()) {
+        std::abort();
+      }
+    }
+    return a;
+  }();
+  return *aggregator;
+}
+
+void CheckAnswer(const prescale::http::HttpResponse& r) {
+  const bool ok = r.status == 200 || r.status == 204;
+  const bool refused = r.status >= 400 && r.status < 500 && r.body.find("\"error\"") != std::string::npos;
+  if (!ok && !refused) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const std::string input(reinterpret_cast<const char*>(data) + 1, size - 1);
+  prescale::http::HttpRequest request;
+  request.body = input;
+  switch (data[0] % 5) {
+    case 0: {
+      auto config = prescale::aggregator::ParseAggregatorConfig(input, "fuzz.yaml");
+      if (!config.ok() && config.status().message().find("fuzz.yaml") == std::string::npos) std::abort();
+      break;
+    }
+    case 1:
+      request.method = "POST";
+      request.path_params = {{"tenant", "acme"}, {"service", "web"}};
+      CheckAnswer(Instance().HandleReplicasReport(request));
+      break;
+    case 2:
+      request.method = "POST";
+      CheckAnswer(Instance().HandleAlertmanager(request));
+      (void)Instance().triggers().Drain();
+      break;
+    case 3:
+      request.method = "GET";
+      request.body.clear();
+      request.query = input;
+      CheckAnswer(Instance().HandleDirectives(request));
+      break;
+    default: (void)prescale::aggregator::ParseActionJson(input); break;
+  }
+  return 0;
+}
