@@ -88,6 +88,7 @@ std::vector<Decision> DecisionEngine::Evaluate(const std::vector<AllocationTenan
     const Service& spec = in.spec;
     const ScalingPolicy& policy = in.policy != nullptr ? *in.policy : kDefault;
     ServiceState& st = state_[{spec.tenant, spec.name}];
+    st.evaluation = evaluations_;
     states[i] = &st;
     Decision& d = decisions[i];
     d.tenant = spec.tenant;
@@ -135,6 +136,9 @@ std::vector<Decision> DecisionEngine::Evaluate(const std::vector<AllocationTenan
     }
     d.cpu_cap_cores = st.cap;
   }
+  // Services no longer evaluated (deleted) leave no state behind.
+  std::erase_if(state_, [this](const auto& entry) { return entry.second.evaluation != evaluations_; });
+  ++evaluations_;
   return decisions;
 }
 

@@ -206,7 +206,9 @@ Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
     inputs.push_back(std::move(in));
   }
   for (auto it = parsed_services_.begin(); it != parsed_services_.end();) {
-    if (!it->second.seen) {
+    if (!it->second.seen) {  // deleted: its recommendation and alert floors go too
+      recommended_.erase(it->first);
+      floors_.erase(it->first);
       it = parsed_services_.erase(it);
     } else {
       it->second.seen = false;

@@ -95,7 +95,9 @@ class DecisionEngine {
     ScalingState scaling;
     std::optional<double> cap;  // the CPU cap in force
     int unconstrained_ticks = 0;
+    uint64_t evaluation = 0;  // the last Evaluate that saw the service
   };
+  uint64_t evaluations_ = 0;
   DecisionOptions options_;
   struct KeyHash {
     size_t operator()(const std::pair<std::string, std::string>& k) const {
