@@ -1,0 +1,353 @@
+// deploy/: the Dockerfiles build with exactly scripts/setup's build packages and the aggregator's
+// image runs as non-root; every kustomize overlay renders with Debian's kubectl and every
+// rendered object validates against the Kubernetes schema (npm kubernetes-models); the copies
+// the prometheus-operator overlay takes from alerts/ and dashboards/ are current; the systemd
+// units pass `systemd-analyze verify`; and the configs shipped in deploy/ start the real binaries.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/subprocess.h"
+#include "tests/support/test_env.h"
+
+namespace prescale {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::BinDir;
+using testing::FindProgram;
+using testing::ReadFileOrEmpty;
+using testing::RunCommand;
+using testing::SourceDir;
+using testing::Subprocess;
+using testing::TempDir;
+
+std::string DeployDir() { return SourceDir() + "/deploy"; }
+
+std::vector<std::string> Words(const std::string& line) {
+  std::vector<std::string> words;
+  std::istringstream in(line);
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+// scripts/setup's packages in its "# toolchain" and "# libraries" groups: what building needs
+// (the other groups are peers the tests start and tools they use).
+std::set<std::string> SetupBuildPackages() {
+  const std::string text = ReadFileOrEmpty(SourceDir() + "/scripts/setup");
+  std::set<std::string> packages;
+  const auto begin = text.find("packages=(");
+  if (begin == std::string::npos) return packages;
+  const auto end = text.find("\n)", begin);
+  std::istringstream in(text.substr(begin, end - begin));
+  std::string line;
+  std::getline(in, line);  // packages=(
+  bool build_group = false;
+  while (std::getline(in, line)) {
+    const auto first = line.find_first_not_of(' ');
+    if (first == std::string::npos) continue;
+    if (line[first] == '#') {
+      const std::string group = line.substr(first + 1);
+      build_group = group.find("toolchain") != std::string::npos || group.find("libraries") != std::string::npos;
+      continue;
+    }
+    if (!build_group) continue;
+    for (const auto& w : Words(line.substr(0, line.find('#')))) packages.insert(w);
+  }
+  return packages;
+}
+
+// A Dockerfile's instructions, continuation lines joined and comments dropped.
+std::vector<std::string> Instructions(const std::string& dockerfile) {
+  std::vector<std::string> instructions;
+  std::istringstream in(dockerfile);
+  std::string line, current;
+  while (std::getline(in, line)) {
+    const auto first = line.find_first_not_of(' ');
+    if (first == std::string::npos || line[first] == '#') continue;
+    if (!line.empty() && line.back() == '\\') {
+      current += line.substr(0, line.size() - 1) + " ";
+      continue;
+    }
+    instructions.push_back(current + line);
+    current.clear();
+  }
+  if (!current.empty()) instructions.push_back(current);
+  return instructions;
+}
+
+// The packages `apt-get install` names in the stage `FROM ... AS <stage>`.
+std::set<std::string> AptPackagesOfStage(const std::vector<std::string>& instructions, const std::string& stage) {
+  std::set<std::string> packages;
+  bool in_stage = false;
+  for (const auto& ins : instructions) {
+    const auto words = Words(ins);
+    if (words.empty()) continue;
+    if (words[0] == "FROM") {
+      in_stage = words.size() >= 4 && words[words.size() - 2] == "AS" && words.back() == stage;
+      continue;
+    }
+    if (!in_stage || words[0] != "RUN") continue;
+    for (size_t i = 0; i + 1 < words.size(); ++i) {
+      if (words[i] != "apt-get" || words[i + 1] != "install") continue;
+      for (size_t j = i + 2; j < words.size() && words[j] != "&&" && words[j] != ";"; ++j) {
+        if (words[j][0] != '-') packages.insert(words[j]);
+      }
+    }
+  }
+  return packages;
+}
+
+// The instructions of the last stage (the image that ships).
+std::vector<std::string> FinalStage(const std::vector<std::string>& instructions) {
+  std::vector<std::string> stage;
+  for (const auto& ins : instructions) {
+    if (ins.rfind("FROM ", 0) == 0) stage.clear();
+    stage.push_back(ins);
+  }
+  return stage;
+}
+
+std::string Join(const std::set<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : " ") + i;
+  return out;
+}
+
+TEST(DeployDocker, BuildStagesInstallExactlyTheBuildPackagesOfScriptsSetup) {
+  const auto setup = SetupBuildPackages();
+  ASSERT_GT(setup.size(), 10u) << "could not read the toolchain and libraries groups of scripts/setup";
+  for (const std::string name : {"Dockerfile.agent", "Dockerfile.aggregator"}) {
+    SCOPED_TRACE(name);
+    const std::string text = ReadFileOrEmpty(DeployDir() + "/docker/" + name);
+    ASSERT_FALSE(text.empty()) << "deploy/docker/" << name << " is missing";
+    const auto instructions = Instructions(text);
+    EXPECT_NE(text.find("FROM debian:bookworm AS build"), std::string::npos) << "the build stage is Debian 12";
+    EXPECT_NE(text.find("scripts/build"), std::string::npos) << "the build stage runs scripts/build";
+    const auto docker = AptPackagesOfStage(instructions, "build");
+    std::set<std::string> missing, extra;
+    std::set_difference(setup.begin(), setup.end(), docker.begin(), docker.end(),
+                        std::inserter(missing, missing.end()));
+    std::set_difference(docker.begin(), docker.end(), setup.begin(), setup.end(), std::inserter(extra, extra.end()));
+    EXPECT_TRUE(missing.empty()) << "in scripts/setup's build groups but not in the build stage: " << Join(missing);
+    EXPECT_TRUE(extra.empty()) << "in the build stage but not in scripts/setup's build groups: " << Join(extra);
+    const auto final_stage = FinalStage(instructions);
+    ASSERT_FALSE(final_stage.empty());
+    EXPECT_NE(final_stage[0].find("debian:bookworm"), std::string::npos) << final_stage[0];
+    EXPECT_TRUE(std::any_of(final_stage.begin(), final_stage.end(), [](const std::string& i) {
+      return i.rfind("HEALTHCHECK ", 0) == 0;
+    })) << "the runtime stage has no HEALTHCHECK";
+  }
+}
+
+TEST(DeployDocker, AggregatorImageRunsAsNonRootWithAVolumeForItsData) {
+  const auto final_stage = FinalStage(Instructions(ReadFileOrEmpty(DeployDir() + "/docker/Dockerfile.aggregator")));
+  std::string user;
+  bool volume = false;
+  for (const auto& ins : final_stage) {
+    const auto words = Words(ins);
+    if (words.size() >= 2 && words[0] == "USER") user = words[1];
+    if (!words.empty() && words[0] == "VOLUME" && ins.find("/var/lib/prescale") != std::string::npos) volume = true;
+  }
+  ASSERT_FALSE(user.empty()) << "the aggregator's runtime stage sets no USER";
+  const std::string uid = user.substr(0, user.find(':'));
+  EXPECT_NE(uid, "0");
+  EXPECT_NE(uid, "root");
+  EXPECT_TRUE(volume) << "no VOLUME for /var/lib/prescale";
+  // The agent's privileges, mounts and the probes are documented.
+  const std::string readme = ReadFileOrEmpty(DeployDir() + "/README.md");
+  for (const char* needle : {"/healthz", "/readyz", "CAP_SYS_PTRACE", "CAP_SYS_ADMIN", "/sys/fs/cgroup", "/proc"}) {
+    EXPECT_NE(readme.find(needle), std::string::npos) << "deploy/README.md does not mention " << needle;
+  }
+}
+
+// Renders deploy/kubernetes/base and every overlay; returns (dir, file) pairs.
+std::vector<std::pair<std::string, std::string>> RenderAll(const std::string& kubectl, const TempDir& tmp) {
+  std::vector<std::string> dirs = {"base"};
+  std::vector<std::string> overlays;
+  for (const auto& e : std::filesystem::directory_iterator(DeployDir() + "/kubernetes/overlays")) {
+    if (e.is_directory()) overlays.push_back("overlays/" + e.path().filename().string());
+  }
+  std::sort(overlays.begin(), overlays.end());
+  dirs.insert(dirs.end(), overlays.begin(), overlays.end());
+  std::vector<std::pair<std::string, std::string>> rendered;
+  for (const auto& dir : dirs) {
+    const auto r = RunCommand({kubectl, "kustomize", DeployDir() + "/kubernetes/" + dir}, 60s);
+    EXPECT_EQ(r.exit_code, 0) << "kubectl kustomize deploy/kubernetes/" << dir << ": " << r.err;
+    if (r.exit_code != 0) continue;
+    std::string name = dir;
+    std::replace(name.begin(), name.end(), '/', '-');
+    rendered.emplace_back(dir, tmp.Write(name + ".yaml", r.out));
+  }
+  return rendered;
+}
+
+// Installs deploy/tests' pinned packages (npm ci) into the build tree, once per lock file.
+// Returns the directory holding validate.js and its node_modules, or "" after a failure.
+std::string InstallValidator(const std::string& npm) {
+  const std::string dir = std::string(PRESCALE_BINARY_DIR) + "/deploy-tests-npm";
+  std::filesystem::create_directories(dir);
+  const std::string src = DeployDir() + "/tests";
+  for (const char* f : {"package.json", "validate.js"}) {
+    std::filesystem::copy_file(src + "/" + f, dir + "/" + f, std::filesystem::copy_options::overwrite_existing);
+  }
+  const std::string lock = ReadFileOrEmpty(src + "/package-lock.json");
+  const std::string installed_stamp = dir + "/node_modules/.prescale-lock";
+  if (lock.empty()) {
+    ADD_FAILURE() << "deploy/tests/package-lock.json is missing";
+    return "";
+  }
+  if (ReadFileOrEmpty(installed_stamp) == lock) return dir;
+  std::filesystem::copy_file(src + "/package-lock.json", dir + "/package-lock.json",
+                             std::filesystem::copy_options::overwrite_existing);
+  const auto r =
+      RunCommand({"/bin/sh", "-c",
+                  "cd '" + dir + "' && '" + npm + "' ci --ignore-scripts --no-audit --no-fund --loglevel=error 2>&1"},
+                 600s);
+  if (r.exit_code != 0) {
+    ADD_FAILURE() << "npm ci in " << dir << " failed (needs the npm registry): " << r.out << r.err;
+    return "";
+  }
+  std::filesystem::copy_file(src + "/package-lock.json", installed_stamp,
+                             std::filesystem::copy_options::overwrite_existing);
+  return dir;
+}
+
+TEST(DeployKubernetes, EveryOverlayRendersAndEveryObjectValidatesAgainstTheSchema) {
+  const std::string kubectl = FindProgram("kubectl");
+  if (kubectl.empty()) GTEST_SKIP() << "kubectl is not installed (Debian package kubernetes-client)";
+  TempDir tmp("prescale-deploy");
+  const auto rendered = RenderAll(kubectl, tmp);
+  ASSERT_GE(rendered.size(), 3u) << "base and at least two overlays";
+
+  // What the issue asks of the manifests, in every rendering.
+  for (const auto& [dir, file] : rendered) {
+    SCOPED_TRACE(dir);
+    const std::string yaml = ReadFileOrEmpty(file);
+    for (const char* needle :
+         {"kind: DaemonSet", "kind: StatefulSet", "priorityClassName: system-node-critical", "- operator: Exists",
+          "path: /healthz", "path: /readyz", "volumeClaimTemplates:", "deployments/scale", "statefulsets/scale",
+          "kind: ClusterRole", "kind: ServiceAccount", "kind: Secret", "name: prescale-agent-config",
+          "name: prescale-aggregator-config", "namespace: prescale", "runAsNonRoot: true"}) {
+      EXPECT_NE(yaml.find(needle), std::string::npos) << "missing: " << needle;
+    }
+    if (dir == "overlays/prometheus-operator") {
+      for (const char* needle : {"kind: ServiceMonitor", "kind: PrometheusRule", "grafana_dashboard"}) {
+        EXPECT_NE(yaml.find(needle), std::string::npos) << "missing: " << needle;
+      }
+    }
+  }
+
+  const std::string node = FindProgram("node");
+  const std::string npm = FindProgram("npm");
+  if (node.empty() || npm.empty()) {
+    GTEST_SKIP() << "node or npm is not installed, so the rendered objects are not validated against the "
+                    "Kubernetes schema (scripts/setup does not install nodejs and npm yet)";
+  }
+  const std::string dir = InstallValidator(npm);
+  ASSERT_FALSE(dir.empty());
+
+  // The validator rejects what the API server would (a wrong type, a missing required field, an
+  // unknown kind), so a pass below means something.
+  const std::string bad = tmp.Write("bad.yaml", R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {name: bad}
+spec:
+  replicas: three
+  selector: {matchLabels: {a: b}}
+  template: {metadata: {labels: {a: b}}, spec: {containers: [{image: x}]}}
+---
+apiVersion: example.com/v1
+kind: Unknown
+metadata: {name: x}
+)");
+  const auto refused = RunCommand({node, dir + "/validate.js", bad}, 120s);
+  EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("spec/replicas must be integer"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("containers/0 must have required property name"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("no schema for example.com/v1 Unknown"), std::string::npos) << refused.err;
+
+  for (const auto& [name, file] : rendered) {
+    SCOPED_TRACE(name);
+    const auto r = RunCommand({node, dir + "/validate.js", file}, 120s);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find(" 0 invalid"), std::string::npos) << r.out;
+    if (name == "overlays/prometheus-operator") {
+      EXPECT_NE(r.out.find("ok " + file + ": ServiceMonitor/prescale-agent"), std::string::npos) << r.out;
+      EXPECT_NE(r.out.find("ok " + file + ": PrometheusRule/prescale"), std::string::npos) << r.out;
+    }
+  }
+}
+
+TEST(DeployKubernetes, CopiesOfTheRulesAndDashboardsAreCurrent) {
+  for (const char* src : {"/alerts/prescale-rules.yaml", "/dashboards/configmap.yaml"}) {
+    if (::access((SourceDir() + src).c_str(), R_OK) != 0) {
+      GTEST_SKIP() << src + 1 << " is not in the tree, so the overlay's copy cannot be checked";
+    }
+  }
+  const auto r = RunCommand({"/bin/bash", DeployDir() + "/kubernetes/sync.sh", "--check"}, 60s);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+TEST(DeploySystemd, UnitsPassSystemdAnalyzeVerify) {
+  const std::string analyze = FindProgram("systemd-analyze");
+  if (analyze.empty()) GTEST_SKIP() << "systemd-analyze is not installed (Debian package systemd)";
+  // verify checks that ExecStart's program exists: point it at the built binaries.
+  TempDir tmp("prescale-units");
+  std::vector<std::string> argv = {analyze, "verify"};
+  for (const std::string name : {"prescale-agent", "prescale-aggregator"}) {
+    std::string unit = ReadFileOrEmpty(DeployDir() + "/systemd/" + name + ".service");
+    ASSERT_FALSE(unit.empty()) << "deploy/systemd/" << name << ".service is missing";
+    const std::string from = "ExecStart=/usr/bin/" + name;
+    const auto at = unit.find(from);
+    ASSERT_NE(at, std::string::npos) << name << ".service does not run /usr/bin/" << name;
+    unit.replace(at, from.size(), "ExecStart=" + BinDir() + "/" + name);
+    argv.push_back(tmp.Write(name + ".service", unit));
+  }
+  const auto r = RunCommand(argv, 60s);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  // Unknown keys and bad values are only warnings, with exit code 0: none may be printed.
+  EXPECT_EQ(r.err, "") << "systemd-analyze verify warned";
+}
+
+TEST(DeployConfigs, AggregatorStartsWithTheShippedConfigs) {
+  const std::string aggregator = BinDir() + "/prescale-aggregator";
+  ASSERT_EQ(::access(aggregator.c_str(), X_OK), 0) << aggregator << " is missing";
+  for (const std::string config : {"/kubernetes/base/config/aggregator.yaml", "/systemd/aggregator.example.yaml"}) {
+    SCOPED_TRACE(config);
+    TempDir data("prescale-deploy-agg");
+    Subprocess process;
+    // The flags override the config's listen address and data directory only.
+    ASSERT_TRUE(process.Start({aggregator, "--config", DeployDir() + config, "--listen", "127.0.0.1:0", "--data-dir",
+                               data.path() + "/data"}));
+    std::string log;
+    EXPECT_NE(testing::WaitForServingPort(process, 20s, &log), 0) << "deploy" << config << ": " << log;
+  }
+}
+
+TEST(DeployConfigs, AgentCollectsWithTheDaemonSetsConfig) {
+  const std::string agent = BinDir() + "/prescale-agent";
+  ASSERT_EQ(::access(agent.c_str(), X_OK), 0) << agent << " is missing";
+  TempDir tmp("prescale-deploy-agent");
+  const std::string token = tmp.Write("token", "placeholder\n");
+  // The config's host paths (/host/...) and token file exist only in the pod: the flags point
+  // them at this machine; everything else is the config's.
+  const auto r = RunCommand({agent, "--config", DeployDir() + "/kubernetes/base/config/agent.yaml", "--once",
+                             "--cgroup-root", "/sys/fs/cgroup", "--proc-root", "/proc", "--token-file", token,
+                             "--data-dir", tmp.path(), "--node", "deploy-test"},
+                            60s);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("node_cpu_seconds_total{node=\"deploy-test\""), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace prescale
