@@ -43,6 +43,8 @@ DemandKey KeyOf(const Service& s, const std::string& resource) {
   return DemandKey{label("tenant", s.tenant), label("service", s.name), resource};
 }
 
+constexpr size_t kMinForecastMinutes = 15;
+
 struct DemandKeyHash {
   size_t operator()(const DemandKey& k) const {
     const std::hash<std::string> h;
@@ -146,7 +148,10 @@ Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
   std::unordered_map<DemandKey, const SeriesForecast*, DemandKeyHash> forecast_of;
   forecast_of.reserve(forecasts->size());
   for (const SeriesForecast& f : *forecasts) {
-    if (!f.horizons.empty()) forecast_of.emplace(f.key, &f);
+    // A forecaster with less than kMinForecastMinutes of history has an interval
+    // too wide to act on (one point: 3.8x the value at 5 minutes): such a
+    // service is scaled on its use alone until then.
+    if (!f.horizons.empty() && f.points >= kMinForecastMinutes) forecast_of.emplace(f.key, &f);
   }
   std::vector<ServiceInput> inputs;
   inputs.reserve(service_objects->size());

@@ -131,7 +131,10 @@ size_t ForecastEngine::Tick() {
       replayed = true;
     }
     Series& s = *slot;
-    const DemandSeries fresh = demand_.QueryKey(key, s.fed_upto_ms + kMinuteMs, now_ms, std::chrono::minutes(1));
+    // Never from before the fine retention (a series seen before its first final
+    // minute keeps its creation's horizon): such a query reads the 15-minute rollup.
+    const int64_t from_ms = std::max(s.fed_upto_ms + kMinuteMs, now_ms - history_ms + kMinuteMs);
+    const DemandSeries fresh = demand_.QueryKey(key, from_ms, now_ms, std::chrono::minutes(1));
     if (replayed && fresh.points.size() > 1) {
       // A stored history at once: one fit at the end instead of one every refit period.
       std::vector<int64_t> times;

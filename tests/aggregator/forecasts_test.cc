@@ -102,5 +102,30 @@ TEST_F(ForecastEngineTest, ConfigNamesABadModelOrParameter) {
   EXPECT_DOUBLE_EQ(good->forecast.coverage, 0.8);
 }
 
+// A series the engine meets before any of its minutes is final (a fresh
+// aggregator) is forecast as soon as its first minutes are: its queries never
+// reach back past the fine retention into the 15-minute rollup.
+TEST_F(ForecastEngineTest, ASeriesSeenBeforeItsFirstFinalMinuteIsForecastFromItsFirstMinutes) {
+  ForecastEngine engine(ForecastSettings{}, demand_, clock_);
+  // The key exists (an agent's series was bound to it), with no final minute.
+  ASSERT_NE(
+      demand_.Bind({{"__name__", "container_cpu_usage_seconds_total"}, {"service", "api"}, {"tenant", "shop"}}).key,
+      nullptr);
+  // Three minutes pass before its first minute is final (the minute, then the settle).
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(engine.Tick(), 0u) << "nothing final yet";
+    clock_.Advance(1min);
+  }
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(1min);
+    Final(Now() - 2 * kMinute);
+    engine.Tick();
+  }
+  auto latest = engine.Latest({});
+  ASSERT_EQ(latest.size(), 1u);
+  EXPECT_EQ(latest[0].points, 5u) << "every final minute, not a 15-minute rollup";
+  EXPECT_EQ(latest[0].last_observed_ms, Now() - 2 * kMinute);
+}
+
 }  // namespace
 }  // namespace prescale::aggregator
