@@ -7,6 +7,7 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <ranges>
 #include <string_view>
 #include <unordered_map>
 
@@ -103,6 +104,32 @@ Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
     service_objects_ = std::move(*services_read);
     objects_generation_ = *generation;
     objects_read_ = true;
+    // Specs are parsed once per version; deleted services' state goes.
+    parsed_list_.clear();
+    for (ParsedService& p : parsed_services_ | std::views::values) p.seen = false;
+    for (const StoredObject& o : service_objects_) {
+      ParsedService& parsed = parsed_services_[{o.key.tenant, o.key.name}];
+      if (parsed.version != o.version || !parsed.spec) {
+        FieldError e;
+        parsed.spec = ParseService(o.spec_json, nullptr, &e);
+        parsed.version = o.version;
+        if (parsed.spec) {
+          parsed.cpu_key = KeyOf(*parsed.spec, "cpu");
+          parsed.memory_key = KeyOf(*parsed.spec, "memory");
+        }
+      }
+      parsed.seen = true;
+      if (parsed.spec) parsed_list_.push_back(&parsed);
+    }
+    for (auto it = parsed_services_.begin(); it != parsed_services_.end();) {
+      if (!it->second.seen) {  // deleted: its recommendation and alert floors go too
+        recommended_.erase(it->first);
+        floors_.erase(it->first);
+        it = parsed_services_.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
   const std::vector<StoredObject>* tenant_objects = &tenant_objects_;
   const std::vector<StoredObject>* policy_objects = &policy_objects_;
@@ -134,9 +161,11 @@ Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
   // Current use: the last 30 s of each demand series (10 s for its agents to
   // push it whole), else its newest final minute.
   std::unordered_map<DemandKey, double, DemandKeyHash> use;
-  for (const auto& [key, point] : demand_->Latest()) use[key] = point.avg;
-  for (const auto& [key, value] : demand_->Recent(std::chrono::seconds(30), std::chrono::seconds(10))) {
-    use[key] = value;
+  {
+    std::vector<std::pair<DemandKey, double>> current =
+        demand_->Recent(std::chrono::seconds(30), std::chrono::seconds(10), /*or_latest_minute=*/true);
+    use.reserve(current.size());
+    for (auto& [key, value] : current) use.emplace(std::move(key), value);
   }
   auto statuses = store_->ServiceStatuses();
   if (!statuses.ok()) return statuses.status();
@@ -155,48 +184,43 @@ Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
   }
   std::vector<ServiceInput> inputs;
   inputs.reserve(service_objects->size());
-  for (const StoredObject& o : *service_objects) {
-    // Specs are parsed once per version (a tick reads them all).
-    ParsedService& parsed = parsed_services_[{o.key.tenant, o.key.name}];
-    if (parsed.version != o.version || !parsed.spec) {
-      FieldError e;
-      parsed.spec = ParseService(o.spec_json, nullptr, &e);
-      parsed.version = o.version;
-    }
-    parsed.seen = true;
-    if (!parsed.spec) continue;
+  // Per service lookups by name only when something is keyed by name.
+  const bool by_name = !status_of.empty() || !triggered.empty() || !floors_.empty() || !new_floors.empty();
+  const int64_t now_ms = ToUnixMillis(clock_.Now());
+  for (const ParsedService* parsed : parsed_list_) {
     ServiceInput in;
-    in.spec = *parsed.spec;
-    const ServiceKey service_key{in.spec.tenant, in.spec.name};
-    // The replicas it runs: the last action's target (or a report's), else its spec's.
-    if (auto st = status_of.find(service_key); st != status_of.end()) {
-      if (st->second->target > 0) in.spec.replicas.current = st->second->target;
-      observed[service_key] = st->second->current;
-    }
-    if (auto t = triggered.find(service_key); t != triggered.end()) in.trigger = t->second;
-    for (const TriggerEvent* f : new_floors) {
-      if (f->tenant == in.spec.tenant && f->service == in.spec.name) {
-        floors_[service_key].emplace(f->Label(), in.spec.replicas.current + 1);
+    in.spec = *parsed->spec;
+    if (by_name) {
+      const ServiceKey service_key{in.spec.tenant, in.spec.name};
+      // The replicas it runs: the last action's target (or a report's), else its spec's.
+      if (auto st = status_of.find(service_key); st != status_of.end()) {
+        if (st->second->target > 0) in.spec.replicas.current = st->second->target;
+        observed[service_key] = st->second->current;
       }
-    }
-    if (auto f = floors_.find(service_key); f != floors_.end()) {
-      for (const auto& [label, floor] : f->second) {
-        in.spec.replicas.min = std::max(in.spec.replicas.min, std::min(floor, in.spec.replicas.max));
+      if (auto t = triggered.find(service_key); t != triggered.end()) in.trigger = t->second;
+      for (const TriggerEvent* f : new_floors) {
+        if (f->tenant == in.spec.tenant && f->service == in.spec.name) {
+          floors_[service_key].emplace(f->Label(), in.spec.replicas.current + 1);
+        }
+      }
+      if (auto f = floors_.find(service_key); f != floors_.end()) {
+        for (const auto& [label, floor] : f->second) {
+          in.spec.replicas.min = std::max(in.spec.replicas.min, std::min(floor, in.spec.replicas.max));
+        }
       }
     }
     auto p = policies.find(in.spec.policy);
     if (p != policies.end()) in.policy = p->second;
     const int64_t horizon_ms = (in.policy != nullptr ? in.policy->spec().horizon_seconds : 900) * 1000;
-    for (const char* resource : {"cpu", "memory"}) {
-      const DemandKey key = KeyOf(in.spec, resource);
-      auto u = use.find(key);
+    for (const auto& [resource, key] :
+         {std::pair<const char*, const DemandKey*>{"cpu", &parsed->cpu_key}, {"memory", &parsed->memory_key}}) {
+      auto u = use.find(*key);
       if (u == use.end()) continue;
       ResourceDemand d{resource, u->second, std::nullopt};
       // The upper bound over the policy's horizon: every forecast whose target
       // minute falls between the last minute and now + horizon (the forecasts
       // start from the newest final minute, a few minutes back), else the nearest.
-      const int64_t now_ms = ToUnixMillis(clock_.Now());
-      if (auto found = forecast_of.find(key); found != forecast_of.end()) {
+      if (auto found = forecast_of.find(*key); found != forecast_of.end()) {
         const SeriesForecast& f = *found->second;
         in.models[resource] = f.model;
         for (const HorizonForecast& h : f.horizons) {
@@ -209,16 +233,6 @@ Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
       in.demand.push_back(std::move(d));
     }
     inputs.push_back(std::move(in));
-  }
-  for (auto it = parsed_services_.begin(); it != parsed_services_.end();) {
-    if (!it->second.seen) {  // deleted: its recommendation and alert floors go too
-      recommended_.erase(it->first);
-      floors_.erase(it->first);
-      it = parsed_services_.erase(it);
-    } else {
-      it->second.seen = false;
-      ++it;
-    }
   }
   // The agents' capacity walks every raw series: once a minute is enough (nodes come and go slowly).
   const auto now = clock_.Monotonic();

@@ -243,13 +243,15 @@ std::vector<std::pair<DemandKey, DemandPoint>> DemandRollups::Latest() const {
 }
 
 std::vector<std::pair<DemandKey, double>> DemandRollups::Recent(std::chrono::milliseconds window,
-                                                                std::chrono::milliseconds lag) const {
+                                                                std::chrono::milliseconds lag,
+                                                                bool or_latest_minute) const {
   const Geometry g = GeometryOf(options_);
   const int64_t end_ms = ToUnixMillis(clock_.Now()) - lag.count();
   const int64_t first = FloorDiv(end_ms - window.count(), g.resolution_ms);
   const int64_t last = FloorDiv(end_ms, g.resolution_ms);  // sub-buckets [first, last) ended by end_ms
   std::vector<std::pair<DemandKey, double>> out;
   std::lock_guard<std::mutex> lock(mu_);
+  out.reserve(keys_.size());
   for (const auto& [k, key] : keys_) {
     std::lock_guard<std::mutex> key_lock(key->mu);
     // Only sub-buckets still open hold their own data (the ring reuses the slots of final minutes).
@@ -263,7 +265,12 @@ std::vector<std::pair<DemandKey, double>> DemandRollups::Recent(std::chrono::mil
       integral += key->integral[slot];
       covered += g.resolution_ms;
     }
-    if (covered > 0) out.emplace_back(k, integral / static_cast<double>(covered));
+    if (covered > 0) {
+      out.emplace_back(k, integral / static_cast<double>(covered));
+    } else if (or_latest_minute && !key->fine.empty()) {
+      key->fine.ForEach(key->fine.end() - 1, key->fine.end(),
+                        [&](int64_t, double avg, double) { out.emplace_back(k, avg); });
+    }
   }
   return out;
 }

@@ -86,9 +86,11 @@ class DecisionLoop {
   struct ParsedService {
     int64_t version = 0;
     std::optional<Service> spec;  // nullopt: the stored spec does not parse
+    DemandKey cpu_key, memory_key;
     bool seen = false;
   };
-  std::map<ServiceKey, ParsedService> parsed_services_;
+  std::map<ServiceKey, ParsedService> parsed_services_;  // node-based: parsed_list_ points into it
+  std::vector<const ParsedService*> parsed_list_;        // the services that parse, in store order
 
   mutable std::mutex mu_;  // guards what follows
   std::vector<Decision> latest_;

@@ -116,8 +116,10 @@ class DemandRollups {
   // [now - lag - window, now - lag]: demand fresher than the newest final
   // minute, for reactive decisions. `lag` leaves the agents time to push a
   // sub-bucket whole. Keys without such data are left out.
-  std::vector<std::pair<DemandKey, double>> Recent(std::chrono::milliseconds window,
-                                                   std::chrono::milliseconds lag) const;
+  // With or_latest_minute, keys without such data get their newest final
+  // minute's average instead (keys with neither are left out).
+  std::vector<std::pair<DemandKey, double>> Recent(std::chrono::milliseconds window, std::chrono::milliseconds lag,
+                                                   bool or_latest_minute = false) const;
   DemandStats Stats() const;
   // "cores" (cpu), "bytes" (memory), "bytes_per_second" (network); a custom
   // resource: "per_second" from a counter, "value" from a gauge.
