@@ -1,23 +1,14 @@
 #include "prescale/agent/directive_loop.h"
 
-#include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "directive_fetcher.h"
 #include "prescale/base/log.h"
+#include "prescale/base/yaml_config.h"
 
 namespace prescale::agent {
 namespace {
-
-std::string TrimSpace(std::string s) {
-  const auto not_space = [](unsigned char c) { return c != ' ' && c != '\t' && c != '\n' && c != '\r'; };
-  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
-  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
-  return s;
-}
 
 std::string PercentEncode(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -90,13 +81,11 @@ Result<std::unique_ptr<DirectiveLoop>> DirectiveLoop::Create(DirectiveLoopOption
   if (options.cpu_root.empty()) return Status::InvalidArgument("DirectiveLoop::Create needs the CPU cgroup root");
   std::string token;
   if (!options.token_file.empty()) {
-    std::ifstream in(options.token_file, std::ios::binary);
-    if (!in) return Status::InvalidArgument("token_file " + options.token_file + ": cannot read the file");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    token = TrimSpace(ss.str());
-    if (token.empty()) return Status::InvalidArgument("token_file " + options.token_file + ": the file is empty");
+    auto read = ReadTokenFile(options.token_file);
+    if (!read.ok()) return read.status();
+    token = std::move(*read);
   }
+
   return std::unique_ptr<DirectiveLoop>(new DirectiveLoop(std::move(options), std::move(token), clock, registry));
 }
 

@@ -3,9 +3,8 @@
 #include <boost/lockfree/spsc_queue.hpp>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
+#include "prescale/base/yaml_config.h"
 #include "prescale/remote_write/remote_write.h"
 
 namespace prescale::agent {
@@ -14,13 +13,6 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr char kUserAgent[] = "prescale-agent/0.1.0";
-
-std::string Trim(std::string s) {
-  const char* ws = " \t\r\n";
-  const size_t first = s.find_first_not_of(ws);
-  if (first == std::string::npos) return "";
-  return s.substr(first, s.find_last_not_of(ws) - first + 1);
-}
 
 // Whether `batch`, read from the spool, is still its oldest record (on a read error: assume so,
 // since keeping a second copy would send it twice).
@@ -65,13 +57,11 @@ Result<std::unique_ptr<Pusher>> Pusher::Create(PusherOptions options, std::uniqu
   if (options.queue_capacity == 0) return Status::InvalidArgument("push queue capacity must be positive");
   std::string token;
   if (!options.token_file.empty()) {
-    std::ifstream in(options.token_file, std::ios::binary);
-    if (!in) return Status::InvalidArgument("token_file " + options.token_file + ": cannot read the file");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    token = Trim(ss.str());
-    if (token.empty()) return Status::InvalidArgument("token_file " + options.token_file + ": the file is empty");
+    auto read = ReadTokenFile(options.token_file);
+    if (!read.ok()) return read.status();
+    token = std::move(*read);
   }
+
   std::unique_ptr<Pusher> p(new Pusher(std::move(options), std::move(client), std::move(spool), clock, registry));
   p->token_ = std::move(token);
   return p;

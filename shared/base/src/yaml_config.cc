@@ -17,6 +17,20 @@ Result<std::string> ReadConfigFile(const std::string& path) {
   return text;
 }
 
+Result<std::string> ReadTokenFile(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return Status::InvalidArgument("token_file " + path + ": cannot read the file");
+  std::string text;
+  char buf[4096];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  std::fclose(f);
+  const char* ws = " \t\r\n";
+  const size_t first = text.find_first_not_of(ws);
+  if (first == std::string::npos) return Status::InvalidArgument("token_file " + path + ": the file is empty");
+  return text.substr(first, text.find_last_not_of(ws) - first + 1);
+}
+
 std::string JoinPath(std::string_view parent, std::string_view key) {
   if (parent.empty()) return std::string(key);
   std::string out(parent);

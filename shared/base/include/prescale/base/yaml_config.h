@@ -44,6 +44,10 @@ class YamlConfigReader {
 // The whole text of a config file; InvalidArgument "PATH: cannot read the config file".
 Result<std::string> ReadConfigFile(const std::string& path);
 
+// A bearer token kept in a file (a mounted Secret), surrounding whitespace
+// trimmed; InvalidArgument naming the file when it cannot be read or is empty.
+Result<std::string> ReadTokenFile(const std::string& path);
+
 // "parent.key" or "key" when parent is empty; "parent[3]" for Index.
 std::string JoinPath(std::string_view parent, std::string_view key);
 std::string IndexPath(std::string_view parent, size_t index);
