@@ -31,13 +31,14 @@ BIN = "build/bin"
 CG_ROOT = "/sys/fs/cgroup"
 TRACES = "../shared/traces"
 STEP_S = 2.0  # one trace row per 2 s
+HISTORY_MIN = 180  # trace rows before the replay, one a minute: the history Prometheus starts with
 
 # tenant, service, priority, min, max, trace (file, column), load range in cores
 SERVICES = [
     ("shop", "web", "critical", 2, 20, ("nasa_http95/nasa_jul95_requests_1min.csv", "requests", 480), (0.08, 0.38)),
-    ("analytics", "etl", "normal", 1, 12, ("bitbrains_rnd/rnd_2013-08_vm338.csv", "cpu_usage_mhz", 100), (0.05, 0.25)),
-    ("research", "batch", "low", 1, 12, ("nab_aws/ec2_cpu_utilization_5f5533.csv", "value", 0), (0.12, 0.30)),
-    ("research", "scavenger", "best-effort", 1, 8, ("google2019_agg/instance_usage_28days_300s.csv", "avg_cpu", 0),
+    ("analytics", "etl", "normal", 1, 12, ("bitbrains_rnd/rnd_2013-08_vm338.csv", "cpu_usage_mhz", 300), (0.05, 0.25)),
+    ("research", "batch", "low", 1, 12, ("nab_aws/ec2_cpu_utilization_5f5533.csv", "value", 300), (0.12, 0.30)),
+    ("research", "scavenger", "best-effort", 1, 8, ("google2019_agg/instance_usage_28days_300s.csv", "avg_cpu", 300),
      (0.08, 0.20)),
 ]
 TENANTS = [("shop", 0.9, 2), ("analytics", 0.5, 1), ("research", 0.25, 1)]  # name, cpu quota cores, weight
@@ -107,24 +108,46 @@ def read_trace(path: str, column: str) -> list:
 
 
 def schedules(steps: int) -> tuple:
-    """Per service a list of core fractions, one per step, and where it came from."""
+    """Per service a list of core fractions, one per step, the HISTORY_MIN rows before them
+    (one a minute, same scale), and where they came from."""
     have = os.path.isdir(TRACES)
     if not have:
         log(f"{TRACES} is absent: replaying a synthetic ramp instead of real traces")
-    out, sources = {}, {}
+    out, hist, sources = {}, {}, {}
+    n = HISTORY_MIN + steps
     for k, (tenant, svc, _, _, _, (path, col, offset), (lo, hi)) in enumerate(SERVICES):
         if have:
-            vals = read_trace(os.path.join(TRACES, path), col)[offset:offset + steps]
-            sources[svc] = f"{path} ({col}, rows {offset}..{offset + len(vals) - 1})"
+            start = max(offset - HISTORY_MIN, 0)
+            vals = read_trace(os.path.join(TRACES, path), col)[start:offset + steps]
+            sources[svc] = (f"{path} ({col}): history rows {start}..{offset - 1}, "
+                            f"replayed rows {offset}..{start + len(vals) - 1}")
         else:
-            vals = [math.sin(math.pi * i / max(steps - 1, 1)) + 0.15 * math.sin(i / 3.0 + k) for i in range(steps)]
+            vals = [0.5 + 0.3 * math.sin(2 * math.pi * i / 60.0 + k) for i in range(HISTORY_MIN)]
+            vals += [math.sin(math.pi * i / max(steps - 1, 1)) + 0.15 * math.sin(i / 3.0 + k) for i in range(steps)]
             sources[svc] = "synthetic ramp"
-        while len(vals) < steps:
+        while len(vals) < n:
             vals.append(vals[-1] if vals else 0.5)
-        vmin, vmax = min(vals), max(vals)
+        live = vals[HISTORY_MIN:]
+        vmin, vmax = min(live), max(live)
         span = (vmax - vmin) or 1.0
-        out[(tenant, svc)] = [round(lo + (hi - lo) * (v - vmin) / span, 3) for v in vals]
-    return out, sources
+        scaled = [min(max(lo + (hi - lo) * (v - vmin) / span, 0.01), 0.9) for v in vals]
+        hist[(tenant, svc)] = [round(x, 3) for x in scaled[:HISTORY_MIN]]
+        out[(tenant, svc)] = [round(x, 3) for x in scaled[HISTORY_MIN:]]
+    return out, hist, sources
+
+
+def write_history(path: str, hist: dict, end_s: float) -> None:
+    """The history as OpenMetrics for promtool: a CPU counter per service, one sample a minute."""
+    with open(path, "w") as f:
+        f.write("# TYPE container_cpu_usage_seconds counter\n")
+        for (tenant, svc), vals in hist.items():
+            total = 0.0
+            for i, v in enumerate(vals):
+                total += v * 60.0
+                t = int(end_s - (len(vals) - i) * 60)
+                f.write(f'container_cpu_usage_seconds_total{{tenant="{tenant}",service="{svc}",node="history"}} '
+                        f"{total:.3f} {t}\n")
+        f.write("# EOF\n")
 
 
 # ---------------------------------------------------------------------------- cgroups
@@ -252,13 +275,46 @@ class Demo:
         p = self.start("receiver", [py, f"{HERE}/receiver.py", str(self.rx_port), self.secret_file, self.rx_log],
                        "receiver.log")
         log(f"webhook receiver on 127.0.0.1:{self.rx_port} (checks X-Prescale-Signature)")
-        p = self.start("aggregator", [f"{BIN}/prescale-aggregator", "--config", self.agg_config], "aggregator.log")
+        steps = int(math.ceil(self.duration / STEP_S)) + 2
+        self.schedule, history, self.sources = schedules(steps)
+
+        # Prometheus first, holding three hours of the traces' history (one row a minute, the
+        # rows before the replayed ones), so that the aggregator backfills its demand from it
+        # and forecasts from the start: it forecasts a series only from 15 minutes of history.
+        agg_argv = [f"{BIN}/prescale-aggregator", "--config", self.agg_config]
+        prom, promtool = shutil.which("prometheus"), shutil.which("promtool")
+        if prom:
+            self.prom_port = free_port()
+            tsdb = os.path.join(self.tmp, "prometheus")
+            os.makedirs(tsdb)
+            if promtool:
+                om = os.path.join(self.tmp, "history.om")
+                write_history(om, history, time.time())
+                r = subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", om, tsdb],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                if r.returncode == 0:
+                    agg_argv += ["--prometheus-url", f"http://127.0.0.1:{self.prom_port}"]
+                else:
+                    log(f"promtool could not write the history ({r.stderr.strip()[:200]}): no backfill")
+            p = self.start("prometheus", [prom, f"--config.file={self.prom_config}", f"--storage.tsdb.path={tsdb}",
+                                          f"--web.listen-address=127.0.0.1:{self.prom_port}"], "prometheus.log")
+            self.wait_http(f"http://127.0.0.1:{self.prom_port}/-/ready", "prometheus", p, timeout=30)
+            log(f"Prometheus on http://127.0.0.1:{self.prom_port} scraping both"
+                + (f", with {HISTORY_MIN} minutes of trace history" if len(agg_argv) > 3 else ""))
+        else:
+            log("prometheus is not installed: skipping it (and the history backfill: no forecasts for 15 minutes)")
+
+        p = self.start("aggregator", agg_argv, "aggregator.log")
         self.wait_http(f"http://127.0.0.1:{self.agg_port}/readyz", "prescale-aggregator", p)
         log(f"prescale-aggregator on 127.0.0.1:{self.agg_port}, SQLite in {self.tmp}/aggregator, tick 2s, "
             f"cluster {CLUSTER_CPU_CORES} cores")
+        if len(agg_argv) > 3:
+            deadline = time.time() + 20
+            while time.time() < deadline and "demand series" not in open(os.path.join(self.tmp, "aggregator.log")).read():
+                time.sleep(0.5)
+            done = [l for l in open(os.path.join(self.tmp, "aggregator.log")) if "backfill" in l]
+            log(done[-1].strip() if done else "backfill not finished yet")
 
-        steps = int(math.ceil(self.duration / STEP_S)) + 2
-        self.schedule, self.sources = schedules(steps)
         hs = hierarchies()
         self.cg_paths = {}
         for h in hs:
@@ -275,17 +331,6 @@ class Demo:
                                  "--directives", "true", "--directive-interval", "2s"], "agent.log")
         self.wait_http(f"http://127.0.0.1:{self.agent_port}/healthz", "prescale-agent", p)
         log(f"prescale-agent on 127.0.0.1:{self.agent_port}, pushing every 2s, directives on")
-
-        prom = shutil.which("prometheus")
-        if prom:
-            self.prom_port = free_port()
-            p = self.start("prometheus", [prom, f"--config.file={self.prom_config}",
-                                          f"--storage.tsdb.path={self.tmp}/prometheus",
-                                          f"--web.listen-address=127.0.0.1:{self.prom_port}"], "prometheus.log")
-            self.wait_http(f"http://127.0.0.1:{self.prom_port}/-/ready", "prometheus", p, timeout=30)
-            log(f"Prometheus on http://127.0.0.1:{self.prom_port} scraping both")
-        else:
-            log("prometheus is not installed: skipping it")
 
         self.t0 = time.time()
         for tenant, svc, *_ in SERVICES:

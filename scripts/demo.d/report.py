@@ -47,6 +47,7 @@ def _chart(demo, tenant, svc, prio):
             if x["constrained"]:
                 t1 = t[i + 1] if i + 1 < len(t) else t[i] + 2
                 ax.axvspan(t[i], t1, color="red", alpha=0.08, lw=0)
+    a2.set_ylim(bottom=0)
     a2.set_ylabel("replicas")
     a2.set_xlabel("seconds since the load started (red: quota or capacity squeeze; arrows: webhook actions)")
     a2.legend(fontsize=7, loc="upper left")
@@ -131,9 +132,12 @@ def write(demo, out_dir, interrupted):
                "Tenants: " + ", ".join(f"{t} (CPU quota {q} cores, weight {w})" for t, q, w in d.TENANTS) + ".",
                f"Webhook actions delivered with a valid signature: {verified}; refused: {refused}."]
     if not has_fc:
-        summary.append("No forecast yet: the aggregator forecasts a series only after 15 minutes of history "
-                       "(docs/scaling.md), so in a short run services scale on their use. Run longer "
-                       "(--duration 1200) to see the forecast band.")
+        summary.append("No forecast: the aggregator forecasts a series only from 15 minutes of history "
+                       "(docs/scaling.md), which the demo backfills from Prometheus when it is installed; "
+                       "without it services scale on their use until then.")
+    else:
+        summary.append("Forecasts from the first tick: the aggregator backfilled 3 hours of the traces' "
+                       "history from Prometheus.")
     text = ("<!doctype html><meta charset=utf-8><title>prescale demo</title><style>body{font-family:sans-serif;"
             "max-width:1000px;margin:auto}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
             "padding:3px 6px}</style><h1>prescale demo</h1>"
