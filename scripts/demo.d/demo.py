@@ -485,5 +485,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    sys.dont_write_bytecode = True  # no __pycache__ in the repository
     sys.path.insert(0, HERE)
     sys.exit(main())
