@@ -25,10 +25,10 @@ def _chart(demo, tenant, svc, prio):
         a1.fill_between(t, lo, hi, color="C1", alpha=0.25, label="forecast 5m band")
         a1.plot(t, [x["fc_point"] if x["fc_point"] is not None else float("nan") for x in s], color="C1",
                 label="forecast 5m")
-    a1.step(t, [x["cap"] if x["cap"] else float("nan") for x in s], where="post", color="C3", lw=2,
-            label="CPU cap (throttled)")
     granted_cores = [x["granted"] * demo_request(demo) if x["granted"] is not None else float("nan") for x in s]
     a1.step(t, granted_cores, where="post", color="C2", alpha=0.7, label="granted replicas x request")
+    a1.step(t, [x["cap"] if x["cap"] else float("nan") for x in s], where="post", color="C3", lw=2.5, ls="--",
+            label="CPU cap in the cgroup (throttled)")
     a1.set_ylabel("cores")
     a1.legend(fontsize=7, loc="upper left")
     a1.set_title(f"{key} ({prio})")
