@@ -7,7 +7,6 @@
 #include <cmath>
 #include <map>
 #include <optional>
-#include <ranges>
 #include <string_view>
 #include <unordered_map>
 
@@ -106,7 +105,7 @@ Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
     objects_read_ = true;
     // Specs are parsed once per version; deleted services' state goes.
     parsed_list_.clear();
-    for (ParsedService& p : parsed_services_ | std::views::values) p.seen = false;
+    for (auto& entry : parsed_services_) entry.second.seen = false;
     for (const StoredObject& o : service_objects_) {
       ParsedService& parsed = parsed_services_[{o.key.tenant, o.key.name}];
       if (parsed.version != o.version || !parsed.spec) {

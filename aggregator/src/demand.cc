@@ -268,8 +268,9 @@ std::vector<std::pair<DemandKey, double>> DemandRollups::Recent(std::chrono::mil
     if (covered > 0) {
       out.emplace_back(k, integral / static_cast<double>(covered));
     } else if (or_latest_minute && !key->fine.empty()) {
+      const DemandKey& id = k;  // clang 14 cannot capture a structured binding
       key->fine.ForEach(key->fine.end() - 1, key->fine.end(),
-                        [&](int64_t, double avg, double) { out.emplace_back(k, avg); });
+                        [&](int64_t, double avg, double) { out.emplace_back(id, avg); });
     }
   }
   return out;
