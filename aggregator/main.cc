@@ -11,12 +11,12 @@
 #include <thread>
 
 #include "prescale/aggregator/aggregator.h"
-#include "prescale/aggregator/backfill.h"
 #include "prescale/aggregator/commands.h"
 #include "prescale/aggregator/config.h"
-#include "prescale/aggregator/control_bootstrap.h"
-#include "prescale/aggregator/snapshot.h"
-#include "prescale/aggregator/sqlite_store.h"
+#include "prescale/aggregator/control/control_bootstrap.h"
+#include "prescale/aggregator/control/sqlite_store.h"
+#include "prescale/aggregator/history/backfill.h"
+#include "prescale/aggregator/history/snapshot.h"
 #include "prescale/base/log.h"
 #include "prescale/http/http_client.h"
 #include "prescale/http/http_server.h"

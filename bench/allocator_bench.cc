@@ -9,7 +9,7 @@
 
 #include <random>
 
-#include "prescale/aggregator/allocator.h"
+#include "prescale/decide/allocator.h"
 
 namespace prescale::aggregator {
 namespace {

@@ -15,11 +15,11 @@
 #include <cmath>
 #include <random>
 
-#include "prescale/aggregator/control_api.h"
-#include "prescale/aggregator/control_model.h"
-#include "prescale/aggregator/decision.h"
-#include "prescale/aggregator/decision_loop.h"
-#include "prescale/aggregator/sqlite_store.h"
+#include "prescale/aggregator/api/control_api.h"
+#include "prescale/aggregator/control/sqlite_store.h"
+#include "prescale/aggregator/scaling/decision_loop.h"
+#include "prescale/decide/control_model.h"
+#include "prescale/decide/decision.h"
 
 namespace prescale::aggregator {
 namespace {

@@ -9,7 +9,7 @@
 
 #include <cmath>
 
-#include "prescale/aggregator/forecasts.h"
+#include "prescale/aggregator/history/forecasts.h"
 
 namespace {
 

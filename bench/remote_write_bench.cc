@@ -13,8 +13,8 @@
 #include <filesystem>
 #include <string>
 
-#include "prescale/aggregator/series_store.h"
-#include "prescale/aggregator/snapshot.h"
+#include "prescale/aggregator/history/series_store.h"
+#include "prescale/aggregator/history/snapshot.h"
 #include "prescale/base/clock.h"
 #include "prescale/remote_write/remote_write.h"
 

@@ -5,10 +5,10 @@
 #include <cstring>
 #include <string_view>
 
+#include "prescale/aggregator/api/control_api.h"
 #include "prescale/aggregator/config.h"
-#include "prescale/aggregator/control_api.h"
-#include "prescale/aggregator/control_bootstrap.h"
-#include "prescale/aggregator/sqlite_store.h"
+#include "prescale/aggregator/control/control_bootstrap.h"
+#include "prescale/aggregator/control/sqlite_store.h"
 #include "prescale/base/duration.h"
 #include "prescale/base/flags.h"
 #include "prescale/base/yaml_config.h"

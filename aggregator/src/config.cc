@@ -1,6 +1,6 @@
 #include "prescale/aggregator/config.h"
 
-#include "prescale/aggregator/auth.h"
+#include "prescale/aggregator/control/auth.h"
 
 #include <cmath>
 #include <cstdio>

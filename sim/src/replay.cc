@@ -7,8 +7,8 @@
 #include <numeric>
 #include <optional>
 
-#include "prescale/aggregator/decision.h"
-#include "prescale/aggregator/scaling_policy.h"
+#include "prescale/decide/decision.h"
+#include "prescale/decide/scaling_policy.h"
 #include "prescale/forecast/forecaster.h"
 #include "prescale/sim/grid.h"
 #include "prescale/sim/trace.h"

@@ -13,10 +13,11 @@
 #include <mutex>
 #include <set>
 
-#include "prescale/aggregator/actions.h"
+#include "prescale/aggregator/actions/actions.h"
+#include "prescale/aggregator/actions/webhook_executor.h"
+#include "prescale/aggregator/actions/webhook_signature.h"
 #include "prescale/aggregator/aggregator.h"
-#include "prescale/aggregator/sqlite_store.h"
-#include "prescale/aggregator/webhook_signature.h"
+#include "prescale/aggregator/control/sqlite_store.h"
 #include "prescale/http/http_server.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/test_env.h"
@@ -297,16 +298,16 @@ TEST_F(ActionsTest, ReceiverFeedbackAndReportsSetCurrentReplicas) {
   report.path = "/api/v1/tenants/acme/services/web/replicas";
   report.path_params = {{"tenant", "acme"}, {"service", "web"}};
   report.body = R"({"current": 7})";
-  EXPECT_EQ(aggregator_->HandleReplicasReport(report).status, 204);
+  EXPECT_EQ(aggregator_->Handle("replicas_report", report).status, 204);
   report.body = R"({"current": -1})";
-  http::HttpResponse bad = aggregator_->HandleReplicasReport(report);
+  http::HttpResponse bad = aggregator_->Handle("replicas_report", report);
   EXPECT_EQ(bad.status, 422);
   EXPECT_THAT(bad.body, HasSubstr(R"("field":"current")"));
   report.body = "{";
-  EXPECT_EQ(aggregator_->HandleReplicasReport(report).status, 400);
+  EXPECT_EQ(aggregator_->Handle("replicas_report", report).status, 400);
   report.path_params = {{"tenant", "acme"}, {"service", "nope"}};
   report.body = R"({"current": 1})";
-  EXPECT_EQ(aggregator_->HandleReplicasReport(report).status, 404);
+  EXPECT_EQ(aggregator_->Handle("replicas_report", report).status, 404);
   statuses = store()->ServiceStatuses();
   ASSERT_TRUE(statuses.ok());
   EXPECT_EQ((*statuses)[0].current, 7);
@@ -348,11 +349,11 @@ TEST_F(ActionsTest, AlertmanagerAlertEvaluatesAtOnceAndScaleUpHoldsUntilResolved
   http::HttpRequest alert;
   alert.method = "POST";
   alert.body = AlertBody("firing", "scale_up");
-  http::HttpResponse r = aggregator_->HandleAlertmanager(alert);
+  http::HttpResponse r = aggregator_->Handle("alerts_alertmanager", alert);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_THAT(r.body, HasSubstr(R"("triggered":1)"));
   // Alertmanager repeats it: dropped.
-  r = aggregator_->HandleAlertmanager(alert);
+  r = aggregator_->Handle("alerts_alertmanager", alert);
   EXPECT_THAT(r.body, HasSubstr(R"("repeats":1)"));
   ASSERT_TRUE(aggregator_->EvaluateTriggers());
   std::vector<Decision> d = aggregator_->decisions()->Latest("acme");
@@ -365,7 +366,7 @@ TEST_F(ActionsTest, AlertmanagerAlertEvaluatesAtOnceAndScaleUpHoldsUntilResolved
   // Resolved: the floor goes, the use-driven decision returns (after HPA's
   // scale-down stabilisation of 5 minutes).
   alert.body = AlertBody("resolved", "scale_up");
-  r = aggregator_->HandleAlertmanager(alert);
+  r = aggregator_->Handle("alerts_alertmanager", alert);
   ASSERT_EQ(r.status, 200) << r.body;
   ASSERT_TRUE(aggregator_->EvaluateTriggers());
   RunFor(6min, 2.0);
@@ -379,16 +380,16 @@ TEST_F(ActionsTest, AlertmanagerBadBodiesAreRefusedWithTheField) {
   http::HttpRequest alert;
   alert.method = "POST";
   alert.body = "{not json";
-  http::HttpResponse r = aggregator_->HandleAlertmanager(alert);
+  http::HttpResponse r = aggregator_->Handle("alerts_alertmanager", alert);
   EXPECT_EQ(r.status, 400);
   alert.body = R"({"version":"3","alerts":[]})";
-  r = aggregator_->HandleAlertmanager(alert);
+  r = aggregator_->Handle("alerts_alertmanager", alert);
   EXPECT_EQ(r.status, 422);
   EXPECT_THAT(r.body, HasSubstr(R"("field":"version")"));
   // Alerts without tenant and service labels are counted, not acted on.
   alert.body =
       R"({"version":"4","alerts":[{"status":"firing","labels":{"alertname":"X"},"startsAt":"2026-11-28T10:00:00Z"}]})";
-  r = aggregator_->HandleAlertmanager(alert);
+  r = aggregator_->Handle("alerts_alertmanager", alert);
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_THAT(r.body, HasSubstr(R"("ignored":1)"));
   EXPECT_FALSE(aggregator_->triggers().pending());
@@ -435,20 +436,20 @@ TEST_F(ActionsTest, DirectivesShareAThrottledServicesCapAmongItsNodes) {
   http::HttpRequest get;
   get.method = "GET";
   get.query = "node=n1";
-  http::HttpResponse r = aggregator_->HandleDirectives(get);
+  http::HttpResponse r = aggregator_->Handle("directives", get);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_THAT(r.body, HasSubstr(R"("node":"n1","lease_seconds":60)"));
   EXPECT_THAT(r.body, HasSubstr(R"({"tenant":"acme","service":"web","cpu_cores":2.6666666666666)"));
   get.query = "node=n2";
-  EXPECT_THAT(aggregator_->HandleDirectives(get).body, HasSubstr(R"("cpu_cores":1.3333333333333)"));
+  EXPECT_THAT(aggregator_->Handle("directives", get).body, HasSubstr(R"("cpu_cores":1.3333333333333)"));
   get.query = "node=n3";
-  EXPECT_THAT(aggregator_->HandleDirectives(get).body, HasSubstr(R"("directives":[])"));
+  EXPECT_THAT(aggregator_->Handle("directives", get).body, HasSubstr(R"("directives":[])"));
   get.query = "";
-  r = aggregator_->HandleDirectives(get);
+  r = aggregator_->Handle("directives", get);
   EXPECT_EQ(r.status, 400);
   EXPECT_THAT(r.body, HasSubstr(R"("field":"node")"));
   get.query = "node=n1&x=1";
-  EXPECT_EQ(aggregator_->HandleDirectives(get).status, 400);
+  EXPECT_EQ(aggregator_->Handle("directives", get).status, 400);
 }
 
 TEST_F(ActionsTest, KubernetesTargetsAreReadBackAsCurrentReplicas) {

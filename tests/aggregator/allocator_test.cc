@@ -2,7 +2,7 @@
 // services are served first, equal-priority tenants share by weight, services
 // within a tenant in proportion to demand; and the invariants hold over
 // thousands of random scenarios.
-#include "prescale/aggregator/allocator.h"
+#include "prescale/decide/allocator.h"
 
 #include <gtest/gtest.h>
 

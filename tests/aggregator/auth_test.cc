@@ -1,4 +1,4 @@
-#include "prescale/aggregator/auth.h"
+#include "prescale/aggregator/control/auth.h"
 
 #include <gtest/gtest.h>
 
@@ -35,11 +35,9 @@ TEST(Authenticator, MissingOrMalformedHeaderIs401) {
   for (const char* header : {"", "Basic dXNlcjpwYXNz", "Bearer", "Bearer   ", "secret-a"}) {
     const AuthResult r = auth.Authenticate(header);
     EXPECT_EQ(r.outcome, AuthResult::Outcome::kMissing) << header;
-    const http::HttpResponse resp = r.ToResponse();
-    EXPECT_EQ(resp.status, 401) << header;
-    ASSERT_EQ(resp.headers.size(), 1u);
-    EXPECT_EQ(resp.headers[0].first, "WWW-Authenticate");
-    EXPECT_FALSE(resp.body.empty());
+    const Status s = r.ToStatus();
+    EXPECT_EQ(s.code(), StatusCode::kUnauthenticated) << header;
+    EXPECT_FALSE(s.message().empty());
   }
 }
 
@@ -48,7 +46,7 @@ TEST(Authenticator, UnknownTokenIs403) {
   for (const char* header : {"Bearer secret-c", "Bearer secret-a2", "Bearer SECRET-A"}) {
     const AuthResult r = auth.Authenticate(header);
     EXPECT_EQ(r.outcome, AuthResult::Outcome::kUnknown) << header;
-    EXPECT_EQ(r.ToResponse().status, 403);
+    EXPECT_EQ(r.ToStatus().code(), StatusCode::kPermissionDenied);
     EXPECT_EQ(r.reason, "unknown token");
   }
 }

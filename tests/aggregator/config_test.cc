@@ -9,7 +9,7 @@
 #include <csignal>
 #include <regex>
 
-#include "prescale/aggregator/auth.h"
+#include "prescale/aggregator/control/auth.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_env.h"
 

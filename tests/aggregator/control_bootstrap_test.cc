@@ -1,12 +1,12 @@
 // Declarative control-plane objects: applied idempotently from YAML text and
 // from a directory of files, with errors naming the file, line and field and
 // nothing written when any object is invalid.
-#include "prescale/aggregator/control_bootstrap.h"
+#include "prescale/aggregator/control/control_bootstrap.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "prescale/aggregator/sqlite_store.h"
+#include "prescale/aggregator/control/sqlite_store.h"
 #include "tests/support/test_env.h"
 
 namespace prescale::aggregator {

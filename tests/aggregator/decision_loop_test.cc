@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "prescale/aggregator/aggregator.h"
-#include "prescale/aggregator/control_api.h"
-#include "prescale/aggregator/sqlite_store.h"
+#include "prescale/aggregator/api/control_api.h"
+#include "prescale/aggregator/control/sqlite_store.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/test_env.h"
 

@@ -1,6 +1,6 @@
 // The decision tick: desired replicas from demand (forecast or use, HPA's
 // tolerance), behaviour, arbitration, and CPU caps with hysteresis.
-#include "prescale/aggregator/decision.h"
+#include "prescale/decide/decision.h"
 
 #include <gtest/gtest.h>
 

@@ -2,14 +2,14 @@
 // fake clock: sums over instances pushed at different moments, rates of
 // counters (with resets), minute and 15-minute avg/max, late data, queries,
 // the snapshot export, and the /api/v1/series query parser.
-#include "prescale/aggregator/demand.h"
+#include "prescale/aggregator/history/demand.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "prescale/aggregator/series_api.h"
-#include "prescale/aggregator/series_store.h"
+#include "prescale/aggregator/api/series_api.h"
+#include "prescale/aggregator/history/series_store.h"
 #include "tests/support/fake_clock.h"
 
 namespace prescale::aggregator {
@@ -223,9 +223,7 @@ TEST_F(DemandTest, BackfilledBucketsAnswerQueriesAtBothResolutions) {
 }
 
 TEST(SeriesQueryTest, ParsesFiltersTimesAndSteps) {
-  std::string field;
-  auto q = ParseSeriesQuery("tenant=shop&service=api&resource=cpu&from=2026-11-28T02:00:00Z&to=1795834800&step=5m", 0,
-                            &field);
+  auto q = ParseSeriesQuery("tenant=shop&service=api&resource=cpu&from=2026-11-28T02:00:00Z&to=1795834800&step=5m", 0);
   ASSERT_TRUE(q.ok()) << q.status().ToString();
   EXPECT_EQ(q->filter.tenant, "shop");
   EXPECT_EQ(q->filter.service, "api");
@@ -233,7 +231,7 @@ TEST(SeriesQueryTest, ParsesFiltersTimesAndSteps) {
   EXPECT_EQ(q->from_ms, 1795831200000);
   EXPECT_EQ(q->to_ms, 1795834800000);
   EXPECT_EQ(q->step, 5min);
-  auto defaults = ParseSeriesQuery("", 10'000'000, &field);
+  auto defaults = ParseSeriesQuery("", 10'000'000);
   ASSERT_TRUE(defaults.ok());
   EXPECT_EQ(defaults->to_ms, 10'000'000);
   EXPECT_EQ(defaults->from_ms, 10'000'000 - 3'600'000);
@@ -259,10 +257,9 @@ TEST(SeriesQueryTest, RejectsBadParametersNamingThem) {
       {"tenant=%zz", ""},
   };
   for (const auto& c : cases) {
-    std::string field;
-    auto q = ParseSeriesQuery(c.query, 1'000'000'000, &field);
+    auto q = ParseSeriesQuery(c.query, 1'000'000'000);
     EXPECT_FALSE(q.ok()) << c.query;
-    EXPECT_EQ(field, c.field) << c.query << ": " << q.status().message();
+    EXPECT_EQ(q.status().field(), c.field) << c.query << ": " << q.status().message();
   }
 }
 

@@ -2,7 +2,7 @@
 // history already held is replayed into a new series' forecaster, forecasts
 // come at every configured horizon with ordered bounds, forecasts are scored
 // as the minutes they are for become final, and the metrics name them.
-#include "prescale/aggregator/forecasts.h"
+#include "prescale/aggregator/history/forecasts.h"
 
 #include <gtest/gtest.h>
 

@@ -196,7 +196,8 @@ TEST_F(HandlersTest, OverMaxSeriesIs429WithRetryAfterAndCounted) {
   const Reply json = Ingest(R"({"series":[{"labels":{"__name__":"y"},"samples":[1]},
                                            {"labels":{"__name__":"z"},"samples":[1]}]})");
   EXPECT_EQ(json.status, 429);
-  EXPECT_THAT(json.body, HasSubstr(R"("error":"too_many_series")"));
+  EXPECT_THAT(json.body, HasSubstr(R"("error":"too_many_requests")"));
+  EXPECT_THAT(json.body, HasSubstr(R"("field":"series")"));
 }
 
 TEST_F(HandlersTest, SenderOverItsRateIs429WithRetryAfterAndLosesNothingAccepted) {
@@ -210,7 +211,7 @@ TEST_F(HandlersTest, SenderOverItsRateIs429WithRetryAfterAndLosesNothingAccepted
   EXPECT_THAT(over.headers, HasSubstr("Retry-After: 1"));
   const Reply json = Ingest(R"({"series":[{"labels":{"__name__":"q","tenant":"a"},"samples":[[300000,1]]}]})");
   EXPECT_EQ(json.status, 429);
-  EXPECT_THAT(json.body, HasSubstr(R"("error":"rate_limited")"));
+  EXPECT_THAT(json.body, HasSubstr(R"("error":"too_many_requests")"));
   EXPECT_EQ(Metric("prescale_aggregator_samples_rate_limited_total"), 2);
   EXPECT_EQ(Metric("prescale_aggregator_samples_received_total"), 100) << "the accepted batch stays whole";
   clock_.Advance(1s);  // ten tokens back

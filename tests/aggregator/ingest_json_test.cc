@@ -1,4 +1,4 @@
-#include "prescale/aggregator/ingest_json.h"
+#include "prescale/aggregator/api/ingest_json.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <cmath>
 #include <limits>
 
-#include "prescale/aggregator/raw_json.h"
+#include "prescale/aggregator/api/raw_json.h"
 
 namespace prescale::aggregator {
 namespace {
@@ -90,11 +90,10 @@ class DecodeIngestJsonBad : public ::testing::TestWithParam<BadJson> {};
 
 TEST_P(DecodeIngestJsonBad, NamesTheField) {
   const BadJson& c = GetParam();
-  std::string field = "unset";
-  auto r = DecodeIngestJson(c.body, kNow, &field);
+  auto r = DecodeIngestJson(c.body, kNow);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(field, c.field);
+  EXPECT_EQ(r.status().field(), c.field);
   EXPECT_NE(r.status().message().find(c.message), std::string::npos) << r.status().message();
 }
 
@@ -103,17 +102,15 @@ INSTANTIATE_TEST_SUITE_P(Cases, DecodeIngestJsonBad, ::testing::ValuesIn(kBad),
 
 TEST(DecodeIngestJson, DeepNestingIsAnErrorNotACrash) {
   std::string body(100000, '[');
-  std::string field;
-  auto r = DecodeIngestJson(body, kNow, &field);
+  auto r = DecodeIngestJson(body, kNow);
   EXPECT_FALSE(r.ok());
 }
 
 TEST(DecodeIngestJson, LimitsSeriesAndSamples) {
-  std::string field;
-  auto r = DecodeIngestJson(R"({"series":[{"labels":{"__name__":"x"},"samples":[1,2,3]}]})", kNow, &field,
+  auto r = DecodeIngestJson(R"({"series":[{"labels":{"__name__":"x"},"samples":[1,2,3]}]})", kNow,
                             IngestJsonLimits{.max_series = 10, .max_samples = 2});
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(field, "series[0].samples");
+  EXPECT_EQ(r.status().field(), "series[0].samples");
 }
 
 TEST(RawQuery, ParsesMatchAndEqualities) {

@@ -17,7 +17,7 @@
 #include <mutex>
 #include <tuple>
 
-#include "prescale/aggregator/kubernetes_executor.h"
+#include "prescale/aggregator/actions/kubernetes_executor.h"
 #include "prescale/http/http_server.h"
 #include "tests/support/test_env.h"
 

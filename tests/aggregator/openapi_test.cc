@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "prescale/aggregator/aggregator.h"
-#include "prescale/aggregator/sqlite_store.h"
+#include "prescale/aggregator/control/sqlite_store.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/test_env.h"
 

@@ -1,7 +1,7 @@
 // ScalingPolicy against Kubernetes HPA's documented behaviour: default rates,
 // stabilization windows, Pods/Percent policies per period, selectPolicy, and
 // prescale's cooldowns; PolicyFactory's reuse per stored version.
-#include "prescale/aggregator/scaling_policy.h"
+#include "prescale/aggregator/scaling/policy_factory.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "prescale/aggregator/series_store.h"
+#include "prescale/aggregator/history/series_store.h"
 
 #include <gtest/gtest.h>
 

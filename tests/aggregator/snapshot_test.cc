@@ -1,4 +1,4 @@
-#include "prescale/aggregator/snapshot.h"
+#include "prescale/aggregator/history/snapshot.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "prescale/aggregator/sqlite_store.h"
+#include "prescale/aggregator/control/sqlite_store.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <random>
 #include <thread>
 
-#include "prescale/aggregator/auth.h"
+#include "prescale/aggregator/control/auth.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_env.h"
 

@@ -7,7 +7,7 @@
 
 #include "prescale/aggregator/aggregator.h"
 #include "prescale/aggregator/config.h"
-#include "prescale/aggregator/triggers.h"
+#include "prescale/aggregator/scaling/triggers.h"
 #include "tests/support/fake_clock.h"
 
 namespace prescale::aggregator {

@@ -1,4 +1,4 @@
-#include "prescale/aggregator/webhook_signature.h"
+#include "prescale/aggregator/actions/webhook_signature.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

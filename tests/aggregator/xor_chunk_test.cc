@@ -1,7 +1,7 @@
 // XorChunk round trips every sample bit for bit, whatever the timestamps
 // (steady, jittered, huge jumps, negative) and values (NaN payloads, stale
 // markers, -0, infinities, random doubles), and compresses a steady series.
-#include "aggregator/src/xor_chunk.h"
+#include "aggregator/history/src/xor_chunk.h"
 
 #include <gtest/gtest.h>
 

@@ -8,14 +8,14 @@
 #include <string>
 #include <string_view>
 
-#include "prescale/aggregator/alertmanager.h"
+#include "prescale/aggregator/scaling/alertmanager.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
-  std::string field;
-  auto alerts = prescale::aggregator::ParseAlertmanagerWebhook(body, &field);
+  auto alerts = prescale::aggregator::ParseAlertmanagerWebhook(body);
   if (!alerts.ok()) {
-    if (alerts.status().code() != prescale::StatusCode::kInvalidArgument) std::abort();
+    const prescale::StatusCode code = alerts.status().code();
+    if (code != prescale::StatusCode::kInvalidArgument && code != prescale::StatusCode::kUnprocessable) std::abort();
     return 0;
   }
   prescale::aggregator::AlertDeduplicator dedup(4);

@@ -7,9 +7,9 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "prescale/aggregator/control_api.h"
-#include "prescale/aggregator/control_model.h"
-#include "prescale/aggregator/control_store.h"
+#include "prescale/aggregator/api/control_api.h"
+#include "prescale/aggregator/control/control_store.h"
+#include "prescale/decide/control_model.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace prescale::aggregator;

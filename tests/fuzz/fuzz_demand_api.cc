@@ -6,14 +6,13 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "prescale/aggregator/backfill.h"
-#include "prescale/aggregator/series_api.h"
+#include "prescale/aggregator/api/series_api.h"
+#include "prescale/aggregator/history/backfill.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace prescale::aggregator;
   const std::string_view input(reinterpret_cast<const char*>(data), size);
-  std::string field;
-  auto q = ParseSeriesQuery(input, 1'800'000'000'000, &field);
+  auto q = ParseSeriesQuery(input, 1'800'000'000'000);
   if (q.ok() && (q->from_ms >= q->to_ms || q->step.count() < 60'000 || q->step.count() % 60'000 != 0)) std::abort();
   int64_t ms = 0;
   (void)ParseTimestamp(input, &ms);

@@ -7,15 +7,14 @@
 #include <string>
 #include <string_view>
 
-#include "prescale/aggregator/ingest_json.h"
-#include "prescale/aggregator/raw_json.h"
+#include "prescale/aggregator/api/ingest_json.h"
+#include "prescale/aggregator/api/raw_json.h"
 #include "prescale/remote_write/remote_write.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
-  std::string field;
-  auto decoded = prescale::aggregator::DecodeIngestJson(body, 1'700'000'000'000, &field,
-                                                        {.max_series = 1000, .max_samples = 10000});
+  auto decoded =
+      prescale::aggregator::DecodeIngestJson(body, 1'700'000'000'000, {.max_series = 1000, .max_samples = 10000});
   if (!decoded.ok()) {
     if (decoded.status().code() != prescale::StatusCode::kInvalidArgument) std::abort();
     return 0;

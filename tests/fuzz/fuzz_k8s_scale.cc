@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "prescale/aggregator/kubernetes_executor.h"
+#include "prescale/aggregator/actions/kubernetes_executor.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);

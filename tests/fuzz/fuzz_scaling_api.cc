@@ -13,11 +13,11 @@
 #include <string>
 #include <string_view>
 
-#include "prescale/aggregator/actions.h"
+#include "prescale/aggregator/actions/actions.h"
 #include "prescale/aggregator/aggregator.h"
+#include "prescale/aggregator/api/control_api.h"
 #include "prescale/aggregator/config.h"
-#include "prescale/aggregator/control_api.h"
-#include "prescale/aggregator/sqlite_store.h"
+#include "prescale/aggregator/control/sqlite_store.h"
 #include "prescale/base/log.h"
 
 namespace {
@@ -70,18 +70,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 1:
       request.method = "POST";
       request.path_params = {{"tenant", "acme"}, {"service", "web"}};
-      CheckAnswer(Instance().HandleReplicasReport(request));
+      CheckAnswer(Instance().Handle("replicas_report", request));
       break;
     case 2:
       request.method = "POST";
-      CheckAnswer(Instance().HandleAlertmanager(request));
+      CheckAnswer(Instance().Handle("alerts_alertmanager", request));
       (void)Instance().triggers().Drain();
       break;
     case 3:
       request.method = "GET";
       request.body.clear();
       request.query = input;
-      CheckAnswer(Instance().HandleDirectives(request));
+      CheckAnswer(Instance().Handle("directives", request));
       break;
     default: (void)prescale::aggregator::ParseActionJson(input); break;
   }

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "prescale/aggregator/snapshot.h"
+#include "prescale/aggregator/history/snapshot.h"
 #include "prescale/base/clock.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

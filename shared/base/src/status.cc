@@ -17,6 +17,10 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kAlreadyExists: return "ALREADY_EXISTS";
     case StatusCode::kConflict: return "CONFLICT";
     case StatusCode::kFailedPrecondition: return "FAILED_PRECONDITION";
+    case StatusCode::kUnprocessable: return "UNPROCESSABLE";
+    case StatusCode::kUnauthenticated: return "UNAUTHENTICATED";
+    case StatusCode::kPermissionDenied: return "PERMISSION_DENIED";
+    case StatusCode::kPayloadTooLarge: return "PAYLOAD_TOO_LARGE";
   }
   return "UNKNOWN";
 }
@@ -26,6 +30,7 @@ std::string Status::ToString() const {
   std::string out(StatusCodeName(code_));
   out += ": ";
   out += message_;
+  if (!field_.empty()) out += " (field " + field_ + ")";
   return out;
 }
 

@@ -10,22 +10,15 @@
 #include <utility>
 #include <vector>
 
-#include "prescale/aggregator/decision_loop.h"
-#include "prescale/aggregator/demand.h"
-#include "prescale/aggregator/forecasts.h"
-#include "prescale/aggregator/triggers.h"
+#include "prescale/aggregator/control/auth.h"
+#include "prescale/aggregator/history/demand.h"
+#include "prescale/aggregator/history/forecasts.h"
+#include "prescale/aggregator/scaling/decision_loop.h"
+#include "prescale/aggregator/scaling/triggers.h"
 #include "prescale/base/log.h"
 #include "prescale/base/status.h"
 
 namespace prescale::aggregator {
-
-// A token, stored only as the SHA-256 of the secret.
-struct TokenConfig {
-  std::string name;
-  std::string sha256_hex;      // 64 lowercase hex digits (the config writes "sha256:<hex>")
-  std::string role = "agent";  // "admin", "operator", "viewer", "agent"
-  std::string tenant;          // required for operator and viewer
-};
 
 struct AggregatorConfig {
   std::string listen = "0.0.0.0:9570";

@@ -14,9 +14,9 @@
 #include <string_view>
 #include <vector>
 
-#include "prescale/aggregator/allocator.h"
-#include "prescale/aggregator/control_model.h"
 #include "prescale/base/status.h"
+#include "prescale/decide/allocator.h"
+#include "prescale/decide/control_model.h"
 
 namespace prescale::sim {
 

@@ -22,6 +22,10 @@ enum class StatusCode {
   kAlreadyExists,       // a create of an object that is there
   kConflict,            // a write based on a stale version of an object
   kFailedPrecondition,  // the state does not allow it (an object still referenced, a reference missing)
+  kUnprocessable,       // well-formed input with a value that is not valid (a field out of range, a bad name)
+  kUnauthenticated,     // no credentials, or malformed ones
+  kPermissionDenied,    // credentials known, but not allowed to do this
+  kPayloadTooLarge,     // a body over the size limit
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -42,6 +46,22 @@ class [[nodiscard]] Status {
   static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status Conflict(std::string m) { return {StatusCode::kConflict, std::move(m)}; }
   static Status FailedPrecondition(std::string m) { return {StatusCode::kFailedPrecondition, std::move(m)}; }
+  static Status Unprocessable(std::string m) { return {StatusCode::kUnprocessable, std::move(m)}; }
+  static Status Unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
+  static Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
+  static Status PayloadTooLarge(std::string m) { return {StatusCode::kPayloadTooLarge, std::move(m)}; }
+
+  // The input field the error is about ("replicas.min", a query parameter, a
+  // flag), for errors of user input; empty when there is none.
+  const std::string& field() const { return field_; }
+  Status&& WithField(std::string field) && {
+    field_ = std::move(field);
+    return std::move(*this);
+  }
+  Status& WithField(std::string field) & {
+    field_ = std::move(field);
+    return *this;
+  }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
@@ -52,6 +72,7 @@ class [[nodiscard]] Status {
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::string field_;
 };
 
 // Either a value or a non-OK Status.
@@ -88,6 +109,19 @@ class [[nodiscard]] Result {
     ::prescale::Status prescale_status_ = (expr);        \
     if (!prescale_status_.ok()) return prescale_status_; \
   } while (false)
+
+#define PRESCALE_STATUS_CONCAT_INNER_(a, b) a##b
+#define PRESCALE_STATUS_CONCAT_(a, b) PRESCALE_STATUS_CONCAT_INNER_(a, b)
+
+// `lhs = value of rexpr`, or returns its Status from the enclosing function
+// (returning Status or Result) when rexpr, a Result, is not OK. lhs may declare:
+//   PRESCALE_ASSIGN_OR_RETURN(auto spec, ParseService(body));
+#define PRESCALE_ASSIGN_OR_RETURN(lhs, rexpr) \
+  PRESCALE_ASSIGN_OR_RETURN_IMPL_(PRESCALE_STATUS_CONCAT_(prescale_result_, __LINE__), lhs, rexpr)
+#define PRESCALE_ASSIGN_OR_RETURN_IMPL_(result, lhs, rexpr) \
+  auto result = (rexpr);                                    \
+  if (!result.ok()) return result.status();                 \
+  lhs = std::move(result).value()
 
 // Fails loudly on a broken invariant of prescale's own logic (never on user input).
 #define PRESCALE_CHECK(cond)                                                   \

@@ -1,0 +1,85 @@
+// Scaling actions from decision to delivery (issue 6).
+//   - ActionJson: the action as the webhook body carries it and the outbox keeps it.
+//   - ActionDispatcher: hands every queued action of the store's durable
+//     outbox to its service's executor, oldest first; retries network errors,
+//     timeouts, 408, 429 and 5xx with exponential backoff; audits the result;
+//     takes replicas the executor reports as the service's current ones.
+// Delivery is at least once: a crash between a delivery and its removal from
+// the outbox sends it again, and receivers drop repeats by the action id.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "prescale/aggregator/actions/executor.h"
+#include "prescale/aggregator/control/control_store.h"
+#include "prescale/base/clock.h"
+#include "prescale/base/status.h"
+
+namespace prescale::aggregator {
+
+// {id, tenant, service, from_replicas, to_replicas, reason, trigger, forecast,
+//  constrained, throttle, timestamp}; forecast and throttle are null when absent,
+// timestamp is RFC 3339.
+std::string ActionJson(const ScaleAction& action);
+Result<ScaleAction> ParseActionJson(std::string_view json);
+
+struct DispatcherOptions {
+  std::chrono::milliseconds initial_backoff{1000};  // doubled per attempt
+  std::chrono::milliseconds max_backoff{60000};
+  std::chrono::milliseconds give_up_after = std::chrono::hours(24);  // then the action is audited as failed
+  size_t batch = 100;                                                // actions read per round
+};
+
+class ActionDispatcher {
+ public:
+  ActionDispatcher(ControlStore* store, const Clock& clock, DispatcherOptions options);
+  // The executor for services whose executor.type is `type`.
+  void AddExecutor(const std::string& type, std::unique_ptr<Executor> executor);
+
+  // One round: every due action attempted once, in queue order; a service's
+  // later actions wait while an earlier one waits for a retry. Returns how
+  // many were attempted. One thread at a time.
+  size_t RunOnce();
+  // Reads back the replicas of every service whose executor can tell
+  // (kubernetes: the scale subresource) and records them as its current ones;
+  // services with actions still queued are left alone. Returns how many were read.
+  size_t RefreshReplicas();
+  // Wakes a thread blocked in WaitForWork (new actions were queued, or stop).
+  void Notify();
+  // Blocks until Notify or `timeout`.
+  void WaitForWork(std::chrono::milliseconds timeout);
+
+  // prescale_action_deliveries_total{executor,result}, prescale_action_delivery_duration_seconds{executor},
+  // prescale_action_outbox_size, prescale_action_outbox_oldest_age_seconds.
+  void AppendMetrics(std::string* out) const;
+
+ private:
+  void Observe(const std::string& executor, const char* result, double seconds);
+
+  ControlStore* store_;
+  const Clock& clock_;
+  DispatcherOptions options_;
+  std::map<std::string, std::unique_ptr<Executor>> executors_;
+
+  std::mutex wake_mu_;
+  std::condition_variable wake_;
+  bool woken_ = false;
+
+  mutable std::mutex mu_;                                             // guards the metrics below
+  std::map<std::pair<std::string, std::string>, double> deliveries_;  // (executor, result) -> count
+  struct Latency {
+    std::array<double, 10> buckets{};
+    double count = 0, sum = 0;
+  };
+  std::map<std::string, Latency> latency_;
+  int64_t backlog_ = 0, oldest_ms_ = 0;
+};
+
+}  // namespace prescale::aggregator

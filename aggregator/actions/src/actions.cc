@@ -1,0 +1,284 @@
+#include "prescale/aggregator/actions/actions.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "prescale/base/log.h"
+#include "prescale/metrics/text_writer.h"
+
+namespace prescale::aggregator {
+namespace {
+
+// Delivery latency buckets (seconds), as Prometheus' default ones up to 10 s.
+constexpr std::array<double, 10> kBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
+
+std::string_view View(const rapidjson::Value& v) { return {v.GetString(), v.GetStringLength()}; }
+
+}  // namespace
+
+std::string ActionJson(const ScaleAction& a) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  auto str = [&w](const char* key, const std::string& value) {
+    w.Key(key);
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  };
+  auto number = [&w](const char* key, const std::optional<double>& value) {
+    w.Key(key);
+    if (value && std::isfinite(*value)) {
+      w.Double(*value);
+    } else {
+      w.Null();
+    }
+  };
+  w.StartObject();
+  str("id", a.id);
+  str("tenant", a.tenant);
+  str("service", a.service);
+  w.Key("from_replicas");
+  w.Int64(a.from_replicas);
+  w.Key("to_replicas");
+  w.Int64(a.to_replicas);
+  str("reason", a.reason);
+  str("trigger", a.trigger);
+  number("forecast", a.forecast);
+  w.Key("constrained");
+  w.Bool(a.constrained);
+  number("throttle", a.throttle);
+  str("timestamp", FormatRfc3339(a.created_ms));
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+Result<ScaleAction> ParseActionJson(std::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject()) return Status::ParseError("an outbox action is not a JSON object");
+  const rapidjson::Value& o = doc;
+  ScaleAction a;
+  auto str = [&o](const char* key, std::string* out) {
+    if (!o.HasMember(key) || !o[key].IsString()) return false;
+    *out = std::string(View(o[key]));
+    return true;
+  };
+  auto integer = [&o](const char* key, int64_t* out) {
+    if (!o.HasMember(key) || !o[key].IsInt64()) return false;
+    *out = o[key].GetInt64();
+    return true;
+  };
+  auto number = [&o](const char* key, std::optional<double>* out) {
+    if (o.HasMember(key) && o[key].IsNumber()) *out = o[key].GetDouble();
+  };
+  std::string timestamp;
+  if (!str("id", &a.id) || !str("tenant", &a.tenant) || !str("service", &a.service) ||
+      !integer("from_replicas", &a.from_replicas) || !integer("to_replicas", &a.to_replicas) ||
+      !str("reason", &a.reason) || !str("trigger", &a.trigger) || !str("timestamp", &timestamp)) {
+    return Status::ParseError("an outbox action lacks a field");
+  }
+  number("forecast", &a.forecast);
+  number("throttle", &a.throttle);
+  a.constrained = o.HasMember("constrained") && o["constrained"].IsBool() && o["constrained"].GetBool();
+  return a;
+}
+
+ActionDispatcher::ActionDispatcher(ControlStore* store, const Clock& clock, DispatcherOptions options)
+    : store_(store), clock_(clock), options_(options) {}
+
+void ActionDispatcher::AddExecutor(const std::string& type, std::unique_ptr<Executor> executor) {
+  executors_[type] = std::move(executor);
+}
+
+void ActionDispatcher::Notify() {
+  {
+    std::lock_guard lock(wake_mu_);
+    woken_ = true;
+  }
+  wake_.notify_all();
+}
+
+void ActionDispatcher::WaitForWork(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(wake_mu_);
+  wake_.wait_for(lock, timeout, [this] { return woken_; });
+  woken_ = false;
+}
+
+void ActionDispatcher::Observe(const std::string& executor, const char* result, double seconds) {
+  std::lock_guard lock(mu_);
+  deliveries_[{executor, result}] += 1;
+  if (seconds < 0) return;
+  Latency& l = latency_[executor];
+  for (size_t i = 0; i < kBuckets.size(); ++i) {
+    if (seconds <= kBuckets[i]) l.buckets[i] += 1;
+  }
+  l.count += 1;
+  l.sum += seconds;
+}
+
+size_t ActionDispatcher::RunOnce() {
+  const int64_t now_ms = ToUnixMillis(clock_.Now());
+  auto queued = store_->QueuedActions(options_.batch);
+  if (!queued.ok()) {
+    Log(LogLevel::kError, "actions: " + queued.status().message());
+    return 0;
+  }
+  // An action waiting for its retry holds back its service's later ones: in order per service.
+  std::set<std::pair<std::string, std::string>> waiting;
+  size_t attempted = 0;
+  for (const OutboxEntry& e : *queued) {
+    const auto service_key = std::make_pair(e.tenant, e.service);
+    if (waiting.contains(service_key)) continue;
+    if (e.next_attempt_ms > now_ms) {
+      waiting.insert(service_key);
+      continue;
+    }
+    AuditRecord audit;
+    audit.time_ms = now_ms;
+    audit.actor = "executor";
+    audit.kind = "service";
+    audit.tenant = e.tenant;
+    audit.name = e.service;
+    audit.request_id = e.action_id;
+    auto action = ParseActionJson(e.payload_json);
+    auto object = store_->Get(ObjectKey{ObjectKind::kService, e.tenant, e.service});
+    auto executor = executors_.find(e.executor);
+    ExecutionResult result;
+    std::optional<Service> spec;
+    if (object.ok()) {
+      FieldError error;
+      spec = ParseService(object->spec_json, nullptr, &error);
+    }
+    const auto started = clock_.Monotonic();
+    bool timed = false;
+    if (!action.ok()) {
+      result.message = action.status().message();
+    } else if (!object.ok()) {
+      result.message =
+          object.status().code() == StatusCode::kNotFound ? "the service was deleted" : object.status().message();
+      if (object.status().code() != StatusCode::kNotFound) result.outcome = ExecutionResult::Outcome::kRetry;
+    } else if (!spec) {
+      result.message = "the service's stored spec does not parse";
+    } else if (executor == executors_.end()) {
+      result.message = "no " + e.executor + " executor is configured";
+    } else {
+      result = executor->second->Execute(*spec, *action);
+      timed = true;
+    }
+    ++attempted;
+    const double seconds = timed ? std::chrono::duration<double>(clock_.Monotonic() - started).count() : -1.0;
+    const bool expired = now_ms - e.created_ms >= options_.give_up_after.count();
+    if (result.outcome == ExecutionResult::Outcome::kRetry && !expired) {
+      Observe(e.executor, "retry", seconds);
+      const int64_t shift = std::min<int64_t>(e.attempts, 20);
+      const int64_t backoff =
+          std::min<int64_t>(options_.initial_backoff.count() << shift, options_.max_backoff.count());
+      if (Status s = store_->RetryAction(e.action_id, now_ms + backoff, result.message); !s.ok()) {
+        Log(LogLevel::kError, "actions: " + s.message());
+      }
+      Log(LogLevel::kWarning, "action " + e.action_id + " for " + e.tenant + "/" + e.service + ": " + result.message +
+                                  " (attempt " + std::to_string(e.attempts + 1) + ", again in " +
+                                  std::to_string(backoff) + " ms)");
+      waiting.insert(service_key);
+      continue;
+    }
+    const bool done = result.outcome == ExecutionResult::Outcome::kDone;
+    Observe(e.executor, done ? "delivered" : "failed", seconds);
+    audit.action = done ? "scale.delivered" : "scale.failed";
+    audit.status = static_cast<int>(result.http_status);
+    audit.message =
+        result.message + (expired && !done ? " (gave up after " + std::to_string(e.attempts + 1) + " attempts)" : "");
+    audit.after_json = "{\"action_id\":\"" + e.action_id + "\",\"attempts\":" + std::to_string(e.attempts + 1) +
+                       ",\"executor\":\"" + e.executor + "\"}";
+    if (auto s = store_->FinishAction(e.action_id, std::move(audit)); !s.ok()) {
+      Log(LogLevel::kError, "actions: " + s.status().message());
+    }
+    if (!done) Log(LogLevel::kError, "action " + e.action_id + " failed: " + result.message);
+    if (done && result.current_replicas) {
+      if (Status s = store_->SetCurrentReplicas(e.tenant, e.service, *result.current_replicas, e.executor, now_ms);
+          !s.ok()) {
+        Log(LogLevel::kError, "actions: " + s.message());
+      }
+    }
+  }
+  if (auto backlog = store_->OutboxBacklog(); backlog.ok()) {
+    std::lock_guard lock(mu_);
+    backlog_ = backlog->first;
+    oldest_ms_ = backlog->second;
+  }
+  return attempted;
+}
+
+size_t ActionDispatcher::RefreshReplicas() {
+  auto queued = store_->QueuedActions(options_.batch);
+  if (!queued.ok()) return 0;
+  std::set<std::pair<std::string, std::string>> pending;
+  for (const OutboxEntry& e : *queued) pending.emplace(e.tenant, e.service);
+  size_t read = 0;
+  ListQuery q;
+  q.kind = ObjectKind::kService;
+  q.limit = 1000;
+  q.references = false;
+  do {
+    auto page = store_->List(q);
+    if (!page.ok()) return read;
+    for (const StoredObject& o : page->items) {
+      if (pending.contains({o.key.tenant, o.key.name})) continue;
+      FieldError error;
+      auto spec = ParseService(o.spec_json, nullptr, &error);
+      if (!spec) continue;
+      auto executor = executors_.find(spec->executor.type);
+      if (executor == executors_.end()) continue;
+      std::string why;
+      auto current = executor->second->CurrentReplicas(*spec, &why);
+      if (!current) {
+        if (!why.empty()) Log(LogLevel::kWarning, "replicas of " + o.key.tenant + "/" + o.key.name + ": " + why);
+        continue;
+      }
+      ++read;
+      const int64_t now_ms = ToUnixMillis(clock_.Now());
+      if (Status s = store_->SetCurrentReplicas(o.key.tenant, o.key.name, *current, spec->executor.type, now_ms);
+          !s.ok()) {
+        Log(LogLevel::kError, "actions: " + s.message());
+      }
+    }
+    q.page_token = page->next_page_token;
+  } while (!q.page_token.empty());
+  return read;
+}
+
+void ActionDispatcher::AppendMetrics(std::string* out) const {
+  std::lock_guard lock(mu_);
+  metrics::TextWriter w(out);
+  w.Family("prescale_action_deliveries_total",
+           "Attempts to deliver scaling actions, by executor and result (delivered, retry, failed)",
+           metrics::MetricType::kCounter);
+  for (const auto& [key, count] : deliveries_) {
+    w.Sample("prescale_action_deliveries_total", {{"executor", key.first}, {"result", key.second}}, count);
+  }
+  w.Family("prescale_action_delivery_duration_seconds", "Time an executor took to carry out one attempt",
+           metrics::MetricType::kHistogram);
+  for (const auto& [executor, l] : latency_) {
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      std::ostringstream le;
+      le << kBuckets[i];
+      w.Sample("prescale_action_delivery_duration_seconds_bucket", {{"executor", executor}, {"le", le.str()}},
+               l.buckets[i]);
+    }
+    w.Sample("prescale_action_delivery_duration_seconds_bucket", {{"executor", executor}, {"le", "+Inf"}}, l.count);
+    w.Sample("prescale_action_delivery_duration_seconds_sum", {{"executor", executor}}, l.sum);
+    w.Sample("prescale_action_delivery_duration_seconds_count", {{"executor", executor}}, l.count);
+  }
+  w.Family("prescale_action_outbox_size", "Scaling actions waiting in the outbox for their executor",
+           metrics::MetricType::kGauge);
+  w.Sample("prescale_action_outbox_size", {}, static_cast<double>(backlog_));
+  w.Family("prescale_action_outbox_oldest_age_seconds", "Age of the oldest action in the outbox; 0 when empty",
+           metrics::MetricType::kGauge);
+  const double age = oldest_ms_ == 0 ? 0.0 : static_cast<double>(ToUnixMillis(clock_.Now()) - oldest_ms_) / 1000.0;
+  w.Sample("prescale_action_outbox_oldest_age_seconds", {}, std::max(0.0, age));
+}
+
+}  // namespace prescale::aggregator

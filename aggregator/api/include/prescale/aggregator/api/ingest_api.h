@@ -1,0 +1,59 @@
+// IngestApi: the data plane's routes over the raw series store:
+//   POST /api/v1/write   Prometheus remote write 1.0 (snappy protobuf), 204
+//   POST /api/v1/ingest  the same samples as JSON (docs/ingest.md)
+//   GET  /api/v1/raw     raw series by metric name and label equalities
+// Pushes may be limited per sender (samples a second); over the limit or past
+// max_series a push is refused whole with 429 and Retry-After. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "prescale/aggregator/api/front.h"
+#include "prescale/aggregator/history/series_store.h"
+#include "prescale/base/clock.h"
+#include "prescale/base/rate_limiter.h"
+
+namespace prescale::aggregator {
+
+struct IngestOptions {
+  uint64_t max_body_bytes = 32ULL << 20;
+  // Samples a second each sender (token; all anonymous senders together) may
+  // push, with bursts of ten seconds' worth. 0: no limit.
+  uint64_t sender_samples_per_second = 0;
+};
+
+class IngestApi {
+ public:
+  // `store` is not owned and outlives the API.
+  IngestApi(SeriesStore* store, const Clock& clock, IngestOptions options);
+
+  std::vector<RouteSpec> Routes();
+  // prescale_aggregator_samples_received_total and the other push counters.
+  void AppendMetrics(std::string* out) const;
+  // Forgets idle senders' rate-limit buckets.
+  void Sweep();
+
+  Result<http::HttpResponse> Write(Call& call);
+  Result<http::HttpResponse> Ingest(Call& call);
+  Result<http::HttpResponse> Raw(Call& call);
+
+ private:
+  // Stores decoded series; the 204 (remote write) or JSON summary, or a 429.
+  Result<http::HttpResponse> Append(const std::vector<remote_write::TimeSeries>& series, bool json,
+                                    const std::string& sender);
+
+  SeriesStore* store_;
+  const Clock& clock_;
+  IngestOptions options_;
+  std::unique_ptr<RateLimiter> sender_limit_;  // null: no limit
+  std::atomic<uint64_t> samples_received_{0};
+  std::atomic<uint64_t> out_of_order_{0};
+  std::atomic<uint64_t> series_rejected_{0};
+  std::atomic<uint64_t> rate_limited_{0};
+};
+
+}  // namespace prescale::aggregator

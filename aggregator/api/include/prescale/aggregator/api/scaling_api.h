@@ -1,0 +1,57 @@
+// ScalingApi: the decision engine's routes:
+//   GET  /api/v1/decisions                      the latest decision of every service
+//   GET  /api/v1/directives?node=NAME           the CPU caps an agent applies on its node
+//   POST /api/v1/alerts/alertmanager            Alertmanager's webhook (version 4): triggers
+//   POST /api/v1/tenants/{t}/services/{s}/replicas  the replicas a service runs now
+// Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "prescale/aggregator/api/front.h"
+#include "prescale/aggregator/control/control_store.h"
+#include "prescale/aggregator/history/series_store.h"
+#include "prescale/aggregator/scaling/alertmanager.h"
+#include "prescale/aggregator/scaling/decision_loop.h"
+#include "prescale/aggregator/scaling/triggers.h"
+#include "prescale/base/clock.h"
+
+namespace prescale::aggregator {
+
+struct ScalingApiOptions {
+  // How long a CPU cap the agents read holds without being read again.
+  std::chrono::milliseconds directive_lease{60'000};
+};
+
+class ScalingApi {
+ public:
+  // Not owned; they outlive the API.
+  ScalingApi(const DecisionLoop* decisions, const SeriesStore* series, ControlStore* control, TriggerBus* triggers,
+             const Clock& clock, ScalingApiOptions options);
+
+  std::vector<RouteSpec> Routes();
+  // prescale_alertmanager_alerts_total{outcome}.
+  void AppendMetrics(std::string* out) const;
+
+  Result<http::HttpResponse> Decisions(Call& call);
+  Result<http::HttpResponse> Directives(Call& call);
+  Result<http::HttpResponse> Alertmanager(Call& call);
+  Result<http::HttpResponse> ReplicasReport(Call& call);
+
+ private:
+  const DecisionLoop* decisions_;
+  const SeriesStore* series_;
+  ControlStore* control_;
+  TriggerBus* triggers_;
+  const Clock& clock_;
+  ScalingApiOptions options_;
+  AlertDeduplicator alerts_;
+  mutable std::mutex alerts_mu_;                   // alerts_received_
+  std::map<std::string, double> alerts_received_;  // by outcome
+};
+
+}  // namespace prescale::aggregator

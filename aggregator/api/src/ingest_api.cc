@@ -1,0 +1,141 @@
+#include "prescale/aggregator/api/ingest_api.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+
+#include "prescale/aggregator/api/ingest_json.h"
+#include "prescale/aggregator/api/raw_json.h"
+#include "prescale/metrics/text_writer.h"
+#include "prescale/remote_write/remote_write.h"
+
+namespace prescale::aggregator {
+namespace {
+
+// Series expire after raw_retention at the latest; a sender retrying a 429 sooner than
+// this mostly hits the limit again.
+constexpr const char* kRetryAfterSeconds = "30";
+
+// Pushing samples is for agents (and admins, and anyone while ingest is open).
+const Access kPushers{.roles = {Role::kAgent, Role::kAdmin, Role::kAnonymous}};
+
+}  // namespace
+
+IngestApi::IngestApi(SeriesStore* store, const Clock& clock, IngestOptions options)
+    : store_(store), clock_(clock), options_(options) {
+  if (options_.sender_samples_per_second > 0) {
+    // Ten seconds' worth: an agent's push carries one interval's samples at once.
+    const auto rate = static_cast<double>(options_.sender_samples_per_second);
+    sender_limit_ = std::make_unique<RateLimiter>(rate, 10 * rate, clock);
+  }
+}
+
+std::vector<RouteSpec> IngestApi::Routes() {
+  return {
+      {"POST", "/api/v1/write", "write", kPushers, [this](Call& c) { return Write(c); }, {}},
+      {"POST", "/api/v1/ingest", "ingest", kPushers, [this](Call& c) { return Ingest(c); }, {}},
+      // Raw samples carry every tenant's labels: for agents (checking what they sent) and admins.
+      {"GET", "/api/v1/raw", "raw", kPushers, [this](Call& c) { return Raw(c); }, {}},
+  };
+}
+
+Result<http::HttpResponse> IngestApi::Append(const std::vector<remote_write::TimeSeries>& series, bool json,
+                                             const std::string& sender) {
+  if (sender_limit_ != nullptr) {
+    double samples = 0;
+    for (const auto& ts : series) samples += static_cast<double>(ts.samples.size());
+    const auto wait = sender_limit_->Take(sender, samples);
+    if (wait.count() > 0) {
+      rate_limited_ += static_cast<uint64_t>(samples);
+      http::HttpResponse r = ErrorResponse(
+          Status::ResourceExhausted("sender '" + sender + "' is over its limit of " +
+                                    std::to_string(options_.sender_samples_per_second) + " samples per second"));
+      r.headers.emplace_back("Retry-After", std::to_string((wait.count() + 999) / 1000));
+      return r;
+    }
+  }
+  AppendStats stats;
+  const Status s = store_->Append(series, &stats);
+  samples_received_ += stats.samples_appended;
+  out_of_order_ += stats.samples_out_of_order;
+  if (!s.ok()) {
+    if (s.code() != StatusCode::kResourceExhausted) return Status::Internal(s.message());
+    series_rejected_ += stats.series_rejected;
+    http::HttpResponse r =
+        ErrorResponse(Status::ResourceExhausted("too many series: " + s.message()).WithField("series"));
+    r.headers.emplace_back("Retry-After", kRetryAfterSeconds);
+    return r;
+  }
+  if (!json) return NoContent();
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("status");
+  w.String("success");
+  w.Key("series");
+  w.Uint64(series.size());
+  w.Key("samples_appended");
+  w.Uint64(stats.samples_appended);
+  w.Key("samples_out_of_order");
+  w.Uint64(stats.samples_out_of_order);
+  w.EndObject();
+  return JsonResponse(200, std::string(buf.GetString(), buf.GetSize()));
+}
+
+Result<http::HttpResponse> IngestApi::Write(Call& call) {
+  const std::string_view encoding = call.request.Header("Content-Encoding");
+  if (!encoding.empty() && encoding != "snappy") {
+    return Status::InvalidArgument("unsupported Content-Encoding '" + std::string(encoding) +
+                                   "': remote write 1.0 bodies are snappy block-compressed");
+  }
+  remote_write::DecodeLimits limits;
+  limits.max_compressed_bytes = options_.max_body_bytes;
+  limits.max_decompressed_bytes = std::max<size_t>(limits.max_decompressed_bytes, 4 * options_.max_body_bytes);
+  // Each HTTP worker thread keeps its decoder and request buffers between requests.
+  thread_local remote_write::Decoder decoder;
+  thread_local remote_write::WriteRequest decoded;
+  if (Status s = decoder.Decode(call.request.body, limits, &decoded); !s.ok()) {
+    if (s.code() == StatusCode::kResourceExhausted) return Status::PayloadTooLarge(s.message());
+    return Status::InvalidArgument(s.message());
+  }
+  return Append(decoded.timeseries, false, call.principal.name);
+}
+
+Result<http::HttpResponse> IngestApi::Ingest(Call& call) {
+  const std::string_view encoding = call.request.Header("Content-Encoding");
+  if (!encoding.empty() && encoding != "identity") {
+    return Status::InvalidArgument("unsupported Content-Encoding '" + std::string(encoding) + "'; send plain JSON");
+  }
+  PRESCALE_ASSIGN_OR_RETURN(auto decoded, DecodeIngestJson(call.request.body, ToUnixMillis(clock_.Now())));
+  return Append(decoded.timeseries, true, call.principal.name);
+}
+
+Result<http::HttpResponse> IngestApi::Raw(Call& call) {
+  PRESCALE_ASSIGN_OR_RETURN(auto query, ParseRawQuery(call.request.query));
+  http::HttpResponse r;
+  r.content_type = "application/json";
+  r.body = RenderRawJson(store_->Query(query.metric_name, query.equalities));
+  return r;
+}
+
+void IngestApi::AppendMetrics(std::string* out) const {
+  metrics::TextWriter w(out);
+  auto counter = [&w](const char* name, const char* help, uint64_t value) {
+    w.Family(name, help, metrics::MetricType::kCounter);
+    w.Sample(name, std::span<const metrics::LabelRef>(), static_cast<double>(value));
+  };
+  counter("prescale_aggregator_samples_received_total", "Samples appended to the series store", samples_received_);
+  counter("prescale_aggregator_samples_out_of_order_total",
+          "Samples dropped for not being newer than their series' last sample", out_of_order_);
+  counter("prescale_aggregator_series_rejected_total", "New series refused (with a 429) because of max_series",
+          series_rejected_);
+  counter("prescale_aggregator_samples_rate_limited_total",
+          "Samples refused (with a 429) because their sender was over sender_samples_per_second", rate_limited_);
+}
+
+void IngestApi::Sweep() {
+  if (sender_limit_ != nullptr) sender_limit_->Sweep();
+}
+
+}  // namespace prescale::aggregator

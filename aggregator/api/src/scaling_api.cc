@@ -1,0 +1,226 @@
+#include "prescale/aggregator/api/scaling_api.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+
+#include "json_envelope.h"
+#include "prescale/aggregator/scaling/directives.h"
+#include "prescale/http/query_string.h"
+#include "prescale/metrics/text_writer.h"
+
+namespace prescale::aggregator {
+namespace {
+
+const Access kDecisionReaders{.roles = {Role::kAdmin, Role::kOperator, Role::kViewer}, .tenant_bound = true};
+const Access kAgents{.roles = {Role::kAgent, Role::kAdmin, Role::kAnonymous}};
+// Operators send alerts about their own tenant only (checked per alert).
+const Access kAlertSenders{.roles = {Role::kAdmin, Role::kOperator, Role::kAgent, Role::kAnonymous}};
+// Anonymous only while no tokens are configured (the authenticator is open), as for pushes.
+const Access kReplicaReporters{.roles = {Role::kAdmin, Role::kOperator, Role::kAgent, Role::kAnonymous},
+                               .tenant_bound = true};
+
+// The one query parameter `name` (empty when absent); any other is refused naming it.
+Result<std::string> SingleParam(std::string_view query, const char* name) {
+  PRESCALE_ASSIGN_OR_RETURN(auto params, http::ParseQueryString(query));
+  std::string value;
+  for (auto& [key, v] : params) {
+    if (key != name) return Status::InvalidArgument("unknown parameter " + key).WithField(key);
+    value = std::move(v);
+  }
+  return value;
+}
+
+void WriteOptionalDouble(JsonWriter& w, const char* key, const std::optional<double>& v) {
+  w.Key(key);
+  if (v) {
+    w.Double(*v);
+  } else {
+    w.Null();
+  }
+}
+
+void WriteDecision(JsonWriter& w, const Decision& d) {
+  w.StartObject();
+  WriteStringField(w, "tenant", d.tenant);
+  WriteStringField(w, "service", d.service);
+  w.Key("from_replicas");
+  w.Int64(d.from_replicas);
+  w.Key("to_replicas");
+  w.Int64(d.to_replicas);
+  w.Key("desired");
+  w.Int64(d.desired);
+  WriteStringField(w, "reason", d.reason);
+  WriteStringField(w, "trigger", d.trigger);
+  w.Key("constrained");
+  w.Bool(d.constrained);
+  WriteStringField(w, "limited_by", d.limited_by);
+  WriteOptionalDouble(w, "cpu_cap_cores", d.cpu_cap_cores);
+  w.Key("execute");
+  w.Bool(d.execute);
+  WriteStringField(w, "driver", d.driver);
+  WriteOptionalDouble(w, "forecast", d.forecast);
+  w.EndObject();
+}
+
+std::string Finish(const rapidjson::StringBuffer& buf) { return {buf.GetString(), buf.GetSize()}; }
+
+}  // namespace
+
+ScalingApi::ScalingApi(const DecisionLoop* decisions, const SeriesStore* series, ControlStore* control,
+                       TriggerBus* triggers, const Clock& clock, ScalingApiOptions options)
+    : decisions_(decisions),
+      series_(series),
+      control_(control),
+      triggers_(triggers),
+      clock_(clock),
+      options_(options) {}
+
+std::vector<RouteSpec> ScalingApi::Routes() {
+  return {
+      {"GET", "/api/v1/decisions", "decisions", kDecisionReaders, [this](Call& c) { return Decisions(c); }, {}},
+      {"GET", "/api/v1/directives", "directives", kAgents, [this](Call& c) { return Directives(c); }, {}},
+      {"POST",
+       "/api/v1/alerts/alertmanager",
+       "alerts_alertmanager",
+       kAlertSenders,
+       [this](Call& c) { return Alertmanager(c); },
+       {}},
+      {"POST",
+       "/api/v1/tenants/{tenant}/services/{service}/replicas",
+       "replicas_report",
+       kReplicaReporters,
+       [this](Call& c) { return ReplicasReport(c); },
+       {}},
+  };
+}
+
+Result<http::HttpResponse> ScalingApi::Decisions(Call& call) {
+  PRESCALE_ASSIGN_OR_RETURN(std::string tenant, SingleParam(call.request.query, "tenant"));
+  PRESCALE_RETURN_IF_ERROR(call.BindTenant(&tenant));
+  http::HttpResponse r;
+  r.content_type = "application/json";
+  r.body = RenderSuccessJson([&](JsonWriter& w) {
+    for (const Decision& d : decisions_->Latest(tenant)) WriteDecision(w, d);
+  });
+  return r;
+}
+
+Result<http::HttpResponse> ScalingApi::Directives(Call& call) {
+  PRESCALE_ASSIGN_OR_RETURN(std::string node, SingleParam(call.request.query, "node"));
+  if (node.empty()) return Status::InvalidArgument("node is required").WithField("node");
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteStringField(w, "node", node);
+  w.Key("lease_seconds");
+  w.Int64(std::max<int64_t>(1, options_.directive_lease.count() / 1000));
+  w.Key("directives");
+  w.StartArray();
+  for (const NodeDirective& d : DirectivesForNode(decisions_->Latest(""), *series_, node)) {
+    w.StartObject();
+    WriteStringField(w, "tenant", d.tenant);
+    WriteStringField(w, "service", d.service);
+    w.Key("cpu_cores");
+    w.Double(d.cpu_cores);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return JsonResponse(200, Finish(buf));
+}
+
+Result<http::HttpResponse> ScalingApi::Alertmanager(Call& call) {
+  PRESCALE_ASSIGN_OR_RETURN(auto alerts, ParseAlertmanagerWebhook(call.request.body));
+  // An operator's alerts concern its own tenant only: all refused when one does not.
+  if (call.principal.role == Role::kOperator) {
+    for (const AlertmanagerAlert& a : alerts) {
+      if (!a.tenant.empty() && a.tenant != call.principal.tenant) {
+        return Status::PermissionDenied("this token is bound to tenant " + call.principal.tenant).WithField("tenant");
+      }
+    }
+  }
+  int64_t triggered = 0, repeats = 0, ignored = 0;
+  for (const AlertmanagerAlert& a : alerts) {
+    const bool known_action = a.action.empty() || a.action == "evaluate" || a.action == "scale_up";
+    if (a.tenant.empty() || a.service.empty() || !known_action) {
+      ++ignored;
+      continue;
+    }
+    if (!alerts_.Observe(a)) {
+      ++repeats;
+      continue;
+    }
+    TriggerEvent e;
+    e.source = "alertmanager";
+    e.name = a.fingerprint;
+    e.tenant = a.tenant;
+    e.service = a.service;
+    if (!a.action.empty()) e.action = a.action;
+    e.resolved = a.status == "resolved";
+    if (triggers_->Publish(std::move(e))) ++triggered;
+  }
+  {
+    std::lock_guard lock(alerts_mu_);
+    alerts_received_["triggered"] += static_cast<double>(triggered);
+    alerts_received_["repeat"] += static_cast<double>(repeats);
+    alerts_received_["ignored"] += static_cast<double>(ignored);
+  }
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteStringField(w, "status", "success");
+  w.Key("data");
+  w.StartObject();
+  w.Key("alerts");
+  w.Int64(static_cast<int64_t>(alerts.size()));
+  w.Key("triggered");
+  w.Int64(triggered);
+  w.Key("repeats");
+  w.Int64(repeats);
+  w.Key("ignored");
+  w.Int64(ignored);
+  w.EndObject();
+  w.EndObject();
+  return JsonResponse(200, Finish(buf));
+}
+
+Result<http::HttpResponse> ScalingApi::ReplicasReport(Call& call) {
+  const std::string tenant(call.request.PathParam("tenant"));
+  const std::string service(call.request.PathParam("service"));
+  rapidjson::Document doc;
+  doc.Parse(call.request.body.data(), call.request.body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    return Status::InvalidArgument("expected a JSON object {\"current\": N}");
+  }
+  const rapidjson::Value& body = doc;
+  if (!body.HasMember("current") || !body["current"].IsInt64() || body["current"].GetInt64() < 0) {
+    return Status::Unprocessable("expected a whole number >= 0").WithField("current");
+  }
+  const int64_t current = body["current"].GetInt64();
+  auto object = control_->Get(ObjectKey{ObjectKind::kService, tenant, service});
+  if (!object.ok()) {
+    if (object.status().code() == StatusCode::kNotFound) return Status::NotFound(object.status().message());
+    return Status::Unavailable(object.status().message());
+  }
+  const int64_t now_ms = ToUnixMillis(clock_.Now());
+  if (Status s = control_->SetCurrentReplicas(tenant, service, current, "report", now_ms); !s.ok()) {
+    return Status::Unavailable(s.message());
+  }
+  return NoContent();
+}
+
+void ScalingApi::AppendMetrics(std::string* out) const {
+  std::lock_guard lock(alerts_mu_);
+  metrics::TextWriter w(out);
+  w.Family("prescale_alertmanager_alerts_total",
+           "Alerts received from Alertmanager, by outcome (triggered, repeat, ignored: no tenant and service labels)",
+           metrics::MetricType::kCounter);
+  for (const auto& [outcome, count] : alerts_received_) {
+    w.Sample("prescale_alertmanager_alerts_total", {{"outcome", outcome}}, count);
+  }
+}
+
+}  // namespace prescale::aggregator

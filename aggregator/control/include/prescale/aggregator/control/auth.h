@@ -1,0 +1,90 @@
+// Authenticator: the one place where the aggregator decides who a request is
+// from. Requests carry "Authorization: Bearer <token>"; tokens are known only
+// by their SHA-256: those of the config (compared in constant time) and those
+// of the control store (looked up by hash; revoked and expired ones refused).
+// The result is a Principal with a role and, for operators and viewers, a
+// tenant. Thread-safe; the config tokens are fixed at construction.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "prescale/base/clock.h"
+#include "prescale/base/status.h"
+#include "prescale/http/http_server.h"
+
+namespace prescale::aggregator {
+
+// A token, stored only as the SHA-256 of the secret.
+struct TokenConfig {
+  std::string name;
+  std::string sha256_hex;      // 64 lowercase hex digits (the config writes "sha256:<hex>")
+  std::string role = "agent";  // "admin", "operator", "viewer", "agent"
+  std::string tenant;          // required for operator and viewer
+};
+
+enum class Role {
+  kAdmin,      // everything
+  kOperator,   // within its tenant: services and policies, scaling
+  kViewer,     // within its tenant: read
+  kAgent,      // ingest and directives only
+  kAnonymous,  // no tokens configured: ingest is open (the control API never is)
+};
+
+std::string_view RoleName(Role role);
+// "admin", "operator", "viewer", "agent"; nullopt for anything else.
+std::optional<Role> ParseRole(std::string_view name);
+
+struct Principal {
+  std::string name;  // the config token's name or the store token's id
+  Role role = Role::kAnonymous;
+  std::string tenant;  // operators and viewers: the only tenant they may touch
+};
+
+struct AuthResult {
+  enum class Outcome { kOk, kMissing, kUnknown };
+  Outcome outcome = Outcome::kMissing;
+  Principal principal;  // set when kOk
+  std::string reason;   // set otherwise, and when kOk as anonymous because the token was not known
+
+  bool ok() const { return outcome == Outcome::kOk; }
+  // Unauthenticated (missing or malformed credentials: 401) or PermissionDenied
+  // (an unknown token: 403) with the reason; only for !ok().
+  Status ToStatus() const;
+};
+
+// Hex SHA-256 of `data` (lowercase), as the config stores it.
+std::string Sha256Hex(std::string_view data);
+
+class Authenticator {
+ public:
+  explicit Authenticator(const std::vector<TokenConfig>& tokens);
+  // Also accept the tokens of `store` (not owned; outlives this), expiring by `clock`.
+  void UseStore(class ControlStore* store, const Clock* clock) {
+    store_ = store;
+    clock_ = clock;
+  }
+
+  // With no tokens configured a request without a known token is the anonymous principal.
+  bool open() const { return tokens_.empty(); }
+  // Checks the Authorization header value of a request.
+  AuthResult Authenticate(std::string_view authorization_header) const;
+  AuthResult Authenticate(const http::HttpRequest& request) const;
+
+ private:
+  struct Entry {
+    std::string name;
+    unsigned char hash[32];
+    Role role;
+    std::string tenant;
+  };
+  AuthResult Identify(std::string_view authorization_header) const;
+
+  std::vector<Entry> tokens_;
+  ControlStore* store_ = nullptr;
+  const Clock* clock_ = nullptr;
+};
+
+}  // namespace prescale::aggregator

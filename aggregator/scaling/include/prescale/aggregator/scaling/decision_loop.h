@@ -1,0 +1,105 @@
+// DecisionLoop: the decision engine run on the aggregator's own data at every
+// tick. It reads tenants, services and policies from the ControlStore, each
+// service's current use from the demand rollups and its forecast's upper bound
+// at the policy's horizon from the forecast engine, and the cluster's capacity
+// (configured, or the agents' machine_cpu_cores / machine_memory_bytes less a
+// reserve). It runs DecisionEngine and keeps the latest decisions for
+// GET /api/v1/decisions and /metrics. Every change it decides becomes an
+// action: an audit record ("scale", with the decision's inputs) and, for
+// services with a webhook or kubernetes executor, an entry of the store's
+// outbox (ActionDispatcher delivers it), in one transaction; recommend-only
+// services get a "recommend" record when the recommendation changes. A
+// service's replicas are the last action's target, or what an executor or a
+// report said runs, else its spec's. Run from one thread (the tick);
+// Latest and AppendMetrics from any.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "prescale/aggregator/control/control_store.h"
+#include "prescale/aggregator/history/demand.h"
+#include "prescale/aggregator/history/forecasts.h"
+#include "prescale/aggregator/history/series_store.h"
+#include "prescale/aggregator/scaling/policy_factory.h"
+#include "prescale/aggregator/scaling/triggers.h"
+#include "prescale/base/clock.h"
+#include "prescale/decide/decision.h"
+
+namespace prescale::aggregator {
+
+struct DecisionLoopOptions {
+  double cluster_cpu_cores = 0;     // 0: the sum of the agents' machine_cpu_cores
+  double cluster_memory_bytes = 0;  // 0: the sum of the agents' machine_memory_bytes
+  double capacity_reserve = 0.1;    // the share of the capacity kept out of arbitration
+};
+
+class DecisionLoop {
+ public:
+  // None of the pointers is owned; all outlive the loop.
+  DecisionLoop(ControlStore* store, const DemandRollups* demand, const ForecastEngine* forecasts,
+               const SeriesStore* series, const Clock& clock, DecisionLoopOptions options);
+
+  // One evaluation of every service; fails only when the store cannot be read.
+  // `events` (from the trigger bus) name the services they started it for;
+  // a "scale_up" event holds its service one replica above what it ran until
+  // the event resolves.
+  Status Run(const std::vector<TriggerEvent>& events = {});
+  // Called after actions were queued (wakes the dispatcher).
+  void OnActionsQueued(std::function<void()> notify) { notify_ = std::move(notify); }
+  // The latest decisions (one tenant's when `tenant` is not empty).
+  std::vector<Decision> Latest(const std::string& tenant) const;
+  // prescale_desired_replicas, prescale_current_replicas, prescale_constrained,
+  // prescale_throttled, prescale_quota_utilization, prescale_cluster_capacity,
+  // prescale_scaling_actions_total.
+  void AppendMetrics(std::string* out) const;
+
+ private:
+  double AgentsTotal(const char* metric) const;
+  // Records the actions of one evaluation; returns how many were queued.
+  size_t RecordActions(const std::vector<ServiceInput>& inputs, const std::vector<Decision>& decisions,
+                       const std::vector<AllocationTenant>& tenants,
+                       const std::vector<AllocationResult::TenantUse>& tenant_use);
+
+  ControlStore* store_;
+  const DemandRollups* demand_;
+  const ForecastEngine* forecasts_;
+  const SeriesStore* series_;
+  const Clock& clock_;
+  DecisionLoopOptions options_;
+  DecisionEngine engine_;
+  PolicyFactory policies_;
+  bool agents_read_ = false;  // the agents' capacity, refreshed once a minute
+  std::chrono::steady_clock::time_point agents_read_at_;
+  double agents_cpu_ = 0, agents_memory_ = 0;
+  std::function<void()> notify_;
+  using ServiceKey = std::pair<std::string, std::string>;
+  std::map<ServiceKey, std::map<std::string, int64_t>> floors_;  // scale_up triggers in force: label -> floor
+  std::map<ServiceKey, int64_t> recommended_;                    // recommend-only: the last one recorded
+  bool objects_read_ = false;                                    // the store's objects as of objects_generation_
+  std::string objects_generation_;
+  std::vector<StoredObject> tenant_objects_, policy_objects_, service_objects_;
+  struct ParsedService {
+    int64_t version = 0;
+    std::optional<Service> spec;  // nullopt: the stored spec does not parse
+    DemandKey cpu_key, memory_key;
+    bool seen = false;
+  };
+  std::map<ServiceKey, ParsedService> parsed_services_;  // node-based: parsed_list_ points into it
+  std::vector<const ParsedService*> parsed_list_;        // the services that parse, in store order
+
+  mutable std::mutex mu_;  // guards what follows
+  std::vector<Decision> latest_;
+  std::vector<AllocationTenant> tenants_;
+  std::vector<AllocationResult::TenantUse> tenant_use_;
+  double capacity_cpu_ = 0, capacity_memory_ = 0;
+  std::map<ServiceKey, std::optional<int64_t>> observed_;  // replicas reported to run
+  // (tenant, service, direction, driver) -> actions
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, double> actions_;
+};
+
+}  // namespace prescale::aggregator

@@ -1,0 +1,25 @@
+// The CPU caps an agent applies on its node: every throttled service's cap
+// (from the decision loop's latest decisions) shared among the nodes in
+// proportion to the service's cgroups there, as the agents' own
+// container_cpu_usage_seconds_total series show them. Pure function over the
+// stores; thread-safe as they are.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "prescale/aggregator/history/series_store.h"
+#include "prescale/decide/decision.h"
+
+namespace prescale::aggregator {
+
+struct NodeDirective {
+  std::string tenant;
+  std::string service;
+  double cpu_cores = 0;  // this node's share of the service's cap
+};
+
+std::vector<NodeDirective> DirectivesForNode(const std::vector<Decision>& decisions, const SeriesStore& store,
+                                             const std::string& node);
+
+}  // namespace prescale::aggregator

@@ -1,0 +1,205 @@
+#include <algorithm>
+
+#include "prescale/aggregator/actions/kubernetes_executor.h"
+#include "prescale/aggregator/actions/webhook_executor.h"
+#include "prescale/aggregator/aggregator.h"
+#include "prescale/base/log.h"
+#include "prescale/http/http_client.h"
+#include "prescale/metrics/text_writer.h"
+
+namespace prescale::aggregator {
+
+std::map<std::string, std::unique_ptr<Executor>> MakeExecutors(const AggregatorConfig& config, const Clock& clock) {
+  std::map<std::string, std::unique_ptr<Executor>> out;
+  out["webhook"] = std::make_unique<WebhookExecutor>(http::NewCurlHttpClient(), clock,
+                                                     WebhookOptions{.timeout = config.webhook_timeout, .ca_file = {}});
+  KubernetesOptions k8s;  // the in-cluster defaults unless configured
+  if (!config.kubernetes_api_server.empty()) k8s.api_server = config.kubernetes_api_server;
+  if (!config.kubernetes_token_file.empty()) k8s.token_file = config.kubernetes_token_file;
+  if (!config.kubernetes_ca_file.empty()) k8s.ca_file = config.kubernetes_ca_file;
+  k8s.timeout = config.webhook_timeout;
+  out["kubernetes"] = std::make_unique<KubernetesExecutor>(http::NewCurlHttpClient(), std::move(k8s));
+  return out;
+}
+
+Aggregator::Aggregator(AggregatorConfig config, const Clock& clock, ExecutorFactory executors)
+    : config_(std::move(config)),
+      clock_(clock),
+      executors_(std::move(executors)),
+      auth_(config_.tokens),
+      demand_(config_.demand, clock),
+      forecasts_(config_.forecast, demand_, clock),
+      store_(SeriesStoreOptions{.max_series = config_.max_series, .raw_retention = config_.raw_retention}, clock,
+             &demand_),
+      trigger_rules_(config_.triggers),
+      ingest_api_(&store_, clock,
+                  IngestOptions{.max_body_bytes = config_.max_body_bytes,
+                                .sender_samples_per_second = config_.sender_samples_per_second}),
+      demand_api_(&demand_, &forecasts_, clock) {
+  AddRoutes();
+}
+
+Aggregator::~Aggregator() = default;
+
+void Aggregator::UseControlStore(std::unique_ptr<ControlStore> store) {
+  control_store_ = std::move(store);
+  auth_.UseStore(control_store_.get(), &clock_);
+  decisions_ =
+      std::make_unique<DecisionLoop>(control_store_.get(), &demand_, &forecasts_, &store_, clock_, config_.decisions);
+  dispatcher_ = std::make_unique<ActionDispatcher>(control_store_.get(), clock_, DispatcherOptions{});
+  for (auto& [type, executor] : executors_(config_, clock_)) dispatcher_->AddExecutor(type, std::move(executor));
+  decisions_->OnActionsQueued([d = dispatcher_.get()] { d->Notify(); });
+  scaling_api_ = std::make_unique<ScalingApi>(decisions_.get(), &store_, control_store_.get(), &triggers_, clock_,
+                                              ScalingApiOptions{.directive_lease = config_.directive_lease});
+  control_api_ = std::make_unique<ControlApi>(control_store_.get(), clock_);
+  AddRoutes();
+}
+
+namespace {
+
+http::HttpResponse Text(std::string body) {
+  http::HttpResponse r;
+  r.body = std::move(body) + "\n";
+  return r;
+}
+
+}  // namespace
+
+void Aggregator::AddRoutes() {
+  front_ =
+      std::make_unique<Front>(&auth_, clock_, FrontOptions{.requests_per_second = config_.api_requests_per_second});
+  front_->Add(ingest_api_.Routes());
+  front_->Add(demand_api_.Routes());
+  const Access kPublic{};
+  front_->Add({"GET",
+               "/metrics",
+               "metrics",
+               kPublic,
+               [this](Call&) -> Result<http::HttpResponse> {
+                 http::HttpResponse r;
+                 r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+                 r.body = MetricsText();
+                 return r;
+               },
+               {}});
+  front_->Add(
+      {"GET", "/healthz", "healthz", kPublic, [](Call&) -> Result<http::HttpResponse> { return Text("ok"); }, {}});
+  // Ready as soon as the routes serve: the store starts empty (snapshots are not loaded yet).
+  front_->Add(
+      {"GET", "/readyz", "readyz", kPublic, [](Call&) -> Result<http::HttpResponse> { return Text("ready"); }, {}});
+  if (scaling_api_ != nullptr) front_->Add(scaling_api_->Routes());
+  if (control_api_ != nullptr) front_->Add(control_api_->Routes());
+}
+
+std::vector<http::Route> Aggregator::Routes() const { return front_->Routes(); }
+
+http::HttpResponse Aggregator::Handle(const std::string& name, const http::HttpRequest& request) const {
+  for (const RouteSpec& spec : front_->table()) {
+    if (spec.name == name && spec.method == request.method) return front_->Serve(spec, request);
+  }
+  return ErrorResponse(404, "no route named " + name + " for " + request.method);
+}
+
+http::HttpServerOptions Aggregator::ServerOptions() const {
+  http::HttpServerOptions o;
+  o.listen = config_.listen;
+  o.threads = config_.http_threads;
+  o.max_body_bytes = config_.max_body_bytes;
+  o.tls_cert_file = config_.tls_cert_file;
+  o.tls_key_file = config_.tls_key_file;
+  return o;
+}
+
+size_t Aggregator::Tick() {
+  ingest_api_.Sweep();
+  front_->Sweep();
+  demand_.Finalize();
+  const size_t forecast = forecasts_.Tick();
+  if (decisions_ != nullptr) {
+    trigger_rules_.Evaluate(store_, forecasts_, clock_, &triggers_);
+    if (Status s = decisions_->Run(triggers_.Drain()); !s.ok()) Log(LogLevel::kError, "decisions: " + s.message());
+  }
+  return forecast;
+}
+
+bool Aggregator::EvaluateTriggers() {
+  if (decisions_ == nullptr || !triggers_.pending()) return false;
+  if (Status s = decisions_->Run(triggers_.Drain()); !s.ok()) Log(LogLevel::kError, "decisions: " + s.message());
+  return true;
+}
+
+size_t Aggregator::ExpireIdle() {
+  const size_t n = store_.ExpireIdle();
+  series_expired_ += n;
+  return n;
+}
+
+namespace {
+
+// prescale_service_usage{tenant,service,resource}: the newest final minute of every demand series.
+void AppendUsageGauges(const DemandRollups& demand, metrics::TextWriter& w) {
+  const auto latest = demand.Latest();
+  if (latest.empty()) return;
+  for (const char* kind : {"", "_max"}) {
+    const std::string name = std::string("prescale_service_usage") + kind;
+    w.Family(name,
+             kind[0] == '\0' ? "Demand of each service in its newest complete minute, summed over instances: "
+                               "average (cpu: cores, memory: bytes, network: bytes/s)"
+                             : "Demand of each service in its newest complete minute: the highest 10 s value",
+             metrics::MetricType::kGauge);
+    for (const auto& entry : latest) {
+      const DemandKey& key = entry.first;
+      w.Sample(name, {{"resource", key.resource}, {"service", key.service}, {"tenant", key.tenant}},
+               kind[0] == '\0' ? entry.second.avg : entry.second.max);
+    }
+  }
+}
+
+void Scalar(metrics::TextWriter& w, const char* name, const char* help, metrics::MetricType type, double value) {
+  w.Family(name, help, type);
+  w.Sample(name, std::span<const metrics::LabelRef>(), value);
+}
+
+}  // namespace
+
+std::string Aggregator::MetricsText() const {
+  std::string text;
+  front_->AppendMetrics(&text);
+  ingest_api_.AppendMetrics(&text);
+  {
+    metrics::TextWriter w(&text);
+    using metrics::MetricType;
+    Scalar(w, "prescale_aggregator_series_expired_total",
+           "Series removed after raw_retention without samples, or stale", MetricType::kCounter,
+           static_cast<double>(series_expired_.load()));
+    Scalar(w, "prescale_aggregator_active_series", "Series held in the raw store", MetricType::kGauge,
+           static_cast<double>(store_.active_series()));
+    Scalar(w, "prescale_aggregator_max_series", "The configured limit of series (max_series)", MetricType::kGauge,
+           static_cast<double>(config_.max_series));
+    const DemandStats demand = demand_.Stats();
+    w.Family("prescale_aggregator_store_bytes",
+             "Memory held by the history (approximate): raw series and samples, demand rollups", MetricType::kGauge);
+    w.Sample("prescale_aggregator_store_bytes", {{"part", "raw"}}, static_cast<double>(store_.bytes()));
+    w.Sample("prescale_aggregator_store_bytes", {{"part", "rollups"}}, static_cast<double>(demand.bytes));
+    Scalar(w, "prescale_aggregator_demand_series", "Demand series (tenant, service, resource) held as rollups",
+           MetricType::kGauge, static_cast<double>(demand.keys));
+    Scalar(w, "prescale_aggregator_demand_late_intervals",
+           "Sample intervals that arrived after their minute was final (cumulative)", MetricType::kGauge,
+           static_cast<double>(demand.late_intervals));
+    const int64_t newest = store_.newest_timestamp_ms();
+    Scalar(w, "prescale_aggregator_ingest_lag_seconds", "Now minus the newest sample timestamp received (0 before any)",
+           MetricType::kGauge, newest == 0 ? 0.0 : static_cast<double>(ToUnixMillis(clock_.Now()) - newest) / 1000.0);
+    AppendUsageGauges(demand_, w);
+  }
+  forecasts_.AppendMetrics(&text);
+  if (decisions_ != nullptr) {
+    decisions_->AppendMetrics(&text);
+    dispatcher_->AppendMetrics(&text);
+    triggers_.AppendMetrics(&text);
+    trigger_rules_.AppendMetrics(&text);
+    scaling_api_->AppendMetrics(&text);
+  }
+  return text;
+}
+
+}  // namespace prescale::aggregator
