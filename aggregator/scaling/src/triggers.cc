@@ -5,13 +5,16 @@
 namespace prescale::aggregator {
 
 bool TriggerBus::Publish(TriggerEvent event) {
-  std::lock_guard lock(mu_);
-  if (queue_.size() >= capacity_) {
-    overflow_ += 1;
-    return false;
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.size() >= capacity_) {
+      overflow_ += 1;
+      return false;
+    }
+    published_[event.source] += 1;
+    queue_.push_back(std::move(event));
   }
-  published_[event.source] += 1;
-  queue_.push_back(std::move(event));
+  if (notify_) notify_();
   return true;
 }
 

@@ -33,6 +33,7 @@
 #include "prescale/aggregator/scaling/decision_loop.h"
 #include "prescale/aggregator/scaling/triggers.h"
 #include "prescale/base/clock.h"
+#include "prescale/base/scheduler.h"
 #include "prescale/http/http_server.h"
 
 namespace prescale::aggregator {
@@ -70,8 +71,19 @@ class Aggregator {
   // The services the trigger bus named since the last evaluation, evaluated
   // now (no forecast refresh); false when nothing was pending.
   bool EvaluateTriggers();
-  // Removes idle and ended series; returns how many.
+  // Removes idle and ended series, then hands freed memory back to the
+  // system; returns how many.
   size_t ExpireIdle();
+  // Writes the history to data_dir (nothing without one); errors are logged.
+  void Snapshot();
+  // The periodic work, on `work` (one thread): the tick every tick_interval,
+  // trigger evaluations as soon as one is published, idle series' expiry every
+  // minute, a snapshot every snapshot_interval (with a data_dir and an
+  // interval). With a control store, the deliveries on `delivery` (a thread of
+  // their own, so a slow receiver never delays a tick): as soon as actions are
+  // queued and every 500 ms for retries that come due, and the executors'
+  // targets read back every 30 s. Call once, after UseControlStore.
+  Status Schedule(Scheduler* work, Scheduler* delivery);
   // The text exposition of the self metrics.
   std::string MetricsText() const;
 

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -38,6 +39,9 @@ struct TriggerEvent {
 class TriggerBus {
  public:
   explicit TriggerBus(size_t capacity = 1024) : capacity_(capacity) {}
+  // Called (outside the bus's lock) after every event published, e.g. to wake
+  // the thread that drains the bus. Set once, before events are published.
+  void OnPublish(std::function<void()> notify) { notify_ = std::move(notify); }
   // False when the bus is full (the event is counted as overflow).
   bool Publish(TriggerEvent event);
   // Every pending event, oldest first.
@@ -53,6 +57,7 @@ class TriggerBus {
   std::deque<TriggerEvent> queue_;
   std::map<std::string, double> published_;  // by source
   double overflow_ = 0;
+  std::function<void()> notify_;
 };
 
 // A rule from the aggregator's `triggers:` (docs/scaling.md, "Triggers").
