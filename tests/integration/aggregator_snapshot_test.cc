@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "prescale/aggregator/snapshot.h"
+#include "prescale/aggregator/history/snapshot.h"
 #include "prescale/base/clock.h"
 #include "prescale/http/http_client.h"
 #include "prescale/remote_write/remote_write.h"

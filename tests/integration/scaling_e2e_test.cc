@@ -35,7 +35,7 @@
 #include <thread>
 #include <vector>
 
-#include "prescale/aggregator/webhook_signature.h"
+#include "prescale/aggregator/actions/webhook_signature.h"
 #include "prescale/http/http_server.h"
 #include "tests/support/alertmanager.h"
 #include "tests/support/cgroup_sandbox.h"
