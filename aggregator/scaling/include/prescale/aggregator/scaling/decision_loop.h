@@ -2,21 +2,31 @@
 // tick. It reads tenants, services and policies from the ControlStore, each
 // service's current use from the demand rollups and its forecast's upper bound
 // at the policy's horizon from the forecast engine, and the cluster's capacity
-// (configured, or the agents' machine_cpu_cores / machine_memory_bytes less a
-// reserve). It runs DecisionEngine and keeps the latest decisions for
-// GET /api/v1/decisions and /metrics. Every change it decides becomes an
-// action: an audit record ("scale", with the decision's inputs) and, for
-// services with a webhook or kubernetes executor, an entry of the store's
-// outbox (ActionDispatcher delivers it), in one transaction; recommend-only
-// services get a "recommend" record when the recommendation changes. A
-// service's replicas are the last action's target, or what an executor or a
-// report said runs, else its spec's. Run from one thread (the tick);
-// Latest and AppendMetrics from any.
+// from a CapacitySource (configured, or the agents' machine_cpu_cores /
+// machine_memory_bytes; less a reserve). It runs DecisionEngine and keeps the
+// latest decisions for GET /api/v1/decisions and /metrics. Every change it
+// decides becomes an action: an audit record ("scale", with the decision's
+// inputs) and, for services with a webhook or kubernetes executor, an entry of
+// the store's outbox (ActionDispatcher delivers it), in one transaction;
+// recommend-only services get a "recommend" record when the recommendation
+// changes. A service's replicas are the last action's target, or what an
+// executor or a report said runs, else its spec's. A stored tenant, service or
+// policy whose spec does not parse is skipped (the others are decided), logged
+// once per version and counted in prescale_decision_unparsable_specs. Run from
+// one thread (the tick); Latest and AppendMetrics from any.
+//
+// One Run, step by step (each a method below or a function of decision_steps.h):
+// TakeTriggers, RefreshObjects (ParseServices), BuildInputs (ReadTenants,
+// ReadPolicies, CurrentUse, IndexForecasts, ApplyServiceState, AddDemand), the
+// capacity, DecisionEngine::Evaluate, TenantUseOf, RecordActions (WantsAction, RecordAction).
 #pragma once
 
+#include <array>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -25,12 +35,17 @@
 #include "prescale/aggregator/history/demand.h"
 #include "prescale/aggregator/history/forecasts.h"
 #include "prescale/aggregator/history/series_store.h"
+#include "prescale/aggregator/scaling/capacity.h"
 #include "prescale/aggregator/scaling/policy_factory.h"
 #include "prescale/aggregator/scaling/triggers.h"
 #include "prescale/base/clock.h"
 #include "prescale/decide/decision.h"
 
 namespace prescale::aggregator {
+
+namespace decision_steps {
+class SpecErrors;
+}  // namespace decision_steps
 
 struct DecisionLoopOptions {
   double cluster_cpu_cores = 0;     // 0: the sum of the agents' machine_cpu_cores
@@ -40,9 +55,16 @@ struct DecisionLoopOptions {
 
 class DecisionLoop {
  public:
-  // None of the pointers is owned; all outlive the loop.
+  // None of the pointers is owned; all outlive the loop. Action ids are
+  // "act_" + 24 random hex digits (OpenSSL's generator).
   DecisionLoop(ControlStore* store, const DemandRollups* demand, const ForecastEngine* forecasts,
                const SeriesStore* series, const Clock& clock, DecisionLoopOptions options);
+  // The same with the action ids `new_action_id` makes (unique ones): tests
+  // get known ids, and a program that passes its own links no OpenSSL for them.
+  DecisionLoop(ControlStore* store, const DemandRollups* demand, const ForecastEngine* forecasts,
+               const SeriesStore* series, const Clock& clock, DecisionLoopOptions options,
+               std::function<std::string()> new_action_id);
+  ~DecisionLoop();
 
   // One evaluation of every service; fails only when the store cannot be read.
   // `events` (from the trigger bus) name the services they started it for;
@@ -55,40 +77,71 @@ class DecisionLoop {
   std::vector<Decision> Latest(const std::string& tenant) const;
   // prescale_desired_replicas, prescale_current_replicas, prescale_constrained,
   // prescale_throttled, prescale_quota_utilization, prescale_cluster_capacity,
-  // prescale_scaling_actions_total.
+  // prescale_scaling_actions_total, prescale_decision_unparsable_specs.
   void AppendMetrics(std::string* out) const;
 
  private:
-  double AgentsTotal(const char* metric) const;
-  // Records the actions of one evaluation; returns how many were queued.
-  size_t RecordActions(const std::vector<ServiceInput>& inputs, const std::vector<Decision>& decisions,
-                       const std::vector<AllocationTenant>& tenants,
-                       const std::vector<AllocationResult::TenantUse>& tenant_use);
-
-  ControlStore* store_;
-  const DemandRollups* demand_;
-  const ForecastEngine* forecasts_;
-  const SeriesStore* series_;
-  const Clock& clock_;
-  DecisionLoopOptions options_;
-  DecisionEngine engine_;
-  PolicyFactory policies_;
-  bool agents_read_ = false;  // the agents' capacity, refreshed once a minute
-  std::chrono::steady_clock::time_point agents_read_at_;
-  double agents_cpu_ = 0, agents_memory_ = 0;
-  std::function<void()> notify_;
   using ServiceKey = std::pair<std::string, std::string>;
-  std::map<ServiceKey, std::map<std::string, int64_t>> floors_;  // scale_up triggers in force: label -> floor
-  std::map<ServiceKey, int64_t> recommended_;                    // recommend-only: the last one recorded
-  bool objects_read_ = false;                                    // the store's objects as of objects_generation_
-  std::string objects_generation_;
-  std::vector<StoredObject> tenant_objects_, policy_objects_, service_objects_;
+  // The events of one Run: the services they name, and the scale_up floors they start.
+  struct Triggers {
+    std::map<ServiceKey, std::string> label;  // service -> the trigger's label
+    std::vector<const TriggerEvent*> new_floors;
+  };
+  // What one evaluation is decided from.
+  struct Inputs {
+    std::vector<AllocationTenant> tenants;
+    std::vector<ServiceInput> services;                     // the services that parse, in store order
+    std::map<ServiceKey, std::optional<int64_t>> observed;  // replicas reported to run
+  };
   struct ParsedService {
     int64_t version = 0;
     std::optional<Service> spec;  // nullopt: the stored spec does not parse
     DemandKey cpu_key, memory_key;
     bool seen = false;
   };
+
+  // Ends the floors of resolved events; collects the others.
+  Triggers TakeTriggers(const std::vector<TriggerEvent>& events);
+  // Reads the objects again when the store's generation changed.
+  Status RefreshObjects();
+  // Parses the services' specs (once per version); forgets deleted services.
+  void ParseServices();
+  Result<Inputs> BuildInputs(const Triggers& triggers);
+  // The stored policies that parse, by name.
+  std::map<std::string, std::shared_ptr<const ScalingPolicy>> ReadPolicies();
+  // What is known of the service by name: the replicas it runs (its status),
+  // the trigger that started the evaluation, the scale_up floors in force.
+  void ApplyServiceState(const Triggers& triggers, const std::map<ServiceKey, const ServiceStatus*>& status_of,
+                         ServiceInput* in, std::map<ServiceKey, std::optional<int64_t>>* observed);
+  // Records the actions of one evaluation; returns how many were queued.
+  size_t RecordActions(const std::vector<ServiceInput>& inputs, const std::vector<Decision>& decisions,
+                       const std::vector<AllocationTenant>& tenants,
+                       const std::vector<AllocationResult::TenantUse>& tenant_use);
+  // Whether decision `d` makes an action: a change, or for recommend-only
+  // services a recommendation other than the last one recorded.
+  bool WantsAction(const Decision& d);
+  // Records one action (an audit record, and its outbox entry when queued).
+  bool RecordAction(const Decision& d, const ServiceInput& input, const AllocationResult::TenantUse* tenant_use,
+                    int64_t now_ms);
+  // unparsable_ from spec_errors_ (mu_ held).
+  void CountSpecErrorsLocked();
+
+  ControlStore* store_;
+  const DemandRollups* demand_;
+  const ForecastEngine* forecasts_;
+  const Clock& clock_;
+  DecisionLoopOptions options_;
+  std::function<std::string()> new_action_id_;
+  std::unique_ptr<CapacitySource> capacity_source_;
+  DecisionEngine engine_;
+  PolicyFactory policies_;
+  std::unique_ptr<decision_steps::SpecErrors> spec_errors_;
+  std::function<void()> notify_;
+  std::map<ServiceKey, std::map<std::string, int64_t>> floors_;  // scale_up triggers in force: label -> floor
+  std::map<ServiceKey, int64_t> recommended_;                    // recommend-only: the last one recorded
+  bool objects_read_ = false;                                    // the store's objects as of objects_generation_
+  std::string objects_generation_;
+  std::vector<StoredObject> tenant_objects_, policy_objects_, service_objects_;
   std::map<ServiceKey, ParsedService> parsed_services_;  // node-based: parsed_list_ points into it
   std::vector<const ParsedService*> parsed_list_;        // the services that parse, in store order
 
@@ -100,6 +153,7 @@ class DecisionLoop {
   std::map<ServiceKey, std::optional<int64_t>> observed_;  // replicas reported to run
   // (tenant, service, direction, driver) -> actions
   std::map<std::tuple<std::string, std::string, std::string, std::string>, double> actions_;
+  std::array<double, 3> unparsable_{};  // by ObjectKind: stored specs skipped because they do not parse
 };
 
 }  // namespace prescale::aggregator

@@ -1,0 +1,234 @@
+// ActionDispatcher on its own: the in-memory FakeControlStore's outbox, a
+// RecordingExecutor with scripted outcomes, and a FakeClock moved by hand.
+// Delivery in queue order with a service's later actions held behind a retry,
+// exponential backoff (capped), giving up after give_up_after, failures that
+// are not retried, replicas the executor reports taken as current, and
+// RefreshReplicas.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "prescale/aggregator/actions/actions.h"
+#include "tests/support/aggregator/fake_control_store.h"
+#include "tests/support/aggregator/recording_executor.h"
+#include "tests/support/fake_clock.h"
+
+namespace prescale::aggregator {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using Outcome = ExecutionResult::Outcome;
+
+constexpr const char* kWebhook = R"("executor":{"type":"webhook","url":"http://127.0.0.1:9/scale"})";
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  DispatcherTest() {
+    auto executor = std::make_unique<testing::RecordingExecutor>();
+    webhook_ = executor.get();
+    dispatcher_.AddExecutor("webhook", std::move(executor));
+    Seed(ObjectKind::kTenant, R"({"name":"acme"})");
+    Seed(ObjectKind::kService, std::string(R"({"name":"web",)") + kWebhook + "}", "acme");
+    Seed(ObjectKind::kService, std::string(R"({"name":"api",)") + kWebhook + "}", "acme");
+  }
+
+  void Seed(ObjectKind kind, const std::string& json, const std::string& tenant = "") {
+    auto put = store_.PutJson(kind, json, tenant);
+    ASSERT_TRUE(put.ok()) << put.status().ToString();
+  }
+
+  int64_t Now() const { return ToUnixMillis(clock_.Now()); }
+
+  // Queues an action as the decision loop does (audit record, outbox entry, target), decided now.
+  void Queue(const std::string& id, const std::string& service, int64_t from, int64_t to,
+             const std::string& executor = "webhook") {
+    ScaleAction a;
+    a.id = id;
+    a.tenant = "acme";
+    a.service = service;
+    a.from_replicas = from;
+    a.to_replicas = to;
+    a.reason = "test";
+    a.trigger = "tick";
+    a.created_ms = Now();
+    OutboxEntry e{id, "acme", service, executor, ActionJson(a), Now(), Now(), 0, ""};
+    AuditRecord audit;
+    audit.time_ms = Now();
+    audit.request_id = id;
+    audit.action = "scale";
+    audit.kind = "service";
+    audit.tenant = "acme";
+    audit.name = service;
+    ASSERT_TRUE(store_.RecordAction(audit, e, to).ok());
+  }
+
+  std::vector<OutboxEntry> Outbox() {
+    auto queued = store_.QueuedActions(100);
+    EXPECT_TRUE(queued.ok());
+    return queued.ok() ? *queued : std::vector<OutboxEntry>{};
+  }
+
+  std::string Metrics() const {
+    std::string out;
+    dispatcher_.AppendMetrics(&out);
+    return out;
+  }
+
+  testing::FakeClock clock_;
+  testing::FakeControlStore store_;
+  DispatcherOptions options_{.initial_backoff = 1000ms, .max_backoff = 4000ms, .give_up_after = 10s, .batch = 100};
+  ActionDispatcher dispatcher_{&store_, clock_, options_};
+  testing::RecordingExecutor* webhook_ = nullptr;
+};
+
+TEST_F(DispatcherTest, DeliversEveryDueActionInQueueOrderAndAuditsIt) {
+  Queue("a1", "web", 2, 4);
+  Queue("b1", "api", 1, 2);
+  Queue("a2", "web", 4, 6);
+  EXPECT_EQ(dispatcher_.RunOnce(), 3u);
+  EXPECT_THAT(webhook_->action_ids(), ElementsAre("a1", "b1", "a2"));
+  const std::vector<testing::RecordingExecutor::Call> calls = webhook_->calls();
+  EXPECT_EQ(calls[0].spec.name, "web");
+  EXPECT_EQ(calls[0].spec.executor.url, "http://127.0.0.1:9/scale");
+  EXPECT_EQ(calls[0].action.from_replicas, 2);
+  EXPECT_EQ(calls[0].action.to_replicas, 4);
+  EXPECT_EQ(calls[1].spec.name, "api");
+  EXPECT_TRUE(Outbox().empty());
+  const std::vector<AuditRecord> delivered = store_.audit("scale.delivered");
+  ASSERT_EQ(delivered.size(), 3u);
+  EXPECT_EQ(delivered[0].request_id, "a1");
+  EXPECT_EQ(delivered[0].actor, "executor");
+  EXPECT_EQ(delivered[0].status, 200);
+  EXPECT_EQ(delivered[0].time_ms, Now());
+  EXPECT_EQ(delivered[0].after_json, R"({"action_id":"a1","attempts":1,"executor":"webhook"})");
+  EXPECT_THAT(Metrics(), HasSubstr(R"(prescale_action_deliveries_total{executor="webhook",result="delivered"} 3)"));
+  EXPECT_THAT(Metrics(), HasSubstr("prescale_action_outbox_size 0"));
+  EXPECT_EQ(dispatcher_.RunOnce(), 0u) << "nothing left";
+}
+
+TEST_F(DispatcherTest, ARetryBacksOffAndHoldsTheServicesLaterActions) {
+  webhook_->AnswerRetry("503 from the target");  // a1, first attempt
+  webhook_->AnswerDone();                        // b1
+  webhook_->AnswerRetry("timeout", 0);           // a1, second attempt
+  Queue("a1", "web", 2, 4);
+  Queue("b1", "api", 1, 2);
+  Queue("a2", "web", 4, 6);
+  const int64_t start = Now();
+  EXPECT_EQ(dispatcher_.RunOnce(), 2u) << "a1 (retry) and b1; a2 waits behind a1";
+  std::vector<OutboxEntry> out = Outbox();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].action_id, "a1");
+  EXPECT_EQ(out[0].attempts, 1);
+  EXPECT_EQ(out[0].next_attempt_ms, start + 1000);
+  EXPECT_EQ(out[0].last_error, "503 from the target");
+  EXPECT_EQ(out[1].action_id, "a2");
+  EXPECT_THAT(Metrics(), HasSubstr("prescale_action_outbox_size 2"));
+  clock_.Advance(999ms);
+  EXPECT_EQ(dispatcher_.RunOnce(), 0u) << "a1 is not due, and a2 keeps its place behind it";
+  clock_.Advance(1ms);
+  EXPECT_EQ(dispatcher_.RunOnce(), 1u);  // a1 again: timeout, again in 2 s (doubled)
+  out = Outbox();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].attempts, 2);
+  EXPECT_EQ(out[0].next_attempt_ms, Now() + 2000);
+  clock_.Advance(2s);
+  EXPECT_EQ(dispatcher_.RunOnce(), 2u);  // a1 delivered, then a2
+  EXPECT_THAT(webhook_->action_ids(), ElementsAre("a1", "b1", "a1", "a1", "a2"));
+  EXPECT_TRUE(Outbox().empty());
+  const std::vector<AuditRecord> delivered = store_.audit("scale.delivered");
+  ASSERT_EQ(delivered.size(), 3u);
+  EXPECT_EQ(delivered[1].request_id, "a1");
+  EXPECT_EQ(delivered[1].after_json, R"({"action_id":"a1","attempts":3,"executor":"webhook"})");
+  EXPECT_EQ(delivered[2].request_id, "a2");
+  EXPECT_THAT(Metrics(), HasSubstr(R"(prescale_action_deliveries_total{executor="webhook",result="retry"} 2)"));
+}
+
+TEST_F(DispatcherTest, BackoffIsCappedAndTheActionFailsAfterGiveUpAfter) {
+  webhook_->SetDefault({Outcome::kRetry, 503, "503 from the target", std::nullopt});
+  Queue("a1", "web", 2, 4);
+  const int64_t created = Now();
+  // Attempts at 0, 1, 3, 7 s (backoff 1, 2, 4 s), then 11 s: the cap (4 s), past give_up_after (10 s).
+  std::vector<int64_t> waits;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    ASSERT_EQ(dispatcher_.RunOnce(), 1u) << "attempt " << attempt;
+    const std::vector<OutboxEntry> out = Outbox();
+    ASSERT_EQ(out.size(), 1u);
+    waits.push_back(out[0].next_attempt_ms - Now());
+    clock_.Advance(std::chrono::milliseconds(waits.back()));
+  }
+  EXPECT_THAT(waits, ElementsAre(1000, 2000, 4000, 4000));
+  EXPECT_EQ(Now() - created, 11'000);
+  EXPECT_EQ(dispatcher_.RunOnce(), 1u);
+  EXPECT_TRUE(Outbox().empty());
+  const std::vector<AuditRecord> failed = store_.audit("scale.failed");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].request_id, "a1");
+  EXPECT_EQ(failed[0].status, 503);
+  EXPECT_EQ(failed[0].message, "503 from the target (gave up after 5 attempts)");
+  EXPECT_EQ(webhook_->calls().size(), 5u);
+  EXPECT_THAT(Metrics(), HasSubstr(R"(prescale_action_deliveries_total{executor="webhook",result="failed"} 1)"));
+  EXPECT_THAT(Metrics(), HasSubstr(R"(prescale_action_deliveries_total{executor="webhook",result="retry"} 4)"));
+}
+
+TEST_F(DispatcherTest, FailuresThatRetryingCannotFixAreAuditedAtOnce) {
+  webhook_->AnswerFailed("404 no such deployment", 404);
+  Queue("a1", "web", 2, 4);
+  Queue("x1", "web", 4, 5, "kubernetes");  // no kubernetes executor configured
+  Queue("g1", "gone", 1, 2);               // a service that is not stored
+  EXPECT_EQ(dispatcher_.RunOnce(), 3u);
+  EXPECT_TRUE(Outbox().empty());
+  const std::vector<AuditRecord> failed = store_.audit("scale.failed");
+  ASSERT_EQ(failed.size(), 3u);
+  EXPECT_EQ(failed[0].status, 404);
+  EXPECT_EQ(failed[0].message, "404 no such deployment");
+  EXPECT_EQ(failed[1].message, "no kubernetes executor is configured");
+  EXPECT_EQ(failed[2].message, "the service was deleted");
+  EXPECT_EQ(webhook_->calls().size(), 1u) << "only a1 reached an executor";
+  EXPECT_TRUE(store_.audit("scale.delivered").empty());
+}
+
+TEST_F(DispatcherTest, ReplicasTheExecutorReportsBecomeTheServicesCurrentOnes) {
+  webhook_->AnswerDone(5);
+  Queue("a1", "web", 2, 4);
+  EXPECT_EQ(store_.status("acme", "web")->target, 4);
+  EXPECT_FALSE(store_.status("acme", "web")->current.has_value());
+  clock_.Advance(1s);
+  EXPECT_EQ(dispatcher_.RunOnce(), 1u);
+  const std::optional<ServiceStatus> st = store_.status("acme", "web");
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->current, 5);
+  EXPECT_EQ(st->target, 5) << "the next decision starts from what runs";
+  EXPECT_EQ(st->current_source, "webhook");
+  EXPECT_EQ(st->updated_ms, Now());
+  // An answer without replicas leaves the status as it was.
+  Queue("a2", "web", 5, 6);
+  EXPECT_EQ(dispatcher_.RunOnce(), 1u);
+  EXPECT_EQ(store_.status("acme", "web")->current, 5);
+  EXPECT_EQ(store_.status("acme", "web")->target, 6);
+}
+
+TEST_F(DispatcherTest, RefreshReplicasReadsBackServicesWithNothingQueued) {
+  Seed(ObjectKind::kService, R"({"name":"quiet"})", "acme");  // recommend-only: no executor to ask
+  webhook_->SetCurrentReplicas(7);
+  Queue("b1", "api", 1, 2);  // api has an action queued: left alone
+  EXPECT_EQ(dispatcher_.RefreshReplicas(), 1u);
+  EXPECT_THAT(webhook_->replica_reads(), ElementsAre("acme/web"));
+  const std::optional<ServiceStatus> web = store_.status("acme", "web");
+  ASSERT_TRUE(web.has_value());
+  EXPECT_EQ(web->current, 7);
+  EXPECT_EQ(web->target, 7);
+  EXPECT_EQ(web->current_source, "webhook");
+  EXPECT_FALSE(store_.status("acme", "api")->current.has_value());
+  EXPECT_FALSE(store_.status("acme", "quiet").has_value());
+  // Once the outbox is empty api is read too; an executor that cannot tell changes nothing.
+  EXPECT_EQ(dispatcher_.RunOnce(), 1u);
+  webhook_->SetCurrentReplicas(std::nullopt, "");
+  EXPECT_EQ(dispatcher_.RefreshReplicas(), 0u);
+  EXPECT_THAT(webhook_->replica_reads(), ElementsAre("acme/web", "acme/api", "acme/web"));
+  EXPECT_EQ(store_.status("acme", "web")->current, 7);
+  EXPECT_EQ(store_.status("acme", "api")->target, 2);
+}
+
+}  // namespace
+}  // namespace prescale::aggregator
