@@ -1,5 +1,5 @@
 // The API's JSON answers: {"status":"success","data":[ ... ]}, the items
-// written by the caller. Private to aggregator_lib; RapidJSON stays here.
+// written by the caller. Private to aggregator_api; RapidJSON stays here.
 #pragma once
 
 #include <rapidjson/stringbuffer.h>

@@ -1,7 +1,7 @@
 // An audit record as JSON, in one fixed member order, for two readers: the
 // hash chain's canonical form (before/after as the stored strings, no hash)
 // and the API (before/after as JSON objects, the hash included). Private to
-// aggregator_lib; RapidJSON stays here.
+// aggregator_control; RapidJSON stays here.
 #pragma once
 
 #include <rapidjson/document.h>
