@@ -1,7 +1,11 @@
 // prescale-agent: flags and wiring only; everything else lives in agent_lib.
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <functional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "prescale/agent/agent.h"
 #include "prescale/agent/config.h"
@@ -21,6 +25,43 @@ int Fail(const std::string& message, bool usage) {
   std::fprintf(stderr, "prescale-agent: %s\n", message.c_str());
   if (usage) std::fprintf(stderr, "\n%s", prescale::agent::AgentUsage().c_str());
   return 2;
+}
+
+// /metrics, /healthz and /readyz.
+std::vector<prescale::http::Route> Routes(prescale::agent::Agent& a) {
+  namespace http = prescale::http;
+  std::vector<http::Route> routes;
+  routes.push_back({"GET", "/metrics", [&a](const http::HttpRequest&) {
+                      http::HttpResponse r;
+                      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+                      r.body_parts = a.ExpositionParts();
+                      return r;
+                    }});
+  routes.push_back({"GET", "/healthz", [](const http::HttpRequest&) {
+                      http::HttpResponse r;
+                      r.body = "ok\n";
+                      return r;
+                    }});
+  routes.push_back({"GET", "/readyz", [&a](const http::HttpRequest&) {
+                      if (a.ready()) {
+                        http::HttpResponse r;
+                        r.body = "ready\n";
+                        return r;
+                      }
+                      return http::HttpResponse::JsonError(503, "not_ready", "the first collection has not finished");
+                    }});
+  return routes;
+}
+
+// After each cycle with --table: the per-service table, redrawn in place.
+std::function<void()> TableRefresher(prescale::agent::Agent& a, prescale::agent::TableView& view, int port) {
+  return [&a, &view, port] {
+    std::string screen = "\033[H\033[2J" + view.Render(a.table(), a.node_stats(), std::chrono::steady_clock::now());
+    screen += "\n/metrics served at http://" + a.config().listen.substr(0, a.config().listen.rfind(':')) + ":" +
+              std::to_string(port) + "/metrics   (Ctrl-C to stop)\n";
+    std::fwrite(screen.data(), 1, screen.size(), stdout);
+    std::fflush(stdout);
+  };
 }
 
 }  // namespace
@@ -59,29 +100,9 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  std::vector<http::Route> routes;
-  routes.push_back({"GET", "/metrics", [&a](const http::HttpRequest&) {
-                      http::HttpResponse r;
-                      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-                      r.body_parts = a.ExpositionParts();
-                      return r;
-                    }});
-  routes.push_back({"GET", "/healthz", [](const http::HttpRequest&) {
-                      http::HttpResponse r;
-                      r.body = "ok\n";
-                      return r;
-                    }});
-  routes.push_back({"GET", "/readyz", [&a](const http::HttpRequest&) {
-                      if (a.ready()) {
-                        http::HttpResponse r;
-                        r.body = "ready\n";
-                        return r;
-                      }
-                      return http::HttpResponse::JsonError(503, "not_ready", "the first collection has not finished");
-                    }});
   http::HttpServerOptions options;
   options.listen = a.config().listen;
-  auto server = http::HttpServer::Start(options, std::move(routes));
+  auto server = http::HttpServer::Start(options, Routes(a));
   if (!server.ok()) {
     std::fprintf(stderr, "prescale-agent: %s\n", server.status().message().c_str());
     return 1;
@@ -97,15 +118,7 @@ int main(int argc, char** argv) {
   TableView view;
   const int port = (*server)->port();
   std::function<void()> after_cycle;
-  if (cli->table) {
-    after_cycle = [&] {
-      std::string screen = "\033[H\033[2J" + view.Render(a.table(), a.node_stats(), std::chrono::steady_clock::now());
-      screen += "\n/metrics served at http://" + a.config().listen.substr(0, a.config().listen.rfind(':')) + ":" +
-                std::to_string(port) + "/metrics   (Ctrl-C to stop)\n";
-      std::fwrite(screen.data(), 1, screen.size(), stdout);
-      std::fflush(stdout);
-    };
-  }
+  if (cli->table) after_cycle = TableRefresher(a, view, port);
   a.Run(after_cycle);
   (*server)->Stop();
   Log(LogLevel::kInfo, "prescale-agent stopped");

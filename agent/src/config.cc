@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <functional>
 #include <tuple>
+#include <type_traits>
 
 #include "prescale/base/duration.h"
 #include "prescale/base/flags.h"
@@ -108,6 +109,111 @@ Status CheckInterval(std::chrono::milliseconds interval, const std::function<Sta
   return Status::Ok();
 }
 
+// Checks for ReadOptional: given the value and a `fail` that turns a reason
+// into the key's error.
+constexpr auto kAnyValue = [](const auto& /*value*/, const auto& /*fail*/) { return Status::Ok(); };
+constexpr auto kPositive = [](const auto& value, const auto& fail) {
+  return value <= std::decay_t<decltype(value)>{} ? fail("must be positive") : Status::Ok();
+};
+
+// root[key], when present, read by `read` into *out; `check` may reject the value.
+template <typename V, typename T, typename Check>
+Status ReadOptional(const YamlConfigReader& r, const YAML::Node& root, const char* key,
+                    Result<V> (YamlConfigReader::*read)(const YAML::Node&, std::string_view) const, const Check& check,
+                    T* out) {
+  const YAML::Node node = root[key];
+  if (!node.IsDefined()) return Status::Ok();
+  auto value = (r.*read)(node, key);
+  if (!value.ok()) return value.status();
+  PRESCALE_RETURN_IF_ERROR(check(*value, [&](const std::string& why) { return r.Error(node, key, why); }));
+  *out = *value;
+  return Status::Ok();
+}
+
+// The keys whose values are non-empty strings.
+Status ReadStrings(const YamlConfigReader& r, const YAML::Node& root, AgentConfig* c) {
+  for (auto [key, field] : {std::pair{"listen", &c->listen},
+                            {"cgroup_root", &c->cgroup_root},
+                            {"proc_root", &c->proc_root},
+                            {"node", &c->node},
+                            {"aggregator_url", &c->aggregator_url},
+                            {"token_file", &c->token_file},
+                            {"ca_file", &c->ca_file},
+                            {"data_dir", &c->data_dir},
+                            {"aggregator_api_url", &c->aggregator_api_url}}) {
+    if (!root[key].IsDefined()) continue;
+    auto v = r.String(root[key], key);
+    if (!v.ok()) return v.status();
+    if (v->empty()) return r.Error(root[key], key, "must not be empty");
+    *field = *v;
+  }
+  return Status::Ok();
+}
+
+// The collection and directive intervals, and the aggregator's URLs (read by ReadStrings).
+Status ReadCycles(const YamlConfigReader& r, const YAML::Node& root, AgentConfig* c) {
+  PRESCALE_RETURN_IF_ERROR(ReadOptional(r, root, "interval", &YamlConfigReader::Duration, CheckInterval, &c->interval));
+  PRESCALE_RETURN_IF_ERROR(
+      ReadOptional(r, root, "discovery_interval", &YamlConfigReader::Duration, kAnyValue, &c->discovery_interval));
+  if (root["aggregator_url"].IsDefined() && !IsHttpUrl(c->aggregator_url)) {
+    return r.Error(root["aggregator_url"], "aggregator_url", "expected an http:// or https:// URL");
+  }
+  if (root["aggregator_api_url"].IsDefined() && !IsHttpUrl(c->aggregator_api_url)) {
+    return r.Error(root["aggregator_api_url"], "aggregator_api_url",
+                   "expected an http:// or https:// URL, e.g. http://aggregator:9570");
+  }
+  PRESCALE_RETURN_IF_ERROR(ReadOptional(r, root, "directives", &YamlConfigReader::Bool, kAnyValue, &c->directives));
+  return ReadOptional(r, root, "directive_interval", &YamlConfigReader::Duration, CheckInterval,
+                      &c->directive_interval);
+}
+
+// The spool's and the scrapes' bounds, and the cgroup and open file caps.
+Status ReadLimits(const YamlConfigReader& r, const YAML::Node& root, AgentConfig* c) {
+  const auto at_least_1mib = [](uint64_t n, const auto& fail) {
+    return n < kMinSpoolBytes ? fail("must be at least 1MiB") : Status::Ok();
+  };
+  PRESCALE_RETURN_IF_ERROR(
+      ReadOptional(r, root, "spool_max_bytes", &YamlConfigReader::ByteSize, at_least_1mib, &c->spool_max_bytes));
+  PRESCALE_RETURN_IF_ERROR(
+      ReadOptional(r, root, "spool_max_age", &YamlConfigReader::Duration, kPositive, &c->spool_max_age));
+  PRESCALE_RETURN_IF_ERROR(
+      ReadOptional(r, root, "scrape_timeout", &YamlConfigReader::Duration, kPositive, &c->scrape_timeout));
+  PRESCALE_RETURN_IF_ERROR(ReadOptional(r, root, "scrape_max_body_bytes", &YamlConfigReader::ByteSize, kPositive,
+                                        &c->scrape_max_body_bytes));
+  for (auto [key, field, minimum] : {std::tuple{"max_cgroups", &c->max_cgroups, uint64_t{1}},
+                                     std::tuple{"max_open_files", &c->max_open_files, uint64_t{0}}}) {
+    const YAML::Node& n = root[key];
+    if (!n.IsDefined()) continue;
+    uint64_t v = 0;
+    if (!n.IsScalar() || !ParseU64(n.Scalar(), &v) || v < minimum) {
+      return r.Error(n, key, minimum > 0 ? "expected a positive whole number" : "expected a whole number");
+    }
+    *field = v;
+  }
+  return Status::Ok();
+}
+
+Status ReadMappingAndTargets(const YamlConfigReader& r, const YAML::Node& root, AgentConfig* c) {
+  if (root["mapping"].IsDefined()) {
+    PRESCALE_RETURN_IF_ERROR(r.CheckSequence(root["mapping"], "mapping"));
+    c->mapping.clear();
+    for (size_t i = 0; i < root["mapping"].size(); ++i) {
+      auto rule = ParseRule(r, root["mapping"][i], IndexPath("mapping", i));
+      if (!rule.ok()) return rule.status();
+      c->mapping.push_back(std::move(rule).value());
+    }
+  }
+  if (root["scrape_targets"].IsDefined()) {
+    PRESCALE_RETURN_IF_ERROR(r.CheckSequence(root["scrape_targets"], "scrape_targets"));
+    for (size_t i = 0; i < root["scrape_targets"].size(); ++i) {
+      auto t = ParseTarget(r, root["scrape_targets"][i], IndexPath("scrape_targets", i));
+      if (!t.ok()) return t.status();
+      c->scrape_targets.push_back(std::move(t).value());
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool DirectivesEnabled(const AgentConfig& config) { return config.directives.value_or(!config.aggregator_url.empty()); }
@@ -157,120 +263,20 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
                                        "aggregator_api_url",
                                        "directive_interval"}));
   AgentConfig c = DefaultAgentConfig();
-  for (auto [key, field] : {std::pair{"listen", &c.listen},
-                            {"cgroup_root", &c.cgroup_root},
-                            {"proc_root", &c.proc_root},
-                            {"node", &c.node},
-                            {"aggregator_url", &c.aggregator_url},
-                            {"token_file", &c.token_file},
-                            {"ca_file", &c.ca_file},
-                            {"data_dir", &c.data_dir},
-                            {"aggregator_api_url", &c.aggregator_api_url}}) {
-    if (!root[key].IsDefined()) continue;
-    auto v = r.String(root[key], key);
-    if (!v.ok()) return v.status();
-    if (v->empty()) return r.Error(root[key], key, "must not be empty");
-    *field = *v;
-  }
-  if (root["interval"].IsDefined()) {
-    auto d = r.Duration(root["interval"], "interval");
-    if (!d.ok()) return d.status();
-    c.interval = *d;
-    PRESCALE_RETURN_IF_ERROR(
-        CheckInterval(c.interval, [&](std::string m) { return r.Error(root["interval"], "interval", m); }));
-  }
-  if (root["discovery_interval"].IsDefined()) {
-    auto d = r.Duration(root["discovery_interval"], "discovery_interval");
-    if (!d.ok()) return d.status();
-    c.discovery_interval = *d;
-  }
-  if (root["aggregator_url"].IsDefined() && !IsHttpUrl(c.aggregator_url)) {
-    return r.Error(root["aggregator_url"], "aggregator_url", "expected an http:// or https:// URL");
-  }
-  if (root["aggregator_api_url"].IsDefined() && !IsHttpUrl(c.aggregator_api_url)) {
-    return r.Error(root["aggregator_api_url"], "aggregator_api_url",
-                   "expected an http:// or https:// URL, e.g. http://aggregator:9570");
-  }
-  if (root["directives"].IsDefined()) {
-    auto b = r.Bool(root["directives"], "directives");
-    if (!b.ok()) return b.status();
-    c.directives = *b;
-  }
-  if (root["directive_interval"].IsDefined()) {
-    auto d = r.Duration(root["directive_interval"], "directive_interval");
-    if (!d.ok()) return d.status();
-    c.directive_interval = *d;
-    PRESCALE_RETURN_IF_ERROR(CheckInterval(c.directive_interval, [&](std::string m) {
-      return r.Error(root["directive_interval"], "directive_interval", m);
-    }));
-  }
-  if (root["spool_max_bytes"].IsDefined()) {
-    auto n = r.ByteSize(root["spool_max_bytes"], "spool_max_bytes");
-    if (!n.ok()) return n.status();
-    if (*n < kMinSpoolBytes) return r.Error(root["spool_max_bytes"], "spool_max_bytes", "must be at least 1MiB");
-    c.spool_max_bytes = *n;
-  }
-  if (root["spool_max_age"].IsDefined()) {
-    auto d = r.Duration(root["spool_max_age"], "spool_max_age");
-    if (!d.ok()) return d.status();
-    if (d->count() <= 0) return r.Error(root["spool_max_age"], "spool_max_age", "must be positive");
-    c.spool_max_age = *d;
-  }
-  if (root["scrape_timeout"].IsDefined()) {
-    auto d = r.Duration(root["scrape_timeout"], "scrape_timeout");
-    if (!d.ok()) return d.status();
-    if (d->count() <= 0) return r.Error(root["scrape_timeout"], "scrape_timeout", "must be positive");
-    c.scrape_timeout = *d;
-  }
-  if (root["scrape_max_body_bytes"].IsDefined()) {
-    auto n = r.ByteSize(root["scrape_max_body_bytes"], "scrape_max_body_bytes");
-    if (!n.ok()) return n.status();
-    if (*n == 0) return r.Error(root["scrape_max_body_bytes"], "scrape_max_body_bytes", "must be positive");
-    c.scrape_max_body_bytes = *n;
-  }
-  for (auto [key, field, minimum] : {std::tuple{"max_cgroups", &c.max_cgroups, uint64_t{1}},
-                                     std::tuple{"max_open_files", &c.max_open_files, uint64_t{0}}}) {
-    const YAML::Node& n = root[key];
-    if (!n.IsDefined()) continue;
-    uint64_t v = 0;
-    if (!n.IsScalar() || !ParseU64(n.Scalar(), &v) || v < minimum) {
-      return r.Error(n, key, minimum > 0 ? "expected a positive whole number" : "expected a whole number");
-    }
-    *field = v;
-  }
-  if (root["skip_idle_cgroups"].IsDefined()) {
-    auto b = r.Bool(root["skip_idle_cgroups"], "skip_idle_cgroups");
-    if (!b.ok()) return b.status();
-    c.skip_idle_cgroups = *b;
-  }
-  if (root["keep_unmatched"].IsDefined()) {
-    auto b = r.Bool(root["keep_unmatched"], "keep_unmatched");
-    if (!b.ok()) return b.status();
-    c.keep_unmatched = *b;
-  }
+  PRESCALE_RETURN_IF_ERROR(ReadStrings(r, root, &c));
+  PRESCALE_RETURN_IF_ERROR(ReadCycles(r, root, &c));
+  PRESCALE_RETURN_IF_ERROR(ReadLimits(r, root, &c));
+  PRESCALE_RETURN_IF_ERROR(
+      ReadOptional(r, root, "skip_idle_cgroups", &YamlConfigReader::Bool, kAnyValue, &c.skip_idle_cgroups));
+  PRESCALE_RETURN_IF_ERROR(
+      ReadOptional(r, root, "keep_unmatched", &YamlConfigReader::Bool, kAnyValue, &c.keep_unmatched));
   if (root["log_level"].IsDefined()) {
     auto v = r.String(root["log_level"], "log_level");
     if (!v.ok()) return v.status();
     if (!ParseLogLevel(*v, &c.log_level))
       return r.Error(root["log_level"], "log_level", "expected debug, info, warning or error");
   }
-  if (root["mapping"].IsDefined()) {
-    PRESCALE_RETURN_IF_ERROR(r.CheckSequence(root["mapping"], "mapping"));
-    c.mapping.clear();
-    for (size_t i = 0; i < root["mapping"].size(); ++i) {
-      auto rule = ParseRule(r, root["mapping"][i], IndexPath("mapping", i));
-      if (!rule.ok()) return rule.status();
-      c.mapping.push_back(std::move(rule).value());
-    }
-  }
-  if (root["scrape_targets"].IsDefined()) {
-    PRESCALE_RETURN_IF_ERROR(r.CheckSequence(root["scrape_targets"], "scrape_targets"));
-    for (size_t i = 0; i < root["scrape_targets"].size(); ++i) {
-      auto t = ParseTarget(r, root["scrape_targets"][i], IndexPath("scrape_targets", i));
-      if (!t.ok()) return t.status();
-      c.scrape_targets.push_back(std::move(t).value());
-    }
-  }
+  PRESCALE_RETURN_IF_ERROR(ReadMappingAndTargets(r, root, &c));
   return c;
 }
 

@@ -119,6 +119,77 @@ void ActionDispatcher::Observe(const std::string& executor, const char* result, 
   l.sum += seconds;
 }
 
+ExecutionResult ActionDispatcher::Attempt(const OutboxEntry& e, double* seconds) {
+  auto action = ParseActionJson(e.payload_json);
+  auto object = store_->Get(ObjectKey{ObjectKind::kService, e.tenant, e.service});
+  auto executor = executors_.find(e.executor);
+  ExecutionResult result;
+  std::optional<Service> spec;
+  if (object.ok()) {
+    FieldError error;
+    spec = ParseService(object->spec_json, nullptr, &error);
+  }
+  const auto started = clock_.Monotonic();
+  bool timed = false;
+  if (!action.ok()) {
+    result.message = action.status().message();
+  } else if (!object.ok()) {
+    result.message =
+        object.status().code() == StatusCode::kNotFound ? "the service was deleted" : object.status().message();
+    if (object.status().code() != StatusCode::kNotFound) result.outcome = ExecutionResult::Outcome::kRetry;
+  } else if (!spec) {
+    result.message = "the service's stored spec does not parse";
+  } else if (executor == executors_.end()) {
+    result.message = "no " + e.executor + " executor is configured";
+  } else {
+    result = executor->second->Execute(*spec, *action);
+    timed = true;
+  }
+  *seconds = timed ? std::chrono::duration<double>(clock_.Monotonic() - started).count() : -1.0;
+  return result;
+}
+
+void ActionDispatcher::Retry(const OutboxEntry& e, const ExecutionResult& result, double seconds, int64_t now_ms) {
+  Observe(e.executor, "retry", seconds);
+  const int64_t shift = std::min<int64_t>(e.attempts, 20);
+  const int64_t backoff = std::min<int64_t>(options_.initial_backoff.count() << shift, options_.max_backoff.count());
+  if (Status s = store_->RetryAction(e.action_id, now_ms + backoff, result.message); !s.ok()) {
+    Log(LogLevel::kError, "actions: " + s.message());
+  }
+  Log(LogLevel::kWarning, "action " + e.action_id + " for " + e.tenant + "/" + e.service + ": " + result.message +
+                              " (attempt " + std::to_string(e.attempts + 1) + ", again in " + std::to_string(backoff) +
+                              " ms)");
+}
+
+void ActionDispatcher::Finish(const OutboxEntry& e, const ExecutionResult& result, double seconds, int64_t now_ms,
+                              bool expired) {
+  const bool done = result.outcome == ExecutionResult::Outcome::kDone;
+  Observe(e.executor, done ? "delivered" : "failed", seconds);
+  AuditRecord audit;
+  audit.time_ms = now_ms;
+  audit.actor = "executor";
+  audit.kind = "service";
+  audit.tenant = e.tenant;
+  audit.name = e.service;
+  audit.request_id = e.action_id;
+  audit.action = done ? "scale.delivered" : "scale.failed";
+  audit.status = static_cast<int>(result.http_status);
+  audit.message =
+      result.message + (expired && !done ? " (gave up after " + std::to_string(e.attempts + 1) + " attempts)" : "");
+  audit.after_json = "{\"action_id\":\"" + e.action_id + "\",\"attempts\":" + std::to_string(e.attempts + 1) +
+                     ",\"executor\":\"" + e.executor + "\"}";
+  if (auto s = store_->FinishAction(e.action_id, std::move(audit)); !s.ok()) {
+    Log(LogLevel::kError, "actions: " + s.status().message());
+  }
+  if (!done) Log(LogLevel::kError, "action " + e.action_id + " failed: " + result.message);
+  if (done && result.current_replicas) {
+    if (Status s = store_->SetCurrentReplicas(e.tenant, e.service, *result.current_replicas, e.executor, now_ms);
+        !s.ok()) {
+      Log(LogLevel::kError, "actions: " + s.message());
+    }
+  }
+}
+
 size_t ActionDispatcher::RunOnce() {
   const int64_t now_ms = ToUnixMillis(clock_.Now());
   auto queued = store_->QueuedActions(options_.batch);
@@ -136,73 +207,16 @@ size_t ActionDispatcher::RunOnce() {
       waiting.insert(service_key);
       continue;
     }
-    AuditRecord audit;
-    audit.time_ms = now_ms;
-    audit.actor = "executor";
-    audit.kind = "service";
-    audit.tenant = e.tenant;
-    audit.name = e.service;
-    audit.request_id = e.action_id;
-    auto action = ParseActionJson(e.payload_json);
-    auto object = store_->Get(ObjectKey{ObjectKind::kService, e.tenant, e.service});
-    auto executor = executors_.find(e.executor);
-    ExecutionResult result;
-    std::optional<Service> spec;
-    if (object.ok()) {
-      FieldError error;
-      spec = ParseService(object->spec_json, nullptr, &error);
-    }
-    const auto started = clock_.Monotonic();
-    bool timed = false;
-    if (!action.ok()) {
-      result.message = action.status().message();
-    } else if (!object.ok()) {
-      result.message =
-          object.status().code() == StatusCode::kNotFound ? "the service was deleted" : object.status().message();
-      if (object.status().code() != StatusCode::kNotFound) result.outcome = ExecutionResult::Outcome::kRetry;
-    } else if (!spec) {
-      result.message = "the service's stored spec does not parse";
-    } else if (executor == executors_.end()) {
-      result.message = "no " + e.executor + " executor is configured";
-    } else {
-      result = executor->second->Execute(*spec, *action);
-      timed = true;
-    }
+    double seconds = -1.0;
+    const ExecutionResult result = Attempt(e, &seconds);
     ++attempted;
-    const double seconds = timed ? std::chrono::duration<double>(clock_.Monotonic() - started).count() : -1.0;
     const bool expired = now_ms - e.created_ms >= options_.give_up_after.count();
     if (result.outcome == ExecutionResult::Outcome::kRetry && !expired) {
-      Observe(e.executor, "retry", seconds);
-      const int64_t shift = std::min<int64_t>(e.attempts, 20);
-      const int64_t backoff =
-          std::min<int64_t>(options_.initial_backoff.count() << shift, options_.max_backoff.count());
-      if (Status s = store_->RetryAction(e.action_id, now_ms + backoff, result.message); !s.ok()) {
-        Log(LogLevel::kError, "actions: " + s.message());
-      }
-      Log(LogLevel::kWarning, "action " + e.action_id + " for " + e.tenant + "/" + e.service + ": " + result.message +
-                                  " (attempt " + std::to_string(e.attempts + 1) + ", again in " +
-                                  std::to_string(backoff) + " ms)");
+      Retry(e, result, seconds, now_ms);
       waiting.insert(service_key);
       continue;
     }
-    const bool done = result.outcome == ExecutionResult::Outcome::kDone;
-    Observe(e.executor, done ? "delivered" : "failed", seconds);
-    audit.action = done ? "scale.delivered" : "scale.failed";
-    audit.status = static_cast<int>(result.http_status);
-    audit.message =
-        result.message + (expired && !done ? " (gave up after " + std::to_string(e.attempts + 1) + " attempts)" : "");
-    audit.after_json = "{\"action_id\":\"" + e.action_id + "\",\"attempts\":" + std::to_string(e.attempts + 1) +
-                       ",\"executor\":\"" + e.executor + "\"}";
-    if (auto s = store_->FinishAction(e.action_id, std::move(audit)); !s.ok()) {
-      Log(LogLevel::kError, "actions: " + s.status().message());
-    }
-    if (!done) Log(LogLevel::kError, "action " + e.action_id + " failed: " + result.message);
-    if (done && result.current_replicas) {
-      if (Status s = store_->SetCurrentReplicas(e.tenant, e.service, *result.current_replicas, e.executor, now_ms);
-          !s.ok()) {
-        Log(LogLevel::kError, "actions: " + s.message());
-      }
-    }
+    Finish(e, result, seconds, now_ms, expired);
   }
   if (auto backlog = store_->OutboxBacklog(); backlog.ok()) {
     std::lock_guard lock(mu_);

@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <optional>
+#include <string>
 
 #include "json_envelope.h"
 #include "prescale/aggregator/api/raw_json.h"
@@ -20,16 +23,20 @@ using http::HttpRequest;
 using http::HttpResponse;
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-HttpResponse Error(int status, std::string_view message, std::string_view field = "") {
-  return ErrorResponse(status, message, field);
-}
-
-int StatusFor(const Status& s) { return HttpStatusOf(s.code()); }
-
-HttpResponse Json(int status, std::string body) { return JsonResponse(status, std::move(body)); }
-
 int64_t ToMs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// The "limit" query parameter of a list, 1-1000, into *limit when given; a 400 naming it otherwise.
+std::optional<HttpResponse> ParseLimit(const std::optional<std::string>& text, size_t* limit) {
+  if (!text) return std::nullopt;
+  char* end = nullptr;
+  const long n = std::strtol(text->c_str(), &end, 10);
+  if (text->empty() || *end != '\0' || n < 1 || n > 1000) {
+    return ErrorResponse(400, "must be an integer 1-1000", "limit");
+  }
+  *limit = static_cast<size_t>(n);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -157,24 +164,19 @@ HttpResponse ControlApi::GetObject(Call& c, const ObjectKey& key) {
   const std::string what =
       std::string(ObjectKindName(key.kind)) + " " + (key.tenant.empty() ? "" : key.tenant + "/") + key.name;
   if (!got.ok())
-    return Error(StatusFor(got.status()),
-                 got.status().code() == StatusCode::kNotFound ? "no " + what : got.status().message());
+    return ErrorResponse(HttpStatusOf(got.status().code()),
+                         got.status().code() == StatusCode::kNotFound ? "no " + what : got.status().message());
   // A tenant-bound token sees its tenant's objects and global policies only;
   // anything else is answered as if it did not exist.
   if (c.tenant_bound() && got->owner != c.principal.tenant &&
       !(key.kind == ObjectKind::kPolicy && got->owner.empty())) {
-    return Error(404, "no " + what);
+    return ErrorResponse(404, "no " + what);
   }
-  return Json(200, ObjectJson(*got));
+  return JsonResponse(200, ObjectJson(*got));
 }
 
 HttpResponse ControlApi::ListObjects(Call& c, ListQuery query) {
-  if (auto limit = c.Query("limit")) {
-    char* end = nullptr;
-    const long n = std::strtol(limit->c_str(), &end, 10);
-    if (limit->empty() || *end != '\0' || n < 1 || n > 1000) return Error(400, "must be an integer 1-1000", "limit");
-    query.limit = static_cast<size_t>(n);
-  }
+  if (auto refused = ParseLimit(c.Query("limit"), &query.limit)) return *refused;
   if (auto token = c.Query("page_token")) query.page_token = *token;
   // Filters by kind: labels for all; priority and policy for services; mode,
   // forecaster and owner (tenant) for policies. Anything else is a 400.
@@ -185,12 +187,12 @@ HttpResponse ControlApi::ListObjects(Call& c, ListQuery query) {
     if (key == "limit" || key == "page_token") continue;
     if (key == "label") {
       const size_t eq = value.find('=');
-      if (eq == std::string::npos || eq == 0) return Error(400, "must be KEY=VALUE", "label");
+      if (eq == std::string::npos || eq == 0) return ErrorResponse(400, "must be KEY=VALUE", "label");
       query.filters.push_back({"labels." + value.substr(0, eq), value.substr(eq + 1)});
     } else if (std::find(fields.begin(), fields.end(), key) != fields.end()) {
       query.filters.push_back({key, value});
     } else {
-      return Error(400, "is not a filter of this list", key);
+      return ErrorResponse(400, "is not a filter of this list", key);
     }
   }
   if (c.tenant_bound()) {
@@ -199,9 +201,9 @@ HttpResponse ControlApi::ListObjects(Call& c, ListQuery query) {
   }
   auto page = store_->List(query);
   if (!page.ok()) {
-    const int status = StatusFor(page.status());
+    const int status = HttpStatusOf(page.status().code());
     const bool filter = page.status().message().find("filter") != std::string::npos;
-    return Error(status, page.status().message(), status != 400 ? "" : filter ? "label" : "page_token");
+    return ErrorResponse(status, page.status().message(), status != 400 ? "" : filter ? "label" : "page_token");
   }
   std::string body = "{\"items\":[";
   for (size_t i = 0; i < page->items.size(); ++i) {
@@ -209,7 +211,7 @@ HttpResponse ControlApi::ListObjects(Call& c, ListQuery query) {
     body += ObjectJson(page->items[i]);
   }
   body += "],\"next_page_token\":\"" + page->next_page_token + "\"}";
-  return Json(200, std::move(body));
+  return JsonResponse(200, std::move(body));
 }
 
 HttpResponse ControlApi::WriteObject(Call& c, ObjectKind kind, const ObjectKey& path_key, WriteMode mode) {
@@ -227,33 +229,33 @@ HttpResponse ControlApi::WriteObject(Call& c, ObjectKind kind, const ObjectKey& 
         if (patch) {
           FieldError e;
           auto merged = MergePatch(got->spec_json, body, &e);
-          if (!merged) return Error(e.status, e.message, e.field);
+          if (!merged) return ErrorResponse(e.status, e.message, e.field);
           body = *merged;
         }
       } else if (got.status().code() != StatusCode::kNotFound) {
-        return Error(StatusFor(got.status()), got.status().message());
+        return ErrorResponse(got.status());
       } else if (patch) {
-        return Error(404, "no " + std::string(ObjectKindName(kind)) + " " + path_key.name);
+        return ErrorResponse(404, "no " + std::string(ObjectKindName(kind)) + " " + path_key.name);
       }
     }
   }
   // Access before validation, so a refused caller learns nothing from the errors.
   const Principal& p = c.principal;
   if (c.tenant_bound()) {
-    if (p.role == Role::kViewer) return Error(403, "viewer tokens may only read");
-    if (kind == ObjectKind::kTenant) return Error(403, "only admins change tenants");
+    if (p.role == Role::kViewer) return ErrorResponse(403, "viewer tokens may only read");
+    if (kind == ObjectKind::kTenant) return ErrorResponse(403, "only admins change tenants");
     if (kind == ObjectKind::kPolicy && stored_version) {
-      if (stored_owner.empty()) return Error(403, "only admins change global policies");
-      if (stored_owner != p.tenant) return Error(404, "no policy " + path_key.name);
+      if (stored_owner.empty()) return ErrorResponse(403, "only admins change global policies");
+      if (stored_owner != p.tenant) return ErrorResponse(404, "no policy " + path_key.name);
     }
   }
   FieldError e;
   std::optional<BuiltObject> built = BuildObject(kind, body, path_key, &e);
-  if (!built) return Error(e.status, e.message, e.field);
+  if (!built) return ErrorResponse(e.status, e.message, e.field);
   StoredObject& o = built->object;
   if (c.tenant_bound() && o.owner != p.tenant) {
-    return Error(403, "this token may only write objects of tenant " + p.tenant,
-                 kind == ObjectKind::kPolicy ? "tenant" : "");
+    return ErrorResponse(403, "this token may only write objects of tenant " + p.tenant,
+                         kind == ObjectKind::kPolicy ? "tenant" : "");
   }
   // References are checked here for a precise 422; the store checks them again in its transaction.
   for (const ObjectKey& ref : o.references) {
@@ -261,11 +263,11 @@ HttpResponse ControlApi::WriteObject(Call& c, ObjectKind kind, const ObjectKey& 
     const bool visible = got.ok() && (ref.kind != ObjectKind::kPolicy || got->owner.empty() || got->owner == o.owner);
     if (!visible) {
       const bool is_tenant = ref.kind == ObjectKind::kTenant;
-      if (is_tenant && kind == ObjectKind::kService) return Error(404, "no tenant " + ref.name);
-      return Error(422,
-                   "no " + std::string(ObjectKindName(ref.kind)) + " named " + ref.name +
-                       (is_tenant ? "" : " (global or of tenant " + o.owner + ")"),
-                   is_tenant ? "tenant" : "policy");
+      if (is_tenant && kind == ObjectKind::kService) return ErrorResponse(404, "no tenant " + ref.name);
+      return ErrorResponse(422,
+                           "no " + std::string(ObjectKindName(ref.kind)) + " named " + ref.name +
+                               (is_tenant ? "" : " (global or of tenant " + o.owner + ")"),
+                           is_tenant ? "tenant" : "policy");
     }
   }
   std::optional<int64_t> expected = built->meta.version;
@@ -277,9 +279,9 @@ HttpResponse ControlApi::WriteObject(Call& c, ObjectKind kind, const ObjectKey& 
   if (mode == WriteMode::kUpsert && !existed) audit.status = 201;
   auto put = store_->Put(o, mode, expected, std::move(audit));
   if (!put.ok())
-    return Error(StatusFor(put.status()), put.status().message(),
-                 put.status().code() == StatusCode::kConflict ? "version" : "");
-  HttpResponse r = Json(put->version == 1 ? 201 : 200, ObjectJson(*put));
+    return ErrorResponse(HttpStatusOf(put.status().code()), put.status().message(),
+                         put.status().code() == StatusCode::kConflict ? "version" : "");
+  HttpResponse r = JsonResponse(put->version == 1 ? 201 : 200, ObjectJson(*put));
   if (r.status == 201) {
     r.headers.emplace_back("Location", kind == ObjectKind::kService
                                            ? "/api/v1/tenants/" + o.key.tenant + "/services/" + o.key.name
@@ -293,24 +295,25 @@ HttpResponse ControlApi::DeleteObject(Call& c, const ObjectKey& key) {
   auto got = store_->Get(key);
   const std::string what = std::string(ObjectKindName(key.kind)) + " " + key.name;
   if (!got.ok())
-    return Error(StatusFor(got.status()),
-                 got.status().code() == StatusCode::kNotFound ? "no " + what : got.status().message());
+    return ErrorResponse(HttpStatusOf(got.status().code()),
+                         got.status().code() == StatusCode::kNotFound ? "no " + what : got.status().message());
   const Principal& p = c.principal;
   if (c.tenant_bound()) {
-    if (p.role == Role::kViewer) return Error(403, "viewer tokens may only read");
-    if (key.kind == ObjectKind::kTenant) return Error(403, "only admins change tenants");
-    if (got->owner.empty()) return Error(403, "only admins change global policies");
-    if (got->owner != p.tenant) return Error(404, "no " + what);
+    if (p.role == Role::kViewer) return ErrorResponse(403, "viewer tokens may only read");
+    if (key.kind == ObjectKind::kTenant) return ErrorResponse(403, "only admins change tenants");
+    if (got->owner.empty()) return ErrorResponse(403, "only admins change global policies");
+    if (got->owner != p.tenant) return ErrorResponse(404, "no " + what);
   }
   if (key.kind == ObjectKind::kTenant) {
     // Its operators' and viewers' tokens would otherwise come back to life with a new tenant of that name.
     std::string page_token;
     do {
       auto tokens = store_->ListTokens(page_token, 1000);
-      if (!tokens.ok()) return Error(StatusFor(tokens.status()), tokens.status().message());
+      if (!tokens.ok()) return ErrorResponse(tokens.status());
       for (const TokenRecord& t : tokens->items) {
         if (t.tenant == key.name && t.revoked_ms == 0 && (t.expires_ms == 0 || t.expires_ms > c.now_ms)) {
-          return Error(409, "tenant " + key.name + " still has active tokens (" + t.id + "); revoke them first");
+          return ErrorResponse(409,
+                               "tenant " + key.name + " still has active tokens (" + t.id + "); revoke them first");
         }
       }
       page_token = tokens->next_page_token;
@@ -320,12 +323,12 @@ HttpResponse ControlApi::DeleteObject(Call& c, const ObjectKey& key) {
   if (auto v = c.Query("version")) {
     char* end = nullptr;
     expected = std::strtoll(v->c_str(), &end, 10);
-    if (v->empty() || *end != '\0') return Error(400, "must be an integer", "version");
+    if (v->empty() || *end != '\0') return ErrorResponse(400, "must be an integer", "version");
   }
   AuditRecord audit = c.Audit("delete", std::string(ObjectKindName(key.kind)), got->owner, key.name);
   audit.status = 204;
   auto deleted = store_->Delete(key, expected, std::move(audit));
-  if (!deleted.ok()) return Error(StatusFor(deleted.status()), deleted.status().message());
+  if (!deleted.ok()) return ErrorResponse(deleted.status());
   HttpResponse r;
   r.status = 204;
   return r;
@@ -363,7 +366,7 @@ namespace {
 // Path parameters that are valid names (else 404); the front has checked a tenant-bound token's {tenant}.
 std::optional<HttpResponse> CheckNamePath(const HttpRequest& r, std::initializer_list<const char*> params) {
   std::string bad;
-  if (!ValidParams(r, params, &bad)) return Error(404, "no " + std::string(*(params.end() - 1)) + " " + bad);
+  if (!ValidParams(r, params, &bad)) return ErrorResponse(404, "no " + std::string(*(params.end() - 1)) + " " + bad);
   return std::nullopt;
 }
 
@@ -385,7 +388,7 @@ HttpResponse ControlApi::ListServices(Call& c) {
   if (auto refused = CheckNamePath(c.request, {"tenant"})) return *refused;
   const std::string tenant(c.Param("tenant"));
   if (auto t = store_->Get({ObjectKind::kTenant, "", tenant}); !t.ok()) {
-    return Error(StatusFor(t.status()), "no tenant " + tenant);
+    return ErrorResponse(HttpStatusOf(t.status().code()), "no tenant " + tenant);
   }
   ListQuery query = KindQuery(ObjectKind::kService);
   query.tenant = tenant;
@@ -413,7 +416,7 @@ HttpResponse ControlApi::CreatePolicy(Call& c) {
 
 HttpResponse ControlApi::PolicyItem(Call& c) {
   std::string bad;
-  if (!ValidParams(c.request, {"policy"}, &bad)) return Error(404, "no policy " + bad);
+  if (!ValidParams(c.request, {"policy"}, &bad)) return ErrorResponse(404, "no policy " + bad);
   return Item(c, {ObjectKind::kPolicy, "", std::string(c.Param("policy"))});
 }
 
@@ -421,53 +424,48 @@ HttpResponse ControlApi::PolicyItem(Call& c) {
 
 HttpResponse ControlApi::ListTokens(Call& c) {
   size_t limit = 100;
-  if (auto l = c.Query("limit")) {
-    char* end = nullptr;
-    const long n = std::strtol(l->c_str(), &end, 10);
-    if (l->empty() || *end != '\0' || n < 1 || n > 1000) return Error(400, "must be an integer 1-1000", "limit");
-    limit = static_cast<size_t>(n);
-  }
+  if (auto refused = ParseLimit(c.Query("limit"), &limit)) return *refused;
   auto page = store_->ListTokens(c.Query("page_token").value_or(""), limit);
-  if (!page.ok()) return Error(StatusFor(page.status()), page.status().message(), "page_token");
+  if (!page.ok()) return ErrorResponse(HttpStatusOf(page.status().code()), page.status().message(), "page_token");
   std::string body = "{\"items\":[";
   for (size_t i = 0; i < page->items.size(); ++i) body += (i > 0 ? "," : "") + TokenJson(page->items[i], "");
   body += "],\"next_page_token\":\"" + page->next_page_token + "\"}";
-  return Json(200, std::move(body));
+  return JsonResponse(200, std::move(body));
 }
 
 HttpResponse ControlApi::CreateToken(Call& c) {
   rapidjson::Document d;
   d.Parse(c.request.body.c_str(), c.request.body.size());
-  if (d.HasParseError() || !d.IsObject()) return Error(400, "the body must be a JSON object");
+  if (d.HasParseError() || !d.IsObject()) return ErrorResponse(400, "the body must be a JSON object");
   TokenRequest req;
   const rapidjson::Value& body = d;  // const members: clang's C++20 rejects RapidJSON's mutable iterator compare
   for (const auto& m : body.GetObject()) {
     const std::string key(m.name.GetString(), m.name.GetStringLength());
     if (key != "name" && key != "role" && key != "tenant" && key != "expires_in") {
-      return Error(422, "is not a known field", key);
+      return ErrorResponse(422, "is not a known field", key);
     }
-    if (!m.value.IsString()) return Error(422, "must be a string", key);
+    if (!m.value.IsString()) return ErrorResponse(422, "must be a string", key);
     const std::string v(m.value.GetString(), m.value.GetStringLength());
     if (key == "name") req.name = v;
     if (key == "role") req.role = v;
     if (key == "tenant") req.tenant = v;
     if (key == "expires_in") {
       auto dur = ParseDuration(v);
-      if (!dur.ok() || dur->count() <= 0) return Error(422, "must be a duration such as \"30d\"", key);
+      if (!dur.ok() || dur->count() <= 0) return ErrorResponse(422, "must be a duration such as \"30d\"", key);
       req.expires_in_ms = dur->count();
     }
   }
-  if (req.role.empty()) return Error(422, "is required", "role");
+  if (req.role.empty()) return ErrorResponse(422, "is required", "role");
   auto issued = IssueToken(store_, req, c.now_ms, c.Audit("token.create", "token", req.tenant, ""));
   if (!issued.ok()) {
-    const std::string& m = issued.status().message();
-    const size_t colon = m.find(':');
-    if (issued.status().code() == StatusCode::kInvalidArgument && colon != std::string::npos) {
-      return Error(422, m.substr(colon + 2), m.substr(0, colon));
+    // A field of the request that does not hold: 422 naming it, the message without its "field: " prefix.
+    const Status& s = issued.status();
+    if (s.code() == StatusCode::kInvalidArgument && !s.field().empty()) {
+      return ErrorResponse(422, std::string_view(s.message()).substr(s.field().size() + 2), s.field());
     }
-    return Error(StatusFor(issued.status()), m);
+    return ErrorResponse(HttpStatusOf(s.code()), s.message());
   }
-  HttpResponse r = Json(201, TokenJson(issued->record, issued->secret));
+  HttpResponse r = JsonResponse(201, TokenJson(issued->record, issued->secret));
   r.headers.emplace_back("Location", "/api/v1/tokens/" + issued->record.id);
   r.headers.emplace_back("Cache-Control", "no-store");
   return r;
@@ -477,13 +475,13 @@ HttpResponse ControlApi::TokenItem(Call& c) {
   const std::string id(c.Param("token"));
   if (c.request.method == "GET") {
     auto t = store_->GetToken(id);
-    if (!t.ok()) return Error(StatusFor(t.status()), "no token " + id);
-    return Json(200, TokenJson(*t, ""));
+    if (!t.ok()) return ErrorResponse(HttpStatusOf(t.status().code()), "no token " + id);
+    return JsonResponse(200, TokenJson(*t, ""));
   }
   auto t = store_->RevokeToken(id, c.now_ms, c.Audit("token.revoke", "token", "", id));
   if (!t.ok())
-    return Error(StatusFor(t.status()),
-                 t.status().code() == StatusCode::kNotFound ? "no token " + id : t.status().message());
+    return ErrorResponse(HttpStatusOf(t.status().code()),
+                         t.status().code() == StatusCode::kNotFound ? "no token " + id : t.status().message());
   HttpResponse r;
   r.status = 204;
   return r;
@@ -493,29 +491,24 @@ HttpResponse ControlApi::TokenItem(Call& c) {
 
 HttpResponse ControlApi::ListAudit(Call& c) {
   AuditQuery query;
-  if (auto l = c.Query("limit")) {
-    char* end = nullptr;
-    const long n = std::strtol(l->c_str(), &end, 10);
-    if (l->empty() || *end != '\0' || n < 1 || n > 1000) return Error(400, "must be an integer 1-1000", "limit");
-    query.limit = static_cast<size_t>(n);
-  }
+  if (auto refused = ParseLimit(c.Query("limit"), &query.limit)) return *refused;
   for (const char* key : {"page_token", "after"}) {
     if (auto a = c.Query(key)) {
       char* end = nullptr;
       query.after_seq = std::strtoll(a->c_str(), &end, 10);
-      if (a->empty() || *end != '\0' || query.after_seq < 0) return Error(400, "must be a record number", key);
+      if (a->empty() || *end != '\0' || query.after_seq < 0) return ErrorResponse(400, "must be a record number", key);
     }
   }
   if (auto t = c.Query("tenant")) query.tenant = *t;
   if (auto k = c.Query("kind")) query.kind = *k;
   if (c.tenant_bound()) {
     if (query.tenant && *query.tenant != c.principal.tenant) {
-      return Error(403, "this token is bound to tenant " + c.principal.tenant, "tenant");
+      return ErrorResponse(403, "this token is bound to tenant " + c.principal.tenant, "tenant");
     }
     query.tenant = c.principal.tenant;
   }
   auto page = store_->ListAudit(query);
-  if (!page.ok()) return Error(StatusFor(page.status()), page.status().message());
+  if (!page.ok()) return ErrorResponse(page.status());
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
@@ -529,13 +522,13 @@ HttpResponse ControlApi::ListAudit(Call& c) {
   w.Key("next_page_token");
   w.String(page->next_page_token.c_str());
   w.EndObject();
-  return Json(200, std::string(buf.GetString(), buf.GetSize()));
+  return JsonResponse(200, std::string(buf.GetString(), buf.GetSize()));
 }
 
 HttpResponse ControlApi::VerifyAudit(Call& /*c*/) {
   auto v = store_->VerifyAudit();
-  if (!v.ok()) return Error(StatusFor(v.status()), v.status().message());
-  return Json(200, AuditVerificationJson(*v));
+  if (!v.ok()) return ErrorResponse(v.status());
+  return JsonResponse(200, AuditVerificationJson(*v));
 }
 
 }  // namespace prescale::aggregator

@@ -57,9 +57,8 @@ class Decoder {
   }
 
  private:
-  static Status Fail(std::string field, std::string message) {
-    std::string text = field.empty() ? message : field + ": " + message;
-    return Status::InvalidArgument(std::move(text)).WithField(std::move(field));
+  static Status Fail(std::string field, std::string_view message) {
+    return Status::ForField(StatusCode::kInvalidArgument, std::move(field), message);
   }
 
   Status DecodeSeries(const rapidjson::Value& v, const std::string& path, TimeSeries* ts) {

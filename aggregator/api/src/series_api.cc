@@ -16,8 +16,8 @@ Result<SeriesQuery> ParseSeriesQuery(std::string_view query_string, int64_t now_
   SeriesQuery q;
   bool has_from = false;
   q.to_ms = now_ms;
-  auto fail = [](const std::string& name, const std::string& why) {
-    return Status::InvalidArgument(name + ": " + why).WithField(name);
+  auto fail = [](const std::string& name, std::string_view why) {
+    return Status::ForField(StatusCode::kInvalidArgument, name, why);
   };
   for (auto& [name, value] : *params) {
     if (name == "tenant" || name == "service" || name == "resource") {
@@ -94,7 +94,8 @@ Result<DemandKey> ParseForecastsQuery(std::string_view query_string) {
     if (name == "tenant" || name == "service" || name == "resource") {
       (name == "tenant" ? filter.tenant : name == "service" ? filter.service : filter.resource) = value;
     } else {
-      return Status::InvalidArgument(name + ": unknown parameter (expected tenant, service, resource)").WithField(name);
+      return Status::ForField(StatusCode::kInvalidArgument, name,
+                              "unknown parameter (expected tenant, service, resource)");
     }
   }
   return filter;

@@ -107,16 +107,16 @@ std::optional<BuiltObject> BuildObject(ObjectKind kind, std::string_view body, c
 
 Result<IssuedToken> IssueToken(ControlStore* store, const TokenRequest& request, int64_t now_ms, AuditRecord audit) {
   const std::optional<Role> role = ParseRole(request.role);
-  if (!role || *role == Role::kAnonymous)
-    return Status::InvalidArgument("role: must be one of admin, operator, viewer, agent");
+  auto invalid = [](std::string field, std::string_view message) {
+    return Status::ForField(StatusCode::kInvalidArgument, std::move(field), message);
+  };
+  if (!role || *role == Role::kAnonymous) return invalid("role", "must be one of admin, operator, viewer, agent");
   const bool bound = IsTenantBound(*role);
-  if (bound && request.tenant.empty())
-    return Status::InvalidArgument("tenant: operator and viewer tokens need a tenant");
-  if (!bound && !request.tenant.empty())
-    return Status::InvalidArgument("tenant: only operator and viewer tokens have a tenant");
+  if (bound && request.tenant.empty()) return invalid("tenant", "operator and viewer tokens need a tenant");
+  if (!bound && !request.tenant.empty()) return invalid("tenant", "only operator and viewer tokens have a tenant");
   if (bound) {
     auto t = store->Get({ObjectKind::kTenant, "", request.tenant});
-    if (!t.ok()) return Status::InvalidArgument("tenant: no tenant " + request.tenant);
+    if (!t.ok()) return invalid("tenant", "no tenant " + request.tenant);
   }
   IssuedToken issued;
   issued.secret = "prescale_" + RandomHex(24);

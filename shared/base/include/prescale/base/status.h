@@ -62,6 +62,12 @@ class [[nodiscard]] Status {
     field_ = std::move(field);
     return *this;
   }
+  // An error about one input field, as decoders report it: the message
+  // "field: message" (the message alone when field is empty), field() set.
+  static Status ForField(StatusCode code, std::string field, std::string_view message) {
+    std::string text = field.empty() ? std::string(message) : field + ": " + std::string(message);
+    return Status(code, std::move(text)).WithField(std::move(field));
+  }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

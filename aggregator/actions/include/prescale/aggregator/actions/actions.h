@@ -61,6 +61,15 @@ class ActionDispatcher {
   void AppendMetrics(std::string* out) const;
 
  private:
+  // One attempt at a due action: its payload, its service's spec and its
+  // executor. *seconds is how long the executor took, -1 when none ran.
+  ExecutionResult Attempt(const OutboxEntry& e, double* seconds);
+  // Reschedules an action whose attempt asked for a retry, after a backoff
+  // that doubles with each attempt.
+  void Retry(const OutboxEntry& e, const ExecutionResult& result, double seconds, int64_t now_ms);
+  // Takes a delivered or failed action out of the outbox with its audit
+  // record, and records the replicas its executor reported.
+  void Finish(const OutboxEntry& e, const ExecutionResult& result, double seconds, int64_t now_ms, bool expired);
   void Observe(const std::string& executor, const char* result, double seconds);
 
   ControlStore* store_;

@@ -31,7 +31,7 @@ struct IssuedToken {
 };
 
 // Creates a random token and stores its hash, audited with `audit`'s actor.
-// InvalidArgument messages start with the field ("role: ...").
+// InvalidArgument names the field (Status::ForField: "role: ...", field() "role").
 Result<IssuedToken> IssueToken(ControlStore* store, const TokenRequest& request, int64_t now_ms, AuditRecord audit);
 
 // An object as the store keeps it, built from a request body (or a bootstrap
