@@ -68,8 +68,7 @@ class Decoder {
   // Not JSON at all: 400; a field that is wrong: 422 naming it.
   static Status Fail(std::string field, std::string message) {
     if (field.empty()) return Status::InvalidArgument(std::move(message));
-    std::string text = field + ": " + message;
-    return Status::Unprocessable(std::move(text)).WithField(std::move(field));
+    return Status::ForField(StatusCode::kUnprocessable, std::move(field), message);
   }
 
   Status OptionalString(const rapidjson::Value& obj, const char* name, const std::string& path,
