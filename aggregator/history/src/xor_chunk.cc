@@ -153,6 +153,11 @@ remote_write::Sample XorChunk::Reader::Next(size_t index) {
       leading = static_cast<int>(ReadBits(5));
       const int significant = static_cast<int>(ReadBits(6)) + 1;
       trailing = 64 - leading - significant;
+      if (trailing < 0) {  // only a corrupt chunk says so: read what fits and flag it
+        overrun = true;
+        leading = 64 - significant;
+        trailing = 0;
+      }
     }
     value_bits ^= ReadBits(64 - leading - trailing) << trailing;
   }
