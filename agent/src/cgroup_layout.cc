@@ -67,7 +67,7 @@ Result<CgroupLayout> DetectCgroupLayout(const std::string& root) {
       continue;
     }
     // Prefer the directory's own name ("cpu,cpuacct") over a symlink to it.
-    found.push_back({resolved, CgroupHierarchy{path, false, mask}});
+    found.emplace_back(resolved, CgroupHierarchy{path, false, mask});
   }
   std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.second.dir < b.second.dir; });
   for (auto& [resolved, h] : found) {

@@ -7,27 +7,27 @@ namespace {
 
 // kubelet, cgroupfs driver: /kubepods[/<qos>]/pod<uid>/<container id>
 const std::regex& KubeCgroupfsRegex() {
-  static const std::regex re(R"(^/kubepods(?:/(burstable|besteffort))?/pod([0-9a-fA-F-]+)/([0-9a-f]{64})$)");
-  return re;
+  static const std::regex kPattern(R"(^/kubepods(?:/(burstable|besteffort))?/pod([0-9a-fA-F-]+)/([0-9a-f]{64})$)");
+  return kPattern;
 }
 
 // kubelet, systemd driver:
 // /kubepods.slice[/kubepods-<qos>.slice]/kubepods[-<qos>]-pod<uid_>.slice/<runtime>-<id>.scope
 const std::regex& KubeSystemdRegex() {
-  static const std::regex re(
+  static const std::regex kPattern(
       R"(^/kubepods\.slice(?:/kubepods-(burstable|besteffort)\.slice)?/kubepods(?:-(?:burstable|besteffort))?-pod([0-9a-fA-F_]+)\.slice/(?:cri-containerd|crio|docker)-([0-9a-f]{64})\.scope$)");
-  return re;
+  return kPattern;
 }
 
 const std::regex& SystemdRegex() {
-  static const std::regex re(R"(^/system\.slice/(.+)\.service$)");
-  return re;
+  static const std::regex kPattern(R"(^/system\.slice/(.+)\.service$)");
+  return kPattern;
 }
 
 std::vector<std::string> Groups(const std::cmatch& m) {
   std::vector<std::string> groups;
   groups.reserve(m.size());
-  for (size_t i = 0; i < m.size(); ++i) groups.push_back(m[i].matched ? m[i].str() : std::string());
+  for (const auto& group : m) groups.push_back(group.matched ? group.str() : std::string());
   return groups;
 }
 

@@ -145,22 +145,20 @@ void Pusher::CountSpoolDrops() {
 void Pusher::Enqueue(Batch batch) {
   {
     std::lock_guard<std::mutex> lock(spill_mu_);
-    if (!spill_) {
-      auto* b = new Batch(std::move(batch));
-      if (queue_->q.push(b)) {
-        ++queue_->depth;
-        b = nullptr;
-      } else {
-        batch = std::move(*b);
-        delete b;
-        spill_ = true;
-      }
-    }
-    if (spill_) {
-      if (Status s = spool_->Append(batch); !s.ok()) {
-        Drop("spool_error", batch.samples);
+    const auto spool = [&](const Batch& b) {
+      if (Status s = spool_->Append(b); !s.ok()) {
+        Drop("spool_error", b.samples);
         if (log_limiter_.Allow("spool-error")) Log(LogLevel::kError, "spool: " + s.message() + "; batch dropped");
       }
+    };
+    if (spill_) {
+      spool(batch);
+    } else if (auto* b = new Batch(std::move(batch)); queue_->q.push(b)) {
+      ++queue_->depth;
+    } else {
+      spill_ = true;  // the queue is full: batches go to the spool, in order, until it is empty again
+      spool(*b);
+      delete b;
     }
   }
   CountSpoolDrops();

@@ -8,6 +8,7 @@
 
 #include "prescale/aggregator/api/series_api.h"
 #include "prescale/aggregator/history/backfill.h"
+#include "prescale/base/timestamp.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace prescale::aggregator;
@@ -15,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto q = ParseSeriesQuery(input, 1'800'000'000'000);
   if (q.ok() && (q->from_ms >= q->to_ms || q->step.count() < 60'000 || q->step.count() % 60'000 != 0)) std::abort();
   int64_t ms = 0;
-  (void)ParseTimestamp(input, &ms);
+  (void)prescale::ParseTimestamp(input, &ms);
   auto matrix = ParsePromMatrix(input, DemandOptions{});
   if (matrix.ok()) {
     for (const auto& s : *matrix) {
