@@ -1,8 +1,13 @@
 #include "prescale/agent/agent.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -11,6 +16,53 @@
 #include "prescale/base/log.h"
 
 namespace prescale::agent {
+
+// The self-metrics registry (the scrape manager, the pusher and the directive loop register
+// theirs here too) and the agent's own metrics, which point into it.
+struct Agent::Metrics {
+  // Registers the agent's metrics: read errors by collector (every one of `collectors` that is
+  // not null) and the build info, labelled with the cgroup layout.
+  Metrics(const std::vector<const Collector*>& collectors, std::string_view layout_kind);
+
+  prometheus::Registry registry;
+  prometheus::Histogram* cycle_seconds = nullptr;
+  prometheus::Gauge* cgroups_tracked = nullptr;
+  prometheus::Gauge* cgroups_seen = nullptr;
+  prometheus::Gauge* open_fds = nullptr;
+  std::map<const Collector*, prometheus::Counter*> read_errors;
+};
+
+Agent::Metrics::Metrics(const std::vector<const Collector*>& collectors, std::string_view layout_kind) {
+  cycle_seconds = &prometheus::BuildHistogram()
+                       .Name("prescale_agent_collection_duration_seconds")
+                       .Help("Wall time of one collection cycle (all collectors and the exposition).")
+                       .Register(registry)
+                       .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
+                                                                        0.1, 0.25, 0.5, 1});
+  auto& gauges = prometheus::BuildGauge()
+                     .Name("prescale_agent_cgroups_tracked")
+                     .Help("Cgroups the agent tracks: included (mapped to a tenant and service) or seen (all walked).")
+                     .Register(registry);
+  cgroups_tracked = &gauges.Add({{"state", "included"}});
+  cgroups_seen = &gauges.Add({{"state", "seen"}});
+  open_fds = &prometheus::BuildGauge()
+                  .Name("prescale_agent_open_file_descriptors")
+                  .Help("Cgroup files the agent keeps open to re-read with pread.")
+                  .Register(registry)
+                  .Add({});
+  auto& errors = prometheus::BuildCounter()
+                     .Name("prescale_agent_read_errors_total")
+                     .Help("Reads that failed and were skipped (vanished cgroups, unreadable or malformed files).")
+                     .Register(registry);
+  for (const Collector* c : collectors) {
+    if (c != nullptr) read_errors[c] = &errors.Add({{"collector", std::string(c->name())}});
+  }
+  auto& info = prometheus::BuildGauge()
+                   .Name("prescale_agent_build_info")
+                   .Help("Constant 1, labelled with the agent's version and the node's cgroup layout.")
+                   .Register(registry);
+  info.Add({{"version", "0.1.0"}, {"cgroup_layout", std::string(layout_kind)}}).Set(1);
+}
 
 Result<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, const Clock& clock, const PusherOptions* push_tuning) {
   auto layout = DetectCgroupLayout(config.cgroup_root);
@@ -34,8 +86,8 @@ Status Agent::CreatePusher(const Clock& clock, const PusherOptions* push_tuning)
   options.url = c.aggregator_url;
   options.token_file = c.token_file;
   options.ca_file = c.ca_file;
-  auto pusher =
-      Pusher::Create(std::move(options), http::NewCurlHttpClient(), std::move(spool).value(), clock, registry_.get());
+  auto pusher = Pusher::Create(std::move(options), http::NewCurlHttpClient(), std::move(spool).value(), clock,
+                               &metrics_->registry);
   if (!pusher.ok()) return pusher.status();
   pusher_ = std::move(pusher).value();
   return Status::Ok();
@@ -57,7 +109,7 @@ Status Agent::CreateDirectiveLoop(const Clock& clock) {
   options.interval = c.directive_interval.count() > 0 ? c.directive_interval : c.interval;
   // A poll never outlasts its interval, so a dead aggregator cannot delay lease checks by more than one.
   options.timeout = std::min(options.interval, std::chrono::milliseconds(5000));
-  auto loop = DirectiveLoop::Create(std::move(options), clock, registry_.get());
+  auto loop = DirectiveLoop::Create(std::move(options), clock, &metrics_->registry);
   if (!loop.ok()) return loop.status();
   directives_ = std::move(loop).value();
   return Status::Ok();
@@ -75,46 +127,17 @@ Agent::Agent(AgentConfig config, CgroupLayout layout, const Clock& clock)
       mapper_(config_.mapping, config_.keep_unmatched),
       table_(mapper_, config_.node, config_.max_cgroups),
       reader_(std::min<size_t>(RaiseFdLimitAndBudget(), config_.max_open_files)),
-      registry_(std::make_shared<prometheus::Registry>()),
       published_(std::make_shared<const std::string>()) {
   cgroup_collectors_ = NewCgroupCollectors(layout_, &table_, &reader_, config_.proc_root);
   node_collector_ = std::make_unique<NodeCollector>(config_.proc_root, &node_stats_, &reader_);
 
-  cycle_seconds_ = &prometheus::BuildHistogram()
-                        .Name("prescale_agent_collection_duration_seconds")
-                        .Help("Wall time of one collection cycle (all collectors and the exposition).")
-                        .Register(*registry_)
-                        .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
-                                                                         0.1, 0.25, 0.5, 1});
-  auto& gauges = prometheus::BuildGauge()
-                     .Name("prescale_agent_cgroups_tracked")
-                     .Help("Cgroups the agent tracks: included (mapped to a tenant and service) or seen (all walked).")
-                     .Register(*registry_);
-  cgroups_tracked_ = &gauges.Add({{"state", "included"}});
-  cgroups_seen_ = &gauges.Add({{"state", "seen"}});
-  open_fds_ = &prometheus::BuildGauge()
-                   .Name("prescale_agent_open_file_descriptors")
-                   .Help("Cgroup files the agent keeps open to re-read with pread.")
-                   .Register(*registry_)
-                   .Add({});
-  auto& errors = prometheus::BuildCounter()
-                     .Name("prescale_agent_read_errors_total")
-                     .Help("Reads that failed and were skipped (vanished cgroups, unreadable or malformed files).")
-                     .Register(*registry_);
   std::vector<const Collector*> all = {cgroup_collectors_.activity.get(), cgroup_collectors_.network.get(),
                                        node_collector_.get()};
   for (const auto& c : cgroup_collectors_.hierarchies) all.push_back(c.get());
-  for (const Collector* c : all) {
-    if (c != nullptr) read_errors_[c] = &errors.Add({{"collector", std::string(c->name())}});
-  }
-  auto& info = prometheus::BuildGauge()
-                   .Name("prescale_agent_build_info")
-                   .Help("Constant 1, labelled with the agent's version and the node's cgroup layout.")
-                   .Register(*registry_);
-  info.Add({{"version", "0.1.0"}, {"cgroup_layout", std::string(CgroupLayoutKindName(layout_.kind))}}).Set(1);
+  metrics_ = std::make_unique<Metrics>(all, CgroupLayoutKindName(layout_.kind));
   // libcurl's initialisation costs megabytes of memory: only pay it when there is something to scrape.
   scrapes_ = std::make_unique<ScrapeManager>(
-      config_, config_.scrape_targets.empty() ? nullptr : http::NewCurlHttpClient(), registry_.get(), clock_);
+      config_, config_.scrape_targets.empty() ? nullptr : http::NewCurlHttpClient(), &metrics_->registry, clock_);
 }
 
 void Agent::CollectOnce() {
@@ -140,9 +163,9 @@ void Agent::CollectOnce() {
   WriteCgroupExposition(table_, node_stats_, text.get());
   WriteNodeExposition(node_stats_, config_.node, text.get());
   if (pusher_) Push(timestamp_ms);
-  cgroups_tracked_->Set(static_cast<double>(table_.included().size()));
-  cgroups_seen_->Set(static_cast<double>(table_.size()));
-  open_fds_->Set(static_cast<double>(CgroupFileReader::GlobalOpenFds()));
+  metrics_->cgroups_tracked->Set(static_cast<double>(table_.included().size()));
+  metrics_->cgroups_seen->Set(static_cast<double>(table_.size()));
+  metrics_->open_fds->Set(static_cast<double>(CgroupFileReader::GlobalOpenFds()));
   std::shared_ptr<const std::string> previous;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -151,7 +174,7 @@ void Agent::CollectOnce() {
   }
   // Reuse the previous buffer when no HTTP thread still reads it.
   if (previous.use_count() == 1) spare_ = std::const_pointer_cast<std::string>(previous);
-  cycle_seconds_->Observe(std::chrono::duration<double>(clock_.Monotonic() - start).count());
+  metrics_->cycle_seconds->Observe(std::chrono::duration<double>(clock_.Monotonic() - start).count());
   ready_.store(true);
 }
 
@@ -170,7 +193,7 @@ void Agent::Push(int64_t timestamp_ms) {
 
 void Agent::Run(Collector* collector) {
   const uint64_t errors = collector->Collect();
-  if (errors > 0) read_errors_.at(collector)->Increment(static_cast<double>(errors));
+  if (errors > 0) metrics_->read_errors.at(collector)->Increment(static_cast<double>(errors));
 }
 
 std::vector<std::shared_ptr<const std::string>> Agent::ExpositionParts() const {
@@ -181,7 +204,7 @@ std::vector<std::shared_ptr<const std::string>> Agent::ExpositionParts() const {
   }
   parts.push_back(scrapes_->Latest());
   std::ostringstream self;
-  prometheus::TextSerializer().Serialize(self, registry_->Collect());
+  prometheus::TextSerializer().Serialize(self, metrics_->registry.Collect());
   parts.push_back(std::make_shared<const std::string>(self.str()));
   return parts;
 }

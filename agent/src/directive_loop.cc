@@ -1,5 +1,10 @@
 #include "prescale/agent/directive_loop.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
 #include <cctype>
 #include <set>
 
@@ -72,6 +77,48 @@ Result<std::string> CpuCapRoot(const CgroupLayout& layout) {
   return Status::NotFound("no cgroup hierarchy with a CPU controller (v1 cpu or v2) to apply CPU caps in");
 }
 
+struct DirectiveLoop::Metrics {
+  explicit Metrics(prometheus::Registry& registry);
+
+  prometheus::Family<prometheus::Gauge>* cap_family = nullptr;
+  std::map<std::string, prometheus::Gauge*> cap_gauges;  // dir -> its gauge in cap_family
+  prometheus::Counter* polls_ok = nullptr;
+  prometheus::Counter* polls_error = nullptr;
+  prometheus::Counter* lease_expiries = nullptr;
+  prometheus::Counter* apply_errors = nullptr;
+  prometheus::Gauge* active = nullptr;
+};
+
+DirectiveLoop::Metrics::Metrics(prometheus::Registry& registry) {
+  cap_family = &prometheus::BuildGauge()
+                    .Name("prescale_agent_cpu_cap_cores")
+                    .Help(
+                        "CPU cap in force on a cgroup by an aggregator directive, in cores (the directive's "
+                        "cap split equally among the service's cgroups on the node).")
+                    .Register(registry);
+  auto& polls = prometheus::BuildCounter()
+                    .Name("prescale_agent_directive_polls_total")
+                    .Help("Polls of the aggregator's directives, by result (error: network, HTTP status or body).")
+                    .Register(registry);
+  polls_ok = &polls.Add({{"result", "ok"}});
+  polls_error = &polls.Add({{"result", "error"}});
+  lease_expiries = &prometheus::BuildCounter()
+                        .Name("prescale_agent_directive_lease_expiries_total")
+                        .Help("CPU caps released because their lease ran out without a renewing answer.")
+                        .Register(registry)
+                        .Add({});
+  apply_errors = &prometheus::BuildCounter()
+                      .Name("prescale_agent_directive_apply_errors_total")
+                      .Help("CPU caps that could not be written to a cgroup (no CPU controller, cgroup gone).")
+                      .Register(registry)
+                      .Add({});
+  active = &prometheus::BuildGauge()
+                .Name("prescale_agent_directives_active")
+                .Help("Directives (tenant, service) with a CPU cap in force on at least one cgroup of this node.")
+                .Register(registry)
+                .Add({});
+}
+
 Result<std::unique_ptr<DirectiveLoop>> DirectiveLoop::Create(DirectiveLoopOptions options, const Clock& clock,
                                                              prometheus::Registry* registry) {
   if (!options.api_url.starts_with("http://") && !options.api_url.starts_with("https://")) {
@@ -94,37 +141,11 @@ DirectiveLoop::DirectiveLoop(DirectiveLoopOptions options, std::string token, co
     : options_(std::move(options)),
       token_(std::move(token)),
       throttler_(clock),
-      fetcher_(std::make_unique<DirectiveFetcher>()) {
+      fetcher_(std::make_unique<DirectiveFetcher>()),
+      metrics_(std::make_unique<Metrics>(*registry)) {
   std::string base = options_.api_url;
   while (base.ends_with('/')) base.pop_back();
   url_ = base + "/api/v1/directives?node=" + PercentEncode(options_.node);
-  cap_family_ = &prometheus::BuildGauge()
-                     .Name("prescale_agent_cpu_cap_cores")
-                     .Help(
-                         "CPU cap in force on a cgroup by an aggregator directive, in cores (the directive's "
-                         "cap split equally among the service's cgroups on the node).")
-                     .Register(*registry);
-  auto& polls = prometheus::BuildCounter()
-                    .Name("prescale_agent_directive_polls_total")
-                    .Help("Polls of the aggregator's directives, by result (error: network, HTTP status or body).")
-                    .Register(*registry);
-  polls_ok_ = &polls.Add({{"result", "ok"}});
-  polls_error_ = &polls.Add({{"result", "error"}});
-  lease_expiries_ = &prometheus::BuildCounter()
-                         .Name("prescale_agent_directive_lease_expiries_total")
-                         .Help("CPU caps released because their lease ran out without a renewing answer.")
-                         .Register(*registry)
-                         .Add({});
-  apply_errors_ = &prometheus::BuildCounter()
-                       .Name("prescale_agent_directive_apply_errors_total")
-                       .Help("CPU caps that could not be written to a cgroup (no CPU controller, cgroup gone).")
-                       .Register(*registry)
-                       .Add({});
-  active_ = &prometheus::BuildGauge()
-                 .Name("prescale_agent_directives_active")
-                 .Help("Directives (tenant, service) with a CPU cap in force on at least one cgroup of this node.")
-                 .Register(*registry)
-                 .Add({});
 }
 
 DirectiveLoop::~DirectiveLoop() {
@@ -135,9 +156,9 @@ DirectiveLoop::~DirectiveLoop() {
 void DirectiveLoop::ReleaseAll() {
   throttler_.ReleaseAll();
   owners_.clear();
-  for (const auto& [dir, gauge] : cap_gauges_) cap_family_->Remove(gauge);
-  cap_gauges_.clear();
-  active_->Set(0);
+  for (const auto& [dir, gauge] : metrics_->cap_gauges) metrics_->cap_family->Remove(gauge);
+  metrics_->cap_gauges.clear();
+  metrics_->active->Set(0);
 }
 
 void DirectiveLoop::SetCgroups(ServiceCgroups cgroups) {
@@ -159,12 +180,12 @@ Result<DirectiveSet> DirectiveLoop::Fetch() {
 Status DirectiveLoop::PollOnce() {
   auto set = Fetch();
   if (set.ok()) {
-    polls_ok_->Increment();
+    metrics_->polls_ok->Increment();
     if (!last_error_.empty()) Log(LogLevel::kInfo, "directives: polling works again (" + url_ + ")");
     last_error_.clear();
     Apply(*set);
   } else {
-    polls_error_->Increment();
+    metrics_->polls_error->Increment();
     // Caps stay until their lease runs out. Log a failure once, not every cycle.
     if (set.status().message() != last_error_) {
       Log(LogLevel::kWarning, "directives: " + set.status().message() + "; caps in force stay until their lease ends");
@@ -203,7 +224,7 @@ void DirectiveLoop::Apply(const DirectiveSet& set) {
   }
   for (auto& [dir, want] : wanted) {
     if (Status s = throttler_.Apply(dir, want.cores, set.lease); !s.ok()) {
-      apply_errors_->Increment();
+      metrics_->apply_errors->Increment();
       // Warn once per cgroup, not every cycle; the counter keeps counting.
       if (failing_.insert(dir).second) {
         Log(LogLevel::kWarning,
@@ -215,9 +236,9 @@ void DirectiveLoop::Apply(const DirectiveSet& set) {
     Owner& owner = owners_[dir];
     if (owner.tenant != want.owner.tenant || owner.service != want.owner.service || owner.path != want.owner.path) {
       // The directory changed hands (or is new): its gauge takes the new labels.
-      if (auto g = cap_gauges_.find(dir); g != cap_gauges_.end()) {
-        cap_family_->Remove(g->second);
-        cap_gauges_.erase(g);
+      if (auto g = metrics_->cap_gauges.find(dir); g != metrics_->cap_gauges.end()) {
+        metrics_->cap_family->Remove(g->second);
+        metrics_->cap_gauges.erase(g);
       }
       owner = std::move(want.owner);
     }
@@ -227,7 +248,7 @@ void DirectiveLoop::Apply(const DirectiveSet& set) {
 void DirectiveLoop::ExpireAndPublish() {
   const size_t expired = throttler_.ExpireLeases();
   if (expired > 0) {
-    lease_expiries_->Increment(static_cast<double>(expired));
+    metrics_->lease_expiries->Increment(static_cast<double>(expired));
     Log(LogLevel::kInfo, "directives: " + std::to_string(expired) + " CPU cap(s) released, their lease ran out");
   }
   std::set<std::string> in_force;
@@ -237,9 +258,9 @@ void DirectiveLoop::ExpireAndPublish() {
     auto owner = owners_.find(cap.dir);
     if (owner == owners_.end()) continue;  // cannot happen: every cap applied was recorded
     services.emplace(owner->second.tenant, owner->second.service);
-    prometheus::Gauge*& gauge = cap_gauges_[cap.dir];
+    prometheus::Gauge*& gauge = metrics_->cap_gauges[cap.dir];
     if (gauge == nullptr) {
-      gauge = &cap_family_->Add(
+      gauge = &metrics_->cap_family->Add(
           {{"tenant", owner->second.tenant}, {"service", owner->second.service}, {"cgroup", owner->second.path}});
     }
     gauge->Set(cap.cores);
@@ -247,15 +268,15 @@ void DirectiveLoop::ExpireAndPublish() {
   for (auto it = owners_.begin(); it != owners_.end();) {
     it = in_force.contains(it->first) ? std::next(it) : owners_.erase(it);
   }
-  for (auto it = cap_gauges_.begin(); it != cap_gauges_.end();) {
+  for (auto it = metrics_->cap_gauges.begin(); it != metrics_->cap_gauges.end();) {
     if (in_force.contains(it->first)) {
       ++it;
     } else {
-      cap_family_->Remove(it->second);
-      it = cap_gauges_.erase(it);
+      metrics_->cap_family->Remove(it->second);
+      it = metrics_->cap_gauges.erase(it);
     }
   }
-  active_->Set(static_cast<double>(services.size()));
+  metrics_->active->Set(static_cast<double>(services.size()));
 }
 
 void DirectiveLoop::Start() {

@@ -1,5 +1,10 @@
 #include "prescale/agent/pusher.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
 #include <boost/lockfree/spsc_queue.hpp>
 
 #include <algorithm>
@@ -35,6 +40,58 @@ struct Pusher::Queue {
   boost::lockfree::spsc_queue<Batch*> q;
   std::atomic<size_t> depth{0};
 };
+
+struct Pusher::Metrics {
+  explicit Metrics(prometheus::Registry& registry);
+
+  prometheus::Gauge* queue_depth = nullptr;
+  prometheus::Gauge* spool_bytes = nullptr;
+  prometheus::Counter* sent = nullptr;
+  prometheus::Counter* retried = nullptr;
+  prometheus::Family<prometheus::Counter>* dropped = nullptr;  // by reason
+  prometheus::Counter* corrupt = nullptr;
+  prometheus::Histogram* duration = nullptr;
+};
+
+Pusher::Metrics::Metrics(prometheus::Registry& registry) {
+  queue_depth = &prometheus::BuildGauge()
+                     .Name("prescale_agent_push_queue_depth")
+                     .Help("Batches waiting in memory for the pusher thread.")
+                     .Register(registry)
+                     .Add({});
+  spool_bytes = &prometheus::BuildGauge()
+                     .Name("prescale_agent_spool_bytes")
+                     .Help("Size of the on-disk spool of batches not yet sent, in bytes.")
+                     .Register(registry)
+                     .Add({});
+  sent = &prometheus::BuildCounter()
+              .Name("prescale_agent_samples_sent_total")
+              .Help("Samples the aggregator accepted.")
+              .Register(registry)
+              .Add({});
+  retried = &prometheus::BuildCounter()
+                 .Name("prescale_agent_samples_retried_total")
+                 .Help("Samples in pushes that failed with a retryable error (5xx, 429, connection) and were retried.")
+                 .Register(registry)
+                 .Add({});
+  dropped = &prometheus::BuildCounter()
+                 .Name("prescale_agent_samples_dropped_total")
+                 .Help(
+                     "Samples given up: rejected by the receiver (reason = HTTP status), or dropped from the spool "
+                     "(spool_full, spool_age, spool_error).")
+                 .Register(registry);
+  corrupt = &prometheus::BuildCounter()
+                 .Name("prescale_agent_spool_corrupt_records_total")
+                 .Help("Spool records skipped because they were truncated or failed their checksum.")
+                 .Register(registry)
+                 .Add({});
+  duration = &prometheus::BuildHistogram()
+                  .Name("prescale_agent_push_duration_seconds")
+                  .Help("Wall time of one remote-write request to the aggregator, failed ones included.")
+                  .Register(registry)
+                  .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                                   0.5, 1, 2.5, 5, 10});
+}
 
 std::chrono::milliseconds BackoffDelay(int attempt, std::chrono::milliseconds base, std::chrono::milliseconds cap,
                                        std::mt19937_64* rng) {
@@ -75,45 +132,9 @@ Pusher::Pusher(PusherOptions options, std::unique_ptr<http::HttpClient> client, 
       clock_(clock),
       queue_(std::make_unique<Queue>(options_.queue_capacity)),
       rng_(options_.seed != 0 ? options_.seed : std::random_device{}()),
-      log_limiter_(clock, std::chrono::minutes(1)) {
+      log_limiter_(clock, std::chrono::minutes(1)),
+      metrics_(std::make_unique<Metrics>(*registry)) {
   spill_ = !spool_->empty();  // batches from before a restart go first
-  queue_depth_ = &prometheus::BuildGauge()
-                      .Name("prescale_agent_push_queue_depth")
-                      .Help("Batches waiting in memory for the pusher thread.")
-                      .Register(*registry)
-                      .Add({});
-  spool_bytes_ = &prometheus::BuildGauge()
-                      .Name("prescale_agent_spool_bytes")
-                      .Help("Size of the on-disk spool of batches not yet sent, in bytes.")
-                      .Register(*registry)
-                      .Add({});
-  sent_ = &prometheus::BuildCounter()
-               .Name("prescale_agent_samples_sent_total")
-               .Help("Samples the aggregator accepted.")
-               .Register(*registry)
-               .Add({});
-  retried_ = &prometheus::BuildCounter()
-                  .Name("prescale_agent_samples_retried_total")
-                  .Help("Samples in pushes that failed with a retryable error (5xx, 429, connection) and were retried.")
-                  .Register(*registry)
-                  .Add({});
-  dropped_ = &prometheus::BuildCounter()
-                  .Name("prescale_agent_samples_dropped_total")
-                  .Help(
-                      "Samples given up: rejected by the receiver (reason = HTTP status), or dropped from the spool "
-                      "(spool_full, spool_age, spool_error).")
-                  .Register(*registry);
-  corrupt_ = &prometheus::BuildCounter()
-                  .Name("prescale_agent_spool_corrupt_records_total")
-                  .Help("Spool records skipped because they were truncated or failed their checksum.")
-                  .Register(*registry)
-                  .Add({});
-  duration_ = &prometheus::BuildHistogram()
-                   .Name("prescale_agent_push_duration_seconds")
-                   .Help("Wall time of one remote-write request to the aggregator, failed ones included.")
-                   .Register(*registry)
-                   .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                                    0.5, 1, 2.5, 5, 10});
   UpdateGauges();
 }
 
@@ -122,12 +143,12 @@ Pusher::~Pusher() { Stop(); }
 size_t Pusher::queue_depth() const { return queue_->depth.load(); }
 
 void Pusher::UpdateGauges() {
-  queue_depth_->Set(static_cast<double>(queue_->depth.load()));
-  spool_bytes_->Set(static_cast<double>(spool_->bytes()));
+  metrics_->queue_depth->Set(static_cast<double>(queue_->depth.load()));
+  metrics_->spool_bytes->Set(static_cast<double>(spool_->bytes()));
 }
 
 void Pusher::Drop(const std::string& reason, uint64_t samples) {
-  dropped_->Add({{"reason", reason}}).Increment(static_cast<double>(samples));
+  metrics_->dropped->Add({{"reason", reason}}).Increment(static_cast<double>(samples));
 }
 
 void Pusher::CountSpoolDrops() {
@@ -135,7 +156,7 @@ void Pusher::CountSpoolDrops() {
   if (d.full_samples > 0) Drop("spool_full", d.full_samples);
   if (d.age_samples > 0) Drop("spool_age", d.age_samples);
   if (d.corrupt_records > 0) {
-    corrupt_->Increment(static_cast<double>(d.corrupt_records));
+    metrics_->corrupt->Increment(static_cast<double>(d.corrupt_records));
     if (log_limiter_.Allow("spool-corrupt")) {
       Log(LogLevel::kWarning, "spool: skipped " + std::to_string(d.corrupt_records) + " corrupt or truncated records");
     }
@@ -262,7 +283,7 @@ Pusher::Outcome Pusher::Send(const Batch& batch) {
   if (!token_.empty()) o.headers.emplace_back("Authorization", "Bearer " + token_);
   const auto start = clock_.Monotonic();
   auto r = client_->Post(options_.url, batch.body, o);
-  duration_->Observe(std::chrono::duration<double>(clock_.Monotonic() - start).count());
+  metrics_->duration->Observe(std::chrono::duration<double>(clock_.Monotonic() - start).count());
   if (!r.ok()) {
     if (log_limiter_.Allow("push-failed")) {
       Log(LogLevel::kWarning, "push to " + options_.url + " failed: " + r.status().message() + "; retrying");
@@ -301,12 +322,12 @@ void Pusher::Loop() {
     }
     switch (Send(*current_)) {
       case Outcome::kSent:
-        sent_->Increment(static_cast<double>(current_->samples));
+        metrics_->sent->Increment(static_cast<double>(current_->samples));
         Finish();
         break;
       case Outcome::kDropped: Finish(); break;
       case Outcome::kRetry:
-        retried_->Increment(static_cast<double>(current_->samples));
+        metrics_->retried->Increment(static_cast<double>(current_->samples));
         ++attempt_;
         Wait(BackoffDelay(attempt_, options_.backoff_base, options_.backoff_cap, &rng_));
         break;

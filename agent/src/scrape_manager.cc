@@ -1,6 +1,9 @@
 #include "prescale/agent/scrape_manager.h"
 
 #include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
 
 #include <algorithm>
 #include <map>
@@ -11,40 +14,59 @@
 
 namespace prescale::agent {
 
+struct ScrapeManager::Metrics {
+  Metrics(prometheus::Registry& registry, const std::vector<ScrapeTarget>& specs);
+
+  struct Target {
+    prometheus::Gauge* up = nullptr;
+    prometheus::Gauge* duration = nullptr;
+    prometheus::Gauge* samples = nullptr;
+  };
+  std::vector<Target> targets;  // targets[i] is ScrapeManager::targets_[i]'s
+  prometheus::Counter* dropped_families = nullptr;
+};
+
+ScrapeManager::Metrics::Metrics(prometheus::Registry& registry, const std::vector<ScrapeTarget>& specs) {
+  auto& up = prometheus::BuildGauge()
+                 .Name("prescale_agent_scrape_target_up")
+                 .Help("1 when the last scrape of the target succeeded and parsed, else 0.")
+                 .Register(registry);
+  auto& duration = prometheus::BuildGauge()
+                       .Name("prescale_agent_scrape_target_duration_seconds")
+                       .Help("How long the last scrape of the target took.")
+                       .Register(registry);
+  auto& samples = prometheus::BuildGauge()
+                      .Name("prescale_agent_scrape_target_samples")
+                      .Help("Samples taken from the target in its last successful scrape.")
+                      .Register(registry);
+  dropped_families = &prometheus::BuildCounter()
+                          .Name("prescale_agent_scrape_families_dropped_total")
+                          .Help("Scraped metric families dropped because their name or type clashed.")
+                          .Register(registry)
+                          .Add({});
+  for (const ScrapeTarget& spec : specs) {
+    const prometheus::Labels labels{{"tenant", spec.tenant}, {"service", spec.service}, {"url", spec.url}};
+    targets.push_back(Target{&up.Add(labels), &duration.Add(labels), &samples.Add(labels)});
+  }
+}
+
 ScrapeManager::ScrapeManager(const AgentConfig& config, std::unique_ptr<http::HttpClient> client,
                              prometheus::Registry* registry, const Clock& clock)
     : node_(config.node),
       client_(std::move(client)),
       clock_(clock),
+      targets_(config.scrape_targets),
+      metrics_(std::make_unique<Metrics>(*registry, targets_)),
       log_limiter_(clock, std::chrono::minutes(1)),
       latest_(std::make_shared<const std::string>()) {
   options_.timeout = config.scrape_timeout;
   options_.max_body_bytes = config.scrape_max_body_bytes;
-  auto& up = prometheus::BuildGauge()
-                 .Name("prescale_agent_scrape_target_up")
-                 .Help("1 when the last scrape of the target succeeded and parsed, else 0.")
-                 .Register(*registry);
-  auto& duration = prometheus::BuildGauge()
-                       .Name("prescale_agent_scrape_target_duration_seconds")
-                       .Help("How long the last scrape of the target took.")
-                       .Register(*registry);
-  auto& samples = prometheus::BuildGauge()
-                      .Name("prescale_agent_scrape_target_samples")
-                      .Help("Samples taken from the target in its last successful scrape.")
-                      .Register(*registry);
-  dropped_families_ = &prometheus::BuildCounter()
-                           .Name("prescale_agent_scrape_families_dropped_total")
-                           .Help("Scraped metric families dropped because their name or type clashed.")
-                           .Register(*registry)
-                           .Add({});
-  for (const ScrapeTarget& spec : config.scrape_targets) {
-    const prometheus::Labels labels{{"tenant", spec.tenant}, {"service", spec.service}, {"url", spec.url}};
-    targets_.push_back(Target{spec, &up.Add(labels), &duration.Add(labels), &samples.Add(labels)});
-  }
 }
 
-Result<std::vector<metrics::MetricFamily>> ScrapeManager::ScrapeOne(const Target& t) {
-  auto response = client_->Get(t.spec.url, options_);
+ScrapeManager::~ScrapeManager() = default;
+
+Result<std::vector<metrics::MetricFamily>> ScrapeManager::ScrapeOne(const ScrapeTarget& target) {
+  auto response = client_->Get(target.url, options_);
   if (!response.ok()) return response.status();
   if (response->status != 200) {
     return Status::Unavailable("HTTP status " + std::to_string(response->status));
@@ -56,27 +78,29 @@ Result<std::vector<metrics::MetricFamily>> ScrapeManager::ScrapeOne(const Target
 
 void ScrapeManager::ScrapeAll() {
   std::vector<TargetFamilies> parts;
-  for (const Target& t : targets_) {
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    const ScrapeTarget& t = targets_[i];
+    const Metrics::Target& m = metrics_->targets[i];
     const auto start = clock_.Monotonic();
     auto families = ScrapeOne(t);
-    t.duration->Set(std::chrono::duration<double>(clock_.Monotonic() - start).count());
+    m.duration->Set(std::chrono::duration<double>(clock_.Monotonic() - start).count());
     if (!families.ok()) {
-      t.up->Set(0);
-      if (log_limiter_.Allow(t.spec.url)) {
-        Log(LogLevel::kWarning, "scrape of " + t.spec.url + " (tenant " + t.spec.tenant + ", service " +
-                                    t.spec.service + ") failed: " + families.status().message());
+      m.up->Set(0);
+      if (log_limiter_.Allow(t.url)) {
+        Log(LogLevel::kWarning, "scrape of " + t.url + " (tenant " + t.tenant + ", service " + t.service +
+                                    ") failed: " + families.status().message());
       }
       continue;
     }
     size_t n = 0;
     for (const auto& f : *families) n += f.samples.size();
-    t.up->Set(1);
-    t.samples->Set(static_cast<double>(n));
-    parts.push_back(TargetFamilies{&t.spec, std::move(families).value()});
+    m.up->Set(1);
+    m.samples->Set(static_cast<double>(n));
+    parts.push_back(TargetFamilies{&t, std::move(families).value()});
   }
   auto text = std::make_shared<std::string>();
   const size_t dropped = Merge(parts, node_, text.get());
-  if (dropped > 0) dropped_families_->Increment(static_cast<double>(dropped));
+  if (dropped > 0) metrics_->dropped_families->Increment(static_cast<double>(dropped));
   std::lock_guard<std::mutex> lock(mu_);
   latest_ = std::move(text);
 }

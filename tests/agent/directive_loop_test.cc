@@ -7,6 +7,7 @@
 #include "prescale/agent/directive_loop.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
 #include <sstream>

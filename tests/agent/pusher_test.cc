@@ -4,6 +4,8 @@
 #include "prescale/agent/pusher.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
 
 #include <algorithm>
 #include <atomic>

@@ -5,15 +5,9 @@
 // from one collection thread at a time.
 #pragma once
 
-#include <prometheus/counter.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -88,12 +82,11 @@ class Agent {
   CgroupCollectors cgroup_collectors_;
   std::unique_ptr<Collector> node_collector_;
 
-  std::shared_ptr<prometheus::Registry> registry_;
-  prometheus::Histogram* cycle_seconds_ = nullptr;
-  prometheus::Gauge* cgroups_tracked_ = nullptr;
-  prometheus::Gauge* cgroups_seen_ = nullptr;
-  prometheus::Gauge* open_fds_ = nullptr;
-  std::map<const Collector*, prometheus::Counter*> read_errors_;
+  // The self-metrics registry and the agent's own metrics in it. Defined in agent.cc so that
+  // prometheus-cpp stays out of this header (it is a private dependency of agent_lib).
+  struct Metrics;
+  // Before scrapes_, pusher_ and directives_: their metrics live in its registry, so it is destroyed after them.
+  std::unique_ptr<Metrics> metrics_;
   // Runs one collector and counts its read errors.
   void Run(Collector* collector);
   std::unique_ptr<ScrapeManager> scrapes_;
@@ -102,7 +95,7 @@ class Agent {
   remote_write::Encoder push_encoder_;
   // Builds this cycle's batch and hands it to the pusher.
   void Push(int64_t timestamp_ms);
-  // After registry_ (its metrics live there); destroyed first, restoring every capped cgroup.
+  // After metrics_ (its metrics live there); destroyed first, restoring every capped cgroup.
   std::unique_ptr<DirectiveLoop> directives_;
 
   mutable std::mutex mu_;

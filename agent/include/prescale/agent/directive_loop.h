@@ -13,11 +13,6 @@
 // not while Start()ed; Start()/Stop() from the owner's thread.
 #pragma once
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/registry.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -35,6 +30,12 @@
 #include "prescale/agent/directives.h"
 #include "prescale/base/clock.h"
 #include "prescale/base/status.h"
+
+// Declared only: the caller's registry is passed through to the .cc, which includes prometheus-cpp
+// (a private dependency of agent_lib).
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
 
 namespace prescale::agent {
 
@@ -116,16 +117,13 @@ class DirectiveLoop {
     std::string path;
   };
   std::map<std::string, Owner> owners_;
-  std::map<std::string, prometheus::Gauge*> cap_gauges_;
   std::string last_error_;         // of the last poll, logged once
   std::set<std::string> failing_;  // directories whose cap could not be written, logged once
 
-  prometheus::Family<prometheus::Gauge>* cap_family_ = nullptr;
-  prometheus::Counter* polls_ok_ = nullptr;
-  prometheus::Counter* polls_error_ = nullptr;
-  prometheus::Counter* lease_expiries_ = nullptr;
-  prometheus::Counter* apply_errors_ = nullptr;
-  prometheus::Gauge* active_ = nullptr;
+  // The loop's metrics, pointing into the caller's registry, and the cap gauge of each capped
+  // directory (defined in directive_loop.cc).
+  struct Metrics;
+  std::unique_ptr<Metrics> metrics_;
 
   std::mutex run_mu_;
   std::condition_variable run_cv_;

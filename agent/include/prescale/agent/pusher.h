@@ -9,11 +9,6 @@
 // status code. Enqueue() from one producer thread; Start()/Stop() from the owner.
 #pragma once
 
-#include <prometheus/counter.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -31,6 +26,12 @@
 #include "prescale/base/log.h"
 #include "prescale/base/status.h"
 #include "prescale/http/http_client.h"
+
+// Declared only: the caller's registry is passed through to the .cc, which includes prometheus-cpp
+// (a private dependency of agent_lib).
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
 
 namespace prescale::agent {
 
@@ -77,6 +78,8 @@ class Pusher {
 
  private:
   struct Queue;
+  // The push metrics, pointing into the caller's registry (defined in pusher.cc).
+  struct Metrics;
   enum class Outcome { kSent, kRetry, kDropped };
 
   Pusher(PusherOptions options, std::unique_ptr<http::HttpClient> client, std::unique_ptr<Spool> spool,
@@ -115,13 +118,7 @@ class Pusher {
   bool stopped_ = false;
   std::thread thread_;
 
-  prometheus::Family<prometheus::Counter>* dropped_ = nullptr;
-  prometheus::Gauge* queue_depth_ = nullptr;
-  prometheus::Gauge* spool_bytes_ = nullptr;
-  prometheus::Counter* sent_ = nullptr;
-  prometheus::Counter* retried_ = nullptr;
-  prometheus::Counter* corrupt_ = nullptr;
-  prometheus::Histogram* duration_ = nullptr;
+  std::unique_ptr<Metrics> metrics_;
 };
 
 }  // namespace prescale::agent

@@ -6,10 +6,6 @@
 // prescale_agent_scrape_target_up and a rate-limited log line, never fatal.
 #pragma once
 
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/registry.h>
-
 #include <memory>
 #include <mutex>
 #include <string>
@@ -21,12 +17,19 @@
 #include "prescale/http/http_client.h"
 #include "prescale/metrics/types.h"
 
+// Declared only: the caller's registry is passed through to the .cc, which includes prometheus-cpp
+// (a private dependency of agent_lib).
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
+
 namespace prescale::agent {
 
 class ScrapeManager {
  public:
   ScrapeManager(const AgentConfig& config, std::unique_ptr<http::HttpClient> client, prometheus::Registry* registry,
                 const Clock& clock);
+  ~ScrapeManager();
 
   // Scrapes every target once and publishes the merged exposition.
   void ScrapeAll();
@@ -43,20 +46,17 @@ class ScrapeManager {
   static size_t Merge(const std::vector<TargetFamilies>& parts, const std::string& node, std::string* out);
 
  private:
-  struct Target {
-    ScrapeTarget spec;
-    prometheus::Gauge* up = nullptr;
-    prometheus::Gauge* duration = nullptr;
-    prometheus::Gauge* samples = nullptr;
-  };
-  Result<std::vector<metrics::MetricFamily>> ScrapeOne(const Target& t);
+  // The scrape metrics, pointing into the caller's registry: per target (in targets_' order)
+  // and the dropped families (defined in scrape_manager.cc).
+  struct Metrics;
+  Result<std::vector<metrics::MetricFamily>> ScrapeOne(const ScrapeTarget& target);
 
   std::string node_;
   http::GetOptions options_;
   std::unique_ptr<http::HttpClient> client_;
   const Clock& clock_;
-  std::vector<Target> targets_;
-  prometheus::Counter* dropped_families_ = nullptr;
+  std::vector<ScrapeTarget> targets_;
+  std::unique_ptr<Metrics> metrics_;
   LogRateLimiter log_limiter_;
   mutable std::mutex mu_;
   std::shared_ptr<const std::string> latest_;
