@@ -18,26 +18,26 @@ namespace {
 
 constexpr std::string_view kReservedLabels[] = {"id", "node", "interface", "device", "cpu", "mode"};
 
-Status ParseLabelTemplates(const YamlConfigReader& r, const YAML::Node& node, const std::string& path,
+Status ParseLabelTemplates(const YamlConfigReader& r, const ConfigNode& node, const std::string& path,
                            metrics::Labels* out) {
   if (!node.IsMap()) return r.Error(node, path, "expected a mapping of label names to templates");
-  for (const auto& entry : node) {
-    const std::string name = entry.first.Scalar();
+  for (const ConfigNode::Entry& entry : node.Entries()) {
+    const std::string& name = entry.key;
     const std::string key_path = JoinPath(path, name);
     if (!metrics::IsValidLabelName(name) || name.starts_with("__")) {
-      return r.Error(entry.first, key_path, "invalid label name (letters, digits and _; not starting with __)");
+      return r.Error(entry.key_node, key_path, "invalid label name (letters, digits and _; not starting with __)");
     }
     for (std::string_view reserved : kReservedLabels) {
-      if (name == reserved) return r.Error(entry.first, key_path, "label name is reserved for the agent's own use");
+      if (name == reserved) return r.Error(entry.key_node, key_path, "label name is reserved for the agent's own use");
     }
-    auto value = r.String(entry.second, key_path);
+    auto value = r.String(entry.value, key_path);
     if (!value.ok()) return value.status();
     out->emplace_back(name, *value);
   }
   return Status::Ok();
 }
 
-Result<MappingRule> ParseRule(const YamlConfigReader& r, const YAML::Node& node, const std::string& path) {
+Result<MappingRule> ParseRule(const YamlConfigReader& r, const ConfigNode& node, const std::string& path) {
   PRESCALE_RETURN_IF_ERROR(r.CheckMap(node, path, {"match", "preset", "labels"}));
   const bool has_match = node["match"].IsDefined();
   const bool has_preset = node["preset"].IsDefined();
@@ -85,7 +85,7 @@ Result<MappingRule> ParseRule(const YamlConfigReader& r, const YAML::Node& node,
   return rule;
 }
 
-Result<ScrapeTarget> ParseTarget(const YamlConfigReader& r, const YAML::Node& node, const std::string& path) {
+Result<ScrapeTarget> ParseTarget(const YamlConfigReader& r, const ConfigNode& node, const std::string& path) {
   PRESCALE_RETURN_IF_ERROR(r.CheckMap(node, path, {"url", "tenant", "service"}));
   ScrapeTarget t;
   for (auto [key, field] : {std::pair{"url", &t.url}, {"tenant", &t.tenant}, {"service", &t.service}}) {
@@ -118,10 +118,10 @@ constexpr auto kPositive = [](const auto& value, const auto& fail) {
 
 // root[key], when present, read by `read` into *out; `check` may reject the value.
 template <typename V, typename T, typename Check>
-Status ReadOptional(const YamlConfigReader& r, const YAML::Node& root, const char* key,
-                    Result<V> (YamlConfigReader::*read)(const YAML::Node&, std::string_view) const, const Check& check,
+Status ReadOptional(const YamlConfigReader& r, const ConfigNode& root, const char* key,
+                    Result<V> (YamlConfigReader::*read)(const ConfigNode&, std::string_view) const, const Check& check,
                     T* out) {
-  const YAML::Node node = root[key];
+  const ConfigNode node = root[key];
   if (!node.IsDefined()) return Status::Ok();
   auto value = (r.*read)(node, key);
   if (!value.ok()) return value.status();
@@ -131,7 +131,7 @@ Status ReadOptional(const YamlConfigReader& r, const YAML::Node& root, const cha
 }
 
 // The keys whose values are non-empty strings.
-Status ReadStrings(const YamlConfigReader& r, const YAML::Node& root, AgentConfig* c) {
+Status ReadStrings(const YamlConfigReader& r, const ConfigNode& root, AgentConfig* c) {
   for (auto [key, field] : {std::pair{"listen", &c->listen},
                             {"cgroup_root", &c->cgroup_root},
                             {"proc_root", &c->proc_root},
@@ -151,7 +151,7 @@ Status ReadStrings(const YamlConfigReader& r, const YAML::Node& root, AgentConfi
 }
 
 // The collection and directive intervals, and the aggregator's URLs (read by ReadStrings).
-Status ReadCycles(const YamlConfigReader& r, const YAML::Node& root, AgentConfig* c) {
+Status ReadCycles(const YamlConfigReader& r, const ConfigNode& root, AgentConfig* c) {
   PRESCALE_RETURN_IF_ERROR(ReadOptional(r, root, "interval", &YamlConfigReader::Duration, CheckInterval, &c->interval));
   PRESCALE_RETURN_IF_ERROR(
       ReadOptional(r, root, "discovery_interval", &YamlConfigReader::Duration, kAnyValue, &c->discovery_interval));
@@ -168,7 +168,7 @@ Status ReadCycles(const YamlConfigReader& r, const YAML::Node& root, AgentConfig
 }
 
 // The spool's and the scrapes' bounds, and the cgroup and open file caps.
-Status ReadLimits(const YamlConfigReader& r, const YAML::Node& root, AgentConfig* c) {
+Status ReadLimits(const YamlConfigReader& r, const ConfigNode& root, AgentConfig* c) {
   const auto at_least_1mib = [](uint64_t n, const auto& fail) {
     return n < kMinSpoolBytes ? fail("must be at least 1MiB") : Status::Ok();
   };
@@ -182,7 +182,7 @@ Status ReadLimits(const YamlConfigReader& r, const YAML::Node& root, AgentConfig
                                         &c->scrape_max_body_bytes));
   for (auto [key, field, minimum] : {std::tuple{"max_cgroups", &c->max_cgroups, uint64_t{1}},
                                      std::tuple{"max_open_files", &c->max_open_files, uint64_t{0}}}) {
-    const YAML::Node& n = root[key];
+    const ConfigNode n = root[key];
     if (!n.IsDefined()) continue;
     uint64_t v = 0;
     if (!n.IsScalar() || !ParseU64(n.Scalar(), &v) || v < minimum) {
@@ -193,7 +193,7 @@ Status ReadLimits(const YamlConfigReader& r, const YAML::Node& root, AgentConfig
   return Status::Ok();
 }
 
-Status ReadMappingAndTargets(const YamlConfigReader& r, const YAML::Node& root, AgentConfig* c) {
+Status ReadMappingAndTargets(const YamlConfigReader& r, const ConfigNode& root, AgentConfig* c) {
   if (root["mapping"].IsDefined()) {
     PRESCALE_RETURN_IF_ERROR(r.CheckSequence(root["mapping"], "mapping"));
     c->mapping.clear();
@@ -236,7 +236,7 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
   YamlConfigReader r(file_name);
   auto parsed = r.Parse(yaml_text);
   if (!parsed.ok()) return parsed.status();
-  const YAML::Node root = *parsed;
+  const ConfigNode root = *parsed;
   PRESCALE_RETURN_IF_ERROR(r.CheckMap(root, "",
                                       {"listen",
                                        "interval",

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <initializer_list>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "prescale/aggregator/api/control_api.h"
 #include "prescale/aggregator/config.h"
@@ -45,6 +48,81 @@ AuditRecord CliActor() {
   return a;
 }
 
+// Exit status 1 for a failure that is not the caller's usage.
+int Failed(std::FILE* err, const Status& status) {
+  std::fprintf(err, "prescale-aggregator: %s\n", status.message().c_str());
+  return 1;
+}
+
+// The value of --name; "" when it is not given.
+std::string FlagValue(const ParsedFlags& flags, std::string_view name) {
+  for (const auto& [k, v] : flags.values) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+// The first flag a subcommand does not take, as "--name"; "" when there is none.
+// Every subcommand takes --data-dir (and --config, which ParseFlags keeps apart).
+std::string UnexpectedFlag(const ParsedFlags& flags, std::initializer_list<std::string_view> allowed) {
+  for (const auto& [k, v] : flags.values) {
+    if (k == "data-dir") continue;
+    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) return "--" + k;
+  }
+  return "";
+}
+
+// token create: prints the secret on `out` (the only time it is shown), what was created on `err`.
+int CreateToken(ControlStore* store, const ParsedFlags& flags, std::FILE* out, std::FILE* err) {
+  if (std::string bad = UnexpectedFlag(flags, {"role", "tenant", "expires", "name"}); !bad.empty()) {
+    return Usage(err, "token create does not take " + bad);
+  }
+  TokenRequest request{FlagValue(flags, "name"), FlagValue(flags, "role"), FlagValue(flags, "tenant"), 0};
+  if (request.role.empty()) return Usage(err, "token create needs --role");
+  if (const std::string e = FlagValue(flags, "expires"); !e.empty()) {
+    auto d = ParseDuration(e);
+    if (!d.ok() || d->count() <= 0) return Usage(err, "--expires '" + e + "': expected a duration such as 30d");
+    request.expires_in_ms = d->count();
+  }
+  auto issued = IssueToken(store, request, NowMs(), CliActor());
+  if (!issued.ok()) {
+    if (issued.status().code() == StatusCode::kInvalidArgument) return Usage(err, "--" + issued.status().message());
+    return Failed(err, issued.status());
+  }
+  std::fprintf(out, "%s\n", issued->secret.c_str());
+  std::fprintf(err, "token %s (role %s%s%s) created; the secret above is shown only once\n", issued->record.id.c_str(),
+               issued->record.role.c_str(), issued->record.tenant.empty() ? "" : ", tenant ",
+               issued->record.tenant.c_str());
+  return 0;
+}
+
+// apply -f FILE
+int ApplyFile(ControlStore* store, const ParsedFlags& flags, std::FILE* out, std::FILE* err) {
+  if (std::string bad = UnexpectedFlag(flags, {"f"}); !bad.empty()) return Usage(err, "apply does not take " + bad);
+  const std::string file = FlagValue(flags, "f");
+  if (file.empty()) return Usage(err, "apply needs -f FILE");
+  auto text = ReadConfigFile(file);
+  if (!text.ok()) return Usage(err, text.status().message());
+  auto applied = ApplyObjects(store, *text, file, CliActor(), false);
+  if (!applied.ok()) return Failed(err, applied.status());
+  std::fprintf(out, "%d created, %d replaced, %d unchanged\n", applied->created, applied->replaced, applied->unchanged);
+  return 0;
+}
+
+// audit verify: the verification as JSON on `out`; exit status 1 when the chain is broken.
+int VerifyAudit(ControlStore* store, const ParsedFlags& flags, std::FILE* out, std::FILE* err) {
+  if (std::string bad = UnexpectedFlag(flags, {}); !bad.empty()) return Usage(err, "audit verify does not take " + bad);
+  auto verified = store->VerifyAudit();
+  if (!verified.ok()) return Failed(err, verified.status());
+  std::fprintf(out, "%s\n", AuditVerificationJson(*verified).c_str());
+  if (!verified->ok) {
+    std::fprintf(err, "audit log: record %lld does not verify: %s\n", static_cast<long long>(verified->first_bad_seq),
+                 verified->reason.c_str());
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::string ControlStorePath(const std::string& data_dir) { return data_dir + "/control.db"; }
@@ -76,20 +154,7 @@ int RunCommand(int argc, const char* const* argv, std::FILE* out, std::FILE* err
     std::fputs(kUsage, out);
     return 0;
   }
-  auto value = [&](std::string_view name) -> std::string {
-    for (const auto& [k, v] : flags->values) {
-      if (k == name) return v;
-    }
-    return "";
-  };
-  auto allow = [&](std::initializer_list<std::string_view> names) -> std::string {
-    for (const auto& [k, v] : flags->values) {
-      if (k == "data-dir") continue;
-      if (std::find(names.begin(), names.end(), k) == names.end()) return "--" + k;
-    }
-    return "";
-  };
-  std::string data_dir = value("data-dir");
+  std::string data_dir = FlagValue(*flags, "data-dir");
   if (data_dir.empty() && !flags->config_path.empty()) {
     auto config = LoadAggregatorConfig(flags->config_path);
     if (!config.ok()) return Usage(err, config.status().message());
@@ -97,62 +162,10 @@ int RunCommand(int argc, const char* const* argv, std::FILE* out, std::FILE* err
   }
   if (data_dir.empty()) return Usage(err, "needs --data-dir DIR or --config FILE with a data_dir");
   auto store = OpenSqliteStore(ControlStorePath(data_dir), SqliteStoreOptions{});
-  if (!store.ok()) {
-    std::fprintf(err, "prescale-aggregator: %s\n", store.status().message().c_str());
-    return 1;
-  }
-
-  if (command == "token") {
-    if (std::string bad = allow({"role", "tenant", "expires", "name"}); !bad.empty()) {
-      return Usage(err, "token create does not take " + bad);
-    }
-    TokenRequest request{value("name"), value("role"), value("tenant"), 0};
-    if (request.role.empty()) return Usage(err, "token create needs --role");
-    if (const std::string e = value("expires"); !e.empty()) {
-      auto d = ParseDuration(e);
-      if (!d.ok() || d->count() <= 0) return Usage(err, "--expires '" + e + "': expected a duration such as 30d");
-      request.expires_in_ms = d->count();
-    }
-    auto issued = IssueToken(store->get(), request, NowMs(), CliActor());
-    if (!issued.ok()) {
-      if (issued.status().code() == StatusCode::kInvalidArgument) return Usage(err, "--" + issued.status().message());
-      std::fprintf(err, "prescale-aggregator: %s\n", issued.status().message().c_str());
-      return 1;
-    }
-    std::fprintf(out, "%s\n", issued->secret.c_str());
-    std::fprintf(err, "token %s (role %s%s%s) created; the secret above is shown only once\n",
-                 issued->record.id.c_str(), issued->record.role.c_str(),
-                 issued->record.tenant.empty() ? "" : ", tenant ", issued->record.tenant.c_str());
-    return 0;
-  }
-  if (command == "apply") {
-    if (std::string bad = allow({"f"}); !bad.empty()) return Usage(err, "apply does not take " + bad);
-    const std::string file = value("f");
-    if (file.empty()) return Usage(err, "apply needs -f FILE");
-    auto text = ReadConfigFile(file);
-    if (!text.ok()) return Usage(err, text.status().message());
-    auto applied = ApplyObjects(store->get(), *text, file, CliActor(), false);
-    if (!applied.ok()) {
-      std::fprintf(err, "prescale-aggregator: %s\n", applied.status().message().c_str());
-      return 1;
-    }
-    std::fprintf(out, "%d created, %d replaced, %d unchanged\n", applied->created, applied->replaced,
-                 applied->unchanged);
-    return 0;
-  }
-  if (std::string bad = allow({}); !bad.empty()) return Usage(err, "audit verify does not take " + bad);
-  auto verified = (*store)->VerifyAudit();
-  if (!verified.ok()) {
-    std::fprintf(err, "prescale-aggregator: %s\n", verified.status().message().c_str());
-    return 1;
-  }
-  std::fprintf(out, "%s\n", AuditVerificationJson(*verified).c_str());
-  if (!verified->ok) {
-    std::fprintf(err, "audit log: record %lld does not verify: %s\n", static_cast<long long>(verified->first_bad_seq),
-                 verified->reason.c_str());
-    return 1;
-  }
-  return 0;
+  if (!store.ok()) return Failed(err, store.status());
+  if (command == "token") return CreateToken(store->get(), *flags, out, err);
+  if (command == "apply") return ApplyFile(store->get(), *flags, out, err);
+  return VerifyAudit(store->get(), *flags, out, err);
 }
 
 }  // namespace prescale::aggregator

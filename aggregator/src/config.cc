@@ -32,10 +32,10 @@ std::string CheckTokenHash(std::string_view text) {
   return "";
 }
 
-Status ParseTokens(const YamlConfigReader& r, const YAML::Node& node, AggregatorConfig* c) {
+Status ParseTokens(const YamlConfigReader& r, const ConfigNode& node, AggregatorConfig* c) {
   PRESCALE_RETURN_IF_ERROR(r.CheckSequence(node, "tokens"));
   for (size_t i = 0; i < node.size(); ++i) {
-    const YAML::Node& t = node[i];
+    const ConfigNode t = node[i];
     const std::string path = IndexPath("tokens", i);
     PRESCALE_RETURN_IF_ERROR(r.CheckMap(t, path, {"name", "sha256", "role", "tenant"}));
     TokenConfig token;
@@ -83,97 +83,116 @@ Status CheckRetention(std::chrono::milliseconds d, const std::function<Status(st
   return Status::Ok();
 }
 
-Status ParseTriggers(const YamlConfigReader& r, const YAML::Node& node, AggregatorConfig* c) {
-  PRESCALE_RETURN_IF_ERROR(r.CheckSequence(node, "triggers"));
-  for (size_t i = 0; i < node.size(); ++i) {
-    const YAML::Node& t = node[i];
-    const std::string path = IndexPath("triggers", i);
-    PRESCALE_RETURN_IF_ERROR(r.CheckMap(t, path,
-                                        {"name", "type", "metric", "labels", "tenant", "service", "resource", "op",
-                                         "value", "for", "within", "action"}));
-    TriggerRule rule;
-    std::string type = "threshold";
-    for (auto [key, field] : {std::pair{"name", &rule.name},
-                              {"type", &type},
-                              {"metric", &rule.metric},
-                              {"tenant", &rule.tenant},
-                              {"service", &rule.service},
-                              {"resource", &rule.resource},
-                              {"op", &rule.op},
-                              {"action", &rule.action}}) {
-      if (!t[key].IsDefined()) continue;
-      auto v = r.String(t[key], JoinPath(path, key));
-      if (!v.ok()) return v.status();
-      *field = *v;
-    }
-    auto required = [&](const char* key) -> Status {
-      if (!t[key].IsDefined()) return r.Error(t, JoinPath(path, key), "required key is missing");
-      return Status::Ok();
-    };
-    PRESCALE_RETURN_IF_ERROR(required("name"));
-    PRESCALE_RETURN_IF_ERROR(required("op"));
-    PRESCALE_RETURN_IF_ERROR(required("value"));
-    if (rule.name.empty()) return r.Error(t["name"], JoinPath(path, "name"), "must not be empty");
-    for (const TriggerRule& other : c->triggers) {
-      if (other.name == rule.name) {
-        return r.Error(t["name"], JoinPath(path, "name"), "duplicate trigger name '" + rule.name + "'");
-      }
-    }
-    if (type == "threshold") {
-      rule.kind = TriggerRule::Kind::kThreshold;
-      PRESCALE_RETURN_IF_ERROR(required("metric"));
-      if (rule.metric.empty()) return r.Error(t["metric"], JoinPath(path, "metric"), "must not be empty");
-      if (t["within"].IsDefined()) {
-        return r.Error(t["within"], JoinPath(path, "within"), "only predictive triggers have a horizon");
-      }
-    } else if (type == "predictive") {
-      rule.kind = TriggerRule::Kind::kPredictive;
-      PRESCALE_RETURN_IF_ERROR(required("tenant"));
-      PRESCALE_RETURN_IF_ERROR(required("service"));
-      if (t["metric"].IsDefined() || t["labels"].IsDefined()) {
-        return r.Error(t, path, "predictive triggers name tenant, service and resource, not metric and labels");
-      }
-    } else {
-      return r.Error(t["type"], JoinPath(path, "type"), "must be threshold or predictive");
-    }
-    if (const YAML::Node& labels = t["labels"]; labels.IsDefined()) {
-      if (!labels.IsMap()) return r.Error(labels, JoinPath(path, "labels"), "expected a map of label values");
-      for (const auto& kv : labels) {
-        const std::string name = kv.first.as<std::string>();
-        auto v = r.String(kv.second, JoinPath(JoinPath(path, "labels"), name));
-        if (!v.ok()) return v.status();
-        rule.labels[name] = *v;
-      }
-    }
-    if (rule.op != ">" && rule.op != ">=" && rule.op != "<" && rule.op != "<=") {
-      return r.Error(t["op"], JoinPath(path, "op"), "must be one of >, >=, <, <=");
-    }
-    if (!t["value"].IsScalar() || !ParseDouble(t["value"].Scalar(), &rule.value) || !std::isfinite(rule.value)) {
-      return r.Error(t["value"], JoinPath(path, "value"), "expected a number");
-    }
-    if (rule.action != "evaluate" && rule.action != "scale_up") {
-      return r.Error(t["action"], JoinPath(path, "action"), "must be evaluate or scale_up");
-    }
-    if (t["for"].IsDefined()) {
-      auto d = r.Duration(t["for"], JoinPath(path, "for"));
-      if (!d.ok()) return d.status();
-      rule.for_duration = *d;
-    }
+// An error naming the trigger's line when `key` is missing from it.
+Status RequireTriggerKey(const YamlConfigReader& r, const ConfigNode& t, const std::string& path, const char* key) {
+  if (!t[key].IsDefined()) return r.Error(t, JoinPath(path, key), "required key is missing");
+  return Status::Ok();
+}
+
+// The kind `type` names, with the keys that kind needs and refusing those only the other has.
+Status ReadTriggerKind(const YamlConfigReader& r, const ConfigNode& t, const std::string& path, const std::string& type,
+                       TriggerRule* rule) {
+  if (type == "threshold") {
+    rule->kind = TriggerRule::Kind::kThreshold;
+    PRESCALE_RETURN_IF_ERROR(RequireTriggerKey(r, t, path, "metric"));
+    if (rule->metric.empty()) return r.Error(t["metric"], JoinPath(path, "metric"), "must not be empty");
     if (t["within"].IsDefined()) {
-      auto d = r.Duration(t["within"], JoinPath(path, "within"));
-      if (!d.ok()) return d.status();
-      if (d->count() <= 0) return r.Error(t["within"], JoinPath(path, "within"), "must be longer than 0");
-      rule.within = *d;
+      return r.Error(t["within"], JoinPath(path, "within"), "only predictive triggers have a horizon");
     }
-    c->triggers.push_back(std::move(rule));
+  } else if (type == "predictive") {
+    rule->kind = TriggerRule::Kind::kPredictive;
+    PRESCALE_RETURN_IF_ERROR(RequireTriggerKey(r, t, path, "tenant"));
+    PRESCALE_RETURN_IF_ERROR(RequireTriggerKey(r, t, path, "service"));
+    if (t["metric"].IsDefined() || t["labels"].IsDefined()) {
+      return r.Error(t, path, "predictive triggers name tenant, service and resource, not metric and labels");
+    }
+  } else {
+    return r.Error(t["type"], JoinPath(path, "type"), "must be threshold or predictive");
   }
   return Status::Ok();
 }
 
-Status ParseCustomMetrics(const YamlConfigReader& r, const YAML::Node& node, DemandOptions* d) {
+// The keys both kinds have: labels, the comparison (op, value), the action and its timing (for, within).
+Status ReadTriggerCondition(const YamlConfigReader& r, const ConfigNode& t, const std::string& path,
+                            TriggerRule* rule) {
+  if (const ConfigNode labels = t["labels"]; labels.IsDefined()) {
+    if (!labels.IsMap()) return r.Error(labels, JoinPath(path, "labels"), "expected a map of label values");
+    for (const ConfigNode::Entry& label : labels.Entries()) {
+      auto v = r.String(label.value, JoinPath(JoinPath(path, "labels"), label.key));
+      if (!v.ok()) return v.status();
+      rule->labels[label.key] = *v;
+    }
+  }
+  if (rule->op != ">" && rule->op != ">=" && rule->op != "<" && rule->op != "<=") {
+    return r.Error(t["op"], JoinPath(path, "op"), "must be one of >, >=, <, <=");
+  }
+  if (!t["value"].IsScalar() || !ParseDouble(t["value"].Scalar(), &rule->value) || !std::isfinite(rule->value)) {
+    return r.Error(t["value"], JoinPath(path, "value"), "expected a number");
+  }
+  if (rule->action != "evaluate" && rule->action != "scale_up") {
+    return r.Error(t["action"], JoinPath(path, "action"), "must be evaluate or scale_up");
+  }
+  if (t["for"].IsDefined()) {
+    auto d = r.Duration(t["for"], JoinPath(path, "for"));
+    if (!d.ok()) return d.status();
+    rule->for_duration = *d;
+  }
+  if (t["within"].IsDefined()) {
+    auto d = r.Duration(t["within"], JoinPath(path, "within"));
+    if (!d.ok()) return d.status();
+    if (d->count() <= 0) return r.Error(t["within"], JoinPath(path, "within"), "must be longer than 0");
+    rule->within = *d;
+  }
+  return Status::Ok();
+}
+
+// One entry of triggers; `earlier` are the entries before it, whose names it must not reuse.
+Result<TriggerRule> ParseTrigger(const YamlConfigReader& r, const ConfigNode& t, const std::string& path,
+                                 const std::vector<TriggerRule>& earlier) {
+  PRESCALE_RETURN_IF_ERROR(r.CheckMap(
+      t, path,
+      {"name", "type", "metric", "labels", "tenant", "service", "resource", "op", "value", "for", "within", "action"}));
+  TriggerRule rule;
+  std::string type = "threshold";
+  for (auto [key, field] : {std::pair{"name", &rule.name},
+                            {"type", &type},
+                            {"metric", &rule.metric},
+                            {"tenant", &rule.tenant},
+                            {"service", &rule.service},
+                            {"resource", &rule.resource},
+                            {"op", &rule.op},
+                            {"action", &rule.action}}) {
+    if (!t[key].IsDefined()) continue;
+    auto v = r.String(t[key], JoinPath(path, key));
+    if (!v.ok()) return v.status();
+    *field = *v;
+  }
+  for (const char* key : {"name", "op", "value"}) PRESCALE_RETURN_IF_ERROR(RequireTriggerKey(r, t, path, key));
+  if (rule.name.empty()) return r.Error(t["name"], JoinPath(path, "name"), "must not be empty");
+  for (const TriggerRule& other : earlier) {
+    if (other.name == rule.name) {
+      return r.Error(t["name"], JoinPath(path, "name"), "duplicate trigger name '" + rule.name + "'");
+    }
+  }
+  PRESCALE_RETURN_IF_ERROR(ReadTriggerKind(r, t, path, type, &rule));
+  PRESCALE_RETURN_IF_ERROR(ReadTriggerCondition(r, t, path, &rule));
+  return rule;
+}
+
+Status ParseTriggers(const YamlConfigReader& r, const ConfigNode& node, AggregatorConfig* c) {
+  PRESCALE_RETURN_IF_ERROR(r.CheckSequence(node, "triggers"));
+  for (size_t i = 0; i < node.size(); ++i) {
+    auto rule = ParseTrigger(r, node[i], IndexPath("triggers", i), c->triggers);
+    if (!rule.ok()) return rule.status();
+    c->triggers.push_back(std::move(rule).value());
+  }
+  return Status::Ok();
+}
+
+Status ParseCustomMetrics(const YamlConfigReader& r, const ConfigNode& node, DemandOptions* d) {
   PRESCALE_RETURN_IF_ERROR(r.CheckSequence(node, "demand.custom_metrics"));
   for (size_t i = 0; i < node.size(); ++i) {
-    const YAML::Node& m = node[i];
+    const ConfigNode m = node[i];
     const std::string path = IndexPath("demand.custom_metrics", i);
     PRESCALE_RETURN_IF_ERROR(r.CheckMap(m, path, {"metric", "resource", "type"}));
     DemandRule rule;
@@ -205,7 +224,7 @@ Status ParseCustomMetrics(const YamlConfigReader& r, const YAML::Node& node, Dem
   return Status::Ok();
 }
 
-Status ParseDemand(const YamlConfigReader& r, const YAML::Node& node, DemandOptions* d) {
+Status ParseDemand(const YamlConfigReader& r, const ConfigNode& node, DemandOptions* d) {
   PRESCALE_RETURN_IF_ERROR(
       r.CheckMap(node, "demand", {"tenant_label", "service_label", "resolution", "settle", "custom_metrics"}));
   for (auto [key, field] : {std::pair{"tenant_label", &d->tenant_label}, {"service_label", &d->service_label}}) {
@@ -234,7 +253,7 @@ Status ParseDemand(const YamlConfigReader& r, const YAML::Node& node, DemandOpti
   return Status::Ok();
 }
 
-Status ParseForecast(const YamlConfigReader& r, const YAML::Node& node, ForecastSettings* f) {
+Status ParseForecast(const YamlConfigReader& r, const ConfigNode& node, ForecastSettings* f) {
   PRESCALE_RETURN_IF_ERROR(r.CheckMap(node, "forecast", {"model", "params", "horizons", "select_horizon", "coverage"}));
   if (node["model"].IsDefined()) {
     auto v = r.String(node["model"], "forecast.model");
@@ -242,16 +261,15 @@ Status ParseForecast(const YamlConfigReader& r, const YAML::Node& node, Forecast
     f->model = *v;
   }
   if (node["params"].IsDefined()) {
-    const YAML::Node& params = node["params"];
+    const ConfigNode params = node["params"];
     if (!params.IsMap()) return r.Error(params, "forecast.params", "expected a mapping of parameter: number");
     f->params.clear();
-    for (const auto& entry : params) {
-      const std::string name = entry.first.Scalar();
+    for (const ConfigNode::Entry& entry : params.Entries()) {
       double v = 0;
-      if (!entry.second.IsScalar() || !ParseDouble(entry.second.Scalar(), &v)) {
-        return r.Error(entry.second, JoinPath("forecast.params", name), "expected a number");
+      if (!entry.value.IsScalar() || !ParseDouble(entry.value.Scalar(), &v)) {
+        return r.Error(entry.value, JoinPath("forecast.params", entry.key), "expected a number");
       }
-      f->params[name] = v;
+      f->params[entry.key] = v;
     }
   }
   if (node["horizons"].IsDefined()) {
@@ -279,13 +297,114 @@ Status ParseForecast(const YamlConfigReader& r, const YAML::Node& node, Forecast
   return Status::Ok();
 }
 
+// The keys whose values are non-empty strings.
+Status ReadStrings(const YamlConfigReader& r, const ConfigNode& root, AggregatorConfig* c) {
+  for (auto [key, field] : {std::pair{"listen", &c->listen},
+                            {"data_dir", &c->data_dir},
+                            {"prometheus_url", &c->prometheus_url},
+                            {"tls_cert", &c->tls_cert_file},
+                            {"tls_key", &c->tls_key_file},
+                            {"bootstrap_dir", &c->bootstrap_dir},
+                            {"kubernetes_api_server", &c->kubernetes_api_server},
+                            {"kubernetes_token_file", &c->kubernetes_token_file},
+                            {"kubernetes_ca_file", &c->kubernetes_ca_file}}) {
+    if (!root[key].IsDefined()) continue;
+    auto v = r.String(root[key], key);
+    if (!v.ok()) return v.status();
+    if (v->empty()) return r.Error(root[key], key, "must not be empty");
+    *field = *v;
+  }
+  return Status::Ok();
+}
+
+// The numeric limits: series, threads, the senders' and the API's rates, and the cluster's capacity.
+Status ReadNumbers(const YamlConfigReader& r, const ConfigNode& root, AggregatorConfig* c) {
+  for (auto [key, maximum] : {std::pair{"max_series", uint64_t{1} << 32}, {"http_threads", uint64_t{256}}}) {
+    const ConfigNode n = root[key];
+    if (!n.IsDefined()) continue;
+    uint64_t v = 0;
+    if (!n.IsScalar() || !ParseU64(n.Scalar(), &v) || v == 0)
+      return r.Error(n, key, "expected a positive whole number");
+    if (v > maximum) return r.Error(n, key, "must be at most " + std::to_string(maximum));
+    if (std::string_view(key) == "max_series") {
+      c->max_series = v;
+    } else {
+      c->http_threads = static_cast<int>(v);
+    }
+  }
+  if (const ConfigNode n = root["sender_samples_per_second"]; n.IsDefined()) {
+    if (!n.IsScalar() || !ParseU64(n.Scalar(), &c->sender_samples_per_second)) {
+      return r.Error(n, "sender_samples_per_second", "expected a whole number (0: no limit)");
+    }
+  }
+  for (auto [key, field, max] : {std::tuple{"cluster_cpu_cores", &c->decisions.cluster_cpu_cores, 1e7},
+                                 {"cluster_memory_bytes", &c->decisions.cluster_memory_bytes, 1e18},
+                                 {"capacity_reserve", &c->decisions.capacity_reserve, 0.9}}) {
+    const ConfigNode n = root[key];
+    if (!n.IsDefined()) continue;
+    if (!n.IsScalar() || !ParseDouble(n.Scalar(), field) || *field < 0 || *field > max) {
+      return r.Error(n, key,
+                     max < 1 ? "expected a number from 0 to 0.9" : "expected a number >= 0 (0: from the agents)");
+    }
+  }
+  if (const ConfigNode n = root["api_requests_per_second"]; n.IsDefined()) {
+    if (!n.IsScalar() || !ParseDouble(n.Scalar(), &c->api_requests_per_second) || c->api_requests_per_second < 0) {
+      return r.Error(n, "api_requests_per_second", "expected a number >= 0 (0: no limit)");
+    }
+  }
+  return Status::Ok();
+}
+
+// The request body limit and the durations: the decision loop's (tick, lease, webhook timeout) and the store's.
+Status ReadTimings(const YamlConfigReader& r, const ConfigNode& root, AggregatorConfig* c) {
+  if (root["max_body_bytes"].IsDefined()) {
+    auto n = r.ByteSize(root["max_body_bytes"], "max_body_bytes");
+    if (!n.ok()) return n.status();
+    if (*n < 1024) return r.Error(root["max_body_bytes"], "max_body_bytes", "must be at least 1KiB");
+    c->max_body_bytes = *n;
+  }
+  for (auto [key, field, minimum] : {std::tuple{"tick_interval", &c->tick_interval, std::chrono::milliseconds(1000)},
+                                     {"directive_lease", &c->directive_lease, std::chrono::milliseconds(5000)},
+                                     {"webhook_timeout", &c->webhook_timeout, std::chrono::milliseconds(100)}}) {
+    if (!root[key].IsDefined()) continue;
+    auto d = r.Duration(root[key], key);
+    if (!d.ok()) return d.status();
+    if (*d < minimum) {
+      return r.Error(root[key], key, "must be at least " + std::to_string(minimum.count()) + "ms");
+    }
+    *field = *d;
+  }
+  if (root["snapshot_interval"].IsDefined()) {
+    auto d = r.Duration(root["snapshot_interval"], "snapshot_interval");
+    if (!d.ok()) return d.status();
+    c->snapshot_interval = *d;
+  }
+  if (root["raw_retention"].IsDefined()) {
+    auto d = r.Duration(root["raw_retention"], "raw_retention");
+    if (!d.ok()) return d.status();
+    PRESCALE_RETURN_IF_ERROR(
+        CheckRetention(*d, [&](std::string m) { return r.Error(root["raw_retention"], "raw_retention", m); }));
+    c->raw_retention = *d;
+  }
+  return Status::Ok();
+}
+
+// The sections with keys of their own: tokens, triggers, demand and forecast.
+Status ReadSections(const YamlConfigReader& r, const ConfigNode& root, AggregatorConfig* c) {
+  if (root["tokens"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseTokens(r, root["tokens"], c));
+  if (root["triggers"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseTriggers(r, root["triggers"], c));
+  if (root["demand"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseDemand(r, root["demand"], &c->demand));
+  if (root["forecast"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseForecast(r, root["forecast"], &c->forecast));
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const std::string& file_name) {
   YamlConfigReader r(file_name);
   auto parsed = r.Parse(yaml_text);
   if (!parsed.ok()) return parsed.status();
-  const YAML::Node root = *parsed;
+  const ConfigNode root = *parsed;
   AggregatorConfig c;
   if (root.IsNull()) return c;  // an empty file: the defaults
   PRESCALE_RETURN_IF_ERROR(r.CheckMap(root, "",
@@ -319,54 +438,9 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
                                        "kubernetes_token_file",
                                        "kubernetes_ca_file",
                                        "triggers"}));
-  for (auto [key, field] : {std::pair{"listen", &c.listen},
-                            {"data_dir", &c.data_dir},
-                            {"prometheus_url", &c.prometheus_url},
-                            {"tls_cert", &c.tls_cert_file},
-                            {"tls_key", &c.tls_key_file},
-                            {"bootstrap_dir", &c.bootstrap_dir},
-                            {"kubernetes_api_server", &c.kubernetes_api_server},
-                            {"kubernetes_token_file", &c.kubernetes_token_file},
-                            {"kubernetes_ca_file", &c.kubernetes_ca_file}}) {
-    if (!root[key].IsDefined()) continue;
-    auto v = r.String(root[key], key);
-    if (!v.ok()) return v.status();
-    if (v->empty()) return r.Error(root[key], key, "must not be empty");
-    *field = *v;
-  }
-  for (auto [key, maximum] : {std::pair{"max_series", uint64_t{1} << 32}, {"http_threads", uint64_t{256}}}) {
-    const YAML::Node& n = root[key];
-    if (!n.IsDefined()) continue;
-    uint64_t v = 0;
-    if (!n.IsScalar() || !ParseU64(n.Scalar(), &v) || v == 0)
-      return r.Error(n, key, "expected a positive whole number");
-    if (v > maximum) return r.Error(n, key, "must be at most " + std::to_string(maximum));
-    if (std::string_view(key) == "max_series") {
-      c.max_series = v;
-    } else {
-      c.http_threads = static_cast<int>(v);
-    }
-  }
-  if (const YAML::Node& n = root["sender_samples_per_second"]; n.IsDefined()) {
-    if (!n.IsScalar() || !ParseU64(n.Scalar(), &c.sender_samples_per_second)) {
-      return r.Error(n, "sender_samples_per_second", "expected a whole number (0: no limit)");
-    }
-  }
-  for (auto [key, field, max] : {std::tuple{"cluster_cpu_cores", &c.decisions.cluster_cpu_cores, 1e7},
-                                 {"cluster_memory_bytes", &c.decisions.cluster_memory_bytes, 1e18},
-                                 {"capacity_reserve", &c.decisions.capacity_reserve, 0.9}}) {
-    const YAML::Node& n = root[key];
-    if (!n.IsDefined()) continue;
-    if (!n.IsScalar() || !ParseDouble(n.Scalar(), field) || *field < 0 || *field > max) {
-      return r.Error(n, key,
-                     max < 1 ? "expected a number from 0 to 0.9" : "expected a number >= 0 (0: from the agents)");
-    }
-  }
-  if (const YAML::Node& n = root["api_requests_per_second"]; n.IsDefined()) {
-    if (!n.IsScalar() || !ParseDouble(n.Scalar(), &c.api_requests_per_second) || c.api_requests_per_second < 0) {
-      return r.Error(n, "api_requests_per_second", "expected a number >= 0 (0: no limit)");
-    }
-  }
+  // When a file has several mistakes, this order decides which one is reported.
+  PRESCALE_RETURN_IF_ERROR(ReadStrings(r, root, &c));
+  PRESCALE_RETURN_IF_ERROR(ReadNumbers(r, root, &c));
   if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
     const char* missing = c.tls_cert_file.empty() ? "tls_cert" : "tls_key";
     return r.Error(root, missing, "tls_cert and tls_key go together (HTTPS needs both)");
@@ -376,35 +450,7 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
     c.bootstrap_yaml = std::string(yaml_text);
     c.bootstrap_file = file_name;
   }
-  if (root["max_body_bytes"].IsDefined()) {
-    auto n = r.ByteSize(root["max_body_bytes"], "max_body_bytes");
-    if (!n.ok()) return n.status();
-    if (*n < 1024) return r.Error(root["max_body_bytes"], "max_body_bytes", "must be at least 1KiB");
-    c.max_body_bytes = *n;
-  }
-  for (auto [key, field, minimum] : {std::tuple{"tick_interval", &c.tick_interval, std::chrono::milliseconds(1000)},
-                                     {"directive_lease", &c.directive_lease, std::chrono::milliseconds(5000)},
-                                     {"webhook_timeout", &c.webhook_timeout, std::chrono::milliseconds(100)}}) {
-    if (!root[key].IsDefined()) continue;
-    auto d = r.Duration(root[key], key);
-    if (!d.ok()) return d.status();
-    if (*d < minimum) {
-      return r.Error(root[key], key, "must be at least " + std::to_string(minimum.count()) + "ms");
-    }
-    *field = *d;
-  }
-  if (root["snapshot_interval"].IsDefined()) {
-    auto d = r.Duration(root["snapshot_interval"], "snapshot_interval");
-    if (!d.ok()) return d.status();
-    c.snapshot_interval = *d;
-  }
-  if (root["raw_retention"].IsDefined()) {
-    auto d = r.Duration(root["raw_retention"], "raw_retention");
-    if (!d.ok()) return d.status();
-    PRESCALE_RETURN_IF_ERROR(
-        CheckRetention(*d, [&](std::string m) { return r.Error(root["raw_retention"], "raw_retention", m); }));
-    c.raw_retention = *d;
-  }
+  PRESCALE_RETURN_IF_ERROR(ReadTimings(r, root, &c));
   if (root["log_level"].IsDefined()) {
     auto v = r.String(root["log_level"], "log_level");
     if (!v.ok()) return v.status();
@@ -412,10 +458,7 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
       return r.Error(root["log_level"], "log_level", "expected debug, info, warning or error");
     }
   }
-  if (root["tokens"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseTokens(r, root["tokens"], &c));
-  if (root["triggers"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseTriggers(r, root["triggers"], &c));
-  if (root["demand"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseDemand(r, root["demand"], &c.demand));
-  if (root["forecast"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseForecast(r, root["forecast"], &c.forecast));
+  PRESCALE_RETURN_IF_ERROR(ReadSections(r, root, &c));
   if (!c.prometheus_url.empty() && !c.prometheus_url.starts_with("http://") &&
       !c.prometheus_url.starts_with("https://")) {
     return r.Error(root["prometheus_url"], "prometheus_url", "expected an http:// or https:// URL");

@@ -4,6 +4,7 @@
 // the test sets, and records what the agent sent. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "prescale/http/http_server.h"
+#include "tests/support/test_env.h"
 
 namespace prescale::agent::testing {
 
@@ -32,7 +34,14 @@ class DirectiveTestServer {
     if (server_) server_->Stop();
     server_.reset();
   }
-  std::string Restart() { return Start(port_); }
+  // The same port again. Rebinding can race the old socket's teardown (seen
+  // under TSan, where the stop is slow): retried with a deadline.
+  std::string Restart() {
+    std::string error;
+    prescale::testing::PollUntil([&] { return (error = Start(port_)).empty(); }, std::chrono::seconds(10),
+                                 std::chrono::milliseconds(50));
+    return error;
+  }
   ~DirectiveTestServer() { Stop(); }
 
   std::string api_url() const { return "http://127.0.0.1:" + std::to_string(port_); }

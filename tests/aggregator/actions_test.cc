@@ -93,9 +93,8 @@ class ActionsTest : public ::testing::Test {
   }
 
   void Seed(ObjectKind kind, const std::string& json, const std::string& tenant = "") {
-    FieldError e;
-    auto built = BuildObject(kind, json, {kind, tenant, ""}, &e);
-    ASSERT_TRUE(built) << e.field << ": " << e.message;
+    auto built = BuildObject(kind, json, {kind, tenant, ""});
+    ASSERT_TRUE(built.ok()) << built.status().ToString();
     AuditRecord a;
     a.actor = "test";
     auto put = store()->Put(built->object, WriteMode::kUpsert, std::nullopt, a);

@@ -61,9 +61,8 @@ class ControlApiTest : public ::testing::Test {
 
   // Creates (or replaces) an object straight in the store, as an admin would.
   void Seed(ObjectKind kind, const std::string& json, const std::string& tenant = "") {
-    FieldError e;
-    auto built = BuildObject(kind, json, {kind, tenant, ""}, &e);
-    ASSERT_TRUE(built) << e.field << ": " << e.message;
+    auto built = BuildObject(kind, json, {kind, tenant, ""});
+    ASSERT_TRUE(built.ok()) << built.status().ToString();
     auto put = store_->Put(built->object, WriteMode::kUpsert, std::nullopt, Admin());
     ASSERT_TRUE(put.ok()) << put.status().ToString();
   }

@@ -35,9 +35,8 @@ class DecisionLoopTest : public ::testing::Test {
   }
 
   void Seed(ObjectKind kind, const std::string& json, const std::string& tenant = "") {
-    FieldError e;
-    auto built = BuildObject(kind, json, {kind, tenant, ""}, &e);
-    ASSERT_TRUE(built) << e.field << ": " << e.message;
+    auto built = BuildObject(kind, json, {kind, tenant, ""});
+    ASSERT_TRUE(built.ok()) << built.status().ToString();
     AuditRecord a;
     a.actor = "test";
     auto put = aggregator_->control_store()->Put(built->object, WriteMode::kUpsert, std::nullopt, a);

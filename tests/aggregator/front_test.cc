@@ -58,9 +58,8 @@ class FrontTest : public ::testing::Test {
          std::vector<std::pair<ObjectKind, std::string>>{{ObjectKind::kTenant, R"({"name":"acme"})"},
                                                          {ObjectKind::kPolicy, R"({"name":"p"})"},
                                                          {ObjectKind::kService, R"({"name":"web"})"}}) {
-      FieldError error;
-      auto built = BuildObject(kind, body, {kind, kind == ObjectKind::kService ? "acme" : "", ""}, &error);
-      ASSERT_TRUE(built) << error.field << ": " << error.message;
+      auto built = BuildObject(kind, body, {kind, kind == ObjectKind::kService ? "acme" : "", ""});
+      ASSERT_TRUE(built.ok()) << built.status().ToString();
       ASSERT_TRUE(aggregator_->control_store()->Put(built->object, WriteMode::kUpsert, std::nullopt, audit).ok());
     }
   }

@@ -24,10 +24,9 @@ struct Applied {
 };
 
 Policy Spec(const std::string& json) {
-  FieldError e;
-  auto p = ParsePolicy(json, nullptr, &e);
-  EXPECT_TRUE(p) << e.field << ": " << e.message;
-  return p.value_or(Policy{});
+  auto p = ParsePolicy(json);
+  EXPECT_TRUE(p.ok()) << p.status().ToString();
+  return p.ok() ? std::move(p).value() : Policy{};
 }
 
 TEST(ScalingPolicy, DefaultScaleUpIsFourPodsOrDoublingPerFifteenSeconds) {

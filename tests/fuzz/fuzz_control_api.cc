@@ -17,19 +17,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The first byte picks the kind; the rest is the body.
   const auto kind = static_cast<ObjectKind>(data[0] % 3);
   const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
-  FieldError error;
-  auto built = BuildObject(kind, body, {kind, "acme", ""}, &error);
-  if (built) {
-    FieldError again_error;
-    auto again = BuildObject(kind, built->object.spec_json, {kind, "acme", ""}, &again_error);
-    if (!again || again->object.spec_json != built->object.spec_json) std::abort();
-  } else if (error.status != 400 && error.status != 422) {
+  auto built = BuildObject(kind, body, {kind, "acme", ""});
+  if (built.ok()) {
+    auto again = BuildObject(kind, built->object.spec_json, {kind, "acme", ""});
+    if (!again.ok() || again->object.spec_json != built->object.spec_json) std::abort();
+  } else if (built.status().code() != prescale::StatusCode::kInvalidArgument &&
+             built.status().code() != prescale::StatusCode::kUnprocessable) {
     std::abort();
   }
   // The body as a patch onto a valid service.
-  FieldError patch_error;
-  auto merged = MergePatch(R"({"tenant":"acme","name":"web","replicas":{"min":1,"max":5}})", body, &patch_error);
-  if (merged) (void)BuildObject(ObjectKind::kService, *merged, {ObjectKind::kService, "acme", "web"}, &patch_error);
+  auto merged = MergePatch(R"({"tenant":"acme","name":"web","replicas":{"min":1,"max":5}})", body);
+  if (merged.ok()) (void)BuildObject(ObjectKind::kService, *merged, {ObjectKind::kService, "acme", "web"});
   AuditRecord record;
   record.message.assign(body);
   record.before_json.assign(body);

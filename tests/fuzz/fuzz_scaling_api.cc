@@ -34,9 +34,8 @@ prescale::aggregator::Aggregator& Instance() {
     for (auto [kind, json, tenant] :
          {std::tuple{ObjectKind::kTenant, R"({"name":"acme"})", ""},
           {ObjectKind::kService, R"({"name":"web","requests":{"cpu_cores":0.5}})", "acme"}}) {
-      prescale::aggregator::FieldError e;
-      auto built = prescale::aggregator::BuildObject(kind, json, {kind, tenant, ""}, &e);
-      if (!built) std::abort();
+      auto built = prescale::aggregator::BuildObject(kind, json, {kind, tenant, ""});
+      if (!built.ok()) std::abort();
       prescale::aggregator::AuditRecord audit;
       audit.actor = "fuzz";
       if (!a->control_store()->Put(built->object, prescale::aggregator::WriteMode::kUpsert, std::nullopt, audit).ok()) {

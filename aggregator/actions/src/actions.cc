@@ -124,11 +124,7 @@ ExecutionResult ActionDispatcher::Attempt(const OutboxEntry& e, double* seconds)
   auto object = store_->Get(ObjectKey{ObjectKind::kService, e.tenant, e.service});
   auto executor = executors_.find(e.executor);
   ExecutionResult result;
-  std::optional<Service> spec;
-  if (object.ok()) {
-    FieldError error;
-    spec = ParseService(object->spec_json, nullptr, &error);
-  }
+  const Result<Service> spec = object.ok() ? ParseService(object->spec_json) : Result<Service>(object.status());
   const auto started = clock_.Monotonic();
   bool timed = false;
   if (!action.ok()) {
@@ -137,8 +133,8 @@ ExecutionResult ActionDispatcher::Attempt(const OutboxEntry& e, double* seconds)
     result.message =
         object.status().code() == StatusCode::kNotFound ? "the service was deleted" : object.status().message();
     if (object.status().code() != StatusCode::kNotFound) result.outcome = ExecutionResult::Outcome::kRetry;
-  } else if (!spec) {
-    result.message = "the service's stored spec does not parse";
+  } else if (!spec.ok()) {
+    result.message = "the service's stored spec does not parse: " + spec.status().message();
   } else if (executor == executors_.end()) {
     result.message = "no " + e.executor + " executor is configured";
   } else {
@@ -241,9 +237,8 @@ size_t ActionDispatcher::RefreshReplicas() {
     if (!page.ok()) return read;
     for (const StoredObject& o : page->items) {
       if (pending.contains({o.key.tenant, o.key.name})) continue;
-      FieldError error;
-      auto spec = ParseService(o.spec_json, nullptr, &error);
-      if (!spec) continue;
+      auto spec = ParseService(o.spec_json);
+      if (!spec.ok()) continue;
       auto executor = executors_.find(spec->executor.type);
       if (executor == executors_.end()) continue;
       std::string why;

@@ -227,10 +227,9 @@ HttpResponse ControlApi::WriteObject(Call& c, ObjectKind kind, const ObjectKey& 
         stored_version = got->version;
         stored_owner = got->owner;
         if (patch) {
-          FieldError e;
-          auto merged = MergePatch(got->spec_json, body, &e);
-          if (!merged) return ErrorResponse(e.status, e.message, e.field);
-          body = *merged;
+          Result<std::string> merged = MergePatch(got->spec_json, body);
+          if (!merged.ok()) return ErrorResponse(merged.status());
+          body = std::move(merged).value();
         }
       } else if (got.status().code() != StatusCode::kNotFound) {
         return ErrorResponse(got.status());
@@ -249,9 +248,8 @@ HttpResponse ControlApi::WriteObject(Call& c, ObjectKind kind, const ObjectKey& 
       if (stored_owner != p.tenant) return ErrorResponse(404, "no policy " + path_key.name);
     }
   }
-  FieldError e;
-  std::optional<BuiltObject> built = BuildObject(kind, body, path_key, &e);
-  if (!built) return ErrorResponse(e.status, e.message, e.field);
+  Result<BuiltObject> built = BuildObject(kind, body, path_key);
+  if (!built.ok()) return ErrorResponse(built.status());
   StoredObject& o = built->object;
   if (c.tenant_bound() && o.owner != p.tenant) {
     return ErrorResponse(403, "this token may only write objects of tenant " + p.tenant,

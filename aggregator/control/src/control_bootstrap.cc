@@ -18,18 +18,17 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 // YAML to JSON: quoted scalars are strings; plain ones are null, booleans or
 // numbers when they read as such, strings otherwise.
-void ToJson(const YAML::Node& n, Writer& w) {
+void ToJson(const ConfigNode& n, Writer& w) {
   if (n.IsMap()) {
     w.StartObject();
-    for (const auto& kv : n) {
-      const std::string key = kv.first.Scalar();
-      w.Key(key.c_str(), static_cast<rapidjson::SizeType>(key.size()));
-      ToJson(kv.second, w);
+    for (const ConfigNode::Entry& entry : n.Entries()) {
+      w.Key(entry.key.c_str(), static_cast<rapidjson::SizeType>(entry.key.size()));
+      ToJson(entry.value, w);
     }
     w.EndObject();
   } else if (n.IsSequence()) {
     w.StartArray();
-    for (const auto& item : n) ToJson(item, w);
+    for (const ConfigNode& item : n.Items()) ToJson(item, w);
     w.EndArray();
   } else if (!n.IsDefined() || n.IsNull()) {
     w.Null();
@@ -37,7 +36,7 @@ void ToJson(const YAML::Node& n, Writer& w) {
     const std::string& text = n.Scalar();
     int64_t i = 0;
     double d = 0;
-    if (n.Tag() == "!") {
+    if (n.IsQuoted()) {
       w.String(text.c_str(), static_cast<rapidjson::SizeType>(text.size()));
     } else if (text == "true" || text == "false") {
       w.Bool(text == "true");
@@ -51,8 +50,8 @@ void ToJson(const YAML::Node& n, Writer& w) {
   }
 }
 
-// The node a FieldError path ("a.b[2].c") names, or the deepest that exists.
-YAML::Node Locate(YAML::Node node, std::string_view path) {
+// The node a field path ("a.b[2].c") names, or the deepest that exists.
+ConfigNode Locate(ConfigNode node, std::string_view path) {
   while (!path.empty()) {
     if (path.front() == '.') path.remove_prefix(1);
     if (path.front() == '[') {
@@ -84,7 +83,7 @@ Result<ApplySummary> ApplyObjects(ControlStore* store, std::string_view yaml_tex
   YamlConfigReader r(file_name);
   auto parsed = r.Parse(yaml_text);
   if (!parsed.ok()) return parsed.status();
-  const YAML::Node root = *parsed;
+  const ConfigNode root = *parsed;
   if (root.IsNull()) return ApplySummary{};
   if (strict) PRESCALE_RETURN_IF_ERROR(r.CheckMap(root, "", {"tenants", "policies", "services"}));
   if (!root.IsMap()) return r.Error(root, "", "expected a map with tenants, policies and services");
@@ -92,7 +91,7 @@ Result<ApplySummary> ApplyObjects(ControlStore* store, std::string_view yaml_tex
   for (auto [key, kind] : {std::pair{"tenants", ObjectKind::kTenant},
                            {"policies", ObjectKind::kPolicy},
                            {"services", ObjectKind::kService}}) {
-    const YAML::Node list = root[key];
+    const ConfigNode list = root[key];
     if (!list.IsDefined() || list.IsNull()) continue;
     PRESCALE_RETURN_IF_ERROR(r.CheckSequence(list, key));
     for (size_t i = 0; i < list.size(); ++i) {
@@ -100,15 +99,14 @@ Result<ApplySummary> ApplyObjects(ControlStore* store, std::string_view yaml_tex
       rapidjson::StringBuffer buf;
       Writer w(buf);
       ToJson(list[i], w);
-      FieldError error;
       ObjectKey path_key{kind, "", ""};
       if (kind == ObjectKind::kService && list[i].IsMap() && list[i]["tenant"].IsScalar()) {
         path_key.tenant = list[i]["tenant"].Scalar();
       }
-      auto built = BuildObject(kind, std::string_view(buf.GetString(), buf.GetSize()), path_key, &error);
-      if (!built) {
-        return r.Error(Locate(list[i], error.field), error.field.empty() ? path : JoinPath(path, error.field),
-                       error.message);
+      auto built = BuildObject(kind, std::string_view(buf.GetString(), buf.GetSize()), path_key);
+      if (!built.ok()) {
+        const std::string& field = built.status().field();
+        return r.Error(Locate(list[i], field), field.empty() ? path : JoinPath(path, field), built.status().detail());
       }
       pending.push_back({std::move(built->object)});
     }

@@ -47,8 +47,7 @@ std::string AuditRecordJson(const AuditRecord& record) {
   return {buf.GetString(), buf.GetSize()};
 }
 
-std::optional<BuiltObject> BuildObject(ObjectKind kind, std::string_view body, const ObjectKey& path_key,
-                                       FieldError* error) {
+Result<BuiltObject> BuildObject(ObjectKind kind, std::string_view body, const ObjectKey& path_key) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
@@ -61,46 +60,43 @@ std::optional<BuiltObject> BuildObject(ObjectKind kind, std::string_view body, c
     w.String(path_key.name.c_str(), static_cast<rapidjson::SizeType>(path_key.name.size()));
   }
   w.EndObject();
-  std::optional<std::string> merged = MergePatch(std::string_view(buf.GetString(), buf.GetSize()), body, error);
-  if (!merged) return std::nullopt;
+  PRESCALE_ASSIGN_OR_RETURN(const std::string merged,
+                            MergePatch(std::string_view(buf.GetString(), buf.GetSize()), body));
   BuiltObject b;
   b.object.key.kind = kind;
   switch (kind) {
     case ObjectKind::kTenant: {
-      auto t = ParseTenant(*merged, &b.meta, error);
-      if (!t) return std::nullopt;
-      b.object.key.name = t->name;
-      b.object.owner = t->name;
-      b.object.spec_json = RenderTenant(*t);
+      PRESCALE_ASSIGN_OR_RETURN(const Tenant t, ParseTenant(merged, &b.meta));
+      b.object.key.name = t.name;
+      b.object.owner = t.name;
+      b.object.spec_json = RenderTenant(t);
       break;
     }
     case ObjectKind::kService: {
-      auto s = ParseService(*merged, &b.meta, error);
-      if (!s) return std::nullopt;
-      if (s->tenant != path_key.tenant) {
-        *error = {422, "tenant", "does not match the tenant in the path (" + path_key.tenant + ")"};
-        return std::nullopt;
+      PRESCALE_ASSIGN_OR_RETURN(const Service s, ParseService(merged, &b.meta));
+      if (s.tenant != path_key.tenant) {
+        return Status::ForField(StatusCode::kUnprocessable, "tenant",
+                                "does not match the tenant in the path (" + path_key.tenant + ")");
       }
-      b.object.key = {kind, s->tenant, s->name};
-      b.object.owner = s->tenant;
-      b.object.references.push_back({ObjectKind::kTenant, "", s->tenant});
-      if (!s->policy.empty()) b.object.references.push_back({ObjectKind::kPolicy, "", s->policy});
-      b.object.spec_json = RenderService(*s);
+      b.object.key = {kind, s.tenant, s.name};
+      b.object.owner = s.tenant;
+      b.object.references.push_back({ObjectKind::kTenant, "", s.tenant});
+      if (!s.policy.empty()) b.object.references.push_back({ObjectKind::kPolicy, "", s.policy});
+      b.object.spec_json = RenderService(s);
       break;
     }
     case ObjectKind::kPolicy: {
-      auto p = ParsePolicy(*merged, &b.meta, error);
-      if (!p) return std::nullopt;
-      b.object.key.name = p->name;
-      b.object.owner = p->tenant;
-      if (!p->tenant.empty()) b.object.references.push_back({ObjectKind::kTenant, "", p->tenant});
-      b.object.spec_json = RenderPolicy(*p);
+      PRESCALE_ASSIGN_OR_RETURN(const Policy p, ParsePolicy(merged, &b.meta));
+      b.object.key.name = p.name;
+      b.object.owner = p.tenant;
+      if (!p.tenant.empty()) b.object.references.push_back({ObjectKind::kTenant, "", p.tenant});
+      b.object.spec_json = RenderPolicy(p);
       break;
     }
   }
   if (!path_key.name.empty() && b.object.key.name != path_key.name) {
-    *error = {422, "name", "does not match the name in the path (" + path_key.name + ")"};
-    return std::nullopt;
+    return Status::ForField(StatusCode::kUnprocessable, "name",
+                            "does not match the name in the path (" + path_key.name + ")");
   }
   return b;
 }

@@ -101,14 +101,15 @@ void DecisionLoop::ParseServices() {
   for (const StoredObject& o : service_objects_) {
     ParsedService& parsed = parsed_services_[{o.key.tenant, o.key.name}];
     if (parsed.version != o.version || !parsed.spec) {
-      FieldError e;
-      parsed.spec = ParseService(o.spec_json, nullptr, &e);
+      Result<Service> spec = ParseService(o.spec_json);
       parsed.version = o.version;
-      if (parsed.spec) {
+      if (spec.ok()) {
+        parsed.spec = std::move(spec).value();
         parsed.cpu_key = steps::KeyOf(*parsed.spec, "cpu");
         parsed.memory_key = steps::KeyOf(*parsed.spec, "memory");
       } else {
-        spec_errors_->Report(o, "service " + o.key.tenant + "/" + o.key.name + ": " + e.field + ": " + e.message);
+        parsed.spec.reset();
+        spec_errors_->Report(o, "service " + o.key.tenant + "/" + o.key.name + ": " + spec.status().message());
       }
     }
     parsed.seen = true;

@@ -156,11 +156,10 @@ std::vector<AllocationTenant> ReadTenants(const std::vector<StoredObject>& tenan
   if (errors != nullptr) errors->Begin(ObjectKind::kTenant);
   std::vector<AllocationTenant> out;
   for (const StoredObject& o : tenants) {
-    FieldError e;
-    if (auto t = ParseTenant(o.spec_json, nullptr, &e)) {
+    if (auto t = ParseTenant(o.spec_json); t.ok()) {
       out.push_back({t->name, t->weight, t->quotas});
     } else if (errors != nullptr) {
-      errors->Report(o, "tenant " + o.key.name + ": " + e.field + ": " + e.message);
+      errors->Report(o, "tenant " + o.key.name + ": " + t.status().message());
     }
   }
   if (errors != nullptr) errors->End(ObjectKind::kTenant);

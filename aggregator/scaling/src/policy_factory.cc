@@ -8,10 +8,9 @@ std::shared_ptr<const ScalingPolicy> PolicyFactory::Get(const StoredObject& stor
   Entry& e = by_name_[stored.key.name];
   e.used = true;
   if (e.policy != nullptr && e.version == stored.version) return e.policy;
-  FieldError fe;
-  auto spec = ParsePolicy(stored.spec_json, nullptr, &fe);
-  if (!spec) {
-    *error = "policy " + stored.key.name + ": " + fe.field + ": " + fe.message;
+  auto spec = ParsePolicy(stored.spec_json);
+  if (!spec.ok()) {
+    *error = "policy " + stored.key.name + ": " + spec.status().message();
     by_name_.erase(stored.key.name);
     return nullptr;
   }

@@ -27,18 +27,18 @@ constexpr int64_t kMaxSeconds = 366LL * 24 * 3600;
 // problem is kept in *error and every later call is a no-op returning false.
 class Fields {
  public:
-  Fields(const Value& object, std::string path, FieldError* error)
+  Fields(const Value& object, std::string path, Status* error)
       : object_(object), path_(std::move(path)), error_(error) {
     if (!object_.IsObject()) Fail(path_, "must be an object");
   }
 
-  bool ok() const { return error_->message.empty(); }
+  bool ok() const { return error_->ok(); }
   std::string Path(std::string_view key) const {
     return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
   }
 
   bool Fail(const std::string& field, std::string message) {
-    if (ok()) *error_ = FieldError{422, field, std::move(message)};
+    if (ok()) *error_ = Status::ForField(StatusCode::kUnprocessable, field, message);
     return false;
   }
 
@@ -163,7 +163,7 @@ class Fields {
     return true;
   }
 
-  FieldError* error() const { return error_; }
+  Status* error() const { return error_; }
 
  private:
   static std::string FormatNumber(double d) {
@@ -174,24 +174,19 @@ class Fields {
 
   const Value& object_;
   std::string path_;
-  FieldError* error_;
+  Status* error_;
   std::set<std::string, std::less<>> known_;
 };
 
-bool ParseDocument(std::string_view json, rapidjson::Document* doc, FieldError* error) {
+Status ParseDocument(std::string_view json, rapidjson::Document* doc) {
   // Anything but whitespace after the value is a parse error too (a single root).
   doc->Parse(json.data(), json.size());
   if (doc->HasParseError()) {
-    *error = FieldError{400, "",
-                        std::string("malformed JSON at byte ") + std::to_string(doc->GetErrorOffset()) + ": " +
-                            rapidjson::GetParseError_En(doc->GetParseError())};
-    return false;
+    return Status::InvalidArgument(std::string("malformed JSON at byte ") + std::to_string(doc->GetErrorOffset()) +
+                                   ": " + rapidjson::GetParseError_En(doc->GetParseError()));
   }
-  if (!doc->IsObject()) {
-    *error = FieldError{400, "", "the body must be a JSON object"};
-    return false;
-  }
-  return true;
+  if (!doc->IsObject()) return Status::InvalidArgument("the body must be a JSON object");
+  return Status::Ok();
 }
 
 void ReadMeta(Fields& f, ObjectMeta* meta) {
@@ -284,8 +279,8 @@ std::string FormatRfc3339(int64_t ms) {
 namespace {
 
 template <typename T>
-std::optional<T> Finish(Fields& f, T value) {
-  if (!f.Done()) return std::nullopt;
+Result<T> Finish(Fields& f, T value) {
+  if (!f.Done()) return *f.error();
   return value;
 }
 
@@ -320,10 +315,11 @@ bool IsValidObjectName(std::string_view name) {
   return name.front() != '-' && name.back() != '-';
 }
 
-std::optional<Tenant> ParseTenant(std::string_view json, ObjectMeta* meta, FieldError* error) {
+Result<Tenant> ParseTenant(std::string_view json, ObjectMeta* meta) {
   rapidjson::Document doc;
-  if (!ParseDocument(json, &doc, error)) return std::nullopt;
-  Fields f(doc, "", error);
+  PRESCALE_RETURN_IF_ERROR(ParseDocument(json, &doc));
+  Status error;
+  Fields f(doc, "", &error);
   Tenant t;
   ReadMeta(f, meta);
   f.Name("name", &t.name, true);
@@ -369,10 +365,11 @@ std::string RenderTenant(const Tenant& t) {
   return Done(buf);
 }
 
-std::optional<Service> ParseService(std::string_view json, ObjectMeta* meta, FieldError* error) {
+Result<Service> ParseService(std::string_view json, ObjectMeta* meta) {
   rapidjson::Document doc;
-  if (!ParseDocument(json, &doc, error)) return std::nullopt;
-  Fields f(doc, "", error);
+  PRESCALE_RETURN_IF_ERROR(ParseDocument(json, &doc));
+  Status error;
+  Fields f(doc, "", &error);
   Service s;
   ReadMeta(f, meta);
   f.Name("tenant", &s.tenant, true);
@@ -394,7 +391,7 @@ std::optional<Service> ParseService(std::string_view json, ObjectMeta* meta, Fie
     r.Number("memory_bytes", &s.request_memory_bytes, 0, 1e15);
   });
   if (const Value* targets = f.Get("target_utilization"); targets != nullptr && f.ok()) {
-    Fields t(*targets, "target_utilization", error);
+    Fields t(*targets, "target_utilization", &error);
     if (t.ok()) {
       for (const auto& m : targets->GetObject()) {
         const std::string resource(m.name.GetString(), m.name.GetStringLength());
@@ -477,10 +474,11 @@ std::string RenderService(const Service& s) {
   return Done(buf);
 }
 
-std::optional<Policy> ParsePolicy(std::string_view json, ObjectMeta* meta, FieldError* error) {
+Result<Policy> ParsePolicy(std::string_view json, ObjectMeta* meta) {
   rapidjson::Document doc;
-  if (!ParseDocument(json, &doc, error)) return std::nullopt;
-  Fields f(doc, "", error);
+  PRESCALE_RETURN_IF_ERROR(ParseDocument(json, &doc));
+  Status error;
+  Fields f(doc, "", &error);
   Policy p;
   ReadMeta(f, meta);
   f.Name("name", &p.name, true);
@@ -572,11 +570,10 @@ void ApplyMergePatch(Value& target, const Value& patch, rapidjson::Document::All
 
 }  // namespace
 
-std::optional<std::string> MergePatch(std::string_view target, std::string_view patch, FieldError* error) {
+Result<std::string> MergePatch(std::string_view target, std::string_view patch) {
   rapidjson::Document t, p;
-  if (!ParseDocument(patch, &p, error)) return std::nullopt;
-  FieldError ignored;
-  if (!ParseDocument(target, &t, &ignored)) t.SetObject();
+  PRESCALE_RETURN_IF_ERROR(ParseDocument(patch, &p));
+  if (!ParseDocument(target, &t).ok()) t.SetObject();
   ApplyMergePatch(t, p, t.GetAllocator());
   rapidjson::StringBuffer buf;
   Writer w(buf);

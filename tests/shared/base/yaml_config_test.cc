@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace prescale {
 namespace {
 
@@ -46,6 +49,45 @@ TEST(YamlConfigReader, EmptyDocumentIsAnEmptyMap) {
   ASSERT_TRUE(root.ok());
   EXPECT_TRUE(root->IsMap());
   EXPECT_TRUE(r.CheckMap(*root, "", {"a"}).ok());
+}
+
+TEST(ConfigNode, MapsKeepDocumentOrderAndLines) {
+  YamlConfigReader r("cfg.yaml");
+  auto root = r.Parse("b: 1\na:\n  - x\n  - 'y'\nc: ~\n");
+  ASSERT_TRUE(root.ok());
+  ASSERT_TRUE(root->IsMap());
+  EXPECT_EQ(root->size(), 3u);
+  std::vector<std::string> keys;
+  for (const ConfigNode::Entry& e : root->Entries()) keys.push_back(e.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"b", "a", "c"}));
+  EXPECT_EQ(root->Entries()[1].key_node.Line(), 2);
+  const ConfigNode list = (*root)["a"];
+  ASSERT_TRUE(list.IsSequence());
+  ASSERT_EQ(list.Items().size(), 2u);
+  EXPECT_EQ(list[1].Scalar(), "y");
+  EXPECT_EQ(list[1].Line(), 4);
+  EXPECT_FALSE(list[0].IsQuoted());
+  EXPECT_TRUE(list[1].IsQuoted());
+  EXPECT_TRUE((*root)["c"].IsNull());
+  EXPECT_EQ((*root)["b"].Scalar(), "1");
+}
+
+// yaml-cpp throws for some of these; ConfigNode answers "undefined".
+TEST(ConfigNode, MissingKeysAndIndexesAreUndefined) {
+  YamlConfigReader r("cfg.yaml");
+  auto root = r.Parse("s: text\nl: [1]\n");
+  ASSERT_TRUE(root.ok());
+  EXPECT_FALSE((*root)["missing"].IsDefined());
+  EXPECT_FALSE((*root)["missing"]["deeper"].IsDefined());
+  EXPECT_FALSE((*root)["s"]["key"].IsDefined());
+  EXPECT_FALSE((*root)["l"][1].IsDefined());
+  EXPECT_FALSE((*root)[0].IsDefined());
+  EXPECT_EQ((*root)["missing"].size(), 0u);
+  EXPECT_TRUE((*root)["missing"].Entries().empty());
+  EXPECT_EQ((*root)["missing"].Scalar(), "");
+  EXPECT_EQ((*root)["missing"].Line(), 0);
+  // An error about an undefined node has no line to name.
+  EXPECT_EQ(r.Error((*root)["missing"], "missing", "required").message(), "cfg.yaml: missing: required");
 }
 
 TEST(JoinPath, BuildsDottedAndIndexedPaths) {

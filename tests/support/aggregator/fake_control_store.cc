@@ -7,8 +7,6 @@
 namespace prescale::testing {
 namespace {
 
-using aggregator::FieldError;
-
 Status NotSupported() { return Status::Internal("not supported by FakeControlStore"); }
 
 // As ObjectKindName (not called: it lives with OpenSSL code in aggregator_control).
@@ -41,33 +39,35 @@ Status CheckVersion(const std::string& name, const aggregator::StoredObject* sto
 Result<aggregator::StoredObject> BuildFromJson(aggregator::ObjectKind kind, std::string_view json,
                                                const std::string& tenant) {
   using aggregator::ObjectKind;
-  FieldError e;
   const std::string base = kind == ObjectKind::kService ? "{\"tenant\":\"" + tenant + "\"}" : "{}";
-  std::optional<std::string> merged = aggregator::MergePatch(base, json, &e);
+  PRESCALE_ASSIGN_OR_RETURN(const std::string merged, aggregator::MergePatch(base, json));
   aggregator::StoredObject o;
   o.key.kind = kind;
-  if (merged && kind == ObjectKind::kTenant) {
-    if (auto t = aggregator::ParseTenant(*merged, nullptr, &e)) {
-      o.key.name = o.owner = t->name;
-      o.spec_json = aggregator::RenderTenant(*t);
+  switch (kind) {
+    case ObjectKind::kTenant: {
+      PRESCALE_ASSIGN_OR_RETURN(const aggregator::Tenant t, aggregator::ParseTenant(merged));
+      o.key.name = o.owner = t.name;
+      o.spec_json = aggregator::RenderTenant(t);
+      break;
     }
-  } else if (merged && kind == ObjectKind::kService) {
-    if (auto s = aggregator::ParseService(*merged, nullptr, &e)) {
-      o.key = {kind, s->tenant, s->name};
-      o.owner = s->tenant;
-      o.references.push_back({ObjectKind::kTenant, "", s->tenant});
-      if (!s->policy.empty()) o.references.push_back({ObjectKind::kPolicy, "", s->policy});
-      o.spec_json = aggregator::RenderService(*s);
+    case ObjectKind::kService: {
+      PRESCALE_ASSIGN_OR_RETURN(const aggregator::Service s, aggregator::ParseService(merged));
+      o.key = {kind, s.tenant, s.name};
+      o.owner = s.tenant;
+      o.references.push_back({ObjectKind::kTenant, "", s.tenant});
+      if (!s.policy.empty()) o.references.push_back({ObjectKind::kPolicy, "", s.policy});
+      o.spec_json = aggregator::RenderService(s);
+      break;
     }
-  } else if (merged && kind == ObjectKind::kPolicy) {
-    if (auto p = aggregator::ParsePolicy(*merged, nullptr, &e)) {
-      o.key.name = p->name;
-      o.owner = p->tenant;
-      if (!p->tenant.empty()) o.references.push_back({ObjectKind::kTenant, "", p->tenant});
-      o.spec_json = aggregator::RenderPolicy(*p);
+    case ObjectKind::kPolicy: {
+      PRESCALE_ASSIGN_OR_RETURN(const aggregator::Policy p, aggregator::ParsePolicy(merged));
+      o.key.name = p.name;
+      o.owner = p.tenant;
+      if (!p.tenant.empty()) o.references.push_back({ObjectKind::kTenant, "", p.tenant});
+      o.spec_json = aggregator::RenderPolicy(p);
+      break;
     }
   }
-  if (o.spec_json.empty()) return Status::InvalidArgument(e.field + ": " + e.message);
   return o;
 }
 

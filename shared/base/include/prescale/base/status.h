@@ -68,6 +68,16 @@ class [[nodiscard]] Status {
     std::string text = field.empty() ? std::string(message) : field + ": " + std::string(message);
     return Status(code, std::move(text)).WithField(std::move(field));
   }
+  // The message without ForField's "field: " prefix, for callers that place
+  // the field themselves (a config file's "FILE:LINE: path.field: what").
+  std::string_view detail() const {
+    std::string_view m = message_;
+    if (!field_.empty() && m.size() > field_.size() + 2 && m.starts_with(field_) &&
+        m.substr(field_.size(), 2) == ": ") {
+      m.remove_prefix(field_.size() + 2);
+    }
+    return m;
+  }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -13,18 +13,12 @@
 #include <string_view>
 #include <vector>
 
+#include "prescale/base/status.h"
+
 namespace prescale::aggregator {
 
 // Unix milliseconds as RFC 3339 UTC with milliseconds ("2026-11-28T10:00:00.000Z").
 std::string FormatRfc3339(int64_t ms);
-
-// A request body or config object that does not hold: 400 when it is not JSON
-// at all (malformed), 422 when it is but a field is wrong (invalid).
-struct FieldError {
-  int status = 422;
-  std::string field;  // the path of the bad field ("" for the whole body)
-  std::string message;
-};
 
 enum class Priority { kCritical, kHigh, kNormal, kLow, kBestEffort };  // most important first
 std::string_view PriorityName(Priority p);  // "critical", "high", "normal", "low", "best-effort"
@@ -111,12 +105,14 @@ struct ObjectMeta {
   std::optional<int64_t> version;  // on input: the expected version (409 when stale)
 };
 
-// Parses a whole object; on failure fills *error and returns nullopt.
-// Read-only members (version, created_at, updated_at) are
-// accepted; version goes to *meta. Unknown members are errors.
-std::optional<Tenant> ParseTenant(std::string_view json, ObjectMeta* meta, FieldError* error);
-std::optional<Service> ParseService(std::string_view json, ObjectMeta* meta, FieldError* error);
-std::optional<Policy> ParsePolicy(std::string_view json, ObjectMeta* meta, FieldError* error);
+// Parses a whole object. A body that is not a JSON object is InvalidArgument
+// (HTTP 400); a wrong field is Unprocessable (422) with field() its path
+// ("behavior.scaleUp.policies[0].value") and the message "path: what".
+// Read-only members (version, created_at, updated_at) are accepted; version
+// goes to *meta when given. Unknown members are errors.
+Result<Tenant> ParseTenant(std::string_view json, ObjectMeta* meta = nullptr);
+Result<Service> ParseService(std::string_view json, ObjectMeta* meta = nullptr);
+Result<Policy> ParsePolicy(std::string_view json, ObjectMeta* meta = nullptr);
 
 // Canonical compact JSON (fixed member order, defaults written out) without metadata.
 std::string RenderTenant(const Tenant& t);
@@ -128,8 +124,8 @@ std::string RenderPolicy(const Policy& p);
 std::string WithMetadata(std::string_view spec_json, int64_t version, int64_t created_ms, int64_t updated_ms);
 
 // JSON Merge Patch (RFC 7386) of `patch` onto `target`; both JSON texts. A
-// patch that is not JSON is a 400 FieldError.
-std::optional<std::string> MergePatch(std::string_view target, std::string_view patch, FieldError* error);
+// patch that is not a JSON object is InvalidArgument (400).
+Result<std::string> MergePatch(std::string_view target, std::string_view patch);
 
 bool IsValidObjectName(std::string_view name);
 

@@ -42,8 +42,9 @@ struct BuiltObject {
   StoredObject object;
   ObjectMeta meta;
 };
-std::optional<BuiltObject> BuildObject(ObjectKind kind, std::string_view body, const ObjectKey& path_key,
-                                       FieldError* error);
+// Errors as ParseTenant's: InvalidArgument for a body that is not a JSON
+// object, Unprocessable naming the field.
+Result<BuiltObject> BuildObject(ObjectKind kind, std::string_view body, const ObjectKey& path_key);
 
 // An object as the API shows it: its spec with version and timestamps.
 std::string ObjectJson(const StoredObject& o);
