@@ -1,17 +1,23 @@
-// deploy/: the Dockerfiles build with exactly scripts/setup's build packages and the aggregator's
-// image runs as non-root; every kustomize overlay renders with Debian's kubectl and every
-// rendered object validates against the Kubernetes schema (npm kubernetes-models); the copies
-// the prometheus-operator overlay takes from alerts/ and dashboards/ are current; the systemd
-// units pass `systemd-analyze verify`; and the configs shipped in deploy/ start the real binaries.
+// deploy/: the Dockerfiles build with exactly scripts/setup's build packages, their runtime
+// stages install exactly the library packages the binaries load (ldd and dlopen), and the
+// aggregator's image runs as non-root; every kustomize overlay renders with Debian's kubectl
+// and every rendered object validates against the Kubernetes schema (npm kubernetes-models);
+// the copies the prometheus-operator overlay takes from alerts/ and dashboards/ are current;
+// the systemd units pass `systemd-analyze verify`; and the configs shipped in deploy/ start
+// the real binaries.
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
+#include <iterator>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -85,6 +91,17 @@ std::vector<std::string> Instructions(const std::string& dockerfile) {
   return instructions;
 }
 
+// Adds the packages the `apt-get install` commands of a RUN instruction's words name.
+void AddAptInstalls(const std::vector<std::string>& words, std::set<std::string>* packages) {
+  if (words.empty() || words[0] != "RUN") return;
+  for (size_t i = 0; i + 1 < words.size(); ++i) {
+    if (words[i] != "apt-get" || words[i + 1] != "install") continue;
+    for (size_t j = i + 2; j < words.size() && words[j] != "&&" && words[j] != ";"; ++j) {
+      if (words[j][0] != '-') packages->insert(words[j]);
+    }
+  }
+}
+
 // The packages `apt-get install` names in the stage `FROM ... AS <stage>`.
 std::set<std::string> AptPackagesOfStage(const std::vector<std::string>& instructions, const std::string& stage) {
   std::set<std::string> packages;
@@ -96,13 +113,7 @@ std::set<std::string> AptPackagesOfStage(const std::vector<std::string>& instruc
       in_stage = words.size() >= 4 && words[words.size() - 2] == "AS" && words.back() == stage;
       continue;
     }
-    if (!in_stage || words[0] != "RUN") continue;
-    for (size_t i = 0; i + 1 < words.size(); ++i) {
-      if (words[i] != "apt-get" || words[i + 1] != "install") continue;
-      for (size_t j = i + 2; j < words.size() && words[j] != "&&" && words[j] != ";"; ++j) {
-        if (words[j][0] != '-') packages.insert(words[j]);
-      }
-    }
+    if (in_stage) AddAptInstalls(words, &packages);
   }
   return packages;
 }
@@ -167,6 +178,213 @@ TEST(DeployDocker, AggregatorImageRunsAsNonRootWithAVolumeForItsData) {
   const std::string readme = ReadFileOrEmpty(DeployDir() + "/README.md");
   for (const char* needle : {"/healthz", "/readyz", "CAP_SYS_PTRACE", "CAP_SYS_ADMIN", "/sys/fs/cgroup", "/proc"}) {
     EXPECT_NE(readme.find(needle), std::string::npos) << "deploy/README.md does not mention " << needle;
+  }
+}
+
+// ---- the runtime stages' libraries ----------------------------------------------------------
+
+// Library packages every image FROM debian:bookworm-slim already has, so a runtime stage need
+// not install them. The image is `debootstrap --variant=minbase`: the Essential and
+// Priority: required packages and their dependencies. These are the libraries among them:
+// dpkg's pre-dependencies (libc6, zlib1g, liblzma5, libzstd1, libbz2-1.0, libmd0,
+// libselinux1 and its libpcre2-8-0), apt's dependencies (libstdc++6, libgcc-s1, libapt-pkg6.0,
+// libseccomp2, libsystemd0, libgnutls30) and theirs. A subset of the image: add a package only
+// after seeing it in `docker run --rm debian:bookworm-slim dpkg-query -W`.
+constexpr const char* kBookwormSlimLibraryPackages[] = {
+    "libc6",       "libgcc-s1",     "libstdc++6",   "zlib1g",        "liblzma5",    "libzstd1",    "libbz2-1.0",
+    "libmd0",      "libselinux1",   "libpcre2-8-0", "libapt-pkg6.0", "libseccomp2", "libsystemd0", "libcap2",
+    "libgcrypt20", "libgpg-error0", "liblz4-1",     "libgnutls30",   "libgmp10",    "libhogweed6", "libnettle8",
+    "libidn2-0",   "libunistring2", "libp11-kit0",  "libtasn1-6",    "libffi8",
+};
+// What a runtime stage may install besides libraries: the CA bundle for https peers.
+constexpr const char* kRuntimeNonLibraryPackages[] = {"ca-certificates"};
+
+// The packages `apt-get install` names in the last stage (the image that ships).
+std::set<std::string> AptPackagesOfFinalStage(const std::vector<std::string>& instructions) {
+  std::set<std::string> packages;
+  for (const auto& ins : FinalStage(instructions)) AddAptInstalls(Words(ins), &packages);
+  return packages;
+}
+
+// A shared library a binary loads: as ldd or dlopen names it, the file, and how it is loaded.
+struct LoadedLibrary {
+  std::string name;
+  std::string path;
+  std::string via;
+};
+
+// The libraries ldd lists for `binary` (linux-vdso is in the kernel: no file, no package).
+std::vector<LoadedLibrary> LddLibraries(const std::string& ldd, const std::string& binary) {
+  const auto r = RunCommand({ldd, binary}, 60s);
+  EXPECT_EQ(r.exit_code, 0) << "ldd " << binary << ": " << r.err;
+  std::vector<LoadedLibrary> libraries;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) {
+    const auto words = Words(line);
+    if (words.size() >= 3 && words[1] == "=>") {
+      if (words[2] == "not") {
+        ADD_FAILURE() << "ldd " << binary << " cannot find " << words[0];
+      } else {
+        libraries.push_back({words[0], words[2], "linked"});
+      }
+    } else if (!words.empty() && words[0][0] == '/') {
+      libraries.push_back({words[0], words[0], "linked (the dynamic loader)"});
+    }
+  }
+  return libraries;
+}
+
+bool IsIdentifierChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
+
+// The library names passed to dlopen in the code the binaries are built from (agent/,
+// aggregator/, shared/), each with where it is opened. Read at test time so that a new dlopen
+// is checked without anyone remembering this test. A name that is not a string literal cannot
+// be checked, and fails.
+std::map<std::string, std::string> DlopenedLibraries() {
+  std::map<std::string, std::string> names;
+  for (const char* dir : {"agent", "aggregator", "shared"}) {
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(SourceDir() + "/" + dir)) {
+      const auto ext = entry.path().extension().string();
+      if (!entry.is_regular_file() || (ext != ".cc" && ext != ".h" && ext != ".cpp" && ext != ".c")) continue;
+      const std::string text = ReadFileOrEmpty(entry.path().string());
+      for (size_t at = text.find("dlopen"); at != std::string::npos; at = text.find("dlopen", at + 1)) {
+        const size_t line_start = text.rfind('\n', at) + 1;  // npos + 1 == 0 on the first line
+        if (at > 0 && IsIdentifierChar(text[at - 1])) continue;
+        if (text.substr(line_start, at - line_start).find("//") != std::string::npos) continue;  // a comment
+        const size_t open = text.find_first_not_of(" \t\n", at + 6);
+        if (open == std::string::npos || text[open] != '(') continue;  // "dlopen" in prose
+        const size_t arg = text.find_first_not_of(" \t\n", open + 1);
+        if (arg == std::string::npos) continue;
+        const std::string name = text.substr(arg, text.find_first_of(",)", arg) - arg);
+        const std::string where = entry.path().lexically_relative(SourceDir()).string() + ":" +
+                                  std::to_string(1 + std::count(text.begin(), text.begin() + at, '\n'));
+        if (name == "nullptr" || name == "NULL") continue;  // the program itself
+        if (name.size() < 2 || name.front() != '"' || name.find('"', 1) != name.size() - 1) {
+          ADD_FAILURE() << where << ": dlopen(" << name << ") does not name its library with a string literal,"
+                        << " so this test cannot check that the images install it";
+          continue;
+        }
+        names.emplace(name.substr(1, name.size() - 2), where);
+      }
+    }
+  }
+  return names;
+}
+
+// Where the loader finds `soname`, from `ldconfig -p` ("\tlibcurl.so.4 (libc6,x86-64) =>
+// /lib/x86_64-linux-gnu/libcurl.so.4"), preferring `dir` (where the binary's libc is, so that
+// a multiarch host answers for the binary's architecture); "" when it is not installed.
+std::string ResolveSoname(const std::string& ldconfig_p, const std::string& soname, const std::string& dir) {
+  std::string found;
+  std::istringstream in(ldconfig_p);
+  for (std::string line; std::getline(in, line);) {
+    const auto words = Words(line);
+    if (words.size() < 3 || words[0] != soname || words[words.size() - 2] != "=>") continue;
+    if (words.back().rfind(dir + "/", 0) == 0) return words.back();
+    if (found.empty()) found = words.back();
+  }
+  return found;
+}
+
+// The spellings of a library's path dpkg may have registered. Debian 12 is half-way through
+// merging /lib into /usr/lib: the loader says /lib/x86_64-linux-gnu/libcurl.so.4 where dpkg
+// registered /usr/lib/... (libcurl4), or the reverse (libc6's libm.so.6); and a soname is a
+// symlink whose target dpkg knows too.
+std::vector<std::string> PathSpellings(const std::string& path) {
+  const auto twin = [](const std::string& p) { return p.rfind("/usr/", 0) == 0 ? p.substr(4) : "/usr" + p; };
+  std::vector<std::string> spellings = {path, twin(path)};
+  std::error_code ec;
+  const std::string real = std::filesystem::canonical(path, ec).string();
+  if (!ec) spellings.insert(spellings.end(), {real, twin(real)});
+  return spellings;
+}
+
+// The Debian package that ships each library's file (one `dpkg -S` for all); a library no
+// package ships is left out.
+std::map<std::string, std::string> PackagesOf(const std::string& dpkg, const std::vector<LoadedLibrary>& libraries) {
+  std::vector<std::string> argv = {dpkg, "-S"};
+  for (const auto& lib : libraries) {
+    for (const auto& spelling : PathSpellings(lib.path)) argv.push_back(spelling);
+  }
+  // Exits 1 because some spellings are unknown (most twins are); the known ones are listed.
+  const auto r = RunCommand(argv, 120s);
+  std::map<std::string, std::string> by_file;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) {
+    // "libcurl4:amd64: /usr/lib/x86_64-linux-gnu/libcurl.so.4"; the first package of "a, b: path".
+    const auto separator = line.find(": ");
+    if (line.rfind("diversion by", 0) == 0 || separator == std::string::npos) continue;
+    by_file.emplace(line.substr(separator + 2), line.substr(0, line.find_first_of(":,")));
+  }
+  std::map<std::string, std::string> packages;
+  for (const auto& lib : libraries) {
+    for (const auto& spelling : PathSpellings(lib.path)) {
+      if (const auto it = by_file.find(spelling); it != by_file.end()) {
+        packages.emplace(lib.path, it->second);
+        break;
+      }
+    }
+  }
+  return packages;
+}
+
+// Every library `binary` loads: what ldd lists, then each dlopen'ed name as the loader resolves it.
+std::vector<LoadedLibrary> LoadedLibraries(const std::string& binary,
+                                           const std::map<std::string, std::string>& dlopened,
+                                           const std::string& ldconfig_p) {
+  auto libraries = LddLibraries(FindProgram("ldd"), binary);
+  std::string libc_dir;
+  for (const auto& lib : libraries) {
+    if (lib.name == "libc.so.6") libc_dir = lib.path.substr(0, lib.path.rfind('/'));
+  }
+  for (const auto& [name, where] : dlopened) {
+    const std::string path = name.find('/') != std::string::npos ? name : ResolveSoname(ldconfig_p, name, libc_dir);
+    if (path.empty()) {
+      ADD_FAILURE() << name << " (dlopen at " << where << ") is not installed here, so its package is unknown";
+      continue;
+    }
+    libraries.push_back({name, path, "dlopen at " + where});
+  }
+  return libraries;
+}
+
+TEST(DeployDocker, RuntimeStagesInstallEveryLibraryTheBinariesLoad) {
+  const std::string dpkg = FindProgram("dpkg"), ldconfig = FindProgram("ldconfig");
+  if (FindProgram("ldd").empty() || dpkg.empty() || ldconfig.empty()) {
+    GTEST_SKIP() << "needs ldd, ldconfig and dpkg (Debian's libc-bin and dpkg) to map libraries to packages";
+  }
+  const auto dlopened = DlopenedLibraries();
+  EXPECT_EQ(dlopened.count("libcurl.so.4"), 1u)
+      << "no dlopen(\"libcurl.so.4\") found in shared/http: is the scan broken?";
+  const auto ldconfig_p = RunCommand({ldconfig, "-p"}, 60s);
+  ASSERT_EQ(ldconfig_p.exit_code, 0) << ldconfig_p.err;
+  const std::set<std::string> base(std::begin(kBookwormSlimLibraryPackages), std::end(kBookwormSlimLibraryPackages));
+  const std::set<std::string> non_library(std::begin(kRuntimeNonLibraryPackages), std::end(kRuntimeNonLibraryPackages));
+  for (const std::string binary : {"agent", "aggregator"}) {
+    SCOPED_TRACE("Dockerfile." + binary);
+    const std::string path = BinDir() + "/prescale-" + binary;
+    ASSERT_EQ(::access(path.c_str(), X_OK), 0) << path << " is missing (ninja -C build prescale-" << binary << ")";
+    const auto installed =
+        AptPackagesOfFinalStage(Instructions(ReadFileOrEmpty(DeployDir() + "/docker/Dockerfile." + binary)));
+    ASSERT_FALSE(installed.empty()) << "the runtime stage installs nothing";
+    const auto libraries = LoadedLibraries(path, dlopened, ldconfig_p.out);
+    const auto package_of = PackagesOf(dpkg, libraries);
+    std::set<std::string> needed;
+    for (const auto& lib : libraries) {
+      const auto it = package_of.find(lib.path);
+      if (it == package_of.end()) {
+        ADD_FAILURE() << lib.path << " (" << lib.name << ", " << lib.via << ") is in no Debian package";
+        continue;
+      }
+      needed.insert(it->second);
+      EXPECT_TRUE(installed.count(it->second) || base.count(it->second))
+          << "the runtime stage does not install " << it->second << ", which ships " << lib.name << " (" << lib.via
+          << "); debian:bookworm-slim does not have it either";
+    }
+    for (const auto& package : installed) {
+      EXPECT_TRUE(needed.count(package) || non_library.count(package))
+          << "the runtime stage installs " << package << ", which ships no library prescale-" << binary << " loads";
+    }
   }
 }
 
