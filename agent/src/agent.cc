@@ -71,7 +71,20 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, const Clock& cl
   const AgentConfig& c = agent->config_;
   if (!c.aggregator_url.empty()) PRESCALE_RETURN_IF_ERROR(agent->CreatePusher(clock, push_tuning));
   if (DirectivesEnabled(c)) PRESCALE_RETURN_IF_ERROR(agent->CreateDirectiveLoop(clock));
+  if (c.pods.kind != PodSourceOptions::Kind::kNone) agent->CreatePodWatcher(clock);
   return agent;
+}
+
+void Agent::CreatePodWatcher(const Clock& clock) {
+  pods_ =
+      std::make_unique<PodWatcher>(config_.pods, config_.node, clock, http::NewCurlHttpClient(), &metrics_->registry);
+  // One read before the first cycle, so its series carry their pods' labels from the start. A
+  // source that does not answer is no reason not to start: the pods are labelled by UID until it
+  // does (the watcher thread keeps trying).
+  if (Status s = pods_->RefreshOnce(); !s.ok()) {
+    Log(LogLevel::kWarning, "pod metadata: " + s.message() + " (pods are labelled by UID until it answers)");
+  }
+  table_.SetPods(pods_->Snapshot());
 }
 
 Status Agent::CreatePusher(const Clock& clock, const PusherOptions* push_tuning) {
@@ -147,12 +160,14 @@ void Agent::CollectOnce() {
   if (discovery) {
     last_discovery_ = start;
     discovered_once_ = true;
+    if (pods_) table_.SetPods(pods_->Snapshot());
   }
   table_.BeginCycle(discovery);
   if (config_.skip_idle_cgroups && cgroup_collectors_.activity) Run(cgroup_collectors_.activity.get());
   table_.StartReads();
   for (const auto& c : cgroup_collectors_.hierarchies) Run(c.get());
   table_.EndCycle();  // the network collector works on this cycle's membership
+  if (pods_ && table_.TakeUnknownPod()) pods_->RequestRefresh();
   // Membership and labels change only on discovery cycles.
   if (discovery && directives_) directives_->SetCgroups(ServiceCgroupsFromTable(table_));
   Run(cgroup_collectors_.network.get());
@@ -229,6 +244,7 @@ void Agent::Run(const std::function<void()>& after_cycle) {
     });
   }
   if (pusher_) pusher_->Start();
+  if (pods_) pods_->Start();
   std::unique_lock<std::mutex> lock(run_mu_);
   auto next = std::chrono::steady_clock::now();
   while (!stop_) {
@@ -248,6 +264,7 @@ void Agent::Run(const std::function<void()>& after_cycle) {
   }
   lock.unlock();
   if (scraper.joinable()) scraper.join();
+  if (pods_) pods_->Stop();
   if (pusher_) pusher_->Stop();
   if (directives_) {
     directives_->Stop();

@@ -2,20 +2,24 @@
 
 #include <algorithm>
 
+#include "prescale/agent/pod_metadata.h"
+
 namespace prescale::agent {
 namespace {
 
-// kubelet, cgroupfs driver: /kubepods[/<qos>]/pod<uid>/<container id>
+// kubelet, cgroupfs driver: [<parent>]/kubepods[/<qos>]/pod<uid>/<container id>. The parent is
+// there on nested clusters (a kubelet whose cgroup root is not "/", such as kind's nodes).
 const std::regex& KubeCgroupfsRegex() {
-  static const std::regex kPattern(R"(^/kubepods(?:/(burstable|besteffort))?/pod([0-9a-fA-F-]+)/([0-9a-f]{64})$)");
+  static const std::regex kPattern(
+      R"(^(?:/.*)?/kubepods(?:/(burstable|besteffort))?/pod([0-9a-fA-F-]+)/([0-9a-f]{64})$)");
   return kPattern;
 }
 
 // kubelet, systemd driver:
-// /kubepods.slice[/kubepods-<qos>.slice]/kubepods[-<qos>]-pod<uid_>.slice/<runtime>-<id>.scope
+// [<parent>]/kubepods.slice[/kubepods-<qos>.slice]/kubepods[-<qos>]-pod<uid_>.slice/<runtime>-<id>.scope
 const std::regex& KubeSystemdRegex() {
   static const std::regex kPattern(
-      R"(^/kubepods\.slice(?:/kubepods-(burstable|besteffort)\.slice)?/kubepods(?:-(?:burstable|besteffort))?-pod([0-9a-fA-F_]+)\.slice/(?:cri-containerd|crio|docker)-([0-9a-f]{64})\.scope$)");
+      R"(^(?:/.*)?/kubepods\.slice(?:/kubepods-(burstable|besteffort)\.slice)?/kubepods(?:-(?:burstable|besteffort))?-pod([0-9a-fA-F_]+)\.slice/(?:cri-containerd|crio|docker)-([0-9a-f]{64})\.scope$)");
   return kPattern;
 }
 
@@ -39,6 +43,65 @@ void SetLabel(metrics::Labels* labels, const std::string& name, std::string valu
     }
   }
   labels->emplace_back(name, std::move(value));
+}
+
+const std::string& Named(const metrics::Labels& named, std::string_view name) {
+  static const std::string kEmpty;
+  for (const auto& [k, v] : named) {
+    if (k == name) return v;
+  }
+  return kEmpty;
+}
+
+// The template values of a Kubernetes container cgroup: what its path says,
+// and what its pod's metadata adds when `pods` knows the pod. Returns whether
+// it does; *unknown_pod is set when the pod, or this container of it, is not
+// in `pods` (a container's id appears in the pod's status once it started).
+bool JoinPod(const PodIndex* pods, const std::string& uid, const std::string& container_id, const std::string& qos,
+             metrics::Labels* named, bool* unknown_pod) {
+  *named = {{"container_id", container_id}, {"pod_uid", uid}, {"qos", qos}};
+  const kube::PodInfo* pod = pods != nullptr ? pods->Find(uid) : nullptr;
+  if (pod == nullptr) {
+    if (pods != nullptr && unknown_pod != nullptr) *unknown_pod = true;
+    return false;
+  }
+  const kube::ContainerInfo* container = PodIndex::FindContainer(*pod, container_id);
+  // The pod's sandbox ("pause") is never in its status: no refresh would name it.
+  if (container == nullptr && unknown_pod != nullptr && !pod->containers.empty() &&
+      std::any_of(pod->containers.begin(), pod->containers.end(), [](const auto& c) { return c.id.empty(); })) {
+    *unknown_pod = true;
+  }
+  named->emplace_back("namespace", pod->namespace_name);
+  named->emplace_back("pod", pod->name);
+  named->emplace_back("container", container != nullptr ? container->name : "");
+  named->emplace_back("image", container != nullptr ? container->image : "");
+  named->emplace_back("workload_kind", pod->workload_kind);
+  named->emplace_back("workload", pod->workload);
+  for (const auto& [k, v] : pod->labels) named->emplace_back("label:" + k, v);
+  return true;
+}
+
+// The labels every Kubernetes container series carries: cAdvisor's schema
+// (namespace, pod, container, image; `name` is the runtime's container id, as
+// cAdvisor's) and prescale's own beside them. Empty values are left out of
+// the exposition, as cAdvisor leaves out what it does not know.
+metrics::Labels KubernetesLabels(const metrics::Labels& named) {
+  metrics::Labels out = {
+      {"name", Named(named, "container_id")}, {"pod_uid", Named(named, "pod_uid")}, {"qos", Named(named, "qos")}};
+  for (const char* key : {"namespace", "pod", "container", "image", "workload_kind", "workload"}) {
+    const std::string& v = Named(named, key);
+    if (!v.empty()) out.emplace_back(key, v);
+  }
+  return out;
+}
+
+// A pod the index does not know yet still gets a tenant and a service of its
+// own, so its use is neither lost nor merged with other unknown pods'.
+void KeepUnknownPodsApart(metrics::Labels* out, const metrics::Labels& named) {
+  for (auto& [k, v] : *out) {
+    if (k == "tenant" && v.empty()) v = "kubernetes";
+    if (k == "service" && v.empty()) v = Named(named, "pod_uid");
+  }
 }
 
 }  // namespace
@@ -87,7 +150,7 @@ MappingRule KubernetesPreset() {
   MappingRule r;
   r.kind = MappingRule::Kind::kKubernetes;
   r.pattern = "preset:kubernetes";
-  r.labels = {{"tenant", "kubernetes"}, {"service", "${pod_uid}"}};
+  r.labels = {{"tenant", "${namespace}"}, {"service", "${workload}"}};
   return r;
 }
 
@@ -108,10 +171,11 @@ MappingRule PrescaleLayoutRule() {
   return r;
 }
 
-std::optional<metrics::Labels> CgroupMapper::Map(std::string_view path) const {
+std::optional<metrics::Labels> CgroupMapper::Map(std::string_view path, const PodIndex* pods, bool* unknown_pod) const {
   std::cmatch m;
   for (const MappingRule& rule : rules_) {
     metrics::Labels named;
+    bool pod_known = false;
     std::vector<std::string> groups;
     switch (rule.kind) {
       case MappingRule::Kind::kRegex:
@@ -126,7 +190,7 @@ std::optional<metrics::Labels> CgroupMapper::Map(std::string_view path) const {
         }
         std::string uid = m[2].str();
         if (systemd) std::replace(uid.begin(), uid.end(), '_', '-');
-        named = {{"container_id", m[3].str()}, {"pod_uid", uid}, {"qos", m[1].matched ? m[1].str() : "guaranteed"}};
+        pod_known = JoinPod(pods, uid, m[3].str(), m[1].matched ? m[1].str() : "guaranteed", &named, unknown_pod);
         break;
       }
       case MappingRule::Kind::kSystemd:
@@ -135,8 +199,9 @@ std::optional<metrics::Labels> CgroupMapper::Map(std::string_view path) const {
         break;
     }
     metrics::Labels out;
-    if (rule.kind == MappingRule::Kind::kKubernetes) out = named;  // pod_uid, container_id, qos as labels
+    if (rule.kind == MappingRule::Kind::kKubernetes) out = KubernetesLabels(named);
     for (const auto& [name, tmpl] : rule.labels) SetLabel(&out, name, ExpandTemplate(tmpl, groups, named));
+    if (rule.kind == MappingRule::Kind::kKubernetes && !pod_known) KeepUnknownPodsApart(&out, named);
     for (const char* required : {"tenant", "service"}) {
       if (std::none_of(out.begin(), out.end(), [&](const auto& l) { return l.first == required; })) {
         out.emplace_back(required, "");

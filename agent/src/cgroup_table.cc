@@ -54,14 +54,7 @@ TrackedCgroup* CgroupTable::Touch(std::string_view path) {
     if (entries_.size() >= max_cgroups_) return nullptr;
     auto cg = std::make_unique<TrackedCgroup>();
     cg->path = std::string(path);
-    if (auto labels = mapper_.Map(path)) {
-      cg->included = true;
-      cg->labels = std::move(*labels);
-      cg->label_refs.push_back({"id", cg->path});
-      cg->label_refs.push_back({"node", node_});
-      for (const auto& [k, v] : cg->labels) cg->label_refs.push_back({k, v});
-      metrics::TextWriter::AppendLabels(&cg->rendered_labels, cg->label_refs);
-    }
+    MapInto(cg.get());
     membership_changed_ = true;
     it = entries_.emplace(cg->path, std::move(cg)).first;
   }
@@ -74,8 +67,33 @@ TrackedCgroup* CgroupTable::Touch(std::string_view path) {
   return cg;
 }
 
+void CgroupTable::MapInto(TrackedCgroup* cg) {
+  auto labels = mapper_.Map(cg->path, pods_.get(), &unknown_pod_);
+  cg->included = labels.has_value();
+  cg->labels = labels ? std::move(*labels) : metrics::Labels{};
+  cg->label_refs.clear();
+  cg->rendered_labels.clear();
+  if (!cg->included) return;
+  cg->label_refs.push_back({"id", cg->path});
+  cg->label_refs.push_back({"node", node_});
+  for (const auto& [k, v] : cg->labels) cg->label_refs.push_back({k, v});
+  metrics::TextWriter::AppendLabels(&cg->rendered_labels, cg->label_refs);
+}
+
+void CgroupTable::SetPods(std::shared_ptr<const PodIndex> pods) { pods_ = std::move(pods); }
+
 void CgroupTable::EndCycle() {
   if (!discovering_) return;
+  const uint64_t pods_version = pods_ != nullptr ? pods_->version() : 0;
+  if (pods_version != mapped_pods_version_) {
+    mapped_pods_version_ = pods_version;
+    for (auto& [path, cg] : entries_) {
+      const metrics::Labels before = cg->labels;
+      const bool was_included = cg->included;
+      MapInto(cg.get());
+      if (cg->labels != before || cg->included != was_included) membership_changed_ = true;
+    }
+  }
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (it->second->generation != generation_) {
       it = entries_.erase(it);

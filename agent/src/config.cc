@@ -214,6 +214,42 @@ Status ReadMappingAndTargets(const YamlConfigReader& r, const ConfigNode& root, 
   return Status::Ok();
 }
 
+// pod_metadata: {source, url, token_file, ca_file, insecure_skip_verify, refresh_interval,
+// min_refresh_interval, timeout}.
+Status ReadPodMetadata(const YamlConfigReader& r, const ConfigNode& node, PodSourceOptions* o) {
+  if (!node.IsDefined() || node.IsNull()) return Status::Ok();
+  PRESCALE_RETURN_IF_ERROR(r.CheckMap(node, "pod_metadata",
+                                      {"source", "url", "token_file", "ca_file", "insecure_skip_verify",
+                                       "refresh_interval", "min_refresh_interval", "timeout"}));
+  if (node["source"].IsDefined()) {
+    PRESCALE_ASSIGN_OR_RETURN(const std::string source, r.String(node["source"], "pod_metadata.source"));
+    auto kind = ParsePodSourceKind(source);
+    if (!kind.ok()) return r.Error(node["source"], "pod_metadata.source", kind.status().message());
+    o->kind = *kind;
+  }
+  for (auto [key, field] :
+       {std::pair{"url", &o->url}, std::pair{"token_file", &o->token_file}, std::pair{"ca_file", &o->ca_file}}) {
+    if (!node[key].IsDefined()) continue;
+    PRESCALE_ASSIGN_OR_RETURN(*field, r.String(node[key], JoinPath("pod_metadata", key)));
+  }
+  if (node["url"].IsDefined() && !IsHttpUrl(o->url)) {
+    return r.Error(node["url"], "pod_metadata.url", "expected an http:// or https:// URL");
+  }
+  if (node["insecure_skip_verify"].IsDefined()) {
+    PRESCALE_ASSIGN_OR_RETURN(o->insecure_skip_verify,
+                              r.Bool(node["insecure_skip_verify"], "pod_metadata.insecure_skip_verify"));
+  }
+  for (auto [key, field] :
+       {std::pair{"refresh_interval", &o->refresh_interval},
+        std::pair{"min_refresh_interval", &o->min_refresh_interval}, std::pair{"timeout", &o->timeout}}) {
+    if (!node[key].IsDefined()) continue;
+    const std::string path = JoinPath("pod_metadata", key);
+    PRESCALE_ASSIGN_OR_RETURN(*field, r.Duration(node[key], path));
+    if (field->count() <= 0) return r.Error(node[key], path, "must be positive");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool DirectivesEnabled(const AgentConfig& config) { return config.directives.value_or(!config.aggregator_url.empty()); }
@@ -261,7 +297,8 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
                                        "spool_max_age",
                                        "directives",
                                        "aggregator_api_url",
-                                       "directive_interval"}));
+                                       "directive_interval",
+                                       "pod_metadata"}));
   AgentConfig c = DefaultAgentConfig();
   PRESCALE_RETURN_IF_ERROR(ReadStrings(r, root, &c));
   PRESCALE_RETURN_IF_ERROR(ReadCycles(r, root, &c));
@@ -277,6 +314,7 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
       return r.Error(root["log_level"], "log_level", "expected debug, info, warning or error");
   }
   PRESCALE_RETURN_IF_ERROR(ReadMappingAndTargets(r, root, &c));
+  PRESCALE_RETURN_IF_ERROR(ReadPodMetadata(r, root["pod_metadata"], &c.pods));
   return c;
 }
 
@@ -293,6 +331,7 @@ std::string AgentUsage() {
          "                      [--aggregator URL] [--token-file FILE] [--ca-file FILE]\n"
          "                      [--data-dir DIR] [--directives BOOL] [--aggregator-api URL]\n"
          "                      [--directive-interval DURATION]\n"
+         "                      [--pod-metadata SOURCE] [--pod-metadata-url URL]\n"
          "                      [--log-level LEVEL] [--once] [--table] [--help]\n"
          "\n"
          "Collects per-cgroup and node resource usage and serves it as Prometheus metrics.\n"
@@ -318,6 +357,12 @@ std::string AgentUsage() {
          "                       scheme, host and port of --aggregator)\n"
          "  --directive-interval DURATION\n"
          "                       how often directives are polled (default: --interval)\n"
+         "  --pod-metadata SOURCE\n"
+         "                       where Kubernetes pods' namespace, name, containers and workload\n"
+         "                       are read: kubelet, kubelet-read-only, apiserver or none (default)\n"
+         "  --pod-metadata-url URL\n"
+         "                       the kubelet's /pods URL or the API server's base URL (default:\n"
+         "                       https://127.0.0.1:10250/pods for kubelet)\n"
          "  --log-level LEVEL    debug, info, warning or error (default info)\n"
          "  --once               collect once, print the exposition to stdout and exit\n"
          "  --table              also print a refreshing per-service table every interval\n"
@@ -340,7 +385,9 @@ Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
                                                      "data-dir",
                                                      "directives",
                                                      "aggregator-api",
-                                                     "directive-interval"};
+                                                     "directive-interval",
+                                                     "pod-metadata",
+                                                     "pod-metadata-url"};
   auto flags = ParseFlags(argc, argv, kSwitches, kValueFlags);
   if (!flags.ok()) return flags.status();
   CommandLine cli;
@@ -402,6 +449,13 @@ Status ApplyOverrides(const CommandLine& cli, AgentConfig* config) {
       if (!d.ok()) return fail(d.status().message());
       config->directive_interval = *d;
       PRESCALE_RETURN_IF_ERROR(CheckInterval(config->directive_interval, fail));
+    } else if (flag == "pod-metadata") {
+      auto kind = ParsePodSourceKind(value);
+      if (!kind.ok()) return fail(kind.status().message());
+      config->pods.kind = *kind;
+    } else if (flag == "pod-metadata-url") {
+      if (!IsHttpUrl(value)) return fail("expected an http:// or https:// URL");
+      config->pods.url = value;
     } else if (flag == "log-level") {
       if (!ParseLogLevel(value, &config->log_level)) return fail("expected debug, info, warning or error");
     }

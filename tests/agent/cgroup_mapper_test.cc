@@ -1,4 +1,5 @@
 #include "prescale/agent/cgroup_mapper.h"
+#include "prescale/agent/pod_metadata.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -69,8 +70,9 @@ TEST(CgroupMapper, FirstMatchingRuleWins) {
 TEST(CgroupMapper, KubernetesCgroupfsBurstableContainer) {
   const std::string path = std::string("/kubepods/burstable/pod") + kUid + "/" + kContainer;
   EXPECT_THAT(Kubernetes().Map(path).value(),
-              ElementsAre(Pair("container_id", kContainer), Pair("pod_uid", kUid), Pair("qos", "burstable"),
-                          Pair("service", kUid), Pair("tenant", "kubernetes")));
+              ElementsAre(Pair("name", kContainer), Pair("pod_uid", kUid), Pair("qos", "burstable"),
+                          Pair("service", kUid), Pair("tenant", "kubernetes")))
+      << "without pod metadata: tenant kubernetes, service the pod UID, name the container id (as cAdvisor's)";
 }
 
 TEST(CgroupMapper, KubernetesCgroupfsBestEffortContainer) {
@@ -83,7 +85,7 @@ TEST(CgroupMapper, KubernetesCgroupfsBestEffortContainer) {
 TEST(CgroupMapper, KubernetesCgroupfsGuaranteedPodSitsUnderKubepods) {
   const std::string path = std::string("/kubepods/pod") + kUid + "/" + kContainer;
   EXPECT_THAT(Kubernetes().Map(path).value(),
-              ElementsAre(Pair("container_id", kContainer), Pair("pod_uid", kUid), Pair("qos", "guaranteed"),
+              ElementsAre(Pair("name", kContainer), Pair("pod_uid", kUid), Pair("qos", "guaranteed"),
                           Pair("service", kUid), Pair("tenant", "kubernetes")));
 }
 
@@ -91,7 +93,7 @@ TEST(CgroupMapper, KubernetesSystemdDriverRestoresDashesInPodUid) {
   const std::string path = std::string("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod") +
                            kUidUnderscores + ".slice/cri-containerd-" + kContainer + ".scope";
   EXPECT_THAT(Kubernetes().Map(path).value(),
-              ElementsAre(Pair("container_id", kContainer), Pair("pod_uid", kUid), Pair("qos", "burstable"),
+              ElementsAre(Pair("name", kContainer), Pair("pod_uid", kUid), Pair("qos", "burstable"),
                           Pair("service", kUid), Pair("tenant", "kubernetes")));
 }
 
@@ -110,7 +112,7 @@ TEST(CgroupMapper, KubernetesSystemdDriverAcceptsCrioAndDockerScopes) {
                              kUidUnderscores + ".slice/" + runtime + kContainer + ".scope";
     const auto labels = Kubernetes().Map(path);
     ASSERT_TRUE(labels.has_value()) << path;
-    EXPECT_THAT(*labels, ::testing::Contains(Pair("container_id", kContainer)));
+    EXPECT_THAT(*labels, ::testing::Contains(Pair("name", kContainer)));
     EXPECT_THAT(*labels, ::testing::Contains(Pair("qos", "besteffort")));
   }
 }
@@ -140,7 +142,7 @@ TEST(CgroupMapper, KubernetesPresetLabelsCanBeOverridden) {
   CgroupMapper m({rule}, false);
   const std::string path = std::string("/kubepods/besteffort/pod") + kUid + "/" + kContainer;
   EXPECT_THAT(m.Map(path).value(),
-              ElementsAre(Pair("container_id", kContainer), Pair("pod_uid", kUid), Pair("qos", "besteffort"),
+              ElementsAre(Pair("name", kContainer), Pair("pod_uid", kUid), Pair("qos", "besteffort"),
                           Pair("service", kContainer), Pair("tenant", "k8s-besteffort")));
 }
 
@@ -163,6 +165,95 @@ TEST(CgroupMapper, UnmatchedCgroupsAreDroppedUnlessKept) {
   // A matching rule still wins when unmatched cgroups are kept.
   EXPECT_THAT(CgroupMapper({PrescaleLayoutRule()}, true).Map("/prescale/a/b").value(),
               ElementsAre(Pair("service", "b"), Pair("tenant", "a")));
+}
+
+// A pod of Deployment shop/web with one started container (kContainer) and
+// one not started yet, as the kubelet's /pods would describe it.
+PodIndex ShopWebIndex() {
+  kube::PodInfo pod;
+  pod.uid = kUid;
+  pod.namespace_name = "shop";
+  pod.name = "web-7d4b9c8f6-x2k9p";
+  pod.qos_class = "Burstable";
+  pod.labels = {{"app", "web"}, {"team", "checkout"}, {"pod-template-hash", "7d4b9c8f6"}};
+  pod.workload_kind = "Deployment";
+  pod.workload = "web";
+  pod.containers = {{"app", "registry.example/shop/web:1.4", kContainer, "containerd"},
+                    {"sidecar", "registry.example/proxy:2", "", ""}};
+  std::vector<kube::PodInfo> pods;
+  pods.push_back(std::move(pod));
+  return PodIndex(std::move(pods), 1);
+}
+
+TEST(CgroupMapper, KubernetesJoinsTheContainerToItsPodWithCadvisorsLabels) {
+  const PodIndex index = ShopWebIndex();
+  const std::string path = std::string("/kubepods/burstable/pod") + kUid + "/" + kContainer;
+  bool unknown = false;
+  EXPECT_THAT(Kubernetes().Map(path, &index, &unknown).value(),
+              ElementsAre(Pair("container", "app"), Pair("image", "registry.example/shop/web:1.4"),
+                          Pair("name", kContainer), Pair("namespace", "shop"), Pair("pod", "web-7d4b9c8f6-x2k9p"),
+                          Pair("pod_uid", kUid), Pair("qos", "burstable"), Pair("service", "web"),
+                          Pair("tenant", "shop"), Pair("workload", "web"), Pair("workload_kind", "Deployment")));
+  EXPECT_FALSE(unknown);
+}
+
+TEST(CgroupMapper, KubernetesUnknownPodKeepsUidLabelsAndAsksForARefresh) {
+  const PodIndex index = ShopWebIndex();
+  const std::string other = "0a0b0c0d-1111-2222-3333-444455556666";
+  bool unknown = false;
+  const auto labels = Kubernetes().Map(std::string("/kubepods/pod") + other + "/" + kContainer, &index, &unknown);
+  ASSERT_TRUE(labels.has_value());
+  EXPECT_TRUE(unknown);
+  EXPECT_THAT(*labels, ::testing::Contains(Pair("tenant", "kubernetes")));
+  EXPECT_THAT(*labels, ::testing::Contains(Pair("service", other)));
+  EXPECT_THAT(*labels, ::testing::Not(::testing::Contains(::testing::Key("namespace"))));
+}
+
+TEST(CgroupMapper, KubernetesContainerNotStartedYetAsksForARefreshButKeepsThePod) {
+  // A second container id in the pod's cgroup while the pod's status still lacks one: the
+  // sidecar just started. The pod's labels apply; container and image come with the refresh.
+  const PodIndex index = ShopWebIndex();
+  const std::string sidecar(64, 'e');
+  bool unknown = false;
+  const auto labels = Kubernetes().Map(std::string("/kubepods/burstable/pod") + kUid + "/" + sidecar, &index, &unknown);
+  ASSERT_TRUE(labels.has_value());
+  EXPECT_TRUE(unknown);
+  EXPECT_THAT(*labels, ::testing::Contains(Pair("namespace", "shop")));
+  EXPECT_THAT(*labels, ::testing::Contains(Pair("service", "web")));
+  EXPECT_THAT(*labels, ::testing::Not(::testing::Contains(::testing::Key("container"))));
+}
+
+TEST(CgroupMapper, KubernetesSandboxOfAFullyStartedPodIsNotUnknown) {
+  // Every container of the pod has its id: another id under the pod is its sandbox ("pause"),
+  // which no refresh would name; cAdvisor gives it no container or image label either.
+  std::vector<kube::PodInfo> pods;
+  kube::PodInfo pod;
+  pod.uid = kUid;
+  pod.namespace_name = "shop";
+  pod.name = "db-0";
+  pod.workload_kind = "StatefulSet";
+  pod.workload = "db";
+  pod.containers = {{"db", "postgres:15", kContainer, "containerd"}};
+  pods.push_back(pod);
+  const PodIndex index(std::move(pods), 3);
+  bool unknown = false;
+  const auto labels =
+      Kubernetes().Map(std::string("/kubepods/pod") + kUid + "/" + std::string(64, 'a'), &index, &unknown);
+  ASSERT_TRUE(labels.has_value());
+  EXPECT_FALSE(unknown);
+  EXPECT_THAT(*labels, ::testing::Contains(Pair("workload_kind", "StatefulSet")));
+  EXPECT_THAT(*labels, ::testing::Not(::testing::Contains(::testing::Key("image"))));
+}
+
+TEST(CgroupMapper, KubernetesTemplatesMayNameAPodLabel) {
+  MappingRule rule = KubernetesPreset();
+  rule.labels = {{"tenant", "${label:team}"}, {"service", "${namespace}-${workload}"}};
+  const CgroupMapper m({rule}, false);
+  const PodIndex index = ShopWebIndex();
+  const auto labels = m.Map(std::string("/kubepods/burstable/pod") + kUid + "/" + kContainer, &index);
+  ASSERT_TRUE(labels.has_value());
+  EXPECT_THAT(*labels, ::testing::Contains(Pair("tenant", "checkout")));
+  EXPECT_THAT(*labels, ::testing::Contains(Pair("service", "shop-web")));
 }
 
 TEST(CgroupMapper, DefaultRulesCoverAllThreeLayouts) {

@@ -43,6 +43,8 @@ TEST(AgentConfig, DefaultsMatchTheDocumentedValues) {
   EXPECT_EQ(c.max_cgroups, 10000u);
   EXPECT_EQ(c.max_open_files, 4096u);
   EXPECT_EQ(c.log_level, LogLevel::kInfo);
+  EXPECT_EQ(c.pods.kind, PodSourceOptions::Kind::kNone) << "no kubelet is reached for unless asked";
+  EXPECT_EQ(c.pods.refresh_interval, std::chrono::seconds(60));
 }
 
 TEST(AgentConfig, EmptyFileKeepsTheDefaults) {
@@ -83,6 +85,15 @@ scrape_targets:
   - url: https://shop.example:8443/metrics
     tenant: acme
     service: shop
+pod_metadata:
+  source: apiserver
+  url: https://10.96.0.1:443
+  token_file: /run/token
+  ca_file: /run/ca.crt
+  insecure_skip_verify: true
+  refresh_interval: 2m
+  min_refresh_interval: 10s
+  timeout: 3s
 )";
   auto c = ParseAgentConfig(yaml, "agent.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -117,6 +128,15 @@ scrape_targets:
   EXPECT_EQ(c->scrape_targets[0].service, "web");
   EXPECT_EQ(c->scrape_targets[1].url, "https://shop.example:8443/metrics");
   EXPECT_EQ(c->scrape_targets[1].service, "shop");
+
+  EXPECT_EQ(c->pods.kind, PodSourceOptions::Kind::kApiServer);
+  EXPECT_EQ(c->pods.url, "https://10.96.0.1:443");
+  EXPECT_EQ(c->pods.token_file, "/run/token");
+  EXPECT_EQ(c->pods.ca_file, "/run/ca.crt");
+  EXPECT_TRUE(c->pods.insecure_skip_verify);
+  EXPECT_EQ(c->pods.refresh_interval, std::chrono::minutes(2));
+  EXPECT_EQ(c->pods.min_refresh_interval, std::chrono::seconds(10));
+  EXPECT_EQ(c->pods.timeout, std::chrono::seconds(3));
 }
 
 TEST(AgentConfig, EmptyMappingListMapsNothing) {

@@ -20,6 +20,7 @@
 #include "prescale/agent/agent.h"
 #include "prescale/agent/config.h"
 #include "prescale/metrics/text_parser.h"
+#include "tests/agent/kubelet_stand_in.h"
 #include "tests/support/cgroup_sandbox.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_env.h"
@@ -29,11 +30,12 @@ namespace {
 
 using metrics::MetricFamily;
 using metrics::Sample;
-using testing::BinDir;
-using testing::CgroupSandbox;
-using testing::PollUntil;
-using testing::Subprocess;
+using ::prescale::testing::BinDir;
+using ::prescale::testing::CgroupSandbox;
+using ::prescale::testing::PollUntil;
+using ::prescale::testing::Subprocess;
 using namespace std::chrono_literals;
+namespace testing_k8s = ::prescale::agent::testing;
 
 constexpr uint64_t kMemBytes = 200ull << 20;
 constexpr const char* kNetFamilies[] = {
@@ -269,6 +271,70 @@ TEST_F(LiveCgroupsTest, CfsQuotaIsReportedAndThrottlingRises) {
   EXPECT_GE(throttled, periods * 0.7) << "a burner asking for 2 CPUs under 0.2 is throttled nearly every period";
   EXPECT_GT(throttled_s, 0.0);
   EXPECT_NEAR(used_s, allowed_s, 0.3 * allowed_s);
+}
+
+// Two pods of Deployment shop/web, each burning CPU in its container's cgroup
+// in the kubelet's cgroupfs layout (nested under the sandbox, as on a kind
+// node), plus the first pod's sandbox ("pause") cgroup; a stand-in kubelet
+// (tests/agent/kubelet_stand_in.h) lists the pods. Each container's series
+// carry cAdvisor's labels and the workload, and agree with the burner's own CPU.
+TEST_F(LiveCgroupsTest, KubernetesPodsCarryCadvisorsLabelsFromTheKubelet) {
+  const std::vector<testing_k8s::TestPod> pods = {
+      {"3b1f0c2e-8a4d-4e6b-9f1a-2c3d4e5f6a7b", "shop", "web-5f7c9d8b4-abcde", "web", "5f7c9d8b4", "app",
+       "registry.example/shop/web:1.4", std::string(63, 'a') + "1"},
+      {"9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b", "shop", "web-5f7c9d8b4-fghij", "web", "5f7c9d8b4", "app",
+       "registry.example/shop/web:1.4", std::string(63, 'b') + "2"}};
+  testing_k8s::KubeletStandIn kubelet;
+  kubelet.Start();
+  kubelet.Answer(200, testing_k8s::PodListJson(pods));
+
+  std::vector<std::string> cgroups;
+  for (const auto& p : pods) cgroups.push_back(MakeCgroup("kubepods/burstable/pod" + p.uid + "/" + p.container_id));
+  const std::string pause = MakeCgroup("kubepods/burstable/pod" + pods[0].uid + "/" + std::string(64, 'c'));
+  std::vector<std::unique_ptr<Subprocess>> burners;
+  for (const std::string& cg : cgroups) {
+    burners.push_back(std::make_unique<Subprocess>());
+    StartBurner(burners.back().get(), cg, {"cpu", "1", "1.0"});
+  }
+  std::vector<double> used_s;
+  for (auto& b : burners) {
+    rusage ru{};
+    ASSERT_EQ(b->Wait(60s, &ru), 0) << b->Stderr();
+    used_s.push_back(Seconds(ru.ru_utime) + Seconds(ru.ru_stime));
+  }
+
+  AgentConfig config = DefaultAgentConfig();  // the kubernetes preset among the default rules
+  config.node = "live-test";
+  config.pods.kind = PodSourceOptions::Kind::kKubeletReadOnly;
+  config.pods.url = kubelet.base() + "/pods";
+  auto agent = Agent::Create(std::move(config), SystemClock::Instance());
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  agent_ = std::move(agent).value();
+  const Exposition e = Collect();
+
+  for (size_t i = 0; i < pods.size(); ++i) {
+    const metrics::Labels labels{{"id", cgroups[i]},
+                                 {"namespace", "shop"},
+                                 {"pod", pods[i].name},
+                                 {"container", "app"},
+                                 {"image", "registry.example/shop/web:1.4"},
+                                 {"name", pods[i].container_id},
+                                 {"workload_kind", "Deployment"},
+                                 {"workload", "web"},
+                                 {"tenant", "shop"},
+                                 {"service", "web"},
+                                 {"qos", "burstable"}};
+    const auto usage = e.Value("container_cpu_usage_seconds_total", labels);
+    ASSERT_TRUE(usage.has_value()) << "no CPU series with the pod's labels for " << cgroups[i];
+    std::printf("measured: %s cpu %.3fs by the agent, %.3fs by getrusage\n", pods[i].name.c_str(), *usage, used_s[i]);
+    EXPECT_NEAR(*usage, used_s[i], 0.10 * used_s[i]);
+  }
+  // The sandbox belongs to the pod but is no container of it: no container or image label, so the
+  // kubernetes-mixin's `container!=""`/`image!=""` selectors leave it out, as with cAdvisor.
+  const auto sandbox = e.Samples("container_cpu_usage_seconds_total", {{"id", pause}, {"pod", pods[0].name}});
+  ASSERT_EQ(sandbox.size(), 1u);
+  for (const auto& [k, v] : sandbox.front()->labels) EXPECT_TRUE(k != "container" && k != "image") << k << "=" << v;
+  EXPECT_GE(kubelet.requests(), 1);
 }
 
 class LiveNetworkTest : public LiveCgroupsTest {};

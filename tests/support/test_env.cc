@@ -100,4 +100,10 @@ std::string ReadFileOrEmpty(const std::string& path) {
   return ss.str();
 }
 
+bool WriteFile(const std::string& path, std::string_view content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  return static_cast<bool>(out.flush());
+}
+
 }  // namespace prescale::testing

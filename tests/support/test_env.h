@@ -51,5 +51,7 @@ std::string UrlEncode(std::string_view text);
 
 // Reads a whole file; empty when it cannot be read.
 std::string ReadFileOrEmpty(const std::string& path);
+// Writes (replaces) a whole file; false when it cannot be written.
+bool WriteFile(const std::string& path, std::string_view content);
 
 }  // namespace prescale::testing

@@ -113,6 +113,7 @@ class CurlHttpClient final : public HttpClient {
     for (const auto& [k, v] : options.headers) r.headers.push_back(k + ": " + v);
     r.accept_encoding = true;
     r.ca_file = &options.ca_file;
+    r.insecure_skip_verify = options.insecure_skip_verify;
     return Perform(r);
   }
 
@@ -141,6 +142,7 @@ class CurlHttpClient final : public HttpClient {
     const std::string* method = nullptr;  // null: GET
     std::string_view body;
     const std::string* ca_file = nullptr;
+    bool insecure_skip_verify = false;
   };
 
   Result<HttpClientResponse> Perform(const Request& r) {
@@ -172,6 +174,10 @@ class CurlHttpClient final : public HttpClient {
       if (*r.method != "POST") c.easy_setopt(h, CURLOPT_CUSTOMREQUEST, r.method->c_str());
     }
     if (r.ca_file != nullptr && !r.ca_file->empty()) c.easy_setopt(h, CURLOPT_CAINFO, r.ca_file->c_str());
+    if (r.insecure_skip_verify) {
+      c.easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+      c.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
     const CURLcode rc = c.easy_perform(h);
     c.slist_free_all(headers);
     if (sink.overflow) {

@@ -196,8 +196,14 @@ TEST(HttpClientTls, GetTrustsItsCaFileAndSendsItsHeaders) {
   EXPECT_EQ(r->status, 200);
   ASSERT_EQ(recorder.requests().size(), 1u);
   EXPECT_EQ(recorder.requests()[0].Header("Authorization"), "Bearer over-tls");
-  // Without the CA file the self-signed certificate is refused.
+  // Without the CA file the self-signed certificate is refused, unless the caller opts out of
+  // verification (a kubelet's self-signed serving certificate).
   EXPECT_FALSE(NewCurlHttpClient()->Get(url, GetOptions{}).ok());
+  GetOptions insecure;
+  insecure.insecure_skip_verify = true;
+  auto unverified = NewCurlHttpClient()->Get(url, insecure);
+  ASSERT_TRUE(unverified.ok()) << unverified.status().ToString();
+  EXPECT_EQ(unverified->status, 200);
   PostOptions patch;
   patch.ca_file = cert;
   auto p = NewCurlHttpClient()->Send("PATCH", url, "{}", patch);

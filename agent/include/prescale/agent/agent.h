@@ -20,6 +20,7 @@
 #include "prescale/agent/config.h"
 #include "prescale/agent/directive_loop.h"
 #include "prescale/agent/exposition.h"
+#include "prescale/agent/pod_metadata.h"
 #include "prescale/agent/pusher.h"
 #include "prescale/agent/scrape_manager.h"
 #include "prescale/base/clock.h"
@@ -71,6 +72,7 @@ class Agent {
   Agent(AgentConfig config, CgroupLayout layout, const Clock& clock);
   Status CreatePusher(const Clock& clock, const PusherOptions* push_tuning);
   Status CreateDirectiveLoop(const Clock& clock);
+  void CreatePodWatcher(const Clock& clock);
 
   AgentConfig config_;
   CgroupLayout layout_;
@@ -95,6 +97,8 @@ class Agent {
   remote_write::Encoder push_encoder_;
   // Builds this cycle's batch and hands it to the pusher.
   void Push(int64_t timestamp_ms);
+  // After metrics_ (its metrics live in its registry); nullptr without a pod source.
+  std::unique_ptr<PodWatcher> pods_;
   // After metrics_ (its metrics live there); destroyed first, restoring every capped cgroup.
   std::unique_ptr<DirectiveLoop> directives_;
 

@@ -1,7 +1,10 @@
 // CgroupMapper: turns a cgroup path (relative to its hierarchy root, e.g.
 // "/prescale/acme/web") into the labels prescale attaches to its series:
-// always `tenant` and `service`, plus whatever the rule adds (`pod_uid`,
-// `container_id`, `qos`, ...). Rules are tried in order; the first match wins.
+// always `tenant` and `service`, plus whatever the rule adds. Rules are tried
+// in order; the first match wins. A Kubernetes container cgroup is joined to
+// its pod's metadata (a PodIndex from the kubelet) and carries cAdvisor's
+// labels: namespace, pod, container, image, name (the runtime's container
+// id), with prescale's pod_uid, qos, workload_kind and workload beside them.
 // Immutable after construction; thread-safe.
 #pragma once
 
@@ -15,13 +18,21 @@
 
 namespace prescale::agent {
 
+class PodIndex;
+
 struct MappingRule {
   enum class Kind { kRegex, kKubernetes, kSystemd };
   Kind kind = Kind::kRegex;
   std::string pattern;  // for kRegex, as written in the config
   std::regex regex;
   // Label templates: "$1".."$9" or "${1}" refer to capture groups; presets
-  // also offer ${pod_uid}, ${container_id}, ${qos} (kubernetes) and ${unit} (systemd).
+  // also offer ${unit} (systemd) and, for kubernetes, ${pod_uid},
+  // ${container_id}, ${qos} from the path and, once the pod is known,
+  // ${namespace}, ${pod}, ${container}, ${image}, ${workload_kind},
+  // ${workload} and ${label:<pod label>}. The kubernetes preset's tenant is
+  // ${namespace} and its service ${workload}; while a pod is unknown (no pod
+  // source, or not in its answer yet) a tenant or service that expands to
+  // nothing is "kubernetes" and the pod UID, as before pod metadata.
   metrics::Labels labels;
 };
 
@@ -37,8 +48,12 @@ class CgroupMapper {
       : rules_(std::move(rules)), keep_unmatched_(keep_unmatched) {}
 
   // Labels sorted by name, `tenant` and `service` always among them; nullopt
-  // when no rule matches and unmatched cgroups are left out.
-  std::optional<metrics::Labels> Map(std::string_view path) const;
+  // when no rule matches and unmatched cgroups are left out. `pods` (optional)
+  // joins Kubernetes cgroups to their pod; *unknown_pod (optional) is set
+  // when a Kubernetes cgroup's pod or container is not in it, so the caller
+  // can ask the pod source for a fresher answer.
+  std::optional<metrics::Labels> Map(std::string_view path, const PodIndex* pods = nullptr,
+                                     bool* unknown_pod = nullptr) const;
 
  private:
   std::vector<MappingRule> rules_;

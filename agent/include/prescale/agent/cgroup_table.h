@@ -11,10 +11,12 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "prescale/agent/cgroup_mapper.h"
 #include "prescale/agent/cgroup_stats.h"
+#include "prescale/agent/pod_metadata.h"
 #include "prescale/metrics/types.h"
 
 namespace prescale::agent {
@@ -99,7 +101,15 @@ class CgroupTable {
   // reset on the first touch of a cycle. nullptr when max_cgroups is reached.
   TrackedCgroup* Touch(std::string_view path);
   // After a discovery cycle: forgets cgroups not touched and refreshes included().
+  // When the pod index changed since the last discovery, every cgroup is mapped
+  // again (its labels change when its pod became known or was relabelled).
   void EndCycle();
+  // The pod metadata Kubernetes cgroups are joined to (nullptr: none). Takes
+  // effect at the next discovery cycle.
+  void SetPods(std::shared_ptr<const PodIndex> pods);
+  // Whether a cgroup mapped since the last call belongs to a pod, or is a
+  // container, that the pod index does not know; resets the flag.
+  bool TakeUnknownPod() { return std::exchange(unknown_pod_, false); }
 
   // Included cgroups in path order, valid until the next EndCycle().
   const std::vector<TrackedCgroup*>& included() const { return included_; }
@@ -112,7 +122,13 @@ class CgroupTable {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  // Maps cg->path into cg's labels and label lists; whether it is included.
+  void MapInto(TrackedCgroup* cg);
+
   const CgroupMapper& mapper_;
+  std::shared_ptr<const PodIndex> pods_;
+  uint64_t mapped_pods_version_ = 0;  // the index version the labels were mapped with
+  bool unknown_pod_ = false;
   std::string node_;
   uint64_t max_cgroups_;
   uint64_t generation_ = 0;

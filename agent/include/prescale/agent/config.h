@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "prescale/agent/cgroup_mapper.h"
+#include "prescale/agent/pod_metadata.h"
 #include "prescale/base/log.h"
 #include "prescale/base/status.h"
 
@@ -59,6 +60,9 @@ struct AgentConfig {
   std::optional<bool> directives;
   std::string aggregator_api_url;                   // empty: scheme://host:port of aggregator_url
   std::chrono::milliseconds directive_interval{0};  // 0: every interval
+  // Where Kubernetes pods' metadata comes from (YAML `pod_metadata`); none by
+  // default, so that nothing reaches for a kubelet outside a cluster.
+  PodSourceOptions pods;
 };
 
 // Whether the directive loop runs: `directives`, else whether aggregator_url is set.

@@ -27,6 +27,10 @@ struct GetOptions {
   std::string accept = "text/plain;version=0.0.4";
   std::vector<std::pair<std::string, std::string>> headers;  // e.g. Authorization; Accept comes from `accept`
   std::string ca_file;                                       // for https: a CA bundle to trust instead of the system's
+  // For https: accept any certificate and host name. Only for peers whose
+  // serving certificate no CA vouches for (a kubelet's self-signed one, as
+  // metrics-server's --kubelet-insecure-tls); off unless an operator sets it.
+  bool insecure_skip_verify = false;
 };
 
 // Options of a request with a body (Post and Send).
