@@ -58,8 +58,9 @@ const ScalarFamily kScalarFamilies[] = {
      [](const CgroupStats& s) { return static_cast<double>(s.mem_cache_bytes); }},
     {"container_spec_memory_limit_bytes", "Memory limit in bytes; 0 when unlimited.", MetricType::kGauge,
      kFieldMemLimit, [](const CgroupStats& s) { return static_cast<double>(s.mem_limit_bytes); }},
+    // A counter without the _total suffix: cAdvisor's name and type (metrics/prometheus.go).
     {"container_memory_failcnt", "Cumulative number of times memory usage hit the limit (cgroup v1).",
-     MetricType::kGauge, kFieldMemFailcnt, [](const CgroupStats& s) { return static_cast<double>(s.mem_failcnt); }},
+     MetricType::kCounter, kFieldMemFailcnt, [](const CgroupStats& s) { return static_cast<double>(s.mem_failcnt); }},
     {"container_oom_events_total", "Number of processes killed by the OOM killer in the cgroup.", MetricType::kCounter,
      kFieldOom, [](const CgroupStats& s) { return static_cast<double>(s.oom_kills); }},
     {"container_threads", "Number of tasks (threads) in the cgroup.", MetricType::kGauge, kFieldTasks,
@@ -270,11 +271,15 @@ void VisitNodeSamples(const NodeStats& node, std::string_view node_name, Sink* s
     cores.Sample(base, {}, static_cast<double>(node.cpus.size()));
   }
   if (node.has_meminfo) {
-    // MemTotal under cAdvisor's capacity name; MemAvailable in snake_case, since
-    // node_exporter's node_memory_MemAvailable_bytes fails promtool's lint.
+    // MemTotal under cAdvisor's capacity name (the aggregator's capacity reads
+    // it) and, with MemAvailable, under node_exporter's meminfo names, which
+    // node-mixin queries (camelCase: promtool's lint complains, see
+    // tests/integration/promtool_test.cc).
     LazyFamily(sink, "machine_memory_bytes", "Memory of the node (MemTotal), in bytes.", MetricType::kGauge)
         .Sample(base, {}, static_cast<double>(node.mem_total_bytes));
-    LazyFamily(sink, "node_memory_available_bytes", "Memory available for new work (MemAvailable), in bytes.",
+    LazyFamily(sink, "node_memory_MemTotal_bytes", "Memory information field MemTotal_bytes.", MetricType::kGauge)
+        .Sample(base, {}, static_cast<double>(node.mem_total_bytes));
+    LazyFamily(sink, "node_memory_MemAvailable_bytes", "Memory information field MemAvailable_bytes.",
                MetricType::kGauge)
         .Sample(base, {}, static_cast<double>(node.mem_available_bytes));
   }

@@ -292,7 +292,8 @@ TEST(AgentCollect, NodeMetricsComeFromProc) {
     if (fields >> key >> kib) meminfo[key] = kib;
   }
   EXPECT_EQ(e.Value("machine_memory_bytes", node), meminfo.at("MemTotal:") * 1024);
-  EXPECT_EQ(e.Value("node_memory_available_bytes", node), meminfo.at("MemAvailable:") * 1024);
+  EXPECT_EQ(e.Value("node_memory_MemTotal_bytes", node), meminfo.at("MemTotal:") * 1024);
+  EXPECT_EQ(e.Value("node_memory_MemAvailable_bytes", node), meminfo.at("MemAvailable:") * 1024);
   std::istringstream load(FixtureText(Fixture("proc/loadavg")));
   double l1 = 0, l5 = 0, l15 = 0;
   load >> l1 >> l5 >> l15;

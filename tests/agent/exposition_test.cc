@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <iterator>
 #include <string>
+#include <utility>
 
 #include "prescale/agent/cgroup_mapper.h"
 #include "prescale/agent/cgroup_table.h"
@@ -197,13 +199,113 @@ TEST(WriteNodeExposition, WritesEachSectionThatWasRead) {
   EXPECT_EQ(e.Find("node_cpu_seconds_total").size(), 16u);
   EXPECT_EQ(e.Value("machine_cpu_cores"), 2);
   EXPECT_EQ(e.Value("machine_memory_bytes"), 4096);
-  EXPECT_EQ(e.Value("node_memory_available_bytes"), 1024);
+  EXPECT_EQ(e.Value("node_memory_MemTotal_bytes", {{"node", "node-a"}}), 4096);
+  EXPECT_EQ(e.Value("node_memory_MemAvailable_bytes", {{"node", "node-a"}}), 1024);
+  EXPECT_TRUE(e.Find("node_memory_available_bytes").empty());
   EXPECT_EQ(e.Value("node_load1"), 0.5);
   EXPECT_EQ(e.Value("node_load15"), 0.125);
   EXPECT_EQ(e.Value("node_pressure_memory_waiting_seconds_total"), 2);
   EXPECT_EQ(e.Value("node_pressure_memory_stalled_seconds_total"), 1);
   EXPECT_TRUE(e.Find("node_pressure_cpu_waiting_seconds_total").empty());
   EXPECT_TRUE(e.Find("node_network_receive_bytes_total").empty());
+}
+
+// Every family under its peer's type and extra labels, so the peer's queries
+// and recording rules (rate() on counters) work unchanged: cAdvisor's
+// metrics/prometheus.go and prometheus_machine.go, node_exporter's collectors.
+TEST_F(ExpositionTest, FamiliesHaveTheirPeersTypesAndLabels) {
+  CgroupStats& s = Add("/prescale/acme/web");
+  s.present = ~0u;
+  for (PressureStats& p : s.pressure) p.has_full = true;
+  s.io.push_back({8, 0, 1, 2, 3, 4});
+  NetDeviceStats eth;
+  std::strncpy(eth.name.data(), "eth0", eth.name.size() - 1);
+  s.net.push_back(eth);
+  std::string text = Write();
+
+  NodeStats n;
+  n.has_stat = n.has_meminfo = n.has_loadavg = n.has_net = true;
+  n.cpus = {{0, {1, 2, 3, 4, 5, 6, 7, 8}}};
+  n.net = {eth};
+  n.pressure_present = 7;
+  for (PressureStats& p : n.pressure) p = {1, 1, true};
+  WriteNodeExposition(n, "node-a", &text);
+  const ParsedExposition e(text);
+  ASSERT_EQ(e.error(), "") << text;
+
+  using metrics::MetricType;
+  const std::pair<const char*, MetricType> kWant[] = {
+      // cAdvisor
+      {"container_cpu_usage_seconds_total", MetricType::kCounter},
+      {"container_cpu_user_seconds_total", MetricType::kCounter},
+      {"container_cpu_system_seconds_total", MetricType::kCounter},
+      {"container_cpu_cfs_periods_total", MetricType::kCounter},
+      {"container_cpu_cfs_throttled_periods_total", MetricType::kCounter},
+      {"container_cpu_cfs_throttled_seconds_total", MetricType::kCounter},
+      {"container_spec_cpu_quota", MetricType::kGauge},
+      {"container_spec_cpu_period", MetricType::kGauge},
+      {"container_spec_cpu_shares", MetricType::kGauge},
+      {"container_memory_usage_bytes", MetricType::kGauge},
+      {"container_memory_working_set_bytes", MetricType::kGauge},
+      {"container_memory_rss", MetricType::kGauge},
+      {"container_memory_cache", MetricType::kGauge},
+      {"container_spec_memory_limit_bytes", MetricType::kGauge},
+      {"container_memory_failcnt", MetricType::kCounter},  // sic: no _total, as cAdvisor
+      {"container_oom_events_total", MetricType::kCounter},
+      {"container_threads", MetricType::kGauge},
+      {"container_threads_max", MetricType::kGauge},
+      {"container_pressure_cpu_waiting_seconds_total", MetricType::kCounter},
+      {"container_pressure_cpu_stalled_seconds_total", MetricType::kCounter},
+      {"container_pressure_memory_waiting_seconds_total", MetricType::kCounter},
+      {"container_pressure_memory_stalled_seconds_total", MetricType::kCounter},
+      {"container_pressure_io_waiting_seconds_total", MetricType::kCounter},
+      {"container_pressure_io_stalled_seconds_total", MetricType::kCounter},
+      {"container_fs_reads_bytes_total", MetricType::kCounter},
+      {"container_fs_writes_bytes_total", MetricType::kCounter},
+      {"container_fs_reads_total", MetricType::kCounter},
+      {"container_fs_writes_total", MetricType::kCounter},
+      {"container_network_receive_bytes_total", MetricType::kCounter},
+      {"container_network_receive_packets_total", MetricType::kCounter},
+      {"container_network_receive_errors_total", MetricType::kCounter},
+      {"container_network_receive_packets_dropped_total", MetricType::kCounter},
+      {"container_network_transmit_bytes_total", MetricType::kCounter},
+      {"container_network_transmit_packets_total", MetricType::kCounter},
+      {"container_network_transmit_errors_total", MetricType::kCounter},
+      {"container_network_transmit_packets_dropped_total", MetricType::kCounter},
+      {"machine_cpu_cores", MetricType::kGauge},
+      {"machine_memory_bytes", MetricType::kGauge},
+      // node_exporter
+      {"node_cpu_seconds_total", MetricType::kCounter},
+      {"node_memory_MemTotal_bytes", MetricType::kGauge},
+      {"node_memory_MemAvailable_bytes", MetricType::kGauge},
+      {"node_load1", MetricType::kGauge},
+      {"node_load5", MetricType::kGauge},
+      {"node_load15", MetricType::kGauge},
+      {"node_network_receive_bytes_total", MetricType::kCounter},
+      {"node_network_receive_packets_total", MetricType::kCounter},
+      {"node_network_receive_errs_total", MetricType::kCounter},
+      {"node_network_receive_drop_total", MetricType::kCounter},
+      {"node_network_transmit_bytes_total", MetricType::kCounter},
+      {"node_network_transmit_packets_total", MetricType::kCounter},
+      {"node_network_transmit_errs_total", MetricType::kCounter},
+      {"node_network_transmit_drop_total", MetricType::kCounter},
+      {"node_pressure_cpu_waiting_seconds_total", MetricType::kCounter},
+      {"node_pressure_cpu_stalled_seconds_total", MetricType::kCounter},
+      {"node_pressure_memory_waiting_seconds_total", MetricType::kCounter},
+      {"node_pressure_memory_stalled_seconds_total", MetricType::kCounter},
+      {"node_pressure_io_waiting_seconds_total", MetricType::kCounter},
+      {"node_pressure_io_stalled_seconds_total", MetricType::kCounter},
+  };
+  for (const auto& [name, type] : kWant) EXPECT_EQ(e.TypeOf(name), type) << name;
+  // Nothing the table above leaves out, so a new family gets its peer checked too.
+  EXPECT_EQ(e.families().size(), std::size(kWant));
+
+  // The per-sample labels: cAdvisor's `device` (block) and `interface`
+  // (network); node_exporter's `cpu`/`mode` and `device` (network).
+  EXPECT_EQ(e.Find("container_fs_reads_total", {{"device", "8:0"}}).size(), 1u);
+  EXPECT_EQ(e.Find("container_network_receive_bytes_total", {{"interface", "eth0"}}).size(), 1u);
+  EXPECT_EQ(e.Find("node_cpu_seconds_total", {{"cpu", "0"}, {"mode", "idle"}}).size(), 1u);
+  EXPECT_EQ(e.Find("node_network_receive_bytes_total", {{"device", "eth0"}}).size(), 1u);
 }
 
 TEST(WriteNodeExposition, NothingReadWritesNothing) {

@@ -1,6 +1,7 @@
 // Turns one collection cycle (per-cgroup and node stats) into samples, under
-// the names cAdvisor and node_exporter use for the same quantities, with
-// tenant, service, node and id labels. One set of family tables feeds two
+// the names, types and labels cAdvisor and node_exporter use for the same
+// quantities (docs/metrics.md: which peer each family matches), with tenant,
+// service, node and id labels. One set of family tables feeds two
 // forms: the Prometheus text format (appended to a reused buffer, for
 // /metrics) and remote-write series (for the pusher). Runs on the collection
 // thread; not thread-safe.
