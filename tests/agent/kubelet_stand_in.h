@@ -7,9 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -77,6 +79,11 @@ class KubeletStandIn {
     status_ = status;
     body_ = std::move(body);
   }
+  // Answers only after `delay` (a kubelet under load), so the caller's timeout shows.
+  void Delay(std::chrono::milliseconds delay) {
+    std::lock_guard lock(mu_);
+    delay_ = delay;
+  }
   int requests() const {
     std::lock_guard lock(mu_);
     return requests_;
@@ -92,6 +99,12 @@ class KubeletStandIn {
 
  private:
   http::HttpResponse Handle(const http::HttpRequest& r) {
+    std::chrono::milliseconds delay{0};
+    {
+      std::lock_guard lock(mu_);
+      delay = delay_;
+    }
+    if (delay.count() > 0) std::this_thread::sleep_for(delay);  // the stand-in's slowness, not the test's timing
     std::lock_guard lock(mu_);
     ++requests_;
     authorization_ = std::string(r.Header("Authorization"));
@@ -108,6 +121,7 @@ class KubeletStandIn {
   int status_ = 503;
   std::string body_ = R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":"no answer set"})";
   int requests_ = 0;
+  std::chrono::milliseconds delay_{0};
   std::string authorization_;
   std::string target_;
 };

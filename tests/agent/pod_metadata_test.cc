@@ -117,6 +117,20 @@ TEST_F(PodWatcherTest, FailuresKeepTheLastGoodAnswerAndSayWhy) {
   EXPECT_TRUE(HasLine(R"(prescale_agent_pod_metadata_refreshes_total{result="error"} 4)"));
 }
 
+TEST_F(PodWatcherTest, ASlowSourceTimesOutAndTheLastGoodAnswerStays) {
+  PodSourceOptions o;
+  o.kind = PodSourceOptions::Kind::kKubeletReadOnly;
+  o.url = kubelet_.base() + "/pods";
+  o.timeout = 300ms;
+  PodWatcher watcher(o, "node-1", clock_, http::NewCurlHttpClient(), nullptr);
+  ASSERT_TRUE(watcher.RefreshOnce().ok());
+  kubelet_.Delay(3s);
+  const Status s = watcher.RefreshOnce();
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+  EXPECT_NE(watcher.Snapshot()->Find(kWebUid), nullptr);
+  kubelet_.Delay(0ms);
+}
+
 TEST_F(PodWatcherTest, AMissingTokenFileIsAnErrorThatNamesIt) {
   PodSourceOptions o;
   o.kind = PodSourceOptions::Kind::kKubelet;
