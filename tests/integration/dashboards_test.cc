@@ -616,6 +616,32 @@ TEST_F(DashboardsLiveTest, EveryPanelQueryAnswersAgainstTheLiveStack) {
   }
   std::printf("[ figures  ] %d queries, %d empty and allowed to be\n", queries, empty_allowed);
   EXPECT_GE(queries, 50);
+
+  // The KEDA example's query, for this stack's tenant and service, answers with the replicas the
+  // aggregator grants: what KEDA's Prometheus scaler (threshold 1) would hand its HPA.
+  const std::string keda =
+      testing::ReadFileOrEmpty(testing::SourceDir() + "/deploy/kubernetes/examples/keda-scaledobject.yaml");
+  std::smatch q;
+  ASSERT_TRUE(std::regex_search(keda, q, std::regex(R"(query: (.+))"))) << "no query in the KEDA example";
+  // The example's namespace is shop; this stack's tenant is acme (the service is web in both).
+  std::string keda_query = q[1].str();
+  const size_t shop = keda_query.find("tenant=\"shop\"");
+  ASSERT_NE(shop, std::string::npos) << keda_query;
+  keda_query.replace(shop, 13, "tenant=\"" + std::string(kTenant) + "\"");
+  rapidjson::Document keda_answer, desired_answer;
+  std::string keda_error;
+  ASSERT_TRUE(api.Query(keda_query, &keda_answer, &keda_error)) << keda_query << ": " << keda_error;
+  ASSERT_TRUE(api.Query("prescale_desired_replicas{tenant=\"acme\",service=\"web\"}", &desired_answer, &keda_error))
+      << keda_error;
+  const auto& keda_result = keda_answer["data"]["result"];
+  const auto& desired_result = desired_answer["data"]["result"];
+  ASSERT_EQ(keda_result.Size(), 1u) << keda_query;
+  ASSERT_EQ(desired_result.Size(), 1u);
+  const std::string granted = desired_result[0]["value"][1].GetString();
+  EXPECT_EQ(std::string(keda_result[0]["value"][1].GetString()), granted) << keda_query;
+  EXPECT_GE(std::stod(granted), 1.0);
+  std::printf("[ figures  ] the KEDA example's query answers %s replicas, as prescale_desired_replicas\n",
+              granted.c_str());
 }
 
 }  // namespace
