@@ -54,7 +54,7 @@ TrackedCgroup* CgroupTable::Touch(std::string_view path) {
     if (entries_.size() >= max_cgroups_) return nullptr;
     auto cg = std::make_unique<TrackedCgroup>();
     cg->path = std::string(path);
-    MapInto(cg.get());
+    MapInto(cg.get(), /*report_unknown=*/true);
     membership_changed_ = true;
     it = entries_.emplace(cg->path, std::move(cg)).first;
   }
@@ -67,8 +67,12 @@ TrackedCgroup* CgroupTable::Touch(std::string_view path) {
   return cg;
 }
 
-void CgroupTable::MapInto(TrackedCgroup* cg) {
-  auto labels = mapper_.Map(cg->path, pods_.get(), &unknown_pod_);
+void CgroupTable::MapInto(TrackedCgroup* cg, bool report_unknown) {
+  // Only a cgroup seen for the first time asks for a fresher pod list: one the newest list still
+  // does not know (a pod the pod source does not show) would otherwise ask again after every read.
+  bool unknown = false;
+  auto labels = mapper_.Map(cg->path, pods_.get(), &unknown);
+  if (report_unknown && unknown) unknown_pod_ = true;
   cg->included = labels.has_value();
   cg->labels = labels ? std::move(*labels) : metrics::Labels{};
   cg->label_refs.clear();
@@ -84,13 +88,12 @@ void CgroupTable::SetPods(std::shared_ptr<const PodIndex> pods) { pods_ = std::m
 
 void CgroupTable::EndCycle() {
   if (!discovering_) return;
-  const uint64_t pods_version = pods_ != nullptr ? pods_->version() : 0;
-  if (pods_version != mapped_pods_version_) {
-    mapped_pods_version_ = pods_version;
+  if (pods_ != mapped_pods_) {
+    mapped_pods_ = pods_;
     for (auto& [path, cg] : entries_) {
       const metrics::Labels before = cg->labels;
       const bool was_included = cg->included;
-      MapInto(cg.get());
+      MapInto(cg.get(), /*report_unknown=*/false);
       if (cg->labels != before || cg->included != was_included) membership_changed_ = true;
     }
   }

@@ -1,10 +1,12 @@
 #include "prescale/agent/cgroup_mapper.h"
+#include "prescale/agent/cgroup_table.h"
 #include "prescale/agent/pod_metadata.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
 
 namespace prescale::agent {
@@ -292,6 +294,55 @@ TEST(ExpandTemplate, KeepsLiteralDollars) {
   EXPECT_EQ(ExpandTemplate("cost $x", {}, {}), "cost $x");
   EXPECT_EQ(ExpandTemplate("end$", {}, {}), "end$");
   EXPECT_EQ(ExpandTemplate("open ${1", {"w", "one"}, {}), "open ${1");
+}
+
+}  // namespace
+}  // namespace prescale::agent
+
+namespace prescale::agent {
+namespace {
+
+// One discovery cycle that walks `paths`.
+void Discover(CgroupTable& table, const std::vector<std::string>& paths) {
+  table.BeginCycle(true);
+  for (const std::string& p : paths) ASSERT_NE(table.Touch(p), nullptr);
+  table.EndCycle();
+}
+
+const metrics::Labels& LabelsOf(const CgroupTable& table, const std::string& path) {
+  for (const TrackedCgroup* cg : table.included()) {
+    if (cg->path == path) return cg->labels;
+  }
+  static const metrics::Labels kNone;
+  ADD_FAILURE() << path << " is not included";
+  return kNone;
+}
+
+TEST(CgroupTable, ANewPodIndexRelabelsKnownCgroupsAndOnlyNewCgroupsAskForARefresh) {
+  const CgroupMapper mapper({KubernetesPreset()}, false);
+  CgroupTable table(mapper, "node-1", 100);
+  const std::string web = std::string("/kubepods/burstable/pod") + kUid + "/" + kContainer;
+  Discover(table, {web});
+  EXPECT_THAT(LabelsOf(table, web), ::testing::Contains(Pair("tenant", "kubernetes")));
+  EXPECT_FALSE(table.TakeUnknownPod()) << "without a pod source nothing is asked for";
+
+  // A first answer that lacks the pod: the known cgroup is mapped again but does not ask again
+  // (it would after every read); a cgroup first seen now does.
+  table.SetPods(std::make_shared<const PodIndex>(std::vector<kube::PodInfo>{}, 1));
+  Discover(table, {web});
+  EXPECT_FALSE(table.TakeUnknownPod());
+  const std::string other = "/kubepods/pod0a0b0c0d-1111-2222-3333-444455556666/" + std::string(64, 'f');
+  Discover(table, {web, other});
+  EXPECT_TRUE(table.TakeUnknownPod());
+  EXPECT_FALSE(table.TakeUnknownPod()) << "the flag resets";
+
+  // The answer with the pod: its cgroup is relabelled at the next discovery.
+  table.SetPods(std::make_shared<const PodIndex>(ShopWebIndex()));
+  EXPECT_THAT(LabelsOf(table, web), ::testing::Contains(Pair("tenant", "kubernetes"))) << "not before discovery";
+  Discover(table, {web, other});
+  EXPECT_THAT(LabelsOf(table, web), ::testing::Contains(Pair("tenant", "shop")));
+  EXPECT_THAT(LabelsOf(table, web), ::testing::Contains(Pair("pod", "web-7d4b9c8f6-x2k9p")));
+  EXPECT_THAT(LabelsOf(table, other), ::testing::Contains(Pair("tenant", "kubernetes")));
 }
 
 }  // namespace

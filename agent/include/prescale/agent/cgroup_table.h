@@ -107,7 +107,7 @@ class CgroupTable {
   // The pod metadata Kubernetes cgroups are joined to (nullptr: none). Takes
   // effect at the next discovery cycle.
   void SetPods(std::shared_ptr<const PodIndex> pods);
-  // Whether a cgroup mapped since the last call belongs to a pod, or is a
+  // Whether a cgroup first seen since the last call belongs to a pod, or is a
   // container, that the pod index does not know; resets the flag.
   bool TakeUnknownPod() { return std::exchange(unknown_pod_, false); }
 
@@ -122,12 +122,15 @@ class CgroupTable {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  // Maps cg->path into cg's labels and label lists; whether it is included.
-  void MapInto(TrackedCgroup* cg);
+  // Maps cg->path into cg's labels and label lists and whether it is included; with
+  // report_unknown, a pod or container the pod index lacks sets unknown_pod_.
+  void MapInto(TrackedCgroup* cg, bool report_unknown);
 
   const CgroupMapper& mapper_;
   std::shared_ptr<const PodIndex> pods_;
-  uint64_t mapped_pods_version_ = 0;  // the index version the labels were mapped with
+  // The index the labels were mapped with, held so that a new index (even one that reuses its
+  // address or version) is told apart by identity.
+  std::shared_ptr<const PodIndex> mapped_pods_;
   bool unknown_pod_ = false;
   std::string node_;
   uint64_t max_cgroups_;

@@ -36,6 +36,12 @@ class PodIndex {
  public:
   PodIndex() = default;
   PodIndex(std::vector<kube::PodInfo> pods, uint64_t version);
+  // The index points into its own pod list: a copy would point into the
+  // original's. A move keeps the list's storage, so it stays valid.
+  PodIndex(const PodIndex&) = delete;
+  PodIndex& operator=(const PodIndex&) = delete;
+  PodIndex(PodIndex&&) = default;
+  PodIndex& operator=(PodIndex&&) = default;
 
   const kube::PodInfo* Find(std::string_view uid) const;
   // The container of `pod` whose runtime id is `container_id`; nullptr when
