@@ -560,11 +560,11 @@ TEST(DeployConfigs, AgentCollectsWithTheDaemonSetsConfig) {
   // The config's host paths (/host/...) and token file exist only in the pod: the flags point
   // them at this machine; everything else is the config's. No API server answers here: the pod
   // source points at a closed loopback port, and the agent must collect all the same.
-  const auto r = RunCommand({agent, "--config", DeployDir() + "/kubernetes/base/config/agent.yaml", "--once",
-                             "--cgroup-root", "/sys/fs/cgroup", "--proc-root", "/proc", "--token-file", token,
-                             "--data-dir", tmp.path(), "--node", "deploy-test", "--pod-metadata-url",
-                             "http://127.0.0.1:1"},
-                            60s);
+  const auto r =
+      RunCommand({agent, "--config", DeployDir() + "/kubernetes/base/config/agent.yaml", "--once", "--cgroup-root",
+                  "/sys/fs/cgroup", "--proc-root", "/proc", "--token-file", token, "--data-dir", tmp.path(), "--node",
+                  "deploy-test", "--pod-metadata-url", "http://127.0.0.1:1"},
+                 60s);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("node_cpu_seconds_total{node=\"deploy-test\""), std::string::npos) << r.err;
 }
