@@ -363,9 +363,11 @@ Status ReadTimings(const YamlConfigReader& r, const ConfigNode& root, Aggregator
     if (*n < 1024) return r.Error(root["max_body_bytes"], "max_body_bytes", "must be at least 1KiB");
     c->max_body_bytes = *n;
   }
-  for (auto [key, field, minimum] : {std::tuple{"tick_interval", &c->tick_interval, std::chrono::milliseconds(1000)},
-                                     {"directive_lease", &c->directive_lease, std::chrono::milliseconds(5000)},
-                                     {"webhook_timeout", &c->webhook_timeout, std::chrono::milliseconds(100)}}) {
+  for (auto [key, field, minimum] :
+       {std::tuple{"tick_interval", &c->tick_interval, std::chrono::milliseconds(1000)},
+        {"directive_lease", &c->directive_lease, std::chrono::milliseconds(5000)},
+        {"webhook_timeout", &c->webhook_timeout, std::chrono::milliseconds(100)},
+        {"kubernetes_discovery_interval", &c->kubernetes_discovery_interval, std::chrono::milliseconds(5000)}}) {
     if (!root[key].IsDefined()) continue;
     auto d = r.Duration(root[key], key);
     if (!d.ok()) return d.status();
@@ -437,6 +439,8 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
                                        "kubernetes_api_server",
                                        "kubernetes_token_file",
                                        "kubernetes_ca_file",
+                                       "kubernetes_discovery",
+                                       "kubernetes_discovery_interval",
                                        "triggers"}));
   // When a file has several mistakes, this order decides which one is reported.
   PRESCALE_RETURN_IF_ERROR(ReadStrings(r, root, &c));
@@ -451,6 +455,9 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
     c.bootstrap_file = file_name;
   }
   PRESCALE_RETURN_IF_ERROR(ReadTimings(r, root, &c));
+  if (root["kubernetes_discovery"].IsDefined()) {
+    PRESCALE_ASSIGN_OR_RETURN(c.kubernetes_discovery, r.Bool(root["kubernetes_discovery"], "kubernetes_discovery"));
+  }
   if (root["log_level"].IsDefined()) {
     auto v = r.String(root["log_level"], "log_level");
     if (!v.ok()) return v.status();

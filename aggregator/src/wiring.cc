@@ -12,16 +12,21 @@
 
 namespace prescale::aggregator {
 
-std::map<std::string, std::unique_ptr<Executor>> MakeExecutors(const AggregatorConfig& config, const Clock& clock) {
-  std::map<std::string, std::unique_ptr<Executor>> out;
-  out["webhook"] = std::make_unique<WebhookExecutor>(http::NewCurlHttpClient(), clock,
-                                                     WebhookOptions{.timeout = config.webhook_timeout, .ca_file = {}});
+KubernetesOptions KubernetesOptionsOf(const AggregatorConfig& config) {
   KubernetesOptions k8s;  // the in-cluster defaults unless configured
   if (!config.kubernetes_api_server.empty()) k8s.api_server = config.kubernetes_api_server;
   if (!config.kubernetes_token_file.empty()) k8s.token_file = config.kubernetes_token_file;
   if (!config.kubernetes_ca_file.empty()) k8s.ca_file = config.kubernetes_ca_file;
   k8s.timeout = config.webhook_timeout;
-  out["kubernetes"] = std::make_unique<KubernetesExecutor>(http::NewCurlHttpClient(), std::move(k8s));
+  return k8s;
+}
+
+std::map<std::string, std::unique_ptr<Executor>> MakeExecutors(const AggregatorConfig& config, const Clock& clock) {
+  std::map<std::string, std::unique_ptr<Executor>> out;
+  out["webhook"] = std::make_unique<WebhookExecutor>(http::NewCurlHttpClient(), clock,
+                                                     WebhookOptions{.timeout = config.webhook_timeout, .ca_file = {}});
+  out["kubernetes"] =
+      std::make_unique<KubernetesExecutor>(http::NewCurlHttpClient(), KubernetesOptionsOf(config), clock);
   return out;
 }
 
@@ -55,6 +60,10 @@ void Aggregator::UseControlStore(std::unique_ptr<ControlStore> store) {
   scaling_api_ = std::make_unique<ScalingApi>(decisions_.get(), &store_, control_store_.get(), &triggers_, clock_,
                                               ScalingApiOptions{.directive_lease = config_.directive_lease});
   control_api_ = std::make_unique<ControlApi>(control_store_.get(), clock_);
+  if (config_.kubernetes_discovery) {
+    discovery_ = std::make_unique<WorkloadDiscovery>(control_store_.get(), http::NewCurlHttpClient(),
+                                                     KubernetesOptionsOf(config_), clock_);
+  }
   AddRoutes();
 }
 
@@ -168,6 +177,16 @@ Status Aggregator::Schedule(Scheduler* work, Scheduler* delivery) {
   // Someone may scale a target by hand: the kubernetes executor's targets are read back.
   PRESCALE_RETURN_IF_ERROR(delivery->Every(
       "read_back", std::chrono::seconds(30), [d] { d->RefreshReplicas(); }, std::chrono::milliseconds(0)));
+  if (discovery_ != nullptr) {
+    WorkloadDiscovery* k = discovery_.get();
+    PRESCALE_RETURN_IF_ERROR(delivery->Every(
+        "kubernetes_discovery", config_.kubernetes_discovery_interval,
+        [k] {
+          auto report = k->RunOnce();
+          if (!report.ok()) Log(LogLevel::kWarning, "kubernetes discovery: " + report.status().message());
+        },
+        std::chrono::milliseconds(0)));
+  }
   decisions_->OnActionsQueued([d, delivery] {
     d->Notify();
     delivery->Wake();
@@ -240,6 +259,7 @@ std::string Aggregator::MetricsText() const {
     trigger_rules_.AppendMetrics(&text);
     scaling_api_->AppendMetrics(&text);
   }
+  if (discovery_ != nullptr) discovery_->AppendMetrics(&text);
   return text;
 }
 

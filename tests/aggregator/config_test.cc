@@ -52,6 +52,17 @@ TEST(AggregatorConfig, DefaultsAndAFullFile) {
   EXPECT_EQ(c->tokens[0].sha256_hex, kHashA);
 }
 
+TEST(AggregatorConfig, KubernetesDiscoveryIsOffByDefault) {
+  auto empty = ParseAggregatorConfig("", "agg.yaml");
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_FALSE(empty->kubernetes_discovery);
+  EXPECT_EQ(empty->kubernetes_discovery_interval, 30s);
+  auto c = ParseAggregatorConfig("kubernetes_discovery: true\nkubernetes_discovery_interval: 2m\n", "agg.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->kubernetes_discovery);
+  EXPECT_EQ(c->kubernetes_discovery_interval, 2min);
+}
+
 TEST(AggregatorConfig, DemandSectionAddsCustomMetricsToTheDefaults) {
   auto c = ParseAggregatorConfig(
       "prometheus_url: http://127.0.0.1:9090\ndemand:\n  tenant_label: team\n  service_label: app\n"
@@ -149,6 +160,9 @@ std::vector<BadConfig> BadConfigs() {
       {"prometheus_url_scheme", "prometheus_url: 127.0.0.1:9090\n", 1, "prometheus_url", "http:// or https://"},
       {"tick_too_short", "tick_interval: 100ms\n", 1, "tick_interval", "at least 1000ms"},
       {"lease_bad", "directive_lease: soon\n", 1, "directive_lease", "invalid duration"},
+      {"discovery_not_bool", "kubernetes_discovery: maybe\n", 1, "kubernetes_discovery", "expected true or false"},
+      {"discovery_too_often", "kubernetes_discovery_interval: 1s\n", 1, "kubernetes_discovery_interval",
+       "at least 5000ms"},
       {"trigger_bad_op", "triggers:\n  - {name: hot, metric: m, op: '!=', value: 1}\n", 2, "triggers[0].op",
        "must be one of >, >=, <, <="},
       {"trigger_no_value", "triggers:\n  - name: hot\n    metric: m\n    op: '>'\n", 2, "triggers[0].value",

@@ -1,12 +1,14 @@
 // KubernetesExecutor against an API server stand-in inside the test: a real
-// shared/http HttpServer on 127.0.0.1:0 serving GET and PATCH of
-// /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale. It
+// shared/http HttpServer on 127.0.0.1:0 speaking the API server's wire format,
+// serving GET and PATCH of
+// /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale and
+// GET /apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers. It
 // checks the bearer token and the merge-patch content type and answers as the
 // API server does: autoscaling/v1 Scale objects (spec.replicas omitted when
-// 0), metav1.Status bodies for errors (401 Unauthorized, 404 NotFound, 409
-// Conflict, 415, 503). No real API server can run on this machine (no
-// cluster, no kube-apiserver or etcd binaries), so the shapes follow the
-// Kubernetes API reference; a kind or k3s cluster would be the next check.
+// 0), autoscaling/v2 HorizontalPodAutoscalerLists, metav1.Status bodies for
+// errors (401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 415, 503). No real API server can run on this
+// machine (no cluster, no kube-apiserver or etcd binaries), so the shapes follow the Kubernetes API reference; a kind
+// or k3s cluster would be the next check.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
@@ -19,6 +21,8 @@
 
 #include "prescale/aggregator/actions/kubernetes_executor.h"
 #include "prescale/http/http_server.h"
+#include "tests/aggregator/kubernetes_stand_in.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/test_env.h"
 
 namespace prescale::aggregator {
@@ -26,22 +30,10 @@ namespace {
 
 using Outcome = ExecutionResult::Outcome;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
-std::string StatusBody(int code, const std::string& reason, const std::string& message,
-                       const std::string& details = "") {
-  std::string body = R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":")" + message +
-                     R"(","reason":")" + reason + "\"";
-  if (!details.empty()) body += R"(,"details":)" + details;
-  return body + R"(,"code":)" + std::to_string(code) + "}";
-}
-
-http::HttpResponse Json(int status, std::string body) {
-  http::HttpResponse out;
-  out.status = status;
-  out.content_type = "application/json";
-  out.body = std::move(body);
-  return out;
-}
+using k8s_stand_in::Json;
+using k8s_stand_in::StatusBody;
 
 // The apps/v1 scale subresources of a few workloads.
 class FakeApiServer {
@@ -58,6 +50,8 @@ class FakeApiServer {
     for (const char* method : {"GET", "PATCH"}) {
       routes.push_back({method, path, [this](const http::HttpRequest& r) { return Handle(r); }});
     }
+    routes.push_back({"GET", "/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers",
+                      [this](const http::HttpRequest& r) { return HandleHpas(r); }});
     auto server = http::HttpServer::Start(http::HttpServerOptions{}, std::move(routes));
     EXPECT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
@@ -85,12 +79,68 @@ class FakeApiServer {
     std::lock_guard lock(mu_);
     answers_.emplace_back(status, std::move(body));
   }
+  // Requests of the scale subresource (HPA lists are kept apart, in hpa_requests).
   std::vector<http::HttpRequest> requests() const {
     std::lock_guard lock(mu_);
     return requests_;
   }
+  // An autoscaling/v2 HPA in `ns` whose scaleTargetRef is apps/v1 kind/target.
+  void AddHpa(const std::string& ns, const std::string& name, const std::string& kind, const std::string& target) {
+    std::lock_guard lock(mu_);
+    hpas_[ns].push_back(HpaJson(ns, name, kind, target));
+  }
+  void RemoveHpas(const std::string& ns) {
+    std::lock_guard lock(mu_);
+    hpas_.erase(ns);
+  }
+  // The next HPA list is answered with this.
+  void AnswerHpas(int status, std::string body) {
+    std::lock_guard lock(mu_);
+    hpa_answers_.emplace_back(status, std::move(body));
+  }
+  std::vector<http::HttpRequest> hpa_requests() const {
+    std::lock_guard lock(mu_);
+    return hpa_requests_;
+  }
+
+  // An HPA as the API reference shows one, with the fields prescale ignores.
+  static std::string HpaJson(const std::string& ns, const std::string& name, const std::string& kind,
+                             const std::string& target) {
+    return R"({"metadata":{"name":")" + name + R"(","namespace":")" + ns +
+           R"(","uid":"0b8b7e54-3c1f-4f0e-9a55-1a8e6b2f9d10","resourceVersion":"51877",)"
+           R"("creationTimestamp":"2026-11-21T09:00:00Z"},"spec":{"scaleTargetRef":{"kind":")" +
+           kind + R"(","name":")" + target +
+           R"(","apiVersion":"apps/v1"},"minReplicas":2,"maxReplicas":10,"metrics":[{"type":"Resource",)"
+           R"("resource":{"name":"cpu","target":{"type":"Utilization","averageUtilization":70}}}],)"
+           R"("behavior":{"scaleUp":{"stabilizationWindowSeconds":0,"selectPolicy":"Max","policies":)"
+           R"([{"type":"Pods","value":4,"periodSeconds":15}]},"scaleDown":{"stabilizationWindowSeconds":300,)"
+           R"("selectPolicy":"Max","policies":[{"type":"Percent","value":100,"periodSeconds":15}]}}},)"
+           R"("status":{"currentReplicas":3,"desiredReplicas":3,"currentMetrics":null,"conditions":[{"type":)"
+           R"("AbleToScale","status":"True","lastTransitionTime":"2026-11-21T09:00:15Z","reason":)"
+           R"("SucceededGetScale","message":"the HPA controller was able to get the target's current scale"}]}})";
+  }
 
  private:
+  http::HttpResponse HandleHpas(const http::HttpRequest& r) {
+    std::lock_guard lock(mu_);
+    hpa_requests_.push_back(r);
+    if (!hpa_answers_.empty()) {
+      auto [status, body] = hpa_answers_.front();
+      hpa_answers_.pop_front();
+      return Json(status, body);
+    }
+    if (r.Header("Authorization") != "Bearer " + token_) {
+      return Json(401, StatusBody(401, "Unauthorized", "Unauthorized"));
+    }
+    std::string items;
+    for (const std::string& hpa : hpas_[std::string(r.PathParam("namespace"))]) {
+      items += (items.empty() ? "" : ",") + hpa;
+    }
+    return Json(200, R"({"kind":"HorizontalPodAutoscalerList","apiVersion":"autoscaling/v2",)"
+                     R"("metadata":{"resourceVersion":"51901"},"items":[)" +
+                         items + "]}");
+  }
+
   http::HttpResponse Handle(const http::HttpRequest& r) {
     std::lock_guard lock(mu_);
     requests_.push_back(r);
@@ -149,6 +199,9 @@ class FakeApiServer {
   std::string token_ = "token-1";
   std::deque<std::pair<int, std::string>> answers_;
   std::vector<http::HttpRequest> requests_;
+  std::map<std::string, std::vector<std::string>> hpas_;  // namespace -> HPA JSON
+  std::deque<std::pair<int, std::string>> hpa_answers_;
+  std::vector<http::HttpRequest> hpa_requests_;
   std::unique_ptr<http::HttpServer> server_;
 };
 
@@ -163,7 +216,7 @@ class KubernetesExecutorTest : public ::testing::Test {
     options.token_file = token_file_;
     options.ca_file = "";
     options.timeout = std::chrono::milliseconds(3000);
-    executor_ = std::make_unique<KubernetesExecutor>(http::NewCurlHttpClient(), options);
+    executor_ = std::make_unique<KubernetesExecutor>(http::NewCurlHttpClient(), options, clock_);
   }
 
   static Service Spec(const std::string& kind, const std::string& ns, const std::string& name) {
@@ -187,6 +240,7 @@ class KubernetesExecutorTest : public ::testing::Test {
     return a;
   }
 
+  testing::FakeClock clock_;
   testing::TempDir dir_{"prescale-k8s-executor"};
   std::string token_file_;
   FakeApiServer api_;
@@ -343,6 +397,90 @@ TEST_F(KubernetesExecutorTest, CurrentReplicasSaysWhyItHasNone) {
   EXPECT_FALSE(executor_->CurrentReplicas(Spec("Deployment", "acme", "web"), &error));
   EXPECT_THAT(error, HasSubstr("spec.replicas"));
   EXPECT_FALSE(executor_->CurrentReplicas(Spec("Deployment", "acme", "gone"), nullptr));  // error may be null
+}
+
+TEST_F(KubernetesExecutorTest, AnHpaOnTheWorkloadRefusesThePatchAndNamesIt) {
+  api_.AddHpa("acme", "web-hpa", "Deployment", "web");
+  api_.AddHpa("acme", "other-hpa", "Deployment", "api");  // another workload: no matter
+  const ExecutionResult r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 5));
+  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_EQ(r.message, "HorizontalPodAutoscaler acme/web-hpa scales this Deployment; prescale recommends only");
+  EXPECT_TRUE(api_.requests().empty());  // no PATCH
+  EXPECT_EQ(api_.Get("deployments", "acme", "web")->spec_replicas, 3);
+  auto hpa_requests = api_.hpa_requests();
+  ASSERT_EQ(hpa_requests.size(), 1u);
+  EXPECT_EQ(hpa_requests[0].path, "/apis/autoscaling/v2/namespaces/acme/horizontalpodautoscalers");
+  EXPECT_EQ(hpa_requests[0].Header("Authorization"), "Bearer token-1");
+  std::string metrics;
+  executor_->AppendMetrics(&metrics);
+  EXPECT_THAT(metrics,
+              HasSubstr(R"(prescale_kubernetes_hpa_conflicts{hpa="acme/web-hpa",service="web",tenant="acme"} 1)"));
+  EXPECT_THAT(metrics, HasSubstr("prescale_kubernetes_hpa_refused_actions_total 1"));
+}
+
+TEST_F(KubernetesExecutorTest, AnHpaOnAnotherKindOrNameDoesNotStopThePatch) {
+  api_.AddHpa("acme", "db-hpa", "Deployment", "db");  // a Deployment db, not the StatefulSet
+  api_.AddHpa("acme", "web2-hpa", "Deployment", "web2");
+  ExecutionResult r = executor_->Execute(Spec("StatefulSet", "acme", "db"), Action(2, 4));
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.message;
+  r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 4));
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.message;
+  EXPECT_EQ(api_.requests().size(), 2u);
+  std::string metrics;
+  executor_->AppendMetrics(&metrics);
+  EXPECT_THAT(metrics, Not(HasSubstr("prescale_kubernetes_hpa_conflicts{")));
+}
+
+TEST_F(KubernetesExecutorTest, TheHpaListIsCachedPerNamespaceForTheTtl) {
+  ASSERT_EQ(executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 4)).outcome, Outcome::kDone);
+  ASSERT_EQ(executor_->Execute(Spec("StatefulSet", "acme", "db"), Action(2, 3)).outcome, Outcome::kDone);
+  EXPECT_EQ(api_.hpa_requests().size(), 1u);  // one namespace, one list
+  // An HPA created meanwhile is seen once the cached list is 30 s old.
+  api_.AddHpa("acme", "web-hpa", "Deployment", "web");
+  clock_.Advance(std::chrono::seconds(29));
+  EXPECT_EQ(executor_->Execute(Spec("Deployment", "acme", "web"), Action(4, 5)).outcome, Outcome::kDone);
+  clock_.Advance(std::chrono::seconds(1));
+  ExecutionResult r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(5, 6));
+  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_THAT(r.message, HasSubstr("acme/web-hpa"));
+  EXPECT_EQ(api_.hpa_requests().size(), 2u);
+  // The HPA is deleted: the conflict ends with the next list.
+  api_.RemoveHpas("acme");
+  clock_.Advance(std::chrono::seconds(30));
+  r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(5, 6));
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.message;
+  std::string metrics;
+  executor_->AppendMetrics(&metrics);
+  EXPECT_THAT(metrics, Not(HasSubstr("prescale_kubernetes_hpa_conflicts{")));
+}
+
+TEST_F(KubernetesExecutorTest, AnHpaListThatFailsIsRetriedWithoutAPatchAndNotCached) {
+  api_.AnswerHpas(403, StatusBody(403, "Forbidden",
+                                  R"(horizontalpodautoscalers.autoscaling is forbidden: User \"system:serviceaccount:)"
+                                  R"(prescale:prescale-aggregator\" cannot list resource \"horizontalpodautoscalers\" )"
+                                  R"(in API group \"autoscaling\" in the namespace \"acme\")"));
+  ExecutionResult r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 5));
+  EXPECT_EQ(r.outcome, Outcome::kRetry);
+  EXPECT_THAT(r.message, HasSubstr("cannot tell whether a HorizontalPodAutoscaler scales it"));
+  EXPECT_THAT(r.message, HasSubstr(R"(cannot list resource "horizontalpodautoscalers")"));
+  api_.AnswerHpas(503, StatusBody(503, "ServiceUnavailable", "the server is currently unable to handle the request"));
+  r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 5));
+  EXPECT_EQ(r.outcome, Outcome::kRetry);
+  EXPECT_THAT(r.message, HasSubstr("503"));
+  // A list that does not decode is no better than none.
+  api_.AnswerHpas(200, R"({"kind":"HorizontalPodAutoscalerList","items":[{"metadata":{"name":"h","namespace":)"
+                       R"("acme"},"spec":{"scaleTargetRef":{"apiVersion":"apps/v1","name":"web"}}}]})");
+  r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 5));
+  EXPECT_EQ(r.outcome, Outcome::kRetry);
+  EXPECT_THAT(r.message, HasSubstr("items[0].spec.scaleTargetRef.kind"));
+  EXPECT_TRUE(api_.requests().empty());
+  std::string metrics;
+  executor_->AppendMetrics(&metrics);
+  EXPECT_THAT(metrics, HasSubstr("prescale_kubernetes_hpa_list_errors_total 3"));
+  // Failures are not cached: the next action lists again, and patches.
+  r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 5));
+  EXPECT_EQ(r.outcome, Outcome::kDone) << r.message;
+  EXPECT_EQ(api_.hpa_requests().size(), 4u);
 }
 
 TEST(KubernetesScaleParse, DecodesTheApiServersScale) {

@@ -260,6 +260,12 @@ size_t ActionDispatcher::RefreshReplicas() {
 }
 
 void ActionDispatcher::AppendMetrics(std::string* out) const {
+  AppendDeliveryMetrics(out);
+  // Executors are added before the dispatcher runs and never removed.
+  for (const auto& entry : executors_) entry.second->AppendMetrics(out);
+}
+
+void ActionDispatcher::AppendDeliveryMetrics(std::string* out) const {
   std::lock_guard lock(mu_);
   metrics::TextWriter w(out);
   w.Family("prescale_action_deliveries_total",

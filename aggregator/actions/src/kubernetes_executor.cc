@@ -2,9 +2,9 @@
 
 #include <rapidjson/document.h>
 
-#include <fstream>
 #include <limits>
-#include <sstream>
+
+#include "prescale/metrics/text_writer.h"
 
 namespace prescale::aggregator {
 namespace {
@@ -31,39 +31,6 @@ bool ReadReplicas(const rapidjson::Value& v, int64_t* out) {
 std::string StringMember(const rapidjson::Value& object, const char* key) {
   if (!object.IsObject() || !object.HasMember(key) || !object[key].IsString()) return {};
   return std::string(View(object[key]));
-}
-
-// RFC 1123 label: lower-case alphanumerics and '-', alphanumeric at both ends.
-bool IsDnsLabel(std::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  for (char ch : s) {
-    if ((ch < 'a' || ch > 'z') && (ch < '0' || ch > '9') && ch != '-') return false;
-  }
-  return s.front() != '-' && s.back() != '-';
-}
-
-// RFC 1123 subdomain: dot-separated labels, at most 253 characters. Names
-// that pass cannot step out of the URL path ("..", "/", "%", "?").
-bool IsDnsSubdomain(std::string_view s) {
-  if (s.empty() || s.size() > 253) return false;
-  size_t start = 0;
-  while (true) {
-    const size_t dot = s.find('.', start);
-    if (!IsDnsLabel(s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start))) {
-      return false;
-    }
-    if (dot == std::string_view::npos) return true;
-    start = dot + 1;
-  }
-}
-
-// A bearer token goes into a header line: no control characters or spaces.
-bool IsHeaderSafeToken(std::string_view token) {
-  for (char ch : token) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c == 0x7f) return false;
-  }
-  return true;
 }
 
 bool Retryable(long status) { return status == 408 || status == 409 || status == 429 || status >= 500; }
@@ -106,18 +73,6 @@ Result<KubernetesScale> ParseKubernetesScale(std::string_view json) {
   return scale;
 }
 
-std::string KubernetesStatusMessage(std::string_view body) {
-  rapidjson::Document doc;
-  if (ParseObject(body, &doc)) {
-    const rapidjson::Value& o = doc;
-    std::string message = StringMember(o, "message");
-    if (!message.empty()) return message;
-    std::string reason = StringMember(o, "reason");
-    if (!reason.empty()) return reason;
-  }
-  return std::string(body.substr(0, 200));
-}
-
 Result<std::string> KubernetesScalePath(const ExecutorSpec& e) {
   std::string resource;
   if (e.k8s_kind.empty() || e.k8s_kind == "Deployment") {
@@ -136,25 +91,53 @@ Result<std::string> KubernetesScalePath(const ExecutorSpec& e) {
   return "/apis/apps/v1/namespaces/" + e.k8s_namespace + "/" + resource + "/" + e.k8s_name + "/scale";
 }
 
-KubernetesExecutor::KubernetesExecutor(std::unique_ptr<http::HttpClient> client, KubernetesOptions options)
-    : client_(std::move(client)), options_(std::move(options)) {
-  while (!options_.api_server.empty() && options_.api_server.back() == '/') options_.api_server.pop_back();
+std::string KubernetesHpaListPath(const std::string& namespace_name) {
+  return "/apis/autoscaling/v2/namespaces/" + namespace_name + "/horizontalpodautoscalers";
 }
 
-Result<std::string> KubernetesExecutor::ReadToken() const {
-  std::ifstream in(options_.token_file, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read the service account token file " + options_.token_file);
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string token = text.str();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  if (token.empty())
-    return Status::FailedPrecondition("the service account token file " + options_.token_file + " is empty");
-  if (!IsHeaderSafeToken(token)) {
-    return Status::FailedPrecondition("the service account token file " + options_.token_file +
-                                      " holds spaces or control characters");
+KubernetesExecutor::KubernetesExecutor(std::unique_ptr<http::HttpClient> client, KubernetesOptions options,
+                                       const Clock& clock)
+    : api_(std::move(client), std::move(options)), clock_(clock) {}
+
+Result<std::vector<kube::HpaInfo>> KubernetesExecutor::ListHpas(const std::string& namespace_name) {
+  const auto now = clock_.Monotonic();
+  {
+    std::lock_guard lock(cache_mu_);
+    auto it = cache_.find(namespace_name);
+    if (it != cache_.end() && now - it->second.fetched < api_.options().hpa_cache_ttl) return it->second.hpas;
   }
-  return token;
+  const std::string path = KubernetesHpaListPath(namespace_name);
+  auto response = api_.Get(path, kube::kMaxHpaListBytes);
+  if (!response.ok()) return Status::Unavailable("GET " + path + ": " + response.status().message());
+  if (response->status < 200 || response->status >= 300) {
+    return Status::Unavailable("GET " + path + ": " + std::to_string(response->status) + " " +
+                               KubernetesStatusMessage(response->body));
+  }
+  auto hpas = kube::ParseHpaList(response->body);
+  if (!hpas.ok()) return Status::Unavailable("GET " + path + ": " + hpas.status().message());
+  // Only good lists are kept: a failed one is asked for again on the next action.
+  std::lock_guard lock(cache_mu_);
+  cache_[namespace_name] = CachedHpas{now, *hpas};
+  return std::move(hpas).value();
+}
+
+Result<std::optional<kube::HpaInfo>> KubernetesExecutor::FindHpa(const ExecutorSpec& e) {
+  PRESCALE_ASSIGN_OR_RETURN(std::vector<kube::HpaInfo> hpas, ListHpas(e.k8s_namespace));
+  const std::string kind = e.k8s_kind.empty() ? std::string("Deployment") : e.k8s_kind;
+  for (kube::HpaInfo& hpa : hpas) {
+    if (kube::HpaScales(hpa, kind, e.k8s_name)) return std::optional<kube::HpaInfo>(std::move(hpa));
+  }
+  return std::optional<kube::HpaInfo>();
+}
+
+void KubernetesExecutor::NoteConflict(const Service& spec, const std::string& hpa) {
+  std::lock_guard lock(metrics_mu_);
+  if (hpa.empty()) {
+    conflicts_.erase({spec.tenant, spec.name});
+  } else {
+    conflicts_[{spec.tenant, spec.name}] = hpa;
+    ++refused_;
+  }
 }
 
 ExecutionResult KubernetesExecutor::Execute(const Service& spec, const ScaleAction& action) {
@@ -168,29 +151,29 @@ ExecutionResult KubernetesExecutor::Execute(const Service& spec, const ScaleActi
     r.message = "to_replicas " + std::to_string(action.to_replicas) + " is outside a Kubernetes replica count";
     return r;
   }
-  auto token = ReadToken();
-  if (!token.ok()) {
-    // A token is mounted, and rotated, by the kubelet: worth another try.
+  const std::string what = "PATCH " + Target(spec.executor) + " scale";
+  auto hpa = FindHpa(spec.executor);
+  if (!hpa.ok()) {
+    {
+      std::lock_guard lock(metrics_mu_);
+      ++list_errors_;
+    }
     r.outcome = Outcome::kRetry;
-    r.message = token.status().message();
+    r.message =
+        what + " not sent: cannot tell whether a HorizontalPodAutoscaler scales it (" + hpa.status().message() + ")";
     return r;
   }
-  const std::string what = "PATCH " + Target(spec.executor) + " scale";
-  http::PostOptions patch;
-  patch.timeout = options_.timeout;
-  patch.ca_file = options_.ca_file;
-  patch.headers = {
-      {"Content-Type", "application/merge-patch+json"},
-      {"Accept", "application/json"},
-      {"Authorization", "Bearer " + *token},
-  };
-  const std::string body = R"({"spec":{"replicas":)" + std::to_string(action.to_replicas) + "}}";
-  Result<http::HttpClientResponse> response = Status::Internal("not sent");
-  {
-    std::lock_guard lock(mu_);
-    response = client_->Send("PATCH", options_.api_server + *path, body, patch);
+  if (hpa->has_value()) {
+    const std::string name = (*hpa)->namespace_name + "/" + (*hpa)->name;
+    NoteConflict(spec, name);
+    r.message =
+        "HorizontalPodAutoscaler " + name + " scales this " + (*hpa)->target_kind + "; prescale recommends only";
+    return r;
   }
+  NoteConflict(spec, "");
+  auto response = api_.Patch(*path, R"({"spec":{"replicas":)" + std::to_string(action.to_replicas) + "}}");
   if (!response.ok()) {
+    // A network error, or the token (mounted and rotated by the kubelet): worth another try.
     r.outcome = Outcome::kRetry;
     r.message = what + ": " + response.status().message();
     return r;
@@ -219,19 +202,8 @@ std::optional<int64_t> KubernetesExecutor::CurrentReplicas(const Service& spec, 
   };
   auto path = KubernetesScalePath(spec.executor);
   if (!path.ok()) return fail(path.status().message());
-  auto token = ReadToken();
-  if (!token.ok()) return fail(token.status().message());
   const std::string what = "GET " + Target(spec.executor) + " scale";
-  http::GetOptions get;
-  get.timeout = options_.timeout;
-  get.ca_file = options_.ca_file;
-  get.accept = "application/json";
-  get.headers = {{"Authorization", "Bearer " + *token}};
-  Result<http::HttpClientResponse> response = Status::Internal("not sent");
-  {
-    std::lock_guard lock(mu_);
-    response = client_->Get(options_.api_server + *path, get);
-  }
+  auto response = api_.Get(*path);
   if (!response.ok()) return fail(what + ": " + response.status().message());
   if (response->status < 200 || response->status >= 300) {
     return fail(what + ": " + std::to_string(response->status) + " " + KubernetesStatusMessage(response->body));
@@ -239,6 +211,26 @@ std::optional<int64_t> KubernetesExecutor::CurrentReplicas(const Service& spec, 
   auto scale = ParseKubernetesScale(response->body);
   if (!scale.ok()) return fail(what + ": " + scale.status().message());
   return scale->spec_replicas;
+}
+
+void KubernetesExecutor::AppendMetrics(std::string* out) const {
+  std::lock_guard lock(metrics_mu_);
+  metrics::TextWriter w(out);
+  w.Family("prescale_kubernetes_hpa_conflicts",
+           "1 for each service whose last scaling action was refused because a HorizontalPodAutoscaler scales "
+           "its workload (prescale recommends only)",
+           metrics::MetricType::kGauge);
+  for (const auto& [key, hpa] : conflicts_) {
+    w.Sample("prescale_kubernetes_hpa_conflicts", {{"hpa", hpa}, {"service", key.second}, {"tenant", key.first}}, 1);
+  }
+  w.Family("prescale_kubernetes_hpa_refused_actions_total",
+           "Scaling actions not carried out because a HorizontalPodAutoscaler scales the workload",
+           metrics::MetricType::kCounter);
+  w.Sample("prescale_kubernetes_hpa_refused_actions_total", {}, refused_);
+  w.Family("prescale_kubernetes_hpa_list_errors_total",
+           "Scaling actions delayed because the namespace's HorizontalPodAutoscalers could not be listed",
+           metrics::MetricType::kCounter);
+  w.Sample("prescale_kubernetes_hpa_list_errors_total", {}, list_errors_);
 }
 
 }  // namespace prescale::aggregator

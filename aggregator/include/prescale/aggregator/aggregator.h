@@ -30,6 +30,7 @@
 #include "prescale/aggregator/history/demand.h"
 #include "prescale/aggregator/history/forecasts.h"
 #include "prescale/aggregator/history/series_store.h"
+#include "prescale/aggregator/kubernetes/workload_discovery.h"
 #include "prescale/aggregator/scaling/decision_loop.h"
 #include "prescale/aggregator/scaling/triggers.h"
 #include "prescale/base/clock.h"
@@ -43,6 +44,9 @@ using ExecutorFactory =
     std::function<std::map<std::string, std::unique_ptr<Executor>>(const AggregatorConfig&, const Clock&)>;
 // The real ones: webhooks and the Kubernetes scale subresource over libcurl.
 std::map<std::string, std::unique_ptr<Executor>> MakeExecutors(const AggregatorConfig& config, const Clock& clock);
+// The API server, token, CA and timeout of the config (the in-cluster
+// defaults for what it leaves out): the kubernetes executor's and discovery's.
+KubernetesOptions KubernetesOptionsOf(const AggregatorConfig& config);
 
 class Aggregator {
  public:
@@ -53,7 +57,8 @@ class Aggregator {
 
   // The control plane's store (tenants, services, policies, tokens, audit):
   // its tokens authenticate too; the decision loop, the dispatcher and the
-  // control and scaling routes come with it.
+  // control and scaling routes come with it, and the workload discovery
+  // when the config turns it on.
   void UseControlStore(std::unique_ptr<ControlStore> store);
 
   // Every route, each behind the front (roles, errors, counting).
@@ -82,7 +87,9 @@ class Aggregator {
   // interval). With a control store, the deliveries on `delivery` (a thread of
   // their own, so a slow receiver never delays a tick): as soon as actions are
   // queued and every 500 ms for retries that come due, and the executors'
-  // targets read back every 30 s. Call once, after UseControlStore.
+  // targets read back every 30 s, and the workload discovery (when on) every
+  // kubernetes_discovery_interval, also on `delivery`: both talk to the API
+  // server, which must never delay a tick. Call once, after UseControlStore.
   Status Schedule(Scheduler* work, Scheduler* delivery);
   // The text exposition of the self metrics.
   std::string MetricsText() const;
@@ -98,6 +105,8 @@ class Aggregator {
   ControlStore* control_store() { return control_store_.get(); }
   const DecisionLoop* decisions() const { return decisions_.get(); }
   ActionDispatcher* dispatcher() { return dispatcher_.get(); }
+  // Null unless kubernetes_discovery is on and a control store is attached.
+  WorkloadDiscovery* discovery() { return discovery_.get(); }
 
  private:
   void AddRoutes();
@@ -115,6 +124,7 @@ class Aggregator {
   std::unique_ptr<ControlStore> control_store_;
   std::unique_ptr<DecisionLoop> decisions_;
   std::unique_ptr<ActionDispatcher> dispatcher_;
+  std::unique_ptr<WorkloadDiscovery> discovery_;
   IngestApi ingest_api_;
   DemandApi demand_api_;
   std::unique_ptr<ScalingApi> scaling_api_;

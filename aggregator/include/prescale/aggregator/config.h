@@ -61,6 +61,11 @@ struct AggregatorConfig {
   std::string kubernetes_api_server;
   std::string kubernetes_token_file;
   std::string kubernetes_ca_file;
+  // Workload discovery (docs/kubernetes.md): services from Deployments and
+  // StatefulSets annotated prescale.io/enabled: "true", listed from the same
+  // API server every kubernetes_discovery_interval. Off by default.
+  bool kubernetes_discovery = false;
+  std::chrono::milliseconds kubernetes_discovery_interval{30'000};
   // Threshold and predictive trigger rules (evaluated at every tick).
   std::vector<TriggerRule> triggers;
   LogLevel log_level = LogLevel::kInfo;

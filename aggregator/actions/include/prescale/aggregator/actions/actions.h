@@ -57,7 +57,8 @@ class ActionDispatcher {
   void WaitForWork(std::chrono::milliseconds timeout);
 
   // prescale_action_deliveries_total{executor,result}, prescale_action_delivery_duration_seconds{executor},
-  // prescale_action_outbox_size, prescale_action_outbox_oldest_age_seconds.
+  // prescale_action_outbox_size, prescale_action_outbox_oldest_age_seconds,
+  // then each executor's own (Executor::AppendMetrics).
   void AppendMetrics(std::string* out) const;
 
  private:
@@ -71,6 +72,7 @@ class ActionDispatcher {
   // record, and records the replicas its executor reported.
   void Finish(const OutboxEntry& e, const ExecutionResult& result, double seconds, int64_t now_ms, bool expired);
   void Observe(const std::string& executor, const char* result, double seconds);
+  void AppendDeliveryMetrics(std::string* out) const;
 
   ControlStore* store_;
   const Clock& clock_;

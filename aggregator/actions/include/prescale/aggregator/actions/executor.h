@@ -56,6 +56,8 @@ class Executor {
     (void)error;
     return std::nullopt;
   }
+  // Appends the executor's own self metrics in the text format (none by default).
+  virtual void AppendMetrics(std::string* out) const { (void)out; }
 };
 
 }  // namespace prescale::aggregator

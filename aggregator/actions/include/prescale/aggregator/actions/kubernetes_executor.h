@@ -1,36 +1,37 @@
 // KubernetesExecutor: carries out scaling actions on the `scale` subresource
 // of a Deployment or StatefulSet through the Kubernetes API (issue 6), with
-// the in-cluster service account's token and CA:
+// the in-cluster service account's token and CA (KubernetesApi):
 //   Execute          PATCH .../namespaces/{ns}/{deployments|statefulsets}/{name}/scale
 //                    Content-Type: application/merge-patch+json, {"spec":{"replicas":N}}
 //   CurrentReplicas  GET the same subresource; its spec.replicas
-// The token file is read for every request: projected service-account tokens
-// rotate (the kubelet rewrites the file about hourly). The executor needs RBAC
-// get and patch on deployments/scale and statefulsets/scale (API group apps)
-// in the services' namespaces. Execute and CurrentReplicas may be called from
-// different threads: requests are serialised on one kept-alive connection.
+// Before a PATCH it lists the namespace's autoscaling/v2
+// HorizontalPodAutoscalers (cached for hpa_cache_ttl): two autoscalers on one
+// workload would undo each other's changes, so where an HPA scales the target
+// prescale only recommends. The executor needs RBAC get and patch on
+// deployments/scale and statefulsets/scale (API group apps) and list on
+// horizontalpodautoscalers (autoscaling) in the services' namespaces.
+// Execute and CurrentReplicas may be called from different threads.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "prescale/aggregator/actions/executor.h"
+#include "prescale/aggregator/actions/kubernetes_api.h"
+#include "prescale/base/clock.h"
 #include "prescale/base/status.h"
 #include "prescale/http/http_client.h"
+#include "prescale/kube/hpa_list.h"
 
 namespace prescale::aggregator {
-
-struct KubernetesOptions {
-  std::string api_server = "https://kubernetes.default.svc";  // scheme://host[:port], no path
-  std::string token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";
-  std::string ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";  // "": the system's CAs
-  std::chrono::milliseconds timeout{5000};
-};
 
 // The fields prescale reads from an autoscaling/v1 Scale object (outside
 // input: the API server's answer).
@@ -50,26 +51,29 @@ struct KubernetesScale {
 // or a replicas field is not an integer in [0, 2^31).
 Result<KubernetesScale> ParseKubernetesScale(std::string_view json);
 
-// The `message` of a metav1.Status error body ("deployments.apps \"web\" not
-// found"), else "<reason>", else the body's first 200 bytes (not JSON, or no
-// message).
-std::string KubernetesStatusMessage(std::string_view body);
-
 // The scale subresource path of spec's executor block,
 // /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale;
 // InvalidArgument naming the executor field when the namespace or name is
 // not a DNS name or the kind is neither "Deployment" nor "StatefulSet".
 Result<std::string> KubernetesScalePath(const ExecutorSpec& executor);
 
+// The autoscaling/v2 collection of a namespace's HorizontalPodAutoscalers.
+std::string KubernetesHpaListPath(const std::string& namespace_name);
+
 class KubernetesExecutor final : public Executor {
  public:
-  KubernetesExecutor(std::unique_ptr<http::HttpClient> client, KubernetesOptions options);
+  // The clock times the HPA cache.
+  KubernetesExecutor(std::unique_ptr<http::HttpClient> client, KubernetesOptions options,
+                     const Clock& clock = SystemClock::Instance());
 
   // 2xx: kDone, current_replicas from the answer's status.replicas (the pods
   // observed when the patch landed). 401, 403, 404, 422 and other 4xx:
   // kFailed with the API server's message. 408, 409, 429, 5xx, network
   // errors and an unreadable token file: kRetry. A bad executor block or a
-  // replica count outside int32: kFailed.
+  // replica count outside int32: kFailed. An HPA scaling the target: kFailed
+  // without a PATCH, naming the HPA. The namespace's HPAs not listed (403
+  // without RBAC, 5xx, a list that does not decode): kRetry without a PATCH,
+  // saying why: patching blind could fight an HPA.
   ExecutionResult Execute(const Service& spec, const ScaleAction& action) override;
 
   // The scale subresource's spec.replicas: what the target is set to, as
@@ -77,13 +81,34 @@ class KubernetesExecutor final : public Executor {
   // lags while pods start or stop, and would make a scale-up repeat).
   std::optional<int64_t> CurrentReplicas(const Service& spec, std::string* error) override;
 
- private:
-  // The bearer token from token_file, trailing whitespace removed.
-  Result<std::string> ReadToken() const;
+  // prescale_kubernetes_hpa_conflicts{tenant,service,hpa} (1 while a
+  // service's last action was refused because of that HPA),
+  // prescale_kubernetes_hpa_refused_actions_total,
+  // prescale_kubernetes_hpa_list_errors_total.
+  void AppendMetrics(std::string* out) const override;
 
-  std::mutex mu_;  // one request at a time on client_
-  std::unique_ptr<http::HttpClient> client_;
-  KubernetesOptions options_;
+ private:
+  // The HPA of the target's namespace that scales it, nullopt when none;
+  // an error when the namespace's HPAs cannot be listed.
+  Result<std::optional<kube::HpaInfo>> FindHpa(const ExecutorSpec& e);
+  // The namespace's HPAs, from the cache while fresh.
+  Result<std::vector<kube::HpaInfo>> ListHpas(const std::string& namespace_name);
+  // Remembers (or, with hpa empty, forgets) the HPA that refused a service's action.
+  void NoteConflict(const Service& spec, const std::string& hpa);
+
+  KubernetesApi api_;
+  const Clock& clock_;
+
+  struct CachedHpas {
+    std::chrono::steady_clock::time_point fetched;
+    std::vector<kube::HpaInfo> hpas;
+  };
+  std::mutex cache_mu_;  // guards cache_
+  std::map<std::string, CachedHpas> cache_;
+
+  mutable std::mutex metrics_mu_;                                         // guards the metrics below
+  std::map<std::pair<std::string, std::string>, std::string> conflicts_;  // (tenant, service) -> "ns/hpa"
+  double refused_ = 0, list_errors_ = 0;
 };
 
 }  // namespace prescale::aggregator
