@@ -412,7 +412,7 @@ std::vector<std::pair<std::string, std::string>> RenderAll(const std::string& ku
 // Installs deploy/tests' pinned packages (npm ci) into the build tree, once per lock file.
 // Returns the directory holding validate.js and its node_modules, or "" after a failure.
 std::string InstallValidator(const std::string& npm) {
-  const std::string dir = std::string(PRESCALE_BINARY_DIR) + "/deploy-tests-npm";
+  std::string dir = std::string(PRESCALE_BINARY_DIR) + "/deploy-tests-npm";
   std::filesystem::create_directories(dir);
   const std::string src = DeployDir() + "/tests";
   for (const char* f : {"package.json", "validate.js"}) {
