@@ -24,8 +24,16 @@
 #   PER_TENANT      services per bench<i> tenant (default 10)
 #   POPULATE        1: put one sleeping process into each cgroup (default 0: empty cgroups).
 #                   Moves those processes out of this shell's cgroups in every hierarchy.
-#   BUSY            1: the agent reads every file of every cgroup every cycle
-#                   (skip_idle_cgroups: false), its cost when all cgroups are busy
+#   BUSY            1: the agent reads every cgroup every cycle (skip_idle_cgroups: false), its
+#                   cost when all cgroups are busy (the costly files still on detail_interval)
+#   KUBERNETES      1: the CGROUPS are pod containers in the kubelet's cgroupfs layout,
+#                   <K8S_PREFIX>/kubepods/burstable/pod<uid>/<64-hex id> in every hierarchy, one
+#                   container per pod, and the agent reads their metadata (pod_metadata,
+#                   kubelet-read-only) from a PodList JSON served on 127.0.0.1 by
+#                   `python3 -m http.server`, so its series carry cAdvisor's pod labels
+#   K8S_PREFIX      parent of the kubepods tree (default /prescale-bench-k8s)
+#   AGENT_FLAGS     more prescale-agent flags, e.g. "--detail-interval 0s" (the costly files every
+#                   cycle, as before detail_interval) to compare
 #   CGROUP_ROOT     default /sys/fs/cgroup
 #   OUT             also write the result table as markdown to this file
 #   KEEP_LOGS       1: keep the work directory with both logs and the last scrapes
@@ -42,6 +50,8 @@ CGROUPS="${CGROUPS:-200}"
 PER_TENANT="${PER_TENANT:-10}"
 POPULATE="${POPULATE:-0}"
 CGROUP_ROOT="${CGROUP_ROOT:-/sys/fs/cgroup}"
+KUBERNETES="${KUBERNETES:-0}"
+K8S_PREFIX="${K8S_PREFIX:-/prescale-bench-k8s}"
 OUT="${OUT:-}"
 KEEP_LOGS="${KEEP_LOGS:-0}"
 
@@ -55,11 +65,13 @@ command -v curl >/dev/null || die "curl not found"
 [[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -gt 0 ]] || die "DURATION must be a positive integer, got '$DURATION'"
 [[ "$WARMUP" =~ ^[0-9]+$ ]] || die "WARMUP must be an integer, got '$WARMUP'"
 [[ "$CGROUPS" =~ ^[0-9]+$ && "$PER_TENANT" =~ ^[0-9]+$ && "$PER_TENANT" -gt 0 ]] || die "bad CGROUPS/PER_TENANT"
+[[ "$KUBERNETES" != 1 || "$K8S_PREFIX" =~ ^(/[A-Za-z0-9._-]+)+$ ]] || die "K8S_PREFIX must be an absolute path, got '$K8S_PREFIX'"
 
 CLK_TCK="$(getconf CLK_TCK)"
 WORK="$(mktemp -d /tmp/prescale-vs-ne.XXXXXX)"
 AGENT_PID=""
 NE_PID=""
+PODS_PID=""  # the http.server serving the PodList (KUBERNETES=1)
 SLEEP_PIDS=()
 CREATED=()  # cgroup directories this script created, in creation order
 
@@ -67,11 +79,11 @@ cleanup() {
   local rc=$?
   set +e
   trap - EXIT INT TERM
-  for pid in $AGENT_PID $NE_PID; do
+  for pid in $AGENT_PID $NE_PID $PODS_PID; do
     kill "$pid" 2>/dev/null
   done
   for pid in "${SLEEP_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in $AGENT_PID $NE_PID "${SLEEP_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  for pid in $AGENT_PID $NE_PID $PODS_PID "${SLEEP_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
   # Deepest first: the reverse of the creation order (parents were created before children).
   local left=0 i
   for ((i = ${#CREATED[@]} - 1; i >= 0; i--)); do
@@ -119,10 +131,70 @@ mkcg() {  # mkdir one cgroup, remembering it only when this script created it
   fi
 }
 
+# KUBERNETES=1: the pods' PodList JSON in $WORK/www/pods, as the kubelet's /pods answers it
+# (one Deployment of PER_TENANT pods per namespace bench<i>, one container each, Burstable),
+# and "<pod uid> <container id>" lines on stdout, ids derived from the index so runs agree.
+write_pod_list() {
+  mkdir -p "$WORK/www"
+  python3 - "$CGROUPS" "$PER_TENANT" "$WORK/www/pods" <<'PY'
+import hashlib, json, sys
+count, per_ns, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+items = []
+for i in range(count):
+    ns, k = "bench%d" % (i // per_ns), i % per_ns
+    uid = "%08x-0000-4000-8000-%012x" % (0x5ca1e000, i)
+    cid = hashlib.sha256(b"prescale-bench-%d" % i).hexdigest()
+    tmpl = hashlib.sha256(ns.encode()).hexdigest()[:10]
+    deployment, image = "svc", "registry.example/bench/svc:1.%d" % (i // per_ns)
+    items.append({
+        "metadata": {"name": "%s-%s-%05d" % (deployment, tmpl, k), "namespace": ns, "uid": uid,
+                     "labels": {"app": deployment, "pod-template-hash": tmpl},
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                          "name": "%s-%s" % (deployment, tmpl), "uid": "rs-" + ns,
+                                          "controller": True, "blockOwnerDeletion": True}]},
+        "spec": {"nodeName": "bench", "containers": [{"name": "app", "image": image}]},
+        "status": {"phase": "Running", "qosClass": "Burstable",
+                   "containerStatuses": [{"name": "app", "ready": True, "restartCount": 0, "image": image,
+                                          "imageID": image + "@sha256:" + cid[:12],
+                                          "containerID": "containerd://" + cid, "started": True}]},
+    })
+    print(uid, cid)
+with open(out, "w") as f:
+    json.dump({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}, f)
+PY
+}
+
+create_pod_cgroups() {
+  local h uid cid dir part line
+  local -a pods parts
+  mapfile -t pods < <(write_pod_list)
+  ((${#pods[@]} == CGROUPS)) || die "could not write the PodList"
+  for h in "${HIERARCHIES[@]}"; do
+    dir="$h"
+    IFS=/ read -r -a parts <<<"${K8S_PREFIX#/}/kubepods/burstable"
+    for part in "${parts[@]}"; do
+      dir="$dir/$part"
+      mkcg "$dir"
+    done
+    for line in "${pods[@]}"; do
+      read -r uid cid <<<"$line"
+      mkcg "$dir/pod$uid"
+      mkcg "$dir/pod$uid/$cid"
+    done
+  done
+  POD_CGROUPS=("${pods[@]}")
+  log "created $CGROUPS pod container cgroups $K8S_PREFIX/kubepods/burstable/pod<uid>/<id> in ${#HIERARCHIES[@]} hierarchies: ${HIERARCHIES[*]}"
+}
+
 create_cgroups() {
   local h t s n=0
   mapfile -t HIERARCHIES < <(hierarchies)
   ((${#HIERARCHIES[@]} > 0)) || die "no cgroup hierarchy mounted under $CGROUP_ROOT"
+  if [[ "$KUBERNETES" == 1 ]]; then
+    create_pod_cgroups
+    populate
+    return
+  fi
   local tenants=$(((CGROUPS + PER_TENANT - 1) / PER_TENANT))
   for h in "${HIERARCHIES[@]}"; do
     mkcg "$h/prescale"
@@ -135,20 +207,35 @@ create_cgroups() {
     done
   done
   log "created $CGROUPS cgroups /prescale/bench<i>/svc<j> in ${#HIERARCHIES[@]} hierarchies: ${HIERARCHIES[*]}"
-  if [[ "$POPULATE" == 1 ]]; then
-    n=0
-    for ((t = 0; t < tenants && n < CGROUPS; t++)); do
-      for ((s = 0; s < PER_TENANT && n < CGROUPS; s++, n++)); do
-        sleep 1000000 &
-        local pid=$!
-        SLEEP_PIDS+=("$pid")
-        for h in "${HIERARCHIES[@]}"; do
-          echo "$pid" >"$h/prescale/bench$t/svc$s/cgroup.procs" 2>/dev/null || true
-        done
-      done
+  populate
+}
+
+leaf_cgroups() {  # the CGROUPS leaves, relative to a hierarchy root
+  local t s n=0 uid cid line
+  if [[ "$KUBERNETES" == 1 ]]; then
+    for line in "${POD_CGROUPS[@]}"; do
+      read -r uid cid <<<"$line"
+      echo "$K8S_PREFIX/kubepods/burstable/pod$uid/$cid"
     done
-    log "one sleeping process in each cgroup"
+    return
   fi
+  for ((t = 0; n < CGROUPS; t++)); do
+    for ((s = 0; s < PER_TENANT && n < CGROUPS; s++, n++)); do echo "/prescale/bench$t/svc$s"; done
+  done
+}
+
+populate() {
+  [[ "$POPULATE" == 1 ]] || return 0
+  local cg h
+  while read -r cg; do
+    sleep 1000000 &
+    local pid=$!
+    SLEEP_PIDS+=("$pid")
+    for h in "${HIERARCHIES[@]}"; do
+      echo "$pid" >"$h$cg/cgroup.procs" 2>/dev/null || true
+    done
+  done < <(leaf_cgroups)
+  log "one sleeping process in each cgroup"
 }
 
 cpu_ticks() {  # utime + stime (fields 14 and 15; comm may hold spaces, so cut at the last ')')
@@ -189,12 +276,24 @@ while [[ "$NE_PORT" == "$AGENT_PORT" ]]; do NE_PORT="$(free_port)"; done
 AGENT_URL="http://127.0.0.1:$AGENT_PORT/metrics"
 NE_URL="http://127.0.0.1:$NE_PORT/metrics"
 
-agent_config=()
-if [[ "${BUSY:-0}" == 1 ]]; then
-  printf 'skip_idle_cgroups: false\n' >"$WORK/agent.yaml"
-  agent_config=(--config "$WORK/agent.yaml")
+# KUBERNETES=1: the PodList, served on loopback only, as a kubelet's read-only port would.
+if [[ "$KUBERNETES" == 1 ]]; then
+  PODS_PORT="$(free_port)"
+  python3 -m http.server --bind 127.0.0.1 --directory "$WORK/www" "$PODS_PORT" >"$WORK/pods_server.log" 2>&1 &
+  PODS_PID=$!
+  wait_http "http://127.0.0.1:$PODS_PORT/pods" "$PODS_PID" pods_server
+  log "PodList of $CGROUPS pods served by python3 http.server pid $PODS_PID on 127.0.0.1:$PODS_PORT"
 fi
-"$AGENT" "${agent_config[@]}" --interval 1s --listen "127.0.0.1:$AGENT_PORT" --cgroup-root "$CGROUP_ROOT" \
+
+agent_config=()
+: >"$WORK/agent.yaml"
+[[ "${BUSY:-0}" == 1 ]] && printf 'skip_idle_cgroups: false\n' >>"$WORK/agent.yaml"
+if [[ "$KUBERNETES" == 1 ]]; then
+  printf 'pod_metadata: {source: kubelet-read-only, url: "http://127.0.0.1:%s/pods"}\n' "$PODS_PORT" >>"$WORK/agent.yaml"
+fi
+[[ -s "$WORK/agent.yaml" ]] && agent_config=(--config "$WORK/agent.yaml")
+read -r -a agent_flags <<<"${AGENT_FLAGS:-}"
+"$AGENT" "${agent_config[@]}" "${agent_flags[@]}" --interval 1s --listen "127.0.0.1:$AGENT_PORT" --cgroup-root "$CGROUP_ROOT" \
   --node bench >"$WORK/agent.log" 2>&1 &
 AGENT_PID=$!
 "$NODE_EXPORTER" --web.listen-address="127.0.0.1:$NE_PORT" >"$WORK/node_exporter.log" 2>&1 &
@@ -265,6 +364,8 @@ NE_SERIES="$(series_of "$WORK/node_exporter.prom")"
 AGENT_BYTES="$(stat -c %s "$WORK/agent.prom")"
 NE_BYTES="$(stat -c %s "$WORK/node_exporter.prom")"
 INCLUDED="$(awk '/^prescale_agent_cgroups_tracked\{.*state="included"/ { print $NF }' "$WORK/agent.prom")"
+# KUBERNETES=1: how many of the pods' CPU series carry their pod's name (joined to the PodList).
+LABELLED="$(grep -c '^container_cpu_usage_seconds_total{.*pod="svc-' "$WORK/agent.prom" || true)"
 AGENT_THREADS="$(status_kb "$AGENT_PID" Threads)"
 NE_THREADS="$(status_kb "$NE_PID" Threads)"
 
@@ -308,7 +409,12 @@ goals() {
     }'
 }
 
-SETUP="$CGROUPS cgroups (/prescale/bench<i>/svc<j>, $([[ $POPULATE == 1 ]] && echo 'one process each' || echo 'empty')) in ${#HIERARCHIES[@]} hierarchies; agent tracks ${INCLUDED:-?} included cgroups; interval 1s; both scraped every 1s for ${DURATION}s after ${WARMUP}s warm-up; $(nproc) CPUs, kernel $(uname -r)"
+if [[ "$KUBERNETES" == 1 ]]; then
+  LAYOUT="pod containers $K8S_PREFIX/kubepods/burstable/pod<uid>/<id>, pod metadata from a kubelet-read-only stand-in, ${LABELLED:-0} labelled with their pod"
+else
+  LAYOUT="/prescale/bench<i>/svc<j>"
+fi
+SETUP="$CGROUPS cgroups ($LAYOUT, $([[ $POPULATE == 1 ]] && echo 'one process each' || echo 'empty')) in ${#HIERARCHIES[@]} hierarchies; $([[ ${BUSY:-0} == 1 ]] && echo 'BUSY: skip_idle_cgroups false; ')$([[ -n ${AGENT_FLAGS:-} ]] && echo "agent flags: $AGENT_FLAGS; ")agent tracks ${INCLUDED:-?} included cgroups; interval 1s; both scraped every 1s for ${DURATION}s after ${WARMUP}s warm-up; $(nproc) CPUs, kernel $(uname -r)"
 echo
 echo "$SETUP"
 table text

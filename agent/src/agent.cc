@@ -162,7 +162,10 @@ void Agent::CollectOnce() {
     discovered_once_ = true;
     if (pods_) table_.SetPods(pods_->Snapshot());
   }
-  table_.BeginCycle(discovery);
+  // A discovery cycle reads every file, so it restarts the detail cadence too.
+  const bool detail = discovery || start - last_detail_ >= config_.detail_interval;
+  if (detail) last_detail_ = start;
+  table_.BeginCycle(discovery, detail);
   if (config_.skip_idle_cgroups && cgroup_collectors_.activity) Run(cgroup_collectors_.activity.get());
   table_.StartReads();
   for (const auto& c : cgroup_collectors_.hierarchies) Run(c.get());

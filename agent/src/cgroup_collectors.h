@@ -40,10 +40,17 @@ class CgroupHierarchyCollector : public Collector {
   // marking `field` present; spec fields are read through ReadSpecFile.
   void ReadNumber(TrackedCgroup& cg, CgroupFile file, const char* name, uint64_t* out, uint32_t field,
                   bool max_is_zero = false);
+  // The costly files (kDetailFields: memory.stat, pressure, blkio / io.stat)
+  // are read on detail cycles only; in between their last values are kept.
+  bool read_detail() const { return table_->detailing(); }
   // memory.stat's anonymous, page cache and inactive file bytes, under the
-  // key names of the cgroup version; then the working set, if usage is known.
+  // key names of the cgroup version. On detail cycles only.
   void ReadMemoryStat(TrackedCgroup& cg, CgroupFile file, std::string_view rss_key, std::string_view cache_key,
                       std::string_view inactive_file_key);
+  // The working set (usage less inactive_file), when both are known. Every
+  // cycle, from this cycle's usage and the inactive_file of the last detail
+  // read: see the definition for why.
+  static void DeriveWorkingSet(CgroupStats& s);
 
   CgroupHierarchy hierarchy_;
   CgroupTable* table_;

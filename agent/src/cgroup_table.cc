@@ -25,10 +25,11 @@ TrackedCgroup::~TrackedCgroup() {
   }
 }
 
-void CgroupTable::BeginCycle(bool discovery) {
+void CgroupTable::BeginCycle(bool discovery, bool detail) {
   ++generation_;
   discovering_ = discovery;
-  if (discovery) return;  // Touch() resets each cgroup it finds
+  detailing_ = discovery || detail;  // Touch() forgets every value: all must be read again
+  if (discovery) return;             // Touch() resets each cgroup it finds
   for (TrackedCgroup* cg : included_) {
     cg->generation = generation_;
     cg->refresh = true;  // unless the activity probe finds it idle
@@ -40,7 +41,7 @@ void CgroupTable::StartReads() {
   if (discovering_) return;
   for (TrackedCgroup* cg : included_) {
     if (!cg->refresh) continue;
-    cg->stats.Reset(false);
+    cg->stats.Reset(detailing_ ? kSpecFields : kSpecFields | kDetailFields);
     if (cg->probed) {  // no need to read the usage twice
       cg->stats.cpu_usage_ns = cg->probed_usage_ns;
       cg->stats.present |= kFieldCpuUsage;
@@ -62,7 +63,7 @@ TrackedCgroup* CgroupTable::Touch(std::string_view path) {
   if (cg->generation != generation_) {
     cg->generation = generation_;
     cg->refresh = true;
-    cg->stats.Reset(true);
+    cg->stats.Reset(0);
   }
   return cg;
 }

@@ -90,12 +90,20 @@ void CgroupHierarchyCollector::ReadMemoryStat(TrackedCgroup& cg, CgroupFile file
       found |= 4;
     }
   });
-  if (!Parsed(parsed && found == 7)) return;
-  s.present |= kFieldMemStat;
-  if (s.Has(kFieldMemUsage)) {
-    s.mem_working_set_bytes =
-        s.mem_usage_bytes > s.mem_inactive_file_bytes ? s.mem_usage_bytes - s.mem_inactive_file_bytes : 0;
-  }
+  if (Parsed(parsed && found == 7)) s.present |= kFieldMemStat;
+}
+
+// The working set follows the fresh usage rather than being kept with
+// memory.stat until the next detail read: it is the memory signal consumers
+// act on (the kubelet evicts on it, autoscalers and the aggregator's demand
+// read it), and it moves with usage (anonymous memory, new page cache), while
+// inactive_file only moves as the kernel ages the page cache. Usage less the
+// inactive_file of at most one detail interval ago stays at or below usage,
+// like cAdvisor's; the clamp at 0 covers usage falling below it in between.
+void CgroupHierarchyCollector::DeriveWorkingSet(CgroupStats& s) {
+  if (!s.Has(kFieldMemUsage) || !s.Has(kFieldMemStat)) return;
+  s.mem_working_set_bytes =
+      s.mem_usage_bytes > s.mem_inactive_file_bytes ? s.mem_usage_bytes - s.mem_inactive_file_bytes : 0;
 }
 
 CgroupV1Collector::CgroupV1Collector(CgroupHierarchy hierarchy, CgroupTable* table, CgroupFileReader* reader)
@@ -124,7 +132,7 @@ void CgroupV1Collector::ReadCgroup(TrackedCgroup& cg) {
   }
   if (c & kCtrlCpu) ReadCpu(cg);
   if (c & kCtrlMemory) ReadMemory(cg);
-  if (c & kCtrlBlkio) {
+  if ((c & kCtrlBlkio) && read_detail()) {
     if (ReadFile(cg, kV1BlkioBytes, "blkio.throttle.io_service_bytes_recursive", &text) &&
         Parsed(ParseBlkio(text, true, &s.io)) &&
         ReadFile(cg, kV1BlkioOps, "blkio.throttle.io_serviced_recursive", &text) &&
@@ -173,7 +181,8 @@ void CgroupV1Collector::ReadMemory(TrackedCgroup& cg) {
   CgroupStats& s = cg.stats;
   std::string_view text;
   ReadNumber(cg, kV1MemUsage, "memory.usage_in_bytes", &s.mem_usage_bytes, kFieldMemUsage);
-  ReadMemoryStat(cg, kV1MemStat, "total_rss", "total_cache", "total_inactive_file");
+  if (read_detail()) ReadMemoryStat(cg, kV1MemStat, "total_rss", "total_cache", "total_inactive_file");
+  DeriveWorkingSet(s);
   if (read_spec()) {
     ReadNumber(cg, kV1MemLimit, "memory.limit_in_bytes", &s.mem_limit_bytes, kFieldMemLimit);
     if (s.mem_limit_bytes >= kV1NoLimit) s.mem_limit_bytes = 0;

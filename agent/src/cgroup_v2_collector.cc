@@ -10,7 +10,7 @@ void CgroupV2Collector::ReadCgroup(TrackedCgroup& cg) {
   std::string_view text;
   ReadCpu(cg);
   ReadMemory(cg);
-  if (!s.Has(kFieldIo) && ReadFile(cg, kV2IoStat, "io.stat", &text)) {
+  if (read_detail() && !s.Has(kFieldIo) && ReadFile(cg, kV2IoStat, "io.stat", &text)) {
     if (ParseIoStat(text, &s.io)) {
       s.present |= kFieldIo;
     } else {
@@ -28,7 +28,7 @@ void CgroupV2Collector::ReadCgroup(TrackedCgroup& cg) {
                    {kV2MemPressure, "memory.pressure", kPressureMemory, kFieldPsiMemory},
                    {kV2IoPressure, "io.pressure", kPressureIo, kFieldPsiIo}};
   for (const auto& p : kPressure) {
-    if (!ReadFile(cg, p.file, p.name, &text)) continue;
+    if (!read_detail() || !ReadFile(cg, p.file, p.name, &text)) continue;
     // An empty pressure file means PSI is off for this cgroup: not an error.
     if (text.empty()) continue;
     if (ParsePressure(text, &s.pressure[p.kind])) {
@@ -109,13 +109,14 @@ void CgroupV2Collector::ReadMemory(TrackedCgroup& cg) {
   if (s.Has(kFieldMemUsage)) return;  // v1's memory controller on a hybrid host
   std::string_view text;
   ReadNumber(cg, kV2MemCurrent, "memory.current", &s.mem_usage_bytes, kFieldMemUsage);
-  ReadMemoryStat(cg, kV2MemStat, "anon", "file", "inactive_file");
-  if (s.Has(kFieldMemStat) && !s.Has(kFieldMemUsage)) {  // the root cgroup has no memory.current
+  if (read_detail()) ReadMemoryStat(cg, kV2MemStat, "anon", "file", "inactive_file");
+  // The root cgroup has no memory.current: its usage comes from memory.stat,
+  // so between detail reads it is as old as that.
+  if (s.Has(kFieldMemStat) && !s.Has(kFieldMemUsage)) {
     s.mem_usage_bytes = s.mem_rss_bytes + s.mem_cache_bytes;
     s.present |= kFieldMemUsage;
-    s.mem_working_set_bytes =
-        s.mem_usage_bytes > s.mem_inactive_file_bytes ? s.mem_usage_bytes - s.mem_inactive_file_bytes : 0;
   }
+  DeriveWorkingSet(s);
   if (read_spec()) ReadNumber(cg, kV2MemMax, "memory.max", &s.mem_limit_bytes, kFieldMemLimit, true);
   if (ReadFile(cg, kV2MemEvents, "memory.events", &text)) {
     bool found = false;

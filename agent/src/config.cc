@@ -155,6 +155,8 @@ Status ReadCycles(const YamlConfigReader& r, const ConfigNode& root, AgentConfig
   PRESCALE_RETURN_IF_ERROR(ReadOptional(r, root, "interval", &YamlConfigReader::Duration, CheckInterval, &c->interval));
   PRESCALE_RETURN_IF_ERROR(
       ReadOptional(r, root, "discovery_interval", &YamlConfigReader::Duration, kAnyValue, &c->discovery_interval));
+  PRESCALE_RETURN_IF_ERROR(
+      ReadOptional(r, root, "detail_interval", &YamlConfigReader::Duration, kAnyValue, &c->detail_interval));
   if (root["aggregator_url"].IsDefined() && !IsHttpUrl(c->aggregator_url)) {
     return r.Error(root["aggregator_url"], "aggregator_url", "expected an http:// or https:// URL");
   }
@@ -277,6 +279,7 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
                                       {"listen",
                                        "interval",
                                        "discovery_interval",
+                                       "detail_interval",
                                        "skip_idle_cgroups",
                                        "cgroup_root",
                                        "proc_root",
@@ -326,7 +329,7 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
 
 std::string AgentUsage() {
   return "usage: prescale-agent [--config FILE] [--listen ADDR:PORT] [--interval DURATION]\n"
-         "                      [--discovery-interval DURATION]\n"
+         "                      [--discovery-interval DURATION] [--detail-interval DURATION]\n"
          "                      [--cgroup-root DIR] [--proc-root DIR] [--node NAME]\n"
          "                      [--aggregator URL] [--token-file FILE] [--ca-file FILE]\n"
          "                      [--data-dir DIR] [--directives BOOL] [--aggregator-api URL]\n"
@@ -342,6 +345,9 @@ std::string AgentUsage() {
          "  --discovery-interval DURATION\n"
          "                       how often cgroup trees are walked for new cgroups and limits\n"
          "                       re-read (default 10s; 0 = every cycle)\n"
+         "  --detail-interval DURATION\n"
+         "                       how often memory.stat, pressure and IO files are re-read; CPU\n"
+         "                       and memory usage are read every cycle (default 10s; 0 = every cycle)\n"
          "  --cgroup-root DIR    cgroup filesystem root (default /sys/fs/cgroup)\n"
          "  --proc-root DIR      proc filesystem root (default /proc)\n"
          "  --node NAME          value of the node label (default: the host name)\n"
@@ -371,23 +377,12 @@ std::string AgentUsage() {
 
 Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
   static constexpr std::string_view kSwitches[] = {"once", "table", "help"};
-  static constexpr std::string_view kValueFlags[] = {"config",
-                                                     "discovery-interval",
-                                                     "listen",
-                                                     "interval",
-                                                     "cgroup-root",
-                                                     "proc-root",
-                                                     "node",
-                                                     "log-level",
-                                                     "aggregator",
-                                                     "token-file",
-                                                     "ca-file",
-                                                     "data-dir",
-                                                     "directives",
-                                                     "aggregator-api",
-                                                     "directive-interval",
-                                                     "pod-metadata",
-                                                     "pod-metadata-url"};
+  static constexpr std::string_view kValueFlags[] = {
+      "config",       "discovery-interval", "detail-interval", "listen",
+      "interval",     "cgroup-root",        "proc-root",       "node",
+      "log-level",    "aggregator",         "token-file",      "ca-file",
+      "data-dir",     "directives",         "aggregator-api",  "directive-interval",
+      "pod-metadata", "pod-metadata-url"};
   auto flags = ParseFlags(argc, argv, kSwitches, kValueFlags);
   if (!flags.ok()) return flags.status();
   CommandLine cli;
@@ -418,6 +413,10 @@ Status ApplyOverrides(const CommandLine& cli, AgentConfig* config) {
       auto d = ParseDuration(value);
       if (!d.ok()) return fail(d.status().message());
       config->discovery_interval = *d;
+    } else if (flag == "detail-interval") {
+      auto d = ParseDuration(value);
+      if (!d.ok()) return fail(d.status().message());
+      config->detail_interval = *d;
     } else if (flag == "cgroup-root") {
       config->cgroup_root = value;
     } else if (flag == "proc-root") {

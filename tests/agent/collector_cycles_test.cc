@@ -8,7 +8,9 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -164,6 +166,165 @@ TEST(AgentCollect, IdleCgroupIsReadEveryCycleWhenNotSkipped) {
   const ParsedExposition e = agent.Collect();
   EXPECT_EQ(e.Value("container_memory_usage_bytes", CgroupLabels("/prescale/acme/web")), 77777777);
   EXPECT_EQ(e.Value("container_spec_memory_limit_bytes", CgroupLabels("/prescale/acme/web")), 256 << 20);
+}
+
+// Rewrites a file in place, keeping its inode (the agent reads it through a
+// descriptor it keeps open): the first `from` becomes `to`.
+void ReplaceInFile(const std::string& path, const std::string& from, const std::string& to) {
+  std::string text = FixtureText(path);
+  const size_t at = text.find(from);
+  ASSERT_NE(at, std::string::npos) << "'" << from << "' not in " << path;
+  text.replace(at, from.size(), to);
+  std::ofstream(path, std::ios::trunc) << text;
+}
+
+// Adds `delta` to the value of a "key value" line (memory.stat, cpu.stat).
+void AddToKey(const std::string& path, const std::string& key, uint64_t delta) {
+  const uint64_t value = FileKeyValues(path).at(key);
+  std::string text = "\n" + FixtureText(path);  // every line, the first too, follows a newline
+  const std::string from = "\n" + key + " " + std::to_string(value) + "\n";
+  const size_t at = text.find(from);
+  ASSERT_NE(at, std::string::npos) << "'" << key << "' not in " << path;
+  text.replace(at, from.size(), "\n" + key + " " + std::to_string(value + delta) + "\n");
+  std::ofstream(path, std::ios::trunc) << text.substr(1);
+}
+
+// One cycle's view of web: what is read every cycle and what the costly files give.
+struct WebSample {
+  std::optional<double> cpu, usage, working_set, rss, psi_memory, io_read_bytes;
+};
+WebSample SampleWeb(const ParsedExposition& e) {
+  const Labels web = CgroupLabels("/prescale/acme/web");
+  return {e.Value("container_cpu_usage_seconds_total", web),
+          e.Value("container_memory_usage_bytes", web),
+          e.Value("container_memory_working_set_bytes", web),
+          e.Value("container_memory_rss", web),
+          e.Value("container_pressure_memory_waiting_seconds_total", web),
+          e.Value("container_fs_reads_bytes_total", testing::With(web, "device", testing::DeviceLabel("254:0")))};
+}
+
+// Where web's files are in a fixture tree, and the memory.stat keys of its cgroup version.
+struct WebFiles {
+  const char* tree;
+  std::string cpu_usage, mem_usage, mem_stat, pressure, io;
+  const char *rss_key, *inactive_key;
+  std::string io_from, io_to;
+};
+
+// Web used one more second of CPU: busy for the activity probe.
+void BurnWebCpu(const WebFiles& f, bool v2) {
+  if (v2) {
+    AddToKey(f.cpu_usage, "usage_usec", 1'000'000);
+  } else {
+    const uint64_t ns = FileU64(f.cpu_usage);
+    ReplaceInFile(f.cpu_usage, std::to_string(ns), std::to_string(ns + 1'000'000'000));
+  }
+}
+
+// Changes every other value web shows: the memory usage, memory.stat's rss and
+// inactive_file (+10 MB each), memory pressure (+1 s) and the bytes read from
+// 254:0 (+1 MB). Returns memory.stat as it was.
+std::map<std::string, uint64_t> ChangeWeb(const WebFiles& f) {
+  const auto stat = FileKeyValues(f.mem_stat);
+  const uint64_t usage = FileU64(f.mem_usage);
+  ReplaceInFile(f.mem_usage, std::to_string(usage), std::to_string(usage + 10'000'000));
+  for (const char* key : {f.rss_key, f.inactive_key}) AddToKey(f.mem_stat, key, 10'000'000);
+  ReplaceInFile(f.pressure, "some avg10=0.00 avg60=0.00 avg300=0.00 total=0",
+                "some avg10=0.00 avg60=0.00 avg300=0.00 total=1000000");
+  ReplaceInFile(f.io, f.io_from, f.io_to);
+  return stat;
+}
+
+// The costly files (memory.stat, pressure, blkio / io.stat) of a busy cgroup are
+// read every detail_interval and keep their last values in between; CPU and
+// memory usage are read every cycle, and the working set follows the fresh
+// usage less the kept inactive_file.
+TEST(AgentCollect, CostlyFilesAreReadOnTheDetailCadence) {
+  for (const bool v2 : {false, true}) {
+    for (const bool skip_idle : {true, false}) {
+      SCOPED_TRACE(std::string(v2 ? "cgroup_v2" : "cgroup_v1") +
+                   (skip_idle ? ", busy by the probe" : ", every cgroup"));
+      TempDir dir;
+      const std::string tree = v2 ? "cgroup_v2" : "cgroup_v1";
+      testing::CopyTree(Fixture(tree), dir.path());
+      const std::string r = dir.path() + "/";
+      const std::string web = "/prescale/acme/web/";
+      const WebFiles files = v2 ? WebFiles{"cgroup_v2",
+                                           r + web + "cpu.stat",
+                                           r + web + "memory.current",
+                                           r + web + "memory.stat",
+                                           r + web + "memory.pressure",
+                                           r + web + "io.stat",
+                                           "anon",
+                                           "inactive_file",
+                                           "254:0 rbytes=8388608",
+                                           "254:0 rbytes=9388608"}
+                                : WebFiles{"cgroup_v1",
+                                           r + "cpuacct" + web + "cpuacct.usage",
+                                           r + "memory" + web + "memory.usage_in_bytes",
+                                           r + "memory" + web + "memory.stat",
+                                           r + "unified" + web + "memory.pressure",
+                                           r + "blkio" + web + "blkio.throttle.io_service_bytes_recursive",
+                                           "total_rss",
+                                           "total_inactive_file",
+                                           "254:0 Read 8388608",
+                                           "254:0 Read 9388608"};
+      AgentConfig config = FixtureConfig(dir.path());
+      config.interval = std::chrono::seconds(5);
+      config.discovery_interval = std::chrono::minutes(1);  // no walk in this test after the first
+      config.detail_interval = std::chrono::seconds(10);
+      config.skip_idle_cgroups = skip_idle;
+      AgentOnFixture agent(std::move(config));
+      ASSERT_TRUE(agent.ok());
+      const WebSample first = SampleWeb(agent.Collect());
+      ASSERT_TRUE(first.cpu && first.usage && first.working_set && first.rss && first.psi_memory &&
+                  first.io_read_bytes);
+      BurnWebCpu(files, v2);
+      const auto stat = ChangeWeb(files);
+
+      agent.Advance(std::chrono::seconds(5));
+      const WebSample steady = SampleWeb(agent.Collect());
+      EXPECT_DOUBLE_EQ(steady.cpu.value_or(-1), *first.cpu + 1) << "CPU usage: every cycle";
+      EXPECT_EQ(steady.usage, *first.usage + 10'000'000) << "memory usage: every cycle";
+      EXPECT_EQ(steady.rss, first.rss) << "memory.stat: kept until the next detail read";
+      EXPECT_EQ(steady.psi_memory, first.psi_memory) << "pressure: kept";
+      EXPECT_EQ(steady.io_read_bytes, first.io_read_bytes) << "IO: kept";
+      EXPECT_EQ(steady.working_set, *steady.usage - static_cast<double>(stat.at(files.inactive_key)))
+          << "the fresh usage less the kept inactive_file";
+
+      BurnWebCpu(files, v2);
+      agent.Advance(std::chrono::seconds(5));  // 10 s since the last detail read, no discovery
+      const WebSample detail = SampleWeb(agent.Collect());
+      EXPECT_EQ(detail.rss, *first.rss + 10'000'000);
+      EXPECT_DOUBLE_EQ(detail.psi_memory.value_or(-1), *first.psi_memory + 1);
+      EXPECT_EQ(detail.io_read_bytes, *first.io_read_bytes + 1'000'000);
+      EXPECT_EQ(detail.working_set, *first.working_set) << "usage and inactive_file both rose by 10 MB";
+    }
+  }
+}
+
+TEST(AgentCollect, CostlyFilesAreReadEveryCycleWithDetailIntervalZero) {
+  TempDir dir;
+  testing::CopyTree(Fixture("cgroup_v2"), dir.path());
+  const std::string web = dir.path() + "/prescale/acme/web/";
+  AgentConfig config = FixtureConfig(dir.path());
+  config.discovery_interval = std::chrono::minutes(1);
+  config.detail_interval = std::chrono::milliseconds(0);
+  const auto interval = config.interval;
+  AgentOnFixture agent(std::move(config));
+  ASSERT_TRUE(agent.ok());
+  const WebSample first = SampleWeb(agent.Collect());
+  const WebFiles files{
+      "cgroup_v2",     web + "cpu.stat", web + "memory.current", web + "memory.stat",    web + "memory.pressure",
+      web + "io.stat", "anon",           "inactive_file",        "254:0 rbytes=8388608", "254:0 rbytes=9388608"};
+  BurnWebCpu(files, true);
+  ChangeWeb(files);
+  agent.Advance(interval);
+  const WebSample next = SampleWeb(agent.Collect());
+  EXPECT_EQ(next.rss, *first.rss + 10'000'000);
+  EXPECT_DOUBLE_EQ(next.psi_memory.value_or(-1), *first.psi_memory + 1);
+  EXPECT_EQ(next.io_read_bytes, *first.io_read_bytes + 1'000'000);
+  EXPECT_EQ(next.working_set, first.working_set);
 }
 
 TEST(AgentCollect, NewCgroupAppearsInTheNextCycle) {

@@ -46,6 +46,7 @@ const BadConfig kBadConfigs[] = {
     {"bad_scrape_timeout", "scrape_timeout: 0s\n", 1, "scrape_timeout", "must be positive"},
     {"bad_discovery_interval", "interval: 5s\ndiscovery_interval: [10s]\n", 2, "discovery_interval",
      "expected a duration"},
+    {"bad_detail_interval", "interval: 5s\ndetail_interval: sometimes\n", 2, "detail_interval", "invalid duration"},
     {"label_name_invalid", "mapping:\n  - match: '^/(.+)$'\n    labels:\n      tenant: a\n      bad-name: '$1'\n", 5,
      "mapping[0].labels.bad-name", "invalid label name"},
     {"label_name_double_underscore", "mapping:\n  - preset: systemd\n    labels:\n      __meta: x\n", 4,

@@ -27,6 +27,7 @@ TEST(AgentConfig, DefaultsMatchTheDocumentedValues) {
   EXPECT_EQ(c.listen, "0.0.0.0:9560");
   EXPECT_EQ(c.interval, std::chrono::seconds(5));
   EXPECT_EQ(c.discovery_interval, std::chrono::seconds(10));
+  EXPECT_EQ(c.detail_interval, std::chrono::seconds(10));
   EXPECT_TRUE(c.skip_idle_cgroups);
   EXPECT_EQ(c.cgroup_root, "/sys/fs/cgroup");
   EXPECT_EQ(c.proc_root, "/proc");
@@ -62,6 +63,7 @@ TEST(AgentConfig, ParsesEveryKey) {
 listen: 127.0.0.1:9999
 interval: 1m30s
 discovery_interval: 2m
+detail_interval: 30s
 skip_idle_cgroups: false
 cgroup_root: /tmp/cg
 proc_root: /tmp/proc
@@ -100,6 +102,7 @@ pod_metadata:
   EXPECT_EQ(c->listen, "127.0.0.1:9999");
   EXPECT_EQ(c->interval, std::chrono::seconds(90));
   EXPECT_EQ(c->discovery_interval, std::chrono::minutes(2));
+  EXPECT_EQ(c->detail_interval, std::chrono::seconds(30));
   EXPECT_FALSE(c->skip_idle_cgroups);
   EXPECT_EQ(c->cgroup_root, "/tmp/cg");
   EXPECT_EQ(c->proc_root, "/tmp/proc");
@@ -217,13 +220,14 @@ TEST(ParseCommandLine, RejectsBadArgumentsNamingThem) {
 TEST(ApplyOverrides, FlagsOverrideTheFile) {
   auto c = ParseAgentConfig("listen: 1.1.1.1:1\ninterval: 9s\nnode: file-node\nlog_level: error\n", "agent.yaml");
   ASSERT_TRUE(c.ok());
-  auto cli = Parse({"--listen", "127.0.0.1:2", "--interval=250ms", "--discovery-interval", "1m", "--cgroup-root", "/cg",
-                    "--proc-root", "/pr", "--node", "flag-node", "--log-level", "debug"});
+  auto cli = Parse({"--listen", "127.0.0.1:2", "--interval=250ms", "--discovery-interval", "1m", "--detail-interval=0s",
+                    "--cgroup-root", "/cg", "--proc-root", "/pr", "--node", "flag-node", "--log-level", "debug"});
   ASSERT_TRUE(cli.ok());
   ASSERT_TRUE(ApplyOverrides(*cli, &c.value()).ok());
   EXPECT_EQ(c->listen, "127.0.0.1:2");
   EXPECT_EQ(c->interval, std::chrono::milliseconds(250));
   EXPECT_EQ(c->discovery_interval, std::chrono::minutes(1));
+  EXPECT_EQ(c->detail_interval, std::chrono::milliseconds(0)) << "0: every cycle";
   EXPECT_EQ(c->cgroup_root, "/cg");
   EXPECT_EQ(c->proc_root, "/pr");
   EXPECT_EQ(c->node, "flag-node");
@@ -258,6 +262,7 @@ TEST(ApplyOverrides, BadValuesNameTheFlag) {
       {{"--interval", "5"}, "--interval '5': invalid duration"},
       {{"--interval", "50ms"}, "--interval '50ms': must be at least 100ms"},
       {{"--discovery-interval", "often"}, "--discovery-interval 'often': invalid duration"},
+      {{"--detail-interval", "rarely"}, "--detail-interval 'rarely': invalid duration"},
       {{"--log-level", "loud"}, "--log-level 'loud': expected debug, info, warning or error"},
       {{"--node="}, "--node '': must not be empty"},
   };

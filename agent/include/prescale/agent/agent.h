@@ -107,6 +107,7 @@ class Agent {
   std::shared_ptr<std::string> spare_;
   std::atomic<bool> ready_{false};
   std::chrono::steady_clock::time_point last_discovery_{};
+  std::chrono::steady_clock::time_point last_detail_{};  // the last cycle that read the costly files
   bool discovered_once_ = false;
 
   std::mutex run_mu_;

@@ -59,6 +59,13 @@ enum CgroupField : uint32_t {
 // Read on discovery cycles only (see AgentConfig::discovery_interval).
 constexpr uint32_t kSpecFields = kFieldCpuQuota | kFieldCpuPeriod | kFieldCpuShares | kFieldMemLimit | kFieldTasksMax;
 
+// What the costly files give: memory.stat (the kernel sums every counter over
+// the cgroup's subtree, per CPU on v1), the three pressure files and
+// blkio.throttle.* / io.stat (formatted per device). Read on detail cycles
+// only (AgentConfig::detail_interval) and kept in between, as cAdvisor's
+// housekeeping reads them less often than it is scraped.
+constexpr uint32_t kDetailFields = kFieldMemStat | kFieldPsiCpu | kFieldPsiMemory | kFieldPsiIo | kFieldIo;
+
 struct CgroupStats {
   uint32_t present = 0;
   uint64_t cpu_usage_ns = 0, cpu_user_ns = 0, cpu_system_ns = 0;
@@ -74,10 +81,11 @@ struct CgroupStats {
   std::vector<NetDeviceStats> net;
 
   bool Has(uint32_t field) const { return (present & field) != 0; }
-  // Forgets this cycle's usage; keeps the spec fields unless `spec_too`.
-  void Reset(bool spec_too) {
-    present &= spec_too ? 0u : kSpecFields;
-    io.clear();
+  // Forgets the last read but for the fields in `keep` (kSpecFields,
+  // kDetailFields), whose values stay as they were read.
+  void Reset(uint32_t keep) {
+    present &= keep;
+    if ((keep & kFieldIo) == 0) io.clear();
     net.clear();
   }
 };

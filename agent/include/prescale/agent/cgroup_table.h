@@ -75,9 +75,10 @@ struct TrackedCgroup {
   std::array<int, kCgroupFileCount> fds{};
   int32_t net_pid = 0;     // the process whose network namespace kNetDev reads
   bool net_owner = false;  // this cgroup reports that namespace (the first to hold it)
-  // Read all of this cgroup's files this cycle. Between discoveries a cgroup
-  // whose CPU usage did not move since the last cycle is idle: only its CPU
-  // usage is re-read and the rest keeps the values of its last full read.
+  // Read this cgroup's files this cycle. Between discoveries a cgroup whose
+  // CPU usage did not move since the last cycle is idle: only its CPU usage
+  // is re-read and the rest keeps the values of its last full read. (A busy
+  // cgroup reads its costly files on detail cycles only: see kDetailFields.)
   bool refresh = true;
   bool probed = false;           // the probe read the CPU usage this cycle
   uint64_t probed_usage_ns = 0;  // what it read, kept through StartReads()
@@ -91,12 +92,17 @@ class CgroupTable {
 
   // Starts a cycle. A discovery cycle walks the hierarchies (collectors
   // Touch() what they find) and re-reads spec files; other cycles only
-  // re-read the included cgroups' usage through their open descriptors.
-  void BeginCycle(bool discovery);
+  // re-read the included cgroups' usage through their open descriptors, and
+  // the costly files (kDetailFields) only when `detail`. A discovery cycle
+  // reads everything.
+  void BeginCycle(bool discovery, bool detail = true);
   // Between discoveries, after the activity probe: forgets the usage of the
-  // cgroups about to be read in full (refresh), keeps the idle ones'.
+  // cgroups about to be read (refresh), keeps the idle ones', and keeps
+  // the spec fields and, unless this is a detail cycle, the detail fields.
   void StartReads();
   bool discovering() const { return discovering_; }
+  // The costly files (kDetailFields) are read this cycle.
+  bool detailing() const { return detailing_; }
   // The entry for `path`, created and mapped on first sight; its stats are
   // reset on the first touch of a cycle. nullptr when max_cgroups is reached.
   TrackedCgroup* Touch(std::string_view path);
@@ -136,6 +142,7 @@ class CgroupTable {
   uint64_t max_cgroups_;
   uint64_t generation_ = 0;
   bool discovering_ = true;
+  bool detailing_ = true;
   bool membership_changed_ = false;
   std::unordered_map<std::string, std::unique_ptr<TrackedCgroup>, Hash, std::equal_to<>> entries_;
   std::vector<TrackedCgroup*> included_;

@@ -32,8 +32,14 @@ struct AgentConfig {
   std::chrono::milliseconds discovery_interval{10000};
   // Between discoveries, re-read only the CPU usage of cgroups that used no
   // CPU since the last cycle (their other values are at most one discovery
-  // interval old). false: read every file of every cgroup every cycle.
+  // interval old). false: read every cgroup every cycle (its costly files
+  // still on detail_interval).
   bool skip_idle_cgroups = true;
+  // How often the costly per-cgroup files (memory.stat, the pressure files,
+  // blkio / io.stat) are re-read for cgroups read in full; in between their
+  // last values are kept, while CPU and memory usage are read every cycle.
+  // Discovery cycles read them too. 0: every cycle.
+  std::chrono::milliseconds detail_interval{10000};
   std::string cgroup_root = "/sys/fs/cgroup";
   std::string proc_root = "/proc";
   std::string node;  // empty: the host name
