@@ -251,8 +251,9 @@ TEST_F(KubernetesExecutorTest, ExecutePatchesTheDeploymentScaleWithAMergePatch) 
   const ExecutionResult r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 5));
   EXPECT_EQ(r.outcome, Outcome::kDone) << r.message;
   EXPECT_EQ(r.http_status, 200);
-  // The pods observed when the patch landed: the controller has not acted yet.
-  EXPECT_EQ(r.current_replicas, 3);
+  // What the target is set to now (spec.replicas), not the pods observed when the patch landed
+  // (status.replicas, 3: the controller has not acted yet), or the next tick would patch again.
+  EXPECT_EQ(r.current_replicas, 5);
   EXPECT_EQ(api_.Get("deployments", "acme", "web")->spec_replicas, 5);
   auto requests = api_.requests();
   ASSERT_EQ(requests.size(), 1u);

@@ -184,7 +184,9 @@ ExecutionResult KubernetesExecutor::Execute(const Service& spec, const ScaleActi
     r.message = "set " + Target(spec.executor) + " to " + std::to_string(action.to_replicas) + " replicas";
     auto scale = ParseKubernetesScale(response->body);
     if (scale.ok()) {
-      r.current_replicas = scale->status_replicas;
+      // spec.replicas, what the target is now set to, as CurrentReplicas reads it and HPA takes
+      // it: status.replicas lags while pods start, and the next tick would patch again.
+      r.current_replicas = scale->spec_replicas;
     } else {
       r.message += " (" + scale.status().message() + ")";
     }

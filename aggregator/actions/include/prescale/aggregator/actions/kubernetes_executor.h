@@ -66,8 +66,8 @@ class KubernetesExecutor final : public Executor {
   KubernetesExecutor(std::unique_ptr<http::HttpClient> client, KubernetesOptions options,
                      const Clock& clock = SystemClock::Instance());
 
-  // 2xx: kDone, current_replicas from the answer's status.replicas (the pods
-  // observed when the patch landed). 401, 403, 404, 422 and other 4xx:
+  // 2xx: kDone, current_replicas from the answer's spec.replicas (what the
+  // target is set to now, as CurrentReplicas reads it). 401, 403, 404, 422 and other 4xx:
   // kFailed with the API server's message. 408, 409, 429, 5xx, network
   // errors and an unreadable token file: kRetry. A bad executor block or a
   // replica count outside int32: kFailed. An HPA scaling the target: kFailed
