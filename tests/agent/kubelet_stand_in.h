@@ -73,6 +73,9 @@ class KubeletStandIn {
   void Stop() {
     if (server_) server_->Stop();
   }
+  // Stops the server first: a handler still running (a delayed answer the client gave up on)
+  // reads the members below.
+  ~KubeletStandIn() { Stop(); }
   std::string base() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
   void Answer(int status, std::string body) {
     std::lock_guard lock(mu_);

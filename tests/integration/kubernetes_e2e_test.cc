@@ -158,6 +158,8 @@ class ApiServerStandIn {
   void Stop() {
     if (server_ != nullptr) server_->Stop();
   }
+  // Stops the server before the members its handlers read are destroyed.
+  ~ApiServerStandIn() { Stop(); }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
 
   void AddWebHpa() {
