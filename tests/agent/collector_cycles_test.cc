@@ -225,7 +225,7 @@ void BurnWebCpu(const WebFiles& f, bool v2) {
 // inactive_file (+10 MB each), memory pressure (+1 s) and the bytes read from
 // 254:0 (+1 MB). Returns memory.stat as it was.
 std::map<std::string, uint64_t> ChangeWeb(const WebFiles& f) {
-  const auto stat = FileKeyValues(f.mem_stat);
+  auto stat = FileKeyValues(f.mem_stat);
   const uint64_t usage = FileU64(f.mem_usage);
   ReplaceInFile(f.mem_usage, std::to_string(usage), std::to_string(usage + 10'000'000));
   for (const char* key : {f.rss_key, f.inactive_key}) AddToKey(f.mem_stat, key, 10'000'000);

@@ -491,7 +491,7 @@ TEST(KubernetesScaleParse, DecodesTheApiServersScale) {
       R"("spec":{"replicas":4},"status":{"replicas":3,"selector":"app=web,tier=front"}})");
   ASSERT_TRUE(scale.ok()) << scale.status().ToString();
   EXPECT_EQ(scale->name, "web");
-  EXPECT_EQ(scale->namespace_, "acme");
+  EXPECT_EQ(scale->namespace_name, "acme");
   EXPECT_EQ(scale->spec_replicas, 4);
   EXPECT_EQ(scale->status_replicas, 3);
   EXPECT_EQ(scale->selector, "app=web,tier=front");

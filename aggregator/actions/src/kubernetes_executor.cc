@@ -52,7 +52,7 @@ Result<KubernetesScale> ParseKubernetesScale(std::string_view json) {
   if (o.HasMember("metadata")) {
     const rapidjson::Value& meta = o["metadata"];
     scale.name = StringMember(meta, "name");
-    scale.namespace_ = StringMember(meta, "namespace");
+    scale.namespace_name = StringMember(meta, "namespace");
   }
   if (!o.HasMember("spec") || !o["spec"].IsObject()) return Status::ParseError("the Scale has no spec object");
   const rapidjson::Value& spec = o["spec"];

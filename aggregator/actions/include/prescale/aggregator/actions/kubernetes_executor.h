@@ -36,8 +36,8 @@ namespace prescale::aggregator {
 // The fields prescale reads from an autoscaling/v1 Scale object (outside
 // input: the API server's answer).
 struct KubernetesScale {
-  std::string name;        // metadata.name; "" when absent
-  std::string namespace_;  // metadata.namespace; "" when absent
+  std::string name;            // metadata.name; "" when absent
+  std::string namespace_name;  // metadata.namespace; "" when absent
   // spec.replicas: what the target is set to. The API server omits it when it
   // is 0 (omitempty), so a spec without it reads as 0.
   int64_t spec_replicas = 0;
