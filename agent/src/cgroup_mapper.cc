@@ -66,7 +66,9 @@ bool JoinPod(const PodIndex* pods, const std::string& uid, const std::string& co
     return false;
   }
   const kube::ContainerInfo* container = PodIndex::FindContainer(*pod, container_id);
-  // The pod's sandbox ("pause") is never in its status: no refresh would name it.
+  // An id the status lacks is a container not started yet only while some container of the pod
+  // has no id; otherwise it is the pod's sandbox ("pause"), which no status names, and asking
+  // for a fresher list would not help.
   if (container == nullptr && unknown_pod != nullptr && !pod->containers.empty() &&
       std::any_of(pod->containers.begin(), pod->containers.end(), [](const auto& c) { return c.id.empty(); })) {
     *unknown_pod = true;
