@@ -385,7 +385,7 @@ Status ReadTimings(const YamlConfigReader& r, const ConfigNode& root, Aggregator
     auto d = r.Duration(root["raw_retention"], "raw_retention");
     if (!d.ok()) return d.status();
     PRESCALE_RETURN_IF_ERROR(
-        CheckRetention(*d, [&](std::string m) { return r.Error(root["raw_retention"], "raw_retention", m); }));
+        CheckRetention(*d, [&](const std::string& m) { return r.Error(root["raw_retention"], "raw_retention", m); }));
     c->raw_retention = *d;
   }
   return Status::Ok();

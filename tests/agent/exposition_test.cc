@@ -127,7 +127,7 @@ TEST_F(ExpositionTest, NetworkSeriesCarryTheInterface) {
   CgroupStats& s = Add("/prescale/acme/web");
   s.present = kFieldNet;
   NetDeviceStats d;
-  std::strcpy(d.name.data(), "eth0");
+  std::snprintf(d.name.data(), d.name.size(), "%s", "eth0");
   d.rx_bytes = 11;
   d.tx_dropped = 7;
   s.net.push_back(d);

@@ -209,7 +209,7 @@ class PusherTest : public ::testing::Test {
   }
   // A pusher to url on the given spool.
   std::unique_ptr<Pusher> MakeOn(std::unique_ptr<Spool> spool, const std::string& url, PusherOptions o = {},
-                                 std::shared_ptr<prometheus::Registry> registry = nullptr) {
+                                 const std::shared_ptr<prometheus::Registry>& registry = nullptr) {
     if (spool == nullptr) return nullptr;
     o.url = url;
     o.seed = 42;

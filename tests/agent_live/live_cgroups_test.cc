@@ -289,6 +289,7 @@ TEST_F(LiveCgroupsTest, KubernetesPodsCarryCadvisorsLabelsFromTheKubelet) {
   kubelet.Answer(200, testing_k8s::PodListJson(pods));
 
   std::vector<std::string> cgroups;
+  cgroups.reserve(pods.size());
   for (const auto& p : pods) cgroups.push_back(MakeCgroup("kubepods/burstable/pod" + p.uid + "/" + p.container_id));
   const std::string pause = MakeCgroup("kubepods/burstable/pod" + pods[0].uid + "/" + std::string(64, 'c'));
   std::vector<std::unique_ptr<Subprocess>> burners;

@@ -45,7 +45,7 @@ class Receiver {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/scale"; }
   void Answer(int status, std::string body = "") {
     std::lock_guard lock(mu_);
-    answers_.push_back({status, std::move(body)});
+    answers_.emplace_back(status, std::move(body));
   }
   std::vector<http::HttpRequest> requests() const {
     std::lock_guard lock(mu_);

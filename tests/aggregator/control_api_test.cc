@@ -103,6 +103,7 @@ class ControlApiTest : public ::testing::Test {
     return Call(method, path, body, tokens_[role]);
   }
 
+ protected:
   testing::TempDir dir_{"prescale-control-api"};
   testing::FakeClock clock_;
   std::unique_ptr<Aggregator> aggregator_;

@@ -36,13 +36,13 @@ void ToJson(const ConfigNode& n, Writer& w) {
     const std::string& text = n.Scalar();
     int64_t i = 0;
     double d = 0;
-    if (n.IsQuoted()) {
-      w.String(text.c_str(), static_cast<rapidjson::SizeType>(text.size()));
-    } else if (text == "true" || text == "false") {
+    // A quoted scalar is text whatever it looks like; a plain one is a boolean or a number when
+    // it reads as one, else text.
+    if (!n.IsQuoted() && (text == "true" || text == "false")) {
       w.Bool(text == "true");
-    } else if (ParseI64(text, &i)) {
+    } else if (!n.IsQuoted() && ParseI64(text, &i)) {
       w.Int64(i);
-    } else if (ParseDouble(text, &d)) {
+    } else if (!n.IsQuoted() && ParseDouble(text, &d)) {
       w.Double(d);
     } else {
       w.String(text.c_str(), static_cast<rapidjson::SizeType>(text.size()));

@@ -37,7 +37,7 @@ class Fields {
     return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
   }
 
-  bool Fail(const std::string& field, std::string message) {
+  bool Fail(const std::string& field, std::string_view message) {
     if (ok()) *error_ = Status::ForField(StatusCode::kUnprocessable, field, message);
     return false;
   }
@@ -496,7 +496,7 @@ Result<Policy> ParsePolicy(std::string_view json, ObjectMeta* meta) {
       f.Fail("forecaster", "must be one of: " + list);
     }
   }
-  f.Seconds("horizon", &p.horizon_seconds, 10, 7 * 24 * 3600);
+  f.Seconds("horizon", &p.horizon_seconds, 10, int64_t{7} * 24 * 3600);
   f.Object("behavior", [&](Fields& b) {
     b.Object("scaleUp", [&](Fields& r) { ReadRules(r, &p.scale_up); });
     b.Object("scaleDown", [&](Fields& r) { ReadRules(r, &p.scale_down); });
