@@ -197,8 +197,8 @@ class PusherTest : public ::testing::Test {
  protected:
   // A pusher to url; the spool lives in dir_/spool (shared by every pusher of a test).
   std::unique_ptr<Pusher> Make(const std::string& url, PusherOptions o = {},
-                               std::shared_ptr<prometheus::Registry> registry = nullptr) {
-    return MakeOn(OpenSpool(), url, std::move(o), std::move(registry));
+                               const std::shared_ptr<prometheus::Registry>& registry = nullptr) {
+    return MakeOn(OpenSpool(), url, std::move(o), registry);
   }
   // The spool in dir_/spool, with these bounds.
   std::unique_ptr<Spool> OpenSpool(SpoolOptions so = {}) {

@@ -272,7 +272,7 @@ TEST_F(ControlApiTest, TenantBoundTokensSeeOnlyTheirTenantInListsFiltersAndPages
     d.Parse(body.c_str());
     std::vector<std::string> out;
     if (!d.IsObject()) return out;
-    for (const auto& item : d["items"].GetArray()) out.push_back(item["name"].GetString());
+    for (const auto& item : d["items"].GetArray()) out.emplace_back(item["name"].GetString());
     *next = d["next_page_token"].GetString();
     return out;
   };
