@@ -7,11 +7,10 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -73,19 +72,30 @@ class KubeletStandIn {
   void Stop() {
     if (server_) server_->Stop();
   }
-  // Stops the server first: a handler still running (a delayed answer the client gave up on)
-  // reads the members below.
-  ~KubeletStandIn() { Stop(); }
+  // Releases held requests and stops the server first: a handler still running (an answer the
+  // client gave up on) reads the members below.
+  ~KubeletStandIn() {
+    Release();
+    Stop();
+  }
   std::string base() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
   void Answer(int status, std::string body) {
     std::lock_guard lock(mu_);
     status_ = status;
     body_ = std::move(body);
   }
-  // Answers only after `delay` (a kubelet under load), so the caller's timeout shows.
-  void Delay(std::chrono::milliseconds delay) {
+  // Held, requests get no answer until Release() (a kubelet that hangs), so the caller's
+  // timeout shows; the destructor releases them too.
+  void Hold() {
     std::lock_guard lock(mu_);
-    delay_ = delay;
+    held_ = true;
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      held_ = false;
+    }
+    released_.notify_all();
   }
   int requests() const {
     std::lock_guard lock(mu_);
@@ -102,13 +112,8 @@ class KubeletStandIn {
 
  private:
   http::HttpResponse Handle(const http::HttpRequest& r) {
-    std::chrono::milliseconds delay{0};
-    {
-      std::lock_guard lock(mu_);
-      delay = delay_;
-    }
-    if (delay.count() > 0) std::this_thread::sleep_for(delay);  // the stand-in's slowness, not the test's timing
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    released_.wait(lock, [this] { return !held_; });
     ++requests_;
     authorization_ = std::string(r.Header("Authorization"));
     target_ = r.path + (r.query.empty() ? "" : "?" + r.query);
@@ -124,7 +129,8 @@ class KubeletStandIn {
   int status_ = 503;
   std::string body_ = R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":"no answer set"})";
   int requests_ = 0;
-  std::chrono::milliseconds delay_{0};
+  bool held_ = false;
+  std::condition_variable released_;
   std::string authorization_;
   std::string target_;
 };

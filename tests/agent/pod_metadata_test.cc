@@ -124,11 +124,11 @@ TEST_F(PodWatcherTest, ASlowSourceTimesOutAndTheLastGoodAnswerStays) {
   o.timeout = 300ms;
   PodWatcher watcher(o, "node-1", clock_, http::NewCurlHttpClient(), nullptr);
   ASSERT_TRUE(watcher.RefreshOnce().ok());
-  kubelet_.Delay(3s);
+  kubelet_.Hold();
   const Status s = watcher.RefreshOnce();
+  kubelet_.Release();
   EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
   EXPECT_NE(watcher.Snapshot()->Find(kWebUid), nullptr);
-  kubelet_.Delay(0ms);
 }
 
 TEST_F(PodWatcherTest, AMissingTokenFileIsAnErrorThatNamesIt) {

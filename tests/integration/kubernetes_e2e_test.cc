@@ -38,7 +38,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "prescale/http/http_server.h"
@@ -551,8 +550,13 @@ TEST_F(KubernetesE2eTest, WithHpaSendsNoPatchAndReportsWhy) {
   ASSERT_NO_FATAL_FAILURE(ExpectPodLabels());
   const int64_t load_seen_ms = FirstLoadedSampleMs(0.2);
   ASSERT_GT(load_seen_ms, 0) << "no pushed sample shows the load";
-  // Two more ticks: later decisions are refused too, never patched.
-  std::this_thread::sleep_for(2 * kTick);  // a window in which nothing may happen, not a wait for an outcome
+  // A window of later decisions, measured by the aggregator's own schedule: two more discovery
+  // rounds (5 s each) span at least two ticks, whose decisions must be refused too, never patched.
+  const std::string rounds = "prescale_kubernetes_discovery_runs_total{result=\"ok\"}";
+  const double rounds_before = MetricValue(metrics, rounds).value_or(0);
+  ASSERT_TRUE(
+      PollUntil([&] { return MetricValue(Metrics(), rounds).value_or(0) >= rounds_before + 2; }, kDeadline, 200ms))
+      << "the aggregator ran no further discovery rounds";
   metrics = Metrics();
   std::printf(
       "[ figures  ] with HPA: first pushed sample with load -> refused action in the audit log: %s; %zu scale.failed "
