@@ -1,4 +1,6 @@
 // prescale-agent: flags and wiring only; everything else lives in agent_lib.
+#include <malloc.h>
+
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -67,6 +69,10 @@ std::function<void()> TableRefresher(prescale::agent::Agent& a, prescale::agent:
 }  // namespace
 
 int main(int argc, char** argv) {
+  // One malloc arena for all threads: the HTTP threads allocate little, and an arena each would
+  // keep its own free pages resident (about 0.5 MiB on a node's worth of cgroups). The agent runs
+  // on every node, so its memory counts more than the malloc lock's few contended moments.
+  ::mallopt(M_ARENA_MAX, 1);
   using namespace prescale;
   using namespace prescale::agent;
   auto cli = ParseCommandLine(argc, argv);

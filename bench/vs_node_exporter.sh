@@ -358,6 +358,12 @@ AGENT_HWM="$(status_kb "$AGENT_PID" VmHWM)"
 NE_HWM="$(status_kb "$NE_PID" VmHWM)"
 AGENT_RSS="$(status_kb "$AGENT_PID" VmRSS)"
 NE_RSS="$(status_kb "$NE_PID" VmRSS)"
+# VmRSS = RssAnon (the process's own heap and stacks) + RssFile (pages of its binary and
+# shared libraries, shared with every process that maps them) + RssShmem.
+AGENT_ANON="$(status_kb "$AGENT_PID" RssAnon)"
+NE_ANON="$(status_kb "$NE_PID" RssAnon)"
+AGENT_FILE="$(status_kb "$AGENT_PID" RssFile)"
+NE_FILE="$(status_kb "$NE_PID" RssFile)"
 scrape_both final >/dev/null
 AGENT_SERIES="$(series_of "$WORK/agent.prom")"
 NE_SERIES="$(series_of "$WORK/node_exporter.prom")"
@@ -373,6 +379,7 @@ table() {  # $1: "text" or "md"
   awk -v fmt="$1" -v dur="$DURATION" -v tck="$CLK_TCK" \
     -v at=$((AGENT_T1 - AGENT_T0)) -v nt=$((NE_T1 - NE_T0)) \
     -v ah="$AGENT_HWM" -v nh="$NE_HWM" -v ar="$AGENT_RSS" -v nr="$NE_RSS" \
+    -v aa="$AGENT_ANON" -v na="$NE_ANON" -v af2="$AGENT_FILE" -v nf2="$NE_FILE" \
     -v as="$AGENT_SERIES" -v ns="$NE_SERIES" -v ab="$AGENT_BYTES" -v nb="$NE_BYTES" \
     -v athr="$AGENT_THREADS" -v nthr="$NE_THREADS" -v n="$SCRAPES" \
     -v asum="${SCRAPE_SUM[agent]}" -v nsum="${SCRAPE_SUM[ne]}" -v amax="${SCRAPE_MAX[agent]}" -v nmax="${SCRAPE_MAX[ne]}" \
@@ -390,6 +397,8 @@ table() {  # $1: "text" or "md"
       row("CPU % of one core", sprintf("%.2f", 100 * acpu / dur), sprintf("%.2f", 100 * ncpu / dur), ratio(acpu, ncpu))
       row("peak RSS MiB (VmHWM)", sprintf("%.2f", ah / 1024), sprintf("%.2f", nh / 1024), ratio(ah, nh))
       row("RSS MiB at end (VmRSS)", sprintf("%.2f", ar / 1024), sprintf("%.2f", nr / 1024), ratio(ar, nr))
+      row("  of it anonymous (RssAnon)", sprintf("%.2f", aa / 1024), sprintf("%.2f", na / 1024), ratio(aa, na))
+      row("  of it files (RssFile)", sprintf("%.2f", af2 / 1024), sprintf("%.2f", nf2 / 1024), ratio(af2, nf2))
       row("series exported", as, ns, ratio(as, ns))
       row("scrape bytes", ab, nb, ratio(ab, nb))
       row("mean scrape ms (curl)", n > af ? sprintf("%.2f", 1000 * asum / (n - af)) : "n/a",

@@ -16,6 +16,13 @@
 #include "prescale/base/log.h"
 
 namespace prescale::agent {
+namespace {
+
+// Without a cgroup created or removed, the trees are still walked every this many discovery
+// intervals: a safety net for changes inotify does not report.
+constexpr int kWalkSafetyFactor = 10;
+
+}  // namespace
 
 // The self-metrics registry (the scrape manager, the pusher and the directive loop register
 // theirs here too) and the agent's own metrics, which point into it.
@@ -29,6 +36,7 @@ struct Agent::Metrics {
   prometheus::Gauge* cgroups_tracked = nullptr;
   prometheus::Gauge* cgroups_seen = nullptr;
   prometheus::Gauge* open_fds = nullptr;
+  prometheus::Counter* walks = nullptr;
   std::map<const Collector*, prometheus::Counter*> read_errors;
 };
 
@@ -50,6 +58,11 @@ Agent::Metrics::Metrics(const std::vector<const Collector*>& collectors, std::st
                   .Help("Cgroup files the agent keeps open to re-read with pread.")
                   .Register(registry)
                   .Add({});
+  walks = &prometheus::BuildCounter()
+               .Name("prescale_agent_cgroup_walks_total")
+               .Help("Walks of the cgroup trees: when a cgroup came or went, and on a slow safety cadence.")
+               .Register(registry)
+               .Add({});
   auto& errors = prometheus::BuildCounter()
                      .Name("prescale_agent_read_errors_total")
                      .Help("Reads that failed and were skipped (vanished cgroups, unreadable or malformed files).")
@@ -139,9 +152,8 @@ Agent::Agent(AgentConfig config, CgroupLayout layout, const Clock& clock)
       clock_(clock),
       mapper_(config_.mapping, config_.keep_unmatched),
       table_(mapper_, config_.node, config_.max_cgroups),
-      reader_(std::min<size_t>(RaiseFdLimitAndBudget(), config_.max_open_files)),
-      published_(std::make_shared<const std::string>()) {
-  cgroup_collectors_ = NewCgroupCollectors(layout_, &table_, &reader_, config_.proc_root);
+      reader_(std::min<size_t>(RaiseFdLimitAndBudget(), config_.max_open_files)) {
+  cgroup_collectors_ = NewCgroupCollectors(layout_, &table_, &reader_, config_.proc_root, &tree_watch_);
   node_collector_ = std::make_unique<NodeCollector>(config_.proc_root, &node_stats_, &reader_);
 
   std::vector<const Collector*> all = {cgroup_collectors_.activity.get(), cgroup_collectors_.network.get(),
@@ -156,42 +168,45 @@ Agent::Agent(AgentConfig config, CgroupLayout layout, const Clock& clock)
 void Agent::CollectOnce() {
   const auto start = clock_.Monotonic();
   const int64_t timestamp_ms = ToUnixMillis(clock_.Now());
-  const bool discovery = !discovered_once_ || start - last_discovery_ >= config_.discovery_interval;
-  if (discovery) {
-    last_discovery_ = start;
-    discovered_once_ = true;
-    if (pods_) table_.SetPods(pods_->Snapshot());
+  // A cgroup created or removed makes this a discovery cycle that walks the trees. Without such an
+  // event, discovery cycles re-read every file (limits, idle cgroups) but walk only on the safety
+  // cadence, or always when the inotify watches do not cover the trees.
+  const bool tree_changed = tree_watch_.Changed();
+  const bool discovery = !discovered_once_ || tree_changed || start - last_discovery_ >= config_.discovery_interval;
+  const bool walk = discovery && (!discovered_once_ || tree_changed || !tree_watch_.complete() ||
+                                  start - last_walk_ >= kWalkSafetyFactor * config_.discovery_interval);
+  {
+    // Scrapes render from the table and the node stats (ExpositionParts): they wait for the
+    // cycle's reads to finish, and never see a half-read cycle.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (discovery) {
+      last_discovery_ = start;
+      discovered_once_ = true;
+      if (pods_) table_.SetPods(pods_->Snapshot());
+    }
+    if (walk) {
+      last_walk_ = start;
+      metrics_->walks->Increment();
+    }
+    // A discovery cycle reads every file, so it restarts the detail cadence too.
+    const bool detail = discovery || start - last_detail_ >= config_.detail_interval;
+    if (detail) last_detail_ = start;
+    table_.BeginCycle(discovery, detail, walk);
+    if (config_.skip_idle_cgroups && cgroup_collectors_.activity) Run(cgroup_collectors_.activity.get());
+    table_.StartReads();
+    for (const auto& c : cgroup_collectors_.hierarchies) Run(c.get());
+    table_.EndCycle();  // the network collector works on this cycle's membership
+    Run(cgroup_collectors_.network.get());
+    Run(node_collector_.get());
+    ++cycles_;
   }
-  // A discovery cycle reads every file, so it restarts the detail cadence too.
-  const bool detail = discovery || start - last_detail_ >= config_.detail_interval;
-  if (detail) last_detail_ = start;
-  table_.BeginCycle(discovery, detail);
-  if (config_.skip_idle_cgroups && cgroup_collectors_.activity) Run(cgroup_collectors_.activity.get());
-  table_.StartReads();
-  for (const auto& c : cgroup_collectors_.hierarchies) Run(c.get());
-  table_.EndCycle();  // the network collector works on this cycle's membership
   if (pods_ && table_.TakeUnknownPod()) pods_->RequestRefresh();
   // Membership and labels change only on discovery cycles.
   if (discovery && directives_) directives_->SetCgroups(ServiceCgroupsFromTable(table_));
-  Run(cgroup_collectors_.network.get());
-  Run(node_collector_.get());
-  std::shared_ptr<std::string> text = std::move(spare_);
-  if (!text) text = std::make_shared<std::string>();
-  text->clear();
-  WriteCgroupExposition(table_, node_stats_, text.get());
-  WriteNodeExposition(node_stats_, config_.node, text.get());
   if (pusher_) Push(timestamp_ms);
   metrics_->cgroups_tracked->Set(static_cast<double>(table_.included().size()));
   metrics_->cgroups_seen->Set(static_cast<double>(table_.size()));
   metrics_->open_fds->Set(static_cast<double>(CgroupFileReader::GlobalOpenFds()));
-  std::shared_ptr<const std::string> previous;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    previous = std::move(published_);
-    published_ = std::move(text);
-  }
-  // Reuse the previous buffer when no HTTP thread still reads it.
-  if (previous.use_count() == 1) spare_ = std::const_pointer_cast<std::string>(previous);
   metrics_->cycle_seconds->Observe(std::chrono::duration<double>(clock_.Monotonic() - start).count());
   ready_.store(true);
 }
@@ -214,12 +229,28 @@ void Agent::Run(Collector* collector) {
   if (errors > 0) metrics_->read_errors.at(collector)->Increment(static_cast<double>(errors));
 }
 
+// Rendered when asked rather than every cycle, into one buffer reused while no scrape still
+// sends it: with Kubernetes' labels the text is megabytes, and keeping one copy instead of a
+// published and a spare one is what holds the agent's memory down. Scrapes of the same cycle
+// share one rendering; an agent nobody scrapes renders nothing.
+std::shared_ptr<const std::string> Agent::RenderCollected() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (render_buffer_ && rendered_cycle_ == cycles_) return render_buffer_;
+  // use_count 1: no scrape sends the last rendering any more, so its storage is reused (no
+  // allocation, no page faults); otherwise a scrape is still sending it, and this one gets its own.
+  std::shared_ptr<std::string> text =
+      render_buffer_.use_count() == 1 ? std::move(render_buffer_) : std::make_shared<std::string>();
+  text->clear();
+  WriteCgroupExposition(table_, node_stats_, text.get());
+  WriteNodeExposition(node_stats_, config_.node, text.get());
+  render_buffer_ = text;
+  rendered_cycle_ = cycles_;
+  return text;
+}
+
 std::vector<std::shared_ptr<const std::string>> Agent::ExpositionParts() const {
   std::vector<std::shared_ptr<const std::string>> parts;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    parts.push_back(published_);
-  }
+  parts.push_back(RenderCollected());
   parts.push_back(scrapes_->Latest());
   std::ostringstream self;
   prometheus::TextSerializer().Serialize(self, metrics_->registry.Collect());

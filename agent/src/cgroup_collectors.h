@@ -11,12 +11,13 @@
 namespace prescale::agent {
 
 // The shared part of the cgroup collectors: which cgroups to read this cycle
-// (all it walks on a discovery cycle, else the included ones) and file reads
-// that count errors.
+// (all it walks on a cycle that walks the trees, else the included ones) and
+// file reads that count errors.
 class CgroupHierarchyCollector : public Collector {
  public:
-  CgroupHierarchyCollector(CgroupHierarchy hierarchy, CgroupTable* table, CgroupFileReader* reader)
-      : hierarchy_(std::move(hierarchy)), table_(table), reader_(reader), walker_(hierarchy_.dir) {}
+  CgroupHierarchyCollector(CgroupHierarchy hierarchy, CgroupTable* table, CgroupFileReader* reader,
+                           CgroupTreeWatch* watch = nullptr)
+      : hierarchy_(std::move(hierarchy)), table_(table), reader_(reader), walker_(hierarchy_.dir, watch) {}
   uint64_t Collect() final;
 
  protected:
@@ -61,7 +62,7 @@ class CgroupHierarchyCollector : public Collector {
 
 class CgroupV1Collector final : public CgroupHierarchyCollector {
  public:
-  CgroupV1Collector(CgroupHierarchy hierarchy, CgroupTable* table, CgroupFileReader* reader);
+  CgroupV1Collector(CgroupHierarchy hierarchy, CgroupTable* table, CgroupFileReader* reader, CgroupTreeWatch* watch);
   std::string_view name() const override { return "cgroup_v1"; }
 
  private:

@@ -25,11 +25,16 @@ TrackedCgroup::~TrackedCgroup() {
   }
 }
 
-void CgroupTable::BeginCycle(bool discovery, bool detail) {
+void CgroupTable::BeginCycle(bool discovery, bool detail, bool walk) {
   ++generation_;
   discovering_ = discovery;
+  walking_ = discovery && walk;
   detailing_ = discovery || detail;  // Touch() forgets every value: all must be read again
-  if (discovery) return;             // Touch() resets each cgroup it finds
+  if (walking_) return;              // Touch() resets each cgroup it finds
+  if (discovery) {                   // no walk: every known cgroup stays and is read in full, as if touched
+    for (auto& [path, cg] : entries_) Reset(cg.get());
+    return;
+  }
   for (TrackedCgroup* cg : included_) {
     cg->generation = generation_;
     cg->refresh = true;  // unless the activity probe finds it idle
@@ -60,12 +65,14 @@ TrackedCgroup* CgroupTable::Touch(std::string_view path) {
     it = entries_.emplace(cg->path, std::move(cg)).first;
   }
   TrackedCgroup* cg = it->second.get();
-  if (cg->generation != generation_) {
-    cg->generation = generation_;
-    cg->refresh = true;
-    cg->stats.Reset(0);
-  }
+  if (cg->generation != generation_) Reset(cg);
   return cg;
+}
+
+void CgroupTable::Reset(TrackedCgroup* cg) const {
+  cg->generation = generation_;
+  cg->refresh = true;
+  cg->stats.Reset(0);
 }
 
 void CgroupTable::MapInto(TrackedCgroup* cg, bool report_unknown) {

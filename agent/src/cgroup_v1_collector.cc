@@ -15,7 +15,7 @@ constexpr uint64_t kV1NoLimit = 1ULL << 62;
 
 uint64_t CgroupHierarchyCollector::Collect() {
   errors_ = 0;
-  if (table_->discovering()) {
+  if (table_->walking()) {
     walker_.Walk([this](std::string_view path) {
       TrackedCgroup* cg = table_->Touch(path);
       if (cg != nullptr && cg->included) ReadCgroup(*cg);
@@ -106,8 +106,9 @@ void CgroupHierarchyCollector::DeriveWorkingSet(CgroupStats& s) {
       s.mem_usage_bytes > s.mem_inactive_file_bytes ? s.mem_usage_bytes - s.mem_inactive_file_bytes : 0;
 }
 
-CgroupV1Collector::CgroupV1Collector(CgroupHierarchy hierarchy, CgroupTable* table, CgroupFileReader* reader)
-    : CgroupHierarchyCollector(std::move(hierarchy), table, reader) {
+CgroupV1Collector::CgroupV1Collector(CgroupHierarchy hierarchy, CgroupTable* table, CgroupFileReader* reader,
+                                     CgroupTreeWatch* watch)
+    : CgroupHierarchyCollector(std::move(hierarchy), table, reader, watch) {
   const long ticks = ::sysconf(_SC_CLK_TCK);
   ns_per_tick_ = ticks > 0 ? 1'000'000'000ULL / static_cast<uint64_t>(ticks) : 10'000'000ULL;
 }

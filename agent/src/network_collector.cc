@@ -96,13 +96,13 @@ uint64_t NetworkCollector::Collect() {
 }
 
 CgroupCollectors NewCgroupCollectors(const CgroupLayout& layout, CgroupTable* table, CgroupFileReader* reader,
-                                     const std::string& proc_root) {
+                                     const std::string& proc_root, CgroupTreeWatch* watch) {
   CgroupCollectors out;
   for (const CgroupHierarchy& h : layout.hierarchies) {
     if (h.v2) {
-      out.hierarchies.push_back(std::make_unique<CgroupV2Collector>(h, table, reader));
+      out.hierarchies.push_back(std::make_unique<CgroupV2Collector>(h, table, reader, watch));
     } else {
-      out.hierarchies.push_back(std::make_unique<CgroupV1Collector>(h, table, reader));
+      out.hierarchies.push_back(std::make_unique<CgroupV1Collector>(h, table, reader, watch));
     }
     // The activity probe reads cpuacct on v1 and hybrid hosts, cpu.stat on pure v2.
     if (!out.activity && ((h.controllers & kCtrlCpuacct) != 0 || layout.kind == CgroupLayoutKind::kV2)) {

@@ -340,6 +340,43 @@ TEST(AgentCollect, NewCgroupAppearsInTheNextCycle) {
   EXPECT_EQ(e.Value("container_cpu_usage_seconds_total", api), 1.5);
 }
 
+// The trees are walked when a cgroup comes or goes (inotify), not on every discovery: a discovery
+// without a change re-reads every file (a new limit shows) without walking, and a cgroup created or
+// removed shows at the next cycle, before the discovery interval is up.
+TEST(AgentCollect, TreesAreWalkedWhenACgroupComesOrGoes) {
+  TempDir dir;
+  testing::CopyTree(Fixture("cgroup_v2"), dir.path());
+  AgentConfig config = FixtureConfig(dir.path());
+  config.discovery_interval = DefaultAgentConfig().discovery_interval;
+  AgentOnFixture agent(std::move(config));
+  ASSERT_TRUE(agent.ok());
+  auto walks = [](const ParsedExposition& e) { return e.Value("prescale_agent_cgroup_walks_total", {}); };
+  const Labels web = CgroupLabels("/prescale/acme/web");
+  const Labels api = {{"id", "/prescale/acme/api"}, {"tenant", "acme"}, {"service", "api"}};
+  const ParsedExposition first = agent.Collect();
+  ASSERT_EQ(walks(first), 1);
+
+  dir.Write("prescale/acme/web/memory.max", "123456789\n");
+  agent.Advance(DefaultAgentConfig().discovery_interval);
+  const ParsedExposition rediscovered = agent.Collect();
+  EXPECT_EQ(walks(rediscovered), 1) << "nothing came or went: no walk";
+  EXPECT_EQ(rediscovered.Value("container_spec_memory_limit_bytes", web), 123456789) << "a discovery re-reads limits";
+
+  std::filesystem::copy(dir.path() + "/prescale/acme/web", dir.path() + "/prescale/acme/api");
+  const ParsedExposition created = agent.Collect();  // no time passed: the event alone
+  EXPECT_EQ(walks(created), 2);
+  EXPECT_FALSE(created.Find("container_cpu_usage_seconds_total", api).empty());
+
+  std::filesystem::remove_all(dir.path() + "/prescale/acme/api");
+  const ParsedExposition removed = agent.Collect();
+  EXPECT_EQ(walks(removed), 3);
+  EXPECT_TRUE(removed.Find("container_cpu_usage_seconds_total", api).empty());
+  EXPECT_EQ(ReadErrors(removed, "cgroup_v2"), 0);
+
+  const ParsedExposition quiet = agent.Collect();
+  EXPECT_EQ(walks(quiet), 3) << "a cycle without a change does not walk";
+}
+
 TEST(AgentCollect, CountersFollowTheFilesAcrossCycles) {
   TempDir dir;
   testing::CopyTree(Fixture("cgroup_v2"), dir.path());

@@ -1,6 +1,6 @@
 // Agent: prescale-agent's wiring. Owns the collectors, the cgroup table, the
 // node stats, the scrape manager and the self metrics; runs collection cycles
-// and publishes each cycle's exposition, serialised once. Exposition() and
+// and renders the latest cycle's exposition when it is asked for. Exposition() and
 // ready() may be called from any thread (the HTTP server's); CollectOnce()
 // from one collection thread at a time.
 #pragma once
@@ -81,6 +81,7 @@ class Agent {
   CgroupTable table_;
   CgroupFileReader reader_;
   NodeStats node_stats_;
+  CgroupTreeWatch tree_watch_;  // before the collectors, whose walkers add to it
   CgroupCollectors cgroup_collectors_;
   std::unique_ptr<Collector> node_collector_;
 
@@ -102,11 +103,16 @@ class Agent {
   // After metrics_ (its metrics live there); destroyed first, restoring every capped cgroup.
   std::unique_ptr<DirectiveLoop> directives_;
 
+  // Guards table_, node_stats_ and the cycle count while a cycle reads them and a scrape renders them.
   mutable std::mutex mu_;
-  std::shared_ptr<const std::string> published_;
-  std::shared_ptr<std::string> spare_;
+  uint64_t cycles_ = 0;
+  // The last rendering, of cycle rendered_cycle_; its buffer is reused by the next one.
+  std::shared_ptr<const std::string> RenderCollected() const;
+  mutable std::shared_ptr<std::string> render_buffer_;
+  mutable uint64_t rendered_cycle_ = 0;
   std::atomic<bool> ready_{false};
   std::chrono::steady_clock::time_point last_discovery_{};
+  std::chrono::steady_clock::time_point last_walk_{};
   std::chrono::steady_clock::time_point last_detail_{};  // the last cycle that read the costly files
   bool discovered_once_ = false;
 

@@ -90,17 +90,20 @@ class CgroupTable {
   CgroupTable(const CgroupMapper& mapper, std::string node, uint64_t max_cgroups)
       : mapper_(mapper), node_(std::move(node)), max_cgroups_(max_cgroups) {}
 
-  // Starts a cycle. A discovery cycle walks the hierarchies (collectors
-  // Touch() what they find) and re-reads spec files; other cycles only
+  // Starts a cycle. A discovery cycle re-reads every included cgroup's files,
+  // spec files too, and re-maps cgroups when the pod index changed; with
+  // `walk` it also walks the hierarchies (collectors Touch() what they find,
+  // EndCycle() forgets the rest), else the membership stays. Other cycles only
   // re-read the included cgroups' usage through their open descriptors, and
-  // the costly files (kDetailFields) only when `detail`. A discovery cycle
-  // reads everything.
-  void BeginCycle(bool discovery, bool detail = true);
+  // the costly files (kDetailFields) only when `detail`.
+  void BeginCycle(bool discovery, bool detail = true, bool walk = true);
   // Between discoveries, after the activity probe: forgets the usage of the
   // cgroups about to be read (refresh), keeps the idle ones', and keeps
   // the spec fields and, unless this is a detail cycle, the detail fields.
   void StartReads();
   bool discovering() const { return discovering_; }
+  // A discovery cycle that walks the hierarchies.
+  bool walking() const { return walking_; }
   // The costly files (kDetailFields) are read this cycle.
   bool detailing() const { return detailing_; }
   // The entry for `path`, created and mapped on first sight; its stats are
@@ -131,6 +134,8 @@ class CgroupTable {
   // Maps cg->path into cg's labels and label lists and whether it is included; with
   // report_unknown, a pod or container the pod index lacks sets unknown_pod_.
   void MapInto(TrackedCgroup* cg, bool report_unknown);
+  // Marks cg touched this cycle, to be read in full.
+  void Reset(TrackedCgroup* cg) const;
 
   const CgroupMapper& mapper_;
   std::shared_ptr<const PodIndex> pods_;
@@ -142,6 +147,7 @@ class CgroupTable {
   uint64_t max_cgroups_;
   uint64_t generation_ = 0;
   bool discovering_ = true;
+  bool walking_ = true;
   bool detailing_ = true;
   bool membership_changed_ = false;
   std::unordered_map<std::string, std::unique_ptr<TrackedCgroup>, Hash, std::equal_to<>> entries_;

@@ -26,9 +26,10 @@ struct ScrapeTarget {
 struct AgentConfig {
   std::string listen = "0.0.0.0:9560";
   std::chrono::milliseconds interval{5000};
-  // How often the cgroup trees are walked for new and removed cgroups, and
-  // limits re-read; between walks only the known cgroups' usage is read.
-  // 0: every cycle.
+  // How often every known cgroup is read in full and limits re-read; between
+  // discoveries only the known cgroups' usage is read. The trees are walked
+  // for new and removed cgroups when inotify reports one, and every 10
+  // discovery intervals. 0: every cycle.
   std::chrono::milliseconds discovery_interval{10000};
   // Between discoveries, re-read only the CPU usage of cgroups that used no
   // CPU since the last cycle (their other values are at most one discovery
