@@ -8,6 +8,8 @@ find_package(PkgConfig REQUIRED)
 find_package(Protobuf REQUIRED)
 find_package(Snappy CONFIG REQUIRED)
 find_package(ZLIB REQUIRED)
+# Asio and Beast (header-only; Debian libboost-dev): the agent's HTTP client.
+find_package(Boost 1.74 REQUIRED)
 if(PRESCALE_TESTS)
   find_package(GTest CONFIG REQUIRED)
 endif()

@@ -1,5 +1,6 @@
 #include "prescale/agent/agent.h"
 
+#include <malloc.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -90,7 +91,7 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, const Clock& cl
 
 void Agent::CreatePodWatcher(const Clock& clock) {
   pods_ =
-      std::make_unique<PodWatcher>(config_.pods, config_.node, clock, http::NewCurlHttpClient(), &metrics_->registry);
+      std::make_unique<PodWatcher>(config_.pods, config_.node, clock, http::NewBeastHttpClient(), &metrics_->registry);
   // One read before the first cycle, so its series carry their pods' labels from the start. A
   // source that does not answer is no reason not to start: the pods are labelled by UID until it
   // does (the watcher thread keeps trying).
@@ -112,7 +113,7 @@ Status Agent::CreatePusher(const Clock& clock, const PusherOptions* push_tuning)
   options.url = c.aggregator_url;
   options.token_file = c.token_file;
   options.ca_file = c.ca_file;
-  auto pusher = Pusher::Create(std::move(options), http::NewCurlHttpClient(), std::move(spool).value(), clock,
+  auto pusher = Pusher::Create(std::move(options), http::NewBeastHttpClient(), std::move(spool).value(), clock,
                                &metrics_->registry);
   if (!pusher.ok()) return pusher.status();
   pusher_ = std::move(pusher).value();
@@ -160,9 +161,9 @@ Agent::Agent(AgentConfig config, CgroupLayout layout, const Clock& clock)
                                        node_collector_.get()};
   for (const auto& c : cgroup_collectors_.hierarchies) all.push_back(c.get());
   metrics_ = std::make_unique<Metrics>(all, CgroupLayoutKindName(layout_.kind));
-  // libcurl's initialisation costs megabytes of memory: only pay it when there is something to scrape.
+  // No client (no connection cache, no resolver thread) when there is nothing to scrape.
   scrapes_ = std::make_unique<ScrapeManager>(
-      config_, config_.scrape_targets.empty() ? nullptr : http::NewCurlHttpClient(), &metrics_->registry, clock_);
+      config_, config_.scrape_targets.empty() ? nullptr : http::NewBeastHttpClient(), &metrics_->registry, clock_);
 }
 
 void Agent::CollectOnce() {
@@ -207,6 +208,9 @@ void Agent::CollectOnce() {
   metrics_->cgroups_tracked->Set(static_cast<double>(table_.included().size()));
   metrics_->cgroups_seen->Set(static_cast<double>(table_.size()));
   metrics_->open_fds->Set(static_cast<double>(CgroupFileReader::GlobalOpenFds()));
+  // A discovery cycle (and the pod list read before it) leaves freed memory in the middle of the
+  // heap, which glibc does not give back on its own; the agent runs on every node.
+  if (discovery) ::malloc_trim(0);
   metrics_->cycle_seconds->Observe(std::chrono::duration<double>(clock_.Monotonic() - start).count());
   ready_.store(true);
 }

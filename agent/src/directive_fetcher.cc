@@ -2,7 +2,7 @@
 
 namespace prescale::agent {
 
-DirectiveFetcher::DirectiveFetcher() : client_(http::NewCurlHttpClient()) {}
+DirectiveFetcher::DirectiveFetcher() : client_(http::NewBeastHttpClient()) {}
 
 DirectiveFetcher::~DirectiveFetcher() = default;
 

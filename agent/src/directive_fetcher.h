@@ -1,6 +1,6 @@
 // DirectiveFetcher (private to agent_lib): one GET of the aggregator's
 // directives with the agent's bearer token, through shared/http's HttpClient
-// (libcurl loaded at run time, a kept-alive connection). One thread at a time.
+// (Beast, a kept-alive connection). One thread at a time.
 #pragma once
 
 #include <chrono>

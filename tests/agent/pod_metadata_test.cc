@@ -1,7 +1,7 @@
 // PodWatcher against a stand-in kubelet (tests/agent/kubelet_stand_in.h: no
 // kubelet or API server can run on this machine, so a real HTTP server on
 // 127.0.0.1 answers with PodList JSON shaped as the Kubernetes API
-// reference's). The watcher's HTTP client is the real one (libcurl).
+// reference's). The watcher's HTTP client is the agent's real one (Beast).
 #include "prescale/agent/pod_metadata.h"
 
 #include <gtest/gtest.h>
@@ -48,7 +48,7 @@ class PodWatcherTest : public ::testing::Test {
     o.url = std::move(url);
     o.token_file = token_file_;
     o.timeout = 2s;
-    return std::make_unique<PodWatcher>(o, "node-1", clock_, http::NewCurlHttpClient(), &registry_);
+    return std::make_unique<PodWatcher>(o, "node-1", clock_, http::NewBeastHttpClient(), &registry_);
   }
 
   std::string Metrics() {
@@ -122,7 +122,7 @@ TEST_F(PodWatcherTest, ASlowSourceTimesOutAndTheLastGoodAnswerStays) {
   o.kind = PodSourceOptions::Kind::kKubeletReadOnly;
   o.url = kubelet_.base() + "/pods";
   o.timeout = 300ms;
-  PodWatcher watcher(o, "node-1", clock_, http::NewCurlHttpClient(), nullptr);
+  PodWatcher watcher(o, "node-1", clock_, http::NewBeastHttpClient(), nullptr);
   ASSERT_TRUE(watcher.RefreshOnce().ok());
   kubelet_.Hold();
   const Status s = watcher.RefreshOnce();
@@ -136,7 +136,7 @@ TEST_F(PodWatcherTest, AMissingTokenFileIsAnErrorThatNamesIt) {
   o.kind = PodSourceOptions::Kind::kKubelet;
   o.url = kubelet_.base() + "/pods";
   o.token_file = dir_.path() + "/no-such-token";
-  PodWatcher watcher(o, "node-1", clock_, http::NewCurlHttpClient(), nullptr);
+  PodWatcher watcher(o, "node-1", clock_, http::NewBeastHttpClient(), nullptr);
   const Status s = watcher.RefreshOnce();
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("no-such-token"), std::string::npos) << s.ToString();
@@ -160,7 +160,7 @@ TEST_F(PodWatcherTest, AnUnknownPodBringsAReadAfterTheLeastInterval) {
   o.url = kubelet_.base() + "/pods";
   o.refresh_interval = 60s;
   o.min_refresh_interval = 5s;
-  PodWatcher watcher(o, "node-1", clock_, http::NewCurlHttpClient(), nullptr);
+  PodWatcher watcher(o, "node-1", clock_, http::NewBeastHttpClient(), nullptr);
   watcher.Start();
   ASSERT_TRUE(prescale::testing::PollUntil([&] { return kubelet_.requests() == 1; }, 10s));
   ASSERT_TRUE(clock_.AwaitWaiters(1));  // waiting for the 60 s refresh

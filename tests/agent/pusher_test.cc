@@ -218,7 +218,7 @@ class PusherTest : public ::testing::Test {
       o.backoff_base = 5ms;
       o.backoff_cap = 40ms;
     }
-    auto p = Pusher::Create(std::move(o), http::NewCurlHttpClient(), std::move(spool), clock_,
+    auto p = Pusher::Create(std::move(o), http::NewBeastHttpClient(), std::move(spool), clock_,
                             (registry ? registry : registry_).get());
     EXPECT_TRUE(p.ok()) << p.status().ToString();
     return p.ok() ? std::move(p).value() : nullptr;
@@ -377,7 +377,7 @@ TEST_F(PusherTest, AFullSpoolDropsTheOldestBatchesAndCountsThem) {
   PusherOptions o = RecordingSleeps();
   o.url = "http://127.0.0.1:" + std::to_string(port) + "/api/v1/write";
   o.queue_capacity = 1;
-  auto pusher = Pusher::Create(o, http::NewCurlHttpClient(), std::move(spool).value(), clock_, registry_.get());
+  auto pusher = Pusher::Create(o, http::NewBeastHttpClient(), std::move(spool).value(), clock_, registry_.get());
   ASSERT_TRUE(pusher.ok());
   for (int i = 0; i < 100; ++i) (*pusher)->Enqueue(MakeBatch(i, Base()));  // not started: nothing leaves
   EXPECT_GT(Metric("prescale_agent_samples_dropped_total", {{"reason", "spool_full"}}), 0);
@@ -477,7 +477,7 @@ TEST_F(PusherTest, AnUnreadableOrEmptyTokenFileIsAnErrorNamingIt) {
     PusherOptions o;
     o.url = "http://127.0.0.1:1/api/v1/write";
     o.token_file = path;
-    auto p = Pusher::Create(o, http::NewCurlHttpClient(), std::move(Spool::Open(so, clock_)).value(), clock_,
+    auto p = Pusher::Create(o, http::NewBeastHttpClient(), std::move(Spool::Open(so, clock_)).value(), clock_,
                             registry_.get());
     ASSERT_FALSE(p.ok());
     EXPECT_NE(p.status().message().find(path), std::string::npos) << p.status().message();

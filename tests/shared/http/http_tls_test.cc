@@ -6,6 +6,8 @@
 
 #include <cstdio>
 #include <memory>
+#include <ostream>
+#include <string>
 
 #include "prescale/http/http_client.h"
 #include "prescale/http/http_server.h"
@@ -83,9 +85,17 @@ class HttpsServerTest : public ::testing::Test {
 
   static std::vector<Route> Routes() {
     std::vector<Route> routes;
-    routes.push_back({"POST", "/echo/{word}", [](const HttpRequest& r) {
+    for (const char* method : {"POST", "PATCH"}) {
+      routes.push_back({method, "/echo/{word}", [](const HttpRequest& r) {
+                          HttpResponse resp;
+                          resp.body = std::string(r.PathParam("word")) + ":" + r.body;
+                          return resp;
+                        }});
+    }
+    // GET answers with the Authorization header the client sent.
+    routes.push_back({"GET", "/echo/{word}", [](const HttpRequest& r) {
                         HttpResponse resp;
-                        resp.body = std::string(r.PathParam("word")) + ":" + r.body;
+                        resp.body = std::string(r.PathParam("word")) + ":" + std::string(r.Header("Authorization"));
                         return resp;
                       }});
     return routes;
@@ -97,12 +107,28 @@ class HttpsServerTest : public ::testing::Test {
   std::string other_key_;
 };
 
-TEST_F(HttpsServerTest, ServesHttpsOnTheBoundPortAndRefusesPlainHttp) {
+// The server's HTTPS as both clients see it (libcurl's and Boost.Beast's).
+struct ClientKind {
+  const char* name;
+  std::unique_ptr<HttpClient> (*make)();
+};
+void PrintTo(const ClientKind& kind, std::ostream* os) { *os << kind.name; }
+
+class HttpsServerClientTest : public HttpsServerTest, public ::testing::WithParamInterface<ClientKind> {};
+
+std::string ClientName(const ::testing::TestParamInfo<ClientKind>& param) { return param.param.name; }
+
+INSTANTIATE_TEST_SUITE_P(Clients, HttpsServerClientTest,
+                         ::testing::Values(ClientKind{"Curl", NewCurlHttpClient},
+                                           ClientKind{"Beast", NewBeastHttpClient}),
+                         ClientName);
+
+TEST_P(HttpsServerClientTest, ServesHttpsOnTheBoundPortAndRefusesPlainHttp) {
   auto server = HttpServer::Start(Options(cert_, key_), Routes());
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const int port = (*server)->port();
   ASSERT_GT(port, 0);
-  auto client = NewCurlHttpClient();
+  auto client = GetParam().make();
   PostOptions post;
   post.ca_file = cert_;
   post.timeout = std::chrono::milliseconds(5000);
@@ -112,11 +138,90 @@ TEST_F(HttpsServerTest, ServesHttpsOnTheBoundPortAndRefusesPlainHttp) {
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->body, "hi:payload");
   }
-  auto plain = NewCurlHttpClient()->Post("http://127.0.0.1:" + std::to_string(port) + "/echo/hi", "payload", post);
+  auto plain = GetParam().make()->Post("http://127.0.0.1:" + std::to_string(port) + "/echo/hi", "payload", post);
   EXPECT_FALSE(plain.ok()) << "plain HTTP got status " << plain->status;
   // Without the CA the client refuses the self-signed certificate.
-  auto untrusted = NewCurlHttpClient()->Post("https://127.0.0.1:" + std::to_string(port) + "/echo/hi", "x", {});
-  EXPECT_FALSE(untrusted.ok());
+  auto untrusted = GetParam().make()->Post("https://127.0.0.1:" + std::to_string(port) + "/echo/hi", "x", {});
+  ASSERT_FALSE(untrusted.ok());
+  EXPECT_EQ(untrusted.status().code(), StatusCode::kUnavailable);
+  (*server)->Stop();
+}
+
+// A certificate signed by another key does not pass for the trusted one.
+TEST_P(HttpsServerClientTest, RefusesACertificateTheCaFileDoesNotVouchFor) {
+  KeyPtr other = NewKey();
+  ASSERT_NE(other, nullptr);
+  const std::string other_cert = dir_.path() + "/other-cert.pem";
+  const std::string other_key = dir_.path() + "/other-pair-key.pem";
+  ASSERT_TRUE(WriteSelfSignedCert(other.get(), other_cert));
+  ASSERT_TRUE(WriteKey(other.get(), other_key));
+  auto server = HttpServer::Start(Options(other_cert, other_key), Routes());
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  PostOptions post;
+  post.ca_file = cert_;  // the first pair's: same names, another key
+  auto r = GetParam().make()->Post("https://127.0.0.1:" + std::to_string((*server)->port()) + "/echo/hi", "x", post);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  (*server)->Stop();
+}
+
+TEST_P(HttpsServerClientTest, GetTrustsItsCaFileAndSendsItsHeaders) {
+  auto server = HttpServer::Start(Options(cert_, key_), Routes());
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const std::string url = "https://127.0.0.1:" + std::to_string((*server)->port()) + "/echo/hi";
+  GetOptions options;
+  options.ca_file = cert_;
+  options.headers = {{"Authorization", "Bearer over-tls"}};
+  auto r = GetParam().make()->Get(url, options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "hi:Bearer over-tls");
+  // Without the CA file the self-signed certificate is refused, unless the caller opts out of
+  // verification (a kubelet's self-signed serving certificate).
+  auto untrusted = GetParam().make()->Get(url, GetOptions{});
+  ASSERT_FALSE(untrusted.ok());
+  EXPECT_EQ(untrusted.status().code(), StatusCode::kUnavailable);
+  GetOptions insecure;
+  insecure.insecure_skip_verify = true;
+  auto unverified = GetParam().make()->Get(url, insecure);
+  ASSERT_TRUE(unverified.ok()) << unverified.status().ToString();
+  EXPECT_EQ(unverified->status, 200);
+  PostOptions patch;
+  patch.ca_file = cert_;
+  auto p = GetParam().make()->Send("PATCH", url, "{}", patch);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->body, "hi:{}");
+  (*server)->Stop();
+}
+
+TEST_P(HttpsServerClientTest, ChecksTheHostNameUnlessTheCallerOptsOut) {
+  auto server = HttpServer::Start(Options(cert_, key_), Routes());
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  // The certificate names 127.0.0.1 only; "localhost" reaches the same server.
+  const std::string url = "https://localhost:" + std::to_string((*server)->port()) + "/echo/hi";
+  GetOptions options;
+  options.ca_file = cert_;
+  auto wrong_name = GetParam().make()->Get(url, options);
+  ASSERT_FALSE(wrong_name.ok());
+  EXPECT_EQ(wrong_name.status().code(), StatusCode::kUnavailable);
+  options.insecure_skip_verify = true;
+  auto r = GetParam().make()->Get(url, options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  (*server)->Stop();
+}
+
+TEST_P(HttpsServerClientTest, FailsOnACaFileThatCannotBeRead) {
+  auto server = HttpServer::Start(Options(cert_, key_), Routes());
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  GetOptions options;
+  options.ca_file = dir_.path() + "/missing-ca.pem";
+  auto r = GetParam().make()->Get("https://127.0.0.1:" + std::to_string((*server)->port()) + "/echo/hi", options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  if (std::string(GetParam().name) == "Beast") {  // curl's message does not name the file
+    EXPECT_NE(r.status().message().find(options.ca_file), std::string::npos) << r.status().message();
+  }
   (*server)->Stop();
 }
 
