@@ -57,6 +57,7 @@ void Aggregator::UseControlStore(std::unique_ptr<ControlStore> store) {
   dispatcher_ = std::make_unique<ActionDispatcher>(control_store_.get(), clock_, DispatcherOptions{});
   for (auto& [type, executor] : executors_(config_, clock_)) dispatcher_->AddExecutor(type, std::move(executor));
   decisions_->OnActionsQueued([d = dispatcher_.get()] { d->Notify(); });
+  decisions_->ReadHoldsFrom([d = dispatcher_.get()] { return d->Holds(); });
   scaling_api_ = std::make_unique<ScalingApi>(decisions_.get(), &store_, control_store_.get(), &triggers_, clock_,
                                               ScalingApiOptions{.directive_lease = config_.directive_lease});
   control_api_ = std::make_unique<ControlApi>(control_store_.get(), clock_);

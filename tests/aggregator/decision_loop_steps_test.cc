@@ -394,6 +394,61 @@ TEST_F(DecisionStepsTest, RecommendOnlyIsRecordedWhenTheRecommendationChangesAnd
   EXPECT_EQ(notified_, 0);
 }
 
+TEST_F(DecisionStepsTest, AHeldServiceIsDecidedAsRecommendOnlyAndSaysWhyUntilTheHoldEnds) {
+  Seed(ObjectKind::kTenant, R"({"name":"acme"})");
+  Seed(ObjectKind::kService,
+       std::string(kWeb) + R"(,"executor":{"type":"kubernetes","namespace":"acme","kind":"Deployment","name":"web"}})",
+       "acme");
+  Use("acme", "web", 3);
+  const std::string why = "HorizontalPodAutoscaler acme/web-hpa scales this Deployment; prescale recommends only";
+  ServiceHolds holds = {{{"acme", "web"}, {{"hpa_conflict", "HorizontalPodAutoscaler acme/web-hpa", why}, 1234}}};
+  auto loop = Loop();
+  loop->ReadHoldsFrom([&holds] { return holds; });
+  for (int tick = 0; tick < 3; ++tick) {
+    ASSERT_TRUE(loop->Run().ok());
+    clock_.Advance(10s);
+  }
+  ServiceHolds held;
+  std::vector<Decision> d = loop->Latest("", &held);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_FALSE(d[0].execute);
+  EXPECT_EQ(d[0].from_replicas, 2);
+  EXPECT_EQ(d[0].to_replicas, 6) << d[0].reason;
+  EXPECT_THAT(d[0].reason, ::testing::EndsWith("; " + why));
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held.begin()->second.refusal.reason, "hpa_conflict");
+  EXPECT_EQ(held.begin()->second.since_ms, 1234);
+  EXPECT_TRUE(loop->Latest("other", &held).empty());
+  EXPECT_TRUE(held.empty()) << "another tenant's holds are not shown";
+  // Recorded as a recommendation (once), naming the executor that refuses and why; nothing queued.
+  const std::vector<AuditRecord> recommend = store_.audit("recommend");
+  ASSERT_EQ(recommend.size(), 1u);
+  EXPECT_THAT(recommend[0].message, HasSubstr(why));
+  EXPECT_THAT(recommend[0].after_json, HasSubstr(R"("replicas":6)"));
+  EXPECT_THAT(recommend[0].after_json, HasSubstr(R"("executor":"kubernetes")"));
+  EXPECT_THAT(recommend[0].after_json,
+              HasSubstr(R"("hold":{"reason":"hpa_conflict","by":"HorizontalPodAutoscaler acme/web-hpa","message":")" +
+                        why + R"(","since":"1970-01-01T00:00:01.234Z"})"));
+  EXPECT_TRUE(store_.audit("scale").empty());
+  EXPECT_EQ(store_.OutboxBacklog()->first, 0);
+  EXPECT_FALSE(store_.status("acme", "web").has_value()) << "a recommendation sets no target";
+  EXPECT_EQ(notified_, 0);
+  // The hold ends: the next tick acts, with HPA's whole first step (the held
+  // ticks were not counted against the policy's rate limits).
+  holds.clear();
+  ASSERT_TRUE(loop->Run().ok());
+  d = loop->Latest("", &held);
+  EXPECT_TRUE(d[0].execute);
+  EXPECT_THAT(d[0].reason, Not(HasSubstr("HorizontalPodAutoscaler")));
+  EXPECT_TRUE(held.empty());
+  const std::vector<AuditRecord> scale = store_.audit("scale");
+  ASSERT_EQ(scale.size(), 1u);
+  EXPECT_THAT(scale[0].after_json, HasSubstr(R"("replicas":6)"));
+  EXPECT_THAT(scale[0].after_json, Not(HasSubstr("hold")));
+  EXPECT_EQ(store_.OutboxBacklog()->first, 1);
+  EXPECT_EQ(notified_, 1);
+}
+
 TEST_F(DecisionStepsTest, AStoredServiceThatDoesNotParseIsLoggedOncePerVersionAndSkipped) {
   Seed(ObjectKind::kTenant, R"({"name":"acme"})");
   Seed(ObjectKind::kService, std::string(kWeb) + "}", "acme");

@@ -2,10 +2,14 @@
 // RecordingExecutor with scripted outcomes, and a FakeClock moved by hand.
 // Delivery in queue order with a service's later actions held behind a retry,
 // exponential backoff (capped), giving up after give_up_after, failures that
-// are not retried, replicas the executor reports taken as current, and
-// RefreshReplicas.
+// are not retried, replicas the executor reports taken as current,
+// RefreshReplicas, and refusals: a service held to recommend-only while its
+// executor refuses (an HPA scales its target), until it would act again.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <mutex>
+#include <optional>
 
 #include "prescale/aggregator/actions/actions.h"
 #include "tests/support/aggregator/fake_control_store.h"
@@ -21,6 +25,55 @@ using ::testing::HasSubstr;
 using Outcome = ExecutionResult::Outcome;
 
 constexpr const char* kWebhook = R"("executor":{"type":"webhook","url":"http://127.0.0.1:9/scale"})";
+constexpr const char* kShop =
+    R"({"name":"shop","executor":{"type":"kubernetes","namespace":"acme","kind":"Deployment","name":"shop"}})";
+
+// An executor that refuses while a refusal is set, as the kubernetes one does
+// while an HPA scales the target, and acts otherwise; WouldRefuse answers the
+// same, or that it cannot tell. It reads back `current` replicas.
+class RefusingExecutor final : public Executor {
+ public:
+  static Refusal Hpa(const std::string& name) {
+    return {"hpa_conflict", "HorizontalPodAutoscaler acme/" + name,
+            "HorizontalPodAutoscaler acme/" + name + " scales this Deployment; prescale recommends only"};
+  }
+  void Refuse(std::optional<Refusal> refusal) {
+    std::lock_guard lock(mu_);
+    refusal_ = std::move(refusal);
+  }
+  void CannotTell(bool cannot) {
+    std::lock_guard lock(mu_);
+    cannot_tell_ = cannot;
+  }
+  int executed() const {
+    std::lock_guard lock(mu_);
+    return executed_;
+  }
+  int asked() const {
+    std::lock_guard lock(mu_);
+    return asked_;
+  }
+
+  ExecutionResult Execute(const Service&, const ScaleAction&) override {
+    std::lock_guard lock(mu_);
+    ++executed_;
+    if (refusal_) return {Outcome::kRefused, 0, refusal_->message, std::nullopt};
+    return {Outcome::kDone, 200, "set", std::nullopt};
+  }
+  Result<std::optional<Refusal>> WouldRefuse(const Service&) override {
+    std::lock_guard lock(mu_);
+    ++asked_;
+    if (cannot_tell_) return Status::Unavailable("GET .../horizontalpodautoscalers: 503");
+    return refusal_;
+  }
+  std::optional<int64_t> CurrentReplicas(const Service&, std::string*) override { return 3; }
+
+ private:
+  mutable std::mutex mu_;
+  std::optional<Refusal> refusal_;
+  bool cannot_tell_ = false;
+  int executed_ = 0, asked_ = 0;
+};
 
 class DispatcherTest : public ::testing::Test {
  protected:
@@ -228,6 +281,118 @@ TEST_F(DispatcherTest, RefreshReplicasReadsBackServicesWithNothingQueued) {
   EXPECT_THAT(webhook_->replica_reads(), ElementsAre("acme/web", "acme/api", "acme/web"));
   EXPECT_EQ(store_.status("acme", "web")->current, 7);
   EXPECT_EQ(store_.status("acme", "api")->target, 2);
+}
+
+class RefusalTest : public DispatcherTest {
+ protected:
+  RefusalTest() {
+    auto executor = std::make_unique<RefusingExecutor>();
+    k8s_ = executor.get();
+    dispatcher_.AddExecutor("kubernetes", std::move(executor));
+    Seed(ObjectKind::kService, kShop, "acme");
+    k8s_->Refuse(RefusingExecutor::Hpa("shop-hpa"));
+  }
+
+  std::optional<ServiceHold> Hold(const std::string& service) const {
+    const ServiceHolds holds = dispatcher_.Holds();
+    auto it = holds.find({"acme", service});
+    if (it == holds.end()) return std::nullopt;
+    return it->second;
+  }
+
+  RefusingExecutor* k8s_ = nullptr;
+};
+
+TEST_F(RefusalTest, ARefusedActionIsAuditedOnceHoldsTheServiceAndIsNeitherRetriedNorFailed) {
+  Queue("k1", "shop", 3, 6, "kubernetes");
+  EXPECT_EQ(store_.status("acme", "shop")->target, 6);
+  EXPECT_EQ(dispatcher_.RunOnce(), 1u);
+  EXPECT_TRUE(Outbox().empty()) << "not retried";
+  const std::vector<AuditRecord> refused = store_.audit("scale.refused");
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].request_id, "k1");
+  EXPECT_EQ(refused[0].actor, "executor");
+  EXPECT_EQ(refused[0].message,
+            "HorizontalPodAutoscaler acme/shop-hpa scales this Deployment; prescale recommends only");
+  EXPECT_EQ(refused[0].after_json, R"({"action_id":"k1","attempts":1,"executor":"kubernetes","reason":"hpa_conflict",)"
+                                   R"("by":"HorizontalPodAutoscaler acme/shop-hpa"})");
+  EXPECT_TRUE(store_.audit("scale.failed").empty());
+  EXPECT_TRUE(store_.audit("scale.delivered").empty());
+  // Held, since now, with the executor's own words.
+  const std::optional<ServiceHold> hold = Hold("shop");
+  ASSERT_TRUE(hold.has_value());
+  EXPECT_EQ(hold->refusal.reason, "hpa_conflict");
+  EXPECT_EQ(hold->refusal.by, "HorizontalPodAutoscaler acme/shop-hpa");
+  EXPECT_EQ(hold->since_ms, Now());
+  EXPECT_FALSE(Hold("web").has_value());
+  // The refused action set nothing: what runs is read back, and the next decision starts from it.
+  EXPECT_EQ(store_.status("acme", "shop")->current, 3);
+  EXPECT_EQ(store_.status("acme", "shop")->target, 3);
+  EXPECT_EQ(store_.status("acme", "shop")->current_source, "kubernetes");
+  // Counted apart from failures, so the failed-actions alert does not fire.
+  const std::string metrics = Metrics();
+  EXPECT_THAT(metrics, HasSubstr(R"(prescale_action_deliveries_total{executor="kubernetes",result="refused"} 1)"));
+  EXPECT_THAT(metrics, ::testing::Not(HasSubstr(R"(result="failed")")));
+}
+
+TEST_F(RefusalTest, TheHoldLastsWhileTheExecutorRefusesOrCannotTellAndEndsWhenItWouldAct) {
+  Queue("k1", "shop", 3, 6, "kubernetes");
+  ASSERT_EQ(dispatcher_.RunOnce(), 1u);
+  const int64_t since = Now();
+  // Still refused (by another HPA now): held since the first refusal, with the new words.
+  clock_.Advance(30s);
+  k8s_->Refuse(RefusingExecutor::Hpa("shop-hpa-2"));
+  dispatcher_.RefreshReplicas();
+  ASSERT_TRUE(Hold("shop").has_value());
+  EXPECT_EQ(Hold("shop")->since_ms, since);
+  EXPECT_EQ(Hold("shop")->refusal.by, "HorizontalPodAutoscaler acme/shop-hpa-2");
+  // The API server cannot be asked: what was known stays.
+  k8s_->CannotTell(true);
+  clock_.Advance(30s);
+  dispatcher_.RefreshReplicas();
+  EXPECT_TRUE(Hold("shop").has_value());
+  // The HPA is gone: the hold ends, and the next action is carried out.
+  k8s_->CannotTell(false);
+  k8s_->Refuse(std::nullopt);
+  clock_.Advance(30s);
+  dispatcher_.RefreshReplicas();
+  EXPECT_FALSE(Hold("shop").has_value());
+  EXPECT_EQ(k8s_->asked(), 4) << "once after the refusal, once per read-back while held";
+  const int asked = k8s_->asked();
+  dispatcher_.RefreshReplicas();
+  EXPECT_EQ(k8s_->asked(), asked) << "a service that is not held is not asked";
+  Queue("k2", "shop", 3, 6, "kubernetes");
+  EXPECT_EQ(dispatcher_.RunOnce(), 1u);
+  EXPECT_EQ(store_.audit("scale.delivered").size(), 1u);
+  EXPECT_EQ(store_.audit("scale.refused").size(), 1u);
+}
+
+TEST_F(RefusalTest, ADeliveredActionEndsTheHold) {
+  Queue("k1", "shop", 3, 6, "kubernetes");
+  ASSERT_EQ(dispatcher_.RunOnce(), 1u);
+  ASSERT_TRUE(Hold("shop").has_value());
+  // An action queued before the hold, carried out now that nothing refuses.
+  k8s_->Refuse(std::nullopt);
+  Queue("k2", "shop", 3, 5, "kubernetes");
+  ASSERT_EQ(dispatcher_.RunOnce(), 1u);
+  EXPECT_FALSE(Hold("shop").has_value());
+}
+
+TEST_F(RefusalTest, AServiceDeletedOrWithoutAnExecutorIsHeldNoMore) {
+  Seed(ObjectKind::kService,
+       R"({"name":"cart","executor":{"type":"kubernetes","namespace":"acme","kind":"Deployment","name":"cart"}})",
+       "acme");
+  Queue("k1", "shop", 3, 6, "kubernetes");
+  Queue("c1", "cart", 1, 2, "kubernetes");
+  ASSERT_EQ(dispatcher_.RunOnce(), 2u);
+  ASSERT_TRUE(Hold("shop").has_value());
+  ASSERT_TRUE(Hold("cart").has_value());
+  // shop becomes recommend-only by its spec; cart is deleted.
+  Seed(ObjectKind::kService, R"({"name":"shop","executor":{"type":"recommend-only"}})", "acme");
+  AuditRecord audit;
+  ASSERT_TRUE(store_.Delete({ObjectKind::kService, "acme", "cart"}, std::nullopt, audit).ok());
+  dispatcher_.RefreshReplicas();
+  EXPECT_TRUE(dispatcher_.Holds().empty());
 }
 
 }  // namespace

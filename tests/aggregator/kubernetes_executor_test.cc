@@ -1,14 +1,7 @@
-// KubernetesExecutor against an API server stand-in inside the test: a real
-// shared/http HttpServer on 127.0.0.1:0 speaking the API server's wire format,
-// serving GET and PATCH of
-// /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale and
-// GET /apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers. It
-// checks the bearer token and the merge-patch content type and answers as the
-// API server does: autoscaling/v1 Scale objects (spec.replicas omitted when
-// 0), autoscaling/v2 HorizontalPodAutoscalerLists, metav1.Status bodies for
-// errors (401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict, 415, 503). No real API server can run on this
-// machine (no cluster, no kube-apiserver or etcd binaries), so the shapes follow the Kubernetes API reference; a kind
-// or k3s cluster would be the next check.
+// KubernetesExecutor against an API server stand-in inside the test
+// (k8s_stand_in::FakeApiServer, kubernetes_stand_in.h): a real shared/http
+// HttpServer on 127.0.0.1:0 speaking the API server's wire format for the
+// scale subresource and the autoscaling/v2 HPA list.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
@@ -32,178 +25,8 @@ using Outcome = ExecutionResult::Outcome;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-using k8s_stand_in::Json;
+using k8s_stand_in::FakeApiServer;
 using k8s_stand_in::StatusBody;
-
-// The apps/v1 scale subresources of a few workloads.
-class FakeApiServer {
- public:
-  struct Workload {
-    int64_t spec_replicas = 0;
-    int64_t status_replicas = 0;
-    std::string selector;
-  };
-
-  FakeApiServer() {
-    std::vector<http::Route> routes;
-    const std::string path = "/apis/apps/v1/namespaces/{namespace}/{resource}/{name}/scale";
-    for (const char* method : {"GET", "PATCH"}) {
-      routes.push_back({method, path, [this](const http::HttpRequest& r) { return Handle(r); }});
-    }
-    routes.push_back({"GET", "/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers",
-                      [this](const http::HttpRequest& r) { return HandleHpas(r); }});
-    auto server = http::HttpServer::Start(http::HttpServerOptions{}, std::move(routes));
-    EXPECT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(server).value();
-  }
-
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
-  void Stop() { server_->Stop(); }
-
-  void Add(const std::string& resource, const std::string& ns, const std::string& name, Workload w) {
-    std::lock_guard lock(mu_);
-    workloads_[{resource, ns, name}] = std::move(w);
-  }
-  std::optional<Workload> Get(const std::string& resource, const std::string& ns, const std::string& name) const {
-    std::lock_guard lock(mu_);
-    auto it = workloads_.find({resource, ns, name});
-    if (it == workloads_.end()) return std::nullopt;
-    return it->second;
-  }
-  void AcceptToken(std::string token) {
-    std::lock_guard lock(mu_);
-    token_ = std::move(token);
-  }
-  // The next request is answered with this, before any other check.
-  void Answer(int status, std::string body) {
-    std::lock_guard lock(mu_);
-    answers_.emplace_back(status, std::move(body));
-  }
-  // Requests of the scale subresource (HPA lists are kept apart, in hpa_requests).
-  std::vector<http::HttpRequest> requests() const {
-    std::lock_guard lock(mu_);
-    return requests_;
-  }
-  // An autoscaling/v2 HPA in `ns` whose scaleTargetRef is apps/v1 kind/target.
-  void AddHpa(const std::string& ns, const std::string& name, const std::string& kind, const std::string& target) {
-    std::lock_guard lock(mu_);
-    hpas_[ns].push_back(HpaJson(ns, name, kind, target));
-  }
-  void RemoveHpas(const std::string& ns) {
-    std::lock_guard lock(mu_);
-    hpas_.erase(ns);
-  }
-  // The next HPA list is answered with this.
-  void AnswerHpas(int status, std::string body) {
-    std::lock_guard lock(mu_);
-    hpa_answers_.emplace_back(status, std::move(body));
-  }
-  std::vector<http::HttpRequest> hpa_requests() const {
-    std::lock_guard lock(mu_);
-    return hpa_requests_;
-  }
-
-  // An HPA as the API reference shows one, with the fields prescale ignores.
-  static std::string HpaJson(const std::string& ns, const std::string& name, const std::string& kind,
-                             const std::string& target) {
-    return R"({"metadata":{"name":")" + name + R"(","namespace":")" + ns +
-           R"(","uid":"0b8b7e54-3c1f-4f0e-9a55-1a8e6b2f9d10","resourceVersion":"51877",)"
-           R"("creationTimestamp":"2026-11-21T09:00:00Z"},"spec":{"scaleTargetRef":{"kind":")" +
-           kind + R"(","name":")" + target +
-           R"(","apiVersion":"apps/v1"},"minReplicas":2,"maxReplicas":10,"metrics":[{"type":"Resource",)"
-           R"("resource":{"name":"cpu","target":{"type":"Utilization","averageUtilization":70}}}],)"
-           R"("behavior":{"scaleUp":{"stabilizationWindowSeconds":0,"selectPolicy":"Max","policies":)"
-           R"([{"type":"Pods","value":4,"periodSeconds":15}]},"scaleDown":{"stabilizationWindowSeconds":300,)"
-           R"("selectPolicy":"Max","policies":[{"type":"Percent","value":100,"periodSeconds":15}]}}},)"
-           R"("status":{"currentReplicas":3,"desiredReplicas":3,"currentMetrics":null,"conditions":[{"type":)"
-           R"("AbleToScale","status":"True","lastTransitionTime":"2026-11-21T09:00:15Z","reason":)"
-           R"("SucceededGetScale","message":"the HPA controller was able to get the target's current scale"}]}})";
-  }
-
- private:
-  http::HttpResponse HandleHpas(const http::HttpRequest& r) {
-    std::lock_guard lock(mu_);
-    hpa_requests_.push_back(r);
-    if (!hpa_answers_.empty()) {
-      auto [status, body] = hpa_answers_.front();
-      hpa_answers_.pop_front();
-      return Json(status, body);
-    }
-    if (r.Header("Authorization") != "Bearer " + token_) {
-      return Json(401, StatusBody(401, "Unauthorized", "Unauthorized"));
-    }
-    std::string items;
-    for (const std::string& hpa : hpas_[std::string(r.PathParam("namespace"))]) {
-      items += (items.empty() ? "" : ",") + hpa;
-    }
-    return Json(200, R"({"kind":"HorizontalPodAutoscalerList","apiVersion":"autoscaling/v2",)"
-                     R"("metadata":{"resourceVersion":"51901"},"items":[)" +
-                         items + "]}");
-  }
-
-  http::HttpResponse Handle(const http::HttpRequest& r) {
-    std::lock_guard lock(mu_);
-    requests_.push_back(r);
-    if (!answers_.empty()) {
-      auto [status, body] = answers_.front();
-      answers_.pop_front();
-      return Json(status, body);
-    }
-    if (r.Header("Authorization") != "Bearer " + token_) {
-      return Json(401, StatusBody(401, "Unauthorized", "Unauthorized"));
-    }
-    const std::string resource(r.PathParam("resource"));
-    const std::string ns(r.PathParam("namespace"));
-    const std::string name(r.PathParam("name"));
-    if (resource != "deployments" && resource != "statefulsets") {
-      return Json(404, StatusBody(404, "NotFound", "the server could not find the requested resource"));
-    }
-    auto it = workloads_.find({resource, ns, name});
-    const std::string details = R"({"name":")" + name + R"(","group":"apps","kind":")" + resource + "\"}";
-    if (it == workloads_.end()) {
-      return Json(404, StatusBody(404, "NotFound", resource + R"(.apps \")" + name + R"(\" not found)", details));
-    }
-    if (r.method == "PATCH") {
-      if (r.Header("Content-Type") != "application/merge-patch+json") {
-        return Json(415, StatusBody(415, "UnsupportedMediaType",
-                                    "the body of the request was in an unknown format - accepted media types include: "
-                                    "application/json-patch+json, application/merge-patch+json, "
-                                    "application/apply-patch+yaml"));
-      }
-      rapidjson::Document patch;
-      patch.Parse(r.body.data(), r.body.size());
-      const rapidjson::Value& p = patch;
-      if (patch.HasParseError() || !p.IsObject() || !p.HasMember("spec") || !p["spec"].IsObject() ||
-          !p["spec"].HasMember("replicas") || !p["spec"]["replicas"].IsInt64()) {
-        return Json(400, StatusBody(400, "BadRequest", "error decoding patch"));
-      }
-      it->second.spec_replicas = p["spec"]["replicas"].GetInt64();
-      // status.replicas follows once the controller has acted: not yet.
-    }
-    return Json(200, ScaleJson(ns, name, it->second));
-  }
-
-  static std::string ScaleJson(const std::string& ns, const std::string& name, const Workload& w) {
-    // spec.replicas is omitempty in autoscaling/v1: absent when 0.
-    const std::string spec = w.spec_replicas == 0 ? "{}" : R"({"replicas":)" + std::to_string(w.spec_replicas) + "}";
-    std::string status = R"({"replicas":)" + std::to_string(w.status_replicas);
-    if (!w.selector.empty()) status += R"(,"selector":")" + w.selector + "\"";
-    status += "}";
-    return R"({"kind":"Scale","apiVersion":"autoscaling/v1","metadata":{"name":")" + name + R"(","namespace":")" + ns +
-           R"(","uid":"6c1e2f0a-58a3-4bfb-9f7e-2a1d0c3b4e5f","resourceVersion":"48213",)" +
-           R"("creationTimestamp":"2026-11-20T08:14:03Z"},"spec":)" + spec + R"(,"status":)" + status + "}";
-  }
-
-  mutable std::mutex mu_;
-  std::map<std::tuple<std::string, std::string, std::string>, Workload> workloads_;
-  std::string token_ = "token-1";
-  std::deque<std::pair<int, std::string>> answers_;
-  std::vector<http::HttpRequest> requests_;
-  std::map<std::string, std::vector<std::string>> hpas_;  // namespace -> HPA JSON
-  std::deque<std::pair<int, std::string>> hpa_answers_;
-  std::vector<http::HttpRequest> hpa_requests_;
-  std::unique_ptr<http::HttpServer> server_;
-};
 
 class KubernetesExecutorTest : public ::testing::Test {
  protected:
@@ -404,7 +227,7 @@ TEST_F(KubernetesExecutorTest, AnHpaOnTheWorkloadRefusesThePatchAndNamesIt) {
   api_.AddHpa("acme", "web-hpa", "Deployment", "web");
   api_.AddHpa("acme", "other-hpa", "Deployment", "api");  // another workload: no matter
   const ExecutionResult r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 5));
-  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_EQ(r.outcome, Outcome::kRefused) << "neither retried nor a failure";
   EXPECT_EQ(r.message, "HorizontalPodAutoscaler acme/web-hpa scales this Deployment; prescale recommends only");
   EXPECT_TRUE(api_.requests().empty());  // no PATCH
   EXPECT_EQ(api_.Get("deployments", "acme", "web")->spec_replicas, 3);
@@ -442,7 +265,7 @@ TEST_F(KubernetesExecutorTest, TheHpaListIsCachedPerNamespaceForTheTtl) {
   EXPECT_EQ(executor_->Execute(Spec("Deployment", "acme", "web"), Action(4, 5)).outcome, Outcome::kDone);
   clock_.Advance(std::chrono::seconds(1));
   ExecutionResult r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(5, 6));
-  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_EQ(r.outcome, Outcome::kRefused);
   EXPECT_THAT(r.message, HasSubstr("acme/web-hpa"));
   EXPECT_EQ(api_.hpa_requests().size(), 2u);
   // The HPA is deleted: the conflict ends with the next list.
@@ -482,6 +305,56 @@ TEST_F(KubernetesExecutorTest, AnHpaListThatFailsIsRetriedWithoutAPatchAndNotCac
   r = executor_->Execute(Spec("Deployment", "acme", "web"), Action(3, 5));
   EXPECT_EQ(r.outcome, Outcome::kDone) << r.message;
   EXPECT_EQ(api_.hpa_requests().size(), 4u);
+}
+
+TEST_F(KubernetesExecutorTest, WouldRefuseNamesTheHpaUntilItIsGone) {
+  api_.AddHpa("acme", "web-hpa", "Deployment", "web");
+  auto refusal = executor_->WouldRefuse(Spec("Deployment", "acme", "web"));
+  ASSERT_TRUE(refusal.ok()) << refusal.status().ToString();
+  ASSERT_TRUE(refusal->has_value());
+  EXPECT_EQ((*refusal)->reason, "hpa_conflict");
+  EXPECT_EQ((*refusal)->by, "HorizontalPodAutoscaler acme/web-hpa");
+  EXPECT_EQ((*refusal)->message,
+            "HorizontalPodAutoscaler acme/web-hpa scales this Deployment; prescale recommends only");
+  // The StatefulSet db has no HPA: it would act.
+  auto db = executor_->WouldRefuse(Spec("StatefulSet", "acme", "db"));
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  EXPECT_FALSE(db->has_value());
+  EXPECT_EQ(api_.hpa_requests().size(), 1u) << "one cached list for the namespace";
+  EXPECT_TRUE(api_.requests().empty()) << "asking sends no PATCH";
+  std::string metrics;
+  executor_->AppendMetrics(&metrics);
+  EXPECT_THAT(metrics,
+              HasSubstr(R"(prescale_kubernetes_hpa_conflicts{hpa="acme/web-hpa",service="web",tenant="acme"} 1)"));
+  EXPECT_THAT(metrics, HasSubstr("prescale_kubernetes_hpa_refused_actions_total 0")) << "no action was refused";
+  // The HPA is deleted: once the cached list is stale, the executor would act again.
+  api_.RemoveHpas("acme");
+  clock_.Advance(std::chrono::seconds(30));
+  refusal = executor_->WouldRefuse(Spec("Deployment", "acme", "web"));
+  ASSERT_TRUE(refusal.ok()) << refusal.status().ToString();
+  EXPECT_FALSE(refusal->has_value());
+  metrics.clear();
+  executor_->AppendMetrics(&metrics);
+  EXPECT_THAT(metrics, Not(HasSubstr("prescale_kubernetes_hpa_conflicts{")));
+}
+
+TEST_F(KubernetesExecutorTest, WouldRefuseSaysWhenItCannotTell) {
+  api_.AnswerHpas(403,
+                  StatusBody(403, "Forbidden",
+                             R"(horizontalpodautoscalers.autoscaling is forbidden: User \"system:serviceaccount:)"
+                             R"(prescale:prescale-aggregator\" cannot list resource \"horizontalpodautoscalers\")"));
+  auto refusal = executor_->WouldRefuse(Spec("Deployment", "acme", "web"));
+  ASSERT_FALSE(refusal.ok());
+  EXPECT_EQ(refusal.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(refusal.status().message(), HasSubstr(R"(cannot list resource "horizontalpodautoscalers")"));
+  // A bad executor block is named, and nothing is asked of the API server.
+  refusal = executor_->WouldRefuse(Spec("Deployment", "../secrets", "web"));
+  ASSERT_FALSE(refusal.ok());
+  EXPECT_THAT(refusal.status().message(), HasSubstr("executor.namespace"));
+  EXPECT_EQ(api_.hpa_requests().size(), 1u);
+  std::string metrics;
+  executor_->AppendMetrics(&metrics);
+  EXPECT_THAT(metrics, HasSubstr("prescale_kubernetes_hpa_list_errors_total 0")) << "only delayed actions count";
 }
 
 TEST(KubernetesScaleParse, DecodesTheApiServersScale) {

@@ -20,8 +20,10 @@
 //     (plus the demand's 10 s bucket, its 10 s lag and the push lag) of the
 //     first pushed sample showing the load; the audit log and /metrics show it.
 //   WithHpa: an autoscaling/v2 HPA targets Deployment web: the decision is
-//     made, the action is refused and says why (audit log, /metrics), and no
-//     PATCH is ever sent.
+//     made, the action is refused (not failed) and says why (audit log,
+//     /metrics), the service's decision as GET /api/v1/decisions reports it
+//     is recommend-only and names the HPA, later decisions are recorded as
+//     recommendations, and no PATCH is ever sent.
 // Measured figures are printed ([ figures ] lines).
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
@@ -43,6 +45,7 @@
 #include "prescale/http/http_server.h"
 #include "tests/agent/kubelet_stand_in.h"
 #include "tests/aggregator/kubernetes_stand_in.h"
+#include "tests/integration/e2e_helpers.h"
 #include "tests/support/cgroup_sandbox.h"
 #include "tests/support/curl.h"
 #include "tests/support/subprocess.h"
@@ -59,8 +62,13 @@ using testing::CgroupSandbox;
 using testing::Curl;
 using testing::CurlReply;
 using testing::FindProgram;
+using testing::MetricValue;
+using testing::NowMs;
 using testing::PollUntil;
+using testing::Seconds;
+using testing::StopProcess;
 using testing::Subprocess;
+using testing::Tail;
 using testing::TempDir;
 
 constexpr char kApiToken[] = "e2e-service-account-token";
@@ -73,28 +81,7 @@ constexpr auto kDemandLag = 10s;
 constexpr auto kPushLag = 2s;  // the agent's 1 s interval: a sample waits at most that for its push, plus the send
 constexpr auto kDeadline = 90s;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 int64_t Ms(std::chrono::milliseconds d) { return d.count(); }
-
-std::string Seconds(int64_t ms) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ms) / 1000.0);
-  return buf;
-}
-
-// The value of the sample `series` ("name{labels}" exactly as exposed) in a text exposition; nullopt when absent.
-std::optional<double> MetricValue(const std::string& text, const std::string& series) {
-  size_t at = 0;
-  while ((at = text.find(series + " ", at)) != std::string::npos) {
-    if (at == 0 || text[at - 1] == '\n') return std::strtod(text.c_str() + at + series.size() + 1, nullptr);
-    at += series.size();
-  }
-  return std::nullopt;
-}
 
 // Deployment shop/web as the API server lists it: annotated for prescale, two
 // replicas, its pod template's one container requesting what the pods' own
@@ -255,6 +242,15 @@ struct AuditItem {
   int64_t time_ms = 0;
 };
 
+// Service shop/web's decision as GET /api/v1/decisions reports it.
+struct WebDecision {
+  bool execute = true;
+  int64_t from_replicas = -1, to_replicas = -1;
+  std::string reason;
+  bool held = false;  // "hold" is an object (not null)
+  std::string hold_reason, hold_by, hold_message, hold_since;
+};
+
 class KubernetesE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -283,15 +279,6 @@ class KubernetesE2eTest : public ::testing::Test {
       if (aggregator_ != nullptr) std::printf("--- aggregator log:\n%s\n", Tail(aggregator_->Stderr(), 6000).c_str());
       if (agent_ != nullptr) std::printf("--- agent log (tail):\n%s\n", Tail(agent_->Stderr(), 3000).c_str());
     }
-  }
-
-  static std::string Tail(const std::string& text, size_t n) {
-    return text.size() <= n ? text : text.substr(text.size() - n);
-  }
-  static void StopProcess(Subprocess* p, const char* what) {
-    if (p == nullptr || !p->running()) return;
-    p->Signal(SIGTERM);
-    if (!p->Wait(20s).has_value()) ADD_FAILURE() << "the " << what << " did not stop within 20 s of SIGTERM";
   }
 
   // The aggregator's data directory with an admin token for the audit log, then the aggregator:
@@ -347,7 +334,7 @@ class KubernetesE2eTest : public ::testing::Test {
         dir_.Write("agent.yaml",
                    "listen: 127.0.0.1:0\ninterval: 1s\ndiscovery_interval: 1s\nnode: e2e-node\n"
                    "aggregator_url: " +
-                       base_ + "/api/v1/write\ndirective_interval: 1s\ndata_dir: \"" + dir_.path() +
+                       base_ + "/api/v1/write\ndirectives: true\ndirective_interval: 1s\ndata_dir: \"" + dir_.path() +
                        "/agent\"\npod_metadata:\n  source: kubelet-read-only\n  url: " + kubelet_.base() + "/pods\n");
     agent_ = std::make_unique<Subprocess>();
     ASSERT_TRUE(agent_->Start({BinDir() + "/prescale-agent", "--config", config}));
@@ -430,6 +417,33 @@ class KubernetesE2eTest : public ::testing::Test {
   }
 
   std::string Metrics() const { return Curl("GET", base_ + "/metrics", "", {}).body; }
+
+  // Service shop/web's latest decision; nullopt (with the answer in *body) until there is one.
+  std::optional<WebDecision> Decision(std::string* body) const {
+    const CurlReply r = Curl("GET", base_ + "/api/v1/decisions?tenant=shop", "", {"Authorization: Bearer " + admin_});
+    *body = std::to_string(r.status) + " " + r.body;
+    rapidjson::Document doc;
+    doc.Parse(r.body.c_str());
+    if (r.status != 200 || !doc.IsObject() || !doc.HasMember("data") || !doc["data"].IsArray()) return std::nullopt;
+    for (const auto& d : doc["data"].GetArray()) {
+      if (std::string(d["service"].GetString()) != "web") continue;
+      WebDecision out;
+      out.execute = d["execute"].GetBool();
+      out.from_replicas = d["from_replicas"].GetInt64();
+      out.to_replicas = d["to_replicas"].GetInt64();
+      out.reason = d["reason"].GetString();
+      if (d.HasMember("hold") && d["hold"].IsObject()) {
+        const auto& h = d["hold"];
+        out.held = true;
+        out.hold_reason = h["reason"].GetString();
+        out.hold_by = h["by"].GetString();
+        out.hold_message = h["message"].GetString();
+        out.hold_since = h["since"].GetString();
+      }
+      return out;
+    }
+    return std::nullopt;
+  }
 
   // Each pod's container's series carries the pod's metadata, as cAdvisor's would, and the preset's tenant/service.
   void ExpectPodLabels() const {
@@ -523,7 +537,8 @@ TEST_F(KubernetesE2eTest, NoHpaPatchesTheDeploymentsScaleUpwards) {
 }
 
 // An autoscaling/v2 HPA targets Deployment web: prescale decides, refuses to
-// act and says why; the scale subresource is read but never patched.
+// act and says why, in the audit log, on /metrics and in the service's
+// decision; the scale subresource is read but never patched.
 TEST_F(KubernetesE2eTest, WithHpaSendsNoPatchAndReportsWhy) {
   api_.AddWebHpa();
   ASSERT_NO_FATAL_FAILURE(StartAggregator());
@@ -531,48 +546,87 @@ TEST_F(KubernetesE2eTest, WithHpaSendsNoPatchAndReportsWhy) {
   ASSERT_NO_FATAL_FAILURE(StartAgent());
   const std::string conflict = R"(prescale_kubernetes_hpa_conflicts{hpa="shop/web-hpa",service="web",tenant="shop"})";
   const std::string why = "HorizontalPodAutoscaler shop/web-hpa scales this Deployment; prescale recommends only";
-  std::vector<AuditItem> failed;
+  std::vector<AuditItem> refused;
   std::string metrics;
-  const bool refused = PollUntil(
+  const bool was_refused = PollUntil(
       [&] {
-        failed = Audit("scale.failed");
-        if (!std::any_of(failed.begin(), failed.end(), [&](const AuditItem& a) { return a.message == why; })) {
+        refused = Audit("scale.refused");
+        if (!std::any_of(refused.begin(), refused.end(), [&](const AuditItem& a) { return a.message == why; })) {
           return false;
         }
         metrics = Metrics();
         return MetricValue(metrics, conflict) == 1.0;
       },
       kDeadline, 200ms);
-  ASSERT_TRUE(refused) << "no refused action naming the HPA within " << Seconds(Ms(kDeadline)) << " (" << failed.size()
-                       << " scale.failed records" << (failed.empty() ? "" : ", the first: " + failed.front().message)
-                       << "); metrics:\n"
-                       << Metrics();
+  ASSERT_TRUE(was_refused) << "no refused action naming the HPA within " << Seconds(Ms(kDeadline)) << " ("
+                           << refused.size() << " scale.refused records, " << Audit("scale.failed").size()
+                           << " scale.failed); metrics:\n"
+                           << Metrics();
   ASSERT_NO_FATAL_FAILURE(ExpectPodLabels());
   const int64_t load_seen_ms = FirstLoadedSampleMs(0.2);
   ASSERT_GT(load_seen_ms, 0) << "no pushed sample shows the load";
+  // The service's decision, as the API reports it: recommend-only, naming the HPA (from the tick after the refusal).
+  std::optional<WebDecision> decision;
+  std::string body;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        decision = Decision(&body);
+        return decision.has_value() && decision->held;
+      },
+      kDeadline, 200ms))
+      << "GET /api/v1/decisions?tenant=shop never held web: " << body;
+  const int64_t held_ms = NowMs();
+  EXPECT_FALSE(decision->execute) << body;
+  EXPECT_EQ(decision->hold_reason, "hpa_conflict") << body;
+  EXPECT_EQ(decision->hold_by, "HorizontalPodAutoscaler shop/web-hpa") << body;
+  EXPECT_EQ(decision->hold_message, why) << body;
+  EXPECT_FALSE(decision->hold_since.empty()) << body;
+  EXPECT_TRUE(decision->reason.ends_with("; " + why)) << body;
+  EXPECT_EQ(decision->from_replicas, kCurrentReplicas) << "what the Deployment runs, read back after the refusal";
+  EXPECT_GT(decision->to_replicas, kCurrentReplicas) << "prescale still recommends more: " << body;
   // A window of later decisions, measured by the aggregator's own schedule: two more discovery
-  // rounds (5 s each) span at least two ticks, whose decisions must be refused too, never patched.
+  // rounds (5 s each) span at least two ticks, whose decisions are recommendations, never actions.
+  const size_t scale_records = Audit("scale").size();
   const std::string rounds = "prescale_kubernetes_discovery_runs_total{result=\"ok\"}";
-  const double rounds_before = MetricValue(metrics, rounds).value_or(0);
+  const double rounds_before = MetricValue(Metrics(), rounds).value_or(0);
   ASSERT_TRUE(
       PollUntil([&] { return MetricValue(Metrics(), rounds).value_or(0) >= rounds_before + 2; }, kDeadline, 200ms))
       << "the aggregator ran no further discovery rounds";
   metrics = Metrics();
+  const std::vector<AuditItem> recommend = Audit("recommend");
   std::printf(
-      "[ figures  ] with HPA: first pushed sample with load -> refused action in the audit log: %s; %zu scale.failed "
-      "records, %.0f refused actions, %zu PATCHes, %d HPA lists, %d scale GETs\n",
-      Seconds(failed.front().time_ms - load_seen_ms).c_str(), Audit("scale.failed").size(),
+      "[ figures  ] with HPA: first pushed sample with load -> refused action in the audit log: %s, -> decision held "
+      "in the API: at most %s; %zu scale records, %zu scale.refused, %zu recommend, %.0f refused actions, %zu PATCHes, "
+      "%d HPA lists, %d scale GETs\n",
+      Seconds(refused.front().time_ms - load_seen_ms).c_str(), Seconds(held_ms - load_seen_ms).c_str(),
+      Audit("scale").size(), Audit("scale.refused").size(), recommend.size(),
       MetricValue(metrics, "prescale_kubernetes_hpa_refused_actions_total").value_or(-1), api_.patches().size(),
       api_.Count("HorizontalPodAutoscalerList"), api_.Count("GET scale"));
   std::fflush(stdout);
   EXPECT_TRUE(api_.patches().empty()) << "PATCH sent despite the HPA: " << api_.patches().front().body;
+  EXPECT_EQ(Audit("scale").size(), scale_records) << "a held service queues no actions";
+  EXPECT_TRUE(Audit("scale.failed").empty()) << "a refusal is no failure";
+  EXPECT_TRUE(Audit("scale.delivered").empty());
+  EXPECT_TRUE(std::any_of(recommend.begin(), recommend.end(),
+                          [&](const AuditItem& a) { return a.message.ends_with("; " + why); }))
+      << recommend.size() << " recommend records, none naming the HPA";
+  decision = Decision(&body);
+  ASSERT_TRUE(decision.has_value()) << body;
+  EXPECT_TRUE(decision->held) << "still held while the HPA is there: " << body;
   EXPECT_GE(MetricValue(metrics, "prescale_kubernetes_hpa_refused_actions_total").value_or(0), 1) << metrics;
+  EXPECT_GE(
+      MetricValue(metrics, R"(prescale_action_deliveries_total{executor="kubernetes",result="refused"})").value_or(0),
+      1)
+      << metrics;
+  EXPECT_FALSE(
+      MetricValue(metrics, R"(prescale_action_deliveries_total{executor="kubernetes",result="failed"})").has_value())
+      << "the failed-actions alert must not fire";
+  EXPECT_EQ(MetricValue(metrics, "prescale_action_outbox_size"), 0.0);
   EXPECT_EQ(MetricValue(metrics, conflict), 1.0) << metrics;
   // prescale recommends: its grant for web is still above the 2 replicas the Deployment runs.
   EXPECT_GT(MetricValue(metrics, R"(prescale_desired_replicas{service="web",tenant="shop"})").value_or(0),
             kCurrentReplicas)
       << metrics;
-  EXPECT_TRUE(Audit("scale.delivered").empty());
   EXPECT_GE(api_.Count("HorizontalPodAutoscalerList"), 1);
   EXPECT_EQ(api_.Count("unauthorized"), 0);
 }

@@ -37,6 +37,7 @@
 
 #include "prescale/aggregator/actions/webhook_signature.h"
 #include "prescale/http/http_server.h"
+#include "tests/integration/e2e_helpers.h"
 #include "tests/support/alertmanager.h"
 #include "tests/support/cgroup_sandbox.h"
 #include "tests/support/curl.h"
@@ -52,9 +53,14 @@ using testing::CgroupSandbox;
 using testing::Curl;
 using testing::CurlReply;
 using testing::FindProgram;
+using testing::MetricValue;
+using testing::NowMs;
 using testing::PollUntil;
 using testing::ReadFileOrEmpty;
+using testing::Seconds;
+using testing::StopProcess;
 using testing::Subprocess;
+using testing::Tail;
 using testing::TempDir;
 
 constexpr char kSecret[] = "e2e-webhook-secret";
@@ -62,11 +68,6 @@ constexpr char kNode[] = "e2e-node";
 // The decision engine's current use: 10 s demand buckets, read 10 s late (DemandRollups::Recent).
 constexpr auto kDemandBucket = 10s;
 constexpr auto kDemandLag = 10s;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string Rfc3339(int64_t unix_ms) {
   const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
@@ -77,22 +78,6 @@ std::string Rfc3339(int64_t unix_ms) {
   char out[48];
   std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(unix_ms % 1000));
   return out;
-}
-
-std::string Seconds(int64_t ms) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ms) / 1000.0);
-  return buf;
-}
-
-// The value of the sample `series` ("name{labels}" exactly as exposed) in a text exposition; nullopt when absent.
-std::optional<double> MetricValue(const std::string& text, const std::string& series) {
-  size_t at = 0;
-  while ((at = text.find(series + " ", at)) != std::string::npos) {
-    if (at == 0 || text[at - 1] == '\n') return std::strtod(text.c_str() + at + series.size() + 1, nullptr);
-    at += series.size();
-  }
-  return std::nullopt;
 }
 
 // One webhook the receiver accepted: the first request carrying its action id.
@@ -295,15 +280,6 @@ class ScalingE2eTest : public ::testing::Test {
     }
   }
 
-  static std::string Tail(const std::string& text, size_t n) {
-    return text.size() <= n ? text : text.substr(text.size() - n);
-  }
-  static void StopProcess(Subprocess* p, const char* what) {
-    if (p == nullptr || !p->running()) return;
-    p->Signal(SIGTERM);
-    if (!p->Wait(20s).has_value()) ADD_FAILURE() << "the " << what << " did not stop within 20 s of SIGTERM";
-  }
-
   // Real cgroups: a sandbox, and the file holding a cgroup's CFS quota (v1 cpu
   // controller's cpu.cfs_quota_us, else v2's cpu.max). Skips when either is missing.
   void NeedCgroups() {
@@ -322,11 +298,11 @@ class ScalingE2eTest : public ::testing::Test {
   }
   std::string QuotaFile(const std::string& cgroup) const {
     for (const auto& h : sandbox_->hierarchies()) {
-      const std::string file = h.dir + cgroup + "/cpu.cfs_quota_us";
+      std::string file = h.dir + cgroup + "/cpu.cfs_quota_us";
       if (!h.v2 && ::access(file.c_str(), F_OK) == 0) return file;
     }
     for (const auto& h : sandbox_->hierarchies()) {
-      const std::string file = h.dir + cgroup + "/cpu.max";
+      std::string file = h.dir + cgroup + "/cpu.max";
       if (h.v2 && ::access(file.c_str(), F_OK) == 0) return file;
     }
     return "";
@@ -397,8 +373,9 @@ class ScalingE2eTest : public ::testing::Test {
   void StartAgent() {
     const std::string config = dir_.Write(
         "agent.yaml", "listen: 127.0.0.1:0\ninterval: 1s\ndiscovery_interval: 1s\nnode: " + std::string(kNode) +
-                          "\naggregator_url: " + base_ + "/api/v1/write\ndirective_interval: 1s\ndata_dir: \"" +
-                          dir_.path() + "/agent\"\nmapping:\n  - match: '" + sandbox_->MappingPattern() +
+                          "\naggregator_url: " + base_ +
+                          "/api/v1/write\ndirectives: true\ndirective_interval: 1s\ndata_dir: \"" + dir_.path() +
+                          "/agent\"\nmapping:\n  - match: '" + sandbox_->MappingPattern() +
                           "'\n    labels: {tenant: $1, service: $2}\n");
     agent_ = std::make_unique<Subprocess>();
     ASSERT_TRUE(agent_->Start({BinDir() + "/prescale-agent", "--config", config}));
@@ -765,7 +742,7 @@ TEST_F(ScalingE2eTest, ActionsSurviveReceiverOutageAndAggregatorRestart) {
   const auto all_at = std::chrono::steady_clock::now();
   const std::vector<Delivery> handled = receiver_.Handled();
   for (const auto& [service, id] : audit) {
-    EXPECT_TRUE(std::any_of(handled.begin(), handled.end(), [&](const Delivery& d) { return d.id == id; }))
+    EXPECT_TRUE(std::any_of(handled.begin(), handled.end(), [&want = id](const Delivery& d) { return d.id == want; }))
         << "action " << id << " (" << service << ") is audited but never reached the receiver";
   }
   ASSERT_TRUE(all) << "first aggregator:\n" << first_log;

@@ -178,12 +178,110 @@ void ActionDispatcher::Finish(const OutboxEntry& e, const ExecutionResult& resul
     Log(LogLevel::kError, "actions: " + s.status().message());
   }
   if (!done) Log(LogLevel::kError, "action " + e.action_id + " failed: " + result.message);
+  // The executor acted: whatever held the service is gone.
+  if (done) SetHold(e.tenant, e.service, std::nullopt, now_ms);
   if (done && result.current_replicas) {
     if (Status s = store_->SetCurrentReplicas(e.tenant, e.service, *result.current_replicas, e.executor, now_ms);
         !s.ok()) {
       Log(LogLevel::kError, "actions: " + s.message());
     }
   }
+}
+
+void ActionDispatcher::FinishRefused(const OutboxEntry& e, const ExecutionResult& result, double seconds,
+                                     int64_t now_ms) {
+  Observe(e.executor, "refused", seconds);
+  Service spec;
+  std::optional<Refusal> refusal;
+  std::optional<int64_t> current;
+  if (Executor* executor = ExecutorOf(e.tenant, e.service, &spec); executor != nullptr) {
+    // Why, as the executor tells it (its cached answer); its message alone when it cannot tell now.
+    auto why = executor->WouldRefuse(spec);
+    refusal = why.ok() ? *why : std::optional<Refusal>(Refusal{"refused", "", result.message});
+    std::string error;
+    current = executor->CurrentReplicas(spec, &error);
+    if (!current && !error.empty()) {
+      Log(LogLevel::kWarning, "replicas of " + e.tenant + "/" + e.service + " after a refused action: " + error);
+    }
+  }
+  // Held before the replicas are reset below: a tick in between must not act again.
+  SetHold(e.tenant, e.service, refusal, now_ms);
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  auto str = [&w](const char* key, const std::string& value) {
+    w.Key(key);
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  };
+  w.StartObject();
+  str("action_id", e.action_id);
+  w.Key("attempts");
+  w.Int64(e.attempts + 1);
+  str("executor", e.executor);
+  const Refusal shown = refusal.value_or(Refusal{"refused", "", result.message});
+  str("reason", shown.reason);
+  str("by", shown.by);
+  w.EndObject();
+  AuditRecord audit;
+  audit.time_ms = now_ms;
+  audit.actor = "executor";
+  audit.kind = "service";
+  audit.tenant = e.tenant;
+  audit.name = e.service;
+  audit.request_id = e.action_id;
+  audit.action = "scale.refused";
+  audit.status = static_cast<int>(result.http_status);
+  audit.message = result.message;
+  audit.after_json.assign(buf.GetString(), buf.GetSize());
+  if (auto s = store_->FinishAction(e.action_id, std::move(audit)); !s.ok()) {
+    Log(LogLevel::kError, "actions: " + s.status().message());
+  }
+  Log(LogLevel::kWarning,
+      "action " + e.action_id + " for " + e.tenant + "/" + e.service + " refused: " + result.message);
+  if (current) {
+    if (Status s = store_->SetCurrentReplicas(e.tenant, e.service, *current, e.executor, now_ms); !s.ok()) {
+      Log(LogLevel::kError, "actions: " + s.message());
+    }
+  }
+}
+
+void ActionDispatcher::SetHold(const std::string& tenant, const std::string& service,
+                               const std::optional<Refusal>& refusal, int64_t now_ms) {
+  std::string note;
+  LogLevel level = LogLevel::kWarning;
+  {
+    std::lock_guard lock(holds_mu_);
+    auto it = holds_.find({tenant, service});
+    if (!refusal) {
+      if (it == holds_.end()) return;
+      const Refusal& was = it->second.refusal;
+      note = "its executor acts again (no longer held: " + (was.by.empty() ? was.message : was.by) + ")";
+      level = LogLevel::kInfo;
+      holds_.erase(it);
+    } else if (it == holds_.end()) {
+      holds_.emplace(std::make_pair(tenant, service), ServiceHold{*refusal, now_ms});
+      note = refusal->message;
+    } else {
+      if (it->second.refusal.message != refusal->message) note = refusal->message;
+      it->second.refusal = *refusal;
+    }
+  }
+  if (!note.empty()) Log(level, "service " + tenant + "/" + service + ": " + note);
+}
+
+ServiceHolds ActionDispatcher::Holds() const {
+  std::lock_guard lock(holds_mu_);
+  return holds_;
+}
+
+Executor* ActionDispatcher::ExecutorOf(const std::string& tenant, const std::string& service, Service* spec) {
+  auto object = store_->Get(ObjectKey{ObjectKind::kService, tenant, service});
+  if (!object.ok()) return nullptr;
+  auto parsed = ParseService(object->spec_json);
+  if (!parsed.ok()) return nullptr;
+  auto executor = executors_.find(parsed->executor.type);
+  if (executor == executors_.end()) return nullptr;
+  *spec = std::move(parsed).value();
+  return executor->second.get();
 }
 
 size_t ActionDispatcher::RunOnce() {
@@ -212,6 +310,10 @@ size_t ActionDispatcher::RunOnce() {
       waiting.insert(service_key);
       continue;
     }
+    if (result.outcome == ExecutionResult::Outcome::kRefused) {
+      FinishRefused(e, result, seconds, now_ms);
+      continue;
+    }
     Finish(e, result, seconds, now_ms, expired);
   }
   if (auto backlog = store_->OutboxBacklog(); backlog.ok()) {
@@ -227,6 +329,8 @@ size_t ActionDispatcher::RefreshReplicas() {
   if (!queued.ok()) return 0;
   std::set<std::pair<std::string, std::string>> pending;
   for (const OutboxEntry& e : *queued) pending.emplace(e.tenant, e.service);
+  // The held services not seen below (deleted, or without an executor now) are held no more.
+  ServiceHolds unseen = Holds();
   size_t read = 0;
   ListQuery q;
   q.kind = ObjectKind::kService;
@@ -236,11 +340,24 @@ size_t ActionDispatcher::RefreshReplicas() {
     auto page = store_->List(q);
     if (!page.ok()) return read;
     for (const StoredObject& o : page->items) {
-      if (pending.contains({o.key.tenant, o.key.name})) continue;
+      const auto key = std::make_pair(o.key.tenant, o.key.name);
+      const auto held = unseen.find(key);
+      if (held == unseen.end() && pending.contains(key)) continue;
       auto spec = ParseService(o.spec_json);
       if (!spec.ok()) continue;
       auto executor = executors_.find(spec->executor.type);
       if (executor == executors_.end()) continue;
+      if (held != unseen.end()) {
+        unseen.erase(held);
+        // Does the executor still refuse? When it cannot tell, the hold stays.
+        auto refusal = executor->second->WouldRefuse(*spec);
+        if (refusal.ok()) {
+          SetHold(o.key.tenant, o.key.name, *refusal, ToUnixMillis(clock_.Now()));
+        } else {
+          Log(LogLevel::kDebug, "hold of " + o.key.tenant + "/" + o.key.name + ": " + refusal.status().message());
+        }
+        if (pending.contains(key)) continue;
+      }
       std::string why;
       auto current = executor->second->CurrentReplicas(*spec, &why);
       if (!current) {
@@ -256,6 +373,7 @@ size_t ActionDispatcher::RefreshReplicas() {
     }
     q.page_token = page->next_page_token;
   } while (!q.page_token.empty());
+  for (const auto& entry : unseen) SetHold(entry.first.first, entry.first.second, std::nullopt, 0);
   return read;
 }
 
@@ -269,7 +387,7 @@ void ActionDispatcher::AppendDeliveryMetrics(std::string* out) const {
   std::lock_guard lock(mu_);
   metrics::TextWriter w(out);
   w.Family("prescale_action_deliveries_total",
-           "Attempts to deliver scaling actions, by executor and result (delivered, retry, failed)",
+           "Attempts to deliver scaling actions, by executor and result (delivered, retry, failed, refused)",
            metrics::MetricType::kCounter);
   for (const auto& [key, count] : deliveries_) {
     w.Sample("prescale_action_deliveries_total", {{"executor", key.first}, {"result", key.second}}, count);

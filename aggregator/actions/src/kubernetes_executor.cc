@@ -39,6 +39,16 @@ std::string Target(const ExecutorSpec& e) {
   return (e.k8s_kind.empty() ? std::string("Deployment") : e.k8s_kind) + " " + e.k8s_namespace + "/" + e.k8s_name;
 }
 
+std::string HpaName(const kube::HpaInfo& hpa) { return hpa.namespace_name + "/" + hpa.name; }
+
+Refusal HpaRefusal(const kube::HpaInfo& hpa) {
+  Refusal r;
+  r.reason = "hpa_conflict";
+  r.by = "HorizontalPodAutoscaler " + HpaName(hpa);
+  r.message = r.by + " scales this " + hpa.target_kind + "; prescale recommends only";
+  return r;
+}
+
 }  // namespace
 
 Result<KubernetesScale> ParseKubernetesScale(std::string_view json) {
@@ -136,8 +146,16 @@ void KubernetesExecutor::NoteConflict(const Service& spec, const std::string& hp
     conflicts_.erase({spec.tenant, spec.name});
   } else {
     conflicts_[{spec.tenant, spec.name}] = hpa;
-    ++refused_;
   }
+}
+
+Result<std::optional<Refusal>> KubernetesExecutor::WouldRefuse(const Service& spec) {
+  // A bad block names no namespace worth listing.
+  PRESCALE_RETURN_IF_ERROR(KubernetesScalePath(spec.executor).status());
+  PRESCALE_ASSIGN_OR_RETURN(std::optional<kube::HpaInfo> hpa, FindHpa(spec.executor));
+  NoteConflict(spec, hpa ? HpaName(*hpa) : std::string());
+  if (!hpa) return std::optional<Refusal>();
+  return std::optional<Refusal>(HpaRefusal(*hpa));
 }
 
 ExecutionResult KubernetesExecutor::Execute(const Service& spec, const ScaleAction& action) {
@@ -164,10 +182,13 @@ ExecutionResult KubernetesExecutor::Execute(const Service& spec, const ScaleActi
     return r;
   }
   if (hpa->has_value()) {
-    const std::string name = (*hpa)->namespace_name + "/" + (*hpa)->name;
-    NoteConflict(spec, name);
-    r.message =
-        "HorizontalPodAutoscaler " + name + " scales this " + (*hpa)->target_kind + "; prescale recommends only";
+    NoteConflict(spec, HpaName(**hpa));
+    {
+      std::lock_guard lock(metrics_mu_);
+      ++refused_;
+    }
+    r.outcome = Outcome::kRefused;
+    r.message = HpaRefusal(**hpa).message;
     return r;
   }
   NoteConflict(spec, "");
@@ -219,8 +240,7 @@ void KubernetesExecutor::AppendMetrics(std::string* out) const {
   std::lock_guard lock(metrics_mu_);
   metrics::TextWriter w(out);
   w.Family("prescale_kubernetes_hpa_conflicts",
-           "1 for each service whose last scaling action was refused because a HorizontalPodAutoscaler scales "
-           "its workload (prescale recommends only)",
+           "1 for each service held to recommend-only because that HorizontalPodAutoscaler scales its workload",
            metrics::MetricType::kGauge);
   for (const auto& [key, hpa] : conflicts_) {
     w.Sample("prescale_kubernetes_hpa_conflicts", {{"hpa", hpa}, {"service", key.second}, {"tenant", key.first}}, 1);

@@ -42,7 +42,22 @@ void WriteOptionalDouble(JsonWriter& w, const char* key, const std::optional<dou
   }
 }
 
-void WriteDecision(JsonWriter& w, const Decision& d) {
+// null, or why the service only recommends: {"reason","by","message","since"}.
+void WriteHold(JsonWriter& w, const ServiceHold* hold) {
+  w.Key("hold");
+  if (hold == nullptr) {
+    w.Null();
+    return;
+  }
+  w.StartObject();
+  WriteStringField(w, "reason", hold->refusal.reason);
+  WriteStringField(w, "by", hold->refusal.by);
+  WriteStringField(w, "message", hold->refusal.message);
+  WriteStringField(w, "since", FormatRfc3339(hold->since_ms));
+  w.EndObject();
+}
+
+void WriteDecision(JsonWriter& w, const Decision& d, const ServiceHold* hold) {
   w.StartObject();
   WriteStringField(w, "tenant", d.tenant);
   WriteStringField(w, "service", d.service);
@@ -62,6 +77,7 @@ void WriteDecision(JsonWriter& w, const Decision& d) {
   w.Bool(d.execute);
   WriteStringField(w, "driver", d.driver);
   WriteOptionalDouble(w, "forecast", d.forecast);
+  WriteHold(w, hold);
   w.EndObject();
 }
 
@@ -102,8 +118,13 @@ Result<http::HttpResponse> ScalingApi::Decisions(Call& call) {
   PRESCALE_RETURN_IF_ERROR(call.BindTenant(&tenant));
   http::HttpResponse r;
   r.content_type = "application/json";
+  ServiceHolds held;
+  const std::vector<Decision> decisions = decisions_->Latest(tenant, &held);
   r.body = RenderSuccessJson([&](JsonWriter& w) {
-    for (const Decision& d : decisions_->Latest(tenant)) WriteDecision(w, d);
+    for (const Decision& d : decisions) {
+      auto h = held.find({d.tenant, d.service});
+      WriteDecision(w, d, h == held.end() ? nullptr : &h->second);
+    }
   });
   return r;
 }

@@ -33,20 +33,26 @@ Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
     // Nothing to decide: no capacity lookup (a walk over every raw series).
     std::lock_guard<std::mutex> lock(mu_);
     latest_.clear();
+    latest_held_.clear();
     tenants_.clear();
     tenant_use_.clear();
     CountSpecErrorsLocked();
     return Status::Ok();
   }
-  PRESCALE_ASSIGN_OR_RETURN(Inputs inputs, BuildInputs(triggers));
+  const ServiceHolds holds = holds_ ? holds_() : ServiceHolds();
+  PRESCALE_ASSIGN_OR_RETURN(Inputs inputs, BuildInputs(triggers, holds));
   const Capacity capacity = AfterReserve(capacity_source_->Read(), options_.capacity_reserve);
   engine_.SetCapacity(capacity.cpu_cores, capacity.memory_bytes);
   std::vector<Decision> decisions = engine_.Evaluate(inputs.tenants, inputs.services, clock_.Now());
+  ExplainHolds(&inputs, &decisions);
   std::vector<AllocationResult::TenantUse> tenant_use = steps::TenantUseOf(inputs.tenants, inputs.services, decisions);
-  const size_t queued = RecordActions(inputs.services, decisions, inputs.tenants, tenant_use);
+  const size_t queued = RecordActions(inputs, decisions, tenant_use);
   if (queued > 0 && notify_) notify_();
+  ServiceHolds held;
+  for (auto& [key, h] : inputs.held) held.emplace(key, std::move(h.hold));
   std::lock_guard<std::mutex> lock(mu_);
   latest_ = std::move(decisions);
+  latest_held_ = std::move(held);
   tenants_ = std::move(inputs.tenants);
   tenant_use_ = std::move(tenant_use);
   capacity_cpu_ = capacity.cpu_cores;
@@ -127,7 +133,7 @@ void DecisionLoop::ParseServices() {
   }
 }
 
-Result<DecisionLoop::Inputs> DecisionLoop::BuildInputs(const Triggers& triggers) {
+Result<DecisionLoop::Inputs> DecisionLoop::BuildInputs(const Triggers& triggers, const ServiceHolds& holds) {
   Inputs out;
   out.tenants = steps::ReadTenants(tenant_objects_, spec_errors_.get());
   const std::map<std::string, std::shared_ptr<const ScalingPolicy>> policies = ReadPolicies();
@@ -141,13 +147,13 @@ Result<DecisionLoop::Inputs> DecisionLoop::BuildInputs(const Triggers& triggers)
   const steps::ForecastIndex forecast_of = steps::IndexForecasts(*forecasts);
   const steps::DemandContext context{use, forecast_of, policies, ToUnixMillis(clock_.Now())};
   // Per service lookups by name only when something is keyed by name.
-  const bool by_name =
-      !status_of.empty() || !triggers.label.empty() || !floors_.empty() || !triggers.new_floors.empty();
+  const bool by_name = !status_of.empty() || !triggers.label.empty() || !floors_.empty() ||
+                       !triggers.new_floors.empty() || !holds.empty();
   out.services.reserve(parsed_list_.size());
   for (const ParsedService* parsed : parsed_list_) {
     ServiceInput in;
     in.spec = *parsed->spec;
-    if (by_name) ApplyServiceState(triggers, status_of, &in, &out.observed);
+    if (by_name) ApplyServiceState(triggers, status_of, holds, &in, &out);
     steps::AddDemand(parsed->cpu_key, parsed->memory_key, context, &in);
     out.services.push_back(std::move(in));
   }
@@ -171,13 +177,19 @@ std::map<std::string, std::shared_ptr<const ScalingPolicy>> DecisionLoop::ReadPo
 }
 
 void DecisionLoop::ApplyServiceState(const Triggers& triggers,
-                                     const std::map<ServiceKey, const ServiceStatus*>& status_of, ServiceInput* in,
-                                     std::map<ServiceKey, std::optional<int64_t>>* observed) {
+                                     const std::map<ServiceKey, const ServiceStatus*>& status_of,
+                                     const ServiceHolds& holds, ServiceInput* in, Inputs* out) {
   const ServiceKey key{in->spec.tenant, in->spec.name};
   // The replicas it runs: the last action's target (or a report's), else its spec's.
   if (auto st = status_of.find(key); st != status_of.end()) {
     if (st->second->target > 0) in->spec.replicas.current = st->second->target;
-    (*observed)[key] = st->second->current;
+    out->observed[key] = st->second->current;
+  }
+  // Held: decided as recommend-only, so that the engine neither counts the
+  // change in the policy's rate limits nor asks for an action.
+  if (auto h = holds.find(key); h != holds.end()) {
+    out->held.emplace(key, Held{h->second, in->spec.executor.type});
+    in->spec.executor.type = "recommend-only";
   }
   if (auto t = triggers.label.find(key); t != triggers.label.end()) in->trigger = t->second;
   for (const TriggerEvent* f : triggers.new_floors) {
@@ -191,8 +203,18 @@ void DecisionLoop::ApplyServiceState(const Triggers& triggers,
   }
 }
 
-size_t DecisionLoop::RecordActions(const std::vector<ServiceInput>& inputs, const std::vector<Decision>& decisions,
-                                   const std::vector<AllocationTenant>& tenants,
+void DecisionLoop::ExplainHolds(Inputs* inputs, std::vector<Decision>* decisions) {
+  if (inputs->held.empty()) return;
+  for (size_t i = 0; i < inputs->services.size() && i < decisions->size(); ++i) {
+    Service& spec = inputs->services[i].spec;
+    auto h = inputs->held.find({spec.tenant, spec.name});
+    if (h == inputs->held.end()) continue;
+    spec.executor.type = h->second.executor;  // the audit record names the executor that refuses
+    (*decisions)[i].reason += "; " + h->second.hold.refusal.message;
+  }
+}
+
+size_t DecisionLoop::RecordActions(const Inputs& inputs, const std::vector<Decision>& decisions,
                                    const std::vector<AllocationResult::TenantUse>& tenant_use) {
   const int64_t now_ms = ToUnixMillis(clock_.Now());
   size_t queued = 0;
@@ -200,18 +222,24 @@ size_t DecisionLoop::RecordActions(const std::vector<ServiceInput>& inputs, cons
     const Decision& d = decisions[i];
     if (!WantsAction(d)) continue;
     const AllocationResult::TenantUse* use = nullptr;
-    for (size_t t = 0; t < tenants.size() && use == nullptr; ++t) {
-      if (tenants[t].name == d.tenant) use = &tenant_use[t];
+    for (size_t t = 0; t < inputs.tenants.size() && use == nullptr; ++t) {
+      if (inputs.tenants[t].name == d.tenant) use = &tenant_use[t];
     }
-    if (RecordAction(d, inputs[i], use, now_ms)) ++queued;
+    const ServiceHold* hold = nullptr;
+    if (auto h = inputs.held.find({d.tenant, d.service}); h != inputs.held.end()) hold = &h->second.hold;
+    if (RecordAction(d, inputs.services[i], use, hold, now_ms)) ++queued;
   }
   return queued;
 }
 
 bool DecisionLoop::WantsAction(const Decision& d) {
-  if (d.execute) return d.changed();
-  // Recommend-only: recorded when the recommendation changes, nothing else.
   const ServiceKey key{d.tenant, d.service};
+  if (d.execute) {
+    // Acting (again): a later hold starts its recommendations afresh.
+    if (!recommended_.empty()) recommended_.erase(key);
+    return d.changed();
+  }
+  // Recommend-only: recorded when the recommendation changes, nothing else.
   auto last = recommended_.find(key);
   if (last != recommended_.end() ? last->second == d.to_replicas : !d.changed()) return false;
   recommended_[key] = d.to_replicas;
@@ -219,9 +247,10 @@ bool DecisionLoop::WantsAction(const Decision& d) {
 }
 
 bool DecisionLoop::RecordAction(const Decision& d, const ServiceInput& input,
-                                const AllocationResult::TenantUse* tenant_use, int64_t now_ms) {
+                                const AllocationResult::TenantUse* tenant_use, const ServiceHold* hold,
+                                int64_t now_ms) {
   const ScaleAction a = steps::ActionOf(d, new_action_id_(), now_ms);
-  AuditRecord audit = steps::ActionAudit(a, d, input, tenant_use);
+  AuditRecord audit = steps::ActionAudit(a, d, input, tenant_use, hold);
   if (!d.execute) {
     if (auto r = store_->AppendAudit(std::move(audit)); !r.ok()) {
       Log(LogLevel::kError, "decisions: " + r.status().message());
@@ -244,11 +273,17 @@ void DecisionLoop::CountSpecErrorsLocked() {
   }
 }
 
-std::vector<Decision> DecisionLoop::Latest(const std::string& tenant) const {
+std::vector<Decision> DecisionLoop::Latest(const std::string& tenant, ServiceHolds* held) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Decision> out;
   for (const Decision& d : latest_) {
     if (tenant.empty() || d.tenant == tenant) out.push_back(d);
+  }
+  if (held != nullptr) {
+    held->clear();
+    for (const auto& [key, hold] : latest_held_) {
+      if (tenant.empty() || key.first == tenant) held->emplace(key, hold);
+    }
   }
   return out;
 }

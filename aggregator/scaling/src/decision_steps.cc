@@ -55,9 +55,19 @@ void WriteTenantUse(Writer& w, const AllocationResult::TenantUse& use) {
   w.EndObject();
 }
 
+// {"reason": "hpa_conflict", "by": .., "message": .., "since": RFC 3339}
+void WriteHold(Writer& w, const ServiceHold& hold) {
+  w.StartObject();
+  String(w, "reason", hold.refusal.reason);
+  String(w, "by", hold.refusal.by);
+  String(w, "message", hold.refusal.message);
+  String(w, "since", FormatRfc3339(hold.since_ms));
+  w.EndObject();
+}
+
 // The action and what it was decided from (the audit record's after_json).
 std::string DecidedFromJson(const ScaleAction& a, const Decision& d, const ServiceInput& input,
-                            const AllocationResult::TenantUse* tenant_use) {
+                            const AllocationResult::TenantUse* tenant_use, const ServiceHold* hold) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
@@ -82,6 +92,10 @@ std::string DecidedFromJson(const ScaleAction& a, const Decision& d, const Servi
     w.Null();
   }
   if (tenant_use != nullptr) WriteTenantUse(w, *tenant_use);
+  if (hold != nullptr) {
+    w.Key("hold");
+    WriteHold(w, *hold);
+  }
   w.EndObject();
   return {buf.GetString(), buf.GetSize()};
 }
@@ -241,7 +255,7 @@ ScaleAction ActionOf(const Decision& d, std::string id, int64_t now_ms) {
 }
 
 AuditRecord ActionAudit(const ScaleAction& action, const Decision& d, const ServiceInput& input,
-                        const AllocationResult::TenantUse* tenant_use) {
+                        const AllocationResult::TenantUse* tenant_use, const ServiceHold* hold) {
   AuditRecord audit;
   audit.time_ms = action.created_ms;
   audit.request_id = action.id;
@@ -251,7 +265,7 @@ AuditRecord ActionAudit(const ScaleAction& action, const Decision& d, const Serv
   audit.tenant = d.tenant;
   audit.name = d.service;
   audit.before_json = "{\"replicas\":" + std::to_string(d.from_replicas) + "}";
-  audit.after_json = DecidedFromJson(action, d, input, tenant_use);
+  audit.after_json = DecidedFromJson(action, d, input, tenant_use, hold);
   audit.message = d.reason;
   return audit;
 }

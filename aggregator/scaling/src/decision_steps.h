@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "prescale/aggregator/actions/actions.h"
 #include "prescale/aggregator/actions/executor.h"
 #include "prescale/aggregator/control/control_store.h"
 #include "prescale/aggregator/history/demand.h"
@@ -118,8 +119,10 @@ ScaleAction ActionOf(const Decision& d, std::string id, int64_t now_ms);
 // The audit record of an action: "scale" (or "recommend" when the decision is
 // not executed), by "decision-engine", with what it was decided from as its
 // after_json. `tenant_use`: the service's tenant's, when the tenant exists.
+// `hold`: why the service only recommends, when its executor refuses to act
+// (after_json's "hold": {reason, by, message, since}).
 AuditRecord ActionAudit(const ScaleAction& action, const Decision& d, const ServiceInput& input,
-                        const AllocationResult::TenantUse* tenant_use);
+                        const AllocationResult::TenantUse* tenant_use, const ServiceHold* hold = nullptr);
 
 // The outbox entry that takes the action to the service's executor; nullopt
 // when it has none that acts (only "webhook" and "kubernetes" do).

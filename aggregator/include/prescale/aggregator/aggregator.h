@@ -3,7 +3,9 @@
 //   history   SeriesStore -> DemandRollups -> ForecastEngine
 //   control   a ControlStore (attached with UseControlStore), the Authenticator
 //   scaling   DecisionLoop, TriggerBus, TriggerRules
-//   actions   ActionDispatcher with the executors the factory makes
+//   actions   ActionDispatcher with the executors the factory makes; the
+//             services it holds (an executor refuses to act) the decision
+//             loop decides as recommend-only
 //   api       one Front with the ingest, demand, scaling and control routes
 // main.cc adds the process: flags, the control store's file, snapshots,
 // backfill, the HTTP server and the schedule of the periodic work below.
@@ -87,9 +89,10 @@ class Aggregator {
   // interval). With a control store, the deliveries on `delivery` (a thread of
   // their own, so a slow receiver never delays a tick): as soon as actions are
   // queued and every 500 ms for retries that come due, and the executors'
-  // targets read back every 30 s, and the workload discovery (when on) every
-  // kubernetes_discovery_interval, also on `delivery`: both talk to the API
-  // server, which must never delay a tick. Call once, after UseControlStore.
+  // targets read back (and held services' refusals checked) every 30 s, and
+  // the workload discovery (when on) every kubernetes_discovery_interval,
+  // also on `delivery`: both talk to the API server, which must never delay a
+  // tick. Call once, after UseControlStore.
   Status Schedule(Scheduler* work, Scheduler* delivery);
   // The text exposition of the self metrics.
   std::string MetricsText() const;

@@ -3,7 +3,9 @@
 //   - ActionDispatcher: hands every queued action of the store's durable
 //     outbox to its service's executor, oldest first; retries network errors,
 //     timeouts, 408, 429 and 5xx with exponential backoff; audits the result;
-//     takes replicas the executor reports as the service's current ones.
+//     takes replicas the executor reports as the service's current ones;
+//     holds a service to recommend-only while its executor refuses to act
+//     (Holds; the decision loop reads them), until WouldRefuse says otherwise.
 // Delivery is at least once: a crash between a delivery and its removal from
 // the outbox sends it again, and receivers drop repeats by the action id.
 #pragma once
@@ -14,8 +16,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "prescale/aggregator/actions/executor.h"
 #include "prescale/aggregator/control/control_store.h"
@@ -29,6 +33,16 @@ namespace prescale::aggregator {
 // timestamp is RFC 3339.
 std::string ActionJson(const ScaleAction& action);
 Result<ScaleAction> ParseActionJson(std::string_view json);
+
+// A service held to recommend-only: its executor refused an action and says
+// why. The decision loop queues no actions for it, only recommendations,
+// until the dispatcher finds the refusal gone.
+struct ServiceHold {
+  Refusal refusal;
+  int64_t since_ms = 0;  // when the refusal was first seen (Unix ms)
+};
+// By (tenant, service).
+using ServiceHolds = std::map<std::pair<std::string, std::string>, ServiceHold>;
 
 struct DispatcherOptions {
   std::chrono::milliseconds initial_backoff{1000};  // doubled per attempt
@@ -49,8 +63,13 @@ class ActionDispatcher {
   size_t RunOnce();
   // Reads back the replicas of every service whose executor can tell
   // (kubernetes: the scale subresource) and records them as its current ones;
-  // services with actions still queued are left alone. Returns how many were read.
+  // services with actions still queued are left alone. Asks the executor of
+  // every held service whether it still refuses, and lifts the hold when it
+  // does not (or the service is gone, or has no executor any more). Returns
+  // how many replicas were read.
   size_t RefreshReplicas();
+  // The services held to recommend-only now. Any thread.
+  ServiceHolds Holds() const;
   // Wakes a thread blocked in WaitForWork (new actions were queued, or stop).
   void Notify();
   // Blocks until Notify or `timeout`.
@@ -71,6 +90,16 @@ class ActionDispatcher {
   // Takes a delivered or failed action out of the outbox with its audit
   // record, and records the replicas its executor reported.
   void Finish(const OutboxEntry& e, const ExecutionResult& result, double seconds, int64_t now_ms, bool expired);
+  // Takes a refused action out of the outbox ("scale.refused", naming why),
+  // holds its service, and reads back what runs: a refused action set nothing,
+  // so the next decision starts from the replicas the target has.
+  void FinishRefused(const OutboxEntry& e, const ExecutionResult& result, double seconds, int64_t now_ms);
+  // Holds a service with `refusal` (keeping since_ms while held), or lifts its
+  // hold (nullopt); logs the change.
+  void SetHold(const std::string& tenant, const std::string& service, const std::optional<Refusal>& refusal,
+               int64_t now_ms);
+  // The service's spec and its executor, when both exist (nullptr otherwise).
+  Executor* ExecutorOf(const std::string& tenant, const std::string& service, Service* spec);
   void Observe(const std::string& executor, const char* result, double seconds);
   void AppendDeliveryMetrics(std::string* out) const;
 
@@ -82,6 +111,9 @@ class ActionDispatcher {
   std::mutex wake_mu_;
   std::condition_variable wake_;
   bool woken_ = false;
+
+  mutable std::mutex holds_mu_;  // guards holds_
+  ServiceHolds holds_;
 
   mutable std::mutex mu_;                                             // guards the metrics below
   std::map<std::pair<std::string, std::string>, double> deliveries_;  // (executor, result) -> count

@@ -4,7 +4,10 @@
 //   kubernetes      PATCHes the scale subresource (KubernetesExecutor);
 //   recommend-only  decides and records, changes nothing (no executor runs).
 // Actions wait in the store's durable outbox; the ActionDispatcher hands each
-// to its executor and retries by the outcome. An executor is called from one
+// to its executor and retries by the outcome. An executor may refuse to act on
+// a service while something outside prescale owns its target (kubernetes: a
+// HorizontalPodAutoscaler): the service then runs recommend-only until
+// WouldRefuse says the executor acts again. An executor is called from one
 // thread at a time.
 #pragma once
 
@@ -12,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "prescale/base/status.h"
 #include "prescale/decide/control_model.h"
 
 namespace prescale::aggregator {
@@ -30,12 +34,23 @@ struct ScaleAction {
   int64_t created_ms = 0;          // when the decision was taken (Unix ms)
 };
 
+// Why an executor will not act on a service: something outside prescale owns
+// its target. Not an error: prescale recommends, the other one acts.
+struct Refusal {
+  std::string reason;   // one word, for programs: "hpa_conflict"
+  std::string by;       // what owns the target: "HorizontalPodAutoscaler shop/web-hpa"
+  std::string message;  // for people: "HorizontalPodAutoscaler shop/web-hpa scales this Deployment; ..."
+};
+
 // What one attempt came to.
 struct ExecutionResult {
   enum class Outcome {
     kDone,    // acted on (2xx)
     kRetry,   // try again later: network error, timeout, 5xx, 429
     kFailed,  // will never work as is: 4xx other than 408/429, bad configuration
+    // Not acted on, on purpose: something else owns the target (WouldRefuse
+    // says what). Neither retried nor a failure: the service recommends only.
+    kRefused,
   };
   Outcome outcome = Outcome::kFailed;
   long http_status = 0;  // 0: no HTTP answer
@@ -55,6 +70,14 @@ class Executor {
     (void)spec;
     (void)error;
     return std::nullopt;
+  }
+  // Whether the executor would refuse to act on the service now, and why;
+  // nullopt when it would act. An error when it cannot tell (the caller keeps
+  // what it knew). Asked after a kRefused outcome and while the service is
+  // held to recommend-only. By default an executor never refuses.
+  virtual Result<std::optional<Refusal>> WouldRefuse(const Service& spec) {
+    (void)spec;
+    return std::optional<Refusal>();
   }
   // Appends the executor's own self metrics in the text format (none by default).
   virtual void AppendMetrics(std::string* out) const { (void)out; }

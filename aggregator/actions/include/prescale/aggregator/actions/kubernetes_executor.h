@@ -70,19 +70,26 @@ class KubernetesExecutor final : public Executor {
   // target is set to now, as CurrentReplicas reads it). 401, 403, 404, 422 and other 4xx:
   // kFailed with the API server's message. 408, 409, 429, 5xx, network
   // errors and an unreadable token file: kRetry. A bad executor block or a
-  // replica count outside int32: kFailed. An HPA scaling the target: kFailed
-  // without a PATCH, naming the HPA. The namespace's HPAs not listed (403
-  // without RBAC, 5xx, a list that does not decode): kRetry without a PATCH,
-  // saying why: patching blind could fight an HPA.
+  // replica count outside int32: kFailed. An HPA scaling the target:
+  // kRefused without a PATCH, naming the HPA. The namespace's HPAs not listed
+  // (403 without RBAC, 5xx, a list that does not decode): kRetry without a
+  // PATCH, saying why: patching blind could fight an HPA.
   ExecutionResult Execute(const Service& spec, const ScaleAction& action) override;
+
+  // The HPA that scales the service's workload, as a refusal with reason
+  // "hpa_conflict"; nullopt when none does. An error when the executor block
+  // is bad or the namespace's HPAs cannot be listed. From the same cached list
+  // as Execute; keeps prescale_kubernetes_hpa_conflicts up to date.
+  Result<std::optional<Refusal>> WouldRefuse(const Service& spec) override;
 
   // The scale subresource's spec.replicas: what the target is set to, as
   // HPA takes scale.spec.replicas for current replicas (status.replicas
   // lags while pods start or stop, and would make a scale-up repeat).
   std::optional<int64_t> CurrentReplicas(const Service& spec, std::string* error) override;
 
-  // prescale_kubernetes_hpa_conflicts{tenant,service,hpa} (1 while a
-  // service's last action was refused because of that HPA),
+  // prescale_kubernetes_hpa_conflicts{tenant,service,hpa} (1 while that
+  // HPA holds a service to recommend-only: from a refused action until an
+  // action or WouldRefuse finds it gone),
   // prescale_kubernetes_hpa_refused_actions_total,
   // prescale_kubernetes_hpa_list_errors_total.
   void AppendMetrics(std::string* out) const override;
@@ -93,7 +100,7 @@ class KubernetesExecutor final : public Executor {
   Result<std::optional<kube::HpaInfo>> FindHpa(const ExecutorSpec& e);
   // The namespace's HPAs, from the cache while fresh.
   Result<std::vector<kube::HpaInfo>> ListHpas(const std::string& namespace_name);
-  // Remembers (or, with hpa empty, forgets) the HPA that refused a service's action.
+  // Remembers (or, with hpa empty, forgets) the HPA that holds a service.
   void NoteConflict(const Service& spec, const std::string& hpa);
 
   KubernetesApi api_;

@@ -9,7 +9,11 @@
 // inputs) and, for services with a webhook or kubernetes executor, an entry of
 // the store's outbox (ActionDispatcher delivers it), in one transaction;
 // recommend-only services get a "recommend" record when the recommendation
-// changes. A service's replicas are the last action's target, or what an
+// changes. A service whose executor refuses to act (ServiceHolds, from the
+// ActionDispatcher: an HPA scales its workload) is decided as a recommend-only
+// one while the hold lasts: "recommend" records naming the refusal, no
+// outbox entries, and its decision's reason ends with the refusal's message.
+// A service's replicas are the last action's target, or what an
 // executor or a report said runs, else its spec's. A stored tenant, service or
 // policy whose spec does not parse is skipped (the others are decided), logged
 // once per version and counted in prescale_decision_unparsable_specs. Run from
@@ -18,7 +22,8 @@
 // One Run, step by step (each a method below or a function of decision_steps.h):
 // TakeTriggers, RefreshObjects (ParseServices), BuildInputs (ReadTenants,
 // ReadPolicies, CurrentUse, IndexForecasts, ApplyServiceState, AddDemand), the
-// capacity, DecisionEngine::Evaluate, TenantUseOf, RecordActions (WantsAction, RecordAction).
+// capacity, DecisionEngine::Evaluate, ExplainHolds, TenantUseOf, RecordActions
+// (WantsAction, RecordAction).
 #pragma once
 
 #include <array>
@@ -31,6 +36,7 @@
 #include <tuple>
 #include <vector>
 
+#include "prescale/aggregator/actions/actions.h"
 #include "prescale/aggregator/control/control_store.h"
 #include "prescale/aggregator/history/demand.h"
 #include "prescale/aggregator/history/forecasts.h"
@@ -73,8 +79,12 @@ class DecisionLoop {
   Status Run(const std::vector<TriggerEvent>& events = {});
   // Called after actions were queued (wakes the dispatcher).
   void OnActionsQueued(std::function<void()> notify) { notify_ = std::move(notify); }
-  // The latest decisions (one tenant's when `tenant` is not empty).
-  std::vector<Decision> Latest(const std::string& tenant) const;
+  // Where the services held to recommend-only come from (ActionDispatcher::Holds),
+  // read once per Run; without it no service is held.
+  void ReadHoldsFrom(std::function<ServiceHolds()> holds) { holds_ = std::move(holds); }
+  // The latest decisions (one tenant's when `tenant` is not empty); `held`
+  // (may be null) gets the holds those decisions were made under, by service.
+  std::vector<Decision> Latest(const std::string& tenant, ServiceHolds* held = nullptr) const;
   // prescale_desired_replicas, prescale_current_replicas, prescale_constrained,
   // prescale_throttled, prescale_quota_utilization, prescale_cluster_capacity,
   // prescale_scaling_actions_total, prescale_decision_unparsable_specs.
@@ -87,11 +97,17 @@ class DecisionLoop {
     std::map<ServiceKey, std::string> label;  // service -> the trigger's label
     std::vector<const TriggerEvent*> new_floors;
   };
+  // A service held to recommend-only for one evaluation, and the executor its spec names.
+  struct Held {
+    ServiceHold hold;
+    std::string executor;
+  };
   // What one evaluation is decided from.
   struct Inputs {
     std::vector<AllocationTenant> tenants;
     std::vector<ServiceInput> services;                     // the services that parse, in store order
     std::map<ServiceKey, std::optional<int64_t>> observed;  // replicas reported to run
+    std::map<ServiceKey, Held> held;                        // decided as recommend-only
   };
   struct ParsedService {
     int64_t version = 0;
@@ -106,23 +122,27 @@ class DecisionLoop {
   Status RefreshObjects();
   // Parses the services' specs (once per version); forgets deleted services.
   void ParseServices();
-  Result<Inputs> BuildInputs(const Triggers& triggers);
+  Result<Inputs> BuildInputs(const Triggers& triggers, const ServiceHolds& holds);
   // The stored policies that parse, by name.
   std::map<std::string, std::shared_ptr<const ScalingPolicy>> ReadPolicies();
   // What is known of the service by name: the replicas it runs (its status),
-  // the trigger that started the evaluation, the scale_up floors in force.
+  // the trigger that started the evaluation, the scale_up floors in force,
+  // and its hold: a held service goes to the engine as a recommend-only one.
   void ApplyServiceState(const Triggers& triggers, const std::map<ServiceKey, const ServiceStatus*>& status_of,
-                         ServiceInput* in, std::map<ServiceKey, std::optional<int64_t>>* observed);
+                         const ServiceHolds& holds, ServiceInput* in, Inputs* out);
+  // After the evaluation: gives the held services their executor back and
+  // ends their decisions' reasons with why they only recommend.
+  static void ExplainHolds(Inputs* inputs, std::vector<Decision>* decisions);
   // Records the actions of one evaluation; returns how many were queued.
-  size_t RecordActions(const std::vector<ServiceInput>& inputs, const std::vector<Decision>& decisions,
-                       const std::vector<AllocationTenant>& tenants,
+  size_t RecordActions(const Inputs& inputs, const std::vector<Decision>& decisions,
                        const std::vector<AllocationResult::TenantUse>& tenant_use);
   // Whether decision `d` makes an action: a change, or for recommend-only
   // services a recommendation other than the last one recorded.
   bool WantsAction(const Decision& d);
-  // Records one action (an audit record, and its outbox entry when queued).
+  // Records one action (an audit record, and its outbox entry when queued);
+  // `hold` (may be null): why the service only recommends.
   bool RecordAction(const Decision& d, const ServiceInput& input, const AllocationResult::TenantUse* tenant_use,
-                    int64_t now_ms);
+                    const ServiceHold* hold, int64_t now_ms);
   // unparsable_ from spec_errors_ (mu_ held).
   void CountSpecErrorsLocked();
 
@@ -137,6 +157,7 @@ class DecisionLoop {
   PolicyFactory policies_;
   std::unique_ptr<decision_steps::SpecErrors> spec_errors_;
   std::function<void()> notify_;
+  std::function<ServiceHolds()> holds_;
   std::map<ServiceKey, std::map<std::string, int64_t>> floors_;  // scale_up triggers in force: label -> floor
   std::map<ServiceKey, int64_t> recommended_;                    // recommend-only: the last one recorded
   bool objects_read_ = false;                                    // the store's objects as of objects_generation_
@@ -147,6 +168,7 @@ class DecisionLoop {
 
   mutable std::mutex mu_;  // guards what follows
   std::vector<Decision> latest_;
+  ServiceHolds latest_held_;  // the holds latest_ was decided under
   std::vector<AllocationTenant> tenants_;
   std::vector<AllocationResult::TenantUse> tenant_use_;
   double capacity_cpu_ = 0, capacity_memory_ = 0;
