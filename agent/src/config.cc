@@ -254,7 +254,7 @@ Status ReadPodMetadata(const YamlConfigReader& r, const ConfigNode& node, PodSou
 
 }  // namespace
 
-bool DirectivesEnabled(const AgentConfig& config) { return config.directives.value_or(!config.aggregator_url.empty()); }
+bool DirectivesEnabled(const AgentConfig& config) { return config.directives; }
 
 std::string DirectiveApiUrl(const AgentConfig& config) {
   if (!config.aggregator_api_url.empty()) return config.aggregator_api_url;
@@ -358,8 +358,9 @@ std::string AgentUsage() {
          "  --ca-file FILE       CA bundle to trust for an https aggregator\n"
          "  --data-dir DIR       where batches are spooled while the aggregator is unreachable\n"
          "                       (default /var/lib/prescale-agent)\n"
-         "  --directives BOOL    poll the aggregator for CPU caps on this node's cgroups and apply\n"
-         "                       them (default: true when --aggregator is set)\n"
+         "  --directives BOOL    poll the aggregator for CPU caps on this node's cgroups and write\n"
+         "                       them into the cgroup files (default false; true needs --aggregator\n"
+         "                       or --aggregator-api, and the cgroup tree writable)\n"
          "  --aggregator-api URL the aggregator's API, e.g. http://aggregator:9570 (default: the\n"
          "                       scheme, host and port of --aggregator)\n"
          "  --directive-interval DURATION\n"

@@ -7,12 +7,87 @@
 
 #include <algorithm>
 #include <map>
+#include <span>
 
 #include "prescale/agent/exposition.h"
 #include "prescale/metrics/text_parser.h"
 #include "prescale/metrics/text_writer.h"
 
 namespace prescale::agent {
+namespace {
+
+constexpr std::string_view kExportedPrefix = "exported_";
+
+// One sample's labels as the agent exposes them, made as Prometheus's mutateSampleLabels makes
+// them with honor_labels: false (scrape/scrape.go): the owned labels get the agent's values, and
+// every one the target exposes with a value moves to exported_<name>, prefixed again while that
+// name has a value, shortest names first (resolveConflictingExposedLabels). One deviation: an
+// owned label the agent has no value for (namespace, pod...) is still taken from the target and
+// left out, where Prometheus would keep the target's value of a label it does not set.
+// Reused from sample to sample; the returned labels point into it and into the sample.
+class OwnedLabels {
+ public:
+  // values[i] is the agent's value of ScrapeManager::kOwnedLabels[i]; "" leaves it out.
+  explicit OwnedLabels(const std::array<std::string_view, ScrapeManager::kOwnedLabels.size()>& values)
+      : values_(values) {}
+
+  std::span<const metrics::LabelRef> Apply(const metrics::Labels& exposed) {
+    labels_.clear();
+    conflicts_.clear();
+    for (size_t i = 0; i < values_.size(); ++i) {
+      if (!values_[i].empty()) labels_.push_back({ScrapeManager::kOwnedLabels[i], values_[i]});
+    }
+    for (const auto& [name, value] : exposed) {
+      if (!IsOwned(name)) {
+        labels_.push_back({name, value});
+      } else if (!value.empty()) {  // an empty value is no label: nothing to keep
+        conflicts_.push_back({name, value});
+      }
+    }
+    // Prometheus visits the target's labels in name order, then sorts the conflicts stably by length.
+    std::sort(conflicts_.begin(), conflicts_.end(), [](const metrics::LabelRef& a, const metrics::LabelRef& b) {
+      return a.name.size() != b.name.size() ? a.name.size() < b.name.size() : a.name < b.name;
+    });
+    for (size_t i = 0; i < conflicts_.size(); ++i) {
+      std::string& exported = exported_names_[i];
+      exported.assign(conflicts_[i].name);
+      do {
+        exported.insert(0, kExportedPrefix);
+      } while (HasValue(exported));
+      Set(exported, conflicts_[i].value);
+    }
+    return labels_;
+  }
+
+ private:
+  static bool IsOwned(std::string_view name) {
+    return std::binary_search(ScrapeManager::kOwnedLabels.begin(), ScrapeManager::kOwnedLabels.end(), name);
+  }
+  bool HasValue(std::string_view name) const {
+    return std::any_of(labels_.begin(), labels_.end(),
+                       [&](const metrics::LabelRef& l) { return l.name == name && !l.value.empty(); });
+  }
+  // Overwrites a label of that name (which can only be an empty one), else adds it.
+  void Set(std::string_view name, std::string_view value) {
+    for (metrics::LabelRef& l : labels_) {
+      if (l.name == name) {
+        l.value = value;
+        return;
+      }
+    }
+    labels_.push_back({name, value});
+  }
+
+  const std::array<std::string_view, ScrapeManager::kOwnedLabels.size()> values_;
+  std::vector<metrics::LabelRef> labels_;
+  std::vector<metrics::LabelRef> conflicts_;  // at most one per owned label
+  std::array<std::string, ScrapeManager::kOwnedLabels.size()> exported_names_;
+};
+
+static_assert(std::is_sorted(ScrapeManager::kOwnedLabels.begin(), ScrapeManager::kOwnedLabels.end()),
+              "IsOwned searches kOwnedLabels by bisection");
+
+}  // namespace
 
 struct ScrapeManager::Metrics {
   Metrics(prometheus::Registry& registry, const std::vector<ScrapeTarget>& specs);
@@ -134,32 +209,17 @@ size_t ScrapeManager::Merge(const std::vector<TargetFamilies>& parts, const std:
     }
   }
   metrics::TextWriter w(out);
-  std::vector<metrics::LabelRef> extra;
-  std::vector<std::string> renamed;
   for (const auto& [name, m] : merged) {
     w.Family(name, m.help.empty() ? "Scraped from the service's own /metrics." : m.help, m.type);
     for (const auto& [target, family] : m.sources) {
-      const metrics::LabelRef base[] = {{"node", node}, {"service", target->service}, {"tenant", target->tenant}};
-      for (const metrics::Sample& s : family->samples) {
-        extra.clear();
-        renamed.clear();
-        renamed.reserve(s.labels.size());
-        for (const auto& [k, v] : s.labels) {
-          // As Prometheus does with honor_labels: false, keep the target's own value under exported_<name>.
-          if (k == "node" || k == "service" || k == "tenant") {
-            // ... prefixing again while the name is taken, so no label is written twice.
-            std::string exported = "exported_" + k;
-            while (std::any_of(s.labels.begin(), s.labels.end(), [&](const auto& l) { return l.first == exported; })) {
-              exported = "exported_" + exported;
-            }
-            renamed.push_back(std::move(exported));
-            extra.push_back({renamed.back(), v});
-          } else {
-            extra.push_back({k, v});
-          }
-        }
-        w.Sample(s.name, base, extra, s.value);
+      std::array<std::string_view, kOwnedLabels.size()> values{};
+      for (size_t i = 0; i < kOwnedLabels.size(); ++i) {
+        if (kOwnedLabels[i] == "node") values[i] = node;
+        if (kOwnedLabels[i] == "service") values[i] = target->service;
+        if (kOwnedLabels[i] == "tenant") values[i] = target->tenant;
       }
+      OwnedLabels owned(values);
+      for (const metrics::Sample& s : family->samples) w.Sample(s.name, owned.Apply(s.labels), {}, s.value);
     }
   }
   return dropped;

@@ -1,5 +1,6 @@
-// The directive keys of the agent's configuration: defaults derived from
-// aggregator_url, explicit values, flags, and errors naming the key and line.
+// The directive keys of the agent's configuration: off unless enabled
+// explicitly (an aggregator URL alone never turns on cgroup writes), explicit
+// values, flags, and errors naming the key and line.
 #include <gtest/gtest.h>
 
 #include "prescale/agent/agent.h"
@@ -12,10 +13,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(DirectiveConfig, OnWithTheAggregatorAndItsApiAtTheSameHostByDefault) {
+TEST(DirectiveConfig, OffByDefaultEvenWithAnAggregatorWhoseHostIsTheDefaultApi) {
+  EXPECT_FALSE(DirectivesEnabled(DefaultAgentConfig()));
+
   auto c = ParseAgentConfig("aggregator_url: https://agg.example:9570/api/v1/write\n", "agent.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_TRUE(DirectivesEnabled(*c));
+  EXPECT_FALSE(DirectivesEnabled(*c)) << "pushing must not turn on cgroup writes";
   EXPECT_EQ(DirectiveApiUrl(*c), "https://agg.example:9570");
   EXPECT_EQ(c->directive_interval, 0ms);  // the collection interval
 
@@ -27,6 +30,35 @@ TEST(DirectiveConfig, OnWithTheAggregatorAndItsApiAtTheSameHostByDefault) {
   auto bare = ParseAgentConfig("aggregator_url: http://agg:9570\n", "agent.yaml");
   ASSERT_TRUE(bare.ok());
   EXPECT_EQ(DirectiveApiUrl(*bare), "http://agg:9570");
+
+  // The --aggregator flag alone does not turn them on either.
+  const char* argv[] = {"prescale-agent", "--aggregator", "http://agg:9570/api/v1/write"};
+  auto cli = ParseCommandLine(3, argv);
+  ASSERT_TRUE(cli.ok()) << cli.status().ToString();
+  AgentConfig flagged = DefaultAgentConfig();
+  ASSERT_TRUE(ApplyOverrides(*cli, &flagged).ok());
+  EXPECT_FALSE(DirectivesEnabled(flagged));
+}
+
+TEST(DirectiveConfig, OnWhenTheYamlSaysSo) {
+  auto c = ParseAgentConfig(
+      "aggregator_url: http://agg:9570/api/v1/write\n"
+      "directives: true\n",
+      "agent.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(DirectivesEnabled(*c));
+  EXPECT_EQ(DirectiveApiUrl(*c), "http://agg:9570");
+
+  // The flag overrides the file both ways.
+  for (auto [value, want] : {std::pair{"false", false}, std::pair{"true", true}}) {
+    const char* argv[] = {"prescale-agent", "--directives", value};
+    auto cli = ParseCommandLine(3, argv);
+    ASSERT_TRUE(cli.ok()) << cli.status().ToString();
+    AgentConfig flagged = *c;
+    flagged.directives = !want;
+    ASSERT_TRUE(ApplyOverrides(*cli, &flagged).ok());
+    EXPECT_EQ(DirectivesEnabled(flagged), want) << value;
+  }
 }
 
 TEST(DirectiveConfig, ExplicitKeys) {
@@ -94,6 +126,27 @@ TEST(DirectiveConfig, AgentRefusesDirectivesWithoutAnAggregator) {
   EXPECT_NE(agent.status().message().find("directives: on, but neither aggregator_url nor aggregator_api_url"),
             std::string::npos)
       << agent.status().ToString();
+}
+
+TEST(DirectiveConfig, AgentThatPushesRunsNoDirectiveLoopUnlessEnabled) {
+  ::prescale::testing::TempDir dir("prescale-directive-config");
+  AgentConfig c = DefaultAgentConfig();
+  c.cgroup_root = ::prescale::testing::TestDataDir() + "/cgroup_v2";
+  c.proc_root = ::prescale::testing::TestDataDir() + "/proc";
+  c.node = "n1";
+  c.data_dir = dir.path();
+  c.aggregator_url = "http://127.0.0.1:1/api/v1/write";  // never answered: nothing here sends
+  ::prescale::testing::FakeClock clock;
+  {
+    auto agent = Agent::Create(c, clock);
+    ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+    EXPECT_NE((*agent)->pusher(), nullptr);
+    EXPECT_EQ((*agent)->directives(), nullptr) << "no directive loop, so no cgroup file is ever written";
+  }
+  c.directives = true;
+  auto agent = Agent::Create(c, clock);
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  EXPECT_NE((*agent)->directives(), nullptr);
 }
 
 }  // namespace

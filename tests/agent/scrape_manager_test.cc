@@ -5,7 +5,10 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -13,8 +16,10 @@
 #include "prescale/agent/agent.h"
 #include "prescale/http/http_client.h"
 #include "prescale/http/http_server.h"
+#include "prescale/remote_write/remote_write.h"
 #include "tests/agent/agent_test_util.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/test_env.h"
 
 namespace prescale::agent {
 namespace {
@@ -33,6 +38,41 @@ MetricFamily Family(const std::string& name, MetricType type, std::vector<Sample
 
 Sample S(const std::string& name, metrics::Labels labels, double value) {
   return Sample{name, std::move(labels), value, {}};
+}
+
+metrics::Labels Sorted(metrics::Labels labels) {
+  std::sort(labels.begin(), labels.end());
+  return labels;
+}
+
+// The label sets of every sample named `name`, each sorted: the whole set, so a label that
+// should be absent shows.
+std::vector<metrics::Labels> LabelSets(const ParsedExposition& e, const std::string& name) {
+  std::vector<metrics::Labels> out;
+  for (const Sample& s : e.Find(name)) out.push_back(Sorted(s.labels));
+  return out;
+}
+
+// What a target claiming another tenant's identity exposes, and what the agent must make of it:
+// its own tenant, service and node, no namespace, pod, container, job or instance of the
+// target's choosing, and every claimed value kept under exported_<name>.
+const metrics::Labels kSpoofing = {{"tenant", "other"}, {"service", "x"},   {"node", "n"}, {"namespace", "kube-system"},
+                                   {"pod", "p"},        {"container", "c"}, {"job", "j"},  {"instance", "i:1"},
+                                   {"code", "200"}};
+metrics::Labels AsTheAgentExportsSpoofing(const std::string& tenant, const std::string& service,
+                                          const std::string& node) {
+  return Sorted({{"tenant", tenant},
+                 {"service", service},
+                 {"node", node},
+                 {"exported_tenant", "other"},
+                 {"exported_service", "x"},
+                 {"exported_node", "n"},
+                 {"exported_namespace", "kube-system"},
+                 {"exported_pod", "p"},
+                 {"exported_container", "c"},
+                 {"exported_job", "j"},
+                 {"exported_instance", "i:1"},
+                 {"code", "200"}});
 }
 
 TEST(ScrapeManagerMerge, AddsTargetLabelsToEverySample) {
@@ -74,6 +114,61 @@ TEST(ScrapeManagerMerge, ConflictingLabelsAreRenamedExported) {
             4);
 }
 
+TEST(ScrapeManagerMerge, OwnedLabelsAreAlwaysTheAgentsAndTheTargetsMoveToExported) {
+  const ScrapeTarget web{"http://x/metrics", "acme", "web"};
+  std::vector<ScrapeManager::TargetFamilies> parts = {
+      {&web, {Family("app_jobs", MetricType::kGauge, {S("app_jobs", kSpoofing, 7)})}}};
+  std::string out;
+  ScrapeManager::Merge(parts, "node-1", &out);
+  const ParsedExposition e(out);
+  ASSERT_EQ(e.error(), "") << out;
+  EXPECT_THAT(LabelSets(e, "app_jobs"), ::testing::ElementsAre(AsTheAgentExportsSpoofing("acme", "web", "node-1")))
+      << out;
+  EXPECT_EQ(e.Value("app_jobs"), 7);
+}
+
+TEST(ScrapeManagerMerge, EveryOwnedLabelIsGuarded) {
+  // One sample per owned label, each claiming only that one.
+  const ScrapeTarget web{"http://x/metrics", "acme", "web"};
+  std::vector<Sample> samples;
+  for (std::string_view owned : ScrapeManager::kOwnedLabels) {
+    samples.push_back(S("claims", {{std::string(owned), "spoofed"}, {"which", std::string(owned)}}, 1));
+  }
+  std::vector<ScrapeManager::TargetFamilies> parts = {{&web, {Family("claims", MetricType::kGauge, samples)}}};
+  std::string out;
+  ScrapeManager::Merge(parts, "node-1", &out);
+  const ParsedExposition e(out);
+  ASSERT_EQ(e.error(), "") << out;
+  for (std::string_view owned : ScrapeManager::kOwnedLabels) {
+    SCOPED_TRACE(owned);
+    const auto found = e.Find("claims", {{"which", std::string(owned)}});
+    ASSERT_EQ(found.size(), 1u) << out;
+    metrics::Labels want = {{"tenant", "acme"},
+                            {"service", "web"},
+                            {"node", "node-1"},
+                            {"exported_" + std::string(owned), "spoofed"},
+                            {"which", std::string(owned)}};
+    EXPECT_EQ(Sorted(found[0].labels), Sorted(want));
+  }
+}
+
+TEST(ScrapeManagerMerge, EmptyOwnedValuesAreNoClaimAndEmptyExportedLabelsAreFree) {
+  // As in Prometheus, a label with an empty value is no label: tenant="" claims nothing (no
+  // exported_tenant), and an empty exported_pod is taken over rather than written twice.
+  const ScrapeTarget web{"http://x/metrics", "acme", "web"};
+  std::vector<ScrapeManager::TargetFamilies> parts = {
+      {&web,
+       {Family("jobs", MetricType::kGauge, {S("jobs", {{"tenant", ""}, {"exported_pod", ""}, {"pod", "p"}}, 4)})}}};
+  std::string out;
+  ScrapeManager::Merge(parts, "node-1", &out);
+  const ParsedExposition e(out);
+  ASSERT_EQ(e.error(), "") << out;
+  EXPECT_THAT(LabelSets(e, "jobs"),
+              ::testing::ElementsAre(
+                  Sorted({{"tenant", "acme"}, {"service", "web"}, {"node", "node-1"}, {"exported_pod", "p"}})))
+      << out;
+}
+
 TEST(ScrapeManagerMerge, RenamingNeverDuplicatesALabel) {
   // The target already has exported_tenant: as Prometheus does, prefix again
   // rather than write a label twice (which would make the whole /metrics invalid).
@@ -87,6 +182,30 @@ TEST(ScrapeManagerMerge, RenamingNeverDuplicatesALabel) {
   ASSERT_EQ(e.error(), "") << out;
   EXPECT_EQ(e.Value("jobs", {{"tenant", "acme"}, {"exported_tenant", "older"}, {"exported_exported_tenant", "inner"}}),
             4);
+
+  // Again while the next name is taken too, for every owned label alike.
+  parts = {{&web,
+            {Family("jobs", MetricType::kGauge,
+                    {S("jobs",
+                       {{"namespace", "ns"},
+                        {"exported_namespace", "a"},
+                        {"exported_exported_namespace", "b"},
+                        {"job", "j"},
+                        {"exported_job", "c"}},
+                       5)})}}};
+  out.clear();
+  ScrapeManager::Merge(parts, "node-1", &out);
+  const ParsedExposition again(out);
+  ASSERT_EQ(again.error(), "") << out;
+  EXPECT_THAT(LabelSets(again, "jobs"), ::testing::ElementsAre(Sorted({{"tenant", "acme"},
+                                                                       {"service", "web"},
+                                                                       {"node", "node-1"},
+                                                                       {"exported_namespace", "a"},
+                                                                       {"exported_exported_namespace", "b"},
+                                                                       {"exported_exported_exported_namespace", "ns"},
+                                                                       {"exported_job", "c"},
+                                                                       {"exported_exported_job", "j"}})))
+      << out;
 }
 
 TEST(ScrapeManagerMerge, FamiliesClashingWithAgentNamesAreDropped) {
@@ -180,6 +299,17 @@ class ScrapeServerTest : public ::testing::Test {
         {"GET", "/invalid", text(200, "this is not { an exposition\n")},
         {"GET", "/error", text(500, "boom\n")},
         {"GET", "/big", text(200, big)},
+        {"GET", "/spoof", text(200, kSpoof)},
+        {"POST", "/write",
+         [](const http::HttpRequest& r) {
+           http::HttpResponse resp;
+           auto decoded = remote_write::Decode(r.body);
+           if (!decoded.ok()) return http::HttpResponse::JsonError(400, "bad_request", decoded.status().message());
+           std::lock_guard<std::mutex> lock(writes_mu_);
+           writes_.push_back(std::move(decoded).value());
+           resp.status = 204;
+           return resp;
+         }},
         {"GET", "/flaky",
          [](const http::HttpRequest&) {
            http::HttpResponse r;
@@ -224,6 +354,13 @@ class ScrapeServerTest : public ::testing::Test {
       "node_load1 99\n"
       "# TYPE app_temperature gauge\n"
       "app_temperature 21.5\n";
+  // A service claiming another tenant's identity with every label the agent owns.
+  static constexpr const char* kSpoof =
+      "# TYPE app_jobs gauge\n"
+      "app_jobs{tenant=\"other\",service=\"x\",node=\"n\",namespace=\"kube-system\",pod=\"p\",container=\"c\","
+      "job=\"j\",instance=\"i:1\",code=\"200\"} 7\n";
+  static inline std::mutex writes_mu_;
+  static inline std::vector<remote_write::WriteRequest> writes_;  // what /write received
   static inline http::HttpServer* server_ = nullptr;
   static inline std::atomic<bool> flaky_healthy_{false};
   ::prescale::testing::FakeClock clock_;
@@ -237,7 +374,7 @@ std::string Serialize(prometheus::Registry& registry) {
 
 TEST_F(ScrapeServerTest, ScrapesGoodTargetsAndMarksBrokenOnesDown) {
   prometheus::Registry registry;
-  ScrapeManager scrapes(Config(), http::NewCurlHttpClient(), &registry, clock_);
+  ScrapeManager scrapes(Config(), http::NewBeastHttpClient(), &registry, clock_);
   EXPECT_EQ(scrapes.target_count(), 5u);
   EXPECT_EQ(*scrapes.Latest(), "") << "nothing before the first scrape";
   scrapes.ScrapeAll();
@@ -272,7 +409,7 @@ TEST_F(ScrapeServerTest, TargetThatRecoversComesBackUp) {
   prometheus::Registry registry;
   AgentConfig c = Config();
   c.scrape_targets = {{Url("/flaky"), "acme", "web"}};
-  ScrapeManager scrapes(c, http::NewCurlHttpClient(), &registry, clock_);
+  ScrapeManager scrapes(c, http::NewBeastHttpClient(), &registry, clock_);
   scrapes.ScrapeAll();
   EXPECT_EQ(ParsedExposition(Serialize(registry)).Value("prescale_agent_scrape_target_up"), 0) << "HTTP 503";
   EXPECT_EQ(*scrapes.Latest(), "");
@@ -304,6 +441,60 @@ TEST_F(ScrapeServerTest, AgentExpositionIncludesScrapedSamples) {
   // node_load1 appears once: the agent's own, not the scraped 99.
   ASSERT_EQ(e.Find("node_load1").size(), 1u);
   EXPECT_NE(e.Value("node_load1"), 99);
+}
+
+TEST_F(ScrapeServerTest, SpoofingTargetGetsTheAgentsLabelsOnMetricsAndIsNeverPushed) {
+  ::prescale::testing::TempDir dir("prescale-scrape-push");
+  AgentConfig c = Config();
+  c.cgroup_root = testing::Fixture("cgroup_v2");
+  c.proc_root = testing::Fixture("proc");
+  c.scrape_targets = {{Url("/spoof"), "acme", "web"}};
+  c.aggregator_url = Url("/write");
+  c.data_dir = dir.path();
+  {
+    std::lock_guard<std::mutex> lock(writes_mu_);
+    writes_.clear();
+  }
+  auto agent = Agent::Create(c, clock_);
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  (*agent)->ScrapeTargetsOnce();
+  (*agent)->CollectOnce();  // queues this cycle's batch
+
+  // /metrics: the agent's tenant, service and node; the claims under exported_<name>.
+  const std::string text = (*agent)->Exposition();
+  const ParsedExposition e(text);
+  ASSERT_EQ(e.error(), "") << text;
+  EXPECT_THAT(LabelSets(e, "app_jobs"), ::testing::ElementsAre(AsTheAgentExportsSpoofing("acme", "web", "node-s")))
+      << text;
+
+  // Remote write carries the agent's own series only: no scraped series, so no claim, reaches
+  // the aggregator (docs/configuration.md, "Pushing to the aggregator").
+  (*agent)->pusher()->Start();
+  const bool received = ::prescale::testing::PollUntil(
+      [] {
+        std::lock_guard<std::mutex> lock(writes_mu_);
+        return !writes_.empty();
+      },
+      std::chrono::seconds(20));
+  (*agent)->pusher()->Stop();
+  ASSERT_TRUE(received) << "the agent pushed nothing to " << c.aggregator_url;
+  std::lock_guard<std::mutex> lock(writes_mu_);
+  size_t series = 0, cpu_series = 0;
+  for (const remote_write::WriteRequest& request : writes_) {
+    for (const remote_write::TimeSeries& ts : request.timeseries) {
+      ++series;
+      for (const remote_write::Label& l : ts.labels) {
+        EXPECT_NE(l.value, "app_jobs") << "a scraped series was pushed";
+        EXPECT_FALSE(l.name.starts_with("exported_")) << l.name << "=" << l.value;
+        if (l.name == "__name__" && l.value == "container_cpu_usage_seconds_total") ++cpu_series;
+        if (l.name == "tenant") {
+          EXPECT_NE(l.value, "other");
+        }
+      }
+    }
+  }
+  EXPECT_GT(series, 0u);
+  EXPECT_GT(cpu_series, 0u) << "the agent's own cgroup series are pushed";
 }
 
 }  // namespace

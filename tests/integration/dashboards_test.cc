@@ -499,8 +499,9 @@ TEST_F(DashboardsLiveTest, EveryPanelQueryAnswersAgainstTheLiveStack) {
 
   const std::string agent_config = dir_.Write(
       "agent.yaml", "listen: 127.0.0.1:0\ninterval: 1s\ndiscovery_interval: 1s\nnode: " + std::string(kNode) +
-                        "\naggregator_url: " + aggregator_base + "/api/v1/write\ndirective_interval: 1s\ndata_dir: \"" +
-                        dir_.path() + "/agent\"\nmapping:\n  - match: '" + sandbox_->MappingPattern() +
+                        "\naggregator_url: " + aggregator_base +
+                        "/api/v1/write\ndirectives: true\ndirective_interval: 1s\ndata_dir: \"" + dir_.path() +
+                        "/agent\"\nmapping:\n  - match: '" + sandbox_->MappingPattern() +
                         "'\n    labels: {tenant: $1, service: $2}\nscrape_targets:\n  - {url: \"" + receiver_.base() +
                         "/metrics\", tenant: acme, service: web}\n");
   agent_ = std::make_unique<Subprocess>();

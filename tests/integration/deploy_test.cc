@@ -3,8 +3,9 @@
 // aggregator's image runs as non-root; every kustomize overlay renders with Debian's kubectl
 // and every rendered object validates against the Kubernetes schema (npm kubernetes-models);
 // the copies the prometheus-operator overlay takes from alerts/ and dashboards/ are current;
-// the systemd units pass `systemd-analyze verify`; and the configs shipped in deploy/ start
-// the real binaries.
+// the agent mounts the cgroup tree read-only and throttles only in overlays/throttling; the
+// systemd units pass `systemd-analyze verify`; and the configs shipped in deploy/ start the
+// real binaries.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +23,8 @@
 
 #include <gtest/gtest.h>
 
+#include "prescale/agent/config.h"
+#include "prescale/base/yaml_config.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_env.h"
 
@@ -504,6 +507,119 @@ metadata: {name: x}
       EXPECT_NE(r.out.find("ok " + file + ": PrometheusRule/prescale"), std::string::npos) << r.out;
     }
   }
+}
+
+// The objects of a `kubectl kustomize` rendering, one parsed document each.
+std::vector<ConfigNode> RenderedObjects(const std::string& yaml) {
+  std::vector<std::string> texts(1);
+  std::istringstream in(yaml);
+  for (std::string line; std::getline(in, line);) {
+    if (line == "---") {
+      texts.emplace_back();
+    } else {
+      texts.back() += line + "\n";
+    }
+  }
+  std::vector<ConfigNode> objects;
+  const YamlConfigReader reader("rendered.yaml");
+  for (const std::string& text : texts) {
+    auto doc = reader.Parse(text);
+    EXPECT_TRUE(doc.ok()) << doc.status().ToString();
+    if (doc.ok()) objects.push_back(*doc);
+  }
+  return objects;
+}
+
+// The object of that kind whose name is `name` (or starts with it, for generated names).
+ConfigNode FindObject(const std::vector<ConfigNode>& objects, std::string_view kind, std::string_view name) {
+  for (const ConfigNode& o : objects) {
+    if (o["kind"].Scalar() == kind && o["metadata"]["name"].Scalar().starts_with(name)) return o;
+  }
+  ADD_FAILURE() << "no " << kind << " " << name;
+  return {};
+}
+
+std::vector<std::string> Scalars(const ConfigNode& sequence) {
+  std::vector<std::string> out;
+  for (const ConfigNode& item : sequence.Items()) out.push_back(item.Scalar());
+  return out;
+}
+
+// Whether the agent as the rendering runs it takes throttle directives: the ConfigMap's
+// agent.yaml with the container's arguments on top, read by the agent's own parser.
+bool AgentTakesDirectives(const std::vector<ConfigNode>& objects, const ConfigNode& container) {
+  const ConfigNode config_map = FindObject(objects, "ConfigMap", "prescale-agent-config");
+  auto config = agent::ParseAgentConfig(config_map["data"]["agent.yaml"].Scalar(), "agent.yaml");
+  EXPECT_TRUE(config.ok()) << config.status().ToString();
+  if (!config.ok()) return false;
+  std::vector<std::string> args = Scalars(container["args"]);
+  std::vector<const char*> argv = {"prescale-agent"};
+  for (const std::string& a : args) argv.push_back(a.c_str());
+  auto cli = agent::ParseCommandLine(static_cast<int>(argv.size()), argv.data());
+  EXPECT_TRUE(cli.ok()) << cli.status().ToString();
+  if (!cli.ok()) return false;
+  const Status applied = agent::ApplyOverrides(*cli, &config.value());
+  EXPECT_TRUE(applied.ok()) << applied.ToString();
+  return agent::DirectivesEnabled(*config);
+}
+
+// Least privilege by default: in the base and every overlay but overlays/throttling the agent
+// mounts the cgroup tree read-only and takes no throttle directives; overlays/throttling
+// (which must render) turns both on and changes none of the agent's other privileges. The
+// namespace carries the Pod Security Admission labels, and the aggregator meets `restricted`,
+// the level they audit and warn at.
+TEST(DeployKubernetes, AgentMountsCgroupsReadOnlyAndThrottlesOnlyInTheThrottlingOverlay) {
+  const std::string kubectl = FindProgram("kubectl");
+  if (kubectl.empty()) GTEST_SKIP() << "kubectl is not installed (Debian package kubernetes-client)";
+  TempDir tmp("prescale-deploy-privileges");
+  const auto rendered = RenderAll(kubectl, tmp);
+  bool throttling_rendered = false;
+  for (const auto& [dir, file] : rendered) {
+    SCOPED_TRACE(dir);
+    const bool throttling = dir == "overlays/throttling";
+    throttling_rendered = throttling_rendered || throttling;
+    const auto objects = RenderedObjects(ReadFileOrEmpty(file));
+
+    const ConfigNode labels = FindObject(objects, "Namespace", "prescale")["metadata"]["labels"];
+    EXPECT_EQ(labels["pod-security.kubernetes.io/enforce"].Scalar(), "privileged");
+    EXPECT_EQ(labels["pod-security.kubernetes.io/audit"].Scalar(), "restricted");
+    EXPECT_EQ(labels["pod-security.kubernetes.io/warn"].Scalar(), "restricted");
+
+    const ConfigNode pod = FindObject(objects, "DaemonSet", "prescale-agent")["spec"]["template"]["spec"];
+    ASSERT_EQ(pod["containers"].size(), 1u);
+    const ConfigNode agent = pod["containers"][size_t{0}];
+    std::map<std::string, std::string> read_only;  // mountPath -> readOnly
+    for (const ConfigNode& m : agent["volumeMounts"].Items())
+      read_only[m["mountPath"].Scalar()] = m["readOnly"].Scalar();
+    EXPECT_EQ(read_only["/host/proc"], "true");
+    EXPECT_EQ(read_only["/host/sys/fs/cgroup"], throttling ? "false" : "true");
+    EXPECT_EQ(AgentTakesDirectives(objects, agent), throttling);
+    for (const ConfigNode& v : pod["volumes"].Items()) {
+      if (v["name"].Scalar() == "cgroup") {
+        EXPECT_EQ(v["hostPath"]["path"].Scalar(), "/sys/fs/cgroup");
+      }
+    }
+    const ConfigNode sc = agent["securityContext"];
+    EXPECT_EQ(sc["readOnlyRootFilesystem"].Scalar(), "true");
+    EXPECT_EQ(sc["allowPrivilegeEscalation"].Scalar(), "false");
+    EXPECT_EQ(sc["privileged"].Scalar(), "false");
+    EXPECT_EQ(Scalars(sc["capabilities"]["drop"]), std::vector<std::string>{"ALL"});
+    EXPECT_EQ(Scalars(sc["capabilities"]["add"]), std::vector<std::string>{"SYS_PTRACE"});
+    EXPECT_EQ(sc["seccompProfile"]["type"].Scalar(), "RuntimeDefault");
+
+    // The aggregator passes the restricted profile's checks that the manifest decides.
+    const ConfigNode agg_pod = FindObject(objects, "StatefulSet", "prescale-aggregator")["spec"]["template"]["spec"];
+    EXPECT_EQ(agg_pod["securityContext"]["runAsNonRoot"].Scalar(), "true");
+    EXPECT_EQ(agg_pod["securityContext"]["seccompProfile"]["type"].Scalar(), "RuntimeDefault");
+    EXPECT_FALSE(agg_pod["hostNetwork"].IsDefined() || agg_pod["hostPID"].IsDefined());
+    for (const ConfigNode& v : agg_pod["volumes"].Items()) EXPECT_FALSE(v["hostPath"].IsDefined());
+    for (const ConfigNode& c : agg_pod["containers"].Items()) {
+      EXPECT_EQ(c["securityContext"]["allowPrivilegeEscalation"].Scalar(), "false");
+      EXPECT_EQ(Scalars(c["securityContext"]["capabilities"]["drop"]), std::vector<std::string>{"ALL"});
+      EXPECT_FALSE(c["securityContext"]["capabilities"]["add"].IsDefined());
+    }
+  }
+  EXPECT_TRUE(throttling_rendered) << "deploy/kubernetes/overlays/throttling did not render";
 }
 
 TEST(DeployKubernetes, CopiesOfTheRulesAndDashboardsAreCurrent) {

@@ -63,8 +63,10 @@ struct AgentConfig {
   uint64_t spool_max_bytes = 256ull << 20;
   std::chrono::milliseconds spool_max_age = std::chrono::hours(6);
   // Throttle directives (issue 6): poll the aggregator's API for CPU caps on
-  // this node's cgroups. Unset: on when aggregator_url is set.
-  std::optional<bool> directives;
+  // this node's cgroups and write them into cgroup files. Off unless enabled
+  // explicitly (YAML `directives: true`, `--directives true`): an agent that
+  // only measures never writes to the cgroup tree, whatever else is set.
+  bool directives = false;
   std::string aggregator_api_url;                   // empty: scheme://host:port of aggregator_url
   std::chrono::milliseconds directive_interval{0};  // 0: every interval
   // Where Kubernetes pods' metadata comes from (YAML `pod_metadata`); none by
@@ -72,7 +74,7 @@ struct AgentConfig {
   PodSourceOptions pods;
 };
 
-// Whether the directive loop runs: `directives`, else whether aggregator_url is set.
+// Whether the directive loop runs: `directives` (false unless enabled explicitly).
 bool DirectivesEnabled(const AgentConfig& config);
 // aggregator_api_url, else scheme://host:port of aggregator_url; empty when neither is set.
 std::string DirectiveApiUrl(const AgentConfig& config);

@@ -1,14 +1,19 @@
 // ScrapeManager: fetches services' own /metrics (scrape_targets in the
-// config), parses them strictly, adds tenant, service and node labels and
-// keeps the merged result ready for the agent's /metrics. Scraping runs on its
-// own thread (ScrapeAll), so a slow target never delays cgroup collection;
-// Latest() may be called from any thread. A broken target is reported through
-// prescale_agent_scrape_target_up and a rate-limited log line, never fatal.
+// config), parses them strictly, sets the labels the agent owns (tenant,
+// service and node from the config; see kOwnedLabels) and keeps the merged
+// result ready for the agent's /metrics. A target cannot set an owned label:
+// its own value moves to exported_<name>, as Prometheus does with
+// honor_labels: false. Scraping runs on its own thread (ScrapeAll), so a slow
+// target never delays cgroup collection; Latest() may be called from any
+// thread. A broken target is reported through prescale_agent_scrape_target_up
+// and a rate-limited log line, never fatal.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "prescale/agent/config.h"
@@ -37,8 +42,17 @@ class ScrapeManager {
   std::shared_ptr<const std::string> Latest() const;
   size_t target_count() const { return targets_.size(); }
 
-  // Merges parsed families of several targets into text, adding each target's
-  // labels; exposed for tests. Returns the number of families dropped.
+  // The labels only the agent sets on a scraped sample, sorted: the identity a Prometheus
+  // scraping the agent with honor_labels: true (as it must, for the agent's own series) takes
+  // as is. tenant, service and node carry the target's tenant and service and the agent's node;
+  // the others are left out, since a scrape target names no pod, and job and instance are then
+  // the agent's own target's in Prometheus. A target's non-empty value of one is kept under
+  // exported_<name> (exported_exported_<name> when that is taken, and so on).
+  static constexpr std::array<std::string_view, 8> kOwnedLabels = {"container", "instance", "job",     "namespace",
+                                                                   "node",      "pod",      "service", "tenant"};
+
+  // Merges parsed families of several targets into text, setting each target's
+  // owned labels; exposed for tests. Returns the number of families dropped.
   struct TargetFamilies {
     const ScrapeTarget* target;
     std::vector<metrics::MetricFamily> families;
