@@ -130,8 +130,8 @@ std::thread StartBackfill(Aggregator* aggregator) {
 // blocked in every thread, so none of them is interrupted).
 int Serve(Aggregator* aggregator, const sigset_t& signals) {
   const AggregatorConfig& c = aggregator->config();
-  if (aggregator->authenticator().open()) {
-    Log(LogLevel::kWarning, "no tokens configured: /api/v1/write and /api/v1/ingest accept pushes from anyone");
+  if (const std::string warning = aggregator->AccessWarning(); !warning.empty()) {
+    Log(LogLevel::kWarning, warning);
   }
   auto server = http::HttpServer::Start(aggregator->ServerOptions(), aggregator->Routes());
   if (!server.ok()) {

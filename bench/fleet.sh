@@ -29,14 +29,18 @@ hz=$(getconf CLK_TCK)
 cpu_seconds() { awk -v hz="$hz" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
 kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 metric() { curl -fsS "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-printf 'raw_retention: %s\n' "$RETENTION" >"$WORK/aggregator.yaml"
+# The aggregator takes pushes only with a token: one of its config (checked in memory, as the
+# agents' token would be), made fresh for this run and shared by every simulated node.
+token=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
+printf 'raw_retention: %s\ntokens:\n  - {name: fleet, role: agent, sha256: "sha256:%s"}\n' "$RETENTION" \
+  "$(printf %s "$token" | sha256sum | cut -d' ' -f1)" >"$WORK/aggregator.yaml"
 "$AGG" --config "$WORK/aggregator.yaml" --listen "127.0.0.1:$port" --max-series 10000000 >"$WORK/agg.log" 2>&1 &
 agg=$!; pids+=("$agg")
 for _ in $(seq 1 50); do curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && break; sleep 0.1; done
 log "aggregator pid $agg on 127.0.0.1:$port; $NODES nodes x $SERIES series every ${INTERVAL}s for ${DURATION}s"
 c0=$(cpu_seconds "$agg")
 "$LOAD" --url "http://127.0.0.1:$port/api/v1/write" --nodes "$NODES" --series "$SERIES" --interval "$INTERVAL" \
-  --duration "$DURATION" --connections "$CONNECTIONS" >"$WORK/load.out" 2>"$WORK/load.err" &
+  --duration "$DURATION" --connections "$CONNECTIONS" --token "$token" >"$WORK/load.out" 2>"$WORK/load.err" &
 load=$!; pids+=("$load")
 start=$(date +%s)
 while kill -0 "$load" 2>/dev/null; do

@@ -34,12 +34,13 @@ wait_ready() {  # URL PID
   echo "receiver did not become ready at $1" >&2; return 1
 }
 
-run() {  # NAME PID WRITE_URL -> "samples_per_s cpu_s samples_per_cpu_s hwm"
+run() {  # NAME PID WRITE_URL [LOAD_ARGS...] -> "samples_per_s cpu_s samples_per_cpu_s hwm"
   local name=$1 pid=$2 url=$3
+  shift 3
   local c0 c1 out sps
   c0=$(cpu_seconds "$pid")
   log "$name: $CONNECTIONS connections x ${SERIES} series x ${SAMPLES} samples per request for ${DURATION}s"
-  out=$("$LOAD" --url "$url" --connections "$CONNECTIONS" --duration "$DURATION" --series "$SERIES" --samples "$SAMPLES")
+  out=$("$LOAD" --url "$url" --connections "$CONNECTIONS" --duration "$DURATION" --series "$SERIES" --samples "$SAMPLES" "$@")
   c1=$(cpu_seconds "$pid")
   log "$name: $out"
   sps=$(sed -n 's/.*samples_per_second=\([0-9.]*\).*/\1/p' <<<"$out")
@@ -50,10 +51,16 @@ run() {  # NAME PID WRITE_URL -> "samples_per_s cpu_s samples_per_cpu_s hwm"
 }
 
 agg_port=$(free_port)
-"$AGG" --listen "127.0.0.1:$agg_port" --data-dir "$WORK/agg" >"$WORK/agg.log" 2>&1 &
+# The aggregator takes pushes only with a token: one of its config (checked in memory, as an
+# agent's token would be), made fresh for this run.
+token=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
+printf 'tokens:\n  - {name: bench, role: agent, sha256: "sha256:%s"}\n' \
+  "$(printf %s "$token" | sha256sum | cut -d' ' -f1)" >"$WORK/aggregator.yaml"
+"$AGG" --config "$WORK/aggregator.yaml" --listen "127.0.0.1:$agg_port" --data-dir "$WORK/agg" >"$WORK/agg.log" 2>&1 &
 agg_pid=$!; pids+=("$agg_pid")
 wait_ready "http://127.0.0.1:$agg_port/healthz" "$agg_pid"
-read -r a_sps a_cpu a_eff a_hwm < <(run prescale-aggregator "$agg_pid" "http://127.0.0.1:$agg_port/api/v1/write")
+read -r a_sps a_cpu a_eff a_hwm < <(run prescale-aggregator "$agg_pid" "http://127.0.0.1:$agg_port/api/v1/write" \
+  --token "$token")
 kill "$agg_pid"
 
 prom_port=$(free_port)

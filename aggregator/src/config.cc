@@ -417,6 +417,7 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
                                        "raw_retention",
                                        "snapshot_interval",
                                        "tokens",
+                                       "allow_anonymous_push",
                                        "http_threads",
                                        "log_level",
                                        "demand",
@@ -455,6 +456,9 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
     c.bootstrap_file = file_name;
   }
   PRESCALE_RETURN_IF_ERROR(ReadTimings(r, root, &c));
+  if (root["allow_anonymous_push"].IsDefined()) {
+    PRESCALE_ASSIGN_OR_RETURN(c.allow_anonymous_push, r.Bool(root["allow_anonymous_push"], "allow_anonymous_push"));
+  }
   if (root["kubernetes_discovery"].IsDefined()) {
     PRESCALE_ASSIGN_OR_RETURN(c.kubernetes_discovery, r.Bool(root["kubernetes_discovery"], "kubernetes_discovery"));
   }
@@ -482,7 +486,7 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
 std::string AggregatorUsage() {
   return "usage: prescale-aggregator [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
          "                           [--max-series N] [--prometheus-url URL] [--log-level LEVEL]\n"
-         "                           [--tls-cert FILE --tls-key FILE] [--help]\n"
+         "                           [--tls-cert FILE --tls-key FILE] [--allow-anonymous-push] [--help]\n"
          "       prescale-aggregator token create --role ROLE [--tenant T] [--expires D] [--name N] [--config FILE | "
          "--data-dir DIR]\n"
          "       prescale-aggregator apply -f FILE [--config FILE | --data-dir DIR]\n"
@@ -499,11 +503,13 @@ std::string AggregatorUsage() {
          "  --log-level LEVEL    debug, info, warning or error (default info)\n"
          "  --tls-cert FILE      serve HTTPS with this PEM certificate (chain); needs --tls-key\n"
          "  --tls-key FILE       the PEM private key of --tls-cert\n"
+         "  --allow-anonymous-push  requests without a token may push samples (write, ingest; nothing else);\n"
+         "                       without it every route but /metrics, /healthz and /readyz needs a token\n"
          "  --help               print this help\n";
 }
 
 Result<AggregatorCommandLine> ParseAggregatorCommandLine(int argc, const char* const* argv) {
-  static constexpr std::string_view kSwitches[] = {"help"};
+  static constexpr std::string_view kSwitches[] = {"help", "allow-anonymous-push"};
   static constexpr std::string_view kValueFlags[] = {"config",    "listen",         "data-dir", "max-series",
                                                      "log-level", "prometheus-url", "tls-cert", "tls-key"};
   auto flags = ParseFlags(argc, argv, kSwitches, kValueFlags);
@@ -511,11 +517,13 @@ Result<AggregatorCommandLine> ParseAggregatorCommandLine(int argc, const char* c
   AggregatorCommandLine cli;
   cli.config_path = flags->config_path;
   cli.help = flags->Has("help");
+  cli.allow_anonymous_push = flags->Has("allow-anonymous-push");
   cli.overrides = std::move(flags->values);
   return cli;
 }
 
 Status ApplyAggregatorOverrides(const AggregatorCommandLine& cli, AggregatorConfig* config) {
+  if (cli.allow_anonymous_push) config->allow_anonymous_push = true;
   for (const auto& flag_value : cli.overrides) {
     const std::string& flag = flag_value.first;
     const std::string& value = flag_value.second;

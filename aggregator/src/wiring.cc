@@ -42,7 +42,8 @@ Aggregator::Aggregator(AggregatorConfig config, const Clock& clock, ExecutorFact
       trigger_rules_(config_.triggers),
       ingest_api_(&store_, clock,
                   IngestOptions{.max_body_bytes = config_.max_body_bytes,
-                                .sender_samples_per_second = config_.sender_samples_per_second}),
+                                .sender_samples_per_second = config_.sender_samples_per_second,
+                                .tenant_label = config_.demand.tenant_label}),
       demand_api_(&demand_, &forecasts_, clock) {
   AddRoutes();
 }
@@ -79,8 +80,9 @@ http::HttpResponse Text(std::string body) {
 }  // namespace
 
 void Aggregator::AddRoutes() {
-  front_ =
-      std::make_unique<Front>(&auth_, clock_, FrontOptions{.requests_per_second = config_.api_requests_per_second});
+  front_ = std::make_unique<Front>(&auth_, clock_,
+                                   FrontOptions{.requests_per_second = config_.api_requests_per_second,
+                                                .allow_anonymous_push = config_.allow_anonymous_push});
   front_->Add(ingest_api_.Routes());
   front_->Add(demand_api_.Routes());
   const Access kPublic{};
@@ -105,6 +107,19 @@ void Aggregator::AddRoutes() {
 }
 
 std::vector<http::Route> Aggregator::Routes() const { return front_->Routes(); }
+
+std::string Aggregator::AccessWarning() const {
+  if (config_.allow_anonymous_push) {
+    return "allow_anonymous_push is on: the data plane accepts unauthenticated pushes (POST /api/v1/write, "
+           "/api/v1/ingest) from anyone who can reach the port, for any tenant, and pushed demand drives scaling; "
+           "give the senders tokens and turn it off";
+  }
+  if (!auth_.HasTokens()) {
+    return "no tokens: every request but /metrics, /healthz and /readyz is refused until there is one (tokens: in "
+           "the config, or `prescale-aggregator token create --role agent --data-dir DIR`)";
+  }
+  return "";
+}
 
 http::HttpResponse Aggregator::Handle(const std::string& name, const http::HttpRequest& request) const {
   for (const RouteSpec& spec : front_->table()) {
@@ -237,6 +252,9 @@ std::string Aggregator::MetricsText() const {
            static_cast<double>(store_.active_series()));
     Scalar(w, "prescale_aggregator_max_series", "The configured limit of series (max_series)", MetricType::kGauge,
            static_cast<double>(config_.max_series));
+    Scalar(w, "prescale_aggregator_anonymous_push_allowed",
+           "1 when requests without a token may push samples (allow_anonymous_push), 0 otherwise", MetricType::kGauge,
+           config_.allow_anonymous_push ? 1.0 : 0.0);
     const DemandStats demand = demand_.Stats();
     w.Family("prescale_aggregator_store_bytes",
              "Memory held by the history (approximate): raw series and samples, demand rollups", MetricType::kGauge);

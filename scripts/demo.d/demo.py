@@ -220,16 +220,22 @@ class Demo:
             f"{len(self.made_cgroups)} cgroups it made")
 
     # ---------------------------------------------------------------- setup
+    def write_secret(self, name: str, value: str) -> str:
+        """A file of the work dir only root can read (0600 from the start), holding `value`."""
+        path = os.path.join(self.tmp, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(value + "\n")
+        return path
+
     def write_configs(self) -> None:
+        # The aggregator takes no request without a token (docs/aggregator.md, "Tokens"): fresh
+        # random tokens each run, their SHA-256 in its config, the secrets in 0600 files.
         self.admin_token = secrets.token_hex(24)
         self.agent_token = secrets.token_hex(24)
-        self.agent_token_file = os.path.join(self.tmp, "agent.token")
-        with open(self.agent_token_file, "w") as f:
-            f.write(self.agent_token + "\n")
-        self.secret_file = os.path.join(self.tmp, "webhook.secret")
-        with open(self.secret_file, "w") as f:
-            f.write(secrets.token_hex(32) + "\n")
-        os.chmod(self.secret_file, 0o600)
+        self.agent_token_file = self.write_secret("agent.token", self.agent_token)
+        self.admin_token_file = self.write_secret("admin.token", self.admin_token)
+        self.secret_file = self.write_secret("webhook.secret", secrets.token_hex(32))
         sha = lambda t: "sha256:" + hashlib.sha256(t.encode()).hexdigest()
         cfg = {
             "listen": f"127.0.0.1:{self.agg_port}",
@@ -308,6 +314,9 @@ class Demo:
         self.wait_http(f"http://127.0.0.1:{self.agg_port}/readyz", "prescale-aggregator", p)
         log(f"prescale-aggregator on 127.0.0.1:{self.agg_port}, SQLite in {self.tmp}/aggregator, tick 2s, "
             f"cluster {CLUSTER_CPU_CORES} cores")
+        log(f"tokens (0600): agent {self.agent_token_file}, admin {self.admin_token_file}; e.g. "
+            f"curl -H \"Authorization: Bearer $(cat {self.admin_token_file})\" "
+            f"127.0.0.1:{self.agg_port}/api/v1/decisions")
         if len(agg_argv) > 3:
             deadline = time.time() + 20
             while time.time() < deadline and "demand series" not in open(os.path.join(self.tmp, "aggregator.log")).read():

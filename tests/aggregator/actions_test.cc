@@ -31,6 +31,25 @@ using ::testing::HasSubstr;
 
 constexpr int64_t kMinute = 60'000;
 constexpr const char* kSecret = "s3cret-key";
+// Every route but /metrics, /healthz and /readyz needs a token.
+constexpr const char* kAdminToken = "admin-token";
+constexpr const char* kAcmeViewerToken = "acme-viewer-token";
+constexpr const char* kOtherViewerToken = "other-viewer-token";
+
+// The tokens the aggregators of these tests know.
+std::vector<TokenConfig> TestTokens() {
+  return {{"admin", Sha256Hex(kAdminToken), "admin", ""},
+          {"acme-viewer", Sha256Hex(kAcmeViewerToken), "viewer", "acme"},
+          {"other-viewer", Sha256Hex(kOtherViewerToken), "viewer", "other"}};
+}
+
+// A request carrying `token`.
+http::HttpRequest WithToken(const char* token, std::string method) {
+  http::HttpRequest r;
+  r.method = std::move(method);
+  r.headers.emplace_back("Authorization", std::string("Bearer ") + token);
+  return r;
+}
 
 // A webhook receiver on 127.0.0.1:0: answers with the queued statuses (then
 // 200), keeps every request it got.
@@ -84,6 +103,7 @@ class ActionsTest : public ::testing::Test {
   void Open() {
     aggregator_.reset();
     AggregatorConfig config;
+    config.tokens = TestTokens();
     config.decisions.cluster_cpu_cores = 64;
     config.decisions.capacity_reserve = 0;
     aggregator_ = std::make_unique<Aggregator>(config, clock_);
@@ -292,8 +312,7 @@ TEST_F(ActionsTest, ReceiverFeedbackAndReportsSetCurrentReplicas) {
   RunFor(10s, 3.0);
   EXPECT_THAT(aggregator_->MetricsText(), HasSubstr(R"(prescale_current_replicas{service="web",tenant="acme"} 5)"));
 
-  http::HttpRequest report;
-  report.method = "POST";
+  http::HttpRequest report = WithToken(kAdminToken, "POST");
   report.path = "/api/v1/tenants/acme/services/web/replicas";
   report.path_params = {{"tenant", "acme"}, {"service", "web"}};
   report.body = R"({"current": 7})";
@@ -345,8 +364,7 @@ TEST_F(ActionsTest, AlertmanagerAlertEvaluatesAtOnceAndScaleUpHoldsUntilResolved
   EXPECT_TRUE(Audit("scale").empty());
   EXPECT_FALSE(aggregator_->EvaluateTriggers()) << "nothing pending";
 
-  http::HttpRequest alert;
-  alert.method = "POST";
+  http::HttpRequest alert = WithToken(kAdminToken, "POST");
   alert.body = AlertBody("firing", "scale_up");
   http::HttpResponse r = aggregator_->Handle("alerts_alertmanager", alert);
   ASSERT_EQ(r.status, 200) << r.body;
@@ -376,8 +394,7 @@ TEST_F(ActionsTest, AlertmanagerAlertEvaluatesAtOnceAndScaleUpHoldsUntilResolved
 
 TEST_F(ActionsTest, AlertmanagerBadBodiesAreRefusedWithTheField) {
   SeedWebService(R"({"type":"recommend-only"})");
-  http::HttpRequest alert;
-  alert.method = "POST";
+  http::HttpRequest alert = WithToken(kAdminToken, "POST");
   alert.body = "{not json";
   http::HttpResponse r = aggregator_->Handle("alerts_alertmanager", alert);
   EXPECT_EQ(r.status, 400);
@@ -397,6 +414,7 @@ TEST_F(ActionsTest, AlertmanagerBadBodiesAreRefusedWithTheField) {
 TEST_F(ActionsTest, DirectivesShareAThrottledServicesCapAmongItsNodes) {
   // A low-priority service squeezed by the cluster's capacity gets a cap.
   AggregatorConfig config;
+  config.tokens = TestTokens();
   config.decisions.cluster_cpu_cores = 4;
   config.decisions.capacity_reserve = 0;
   aggregator_ = std::make_unique<Aggregator>(config, clock_);
@@ -432,8 +450,7 @@ TEST_F(ActionsTest, DirectivesShareAThrottledServicesCapAmongItsNodes) {
   ASSERT_TRUE(d[0].cpu_cap_cores.has_value()) << d[0].reason;
   const double cap = *d[0].cpu_cap_cores;
   EXPECT_DOUBLE_EQ(cap, 4.0);
-  http::HttpRequest get;
-  get.method = "GET";
+  http::HttpRequest get = WithToken(kAdminToken, "GET");
   get.query = "node=n1";
   http::HttpResponse r = aggregator_->Handle("directives", get);
   ASSERT_EQ(r.status, 200) << r.body;
@@ -449,6 +466,29 @@ TEST_F(ActionsTest, DirectivesShareAThrottledServicesCapAmongItsNodes) {
   EXPECT_THAT(r.body, HasSubstr(R"("field":"node")"));
   get.query = "node=n1&x=1";
   EXPECT_EQ(aggregator_->Handle("directives", get).status, 400);
+  get.query = "node=n1&tenant=other";
+  EXPECT_THAT(aggregator_->Handle("directives", get).body, HasSubstr(R"("directives":[])")) << "filtered by tenant";
+
+  // Tenant-bound tokens see only their tenant's caps: acme's viewer all of them, other's none,
+  // and naming a tenant not theirs is a 403 naming `tenant`.
+  http::HttpRequest acme = WithToken(kAcmeViewerToken, "GET");
+  acme.query = "node=n1";
+  EXPECT_THAT(aggregator_->Handle("directives", acme).body,
+              HasSubstr(R"({"tenant":"acme","service":"web","cpu_cores":2.6666666666666)"));
+  http::HttpRequest other = WithToken(kOtherViewerToken, "GET");
+  other.query = "node=n1";
+  r = aggregator_->Handle("directives", other);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr(R"("directives":[])"));
+  other.query = "node=n1&tenant=acme";
+  r = aggregator_->Handle("directives", other);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_THAT(r.body, HasSubstr(R"("field":"tenant")"));
+  // Without a token: 401, whatever is asked.
+  http::HttpRequest anonymous;
+  anonymous.method = "GET";
+  anonymous.query = "node=n1";
+  EXPECT_EQ(aggregator_->Handle("directives", anonymous).status, 401);
 }
 
 TEST_F(ActionsTest, KubernetesTargetsAreReadBackAsCurrentReplicas) {

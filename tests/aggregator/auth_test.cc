@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include "prescale/aggregator/control/objects.h"
+#include "prescale/aggregator/control/sqlite_store.h"
+#include "prescale/base/clock.h"
+#include "tests/support/fake_clock.h"
+
 namespace prescale::aggregator {
 namespace {
 
@@ -18,7 +23,7 @@ TEST(Sha256Hex, MatchesKnownDigest) {
 
 TEST(Authenticator, KnownTokenYieldsItsPrincipal) {
   const Authenticator auth = TwoTokens();
-  EXPECT_FALSE(auth.open());
+  EXPECT_TRUE(auth.HasTokens());
   AuthResult r = auth.Authenticate("Bearer secret-b");
   ASSERT_TRUE(r.ok()) << r.reason;
   EXPECT_EQ(r.principal.name, "node-b");
@@ -51,12 +56,40 @@ TEST(Authenticator, UnknownTokenIs403) {
   }
 }
 
-TEST(Authenticator, NoTokensMeansOpenIngest) {
+TEST(Authenticator, NoTokensAuthenticatesNobody) {
+  // No config tokens is no longer "open": a missing header is 401 and any token unknown.
   const Authenticator auth({});
-  EXPECT_TRUE(auth.open());
-  const AuthResult r = auth.Authenticate("");
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r.principal.role, Role::kAnonymous);
+  EXPECT_FALSE(auth.HasTokens());
+  AuthResult r = auth.Authenticate("");
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.outcome, AuthResult::Outcome::kMissing);
+  EXPECT_EQ(r.ToStatus().code(), StatusCode::kUnauthenticated);
+  r = auth.Authenticate("Bearer anything");
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.outcome, AuthResult::Outcome::kUnknown);
+  EXPECT_EQ(r.ToStatus().code(), StatusCode::kPermissionDenied);
+}
+
+TEST(Authenticator, StoreTokensCountAsTokensWhileActive) {
+  testing::FakeClock clock;
+  auto store = OpenSqliteStore(":memory:", SqliteStoreOptions{});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Authenticator auth({});
+  auth.UseStore(store->get(), &clock);
+  EXPECT_FALSE(auth.HasTokens()) << "an empty store holds no token";
+  AuditRecord actor;
+  actor.actor = "test";
+  actor.actor_role = "admin";
+  const int64_t now_ms = ToUnixMillis(clock.Now());
+  auto issued = IssueToken(store->get(), {"n1", "agent", "", 60'000}, now_ms, actor);
+  ASSERT_TRUE(issued.ok()) << issued.status().ToString();
+  EXPECT_TRUE(auth.HasTokens());
+  const AuthResult r = auth.Authenticate("Bearer " + issued->secret);
+  ASSERT_TRUE(r.ok()) << r.reason;
+  EXPECT_EQ(r.principal.role, Role::kAgent);
+  clock.Advance(std::chrono::seconds(61));
+  EXPECT_FALSE(auth.HasTokens()) << "its only token expired";
+  EXPECT_EQ(auth.Authenticate("Bearer " + issued->secret).outcome, AuthResult::Outcome::kUnknown);
 }
 
 TEST(Authenticator, ReadsTheHeaderFromARequest) {

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <regex>
 
 #include "prescale/aggregator/control/auth.h"
 #include "tests/support/subprocess.h"
@@ -61,6 +60,45 @@ TEST(AggregatorConfig, KubernetesDiscoveryIsOffByDefault) {
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_TRUE(c->kubernetes_discovery);
   EXPECT_EQ(c->kubernetes_discovery_interval, 2min);
+}
+
+TEST(AggregatorConfig, AnonymousPushIsOffUnlessTheFileOrTheFlagSaysSo) {
+  auto empty = ParseAggregatorConfig("", "agg.yaml");
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_FALSE(empty->allow_anonymous_push);
+  auto c = ParseAggregatorConfig("allow_anonymous_push: true\n", "agg.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->allow_anonymous_push);
+  c = ParseAggregatorConfig("allow_anonymous_push: false\n", "agg.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE(c->allow_anonymous_push);
+
+  const char* argv[] = {"prescale-aggregator", "--allow-anonymous-push"};
+  auto cli = ParseAggregatorCommandLine(2, argv);
+  ASSERT_TRUE(cli.ok()) << cli.status().ToString();
+  AggregatorConfig flagged;
+  ASSERT_TRUE(ApplyAggregatorOverrides(*cli, &flagged).ok());
+  EXPECT_TRUE(flagged.allow_anonymous_push);
+  const char* without[] = {"prescale-aggregator", "--listen", "127.0.0.1:1"};
+  cli = ParseAggregatorCommandLine(3, without);
+  ASSERT_TRUE(cli.ok()) << cli.status().ToString();
+  AggregatorConfig file_on;
+  file_on.allow_anonymous_push = true;
+  ASSERT_TRUE(ApplyAggregatorOverrides(*cli, &file_on).ok());
+  EXPECT_TRUE(file_on.allow_anonymous_push) << "no flag leaves the file's choice";
+  const char* valued[] = {"prescale-aggregator", "--allow-anonymous-push=yes"};
+  EXPECT_FALSE(ParseAggregatorCommandLine(2, valued).ok()) << "a switch takes no value";
+}
+
+TEST(AggregatorConfig, ShippedConfigsUseTokensAndTakeNoAnonymousPushes) {
+  for (const char* file :
+       {"/deploy/systemd/aggregator.example.yaml", "/deploy/kubernetes/base/config/aggregator.yaml"}) {
+    SCOPED_TRACE(file);
+    auto c = LoadAggregatorConfig(testing::SourceDir() + file);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    EXPECT_FALSE(c->tokens.empty());
+    EXPECT_FALSE(c->allow_anonymous_push);
+  }
 }
 
 TEST(AggregatorConfig, DemandSectionAddsCustomMetricsToTheDefaults) {
@@ -160,6 +198,8 @@ std::vector<BadConfig> BadConfigs() {
       {"prometheus_url_scheme", "prometheus_url: 127.0.0.1:9090\n", 1, "prometheus_url", "http:// or https://"},
       {"tick_too_short", "tick_interval: 100ms\n", 1, "tick_interval", "at least 1000ms"},
       {"lease_bad", "directive_lease: soon\n", 1, "directive_lease", "invalid duration"},
+      {"anonymous_push_not_bool", "listen: 127.0.0.1:0\nallow_anonymous_push: sometimes\n", 2, "allow_anonymous_push",
+       "expected true or false"},
       {"discovery_not_bool", "kubernetes_discovery: maybe\n", 1, "kubernetes_discovery", "expected true or false"},
       {"discovery_too_often", "kubernetes_discovery_interval: 1s\n", 1, "kubernetes_discovery_interval",
        "at least 5000ms"},
@@ -220,39 +260,87 @@ TEST(AggregatorConfigErrors, UsageErrorsExit2NamingTheFlag) {
   EXPECT_THAT(help.out, HasSubstr("--max-series N"));
 }
 
-TEST(AggregatorBinary, ServesOnPortZeroWithOpenIngestAndStopsOnSigterm) {
+// Starts the binary with `args` on 127.0.0.1:0; the base URL once it serves ("" when it did not;
+// its stderr so far is in *log either way).
+std::string StartAggregator(testing::Subprocess* agg, std::vector<std::string> args, std::string* log) {
+  args.insert(args.begin(), {BinDir() + "/prescale-aggregator", "--listen", "127.0.0.1:0"});
+  if (!agg->Start(args)) return "";
+  const int port = testing::WaitForServingPort(*agg, 20s, log);
+  return port == 0 ? "" : "http://127.0.0.1:" + std::to_string(port);
+}
+
+// curl -sS [-H "Authorization: Bearer TOKEN"] [-X POST --data-binary BODY] URL, printing the status last.
+RunResult CurlAs(const std::string& token, const std::string& url, const std::string& body = "") {
+  std::vector<std::string> argv = {"curl", "-sS", "-w", "\n%{http_code}"};
+  if (!token.empty()) argv.insert(argv.end(), {"-H", "Authorization: Bearer " + token});
+  if (!body.empty()) argv.insert(argv.end(), {"-X", "POST", "--data-binary", body});
+  argv.push_back(url);
+  return RunCommand(argv, 20s);
+}
+
+constexpr char kOnePush[] = R"({"series":[{"labels":{"__name__":"q","tenant":"t"},"samples":[[1700000000000,4]]}]})";
+
+TEST(AggregatorBinary, ServesOnPortZeroClosedByDefaultTakesStoreTokensAndStopsOnSigterm) {
   if (::access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "the curl program is missing (Debian package curl)";
   TempDir dir("prescale-agg-binary");
   const std::string data_dir = dir.path() + "/data";
   testing::Subprocess agg;
-  ASSERT_TRUE(agg.Start({BinDir() + "/prescale-aggregator", "--listen", "127.0.0.1:0", "--data-dir", data_dir}));
-  static const std::regex kPortLine("serving on port ([0-9]+)");
-  std::smatch m;
   std::string log;
-  ASSERT_TRUE(testing::PollUntil(
-      [&] {
-        log = agg.Stderr();
-        return std::regex_search(log, m, kPortLine) || !agg.running();
-      },
-      20s))
-      << log;
-  ASSERT_TRUE(agg.running()) << log;
-  EXPECT_THAT(log, HasSubstr("no tokens configured"));
+  const std::string base = StartAggregator(&agg, {"--data-dir", data_dir}, &log);
+  ASSERT_FALSE(base.empty()) << log;
+  EXPECT_THAT(log, HasSubstr("no tokens: every request but /metrics, /healthz and /readyz is refused"));
   EXPECT_EQ(::access(data_dir.c_str(), W_OK), 0) << "the data directory was not created";
-  const std::string base = "http://127.0.0.1:" + m[1].str();
-  RunResult r = RunCommand({"curl", "-sS", "-X", "POST", "--data-binary",
-                            R"({"series":[{"labels":{"__name__":"q","tenant":"t"},"samples":[[1700000000000,4]]}]})",
-                            base + "/api/v1/ingest"},
-                           20s);
+  // No tokens in the YAML is not open: a push without one is a 401 with a JSON reason.
+  RunResult r = CurlAs("", base + "/api/v1/ingest", kOnePush);
+  EXPECT_THAT(r.out, HasSubstr(R"({"error":"unauthorized","message":"missing Authorization header)")) << r.err;
+  EXPECT_THAT(r.out, ::testing::EndsWith("\n401"));
+  // A token made in the control store while it runs is enough: it pushes and reads.
+  const RunResult made = RunCommand(
+      {BinDir() + "/prescale-aggregator", "token", "create", "--role", "agent", "--data-dir", data_dir}, 30s);
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const std::string token = made.out.substr(0, made.out.find('\n'));
+  r = CurlAs(token, base + "/api/v1/ingest", kOnePush);
   EXPECT_THAT(r.out, HasSubstr(R"("samples_appended":1)")) << r.err;
-  r = RunCommand({"curl", "-sS", base + "/api/v1/raw?match=q"}, 20s);
+  r = CurlAs(token, base + "/api/v1/raw?match=q");
   EXPECT_EQ(r.out, R"({"status":"success","data":[{"labels":{"__name__":"q","tenant":"t"},)"
-                   R"("samples":[[1700000000000,"4"]]}]})");
-  r = RunCommand({"curl", "-sS", base + "/metrics"}, 20s);
+                   R"("samples":[[1700000000000,"4"]]}]})"
+                   "\n200");
+  r = CurlAs("", base + "/api/v1/raw?match=q");
+  EXPECT_THAT(r.out, ::testing::EndsWith("\n401"));
+  r = CurlAs("", base + "/metrics");
   EXPECT_THAT(r.out, HasSubstr("\nprescale_aggregator_active_series 1\n"));
+  EXPECT_THAT(r.out, HasSubstr("\nprescale_aggregator_anonymous_push_allowed 0\n"));
   agg.Signal(SIGTERM);
   EXPECT_EQ(agg.Wait(10s), 0) << agg.Stderr();
   EXPECT_THAT(agg.Stderr(), HasSubstr("prescale-aggregator stopped"));
+}
+
+TEST(AggregatorBinary, AllowAnonymousPushTakesPushesOnlyAndSaysSoLoudly) {
+  if (::access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "the curl program is missing (Debian package curl)";
+  TempDir dir("prescale-agg-anonymous");
+  for (const bool from_flag : {true, false}) {
+    SCOPED_TRACE(from_flag ? "--allow-anonymous-push" : "allow_anonymous_push: true");
+    testing::Subprocess agg;
+    std::string log;
+    const std::string base = StartAggregator(
+        &agg,
+        from_flag ? std::vector<std::string>{"--allow-anonymous-push"}
+                  : std::vector<std::string>{"--config", dir.Write("anonymous.yaml", "allow_anonymous_push: true\n")},
+        &log);
+    ASSERT_FALSE(base.empty()) << log;
+    EXPECT_THAT(log, HasSubstr("allow_anonymous_push is on: the data plane accepts unauthenticated pushes"));
+    RunResult r = CurlAs("", base + "/api/v1/ingest", kOnePush);
+    EXPECT_THAT(r.out, HasSubstr(R"("samples_appended":1)")) << r.err;
+    r = CurlAs("", base + "/api/v1/raw?match=q");
+    EXPECT_THAT(r.out, HasSubstr(R"("error":"unauthorized")"));
+    EXPECT_THAT(r.out, ::testing::EndsWith("\n401"));
+    r = CurlAs("not-a-token", base + "/api/v1/ingest", kOnePush);
+    EXPECT_THAT(r.out, ::testing::EndsWith("\n403")) << "an unknown token is refused, not taken as anonymous";
+    r = CurlAs("", base + "/metrics");
+    EXPECT_THAT(r.out, HasSubstr("\nprescale_aggregator_anonymous_push_allowed 1\n"));
+    agg.Signal(SIGTERM);
+    EXPECT_EQ(agg.Wait(10s), 0) << agg.Stderr();
+  }
 }
 
 }  // namespace

@@ -438,10 +438,31 @@ TEST_F(ControlApiTest, TenantBoundTokensReadOnlyTheirDemandAndPushNothing) {
   EXPECT_THAT(r.body, HasSubstr(R"("field":"tenant")"));
   EXPECT_EQ(As("operator", "GET", "/api/v1/forecasts?tenant=other").status, 403);
   EXPECT_EQ(As("operator", "GET", "/api/v1/forecasts").status, 200);
-  EXPECT_EQ(As("operator", "GET", "/api/v1/raw?match=up").status, 403);
   EXPECT_EQ(As("operator", "POST", "/api/v1/ingest", R"({"samples":[]})").status, 403);
-  EXPECT_EQ(As("agent", "GET", "/api/v1/raw?match=up").status, 200);
   EXPECT_EQ(As("admin", "GET", "/api/v1/series?tenant=other&resource=cpu").status, 200);
+  // Raw series: an agent pushes both tenants'; operators and viewers read only their own.
+  ASSERT_EQ(As("agent", "POST", "/api/v1/ingest",
+               R"({"series":[{"labels":{"__name__":"up","tenant":"acme"},"samples":[[1700000000000,1]]},)"
+               R"({"labels":{"__name__":"up","tenant":"other"},"samples":[[1700000000000,2]]}]})")
+                .status,
+            200);
+  for (const char* role : {"operator", "viewer"}) {
+    SCOPED_TRACE(role);
+    r = As(role, "GET", "/api/v1/raw?match=up");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_THAT(r.body, HasSubstr(R"("tenant":"acme")"));
+    EXPECT_THAT(r.body, ::testing::Not(HasSubstr(R"("tenant":"other")")));
+    EXPECT_EQ(As(role, "GET", "/api/v1/raw?match=up&tenant=acme").body, r.body);
+    r = As(role, "GET", "/api/v1/raw?match=up&tenant=other");
+    EXPECT_EQ(r.status, 403);
+    EXPECT_THAT(r.body, HasSubstr(R"("field":"tenant")"));
+    EXPECT_EQ(As(role, "GET", "/api/v1/raw?match=up&tenant=acme&tenant=other").status, 403);
+  }
+  for (const char* role : {"agent", "admin"}) {
+    r = As(role, "GET", "/api/v1/raw?match=up");
+    EXPECT_EQ(r.status, 200) << role;
+    EXPECT_THAT(r.body, HasSubstr(R"("tenant":"other")")) << role << " reads every tenant's series";
+  }
 }
 
 TEST_F(ControlApiTest, TenantsWithActiveTokensOrServicesCannotBeDeleted) {

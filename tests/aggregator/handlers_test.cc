@@ -274,10 +274,10 @@ TEST_F(HandlersTest, RawNeedsAValidMatch) {
 TEST_F(HandlersTest, MetricsExposeTheSelfMetrics) {
   const Reply r = Curl("GET", "/metrics", "", {});
   EXPECT_EQ(r.status, 200);
-  for (const char* name :
-       {"prescale_aggregator_samples_received_total 0", "prescale_aggregator_active_series 0",
-        "prescale_aggregator_samples_out_of_order_total 0", "prescale_aggregator_series_rejected_total 0",
-        "prescale_aggregator_ingest_lag_seconds 0", "prescale_aggregator_max_series 1000"}) {
+  for (const char* name : {"prescale_aggregator_samples_received_total 0", "prescale_aggregator_active_series 0",
+                           "prescale_aggregator_samples_out_of_order_total 0",
+                           "prescale_aggregator_series_rejected_total 0", "prescale_aggregator_ingest_lag_seconds 0",
+                           "prescale_aggregator_max_series 1000", "prescale_aggregator_anonymous_push_allowed 0"}) {
     EXPECT_THAT(r.body, HasSubstr(std::string("\n") + name + "\n")) << name;
   }
 }

@@ -1,8 +1,9 @@
 // docs/openapi.yaml against what the aggregator really serves: every route of
 // Aggregator::Routes() (with a control store attached) is described, and every
 // described path and method is served. Every operation has a summary and a
-// response, the API's operations (but the two receivers, which may be open)
-// need the bearer scheme, and path parameters match the path templates.
+// response, the API's operations (but the two receivers, which take pushes
+// without a token under allow_anonymous_push) need the bearer scheme, and path
+// parameters match the path templates.
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -185,7 +186,7 @@ TEST_F(OpenApiTest, EveryOperationHasASummaryAndAResponse) {
 }
 
 TEST_F(OpenApiTest, ApiOperationsNeedTheBearerScheme) {
-  // The receivers may be open (no tokens configured); everything else under /api/v1/
+  // The receivers may take pushes without a token (allow_anonymous_push); everything else under /api/v1/
   // declares the bearer scheme, its own or the global one.
   const std::set<std::string> receivers = {"/api/v1/write", "/api/v1/ingest"};
   for (const Operation& o : description_.operations) {

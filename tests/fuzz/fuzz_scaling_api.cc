@@ -22,11 +22,16 @@
 
 namespace {
 
+constexpr char kAdminToken[] = "fuzz-admin-token";
+
 prescale::aggregator::Aggregator& Instance() {
   static prescale::aggregator::Aggregator* aggregator = [] {
     prescale::SetLogLevel(prescale::LogLevel::kError);
-    auto* a = new prescale::aggregator::Aggregator(prescale::aggregator::AggregatorConfig{},
-                                                   prescale::SystemClock::Instance());
+    // An admin token: every route needs one, and the inputs must reach the handlers.
+    prescale::aggregator::AggregatorConfig config;
+    config.tokens = {{"fuzz", prescale::aggregator::Sha256Hex(kAdminToken), "admin", ""}};
+    config.api_requests_per_second = 0;
+    auto* a = new prescale::aggregator::Aggregator(config, prescale::SystemClock::Instance());
     auto store = prescale::aggregator::OpenSqliteStore(":memory:", prescale::aggregator::SqliteStoreOptions{});
     if (!store.ok()) std::abort();
     a->UseControlStore(std::move(store).value());
@@ -60,6 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string input(reinterpret_cast<const char*>(data) + 1, size - 1);
   prescale::http::HttpRequest request;
   request.body = input;
+  request.headers.emplace_back("Authorization", std::string("Bearer ") + kAdminToken);
   switch (data[0] % 5) {
     case 0: {
       auto config = prescale::aggregator::ParseAggregatorConfig(input, "fuzz.yaml");

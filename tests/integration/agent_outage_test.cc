@@ -166,8 +166,11 @@ class AgentOutageTest : public ::testing::Test {
   // Starts the aggregator on 127.0.0.1:port; true once it serves (false when the port is taken).
   bool StartAggregatorOn(int port) {
     aggregator_ = std::make_unique<Subprocess>();
-    if (!aggregator_->Start({BinDir() + "/prescale-aggregator", "--listen", "127.0.0.1:" + std::to_string(port),
-                             "--data-dir", dir_.path() + "/aggregator"})) {
+    // The agent's token (every push needs one), in the config by hash.
+    const std::string config = dir_.Write(
+        "aggregator.yaml", std::string("tokens:\n  - {name: agents, sha256: \"") + testing::kTestTokenSha256 + "\"}\n");
+    if (!aggregator_->Start({BinDir() + "/prescale-aggregator", "--config", config, "--listen",
+                             "127.0.0.1:" + std::to_string(port), "--data-dir", dir_.path() + "/aggregator"})) {
       return false;
     }
     PollUntil(
@@ -215,7 +218,9 @@ class AgentOutageTest : public ::testing::Test {
                                      "--data-dir",
                                      dir_.path() + "/agent",
                                      "--aggregator",
-                                     "http://127.0.0.1:" + std::to_string(port_) + "/api/v1/write"};
+                                     "http://127.0.0.1:" + std::to_string(port_) + "/api/v1/write",
+                                     "--token-file",
+                                     dir_.Write("agent.token", std::string(testing::kTestToken) + "\n")};
     if (!config.empty()) argv.insert(argv.end(), {"--config", config});
     ASSERT_TRUE(agent->Start(argv));
     static const std::regex kPortLine("serving /metrics on port ([0-9]+)");
@@ -256,7 +261,9 @@ class AgentOutageTest : public ::testing::Test {
   // The timestamps the aggregator holds for the one series `query` selects
   // ("machine_cpu_cores&node=n"); nullopt when the query fails or selects other than one series.
   std::optional<std::vector<int64_t>> Timestamps(const std::string& query) {
-    auto r = client_->Get(aggregator_base_ + "/api/v1/raw?match=" + query, options_);
+    http::GetOptions with_token = options_;
+    with_token.headers.emplace_back("Authorization", std::string("Bearer ") + testing::kTestToken);
+    auto r = client_->Get(aggregator_base_ + "/api/v1/raw?match=" + query, with_token);
     if (!r.ok() || r->status != 200) return std::nullopt;
     const std::string& body = r->body;
     size_t series = 0;

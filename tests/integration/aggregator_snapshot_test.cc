@@ -24,7 +24,9 @@ using testing::Subprocess;
 class AggregatorSnapshotTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    config_ = dir_.Write("aggregator.yaml", "snapshot_interval: 1s\nlog_level: debug\n");
+    config_ = dir_.Write("aggregator.yaml", std::string("snapshot_interval: 1s\nlog_level: debug\n") +
+                                                "tokens:\n  - {name: pusher, sha256: \"" + testing::kTestTokenSha256 +
+                                                "\"}\n");
     data_dir_ = dir_.path() + "/data";
   }
 
@@ -43,14 +45,18 @@ class AggregatorSnapshotTest : public ::testing::Test {
     remote_write::WriteRequest r;
     r.timeseries.push_back({{{"__name__", "queue_depth"}, {"tenant", "a"}}, std::move(samples)});
     http::PostOptions options;
-    options.headers = {{"Content-Encoding", "snappy"}, {"Content-Type", "application/x-protobuf"}};
+    options.headers = {{"Content-Encoding", "snappy"},
+                       {"Content-Type", "application/x-protobuf"},
+                       {"Authorization", std::string("Bearer ") + testing::kTestToken}};
     auto resp = client_->Post(base + "/api/v1/write", remote_write::Encode(r), options);
     return resp.ok() ? resp->status : -1;
   }
 
   // The timestamps the running aggregator holds for queue_depth{tenant="a"}.
   std::string Raw(const std::string& base) {
-    auto resp = client_->Get(base + "/api/v1/raw?match=queue_depth&tenant=a", {});
+    http::GetOptions options;
+    options.headers = {{"Authorization", std::string("Bearer ") + testing::kTestToken}};
+    auto resp = client_->Get(base + "/api/v1/raw?match=queue_depth&tenant=a", options);
     return resp.ok() ? resp->body : resp.status().ToString();
   }
 

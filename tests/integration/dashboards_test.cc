@@ -485,6 +485,9 @@ TEST_F(DashboardsLiveTest, EveryPanelQueryAnswersAgainstTheLiveStack) {
       "aggregator.yaml",
       "listen: 127.0.0.1:0\ndata_dir: \"" + dir_.path() +
           "/aggregator\"\ntick_interval: 2s\ncluster_cpu_cores: 64\ncapacity_reserve: 0\nwebhook_timeout: 2s\n"
+          "tokens:\n  - {name: agent, sha256: \"" +
+          testing::kTestTokenSha256 +
+          "\"}\n"
           "tenants:\n  - name: acme\n    quotas: {cpu_cores: 8}\nservices:\n"
           "  - tenant: acme\n    name: web\n    priority: critical\n    replicas: {current: 1, min: 1, max: 20}\n"
           "    requests: {cpu_cores: 0.05}\n    target_utilization: {cpu: 0.8}\n"
@@ -499,8 +502,9 @@ TEST_F(DashboardsLiveTest, EveryPanelQueryAnswersAgainstTheLiveStack) {
 
   const std::string agent_config = dir_.Write(
       "agent.yaml", "listen: 127.0.0.1:0\ninterval: 1s\ndiscovery_interval: 1s\nnode: " + std::string(kNode) +
-                        "\naggregator_url: " + aggregator_base +
-                        "/api/v1/write\ndirectives: true\ndirective_interval: 1s\ndata_dir: \"" + dir_.path() +
+                        "\naggregator_url: " + aggregator_base + "/api/v1/write\ntoken_file: \"" +
+                        dir_.Write("agent.token", std::string(testing::kTestToken) + "\n") +
+                        "\"\ndirectives: true\ndirective_interval: 1s\ndata_dir: \"" + dir_.path() +
                         "/agent\"\nmapping:\n  - match: '" + sandbox_->MappingPattern() +
                         "'\n    labels: {tenant: $1, service: $2}\nscrape_targets:\n  - {url: \"" + receiver_.base() +
                         "/metrics\", tenant: acme, service: web}\n");

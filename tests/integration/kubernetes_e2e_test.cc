@@ -281,8 +281,10 @@ class KubernetesE2eTest : public ::testing::Test {
     }
   }
 
-  // The aggregator's data directory with an admin token for the audit log, then the aggregator:
-  // discovery every 5 s and the executor against the stand-in API server, a 2 s tick.
+  // The aggregator's data directory with an admin token for the audit log and the raw series
+  // and an agent token for the agent's pushes (both in the control store: the config names
+  // none), then the aggregator: discovery every 5 s and the executor against the stand-in API
+  // server, a 2 s tick.
   void StartAggregator() {
     const std::string data_dir = dir_.path() + "/aggregator";
     ASSERT_EQ(::mkdir(data_dir.c_str(), 0750), 0);
@@ -291,6 +293,11 @@ class KubernetesE2eTest : public ::testing::Test {
                                            60s);
     ASSERT_EQ(token.exit_code, 0) << token.err;
     admin_ = token.out.substr(0, token.out.find('\n'));
+    const auto agent_token = testing::RunCommand({BinDir() + "/prescale-aggregator", "token", "create", "--role",
+                                                  "agent", "--name", "e2e-agent", "--data-dir", data_dir},
+                                                 60s);
+    ASSERT_EQ(agent_token.exit_code, 0) << agent_token.err;
+    agent_token_file_ = dir_.Write("agent.token", agent_token.out);
     const std::string config = dir_.Write(
         "aggregator.yaml",
         "listen: 127.0.0.1:0\ndata_dir: \"" + data_dir +
@@ -334,7 +341,8 @@ class KubernetesE2eTest : public ::testing::Test {
         dir_.Write("agent.yaml",
                    "listen: 127.0.0.1:0\ninterval: 1s\ndiscovery_interval: 1s\nnode: e2e-node\n"
                    "aggregator_url: " +
-                       base_ + "/api/v1/write\ndirectives: true\ndirective_interval: 1s\ndata_dir: \"" + dir_.path() +
+                       base_ + "/api/v1/write\ntoken_file: \"" + agent_token_file_ +
+                       "\"\ndirectives: true\ndirective_interval: 1s\ndata_dir: \"" + dir_.path() +
                        "/agent\"\npod_metadata:\n  source: kubelet-read-only\n  url: " + kubelet_.base() + "/pods\n");
     agent_ = std::make_unique<Subprocess>();
     ASSERT_TRUE(agent_->Start({BinDir() + "/prescale-agent", "--config", config}));
@@ -344,7 +352,8 @@ class KubernetesE2eTest : public ::testing::Test {
   std::vector<RawSeries> CpuSeries() const {
     std::vector<RawSeries> out;
     const CurlReply r =
-        Curl("GET", base_ + "/api/v1/raw?match=container_cpu_usage_seconds_total&tenant=shop&service=web", "", {});
+        Curl("GET", base_ + "/api/v1/raw?match=container_cpu_usage_seconds_total&tenant=shop&service=web", "",
+             {"Authorization: Bearer " + admin_});
     rapidjson::Document doc;
     doc.Parse(r.body.c_str());
     if (r.status != 200 || !doc.IsObject() || !doc.HasMember("data") || !doc["data"].IsArray()) return out;
@@ -476,6 +485,7 @@ class KubernetesE2eTest : public ::testing::Test {
   std::unique_ptr<Subprocess> aggregator_;
   std::unique_ptr<Subprocess> agent_;
   std::string base_, admin_;
+  std::string agent_token_file_;  // the agent's token (role agent, made in the control store)
 };
 
 // No HPA: discovery keeps shop/web (2 replicas of 250m), the pods' load

@@ -354,10 +354,12 @@ class ScalingE2eTest : public ::testing::Test {
     yaml += "    executor: {type: webhook, url: \"" + receiver_.url() + "\", secret_file: \"" + secret_file_ + "\"}\n";
     return yaml;
   }
-  // The aggregator's YAML: 127.0.0.1:0, a data directory, one tenant, the
-  // given services and extra top-level keys (tick_interval, policies, ...).
+  // The aggregator's YAML: 127.0.0.1:0, a data directory, the agent token
+  // (testing::kTestToken: pushes, raw reads, alerts), one tenant, the given
+  // services and extra top-level keys (tick_interval, policies, ...).
   std::string WriteAggregatorConfig(const std::vector<ServiceSpec>& services, const std::string& extra) {
     std::string yaml = "listen: 127.0.0.1:0\ndata_dir: \"" + dir_.path() + "/aggregator\"\nwebhook_timeout: 2s\n" +
+                       "tokens:\n  - {name: agent, role: agent, sha256: \"" + testing::kTestTokenSha256 + "\"}\n" +
                        extra + "tenants:\n  - name: acme\n    quotas: {cpu_cores: 64}\nservices:\n";
     for (const ServiceSpec& s : services) yaml += ServiceYaml(s);
     return dir_.Write("aggregator.yaml", yaml);
@@ -370,11 +372,13 @@ class ScalingE2eTest : public ::testing::Test {
     ASSERT_NE(port, 0) << "the aggregator did not start: " << log;
     base_ = "http://127.0.0.1:" + std::to_string(port);
   }
+  // A file holding testing::kTestToken (the agent's and Alertmanager's token_file).
+  std::string TokenFile() const { return dir_.Write("agent.token", std::string(testing::kTestToken) + "\n"); }
   void StartAgent() {
     const std::string config = dir_.Write(
         "agent.yaml", "listen: 127.0.0.1:0\ninterval: 1s\ndiscovery_interval: 1s\nnode: " + std::string(kNode) +
-                          "\naggregator_url: " + base_ +
-                          "/api/v1/write\ndirectives: true\ndirective_interval: 1s\ndata_dir: \"" + dir_.path() +
+                          "\naggregator_url: " + base_ + "/api/v1/write\ntoken_file: \"" + TokenFile() +
+                          "\"\ndirectives: true\ndirective_interval: 1s\ndata_dir: \"" + dir_.path() +
                           "/agent\"\nmapping:\n  - match: '" + sandbox_->MappingPattern() +
                           "'\n    labels: {tenant: $1, service: $2}\n");
     agent_ = std::make_unique<Subprocess>();
@@ -387,7 +391,7 @@ class ScalingE2eTest : public ::testing::Test {
     std::vector<std::pair<int64_t, double>> out;
     const CurlReply r = Curl(
         "GET", base_ + "/api/v1/raw?match=container_cpu_usage_seconds_total&tenant=" + tenant + "&service=" + service,
-        "", {});
+        "", {std::string("Authorization: Bearer ") + testing::kTestToken});
     rapidjson::Document doc;
     doc.Parse(r.body.c_str());
     if (r.status != 200 || !doc.IsObject() || !doc.HasMember("data") || !doc["data"].IsArray()) return out;
@@ -603,7 +607,8 @@ TEST_F(ScalingE2eTest, AlertThroughAlertmanagerBringsEvaluationAndAction) {
   int am_port = 0;
   std::string error;
   testing::AlertmanagerOptions options;
-  options.config_yaml = testing::AlertmanagerWebhookConfig(base_ + "/api/v1/alerts/alertmanager");
+  options.config_yaml =
+      testing::AlertmanagerWebhookConfig(base_ + "/api/v1/alerts/alertmanager", "1s", "1s", TokenFile());
   ASSERT_TRUE(testing::StartAlertmanager(dir_, options, &alertmanager, &am_port, &error)) << error;
   const std::string am = "http://127.0.0.1:" + std::to_string(am_port);
   const std::string alert =
@@ -666,7 +671,7 @@ TEST_F(ScalingE2eTest, ActionsSurviveReceiverOutageAndAggregatorRestart) {
   auto fire = [&](const std::string& service) {
     const CurlReply r = Curl("POST", base_ + "/api/v1/alerts/alertmanager",
                              AlertBody("e2e" + std::to_string(++fingerprint), "acme", service, "firing"),
-                             {"Content-Type: application/json"});
+                             {"Content-Type: application/json", "Authorization: Bearer " + admin});
     ASSERT_EQ(r.status, 200) << r.body;
     ASSERT_NE(r.body.find(R"("triggered":1)"), std::string::npos) << r.body;
   };

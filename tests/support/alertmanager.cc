@@ -15,7 +15,12 @@ std::string FindAlertmanager() {
 }
 
 std::string AlertmanagerWebhookConfig(const std::string& webhook_url, const std::string& group_wait,
-                                      const std::string& group_interval) {
+                                      const std::string& group_interval, const std::string& token_file) {
+  const std::string authorization = token_file.empty()
+                                        ? ""
+                                        : "        http_config:\n          authorization:\n            type: Bearer\n"
+                                          "            credentials_file: \"" +
+                                              token_file + "\"\n";
   return "route:\n"
          "  receiver: prescale\n"
          "  group_by: [tenant, service]\n"
@@ -32,7 +37,8 @@ std::string AlertmanagerWebhookConfig(const std::string& webhook_url, const std:
          "      - url: \"" +
          webhook_url +
          "\"\n"
-         "        send_resolved: true\n";
+         "        send_resolved: true\n" +
+         authorization;
 }
 
 bool StartAlertmanager(const TempDir& dir, const AlertmanagerOptions& options, Subprocess* alertmanager, int* port,

@@ -18,9 +18,10 @@ std::string FindAlertmanager();
 
 // A configuration with one route grouping by [tenant, service] (group_wait and
 // group_interval as given, e.g. "1s") to one receiver whose webhook posts to
-// `webhook_url` with send_resolved: true.
+// `webhook_url` with send_resolved: true and, when `token_file` is set, the
+// bearer token that file holds (http_config.authorization.credentials_file).
 std::string AlertmanagerWebhookConfig(const std::string& webhook_url, const std::string& group_wait = "1s",
-                                      const std::string& group_interval = "1s");
+                                      const std::string& group_interval = "1s", const std::string& token_file = "");
 
 struct AlertmanagerOptions {
   std::string config_yaml;

@@ -5,9 +5,8 @@
 namespace prescale::aggregator {
 namespace {
 
-// Any token reads demand (anonymous too while ingest is open); operators and viewers their tenant's.
-const Access kReaders{.roles = {Role::kAdmin, Role::kOperator, Role::kViewer, Role::kAgent, Role::kAnonymous},
-                      .tenant_bound = true};
+// Any token reads demand (never an anonymous caller); operators and viewers only their tenant's.
+const Access kReaders{.roles = {Role::kAdmin, Role::kOperator, Role::kViewer, Role::kAgent}, .tenant_bound = true};
 
 http::HttpResponse JsonBody(std::string body) {
   http::HttpResponse r;

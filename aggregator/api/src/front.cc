@@ -104,10 +104,14 @@ Front::Front(const Authenticator* auth, const Clock& clock, FrontOptions options
 
 Front::~Front() = default;
 
-void Front::Add(RouteSpec spec) { specs_.push_back(std::move(spec)); }
+void Front::Add(RouteSpec spec) {
+  // Anonymous callers may push, never read: a GET that lists them is a bug in the table.
+  PRESCALE_CHECK(spec.method != "GET" || !spec.access.Allows(Role::kAnonymous));
+  specs_.push_back(std::move(spec));
+}
 
 void Front::Add(std::vector<RouteSpec> specs) {
-  for (RouteSpec& s : specs) specs_.push_back(std::move(s));
+  for (RouteSpec& s : specs) Add(std::move(s));
 }
 
 std::vector<http::Route> Front::Routes() const {
@@ -138,13 +142,6 @@ std::string RoleList(const Access& access) {
 Status Front::Check(const RouteSpec& spec, const AuthResult& auth, const http::HttpRequest& request) const {
   const Principal& p = auth.principal;
   if (!spec.access.Allows(p.role)) {
-    if (p.role == Role::kAnonymous) {
-      // Open ingest lets unknown callers through as anonymous; routes that do not list it need a token.
-      if (request.Header("Authorization").empty()) {
-        return Status::Unauthenticated("this route needs a bearer token (\"Authorization: Bearer <token>\")");
-      }
-      return Status::PermissionDenied(auth.reason.empty() ? "unknown token" : auth.reason);
-    }
     return Status::PermissionDenied(std::string(RoleName(p.role)) + " tokens may not " + spec.method + " " + spec.path +
                                     " (allowed: " + RoleList(spec.access) + ")");
   }
@@ -155,6 +152,13 @@ Status Front::Check(const RouteSpec& spec, const AuthResult& auth, const http::H
     }
   }
   return Status::Ok();
+}
+
+// Only a request with no credentials at all: a token that is presented but
+// unknown, revoked or expired is refused, never downgraded to anonymous.
+bool Front::AnonymousMayCall(const RouteSpec& spec, const http::HttpRequest& request) const {
+  return options_.allow_anonymous_push && spec.access.Allows(Role::kAnonymous) &&
+         request.Header("Authorization").empty();
 }
 
 // Step 3: over its rate, a 429 with Retry-After; nullopt otherwise.
@@ -179,6 +183,10 @@ http::HttpResponse Front::Serve(const RouteSpec& spec, const http::HttpRequest& 
     return r;
   }
   AuthResult auth = auth_->Authenticate(request);
+  if (!auth.ok() && AnonymousMayCall(spec, request)) {
+    auth.outcome = AuthResult::Outcome::kOk;
+    auth.principal = {"anonymous", Role::kAnonymous, ""};
+  }
   if (!auth.ok()) {  // no identity: nothing to audit
     r = ErrorResponse(auth.ToStatus());
     Count(spec.name, r.status);

@@ -17,8 +17,12 @@ namespace {
 // this mostly hits the limit again.
 constexpr const char* kRetryAfterSeconds = "30";
 
-// Pushing samples is for agents (and admins, and anyone while ingest is open).
+// Pushing samples is for agents and admins; callers without a token only with
+// allow_anonymous_push (the front decides).
 const Access kPushers{.roles = {Role::kAgent, Role::kAdmin, Role::kAnonymous}};
+// Raw samples: agents (checking what they sent) and admins read every series;
+// operators and viewers only those of their tenant (Raw binds the tenant label).
+const Access kRawReaders{.roles = {Role::kAgent, Role::kAdmin, Role::kOperator, Role::kViewer}, .tenant_bound = true};
 
 }  // namespace
 
@@ -35,8 +39,7 @@ std::vector<RouteSpec> IngestApi::Routes() {
   return {
       {"POST", "/api/v1/write", "write", kPushers, [this](Call& c) { return Write(c); }, {}},
       {"POST", "/api/v1/ingest", "ingest", kPushers, [this](Call& c) { return Ingest(c); }, {}},
-      // Raw samples carry every tenant's labels: for agents (checking what they sent) and admins.
-      {"GET", "/api/v1/raw", "raw", kPushers, [this](Call& c) { return Raw(c); }, {}},
+      {"GET", "/api/v1/raw", "raw", kRawReaders, [this](Call& c) { return Raw(c); }, {}},
   };
 }
 
@@ -113,10 +116,29 @@ Result<http::HttpResponse> IngestApi::Ingest(Call& call) {
 
 Result<http::HttpResponse> IngestApi::Raw(Call& call) {
   PRESCALE_ASSIGN_OR_RETURN(auto query, ParseRawQuery(call.request.query));
+  PRESCALE_RETURN_IF_ERROR(BindTenantLabel(call, &query.equalities));
   http::HttpResponse r;
   r.content_type = "application/json";
   r.body = RenderRawJson(store_->Query(query.metric_name, query.equalities));
   return r;
+}
+
+// A tenant-bound caller's query gets an equality on the tenant label (its
+// tenant), and one naming another tenant is refused naming the label; others'
+// queries are left as they are.
+Status IngestApi::BindTenantLabel(const Call& call, std::vector<remote_write::Label>* equalities) const {
+  if (!call.tenant_bound()) return Status::Ok();
+  bool bound = false;
+  for (const remote_write::Label& l : *equalities) {
+    if (l.name != options_.tenant_label) continue;
+    if (l.value != call.principal.tenant) {
+      return Status::PermissionDenied("this token is bound to tenant " + call.principal.tenant)
+          .WithField(options_.tenant_label);
+    }
+    bound = true;
+  }
+  if (!bound) equalities->push_back({options_.tenant_label, call.principal.tenant});
+  return Status::Ok();
 }
 
 void IngestApi::AppendMetrics(std::string* out) const {

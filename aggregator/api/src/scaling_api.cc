@@ -5,6 +5,8 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <initializer_list>
+#include <map>
 
 #include "json_envelope.h"
 #include "prescale/aggregator/scaling/directives.h"
@@ -14,23 +16,28 @@
 namespace prescale::aggregator {
 namespace {
 
+// None of these routes lets an anonymous caller through, allow_anonymous_push or not.
 const Access kDecisionReaders{.roles = {Role::kAdmin, Role::kOperator, Role::kViewer}, .tenant_bound = true};
-const Access kAgents{.roles = {Role::kAgent, Role::kAdmin, Role::kAnonymous}};
-// Operators send alerts about their own tenant only (checked per alert).
-const Access kAlertSenders{.roles = {Role::kAdmin, Role::kOperator, Role::kAgent, Role::kAnonymous}};
-// Anonymous only while no tokens are configured (the authenticator is open), as for pushes.
-const Access kReplicaReporters{.roles = {Role::kAdmin, Role::kOperator, Role::kAgent, Role::kAnonymous},
+// Agents read the caps of the node they ask for (agent tokens are not bound to a
+// node: one Secret serves a DaemonSet); operators and viewers see only their
+// tenant's services' caps on any node.
+const Access kDirectiveReaders{.roles = {Role::kAgent, Role::kAdmin, Role::kOperator, Role::kViewer},
                                .tenant_bound = true};
+// Operators send alerts about their own tenant only (the handler checks each alert).
+const Access kAlertSenders{.roles = {Role::kAdmin, Role::kOperator, Role::kAgent}, .tenant_bound = true};
+const Access kReplicaReporters{.roles = {Role::kAdmin, Role::kOperator, Role::kAgent}, .tenant_bound = true};
 
-// The one query parameter `name` (empty when absent); any other is refused naming it.
-Result<std::string> SingleParam(std::string_view query, const char* name) {
+// The query parameters in `names` (empty when absent); any other is refused naming it.
+Result<std::map<std::string, std::string>> Params(std::string_view query, std::initializer_list<const char*> names) {
   PRESCALE_ASSIGN_OR_RETURN(auto params, http::ParseQueryString(query));
-  std::string value;
+  std::map<std::string, std::string> out;
+  for (const char* name : names) out[name];
   for (auto& [key, v] : params) {
-    if (key != name) return Status::InvalidArgument("unknown parameter " + key).WithField(key);
-    value = std::move(v);
+    auto it = out.find(key);
+    if (it == out.end()) return Status::InvalidArgument("unknown parameter " + key).WithField(key);
+    it->second = std::move(v);
   }
-  return value;
+  return out;
 }
 
 void WriteOptionalDouble(JsonWriter& w, const char* key, const std::optional<double>& v) {
@@ -97,7 +104,7 @@ ScalingApi::ScalingApi(const DecisionLoop* decisions, const SeriesStore* series,
 std::vector<RouteSpec> ScalingApi::Routes() {
   return {
       {"GET", "/api/v1/decisions", "decisions", kDecisionReaders, [this](Call& c) { return Decisions(c); }, {}},
-      {"GET", "/api/v1/directives", "directives", kAgents, [this](Call& c) { return Directives(c); }, {}},
+      {"GET", "/api/v1/directives", "directives", kDirectiveReaders, [this](Call& c) { return Directives(c); }, {}},
       {"POST",
        "/api/v1/alerts/alertmanager",
        "alerts_alertmanager",
@@ -114,7 +121,8 @@ std::vector<RouteSpec> ScalingApi::Routes() {
 }
 
 Result<http::HttpResponse> ScalingApi::Decisions(Call& call) {
-  PRESCALE_ASSIGN_OR_RETURN(std::string tenant, SingleParam(call.request.query, "tenant"));
+  PRESCALE_ASSIGN_OR_RETURN(auto params, Params(call.request.query, {"tenant"}));
+  std::string& tenant = params["tenant"];
   PRESCALE_RETURN_IF_ERROR(call.BindTenant(&tenant));
   http::HttpResponse r;
   r.content_type = "application/json";
@@ -130,8 +138,11 @@ Result<http::HttpResponse> ScalingApi::Decisions(Call& call) {
 }
 
 Result<http::HttpResponse> ScalingApi::Directives(Call& call) {
-  PRESCALE_ASSIGN_OR_RETURN(std::string node, SingleParam(call.request.query, "node"));
+  PRESCALE_ASSIGN_OR_RETURN(auto params, Params(call.request.query, {"node", "tenant"}));
+  const std::string& node = params["node"];
   if (node.empty()) return Status::InvalidArgument("node is required").WithField("node");
+  std::string& tenant = params["tenant"];  // empty: every tenant's caps
+  PRESCALE_RETURN_IF_ERROR(call.BindTenant(&tenant));
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -140,7 +151,7 @@ Result<http::HttpResponse> ScalingApi::Directives(Call& call) {
   w.Int64(std::max<int64_t>(1, options_.directive_lease.count() / 1000));
   w.Key("directives");
   w.StartArray();
-  for (const NodeDirective& d : DirectivesForNode(decisions_->Latest(""), *series_, node)) {
+  for (const NodeDirective& d : DirectivesForNode(decisions_->Latest(tenant), *series_, node)) {
     w.StartObject();
     WriteStringField(w, "tenant", d.tenant);
     WriteStringField(w, "service", d.service);

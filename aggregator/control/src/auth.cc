@@ -80,16 +80,23 @@ Authenticator::Authenticator(const std::vector<TokenConfig>& tokens) {
   }
 }
 
-AuthResult Authenticator::Authenticate(std::string_view header) const {
-  // Open (no config tokens): a request without a known token is anonymous,
-  // which ingest accepts and the control API does not.
-  AuthResult result = Identify(header);
-  if (!result.ok() && open()) {
-    // The reason stays: the control API, which refuses anonymous callers, reports it.
-    result.outcome = AuthResult::Outcome::kOk;
-    result.principal = {"anonymous", Role::kAnonymous, ""};
-  }
-  return result;
+AuthResult Authenticator::Authenticate(std::string_view header) const { return Identify(header); }
+
+bool Authenticator::HasTokens() const {
+  if (!tokens_.empty()) return true;
+  if (store_ == nullptr) return false;
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_->Now().time_since_epoch()).count();
+  std::string page_token;
+  do {
+    auto page = store_->ListTokens(page_token, 500);
+    if (!page.ok()) return false;
+    for (const TokenRecord& t : page->items) {
+      if (t.revoked_ms == 0 && (t.expires_ms == 0 || now_ms < t.expires_ms)) return true;
+    }
+    page_token = page->next_page_token;
+  } while (!page_token.empty());
+  return false;
 }
 
 AuthResult Authenticator::Identify(std::string_view header) const {

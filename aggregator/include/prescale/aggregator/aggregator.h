@@ -65,6 +65,10 @@ class Aggregator {
 
   // Every route, each behind the front (roles, errors, counting).
   std::vector<http::Route> Routes() const;
+  // What to warn about whenever the config is (re)loaded, "" when nothing:
+  // allow_anonymous_push is on (the data plane takes unauthenticated pushes),
+  // or no token exists at all (config or control store: everything is refused).
+  std::string AccessWarning() const;
   // Listen address, threads and the body limit from the config.
   http::HttpServerOptions ServerOptions() const;
   // Serves one request through the route named `name` (RouteSpec::name), as

@@ -32,8 +32,13 @@ struct AggregatorConfig {
   // How often the history is written to data_dir (and always on SIGTERM);
   // after kill -9 at most this much is lost. 0: only on SIGTERM.
   std::chrono::milliseconds snapshot_interval{60 * 1000};
-  // Empty: ingest is open to anyone who can reach the port (a warning is logged).
+  // Tokens by hash (more may live in the control store). Every route but
+  // /metrics, /healthz and /readyz needs one, unless allow_anonymous_push.
   std::vector<TokenConfig> tokens;
+  // Requests without a token may push (POST /api/v1/write and /api/v1/ingest),
+  // and only push: reads, scaling and the control API still need a token. A
+  // warning is logged at start and prescale_aggregator_anonymous_push_allowed is 1.
+  bool allow_anonymous_push = false;
   int http_threads = 8;
   // HTTPS with this certificate (chain) and key, both PEM; empty: plain HTTP.
   std::string tls_cert_file;
@@ -85,6 +90,7 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path);
 struct AggregatorCommandLine {
   std::string config_path;
   bool help = false;
+  bool allow_anonymous_push = false;                           // --allow-anonymous-push (only turns it on)
   std::vector<std::pair<std::string, std::string>> overrides;  // flag name -> value, applied after the file
 };
 

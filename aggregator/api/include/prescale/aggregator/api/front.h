@@ -1,7 +1,11 @@
 // The aggregator's one HTTP front: every route of the API is declared in one
 // table (RouteSpec) that says who may call it, and every answer goes through
 // the same steps:
-//   1. authenticate the bearer token (Authenticator);
+//   1. authenticate the bearer token (Authenticator); a request without an
+//      Authorization header passes as the anonymous principal only on routes
+//      whose Access lists Role::kAnonymous (the receivers) and only while
+//      FrontOptions::allow_anonymous_push is set; every other request without
+//      a known token is refused (401 missing, 403 unknown) on every route;
 //   2. check the caller's role against the route's Access, and for
 //      tenant-bound tokens (operators, viewers) the {tenant} of the path;
 //   3. rate limit per token where the route asks for it;
@@ -52,12 +56,14 @@ http::HttpResponse NoContent();
 // Who may call a route.
 struct Access {
   // The roles allowed; empty: a public route that needs no token at all.
-  // Role::kAnonymous in the list lets callers without a known token through
-  // while the authenticator is open (no tokens configured).
+  // Role::kAnonymous in the list lets callers without an Authorization header
+  // through while FrontOptions::allow_anonymous_push is set; only the
+  // receivers (write, ingest) may list it: nothing anonymous reads.
   std::vector<Role> roles;
   // Operators and viewers reach only their own tenant: a {tenant} path
   // parameter must be theirs (403 otherwise); filters in queries and bodies
-  // are bound by the handler with Call::BindTenant.
+  // are bound by the handler with Call::BindTenant, so what such a route
+  // answers a tenant-bound token holds that tenant's data only.
   bool tenant_bound = false;
   // Requests a second per token, from FrontOptions (429 with Retry-After).
   bool rate_limited = false;
@@ -95,6 +101,9 @@ struct RouteSpec {
 struct FrontOptions {
   // Requests a second per token on rate-limited routes (bursts of twice that); 0: no limit.
   double requests_per_second = 50;
+  // Requests without an Authorization header pass as Role::kAnonymous on the
+  // routes that list it (the receivers); false: every route needs a token.
+  bool allow_anonymous_push = false;
 };
 
 class Front {
@@ -109,6 +118,8 @@ class Front {
   void Add(std::vector<RouteSpec> specs);
   // The routes for the server, each wrapped in the steps above.
   std::vector<http::Route> Routes() const;
+  // Whether requests without a token may push (FrontOptions::allow_anonymous_push).
+  bool allow_anonymous_push() const { return options_.allow_anonymous_push; }
   // The table, for tests and docs.
   const std::vector<RouteSpec>& table() const { return specs_; }
   // Serves one request through `spec` (what the routes call).
@@ -121,6 +132,7 @@ class Front {
 
  private:
   Status Check(const RouteSpec& spec, const AuthResult& auth, const http::HttpRequest& request) const;
+  bool AnonymousMayCall(const RouteSpec& spec, const http::HttpRequest& request) const;
   std::optional<http::HttpResponse> Throttle(const RouteSpec& spec, const Principal& p) const;
   void Count(const std::string& handler, int code) const;
 

@@ -2,6 +2,8 @@
 //   POST /api/v1/write   Prometheus remote write 1.0 (snappy protobuf), 204
 //   POST /api/v1/ingest  the same samples as JSON (docs/ingest.md)
 //   GET  /api/v1/raw     raw series by metric name and label equalities
+//                        (operators and viewers: only series whose tenant
+//                        label is their tenant)
 // Pushes may be limited per sender (samples a second); over the limit or past
 // max_series a push is refused whole with 429 and Retry-After. Thread-safe.
 #pragma once
@@ -24,6 +26,9 @@ struct IngestOptions {
   // Samples a second each sender (token; all anonymous senders together) may
   // push, with bursts of ten seconds' worth. 0: no limit.
   uint64_t sender_samples_per_second = 0;
+  // The label naming a series' tenant (demand.tenant_label): what binds the
+  // raw reads of tenant-bound tokens.
+  std::string tenant_label = "tenant";
 };
 
 class IngestApi {
@@ -42,6 +47,7 @@ class IngestApi {
   Result<http::HttpResponse> Raw(Call& call);
 
  private:
+  Status BindTenantLabel(const Call& call, std::vector<remote_write::Label>* equalities) const;
   // Stores decoded series; the 204 (remote write) or JSON summary, or a 429.
   Result<http::HttpResponse> Append(const std::vector<remote_write::TimeSeries>& series, bool json,
                                     const std::string& sender);

@@ -1,9 +1,11 @@
 // ScalingApi: the decision engine's routes:
-//   GET  /api/v1/decisions                      the latest decision of every service, with
+//   GET  /api/v1/decisions[?tenant=T]           the latest decision of every service, with
 //                                               its hold when its executor refuses to act
-//   GET  /api/v1/directives?node=NAME           the CPU caps an agent applies on its node
+//   GET  /api/v1/directives?node=NAME[&tenant=T] the CPU caps an agent applies on its node
 //   POST /api/v1/alerts/alertmanager            Alertmanager's webhook (version 4): triggers
 //   POST /api/v1/tenants/{t}/services/{s}/replicas  the replicas a service runs now
+// Tenant-bound tokens (operators, viewers) get only their tenant's decisions
+// and caps: no tenant given is theirs, another one a 403 naming `tenant`.
 // Thread-safe.
 #pragma once
 

@@ -3,7 +3,9 @@
 // by their SHA-256: those of the config (compared in constant time) and those
 // of the control store (looked up by hash; revoked and expired ones refused).
 // The result is a Principal with a role and, for operators and viewers, a
-// tenant. Thread-safe; the config tokens are fixed at construction.
+// tenant. A request without a known token has no principal here: whether an
+// anonymous push may pass is the front's decision (allow_anonymous_push).
+// Thread-safe; the config tokens are fixed at construction.
 #pragma once
 
 #include <optional>
@@ -29,8 +31,8 @@ enum class Role {
   kAdmin,      // everything
   kOperator,   // within its tenant: services and policies, scaling
   kViewer,     // within its tenant: read
-  kAgent,      // ingest and directives only
-  kAnonymous,  // no tokens configured: ingest is open (the control API never is)
+  kAgent,      // pushes, directives and the data plane's reads (every tenant); no control API
+  kAnonymous,  // no token: only pushes, and only with allow_anonymous_push (never reads, never the control API)
 };
 
 std::string_view RoleName(Role role);
@@ -47,7 +49,7 @@ struct AuthResult {
   enum class Outcome { kOk, kMissing, kUnknown };
   Outcome outcome = Outcome::kMissing;
   Principal principal;  // set when kOk
-  std::string reason;   // set otherwise, and when kOk as anonymous because the token was not known
+  std::string reason;   // set otherwise
 
   bool ok() const { return outcome == Outcome::kOk; }
   // Unauthenticated (missing or malformed credentials: 401) or PermissionDenied
@@ -67,9 +69,12 @@ class Authenticator {
     clock_ = clock;
   }
 
-  // With no tokens configured a request without a known token is the anonymous principal.
-  bool open() const { return tokens_.empty(); }
-  // Checks the Authorization header value of a request.
+  // Whether any token could authenticate: one in the config, or an active
+  // (neither revoked nor expired) one in the attached store.
+  bool HasTokens() const;
+  // Checks the Authorization header value of a request: kOk with the token's
+  // principal, kMissing (no or malformed header) or kUnknown (unknown,
+  // revoked or expired token), whether or not any token exists.
   AuthResult Authenticate(std::string_view authorization_header) const;
   AuthResult Authenticate(const http::HttpRequest& request) const;
 
