@@ -12,6 +12,7 @@
 #include "prescale/agent/agent.h"
 #include "prescale/agent/config.h"
 #include "prescale/agent/table_view.h"
+#include "prescale/agent/web_config.h"
 #include "prescale/base/log.h"
 #include "prescale/http/http_server.h"
 
@@ -36,7 +37,9 @@ std::vector<prescale::http::Route> Routes(prescale::agent::Agent& a) {
   routes.push_back({"GET", "/metrics", [&a](const http::HttpRequest&) {
                       http::HttpResponse r;
                       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-                      r.body_parts = a.ExpositionParts();
+                      r.body_writer = [&a](const std::function<bool(std::string_view)>& write) {
+                        a.WriteExposition(write);
+                      };
                       return r;
                     }});
   routes.push_back({"GET", "/healthz", [](const http::HttpRequest&) {
@@ -56,11 +59,12 @@ std::vector<prescale::http::Route> Routes(prescale::agent::Agent& a) {
 }
 
 // After each cycle with --table: the per-service table, redrawn in place.
-std::function<void()> TableRefresher(prescale::agent::Agent& a, prescale::agent::TableView& view, int port) {
-  return [&a, &view, port] {
+std::function<void()> TableRefresher(prescale::agent::Agent& a, prescale::agent::TableView& view, int port,
+                                     const std::string& scheme) {
+  return [&a, &view, port, scheme] {
     std::string screen = "\033[H\033[2J" + view.Render(a.table(), a.node_stats(), std::chrono::steady_clock::now());
-    screen += "\n/metrics served at http://" + a.config().listen.substr(0, a.config().listen.rfind(':')) + ":" +
-              std::to_string(port) + "/metrics   (Ctrl-C to stop)\n";
+    screen += "\n/metrics served at " + scheme + "://" + a.config().listen.substr(0, a.config().listen.rfind(':')) +
+              ":" + std::to_string(port) + "/metrics   (Ctrl-C to stop)\n";
     std::fwrite(screen.data(), 1, screen.size(), stdout);
     std::fflush(stdout);
   };
@@ -86,6 +90,16 @@ int main(int argc, char** argv) {
   if (!config.ok()) return Fail(config.status().message(), false);
   if (Status s = ApplyOverrides(*cli, &config.value()); !s.ok()) return Fail(s.message(), true);
   SetLogLevel(config->log_level);
+  // Read before anything starts: a web config that is missing or wrong stops the agent here.
+  WebConfig web;
+  if (!config->web_config_file.empty()) {
+    auto loaded = LoadWebConfig(config->web_config_file);
+    if (!loaded.ok()) return Fail(loaded.status().message(), true);
+    web = std::move(loaded).value();
+    if (web.http2_requested) {
+      Log(LogLevel::kInfo, "web config: http_server_config.http2 is ignored: prescale-agent serves HTTP/1.1 only");
+    }
+  }
   // --once prints one exposition: nothing to push, and no batch left behind in the spool.
   if (cli->once) {
     config->aggregator_url.clear();
@@ -108,6 +122,7 @@ int main(int argc, char** argv) {
 
   http::HttpServerOptions options;
   options.listen = a.config().listen;
+  ApplyWebConfig(web, &options);
   auto server = http::HttpServer::Start(options, Routes(a));
   if (!server.ok()) {
     std::fprintf(stderr, "prescale-agent: %s\n", server.status().message().c_str());
@@ -116,7 +131,7 @@ int main(int argc, char** argv) {
   Log(LogLevel::kInfo, "prescale-agent on node " + a.config().node + ": cgroup layout " +
                            std::string(CgroupLayoutKindName(a.layout().kind)) + ", collecting every " +
                            std::to_string(a.config().interval.count()) + "ms, serving /metrics on port " +
-                           std::to_string((*server)->port()));
+                           std::to_string((*server)->port()) + " over " + DescribeWebConfig(web));
   g_agent = &a;
   std::signal(SIGTERM, HandleSignal);
   std::signal(SIGINT, HandleSignal);
@@ -124,7 +139,7 @@ int main(int argc, char** argv) {
   TableView view;
   const int port = (*server)->port();
   std::function<void()> after_cycle;
-  if (cli->table) after_cycle = TableRefresher(a, view, port);
+  if (cli->table) after_cycle = TableRefresher(a, view, port, web.tls() ? "https" : "http");
   a.Run(after_cycle);
   (*server)->Stop();
   Log(LogLevel::kInfo, "prescale-agent stopped");

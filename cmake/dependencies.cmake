@@ -23,3 +23,7 @@ find_package(SQLite3 REQUIRED)
 # The forecast library: least squares (Debian libeigen3-dev, header-only).
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 find_path(RAPIDJSON_INCLUDE_DIR rapidjson/document.h REQUIRED)
+# The agent's basic auth: bcrypt through libxcrypt's crypt_r (Debian libcrypt-dev, which
+# libc6-dev depends on; the runtime's libcrypt1 is in every Debian image).
+find_path(CRYPT_INCLUDE_DIR crypt.h REQUIRED)
+find_library(CRYPT_LIBRARY crypt REQUIRED)

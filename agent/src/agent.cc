@@ -177,8 +177,8 @@ void Agent::CollectOnce() {
   const bool walk = discovery && (!discovered_once_ || tree_changed || !tree_watch_.complete() ||
                                   start - last_walk_ >= kWalkSafetyFactor * config_.discovery_interval);
   {
-    // Scrapes render from the table and the node stats (ExpositionParts): they wait for the
-    // cycle's reads to finish, and never see a half-read cycle.
+    // Scrapes copy the table and the node stats (WriteExposition): they wait for the cycle's
+    // reads to finish, and never see a half-read cycle.
     std::lock_guard<std::mutex> lock(mu_);
     if (discovery) {
       last_discovery_ = start;
@@ -199,7 +199,6 @@ void Agent::CollectOnce() {
     table_.EndCycle();  // the network collector works on this cycle's membership
     Run(cgroup_collectors_.network.get());
     Run(node_collector_.get());
-    ++cycles_;
   }
   if (pods_ && table_.TakeUnknownPod()) pods_->RequestRefresh();
   // Membership and labels change only on discovery cycles.
@@ -233,38 +232,33 @@ void Agent::Run(Collector* collector) {
   if (errors > 0) metrics_->read_errors.at(collector)->Increment(static_cast<double>(errors));
 }
 
-// Rendered when asked rather than every cycle, into one buffer reused while no scrape still
-// sends it: with Kubernetes' labels the text is megabytes, and keeping one copy instead of a
-// published and a spare one is what holds the agent's memory down. Scrapes of the same cycle
-// share one rendering; an agent nobody scrapes renders nothing.
-std::shared_ptr<const std::string> Agent::RenderCollected() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (render_buffer_ && rendered_cycle_ == cycles_) return render_buffer_;
-  // use_count 1: no scrape sends the last rendering any more, so its storage is reused (no
-  // allocation, no page faults); otherwise a scrape is still sending it, and this one gets its own.
-  std::shared_ptr<std::string> text =
-      render_buffer_.use_count() == 1 ? std::move(render_buffer_) : std::make_shared<std::string>();
-  text->clear();
-  WriteCgroupExposition(table_, node_stats_, text.get());
-  WriteNodeExposition(node_stats_, config_.node, text.get());
-  render_buffer_ = text;
-  rendered_cycle_ = cycles_;
-  return text;
-}
-
-std::vector<std::shared_ptr<const std::string>> Agent::ExpositionParts() const {
-  std::vector<std::shared_ptr<const std::string>> parts;
-  parts.push_back(RenderCollected());
-  parts.push_back(scrapes_->Latest());
+// The cgroup and node samples are copied out of the table under the lock (a few hundred bytes a
+// cgroup) and rendered and sent in chunks without it: with Kubernetes' labels the whole text is
+// megabytes (2.3 MB for 200 pods), which the agent never holds, and a slow scraper never holds
+// up collection. An agent nobody scrapes renders nothing.
+bool Agent::WriteExposition(const std::function<bool(std::string_view)>& write) const {
+  constexpr size_t kChunkBytes = 64 << 10;
+  {
+    ExpositionSnapshot snapshot;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      TakeSnapshot(table_, node_stats_, &snapshot);
+    }
+    if (!StreamExposition(snapshot, config_.node, kChunkBytes, write)) return false;
+  }
+  const std::shared_ptr<const std::string> scraped = scrapes_->Latest();
+  if (!scraped->empty() && !write(*scraped)) return false;
   std::ostringstream self;
   prometheus::TextSerializer().Serialize(self, metrics_->registry.Collect());
-  parts.push_back(std::make_shared<const std::string>(self.str()));
-  return parts;
+  return write(self.str());
 }
 
 std::string Agent::Exposition() const {
   std::string out;
-  for (const auto& part : ExpositionParts()) out += *part;
+  WriteExposition([&out](std::string_view piece) {
+    out.append(piece);
+    return true;
+  });
   return out;
 }
 

@@ -133,6 +133,7 @@ Status ReadOptional(const YamlConfigReader& r, const ConfigNode& root, const cha
 // The keys whose values are non-empty strings.
 Status ReadStrings(const YamlConfigReader& r, const ConfigNode& root, AgentConfig* c) {
   for (auto [key, field] : {std::pair{"listen", &c->listen},
+                            {"web_config_file", &c->web_config_file},
                             {"cgroup_root", &c->cgroup_root},
                             {"proc_root", &c->proc_root},
                             {"node", &c->node},
@@ -277,6 +278,7 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
   const ConfigNode root = *parsed;
   PRESCALE_RETURN_IF_ERROR(r.CheckMap(root, "",
                                       {"listen",
+                                       "web_config_file",
                                        "interval",
                                        "discovery_interval",
                                        "detail_interval",
@@ -328,7 +330,8 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path) {
 }
 
 std::string AgentUsage() {
-  return "usage: prescale-agent [--config FILE] [--listen ADDR:PORT] [--interval DURATION]\n"
+  return "usage: prescale-agent [--config FILE] [--listen ADDR:PORT] [--web.config.file FILE]\n"
+         "                      [--interval DURATION]\n"
          "                      [--discovery-interval DURATION] [--detail-interval DURATION]\n"
          "                      [--cgroup-root DIR] [--proc-root DIR] [--node NAME]\n"
          "                      [--aggregator URL] [--token-file FILE] [--ca-file FILE]\n"
@@ -341,6 +344,9 @@ std::string AgentUsage() {
          "\n"
          "  --config FILE        YAML configuration (docs/configuration.md); flags override it\n"
          "  --listen ADDR:PORT   where /metrics, /healthz and /readyz are served (default 0.0.0.0:9560)\n"
+         "  --web.config.file FILE\n"
+         "                       TLS, client certificates and basic auth for them, in the Prometheus\n"
+         "                       exporter toolkit's web config format (default: plain HTTP, open)\n"
          "  --interval DURATION  collection interval, e.g. 1s, 5s (default 5s)\n"
          "  --discovery-interval DURATION\n"
          "                       how often every cgroup is read in full and limits re-read\n"
@@ -384,7 +390,7 @@ Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
       "interval",     "cgroup-root",        "proc-root",       "node",
       "log-level",    "aggregator",         "token-file",      "ca-file",
       "data-dir",     "directives",         "aggregator-api",  "directive-interval",
-      "pod-metadata", "pod-metadata-url"};
+      "pod-metadata", "pod-metadata-url",   "web.config.file"};
   auto flags = ParseFlags(argc, argv, kSwitches, kValueFlags);
   if (!flags.ok()) return flags.status();
   CommandLine cli;
@@ -406,6 +412,8 @@ Status ApplyOverrides(const CommandLine& cli, AgentConfig* config) {
     if (value.empty()) return fail("must not be empty");
     if (flag == "listen") {
       config->listen = value;
+    } else if (flag == "web.config.file") {
+      config->web_config_file = value;
     } else if (flag == "interval") {
       auto d = ParseDuration(value);
       if (!d.ok()) return fail(d.status().message());

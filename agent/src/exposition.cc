@@ -134,21 +134,39 @@ struct BaseLabels {
   std::string_view rendered;  // empty: render refs
 };
 
-// The text exposition: one family header, then its samples.
+// The text exposition: one family header, then its samples. With a `flush`, whatever reached
+// `chunk_bytes` is handed to it and the buffer starts again; once it fails, nothing more is written.
 class TextSink {
  public:
-  explicit TextSink(std::string* out) : w_(out) {}
-  void Family(const char* name, const char* help, MetricType type) { w_.Family(name, help, type); }
+  explicit TextSink(std::string* out, size_t chunk_bytes = 0,
+                    const std::function<bool(std::string_view)>* flush = nullptr)
+      : out_(out), w_(out), chunk_bytes_(chunk_bytes), flush_(flush) {}
+  void Family(const char* name, const char* help, MetricType type) {
+    if (!ok_) return;
+    w_.Family(name, help, type);
+  }
   void Sample(const char* name, const BaseLabels& base, std::span<const LabelRef> extra, double v) {
+    if (!ok_) return;
     if (!base.rendered.empty()) {
       w_.SampleRendered(name, base.rendered, extra, v);
     } else {
       w_.Sample(name, base.refs, extra, v);
     }
+    if (flush_ != nullptr && out_->size() >= chunk_bytes_) Flush();
+  }
+  // Hands what is buffered to `flush`; false once it failed.
+  bool Flush() {
+    if (ok_ && flush_ != nullptr && !out_->empty()) ok_ = (*flush_)(*out_);
+    out_->clear();
+    return ok_;
   }
 
  private:
+  std::string* out_;
   TextWriter w_;
+  size_t chunk_bytes_;
+  const std::function<bool(std::string_view)>* flush_;
+  bool ok_ = true;
 };
 
 // Remote write: one TimeSeries per sample, labels sorted by name with
@@ -218,35 +236,39 @@ std::string_view DeviceName(const NodeStats& node, const IoDeviceStats& d, char*
   return {buf, static_cast<size_t>(n)};
 }
 
-template <typename Sink>
-void VisitCgroupSamples(const CgroupTable& table, const NodeStats& node, Sink* sink) {
-  const auto& cgroups = table.included();
+// The labels of a table's cgroup (refs for remote write, rendered text) or of a snapshot's (text).
+BaseLabels LabelsOf(const TrackedCgroup& cg) { return {cg.label_refs, cg.rendered_labels}; }
+BaseLabels LabelsOf(const CgroupSample& cg) { return {{}, cg.rendered_labels}; }
+
+// `cgroups`: pointers to TrackedCgroup (the table's) or CgroupSample (a snapshot's).
+template <typename Sink, typename Cgroups>
+void VisitCgroupSamples(const Cgroups& cgroups, const NodeStats& node, Sink* sink) {
   for (const ScalarFamily& f : kScalarFamilies) {
     LazyFamily family(sink, f.name, f.help, f.type);
-    for (const TrackedCgroup* cg : cgroups) {
+    for (const auto* cg : cgroups) {
       if ((cg->stats.present & f.fields) != f.fields) continue;
       if (f.needs_full >= 0 && !cg->stats.pressure[f.needs_full].has_full) continue;
-      family.Sample({cg->label_refs, cg->rendered_labels}, {}, f.value(cg->stats));
+      family.Sample(LabelsOf(*cg), {}, f.value(cg->stats));
     }
   }
   char device[64];
   for (const IoFamily& f : kIoFamilies) {
     LazyFamily family(sink, f.name, f.help, MetricType::kCounter);
-    for (const TrackedCgroup* cg : cgroups) {
+    for (const auto* cg : cgroups) {
       if (!cg->stats.Has(kFieldIo)) continue;
       for (const IoDeviceStats& d : cg->stats.io) {
         const LabelRef extra[] = {{"device", DeviceName(node, d, device, sizeof device)}};
-        family.Sample({cg->label_refs, cg->rendered_labels}, extra, static_cast<double>(d.*f.field));
+        family.Sample(LabelsOf(*cg), extra, static_cast<double>(d.*f.field));
       }
     }
   }
   for (const NetFamily& f : kNetFamilies) {
     LazyFamily family(sink, f.container_name, f.help, MetricType::kCounter);
-    for (const TrackedCgroup* cg : cgroups) {
+    for (const auto* cg : cgroups) {
       if (!cg->stats.Has(kFieldNet)) continue;
       for (const NetDeviceStats& d : cg->stats.net) {
         const LabelRef extra[] = {{"interface", d.name.data()}};
-        family.Sample({cg->label_refs, cg->rendered_labels}, extra, static_cast<double>(d.*f.field));
+        family.Sample(LabelsOf(*cg), extra, static_cast<double>(d.*f.field));
       }
     }
   }
@@ -323,7 +345,30 @@ void VisitNodeSamples(const NodeStats& node, std::string_view node_name, Sink* s
 
 void WriteCgroupExposition(const CgroupTable& table, const NodeStats& node, std::string* out) {
   TextSink sink(out);
-  VisitCgroupSamples(table, node, &sink);
+  VisitCgroupSamples(table.included(), node, &sink);
+}
+
+void TakeSnapshot(const CgroupTable& table, const NodeStats& node, ExpositionSnapshot* out) {
+  const auto& included = table.included();
+  out->cgroups.resize(included.size());
+  for (size_t i = 0; i < included.size(); ++i) {
+    out->cgroups[i].rendered_labels.assign(included[i]->rendered_labels);
+    out->cgroups[i].stats = included[i]->stats;
+  }
+  out->node = node;
+}
+
+bool StreamExposition(const ExpositionSnapshot& snapshot, std::string_view node_name, size_t chunk_bytes,
+                      const std::function<bool(std::string_view)>& write) {
+  std::string buffer;
+  buffer.reserve(chunk_bytes + (4 << 10));  // a chunk ends after the sample that reached chunk_bytes
+  TextSink sink(&buffer, chunk_bytes, &write);
+  std::vector<const CgroupSample*> cgroups;
+  cgroups.reserve(snapshot.cgroups.size());
+  for (const CgroupSample& cg : snapshot.cgroups) cgroups.push_back(&cg);
+  VisitCgroupSamples(cgroups, snapshot.node, &sink);
+  VisitNodeSamples(snapshot.node, node_name, &sink);
+  return sink.Flush();
 }
 
 void WriteNodeExposition(const NodeStats& node, std::string_view node_name, std::string* out) {
@@ -343,7 +388,7 @@ const remote_write::WriteRequest& SeriesBuilder::Finish() {
 
 void AppendCgroupSeries(const CgroupTable& table, const NodeStats& node, int64_t timestamp_ms, SeriesBuilder* out) {
   RemoteWriteSink sink(out, timestamp_ms);
-  VisitCgroupSamples(table, node, &sink);
+  VisitCgroupSamples(table.included(), node, &sink);
 }
 
 void AppendNodeSeries(const NodeStats& node, std::string_view node_name, int64_t timestamp_ms, SeriesBuilder* out) {

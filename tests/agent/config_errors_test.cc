@@ -179,6 +179,30 @@ TEST(FlagErrors, FlagOverridesAreCheckedAfterTheFile) {
   EXPECT_THAT(r.err, HasSubstr("--log-level 'chatty'"));
 }
 
+TEST(FlagErrors, MissingWebConfigFileExitsTwoWithUsage) {
+  TempDir dir;
+  const std::string path = dir.path() + "/absent-web.yml";
+  const RunResult r = RunAgent({"--web.config.file", path});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("web config file " + path + ": cannot read it"));
+  EXPECT_THAT(r.err, HasSubstr("usage: prescale-agent"));
+  EXPECT_THAT(r.out, ::testing::IsEmpty());
+}
+
+TEST(FlagErrors, BadWebConfigExitsTwoNamingFileLineAndKey) {
+  TempDir dir;
+  const std::string path =
+      dir.Write("web.yml", "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  client_auth_type: Maybe\n");
+  const RunResult r = RunAgent({"--web.config.file=" + path});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(path + ":4: tls_server_config.client_auth_type: unknown client auth type 'Maybe'"));
+  // The same from the config file's web_config_file.
+  const std::string config = dir.Write("agent.yaml", "web_config_file: " + path + "\n");
+  const RunResult from_file = RunAgent({"--config", config});
+  EXPECT_EQ(from_file.exit_code, 2) << from_file.err;
+  EXPECT_THAT(from_file.err, HasSubstr(path + ":4: tls_server_config.client_auth_type"));
+}
+
 TEST(FlagErrors, HelpPrintsUsageAndExitsZero) {
   const RunResult r = RunCommand({BinDir() + "/prescale-agent", "--help"}, kTimeout);
   EXPECT_EQ(r.exit_code, 0) << r.err;

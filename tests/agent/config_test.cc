@@ -185,6 +185,21 @@ TEST(ParseCommandLine, ReadsEveryFlagInBothForms) {
                                           Pair("proc-root", "/pr"), Pair("node", "n1"), Pair("log-level", "warning")));
 }
 
+TEST(AgentConfig, WebConfigFileFromTheFileOrTheFlag) {
+  EXPECT_EQ(DefaultAgentConfig().web_config_file, "") << "plain HTTP unless asked";
+  auto c = ParseAgentConfig("web_config_file: /etc/prescale/web.yml\n", "agent.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->web_config_file, "/etc/prescale/web.yml");
+  auto cli = Parse({"--web.config.file", "/run/web.yml"});
+  ASSERT_TRUE(cli.ok()) << cli.status().ToString();
+  ASSERT_TRUE(ApplyOverrides(*cli, &c.value()).ok());
+  EXPECT_EQ(c->web_config_file, "/run/web.yml");
+  auto empty = ParseAgentConfig("web_config_file: ''\n", "agent.yaml");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_THAT(empty.status().message(), HasSubstr("agent.yaml:1: web_config_file: must not be empty"));
+  EXPECT_THAT(AgentUsage(), HasSubstr("--web.config.file FILE"));
+}
+
 TEST(ParseCommandLine, NoArgumentsIsEmpty) {
   auto cli = Parse({});
   ASSERT_TRUE(cli.ok());

@@ -3,6 +3,7 @@
 #include <civetweb.h>
 #include <strings.h>
 
+#include <cstdio>
 #include <mutex>
 
 #include "prescale/base/log.h"
@@ -57,7 +58,47 @@ const char* ReasonPhrase(int status) {
   }
 }
 
+// A body_writer's answer: chunked. Each piece is framed and held until the next arrives, so the
+// headers go out with the first piece and the last piece with the terminating chunk (see Send on
+// small writes).
+void SendChunked(mg_connection* conn, const HttpResponse& r, std::string header, bool head) {
+  if (head) {
+    mg_write(conn, header.data(), header.size());
+    return;
+  }
+  std::string pending = std::move(header);
+  bool held = false;  // pending holds a framed piece
+  bool ok = true;
+  auto send_pending = [&] {
+    ok = ok && mg_write(conn, pending.data(), pending.size()) > 0;
+    pending.clear();
+  };
+  char size_line[24];
+  r.body_writer([&](std::string_view piece) {
+    if (!ok) return false;
+    if (piece.empty()) return true;  // an empty chunk would end the body
+    if (held) send_pending();
+    const int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", piece.size());
+    pending.append(size_line, static_cast<size_t>(n));
+    pending.append(piece);
+    pending.append("\r\n");
+    held = true;
+    return ok;
+  });
+  pending.append("0\r\n\r\n");
+  send_pending();
+}
+
 void Send(mg_connection* conn, const HttpResponse& r, bool head) {
+  if (r.body_writer) {
+    std::string header = "HTTP/1.1 " + std::to_string(r.status) + " " + ReasonPhrase(r.status) + "\r\n";
+    header += "Content-Type: " + r.content_type + "\r\n";
+    header += "Transfer-Encoding: chunked\r\n";
+    for (const auto& [k, v] : r.headers) header += k + ": " + v + "\r\n";
+    header += "\r\n";
+    SendChunked(conn, r, std::move(header), head);
+    return;
+  }
   size_t length = r.body.size();
   for (const auto& part : r.body_parts) length += part->size();
   std::string header = "HTTP/1.1 " + std::to_string(r.status) + " " + ReasonPhrase(r.status) + "\r\n";
@@ -149,6 +190,20 @@ HttpServer::HttpServer(HttpServerOptions options, std::vector<Route> routes)
     : options_(std::move(options)), routes_(std::move(routes)) {}
 
 HttpResponse HttpServer::Dispatch(HttpRequest request) const {
+  std::optional<HttpResponse> refused;
+  if (options_.authorize) refused = options_.authorize(request);
+  HttpResponse response = refused.has_value() ? std::move(*refused) : RouteRequest(std::move(request));
+  for (const auto& [name, value] : options_.response_headers) {
+    bool set = false;
+    for (const auto& header : response.headers) {
+      set = set || strcasecmp(header.first.c_str(), name.c_str()) == 0;
+    }
+    if (!set) response.headers.emplace_back(name, value);
+  }
+  return response;
+}
+
+HttpResponse HttpServer::RouteRequest(HttpRequest request) const {
   auto method_fits = [&](const Route& route) {
     return route.method == request.method || (route.method == "GET" && request.method == "HEAD");
   };
@@ -177,10 +232,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   for (const Route& route : routes) PRESCALE_RETURN_IF_ERROR(ValidateRoutePath(route.path));
   const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
   std::shared_ptr<SSL_CTX> tls_context;
+  if (!tls && (options.tls_client_auth != TlsClientAuth::kNoClientCert || !options.tls_client_ca_file.empty() ||
+               !options.tls_cipher_suites.empty() || !options.tls_curves.empty())) {
+    return Status::InvalidArgument("TLS settings are set but tls_cert_file and tls_key_file are not");
+  }
   if (tls) {
     if (options.tls_cert_file.empty()) return Status::InvalidArgument("tls_key_file is set but tls_cert_file is not");
     if (options.tls_key_file.empty()) return Status::InvalidArgument("tls_cert_file is set but tls_key_file is not");
-    Result<std::shared_ptr<SSL_CTX>> context = NewServerTlsContext(options.tls_cert_file, options.tls_key_file);
+    Result<std::shared_ptr<SSL_CTX>> context = NewServerTlsContext(options);
     if (!context.ok()) return context.status();
     tls_context = std::move(context).value();
   }

@@ -21,16 +21,20 @@
 #include <utility>
 
 #include "prescale/base/status.h"
+#include "prescale/http/http_server.h"
 
-typedef struct ssl_ctx_st SSL_CTX;  // as <openssl/types.h> declares them
-typedef struct ssl_st SSL;
+// OpenSSL's own names, as <openssl/types.h> declares them.
+using SSL_CTX = struct ssl_ctx_st;  // NOLINT(readability-identifier-naming)
+using SSL = struct ssl_st;          // NOLINT(readability-identifier-naming)
 
 namespace prescale::http {
 
-// A server SSL_CTX (TLS 1.2 or later) holding the certificate chain and the
-// key. Fails naming the file that is missing, unreadable or not PEM, or both
-// files when the key does not belong to the certificate.
-Result<std::shared_ptr<SSL_CTX>> NewServerTlsContext(const std::string& cert_file, const std::string& key_file);
+// A server SSL_CTX holding the certificate chain and the key of `options`,
+// with its TLS versions, cipher suites, groups and client certificate policy.
+// Fails naming the file that is missing, unreadable or not PEM (both files
+// when the key does not belong to the certificate), or the setting OpenSSL
+// refuses.
+Result<std::shared_ptr<SSL_CTX>> NewServerTlsContext(const HttpServerOptions& options);
 
 class TlsBridge {
  public:

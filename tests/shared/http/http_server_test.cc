@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
 #include "prescale/http/http_client.h"
 
 namespace prescale::http {
@@ -14,6 +19,17 @@ class HttpServerTest : public ::testing::Test {
     routes.push_back({"GET", "/hello", [](const HttpRequest& r) {
                         HttpResponse resp;
                         resp.body = "hello " + r.query + " " + std::string(r.Header("ACCEPT"));
+                        return resp;
+                      }});
+    // Three pieces and an empty one (which must not end the body early), as the agent's /metrics.
+    routes.push_back({"GET", "/stream", [](const HttpRequest&) {
+                        HttpResponse resp;
+                        resp.body_writer = [](const std::function<bool(std::string_view)>& write) {
+                          for (const std::string& piece :
+                               {std::string(70000, 'a'), std::string(), std::string("b\n"), std::string(5, 'c')}) {
+                            if (!write(piece)) return;
+                          }
+                        };
                         return resp;
                       }});
     routes.push_back({"POST", "/echo", [](const HttpRequest& r) {
@@ -40,6 +56,22 @@ TEST_F(HttpServerTest, BindsAnEphemeralPortAndServesRoutes) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "hello x=1 text/plain;version=0.0.4");
+}
+
+// A body_writer's pieces arrive whole and in order (chunked), and the connection stays usable.
+TEST_F(HttpServerTest, StreamsABodyWriterChunkedOnAKeptAliveConnection) {
+  std::unique_ptr<HttpClient> clients[] = {NewCurlHttpClient(), NewBeastHttpClient()};
+  for (auto& client : clients) {
+    for (int i = 0; i < 2; ++i) {
+      auto r = client->Get(base_ + "/stream", {});
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      EXPECT_EQ(r->status, 200);
+      EXPECT_EQ(r->body, std::string(70000, 'a') + "b\n" + std::string(5, 'c'));
+    }
+    auto after = client->Get(base_ + "/hello?y=2", {});
+    ASSERT_TRUE(after.ok()) << after.status().ToString();
+    EXPECT_EQ(after->body, "hello y=2 text/plain;version=0.0.4");
+  }
 }
 
 TEST_F(HttpServerTest, UnknownPathIs404AndWrongMethodIs405WithJsonReason) {
@@ -100,6 +132,58 @@ TEST(HttpServer, FailsClearlyWhenThePortIsTaken) {
   auto second = HttpServer::Start(options, {});
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.status().message().find(options.listen), std::string::npos);
+}
+
+// authorize runs before routing, so an unknown path or a wrong method is refused like a known
+// one; response_headers go on every response, refusals included, unless the handler set them.
+TEST(HttpServer, AuthorizeRunsBeforeRoutingAndResponseHeadersGoOnEveryResponse) {
+  std::vector<Route> routes;
+  routes.push_back({"GET", "/open", [](const HttpRequest&) { return HttpResponse{}; }});
+  routes.push_back({"GET", "/own", [](const HttpRequest&) {
+                      HttpResponse r;
+                      r.headers.emplace_back("x-frame-options", "sameorigin");
+                      return r;
+                    }});
+  HttpServerOptions options;
+  options.authorize = [](const HttpRequest& r) -> std::optional<HttpResponse> {
+    if (r.Header("Authorization") == "let me in") return std::nullopt;
+    return HttpResponse::JsonError(401, "unauthorized", "no");
+  };
+  options.response_headers = {{"X-Frame-Options", "deny"}, {"X-Content-Type-Options", "nosniff"}};
+  auto server = HttpServer::Start(options, std::move(routes));
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto client = NewBeastHttpClient();
+  const std::string base = "http://127.0.0.1:" + std::to_string((*server)->port());
+  for (const char* path : {"/open", "/nope", "/own"}) {
+    auto refused = client->Get(base + path, {});
+    ASSERT_TRUE(refused.ok()) << refused.status().ToString();
+    EXPECT_EQ(refused->status, 401) << path;
+  }
+  GetOptions in;
+  in.headers = {{"Authorization", "let me in"}};
+  auto open = client->Get(base + "/open", in);
+  ASSERT_TRUE(open.ok()) << open.status().ToString();
+  EXPECT_EQ(open->status, 200);
+  auto request = [](std::string path, std::string authorization) {
+    HttpRequest r;
+    r.method = "GET";
+    r.path = std::move(path);
+    if (!authorization.empty()) r.headers.emplace_back("authorization", std::move(authorization));
+    return r;
+  };
+  EXPECT_EQ((*server)->Dispatch(request("/nope", "let me in")).status, 404);
+  auto headers_of = [&](HttpRequest r) {
+    std::map<std::string, std::string> out;
+    for (const auto& [k, v] : (*server)->Dispatch(std::move(r)).headers) out[k] = v;
+    return out;
+  };
+  auto refused = headers_of(request("/open", ""));
+  EXPECT_EQ(refused["X-Frame-Options"], "deny");
+  EXPECT_EQ(refused["X-Content-Type-Options"], "nosniff");
+  auto own = headers_of(request("/own", "let me in"));
+  EXPECT_EQ(own["x-frame-options"], "sameorigin");
+  EXPECT_EQ(own.count("X-Frame-Options"), 0u);
+  EXPECT_EQ(own["X-Content-Type-Options"], "nosniff");
 }
 
 TEST(HttpResponse, JsonErrorEscapesItsMessage) {

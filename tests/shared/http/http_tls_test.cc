@@ -1,10 +1,5 @@
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
-#include <cstdio>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -12,67 +7,20 @@
 #include "prescale/http/http_client.h"
 #include "prescale/http/http_server.h"
 #include "tests/support/test_env.h"
+#include "tests/support/test_tls.h"
 
 namespace prescale::http {
 namespace {
 
-using KeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
-
-KeyPtr NewKey() { return KeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free); }
-
-bool AddExtension(X509* cert, int nid, const char* value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-  if (ext == nullptr) return false;
-  const bool ok = X509_add_ext(cert, ext, -1) == 1;
-  X509_EXTENSION_free(ext);
-  return ok;
-}
-
-// A self-signed certificate for 127.0.0.1 (CN and subjectAltName), valid for an hour.
-bool WriteSelfSignedCert(EVP_PKEY* key, const std::string& path) {
-  std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
-  X509* x = cert.get();
-  X509_set_version(x, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-  X509_gmtime_adj(X509_getm_notBefore(x), -60);
-  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-  X509_set_pubkey(x, key);
-  X509_NAME* name = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
-  X509_set_issuer_name(x, name);
-  if (!AddExtension(x, NID_basic_constraints, "critical,CA:TRUE") ||
-      !AddExtension(x, NID_subject_alt_name, "IP:127.0.0.1") || X509_sign(x, key, EVP_sha256()) == 0) {
-    return false;
-  }
-  FILE* f = std::fopen(path.c_str(), "w");
-  if (f == nullptr) return false;
-  const bool ok = PEM_write_X509(f, x) == 1;
-  return std::fclose(f) == 0 && ok;
-}
-
-bool WriteKey(EVP_PKEY* key, const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "w");
-  if (f == nullptr) return false;
-  const bool ok = PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
-  return std::fclose(f) == 0 && ok;
-}
-
 class HttpsServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    KeyPtr key = NewKey();
-    KeyPtr other = NewKey();
-    ASSERT_NE(key, nullptr);
-    ASSERT_NE(other, nullptr);
-    cert_ = dir_.path() + "/cert.pem";
-    key_ = dir_.path() + "/key.pem";
+    auto pair = testing::WriteSelfSignedCert(dir_.path(), "cert");
+    ASSERT_TRUE(pair.has_value());
+    cert_ = pair->cert_file;
+    key_ = pair->key_file;
     other_key_ = dir_.path() + "/other-key.pem";
-    ASSERT_TRUE(WriteSelfSignedCert(key.get(), cert_));
-    ASSERT_TRUE(WriteKey(key.get(), key_));
-    ASSERT_TRUE(WriteKey(other.get(), other_key_));
+    ASSERT_TRUE(testing::WriteNewKey(other_key_));
   }
 
   HttpServerOptions Options(const std::string& cert, const std::string& key) const {
@@ -149,13 +97,9 @@ TEST_P(HttpsServerClientTest, ServesHttpsOnTheBoundPortAndRefusesPlainHttp) {
 
 // A certificate signed by another key does not pass for the trusted one.
 TEST_P(HttpsServerClientTest, RefusesACertificateTheCaFileDoesNotVouchFor) {
-  KeyPtr other = NewKey();
-  ASSERT_NE(other, nullptr);
-  const std::string other_cert = dir_.path() + "/other-cert.pem";
-  const std::string other_key = dir_.path() + "/other-pair-key.pem";
-  ASSERT_TRUE(WriteSelfSignedCert(other.get(), other_cert));
-  ASSERT_TRUE(WriteKey(other.get(), other_key));
-  auto server = HttpServer::Start(Options(other_cert, other_key), Routes());
+  auto other = testing::WriteSelfSignedCert(dir_.path(), "other-pair");
+  ASSERT_TRUE(other.has_value());
+  auto server = HttpServer::Start(Options(other->cert_file, other->key_file), Routes());
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   PostOptions post;
   post.ca_file = cert_;  // the first pair's: same names, another key

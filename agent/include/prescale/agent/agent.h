@@ -1,6 +1,6 @@
 // Agent: prescale-agent's wiring. Owns the collectors, the cgroup table, the
 // node stats, the scrape manager and the self metrics; runs collection cycles
-// and renders the latest cycle's exposition when it is asked for. Exposition() and
+// and streams the latest cycle's exposition when it is asked for. WriteExposition() and
 // ready() may be called from any thread (the HTTP server's); CollectOnce()
 // from one collection thread at a time.
 #pragma once
@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "prescale/agent/cgroup_layout.h"
@@ -45,8 +46,9 @@ class Agent {
   // Scrapes every scrape target once, synchronously (for --once).
   void ScrapeTargetsOnce() { scrapes_->ScrapeAll(); }
   // The latest cycle's exposition, the scraped services' metrics and the self
-  // metrics, as shared buffers the HTTP server sends without copying.
-  std::vector<std::shared_ptr<const std::string>> ExpositionParts() const;
+  // metrics, handed to `write` in pieces (of about 64 KiB for the cgroups);
+  // stops, returning false, when `write` returns false.
+  bool WriteExposition(const std::function<bool(std::string_view)>& write) const;
   // The same, concatenated.
   std::string Exposition() const;
   bool ready() const { return ready_.load(); }
@@ -103,13 +105,8 @@ class Agent {
   // After metrics_ (its metrics live there); destroyed first, restoring every capped cgroup.
   std::unique_ptr<DirectiveLoop> directives_;
 
-  // Guards table_, node_stats_ and the cycle count while a cycle reads them and a scrape renders them.
+  // Guards table_ and node_stats_ while a cycle reads them and a scrape copies them.
   mutable std::mutex mu_;
-  uint64_t cycles_ = 0;
-  // The last rendering, of cycle rendered_cycle_; its buffer is reused by the next one.
-  std::shared_ptr<const std::string> RenderCollected() const;
-  mutable std::shared_ptr<std::string> render_buffer_;
-  mutable uint64_t rendered_cycle_ = 0;
   std::atomic<bool> ready_{false};
   std::chrono::steady_clock::time_point last_discovery_{};
   std::chrono::steady_clock::time_point last_walk_{};

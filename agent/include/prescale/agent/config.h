@@ -24,7 +24,13 @@ struct ScrapeTarget {
 };
 
 struct AgentConfig {
+  // Every address: on Kubernetes the DaemonSet is on the host network and
+  // Prometheus scrapes NODE_IP:9560 (deploy/kubernetes).
   std::string listen = "0.0.0.0:9560";
+  // TLS, client certificates, basic auth and response headers for the
+  // agent's endpoints: a Prometheus exporter toolkit web config file
+  // (web_config.h); empty: plain HTTP, open.
+  std::string web_config_file;
   std::chrono::milliseconds interval{5000};
   // How often every known cgroup is read in full and limits re-read; between
   // discoveries only the known cgroups' usage is read. The trees are walked

@@ -3,11 +3,13 @@
 // threads and must be thread-safe. Request bodies over the limit get 413
 // before a handler runs; unknown paths get 404 and wrong methods 405, both with
 // a JSON reason. A route's path may hold {name} segments (path parameters).
-// With a certificate and a key in the options it serves HTTPS only.
+// With a certificate and a key in the options it serves HTTPS only, optionally
+// asking for or requiring client certificates.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,8 +38,12 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
-  // Sent after `body`, without copying: for large shared buffers such as /metrics.
+  // Sent after `body`, without copying: for large shared buffers.
   std::vector<std::shared_ptr<const std::string>> body_parts;
+  // Instead of body and body_parts: called once, on the connection's thread, to produce the
+  // body in pieces through `write` (false once the client is gone: stop). Sent with
+  // Transfer-Encoding: chunked, so a large answer (the agent's /metrics) is never held whole.
+  std::function<void(const std::function<bool(std::string_view)>& write)> body_writer;
   std::vector<std::pair<std::string, std::string>> headers;
 
   // {"error": code, "message": message}
@@ -65,16 +71,55 @@ struct Route {
 bool MatchRoutePath(std::string_view pattern, std::string_view path,
                     std::vector<std::pair<std::string, std::string>>* params);
 
+// Whether and how an HTTPS server asks for client certificates; the names are
+// Go's tls.ClientAuthType, which the Prometheus exporter toolkit's
+// client_auth_type uses.
+enum class TlsClientAuth {
+  kNoClientCert,                // none asked for
+  kRequestClientCert,           // asked for; neither required nor verified
+  kRequireAnyClientCert,        // required; not verified
+  kVerifyClientCertIfGiven,     // not required; verified against tls_client_ca_file when sent
+  kRequireAndVerifyClientCert,  // required and verified against tls_client_ca_file
+};
+
+enum class TlsVersion { kTls10, kTls11, kTls12, kTls13 };
+
 struct HttpServerOptions {
   std::string listen = "127.0.0.1:0";  // ADDR:PORT; port 0 picks a free port
   int threads = 2;
   size_t max_body_bytes = 1 << 20;
   // PEM files. With both set the listen port speaks HTTPS only (TLS 1.2 or
-  // later); the certificate file may hold the chain after the leaf. TLS is
-  // terminated in-process and relayed to civetweb listening in plain HTTP on
-  // an ephemeral 127.0.0.1 port (src/tls_bridge.h says why).
+  // later unless tls_min_version says otherwise); the certificate file may
+  // hold the chain after the leaf. TLS is terminated in-process and relayed
+  // to civetweb listening in plain HTTP on an ephemeral 127.0.0.1 port
+  // (src/tls_bridge.h says why).
   std::string tls_cert_file;
   std::string tls_key_file;
+  // The TLS settings below need the certificate and the key. A client whose
+  // certificate the policy refuses fails the handshake; no request is served.
+  TlsClientAuth tls_client_auth = TlsClientAuth::kNoClientCert;
+  // PEM CA certificates: client certificates are verified against them (the
+  // two verifying policies need the file), and their names are sent to
+  // clients as the accepted issuers.
+  std::string tls_client_ca_file;
+  TlsVersion tls_min_version = TlsVersion::kTls12;
+  TlsVersion tls_max_version = TlsVersion::kTls13;
+  // Cipher suites for TLS 1.2 and older by their IANA names
+  // ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"), in the server's order of
+  // preference; empty: OpenSSL's defaults. TLS 1.3's suites are not set here.
+  std::vector<std::string> tls_cipher_suites;
+  // Key exchange groups in order of preference ("X25519", "P-256", "P-384",
+  // "P-521"); empty: OpenSSL's defaults.
+  std::vector<std::string> tls_curves;
+  // true: the server's order of cipher suites wins over the client's.
+  bool tls_prefer_server_cipher_suites = true;
+
+  // Runs before routing on every request (unknown paths and wrong methods
+  // included): a response it returns is sent instead of routing, e.g. a 401.
+  // Runs on the server's worker threads, like the handlers. Empty: none.
+  std::function<std::optional<HttpResponse>(const HttpRequest&)> authorize;
+  // Added to every response that does not set the header itself.
+  std::vector<std::pair<std::string, std::string>> response_headers;
 };
 
 class TlsBridge;  // shared/http/src/tls_bridge.h
@@ -87,21 +132,24 @@ class HttpServer {
 
   // Starts serving. Fails with a message naming the address when it cannot
   // bind, the route when a path pattern is malformed, and the option or file
-  // when the TLS certificate or key is missing, unreadable or mismatched.
+  // when the TLS certificate, key or client CA file is missing, unreadable or
+  // mismatched, or a TLS setting is not valid.
   static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options, std::vector<Route> routes);
 
   // The bound port (the real one when 0 was asked for).
   int port() const { return port_; }
   void Stop();
 
-  // Dispatches one request (filling its path_params); public so the civetweb
-  // callback can reach it.
+  // Dispatches one request (filling its path_params) through `authorize` and
+  // the routes, and adds `response_headers`; public so the civetweb callback
+  // can reach it.
   HttpResponse Dispatch(HttpRequest request) const;
   size_t max_body_bytes() const { return options_.max_body_bytes; }
   const std::vector<Route>& routes() const { return routes_; }
 
  private:
   HttpServer(HttpServerOptions options, std::vector<Route> routes);
+  HttpResponse RouteRequest(HttpRequest request) const;  // the routes alone
 
   HttpServerOptions options_;
   std::vector<Route> routes_;
