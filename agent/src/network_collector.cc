@@ -53,7 +53,15 @@ void NetworkCollector::AssignNamespaces() {
   // counters the node metrics read through <proc_root>/net/dev.
   if (NetnsInode(1, &host) || NetnsInode(kSelf, &host)) seen_.push_back(host);
   for (TrackedCgroup* cg : table_->included()) {
+    // A cgroup that held no process at the last look and whose CPU usage has not moved since has
+    // run no process since: not worth its cgroup.procs reads (two for an empty cgroup, every
+    // discovery; most cgroups of a node with many idle pods). A process moved in asleep is
+    // found once it runs.
+    const bool usage_known = cg->stats.Has(kFieldCpuUsage);
+    if (usage_known && cg->no_process_at_usage_ns == cg->stats.cpu_usage_ns) continue;
     const int32_t pid = FirstPid(*cg);
+    cg->no_process_at_usage_ns.reset();
+    if (pid == 0 && usage_known) cg->no_process_at_usage_ns = cg->stats.cpu_usage_ns;
     ino_t inode = 0;
     cg->net_owner = pid != 0 && NetnsInode(pid, &inode) && std::find(seen_.begin(), seen_.end(), inode) == seen_.end();
     if (!cg->net_owner) {

@@ -384,6 +384,38 @@ TEST(AgentCollect, NetworkIsCountedOncePerNamespace) {
   EXPECT_EQ(ReadErrors(e, "network"), 0);
 }
 
+// An empty cgroup whose CPU usage does not move is not looked into again (its cgroup.procs reads
+// cost the most of an idle node's discoveries); once it uses CPU, its process's network shows.
+TEST(AgentCollect, EmptyIdleCgroupIsNotSearchedForAProcessAgain) {
+  TempDir proc;
+  testing::CopyTree(Fixture("proc"), proc.path());
+  TempDir cgroups;
+  testing::CopyTree(Fixture("cgroup_v2"), cgroups.path());
+  std::istringstream in(FixtureText(Fixture("cgroup_v2/prescale/acme/web/cgroup.procs")));
+  std::string pid;
+  in >> pid;
+  ASSERT_FALSE(pid.empty());
+  proc.Write("1/ns/net", "host");
+  proc.Write(pid + "/ns/net", "web");
+  proc.Write(pid + "/net/dev",
+             "Inter-|   Receive                                                |  Transmit\n"
+             " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls "
+             "carrier compressed\n"
+             "  eth0: 500 5 0 0 0 0 0 0 600 6 0 0 0 0 0 0\n");
+  cgroups.Write("prescale/acme/web/cgroup.procs", "");
+  AgentOnFixture agent(FixtureConfig(cgroups.path(), proc.path()));  // every cycle a discovery
+  ASSERT_TRUE(agent.ok());
+  const Labels eth0 = With(CgroupLabels("/prescale/acme/web"), "interface", "eth0");
+  EXPECT_FALSE(agent.Collect().Value("container_network_receive_bytes_total", eth0).has_value());
+
+  cgroups.Write("prescale/acme/web/cgroup.procs", pid + "\n");  // moved in, has not run yet
+  EXPECT_FALSE(agent.Collect().Value("container_network_receive_bytes_total", eth0).has_value())
+      << "usage unchanged: not looked into again";
+
+  cgroups.Write("prescale/acme/web/cpu.stat", "usage_usec 999600\nuser_usec 894008\nsystem_usec 105591\n");
+  EXPECT_EQ(agent.Collect().Value("container_network_receive_bytes_total", eth0), 500);
+}
+
 TEST(AgentCollect, MaxCgroupsBoundsTheTable) {
   AgentConfig config = FixtureConfig(Fixture("cgroup_v2"));
   config.max_cgroups = 4;

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -75,6 +76,8 @@ struct TrackedCgroup {
   std::array<int, kCgroupFileCount> fds{};
   int32_t net_pid = 0;     // the process whose network namespace kNetDev reads
   bool net_owner = false;  // this cgroup reports that namespace (the first to hold it)
+  // The CPU usage when a discovery last found no process in the cgroup (unset: look again).
+  std::optional<uint64_t> no_process_at_usage_ns;
   // Read this cgroup's files this cycle. Between discoveries a cgroup whose
   // CPU usage did not move since the last cycle is idle: only its CPU usage
   // is re-read and the rest keeps the values of its last full read. (A busy
