@@ -157,10 +157,10 @@ void ActionDispatcher::Retry(const OutboxEntry& e, const ExecutionResult& result
                               " ms)");
 }
 
-void ActionDispatcher::Finish(const OutboxEntry& e, const ExecutionResult& result, double seconds, int64_t now_ms,
-                              bool expired) {
-  const bool done = result.outcome == ExecutionResult::Outcome::kDone;
-  Observe(e.executor, done ? "delivered" : "failed", seconds);
+namespace {
+
+// The audit record of an action's end, by the executor: `action` is scale.delivered, .failed or .refused.
+AuditRecord ExecutorAudit(const OutboxEntry& e, const ExecutionResult& result, int64_t now_ms, std::string action) {
   AuditRecord audit;
   audit.time_ms = now_ms;
   audit.actor = "executor";
@@ -168,8 +168,18 @@ void ActionDispatcher::Finish(const OutboxEntry& e, const ExecutionResult& resul
   audit.tenant = e.tenant;
   audit.name = e.service;
   audit.request_id = e.action_id;
-  audit.action = done ? "scale.delivered" : "scale.failed";
+  audit.action = std::move(action);
   audit.status = static_cast<int>(result.http_status);
+  return audit;
+}
+
+}  // namespace
+
+void ActionDispatcher::Finish(const OutboxEntry& e, const ExecutionResult& result, double seconds, int64_t now_ms,
+                              bool expired) {
+  const bool done = result.outcome == ExecutionResult::Outcome::kDone;
+  Observe(e.executor, done ? "delivered" : "failed", seconds);
+  AuditRecord audit = ExecutorAudit(e, result, now_ms, done ? "scale.delivered" : "scale.failed");
   audit.message =
       result.message + (expired && !done ? " (gave up after " + std::to_string(e.attempts + 1) + " attempts)" : "");
   audit.after_json = "{\"action_id\":\"" + e.action_id + "\",\"attempts\":" + std::to_string(e.attempts + 1) +
@@ -221,15 +231,7 @@ void ActionDispatcher::FinishRefused(const OutboxEntry& e, const ExecutionResult
   str("reason", shown.reason);
   str("by", shown.by);
   w.EndObject();
-  AuditRecord audit;
-  audit.time_ms = now_ms;
-  audit.actor = "executor";
-  audit.kind = "service";
-  audit.tenant = e.tenant;
-  audit.name = e.service;
-  audit.request_id = e.action_id;
-  audit.action = "scale.refused";
-  audit.status = static_cast<int>(result.http_status);
+  AuditRecord audit = ExecutorAudit(e, result, now_ms, "scale.refused");
   audit.message = result.message;
   audit.after_json.assign(buf.GetString(), buf.GetSize());
   if (auto s = store_->FinishAction(e.action_id, std::move(audit)); !s.ok()) {
