@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 
 #include "prescale/base/log.h"
@@ -91,12 +92,23 @@ void SendChunked(mg_connection* conn, const HttpResponse& r, std::string header,
 
 void Send(mg_connection* conn, const HttpResponse& r, bool head) {
   if (r.body_writer) {
+    // HTTP/1.0 has no chunked encoding: the body ends when the connection closes (civetweb
+    // closes a 1.0 connection that did not ask to be kept alive).
+    const mg_request_info* info = mg_get_request_info(conn);
+    const bool http10 = info != nullptr && info->http_version != nullptr && std::strcmp(info->http_version, "1.0") == 0;
     std::string header = "HTTP/1.1 " + std::to_string(r.status) + " " + ReasonPhrase(r.status) + "\r\n";
     header += "Content-Type: " + r.content_type + "\r\n";
-    header += "Transfer-Encoding: chunked\r\n";
+    header += http10 ? "Connection: close\r\n" : "Transfer-Encoding: chunked\r\n";
     for (const auto& [k, v] : r.headers) header += k + ": " + v + "\r\n";
     header += "\r\n";
-    SendChunked(conn, r, std::move(header), head);
+    if (!http10) {
+      SendChunked(conn, r, std::move(header), head);
+      return;
+    }
+    mg_write(conn, header.data(), header.size());
+    if (head) return;
+    r.body_writer(
+        [conn](std::string_view piece) { return piece.empty() || mg_write(conn, piece.data(), piece.size()) > 0; });
     return;
   }
   size_t length = r.body.size();

@@ -1,6 +1,11 @@
 #include "prescale/http/http_server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <functional>
 #include <map>
@@ -72,6 +77,33 @@ TEST_F(HttpServerTest, StreamsABodyWriterChunkedOnAKeptAliveConnection) {
     ASSERT_TRUE(after.ok()) << after.status().ToString();
     EXPECT_EQ(after->body, "hello y=2 text/plain;version=0.0.4");
   }
+}
+
+// HTTP/1.0 knows no chunked encoding: the same body unframed, ended by closing the connection.
+TEST_F(HttpServerTest, StreamsABodyWriterToAnHttp10ClientUntilClose) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  timeval timeout{10, 0};  // a deadline for every read: a server that never closes fails the test
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string request = "GET /stream HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+  std::string answer;
+  char buf[16384];
+  ssize_t n = 0;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) answer.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_EQ(n, 0) << "the server must close the connection to end the body";
+  const size_t end = answer.find("\r\n\r\n");
+  ASSERT_NE(end, std::string::npos) << answer.substr(0, 200);
+  const std::string head = answer.substr(0, end);
+  EXPECT_NE(head.find("Connection: close"), std::string::npos) << head;
+  EXPECT_EQ(head.find("chunked"), std::string::npos) << head;
+  EXPECT_EQ(answer.substr(end + 4), std::string(70000, 'a') + "b\n" + std::string(5, 'c'));
 }
 
 TEST_F(HttpServerTest, UnknownPathIs404AndWrongMethodIs405WithJsonReason) {
