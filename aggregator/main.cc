@@ -138,6 +138,7 @@ int Serve(Aggregator* aggregator, const sigset_t& signals) {
     std::fprintf(stderr, "prescale-aggregator: %s\n", server.status().message().c_str());
     return 1;
   }
+  aggregator->AttachServer(server->get());
   Log(LogLevel::kInfo, "prescale-aggregator: max_series " + std::to_string(c.max_series) + ", raw retention " +
                            std::to_string(c.raw_retention.count()) + "ms, serving on port " +
                            std::to_string((*server)->port()));
@@ -151,6 +152,7 @@ int Serve(Aggregator* aggregator, const sigset_t& signals) {
   ::sigwait(&signals, &signal);
   Log(LogLevel::kInfo, std::string("prescale-aggregator: ") + ::strsignal(signal) + ", stopping");
   (*server)->Stop();
+  aggregator->AttachServer(nullptr);
   work.Stop();
   delivery.Stop();
   if (backfill.joinable()) backfill.join();

@@ -9,7 +9,7 @@
 //                      what changed recorded (audit + outbox). The store is
 //                      the in-memory FakeControlStore (tests/support) and the
 //                      action ids come from a counter, so the program links
-//                      no SQLite, OpenSSL or civetweb. (Between changes the
+//                      no SQLite, OpenSSL or HTTP server. (Between changes the
 //                      tick asks the store only for its objects' generation
 //                      and the services' status; until 2026-12 it ran over
 //                      SQLite in memory.)

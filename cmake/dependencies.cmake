@@ -1,14 +1,13 @@
 # Every third-party library comes from Debian 12's packages (scripts/setup installs them).
 find_package(Threads REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)
-find_package(civetweb CONFIG REQUIRED)
 find_package(CURL REQUIRED)
 find_package(yaml-cpp CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
 find_package(Protobuf REQUIRED)
 find_package(Snappy CONFIG REQUIRED)
 find_package(ZLIB REQUIRED)
-# Asio and Beast (header-only; Debian libboost-dev): the agent's HTTP client.
+# Asio and Beast (header-only; Debian libboost-dev): the HTTP server and the agent's HTTP client.
 find_package(Boost 1.74 REQUIRED)
 if(PRESCALE_TESTS)
   find_package(GTest CONFIG REQUIRED)

@@ -332,6 +332,14 @@ Status ReadNumbers(const YamlConfigReader& r, const ConfigNode& root, Aggregator
       c->http_threads = static_cast<int>(v);
     }
   }
+  for (auto [key, field] : {std::pair{"http_max_connections", &c->http_max_connections},
+                            {"http_max_connections_per_client", &c->http_max_connections_per_client}}) {
+    if (const ConfigNode n = root[key]; n.IsDefined()) {
+      if (!n.IsScalar() || !ParseU64(n.Scalar(), field)) {
+        return r.Error(n, key, "expected a whole number (0: no limit)");
+      }
+    }
+  }
   if (const ConfigNode n = root["sender_samples_per_second"]; n.IsDefined()) {
     if (!n.IsScalar() || !ParseU64(n.Scalar(), &c->sender_samples_per_second)) {
       return r.Error(n, "sender_samples_per_second", "expected a whole number (0: no limit)");
@@ -367,7 +375,8 @@ Status ReadTimings(const YamlConfigReader& r, const ConfigNode& root, Aggregator
        {std::tuple{"tick_interval", &c->tick_interval, std::chrono::milliseconds(1000)},
         {"directive_lease", &c->directive_lease, std::chrono::milliseconds(5000)},
         {"webhook_timeout", &c->webhook_timeout, std::chrono::milliseconds(100)},
-        {"kubernetes_discovery_interval", &c->kubernetes_discovery_interval, std::chrono::milliseconds(5000)}}) {
+        {"kubernetes_discovery_interval", &c->kubernetes_discovery_interval, std::chrono::milliseconds(5000)},
+        {"http_idle_timeout", &c->http_idle_timeout, std::chrono::milliseconds(1000)}}) {
     if (!root[key].IsDefined()) continue;
     auto d = r.Duration(root[key], key);
     if (!d.ok()) return d.status();
@@ -419,6 +428,9 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
                                        "tokens",
                                        "allow_anonymous_push",
                                        "http_threads",
+                                       "http_max_connections",
+                                       "http_max_connections_per_client",
+                                       "http_idle_timeout",
                                        "log_level",
                                        "demand",
                                        "prometheus_url",

@@ -132,6 +132,9 @@ http::HttpServerOptions Aggregator::ServerOptions() const {
   http::HttpServerOptions o;
   o.listen = config_.listen;
   o.threads = config_.http_threads;
+  o.max_connections = config_.http_max_connections;
+  o.max_connections_per_client = config_.http_max_connections_per_client;
+  o.idle_timeout = config_.http_idle_timeout;
   o.max_body_bytes = config_.max_body_bytes;
   o.tls_cert_file = config_.tls_cert_file;
   o.tls_key_file = config_.tls_key_file;
@@ -255,6 +258,19 @@ std::string Aggregator::MetricsText() const {
     Scalar(w, "prescale_aggregator_anonymous_push_allowed",
            "1 when requests without a token may push samples (allow_anonymous_push), 0 otherwise", MetricType::kGauge,
            config_.allow_anonymous_push ? 1.0 : 0.0);
+    if (const http::HttpServer* server = server_.load(); server != nullptr) {
+      const http::HttpServerStats s = server->stats();
+      Scalar(w, "prescale_aggregator_http_connections", "Connections open to the HTTP front end", MetricType::kGauge,
+             static_cast<double>(s.open_connections));
+      Scalar(w, "prescale_aggregator_http_connections_accepted_total", "Connections the HTTP front end accepted",
+             MetricType::kCounter, static_cast<double>(s.accepted_connections));
+      Scalar(w, "prescale_aggregator_http_connections_refused_total",
+             "Connections answered 503 and closed for http_max_connections or http_max_connections_per_client",
+             MetricType::kCounter, static_cast<double>(s.refused_connections));
+      Scalar(w, "prescale_aggregator_http_connections_timed_out_total",
+             "Connections closed because a client stayed idle, or sent its header, body or TLS handshake too slowly",
+             MetricType::kCounter, static_cast<double>(s.timed_out_connections));
+    }
     const DemandStats demand = demand_.Stats();
     w.Family("prescale_aggregator_store_bytes",
              "Memory held by the history (approximate): raw series and samples, demand rollups", MetricType::kGauge);

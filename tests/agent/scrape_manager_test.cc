@@ -278,7 +278,7 @@ TEST(ScrapeManagerMerge, NothingScrapedIsEmpty) {
   EXPECT_EQ(out, "");
 }
 
-// One local HTTP server for the suite (civetweb takes seconds to stop), with a
+// One local HTTP server for the suite, with a
 // route per kind of target; /flaky fails until the test lets it recover.
 class ScrapeServerTest : public ::testing::Test {
  protected:

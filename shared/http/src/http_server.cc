@@ -1,18 +1,75 @@
+// HttpServer's front end: one Asio event loop run by `threads` threads. Each
+// connection is a Connection on its own strand: a socket, a timer and a read
+// buffer; it holds a thread only while a handler runs for one of its requests.
+// Beast parses requests; responses are written as prescale builds them (one
+// gather write of headers, body and shared body parts). TLS is an
+// asio::ssl::stream over the same socket, in the same loop.
+//
+// A connection's life: [TLS handshake] -> wait for a first byte (idle_timeout)
+// -> header (header_timeout) -> body (body_timeout) -> handler -> response
+// (write_timeout) -> again while kept alive, else a lingering close. A
+// body_writer response is produced on a streamer thread that hands each piece
+// to the connection's strand and waits for it to be written.
 #include "prescale/http/http_server.h"
 
-#include <civetweb.h>
+#include <netdb.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <future>
 #include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+// Asio's scheduler trips GCC's -Wnull-dereference where it is inlined (as in beast_http_client.cc).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#pragma GCC diagnostic pop
 
 #include "prescale/base/log.h"
 #include "route_match.h"
-#include "tls_bridge.h"
+#include "tls_context.h"
 
 namespace prescale::http {
 namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using beast::error_code;
+
+// A connection that will not be kept alive drains what the client still sends
+// for at most this long before it closes, so its last answer is not lost to a
+// reset (and a TLS client gets its close_notify exchange).
+constexpr auto kLingerTimeout = std::chrono::seconds(2);
+// What a connection waiting for its next request reads at once.
+constexpr size_t kFirstRead = 4096;
 
 void AppendJsonString(std::string* out, std::string_view s) {
   *out += '"';
@@ -47,11 +104,13 @@ const char* ReasonPhrase(int status) {
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Entity";
     case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
@@ -59,118 +118,603 @@ const char* ReasonPhrase(int status) {
   }
 }
 
-// A body_writer's answer: chunked. Each piece is framed and held until the next arrives, so the
-// headers go out with the first piece and the last piece with the terminating chunk (see Send on
-// small writes).
-void SendChunked(mg_connection* conn, const HttpResponse& r, std::string header, bool head) {
-  if (head) {
-    mg_write(conn, header.data(), header.size());
-    return;
-  }
-  std::string pending = std::move(header);
-  bool held = false;  // pending holds a framed piece
-  bool ok = true;
-  auto send_pending = [&] {
-    ok = ok && mg_write(conn, pending.data(), pending.size()) > 0;
-    pending.clear();
-  };
-  char size_line[24];
-  r.body_writer([&](std::string_view piece) {
-    if (!ok) return false;
-    if (piece.empty()) return true;  // an empty chunk would end the body
-    if (held) send_pending();
-    const int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", piece.size());
-    pending.append(size_line, static_cast<size_t>(n));
-    pending.append(piece);
-    pending.append("\r\n");
-    held = true;
-    return ok;
-  });
-  pending.append("0\r\n\r\n");
-  send_pending();
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
 }
 
-void Send(mg_connection* conn, const HttpResponse& r, bool head) {
-  if (r.body_writer) {
-    // HTTP/1.0 has no chunked encoding: the body ends when the connection closes (civetweb
-    // closes a 1.0 connection that did not ask to be kept alive).
-    const mg_request_info* info = mg_get_request_info(conn);
-    const bool http10 = info != nullptr && info->http_version != nullptr && std::strcmp(info->http_version, "1.0") == 0;
-    std::string header = "HTTP/1.1 " + std::to_string(r.status) + " " + ReasonPhrase(r.status) + "\r\n";
-    header += "Content-Type: " + r.content_type + "\r\n";
-    header += http10 ? "Connection: close\r\n" : "Transfer-Encoding: chunked\r\n";
-    for (const auto& [k, v] : r.headers) header += k + ": " + v + "\r\n";
-    header += "\r\n";
-    if (!http10) {
-      SendChunked(conn, r, std::move(header), head);
-      return;
+// The request target's path as routes see it: %XX decoded ('+' stays), dot
+// segments removed (RFC 3986 5.2.4). False when an escape is malformed or
+// decodes to NUL.
+bool DecodePath(std::string_view raw, std::string* out) {
+  std::string decoded;
+  decoded.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] != '%') {
+      decoded += raw[i];
+      continue;
     }
-    mg_write(conn, header.data(), header.size());
-    if (head) return;
-    r.body_writer(
-        [conn](std::string_view piece) { return piece.empty() || mg_write(conn, piece.data(), piece.size()) > 0; });
-    return;
+    if (i + 2 >= raw.size()) return false;
+    const int hi = HexDigit(raw[i + 1]);
+    const int lo = HexDigit(raw[i + 2]);
+    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return false;
+    decoded += static_cast<char>(hi * 16 + lo);
+    i += 2;
   }
-  size_t length = r.body.size();
-  for (const auto& part : r.body_parts) length += part->size();
-  std::string header = "HTTP/1.1 " + std::to_string(r.status) + " " + ReasonPhrase(r.status) + "\r\n";
-  header += "Content-Type: " + r.content_type + "\r\n";
-  header += "Content-Length: " + std::to_string(length) + "\r\n";
-  for (const auto& [k, v] : r.headers) header += k + ": " + v + "\r\n";
-  header += "\r\n";
-  // Headers and body in one write: two small writes on a kept-alive connection
-  // meet Nagle's algorithm and the client's delayed ACK (40 ms a response).
-  if (!head) header += r.body;
-  mg_write(conn, header.data(), header.size());
-  if (head) return;  // a HEAD response has the GET headers and no body
-  for (const auto& part : r.body_parts) {
-    if (!part->empty()) mg_write(conn, part->data(), part->size());
-  }
-}
-
-int HandleRequest(mg_connection* conn, void* cbdata) {
-  const auto* server = static_cast<const HttpServer*>(cbdata);
-  const mg_request_info* info = mg_get_request_info(conn);
-  HttpRequest req;
-  req.method = info->request_method ? info->request_method : "";
-  req.path = info->local_uri ? info->local_uri : "";
-  req.query = info->query_string ? info->query_string : "";
-  for (int i = 0; i < info->num_headers; ++i) {
-    req.headers.emplace_back(info->http_headers[i].name, info->http_headers[i].value);
-  }
-  auto too_large = [&] {
-    Send(conn,
-         HttpResponse::JsonError(413, "body_too_large",
-                                 "the body exceeds " + std::to_string(server->max_body_bytes()) + " bytes"),
-         false);
-    return 413;
-  };
-  const long long declared = info->content_length;
-  if (declared > 0 && static_cast<unsigned long long>(declared) > server->max_body_bytes()) {
-    return too_large();
-  }
-  char buf[8192];
-  int n = 0;
-  while ((n = mg_read(conn, buf, sizeof buf)) > 0) {
-    req.body.append(buf, static_cast<size_t>(n));
-    if (req.body.size() > server->max_body_bytes()) {
-      return too_large();
+  std::vector<std::string_view> segments;
+  std::string_view rest(decoded);
+  rest.remove_prefix(1);  // the leading '/'
+  for (;;) {
+    const size_t slash = rest.find('/');
+    const std::string_view segment = rest.substr(0, slash);
+    if (segment == "..") {
+      if (!segments.empty()) segments.pop_back();
+    } else if (segment != ".") {
+      segments.push_back(segment);
     }
+    if (slash == std::string_view::npos) {
+      // "/a/.." and "/a/." name the directory: keep the trailing slash.
+      if (segment == "." || segment == "..") segments.emplace_back();
+      break;
+    }
+    rest.remove_prefix(slash + 1);
   }
-  const bool head = req.method == "HEAD";
-  HttpResponse resp = server->Dispatch(std::move(req));
-  Send(conn, resp, head);
-  return resp.status;
+  out->clear();
+  for (std::string_view segment : segments) {
+    *out += '/';
+    out->append(segment);
+  }
+  if (out->empty()) *out = "/";
+  return true;
 }
 
-int LogMessage(const mg_connection*, const char* message) {
-  Log(LogLevel::kWarning, std::string("http server: ") + message);
-  return 1;
+// The status line and headers of `r`. `length` set: Content-Length; unset and
+// `chunked`: Transfer-Encoding: chunked; neither: the body ends with the connection.
+std::string HeaderBlock(const HttpResponse& r, std::optional<size_t> length, bool chunked, bool keep_alive,
+                        bool http10) {
+  std::string h = "HTTP/1.1 " + std::to_string(r.status) + " " + ReasonPhrase(r.status) + "\r\n";
+  h += "Content-Type: " + r.content_type + "\r\n";
+  if (length.has_value()) {
+    h += "Content-Length: " + std::to_string(*length) + "\r\n";
+  } else if (chunked) {
+    h += "Transfer-Encoding: chunked\r\n";
+  }
+  if (!keep_alive) {
+    h += "Connection: close\r\n";
+  } else if (http10) {
+    h += "Connection: keep-alive\r\n";
+  }
+  for (const auto& [k, v] : r.headers) h += k + ": " + v + "\r\n";
+  h += "\r\n";
+  return h;
 }
 
-std::once_flag g_init;
+// Binds ADDR:PORT, [ADDR6]:PORT or PORT (IPv4, as a bare port always was).
+Result<int> ListenSocket(const std::string& listen) {
+  std::string host;
+  std::string port = listen;
+  const size_t colon = listen.rfind(':');
+  if (colon != std::string::npos) {
+    host = listen.substr(0, colon);
+    port = listen.substr(colon + 1);
+  }
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_family = host.empty() ? AF_INET : AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found);
+  if (rc != 0 || found == nullptr) {
+    return Status::Unavailable("cannot listen on " + listen + " (not an ADDR:PORT: " + gai_strerror(rc) + ")");
+  }
+  const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int err = errno;
+  if (fd >= 0) {
+    const int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (::bind(fd, found->ai_addr, found->ai_addrlen) == 0 && ::listen(fd, SOMAXCONN) == 0) {
+      freeaddrinfo(found);
+      return fd;
+    }
+    err = errno;
+    ::close(fd);
+  }
+  freeaddrinfo(found);
+  return Status::Unavailable("cannot listen on " + listen + ": " + std::strerror(err));
+}
+
+bool IsParseError(const error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+         ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
+}
+
+class Connection;
 
 }  // namespace
+
+class HttpServer::Front {
+ public:
+  Front(const HttpServer* owner, const HttpServerOptions& opts)
+      : server(owner), options(opts), acceptor(asio::make_strand(ioc)), accept_retry(acceptor.get_executor()) {}
+
+  void Accept();
+  void Admit(tcp::socket socket);
+  // Called by a connection as it goes: the counts it held are released.
+  void Release(const Connection* c, const std::string& client);
+  asio::thread_pool& Streamers();
+  void Shutdown();
+
+  const HttpServer* const server;
+  const HttpServerOptions& options;
+  // Declared before the io_context: connections the context still owns when
+  // it is destroyed release their counts here.
+  std::mutex mu;
+  std::unordered_map<std::string, size_t> per_client;                     // guarded by mu
+  std::unordered_map<const Connection*, std::weak_ptr<Connection>> open;  // guarded by mu
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> refused{0};
+  std::atomic<uint64_t> timed_out{0};
+  std::atomic<bool> stopping{false};
+  asio::io_context ioc;
+  std::optional<asio::ssl::context> tls;
+  tcp::acceptor acceptor;
+  asio::steady_timer accept_retry;
+  std::once_flag streamers_once;
+  std::optional<asio::thread_pool> streamers;
+  std::vector<std::thread> threads;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+};
+
+namespace {
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(HttpServer::Front* front, tcp::socket socket, std::string client, std::string remote)
+      : front_(front),
+        options_(front->options),
+        socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        client_(std::move(client)),
+        remote_(std::move(remote)) {
+    if (front_->tls.has_value()) tls_.emplace(socket_, *front_->tls);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection() { front_->Release(this, client_); }
+
+  asio::any_io_executor executor() { return socket_.get_executor(); }
+
+  void Start() {
+    asio::dispatch(executor(), [self = shared_from_this()] { self->Begin(); });
+  }
+
+  // On the strand: every pending operation ends with operation_aborted.
+  void Close() {
+    Disarm();
+    error_code ignored;
+    socket_.close(ignored);
+  }
+
+ private:
+  // Runs `f` with the stream requests and responses go through.
+  template <class F>
+  void OnStream(F&& f) {
+    if (tls_.has_value()) {
+      f(*tls_);
+    } else {
+      f(socket_);
+    }
+  }
+
+  // Closes the connection when `timeout` passes before the next Arm or Disarm.
+  void Arm(std::chrono::milliseconds timeout) {
+    const uint64_t generation = ++timer_generation_;
+    timer_.expires_after(timeout);
+    timer_.async_wait([self = shared_from_this(), generation](error_code ec) {
+      if (ec || generation != self->timer_generation_) return;
+      ++self->front_->timed_out;
+      self->Close();
+    });
+  }
+  void Disarm() {
+    ++timer_generation_;
+    timer_.cancel();
+  }
+
+  void Begin() {
+    if (!tls_.has_value()) {
+      ReadRequest();
+      return;
+    }
+    Arm(options_.header_timeout);
+    tls_->async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](error_code ec) {
+      if (ec) {
+        self->Close();  // a refused client certificate, a plain-HTTP client, a stalled handshake
+        return;
+      }
+      self->ReadRequest();
+    });
+  }
+
+  void ReadRequest() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(std::min<size_t>(options_.max_header_bytes, UINT32_MAX)));
+    parser_->body_limit(options_.max_body_bytes);
+    if (buffer_.size() > 0) {  // pipelined: the next request is here already
+      ReadHeader();
+      return;
+    }
+    // Idle until the client sends a byte: only then does header_timeout start. A
+    // read rather than a wait for the socket: TLS may hold decrypted bytes already.
+    Arm(options_.idle_timeout);
+    OnStream([this](auto& stream) {
+      stream.async_read_some(buffer_.prepare(kFirstRead), [self = shared_from_this()](error_code ec, size_t n) {
+        if (ec) {
+          self->Close();
+          return;
+        }
+        self->buffer_.commit(n);
+        self->ReadHeader();
+      });
+    });
+  }
+
+  void ReadHeader() {
+    Arm(options_.header_timeout);
+    OnStream([this](auto& stream) {
+      bhttp::async_read_header(stream, buffer_, *parser_,
+                               [self = shared_from_this()](error_code ec, size_t) { self->OnHeader(ec); });
+    });
+  }
+
+  void OnHeader(error_code ec) {
+    if (ec) {
+      if (ec == bhttp::error::body_limit) {  // a Content-Length over the limit
+        TooLarge();
+      } else if (ec == bhttp::error::header_limit) {
+        Refuse(431, "headers_too_large",
+               "the request line and headers exceed " + std::to_string(options_.max_header_bytes) + " bytes");
+      } else if (IsParseError(ec)) {
+        Refuse(400, "bad_request", "malformed request: " + ec.message());
+      } else {
+        Close();  // the client went away, or a timeout closed the socket
+      }
+      return;
+    }
+    const auto& req = parser_->get();
+    http10_ = req.version() < 11;
+    keep_alive_ = req.keep_alive();
+    const auto length = parser_->content_length();
+    if (length.has_value() && *length > options_.max_body_bytes) {
+      TooLarge();
+      return;
+    }
+    Arm(options_.body_timeout);
+    if (!parser_->is_done() && beast::iequals(req[bhttp::field::expect], "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      OnStream([this](auto& stream) {
+        asio::async_write(stream, asio::buffer(kContinue.data(), kContinue.size()),
+                          [self = shared_from_this()](error_code write_ec, size_t) {
+                            if (write_ec) {
+                              self->Close();
+                              return;
+                            }
+                            self->ReadBody();
+                          });
+      });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    if (parser_->is_done()) {
+      Handle();
+      return;
+    }
+    OnStream([this](auto& stream) {
+      bhttp::async_read(stream, buffer_, *parser_, [self = shared_from_this()](error_code ec, size_t) {
+        if (!ec) {
+          self->Handle();
+        } else if (ec == bhttp::error::body_limit) {
+          self->TooLarge();
+        } else if (IsParseError(ec)) {
+          self->Refuse(400, "bad_request", "malformed request body: " + ec.message());
+        } else {
+          self->Close();
+        }
+      });
+    });
+  }
+
+  void TooLarge() {
+    Refuse(413, "body_too_large", "the body exceeds " + std::to_string(options_.max_body_bytes) + " bytes");
+  }
+
+  // Answers and closes: what is left of the request is not read as another one.
+  void Refuse(int status, std::string_view code, std::string_view message) {
+    keep_alive_ = false;
+    Write(std::make_shared<HttpResponse>(HttpResponse::JsonError(status, code, message)), false);
+  }
+
+  void Handle() {
+    Disarm();
+    auto message = parser_->release();
+    HttpRequest request;
+    request.method = std::string(message.method_string());
+    std::string_view target(message.target().data(), message.target().size());
+    for (std::string_view scheme : {"http://", "https://"}) {  // absolute-form: the authority is not ours to route
+      if (target.size() > scheme.size() && strncasecmp(target.data(), scheme.data(), scheme.size()) == 0) {
+        target.remove_prefix(scheme.size());
+        const size_t slash = target.find('/');
+        target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+        break;
+      }
+    }
+    const size_t question = target.find('?');
+    const std::string_view raw_path = target.substr(0, question);
+    if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
+    if (raw_path.empty() || raw_path.front() != '/' || !DecodePath(raw_path, &request.path)) {
+      Refuse(400, "bad_request", "the request target is not a path: " + std::string(target.substr(0, 200)));
+      return;
+    }
+    for (const auto& field : message) {
+      request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    request.body = std::move(message.body());
+    request.remote_address = remote_;
+    const bool head = request.method == "HEAD";
+    std::shared_ptr<HttpResponse> response;
+    try {
+      response = std::make_shared<HttpResponse>(front_->server->Dispatch(std::move(request)));
+    } catch (const std::exception& e) {
+      Log(LogLevel::kError, std::string("http server: a handler threw: ") + e.what());
+      response = std::make_shared<HttpResponse>(HttpResponse::JsonError(500, "internal", "the handler failed"));
+    }
+    if (front_->stopping.load()) keep_alive_ = false;
+    if (response->body_writer) {
+      if (http10_) keep_alive_ = false;  // the body ends with the connection
+      asio::post(front_->Streamers(), [self = shared_from_this(), response, head] { self->Stream(*response, head); });
+      return;
+    }
+    Write(std::move(response), head);
+  }
+
+  // One gather write: headers, body and body parts (none for HEAD).
+  void Write(std::shared_ptr<HttpResponse> response, bool head) {
+    size_t length = response->body.size();
+    for (const auto& part : response->body_parts) length += part->size();
+    out_header_ = HeaderBlock(*response, length, false, keep_alive_, http10_);
+    std::vector<asio::const_buffer> buffers{asio::buffer(out_header_)};
+    if (!head) {
+      buffers.push_back(asio::buffer(response->body));
+      for (const auto& part : response->body_parts) buffers.push_back(asio::buffer(*part));
+    }
+    Arm(options_.write_timeout);
+    OnStream([&](auto& stream) {
+      asio::async_write(stream, buffers,
+                        [self = shared_from_this(), response = std::move(response)](error_code ec, size_t) {
+                          if (ec) {
+                            self->Close();
+                            return;
+                          }
+                          self->Next();
+                        });
+    });
+  }
+
+  // On a streamer thread: the body_writer's pieces, each written before the next is asked for.
+  void Stream(const HttpResponse& response, bool head) {
+    const bool chunked = !http10_;
+    std::string pending = HeaderBlock(response, std::nullopt, chunked, keep_alive_, http10_);
+    bool ok = true;
+    if (!head) {
+      bool held = false;  // pending ends with a piece: send it before the next one (the headers go with the first)
+      char size_line[24];
+      response.body_writer([&](std::string_view piece) {
+        if (!ok) return false;
+        if (piece.empty()) return true;  // an empty chunk would end the body
+        if (held) {
+          ok = WriteAndWait(pending);
+          pending.clear();
+        }
+        if (chunked) {
+          const int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", piece.size());
+          pending.append(size_line, static_cast<size_t>(n));
+        }
+        pending.append(piece);
+        if (chunked) pending.append("\r\n");
+        held = true;
+        return ok;
+      });
+      if (chunked) pending.append("0\r\n\r\n");
+    }
+    ok = ok && WriteAndWait(pending);
+    asio::post(executor(), [self = shared_from_this(), ok] {
+      if (ok) {
+        self->Next();
+      } else {
+        self->Close();
+      }
+    });
+  }
+
+  // From a streamer thread: writes `data` on the strand and waits for the outcome.
+  bool WriteAndWait(const std::string& data) {
+    std::promise<bool> written;
+    std::future<bool> outcome = written.get_future();
+    asio::post(executor(), [this, &data, &written] {
+      if (!socket_.is_open()) {
+        written.set_value(false);
+        return;
+      }
+      Arm(options_.write_timeout);
+      OnStream([&](auto& stream) {
+        asio::async_write(stream, asio::buffer(data),
+                          [self = shared_from_this(), &written](error_code ec, size_t) { written.set_value(!ec); });
+      });
+    });
+    return outcome.get();
+  }
+
+  void Next() {
+    if (keep_alive_) {
+      ReadRequest();
+    } else {
+      Linger();
+    }
+  }
+
+  // Ends a connection that is not kept alive: TLS sends close_notify; plain TCP
+  // sends FIN and drains what the client still sends, then closes.
+  void Linger() {
+    Arm(kLingerTimeout);
+    if (tls_.has_value()) {
+      tls_->async_shutdown([self = shared_from_this()](error_code) { self->Close(); });
+      return;
+    }
+    error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    Drain();
+  }
+  void Drain() {
+    socket_.async_read_some(asio::buffer(scratch_), [self = shared_from_this()](error_code ec, size_t) {
+      if (ec) {
+        self->Close();
+        return;
+      }
+      self->Drain();
+    });
+  }
+
+  HttpServer::Front* const front_;
+  const HttpServerOptions& options_;
+  tcp::socket socket_;
+  std::optional<asio::ssl::stream<tcp::socket&>> tls_;
+  asio::steady_timer timer_;
+  uint64_t timer_generation_ = 0;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  const std::string client_;  // the address, for the per-client limit
+  const std::string remote_;  // address and port, for HttpRequest::remote_address
+  bool keep_alive_ = false;
+  bool http10_ = false;
+  std::string out_header_;
+  std::array<char, 4096> scratch_{};
+};
+
+bool OutOfDescriptors(const error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
+         ec.value() == ENFILE;
+}
+
+}  // namespace
+
+void HttpServer::Front::Accept() {
+  acceptor.async_accept(asio::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
+    if (stopping.load() || ec == asio::error::operation_aborted) return;
+    if (ec) {
+      if (OutOfDescriptors(ec)) {
+        // Out of file descriptors: wait for connections to close instead of spinning.
+        Log(LogLevel::kWarning, "http server: cannot accept a connection: " + ec.message());
+        accept_retry.expires_after(std::chrono::milliseconds(100));
+        accept_retry.async_wait([this](error_code wait) {
+          if (!wait) Accept();
+        });
+        return;
+      }
+      Accept();
+      return;
+    }
+    Admit(std::move(socket));
+    Accept();
+  });
+}
+
+void HttpServer::Front::Admit(tcp::socket socket) {
+  error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  if (ec) return;  // gone before it was seen
+  std::string client = peer.address().to_string();
+  std::string remote = (peer.address().is_v6() ? "[" + client + "]" : client) + ":" + std::to_string(peer.port());
+  bool over = false;
+  {
+    std::lock_guard lock(mu);
+    size_t& from_client = per_client[client];
+    over = (options.max_connections > 0 && open.size() >= options.max_connections) ||
+           (options.max_connections_per_client > 0 && from_client >= options.max_connections_per_client);
+    if (over && from_client == 0) per_client.erase(client);
+    if (!over) ++from_client;
+  }
+  if (over) {
+    const uint64_t n = ++refused;
+    if ((n & (n - 1)) == 0) {  // 1, 2, 4, ...: a flood does not flood the log
+      Log(LogLevel::kWarning,
+          "http server: refused a connection from " + remote + " over a connection limit (max_connections " +
+              std::to_string(options.max_connections) + ", per client " +
+              std::to_string(options.max_connections_per_client) + "); " + std::to_string(n) + " refused so far");
+    }
+    if (!tls.has_value()) {
+      const HttpResponse busy =
+          HttpResponse::JsonError(503, "too_many_connections", "the server holds too many connections; retry later");
+      const std::string answer = HeaderBlock(busy, busy.body.size(), false, false, false) + busy.body;
+      socket.non_blocking(true, ec);
+      asio::write(socket, asio::buffer(answer), ec);  // a fresh socket's send buffer takes it whole
+    }
+    socket.close(ec);
+    return;
+  }
+  ++accepted;
+  socket.set_option(tcp::no_delay(true), ec);
+  auto connection = std::make_shared<Connection>(this, std::move(socket), std::move(client), std::move(remote));
+  {
+    std::lock_guard lock(mu);
+    open.emplace(connection.get(), connection);
+  }
+  connection->Start();
+}
+
+void HttpServer::Front::Release(const Connection* c, const std::string& client) {
+  std::lock_guard lock(mu);
+  open.erase(c);
+  auto it = per_client.find(client);
+  if (it != per_client.end() && --it->second == 0) per_client.erase(it);
+}
+
+asio::thread_pool& HttpServer::Front::Streamers() {
+  std::call_once(streamers_once, [this] { streamers.emplace(std::max(1, options.threads)); });
+  return *streamers;
+}
+
+void HttpServer::Front::Shutdown() {
+  stopping = true;
+  asio::post(acceptor.get_executor(), [this] {
+    error_code ignored;
+    acceptor.close(ignored);
+    accept_retry.cancel();
+  });
+  // Closing every connection ends the streamers' writes; a second pass catches
+  // connections admitted while the first ran.
+  for (int pass = 0; pass < 2; ++pass) {
+    std::vector<std::shared_ptr<Connection>> connections;
+    {
+      std::lock_guard lock(mu);
+      for (const auto& [key, weak] : open) {
+        if (auto c = weak.lock()) connections.push_back(std::move(c));
+      }
+    }
+    for (auto& c : connections) asio::post(c->executor(), [c] { c->Close(); });
+    if (pass == 0 && streamers.has_value()) streamers->join();
+  }
+  work.reset();
+  ioc.stop();
+  for (std::thread& t : threads) {
+    if (t.joinable()) t.join();
+  }
+}
 
 std::string_view HttpRequest::Header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
@@ -255,55 +799,54 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
     if (!context.ok()) return context.status();
     tls_context = std::move(context).value();
   }
-  std::call_once(g_init, [] { mg_init_library(0); });
+  Result<int> fd = ListenSocket(options.listen);
+  if (!fd.ok()) return fd.status();
   std::unique_ptr<HttpServer> server(new HttpServer(options, std::move(routes)));
-  // With TLS, civetweb serves plain HTTP on loopback behind the bridge (see tls_bridge.h for why).
-  const std::string civetweb_listen = tls ? std::string("127.0.0.1:0") : options.listen;
-  const std::string threads = std::to_string(options.threads < 1 ? 1 : options.threads);
-  const char* mg_options[] = {"listening_ports",
-                              civetweb_listen.c_str(),
-                              "num_threads",
-                              threads.c_str(),
-                              "enable_keep_alive",
-                              "yes",
-                              "request_timeout_ms",
-                              "10000",
-                              "tcp_nodelay",
-                              "1",
-                              nullptr};
-  mg_callbacks callbacks{};
-  callbacks.log_message = LogMessage;
-  mg_context* ctx = mg_start(&callbacks, nullptr, mg_options);
-  if (ctx == nullptr) {
-    return Status::Unavailable("cannot listen on " + civetweb_listen + " (address in use, or not an ADDR:PORT)");
+  server->front_ = std::make_unique<Front>(server.get(), server->options_);
+  Front& front = *server->front_;
+  if (tls_context != nullptr) {
+    SSL_CTX_up_ref(tls_context.get());  // asio::ssl::context owns (and frees) one reference
+    front.tls.emplace(tls_context.get());
   }
-  server->context_ = ctx;
-  mg_set_request_handler(ctx, "/", HandleRequest, server.get());
-  mg_server_port ports[4]{};
-  const int n = mg_get_server_ports(ctx, 4, ports);
-  if (n < 1) {
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  ::getsockname(*fd, reinterpret_cast<sockaddr*>(&bound), &length);
+  error_code ec;
+  front.acceptor.assign(bound.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), *fd, ec);
+  if (ec) {
+    ::close(*fd);
+    return Status::Unavailable("cannot listen on " + options.listen + ": " + ec.message());
+  }
+  server->port_ = front.acceptor.local_endpoint(ec).port();
+  front.work.emplace(front.ioc.get_executor());
+  asio::post(front.acceptor.get_executor(), [&front] { front.Accept(); });
+  const int threads = std::max(1, options.threads);
+  try {
+    for (int i = 0; i < threads; ++i) front.threads.emplace_back([&front] { front.ioc.run(); });
+  } catch (const std::system_error& e) {
     server->Stop();
-    return Status::Unavailable("cannot determine the port bound for " + civetweb_listen);
-  }
-  server->port_ = ports[0].port;
-  if (tls) {
-    Result<std::unique_ptr<TlsBridge>> bridge = TlsBridge::Start(options.listen, std::move(tls_context), server->port_);
-    if (!bridge.ok()) {
-      server->Stop();
-      return bridge.status();
-    }
-    server->tls_ = std::move(bridge).value();
-    server->port_ = server->tls_->port();
+    return Status::Internal(std::string("cannot start the HTTP server's threads: ") + e.what());
   }
   return server;
 }
 
-void HttpServer::Stop() {
-  if (tls_ != nullptr) tls_->Stop();  // no more requests reach civetweb
-  if (context_ != nullptr) {
-    mg_stop(static_cast<mg_context*>(context_));
-    context_ = nullptr;
+HttpServerStats HttpServer::stats() const {
+  HttpServerStats s;
+  if (front_ == nullptr) return s;
+  {
+    std::lock_guard lock(front_->mu);
+    s.open_connections = front_->open.size();
   }
+  s.accepted_connections = front_->accepted.load();
+  s.refused_connections = front_->refused.load();
+  s.timed_out_connections = front_->timed_out.load();
+  return s;
+}
+
+void HttpServer::Stop() {
+  if (front_ == nullptr) return;
+  front_->Shutdown();
+  front_.reset();
 }
 
 HttpServer::~HttpServer() { Stop(); }

@@ -69,8 +69,11 @@ class Aggregator {
   // allow_anonymous_push is on (the data plane takes unauthenticated pushes),
   // or no token exists at all (config or control store: everything is refused).
   std::string AccessWarning() const;
-  // Listen address, threads and the body limit from the config.
+  // Listen address, threads, connection limits and the body limit from the config.
   http::HttpServerOptions ServerOptions() const;
+  // The server serving Routes(): its connection counts go into MetricsText().
+  // It must outlive the aggregator or be detached (nullptr) before it stops.
+  void AttachServer(const http::HttpServer* server) { server_.store(server); }
   // Serves one request through the route named `name` (RouteSpec::name), as
   // the server would once it matched the path: for tests.
   http::HttpResponse Handle(const std::string& name, const http::HttpRequest& request) const;
@@ -128,6 +131,7 @@ class Aggregator {
   TriggerBus triggers_;
   TriggerRules trigger_rules_;
   std::atomic<uint64_t> series_expired_{0};
+  std::atomic<const http::HttpServer*> server_{nullptr};
   std::unique_ptr<ControlStore> control_store_;
   std::unique_ptr<DecisionLoop> decisions_;
   std::unique_ptr<ActionDispatcher> dispatcher_;

@@ -39,7 +39,15 @@ struct AggregatorConfig {
   // and only push: reads, scaling and the control API still need a token. A
   // warning is logged at start and prescale_aggregator_anonymous_push_allowed is 1.
   bool allow_anonymous_push = false;
+  // Threads of the HTTP front end: requests handled at once. Connections
+  // waiting for a request or its bytes hold none.
   int http_threads = 8;
+  // Connections open at once, and from one client address (an agent keeps one
+  // open per node); over either, a connection is answered 503 and closed. 0: no limit.
+  uint64_t http_max_connections = 16384;
+  uint64_t http_max_connections_per_client = 256;
+  // A kept-alive connection without a request for this long is closed.
+  std::chrono::milliseconds http_idle_timeout{120 * 1000};
   // HTTPS with this certificate (chain) and key, both PEM; empty: plain HTTP.
   std::string tls_cert_file;
   std::string tls_key_file;

@@ -1,12 +1,17 @@
-// HttpServer: prescale's embedded HTTP server (civetweb underneath, kept out of
-// this header). Routes are fixed at start; handlers run on the server's worker
-// threads and must be thread-safe. Request bodies over the limit get 413
-// before a handler runs; unknown paths get 404 and wrong methods 405, both with
-// a JSON reason. A route's path may hold {name} segments (path parameters).
-// With a certificate and a key in the options it serves HTTPS only, optionally
-// asking for or requiring client certificates.
+// HttpServer: prescale's embedded HTTP/1.1 server, event-driven (Boost.Asio and
+// Beast underneath, kept out of this header): an idle or slow connection holds
+// no thread, only a socket and a timer, so a fleet's kept-alive connections and
+// slow clients cost memory, not workers. Routes are fixed at start; handlers run
+// on the server's threads and must be thread-safe. Request bodies over the limit
+// get 413 before a handler runs, headers over the limit 431, malformed requests
+// 400; unknown paths get 404 and wrong methods 405, all with a JSON reason. A
+// route's path may hold {name} segments (path parameters). With a certificate
+// and a key in the options it serves HTTPS only, TLS terminated in the same
+// event loop, optionally asking for or requiring client certificates.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -28,6 +33,9 @@ struct HttpRequest {
   // The {name} segments of the route that matched, percent-decoded, in the
   // route's order; empty for an exact route.
   std::vector<std::pair<std::string, std::string>> path_params;
+  // The client's address and port as the server saw them ("10.0.0.7:51234",
+  // "[::1]:51234"); empty when the request did not come over a connection.
+  std::string remote_address;
   // Case-insensitive header lookup; empty when absent.
   std::string_view Header(std::string_view name) const;
   // The value of path parameter `name`; empty when absent.
@@ -40,9 +48,11 @@ struct HttpResponse {
   std::string body;
   // Sent after `body`, without copying: for large shared buffers.
   std::vector<std::shared_ptr<const std::string>> body_parts;
-  // Instead of body and body_parts: called once, on the connection's thread, to produce the
-  // body in pieces through `write` (false once the client is gone: stop). Sent with
-  // Transfer-Encoding: chunked, so a large answer (the agent's /metrics) is never held whole.
+  // Instead of body and body_parts: called once, on a thread of its own (not the event
+  // loop's), to produce the body in pieces through `write`, which returns once the piece is
+  // sent (false once the client is gone or stopped taking it within write_timeout: stop).
+  // Sent with Transfer-Encoding: chunked (to an HTTP/1.0 client: until the connection
+  // closes), so a large answer (the agent's /metrics) is never held whole.
   std::function<void(const std::function<bool(std::string_view)>& write)> body_writer;
   std::vector<std::pair<std::string, std::string>> headers;
 
@@ -63,7 +73,7 @@ struct Route {
 };
 
 // True when `path` matches `pattern`. `path` is taken as HttpRequest::path
-// holds it: already percent-decoded (civetweb decodes the request line), so
+// holds it: already percent-decoded (the server decodes the request line), so
 // it is not decoded again (%2541 stays %41) and an encoded '/' separates
 // segments like a plain one. A {name} segment matches one non-empty segment
 // other than "." and "..". On a match *params (when not null) is set to the
@@ -85,14 +95,32 @@ enum class TlsClientAuth {
 enum class TlsVersion { kTls10, kTls11, kTls12, kTls13 };
 
 struct HttpServerOptions {
-  std::string listen = "127.0.0.1:0";  // ADDR:PORT; port 0 picks a free port
+  // ADDR:PORT, [ADDR6]:PORT or PORT (all IPv4 addresses); port 0 picks a free port.
+  std::string listen = "127.0.0.1:0";
+  // Threads running the event loop and the handlers: at most this many
+  // requests are handled at once; connections waiting for a request, a
+  // header or a body hold none.
   int threads = 2;
   size_t max_body_bytes = 1 << 20;
+  // The request line and headers of one request; more: 431 and the connection closes.
+  size_t max_header_bytes = 64 << 10;
+  // Connections open at once, and from one client address. A connection over
+  // either limit is answered 503 and closed at once; 0: no limit.
+  size_t max_connections = 16384;
+  size_t max_connections_per_client = 256;
+  // A kept-alive connection waiting for its next request is closed after
+  // idle_timeout. From the first byte of a request its header must arrive
+  // within header_timeout (a client sending a byte at a time is closed) and
+  // its body within body_timeout; a TLS handshake gets header_timeout. A
+  // response (each piece of a streamed one) the client does not take within
+  // write_timeout closes the connection.
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(120)};
+  std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
+  std::chrono::milliseconds body_timeout{std::chrono::seconds(60)};
+  std::chrono::milliseconds write_timeout{std::chrono::seconds(60)};
   // PEM files. With both set the listen port speaks HTTPS only (TLS 1.2 or
   // later unless tls_min_version says otherwise); the certificate file may
-  // hold the chain after the leaf. TLS is terminated in-process and relayed
-  // to civetweb listening in plain HTTP on an ephemeral 127.0.0.1 port
-  // (src/tls_bridge.h says why).
+  // hold the chain after the leaf.
   std::string tls_cert_file;
   std::string tls_key_file;
   // The TLS settings below need the certificate and the key. A client whose
@@ -122,7 +150,15 @@ struct HttpServerOptions {
   std::vector<std::pair<std::string, std::string>> response_headers;
 };
 
-class TlsBridge;  // shared/http/src/tls_bridge.h
+// What the front end has seen since it started; read at any time.
+struct HttpServerStats {
+  uint64_t open_connections = 0;
+  uint64_t accepted_connections = 0;
+  // Refused for a connection limit (answered 503 and closed).
+  uint64_t refused_connections = 0;
+  // Closed because a timeout above ran out (idle ones included).
+  uint64_t timed_out_connections = 0;
+};
 
 class HttpServer {
  public:
@@ -138,14 +174,19 @@ class HttpServer {
 
   // The bound port (the real one when 0 was asked for).
   int port() const { return port_; }
+  // Closes the listener and every connection, waits for the handlers running,
+  // and joins the threads.
   void Stop();
+  HttpServerStats stats() const;
 
   // Dispatches one request (filling its path_params) through `authorize` and
-  // the routes, and adds `response_headers`; public so the civetweb callback
-  // can reach it.
+  // the routes, and adds `response_headers`: what a connection does with each
+  // request it reads; public for tests that need no socket.
   HttpResponse Dispatch(HttpRequest request) const;
   size_t max_body_bytes() const { return options_.max_body_bytes; }
   const std::vector<Route>& routes() const { return routes_; }
+
+  class Front;  // the event loop, its threads and connections: src/http_server.cc's alone
 
  private:
   HttpServer(HttpServerOptions options, std::vector<Route> routes);
@@ -153,8 +194,7 @@ class HttpServer {
 
   HttpServerOptions options_;
   std::vector<Route> routes_;
-  void* context_ = nullptr;  // struct mg_context*
-  std::unique_ptr<TlsBridge> tls_;
+  std::unique_ptr<Front> front_;
   int port_ = 0;
 };
 
