@@ -389,6 +389,46 @@ TEST_F(ControlApiTest, BadInputGetsTheRightStatusAndFieldAndChangesNothing) {
   EXPECT_EQ(verify_after->records - verify_before->records, writes);
 }
 
+// RapidJSON's recursive parser, the merge patch and the writer recurse once per
+// level: 100,000 '[' took a worker thread's stack and the process with it. Every
+// route that reads a JSON body refuses nesting past 64 levels up front (the
+// integration test tests/integration/abuse_test.cc sends the 100,000-level ones).
+TEST_F(ControlApiTest, DeeplyNestedBodiesAreRefusedBeforeAnythingRecurses) {
+  SeedWorld();
+  std::string deep_object;
+  for (int i = 0; i < 12'000; ++i) deep_object += R"({"a":)";
+  const std::string deep_array(60'000, '[');
+  struct Deep {
+    std::string role, method, path, body;
+  };
+  const std::vector<Deep> cases = {
+      {"admin", "POST", "/api/v1/tenants", deep_array},
+      {"admin", "POST", "/api/v1/tenants", deep_object},
+      {"admin", "PUT", "/api/v1/tenants/acme", deep_object},
+      {"admin", "PATCH", "/api/v1/tenants/acme", deep_object},
+      {"operator", "POST", "/api/v1/tenants/acme/services", deep_object},
+      {"operator", "PATCH", "/api/v1/tenants/acme/services/web", deep_array},
+      {"operator", "POST", "/api/v1/policies", deep_object},
+      {"admin", "POST", "/api/v1/tokens", deep_array},
+      {"agent", "POST", "/api/v1/tenants/acme/services/web/replicas", deep_object},
+  };
+  const std::string acme_before = As("admin", "GET", "/api/v1/tenants/acme").body;
+  for (const Deep& c : cases) {
+    const CurlReply r = As(c.role, c.method, c.path, c.body);
+    EXPECT_EQ(r.status, 400) << c.method << " " << c.path << ": " << r.body;
+    EXPECT_THAT(r.body, HasSubstr(R"("error":"bad_request")")) << c.method << " " << c.path;
+    EXPECT_THAT(r.body, HasSubstr("nested more than 64 levels")) << c.method << " " << c.path << ": " << r.body;
+  }
+  EXPECT_EQ(As("admin", "GET", "/api/v1/tenants/acme").body, acme_before);
+  // 64 levels pass the bound and meet the usual validation.
+  std::string deep_ok = R"({"name":"deep","labels":)";
+  for (int i = 0; i < 62; ++i) deep_ok += "[";
+  deep_ok += std::string(62, ']') + "}";
+  const CurlReply ok = As("admin", "POST", "/api/v1/tenants", deep_ok);
+  EXPECT_EQ(ok.status, 422) << ok.body;
+  EXPECT_THAT(ok.body, HasSubstr(R"("field":"labels")"));
+}
+
 TEST_F(ControlApiTest, WritesAreVersionedAndAuditedWithBeforeAndAfter) {
   SeedWorld();
   CurlReply r = As("operator", "PATCH", "/api/v1/tenants/acme/services/web", R"({"replicas":{"max":40}})");

@@ -62,7 +62,8 @@ ExecutionResult WebhookExecutor::Execute(const Service& spec, const ScaleAction&
     r.outcome = ExecutionResult::Outcome::kDone;
     r.message = "delivered to " + spec.executor.url;
     rapidjson::Document doc;
-    doc.Parse(response->body.data(), response->body.size());
+    // Iterative: a receiver's deeply nested answer cannot exhaust the stack.
+    doc.Parse<rapidjson::kParseIterativeFlag>(response->body.data(), response->body.size());
     if (!doc.HasParseError() && doc.IsObject()) {
       const rapidjson::Value& o = doc;
       if (o.HasMember("replicas") && o["replicas"].IsInt64() && o["replicas"].GetInt64() >= 0) {

@@ -13,6 +13,7 @@
 #include "json_envelope.h"
 #include "prescale/aggregator/api/raw_json.h"
 #include "prescale/base/duration.h"
+#include "prescale/base/json_depth.h"
 #include "prescale/base/log.h"
 #include "prescale/decide/control_model.h"
 
@@ -432,8 +433,9 @@ HttpResponse ControlApi::ListTokens(Call& c) {
 }
 
 HttpResponse ControlApi::CreateToken(Call& c) {
+  if (Status deep = CheckJsonDepth(c.request.body); !deep.ok()) return ErrorResponse(deep);
   rapidjson::Document d;
-  d.Parse(c.request.body.c_str(), c.request.body.size());
+  d.Parse<rapidjson::kParseIterativeFlag>(c.request.body.c_str(), c.request.body.size());
   if (d.HasParseError() || !d.IsObject()) return ErrorResponse(400, "the body must be a JSON object");
   TokenRequest req;
   const rapidjson::Value& body = d;  // const members: clang's C++20 rejects RapidJSON's mutable iterator compare

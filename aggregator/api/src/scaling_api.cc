@@ -10,6 +10,7 @@
 
 #include "json_envelope.h"
 #include "prescale/aggregator/scaling/directives.h"
+#include "prescale/base/json_depth.h"
 #include "prescale/http/query_string.h"
 #include "prescale/metrics/text_writer.h"
 
@@ -222,8 +223,9 @@ Result<http::HttpResponse> ScalingApi::Alertmanager(Call& call) {
 Result<http::HttpResponse> ScalingApi::ReplicasReport(Call& call) {
   const std::string tenant(call.request.PathParam("tenant"));
   const std::string service(call.request.PathParam("service"));
+  PRESCALE_RETURN_IF_ERROR(CheckJsonDepth(call.request.body));
   rapidjson::Document doc;
-  doc.Parse(call.request.body.data(), call.request.body.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(call.request.body.data(), call.request.body.size());
   if (doc.HasParseError() || !doc.IsObject()) {
     return Status::InvalidArgument("expected a JSON object {\"current\": N}");
   }

@@ -88,7 +88,8 @@ std::string DemandPromQL(const DemandOptions& options, const std::string& resour
 
 Result<std::vector<PromMatrixSeries>> ParsePromMatrix(std::string_view body, const DemandOptions& options) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
+  // Iterative: a deeply nested answer cannot exhaust the stack.
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
   if (doc.HasParseError() || !doc.IsObject()) return Status::ParseError("Prometheus's answer is not a JSON object");
   if (!doc.HasMember("status") || !doc["status"].IsString() ||
       std::string_view(doc["status"].GetString()) != "success") {

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "prescale/base/duration.h"
+#include "prescale/base/json_depth.h"
 #include "prescale/forecast/forecaster.h"
 
 namespace prescale::aggregator {
@@ -179,8 +180,11 @@ class Fields {
 };
 
 Status ParseDocument(std::string_view json, rapidjson::Document* doc) {
+  // The merge patch, CopyFrom and Accept recurse once per level: bound the depth
+  // first, and parse iteratively so the parser itself never recurses.
+  PRESCALE_RETURN_IF_ERROR(CheckJsonDepth(json));
   // Anything but whitespace after the value is a parse error too (a single root).
-  doc->Parse(json.data(), json.size());
+  doc->Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
   if (doc->HasParseError()) {
     return Status::InvalidArgument(std::string("malformed JSON at byte ") + std::to_string(doc->GetErrorOffset()) +
                                    ": " + rapidjson::GetParseError_En(doc->GetParseError()));

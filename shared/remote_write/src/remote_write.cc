@@ -15,6 +15,13 @@ std::string SeriesName(const TimeSeries& ts) {
   return "(no __name__)";
 }
 
+// The most output a snappy block can make per input byte: a copy with a 2-byte
+// offset takes 3 bytes and writes at most 64 (literals and the other copies
+// expand less). A header that claims more than this for the bytes that follow
+// cannot be true: refusing it before allocating keeps a 20-byte body from
+// costing max_decompressed_bytes of zeroed memory per worker thread.
+constexpr size_t kSnappyMaxExpansion = 22;  // > 64 / 3
+
 }  // namespace
 
 struct Encoder::State {
@@ -107,6 +114,10 @@ Status Decoder::Decode(std::string_view body, const DecodeLimits& limits, WriteR
   if (raw_size > limits.max_decompressed_bytes) {
     return Status::ResourceExhausted("decompressed body of " + std::to_string(raw_size) + " bytes exceeds " +
                                      std::to_string(limits.max_decompressed_bytes));
+  }
+  if (raw_size / kSnappyMaxExpansion > body.size()) {
+    return Status::InvalidArgument("corrupt snappy data: the header claims " + std::to_string(raw_size) +
+                                   " bytes, more than " + std::to_string(body.size()) + " compressed bytes can hold");
   }
   std::string& raw = state_->raw;
   raw.resize(raw_size);

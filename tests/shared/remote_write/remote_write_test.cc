@@ -6,12 +6,14 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 namespace prescale::remote_write {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 WriteRequest TwoSeries() {
   WriteRequest r;
@@ -52,6 +54,17 @@ TEST(RemoteWrite, DecodeRejectsBodiesThatAreNotSnappyOrProtobuf) {
   EXPECT_THAT(bad.status().message(), HasSubstr("protobuf"));
 }
 
+// __name__ and n-1 more labels l0001, l0002, ... (sorted).
+std::vector<Label> ManyLabels(int n) {
+  std::vector<Label> labels = {{"__name__", "m"}};
+  char name[16];
+  for (int i = 1; i < n; ++i) {
+    std::snprintf(name, sizeof name, "l%05d", i);
+    labels.push_back({name, "v"});
+  }
+  return labels;
+}
+
 struct LabelCase {
   const char* name;
   std::vector<Label> labels;
@@ -79,7 +92,10 @@ INSTANTIATE_TEST_SUITE_P(
                       LabelCase{"empty_name", {{"", "x"}, {"__name__", "m"}}, "empty name"},
                       LabelCase{"bad_name", {{"__name__", "m"}, {"a-b", "1"}}, "invalid label name"},
                       LabelCase{"bad_metric", {{"__name__", "1m"}}, "invalid metric name"},
-                      LabelCase{"no_name", {{"a", "1"}}, "no __name__"}),
+                      LabelCase{"no_name", {{"a", "1"}}, "no __name__"},
+                      LabelCase{"too_many", ManyLabels(65), "more than 64 labels"},
+                      LabelCase{"long_value", {{"__name__", "m"}, {"a", std::string(4097, 'v')}}, "longer than 4096"},
+                      LabelCase{"long_name", {{"__name__", "m"}, {std::string(4097, 'n'), "1"}}, "longer than 4096"}),
     [](const auto& test_info) { return std::string(test_info.param.name); });
 
 TEST(RemoteWrite, DecodeEnforcesSizeLimitsBeforeDecompressing) {
@@ -94,6 +110,65 @@ TEST(RemoteWrite, DecodeEnforcesSizeLimitsBeforeDecompressing) {
   auto decompressed = Decode(body, tight);
   ASSERT_FALSE(decompressed.ok());
   EXPECT_EQ(decompressed.status().code(), StatusCode::kResourceExhausted);
+}
+
+TEST(RemoteWrite, LabelLimitsAreInclusive) {
+  WriteRequest r;
+  r.timeseries.push_back({ManyLabels(64), {{1, 1}}});
+  r.timeseries[0].labels[1].value = std::string(4096, 'v');
+  auto decoded = Decode(Encode(r));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->timeseries[0].labels.size(), 64u);
+}
+
+// The snappy block's length header, as a varint.
+std::string SnappyHeader(uint64_t length) {
+  std::string out;
+  while (length >= 0x80) {
+    out += static_cast<char>((length & 0x7f) | 0x80);
+    length >>= 7;
+  }
+  out += static_cast<char>(length);
+  return out;
+}
+
+TEST(RemoteWrite, DecodeRefusesAClaimedLengthTheBodyCannotHoldBeforeAllocating) {
+  // 100 MiB claimed (under the default 128 MiB limit) by a body of a few bytes:
+  // corrupt, and refused before the buffer is sized to the claim.
+  const std::string lie = SnappyHeader(100 << 20) + std::string("\x00x", 2);
+  Decoder decoder;
+  WriteRequest out;
+  const Status s = decoder.Decode(lie, DecodeLimits{}, &out);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("claims 104857600 bytes"));
+  // Over the limit stays a 413's ResourceExhausted, whatever the body holds.
+  auto gib = Decode(SnappyHeader(1ULL << 30) + std::string("\x00x", 2));
+  ASSERT_FALSE(gib.ok());
+  EXPECT_EQ(gib.status().code(), StatusCode::kResourceExhausted);
+}
+
+TEST(RemoteWrite, DecodeAcceptsTheMostCompressibleRealBodies) {
+  // Series that differ in one label value and share long ones compress close to
+  // snappy's best ratio; the expansion bound must not refuse them.
+  WriteRequest r;
+  for (int i = 0; i < 2000; ++i) {
+    r.timeseries.push_back({{{"__name__", "m"}, {"a", std::string(4000, 'x')}, {"i", std::to_string(i)}}, {{0, 1}}});
+  }
+  const std::string body = Encode(r);
+  size_t raw = 0;
+  ASSERT_TRUE(snappy::GetUncompressedLength(body.data(), body.size(), &raw));
+  EXPECT_GT(static_cast<double>(raw) / static_cast<double>(body.size()), 15.0);
+  auto decoded = Decode(body);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->timeseries.size(), 2000u);
+  // And snappy's own worst case: a long run of one byte.
+  const std::string zeros(1 << 20, '\0');
+  std::string compressed;
+  snappy::Compress(zeros.data(), zeros.size(), &compressed);
+  auto z = Decode(compressed);
+  ASSERT_FALSE(z.ok());
+  EXPECT_THAT(z.status().message(), Not(HasSubstr("claims")));  // refused as protobuf, not as a lie
 }
 
 TEST(RemoteWrite, ReusedDecoderAndEncoderLeaveNothingOfEarlierRequests) {
