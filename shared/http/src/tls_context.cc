@@ -162,6 +162,7 @@ Result<std::shared_ptr<SSL_CTX>> NewServerTlsContext(const HttpServerOptions& op
   SSL_CTX* c = ctx.get();
   SSL_CTX_set_default_passwd_cb(c, NoPassword);
   PRESCALE_RETURN_IF_ERROR(SetProtocolVersions(c, options));
+  SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);  // a connection between requests holds no record buffers
   SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                              (options.tls_prefer_server_cipher_suites ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
   PRESCALE_RETURN_IF_ERROR(SetCipherSuitesAndCurves(c, options));
