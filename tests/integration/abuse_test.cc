@@ -551,5 +551,44 @@ TEST_F(AbuseTest, MalformedHttpGets400AndTheServerKeepsServing) {
   EXPECT_THAT(raw.body, HasSubstr(R"("data":[])")) << "a malformed request was taken as a push";
 }
 
+// One client holding http_max_connections_per_client (256 by default) idle
+// connections: its next one is answered 503 too_many_connections and closed;
+// once they close it is served again, and the refusal shows in the front
+// end's metrics.
+TEST_F(AbuseTest, OneClientOverItsConnectionLimitGets503UntilItClosesSome) {
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  Abuse("257 connections from one client", [&] {
+    std::vector<int> held;
+    for (int i = 0; i < 256; ++i) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      ASSERT_GE(fd, 0);
+      held.push_back(fd);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<uint16_t>(port_));
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+    }
+    // The server counts connections as it accepts them: poll until the 257th is refused.
+    RawReply refused;
+    while (std::chrono::steady_clock::now() < deadline) {
+      refused = Exchange(port_, Request("GET", "/healthz", {}, "", false));
+      if (refused.status == 503) break;
+    }
+    ExpectRefused(refused, 503, "too_many_connections", "the 257th connection");
+    for (int fd : held) ::close(fd);
+    RawReply health;
+    while (std::chrono::steady_clock::now() < deadline && health.status != 200) {
+      health = Exchange(port_, Request("GET", "/healthz", {}, "", false));
+    }
+    EXPECT_EQ(health.status, 200) << "after closing: " << health.Describe();
+  });
+  const RawReply metrics = Exchange(port_, Request("GET", "/metrics", {}, "", false));
+  ASSERT_EQ(metrics.status, 200) << metrics.Describe();
+  EXPECT_THAT(metrics.body, HasSubstr("prescale_aggregator_http_connections "));
+  EXPECT_THAT(metrics.body, ::testing::ContainsRegex("prescale_aggregator_http_connections_refused_total [1-9]"));
+  EXPECT_THAT(metrics.body, ::testing::ContainsRegex("prescale_aggregator_http_connections_accepted_total [1-9]"));
+}
+
 }  // namespace
 }  // namespace prescale
