@@ -97,16 +97,25 @@ int AttachControlStore(Aggregator* aggregator) {
   return 0;
 }
 
-void LoadHistory(Aggregator* aggregator) {
+// False when the start must stop: a snapshot that could not be read nor set
+// aside would be overwritten by the first snapshot written. A corrupt one that
+// was moved aside (ParseError) only costs the history: the start goes on.
+bool LoadHistory(Aggregator* aggregator) {
   const std::string& data_dir = aggregator->config().data_dir;
-  if (data_dir.empty()) return;
+  if (data_dir.empty()) return true;
   auto loaded = LoadSnapshot(&aggregator->store(), &aggregator->demand(), data_dir);
   if (loaded.ok()) {
     Log(LogLevel::kInfo, "loaded " + std::to_string(loaded->series) + " series, " + std::to_string(loaded->samples) +
                              " samples from " + SnapshotPath(data_dir));
-  } else {
-    Log(LogLevel::kError, loaded.status().message());
+    return true;
   }
+  if (loaded.status().code() == StatusCode::kParseError) {
+    Log(LogLevel::kError, loaded.status().message());
+    return true;
+  }
+  std::fprintf(stderr, "prescale-aggregator: %s; not starting, so that it is not overwritten\n",
+               loaded.status().message().c_str());
+  return false;
 }
 
 // Backfill in the background: ingest serves meanwhile (it fills only open minutes).
@@ -181,6 +190,6 @@ int main(int argc, char** argv) {
   ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   Aggregator aggregator(std::move(config), SystemClock::Instance());
   if (int code = AttachControlStore(&aggregator); code != 0) return code;
-  LoadHistory(&aggregator);
+  if (!LoadHistory(&aggregator)) return 1;
   return Serve(&aggregator, signals);
 }

@@ -255,6 +255,14 @@ void Spool::ExpireLocked() {
   }
 }
 
+bool Spool::DropOldestForRoomLocked() {
+  // Every segment holds older batches than the one being appended, the writer's too; only
+  // an empty one frees nothing.
+  if (segments_.empty() || (segments_.size() == 1 && segments_.front().size == 0)) return false;
+  DropFront(true);
+  return true;
+}
+
 void Spool::EnforceSizeLocked() {
   while (bytes_ > options_.max_bytes && segments_.size() > 1) DropFront(true);
 }
@@ -267,17 +275,20 @@ Status Spool::Append(const Batch& batch) {
   ExpireLocked();
   buffer_.clear();
   AppendSpoolRecord(batch.samples, batch.timestamp_ms, batch.body, &buffer_);
-  if (write_fd_ < 0 || segments_.back().size >= options_.segment_bytes) {
-    CloseWriterLocked();
-    PRESCALE_RETURN_IF_ERROR(OpenWriterLocked());
+  while (true) {
+    if (write_fd_ < 0 || segments_.back().size >= options_.segment_bytes) {
+      CloseWriterLocked();
+      PRESCALE_RETURN_IF_ERROR(OpenWriterLocked());
+    }
+    if (WriteAll(write_fd_, buffer_)) break;
+    const int error = errno;
+    const std::string message = Errno(SegmentPath(segments_.back().id), "cannot append to the spool");
+    if (::ftruncate(write_fd_, static_cast<off_t>(segments_.back().size)) != 0)
+      CloseWriterLocked();  // never append after a torn record
+    // A full disk before max_bytes: the oldest data makes room, as max_bytes would have it.
+    if ((error != ENOSPC && error != EDQUOT) || !DropOldestForRoomLocked()) return Status::IoError(message);
   }
   Segment& s = segments_.back();
-  if (!WriteAll(write_fd_, buffer_)) {
-    const std::string error = Errno(SegmentPath(s.id), "cannot append to the spool");
-    if (::ftruncate(write_fd_, static_cast<off_t>(s.size)) != 0)
-      CloseWriterLocked();  // never append after a torn record
-    return Status::IoError(error);
-  }
   s.size += buffer_.size();
   s.samples += batch.samples;
   s.newest_ms = std::max(s.newest_ms, batch.timestamp_ms);

@@ -178,6 +178,21 @@ void Aggregator::Snapshot() {
     Log(LogLevel::kDebug,
         "snapshot: " + std::to_string(written->series) + " series, " + std::to_string(written->bytes) + " bytes");
   }
+  // A full data directory: what pushes bring could not be kept past a crash,
+  // so they are refused (503: senders keep and retry them) until a snapshot
+  // fits again. Other failures are only logged.
+  const bool full = !written.ok() && written.status().code() == StatusCode::kResourceExhausted;
+  if (full == data_dir_full_) return;
+  data_dir_full_ = full;
+  if (full) {
+    const std::string reason = "the data directory " + config_.data_dir + " is full (" + written.status().message() +
+                               "): pushes are refused until a snapshot fits again";
+    Log(LogLevel::kError, reason);
+    ingest_api_.RefusePushes(reason);
+  } else {
+    Log(LogLevel::kInfo, "the data directory " + config_.data_dir + " takes snapshots again: pushes are accepted");
+    ingest_api_.RefusePushes("");
+  }
 }
 
 Status Aggregator::Schedule(Scheduler* work, Scheduler* delivery) {
@@ -255,6 +270,9 @@ std::string Aggregator::MetricsText() const {
            static_cast<double>(store_.active_series()));
     Scalar(w, "prescale_aggregator_max_series", "The configured limit of series (max_series)", MetricType::kGauge,
            static_cast<double>(config_.max_series));
+    Scalar(w, "prescale_aggregator_data_dir_full",
+           "1 while the data directory has no room for the snapshot and pushes are refused with 503, 0 otherwise",
+           MetricType::kGauge, data_dir_full_.load() ? 1.0 : 0.0);
     Scalar(w, "prescale_aggregator_anonymous_push_allowed",
            "1 when requests without a token may push samples (allow_anonymous_push), 0 otherwise", MetricType::kGauge,
            config_.allow_anonymous_push ? 1.0 : 0.0);

@@ -15,6 +15,7 @@
 #include "prescale/remote_write/remote_write.h"
 #include "tests/support/curl.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/test_env.h"
 
 namespace prescale::aggregator {
 namespace {
@@ -45,10 +46,11 @@ class HandlersTest : public ::testing::Test {
     Start(1000);
   }
 
-  void Start(uint64_t max_series, uint64_t sender_samples_per_second = 0) {
+  void Start(uint64_t max_series, uint64_t sender_samples_per_second = 0, const std::string& data_dir = "") {
     server_.reset();
     AggregatorConfig config;
     config.listen = "127.0.0.1:0";
+    config.data_dir = data_dir;
     config.max_series = max_series;
     config.sender_samples_per_second = sender_samples_per_second;
     config.max_body_bytes = 64 << 10;
@@ -269,6 +271,29 @@ TEST_F(HandlersTest, RawNeedsAValidMatch) {
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(Curl("POST", "/api/v1/raw", "", {}).status, 405);
   EXPECT_EQ(Curl("GET", "/api/v1/write", "", {}).status, 405);
+}
+
+// The snapshot's temporary file leads to /dev/full, where every write fails
+// with ENOSPC: while the data directory has no room, pushes are refused whole
+// with 503 and a JSON reason; the next snapshot that fits lifts it.
+TEST_F(HandlersTest, PushesAre503WhileTheDataDirectoryHasNoRoomForTheSnapshot) {
+  if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "/dev/full is missing or not writable";
+  const testing::TempDir dir("prescale-handlers");
+  Start(1000, 0, dir.path());
+  ASSERT_EQ(Write(remote_write::Encode(OneSeries({{"__name__", "x"}}, {{1, 1000}}))).status, 204);
+  ASSERT_EQ(::symlink("/dev/full", (dir.path() + "/series.snapshot.tmp").c_str()), 0);
+  aggregator_->Snapshot();
+  Reply r = Write(remote_write::Encode(OneSeries({{"__name__", "x"}}, {{2, 2000}})));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_THAT(r.body, HasSubstr(R"("error":"unavailable")"));
+  EXPECT_THAT(r.body, HasSubstr("the data directory " + dir.path() + " is full"));
+  EXPECT_EQ(Ingest(R"({"series":[{"labels":{"__name__":"x"},"samples":[[3000,3]]}]})").status, 503);
+  EXPECT_EQ(Metric("prescale_aggregator_data_dir_full"), 1);
+  EXPECT_EQ(Metric("prescale_aggregator_samples_received_total"), 1) << "nothing of a refused push is stored";
+  // The failed snapshot removed its temporary file (the link): the next one fits.
+  aggregator_->Snapshot();
+  EXPECT_EQ(Write(remote_write::Encode(OneSeries({{"__name__", "x"}}, {{2, 2000}}))).status, 204);
+  EXPECT_EQ(Metric("prescale_aggregator_data_dir_full"), 0);
 }
 
 TEST_F(HandlersTest, MetricsExposeTheSelfMetrics) {

@@ -4,6 +4,8 @@
 
 #include <bit>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "tests/support/fake_clock.h"
 #include "tests/support/test_env.h"
@@ -112,19 +114,26 @@ TEST_F(SnapshotTest, CorruptOrTruncatedSnapshotIsMovedAsideAndLoadsNothing) {
   ASSERT_TRUE(WriteSnapshot(*store, nullptr, dir_.path()).ok());
   const std::string path = SnapshotPath(dir_.path());
   const std::string whole = testing::ReadFileOrEmpty(path);
-  for (const std::string& bad :
-       {whole.substr(0, whole.size() - 3), std::string("not a snapshot"), whole + std::string(9, '\x01'),
-        FlipByte(whole, whole.size() - 2), std::string("prescale-snapshot-1\n") + whole.substr(20)}) {
+  const std::vector<std::string> bad_ones = {whole.substr(0, whole.size() - 3), std::string("not a snapshot"),
+                                             whole + std::string(9, '\x01'), FlipByte(whole, whole.size() - 2),
+                                             std::string("prescale-snapshot-1\n") + whole.substr(20)};
+  // Each one goes to a name of its own: an earlier corrupt snapshot set aside is never overwritten.
+  auto aside = [&path](size_t i) { return path + ".corrupt" + (i == 0 ? "" : "." + std::to_string(i)); };
+  for (size_t i = 0; i < bad_ones.size(); ++i) {
+    const std::string& bad = bad_ones[i];
     std::ofstream(path, std::ios::binary | std::ios::trunc) << bad;
     auto fresh = NewStore();
     auto loaded = LoadSnapshot(fresh.get(), nullptr, dir_.path());
     ASSERT_FALSE(loaded.ok());
     EXPECT_EQ(loaded.status().code(), StatusCode::kParseError);
     EXPECT_NE(loaded.status().message().find(path), std::string::npos) << loaded.status().message();
+    EXPECT_NE(loaded.status().message().find("moved to " + aside(i) + ","), std::string::npos)
+        << loaded.status().message();
     EXPECT_EQ(fresh->active_series(), 0u);
-    EXPECT_EQ(testing::ReadFileOrEmpty(path + ".corrupt"), bad);
+    EXPECT_EQ(testing::ReadFileOrEmpty(aside(i)), bad);
     EXPECT_TRUE(testing::ReadFileOrEmpty(path).empty()) << "the corrupt snapshot stays in place";
   }
+  for (size_t i = 0; i < bad_ones.size(); ++i) EXPECT_EQ(testing::ReadFileOrEmpty(aside(i)), bad_ones[i]) << aside(i);
 }
 
 TEST_F(SnapshotTest, UnwritableDirectoryIsAnIoErrorNamingThePath) {

@@ -443,12 +443,37 @@ TEST_F(SqliteStoreTest, DatabaseFromANewerVersionIsRefused) {
 }
 
 TEST_F(SqliteStoreTest, FileThatIsNotADatabaseIsAnErrorNamingIt) {
-  const std::string path = dir_.Write("garbage.db", std::string(4096, 'x'));
+  const std::string garbage(4096, 'x');
+  const std::string path = dir_.Write("garbage.db", garbage);
   Result<std::unique_ptr<ControlStore>> opened = OpenSqliteStore(path, SqliteStoreOptions{});
   ASSERT_FALSE(opened.ok());
-  EXPECT_EQ(opened.status().code(), StatusCode::kIoError);
-  EXPECT_NE(opened.status().message().find(path), std::string::npos) << opened.status().message();
-  EXPECT_FALSE(OpenSqliteStore(dir_.path() + "/missing-dir/control.db", SqliteStoreOptions{}).ok());
+  EXPECT_EQ(opened.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(opened.status().message().find(path + " is damaged (file is not a database)"), std::string::npos)
+      << opened.status().message();
+  EXPECT_EQ(testing::ReadFileOrEmpty(path), garbage) << "left as it was";
+  const Result<std::unique_ptr<ControlStore>> missing =
+      OpenSqliteStore(dir_.path() + "/missing-dir/control.db", SqliteStoreOptions{});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kIoError);
+}
+
+// A file whose pages are damaged opens in SQLite and fails only when they are read: it is
+// refused at open (PRAGMA quick_check), before anything is written to it.
+TEST_F(SqliteStoreTest, DamagedPagesAreRefusedAtOpenAndTheFileIsLeftAsItWas) {
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(Put(Object(Tenant("t" + std::to_string(i)), R"({"name":"t"})"), WriteMode::kCreate, 1000 + i).ok());
+  }
+  store_.reset();  // the last connection checkpoints the WAL into the file and removes it
+  std::string bytes = testing::ReadFileOrEmpty(path_);
+  const size_t page = (static_cast<unsigned char>(bytes[16]) << 8) | static_cast<unsigned char>(bytes[17]);
+  ASSERT_GE(bytes.size(), 3 * page);
+  for (size_t at = page; at + 16 <= bytes.size(); at += page) std::fill_n(bytes.begin() + at, 16, '\xee');
+  ASSERT_TRUE(testing::WriteFile(path_, bytes));
+  Result<std::unique_ptr<ControlStore>> opened = OpenSqliteStore(path_, SqliteStoreOptions{});
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(opened.status().message().find(path_ + " is damaged ("), std::string::npos) << opened.status().message();
+  EXPECT_EQ(testing::ReadFileOrEmpty(path_), bytes);
 }
 
 TEST_F(SqliteStoreTest, TokensAreFoundByHashAndRevokedOnce) {

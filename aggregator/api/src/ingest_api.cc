@@ -43,8 +43,19 @@ std::vector<RouteSpec> IngestApi::Routes() {
   };
 }
 
+void IngestApi::RefusePushes(std::string reason) {
+  std::lock_guard lock(refusal_mu_);
+  refusing_ = !reason.empty();
+  refusal_ = std::move(reason);
+}
+
 Result<http::HttpResponse> IngestApi::Append(const std::vector<remote_write::TimeSeries>& series, bool json,
                                              const std::string& sender) {
+  if (refusing_.load()) {
+    std::lock_guard lock(refusal_mu_);
+    // Checked again under the lock: the refusal may have been lifted meanwhile.
+    if (!refusal_.empty()) return Status::Unavailable(refusal_);
+  }
   if (sender_limit_ != nullptr) {
     double samples = 0;
     for (const auto& ts : series) samples += static_cast<double>(ts.samples.size());

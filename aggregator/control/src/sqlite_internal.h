@@ -146,6 +146,8 @@ class SqliteStore final : public ControlStore {
     return result;
   }
 
+  // FailedPrecondition naming the file when it is not a database or is damaged.
+  Status CheckIntegrity();
   Status Migrate();
   Result<StoredObject> ReadObject(const Stmt& stmt) const;
   Result<std::optional<StoredObject>> LoadObject(const ObjectKey& key);

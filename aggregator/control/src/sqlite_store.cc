@@ -70,6 +70,9 @@ Status SqliteStore::Error(int rc, std::string_view doing, const char* detail) co
   }
   const int primary = rc & 0xff;
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Status::Unavailable(std::move(message));
+  // A full disk is not the caller's fault and passes once space is freed: retryable
+  // (503), and the transaction was rolled back, so nothing of the write is kept.
+  if (primary == SQLITE_FULL) return Status::Unavailable(std::move(message) + " (no space left for the write)");
   return Status::IoError(std::move(message));
 }
 
@@ -103,10 +106,38 @@ Status SqliteStore::Run(Stmt& stmt, std::string_view doing) const {
   return rc == SQLITE_DONE || rc == SQLITE_ROW ? Status::Ok() : Error(rc, doing);
 }
 
+// Before anything may write to the file (the WAL switch, migrations): SQLite
+// would open a damaged file and fail (or write) later, in the middle of work.
+Status SqliteStore::CheckIntegrity() {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db_, "PRAGMA quick_check(1)", -1, &stmt, nullptr);
+  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+  std::string problem;
+  if (rc == SQLITE_ROW) {
+    const unsigned char* text = sqlite3_column_text(stmt, 0);
+    if (text == nullptr || std::string_view(reinterpret_cast<const char*>(text)) != "ok") {
+      problem = text == nullptr ? "no answer" : reinterpret_cast<const char*>(text);
+    }
+  } else {
+    problem = sqlite3_errmsg(db_);
+  }
+  sqlite3_finalize(stmt);
+  if (problem.empty()) return Status::Ok();
+  std::replace(problem.begin(), problem.end(), '\n', ' ');  // "*** in database main ***\nPage 15: ..."
+  const int primary = rc & 0xff;
+  if (rc != SQLITE_ROW && primary != SQLITE_CORRUPT && primary != SQLITE_NOTADB) {
+    return Error(rc, "check the database", problem.c_str());  // not the file's fault: permissions, locks
+  }
+  return Status::FailedPrecondition("sqlite database " + path_ + " is damaged (" + problem +
+                                    "); it was left as it is: restore it from a backup, or move it away to start "
+                                    "with an empty control store");
+}
+
 Status SqliteStore::Init(const SqliteStoreOptions& options) {
   sqlite3_extended_result_codes(db_, 1);
   const int64_t busy_ms = std::clamp<int64_t>(options.busy_timeout.count(), 0, INT32_MAX);
   PRESCALE_RETURN_IF_ERROR(Exec("PRAGMA busy_timeout = " + std::to_string(busy_ms), "set busy_timeout"));
+  PRESCALE_RETURN_IF_ERROR(CheckIntegrity());
   PRESCALE_RETURN_IF_ERROR(Exec("PRAGMA foreign_keys = ON", "enable foreign keys"));
   {
     PRESCALE_ASSIGN_OR_RETURN(auto wal, Prepare("PRAGMA journal_mode = WAL", false));
@@ -135,7 +166,12 @@ Result<std::unique_ptr<ControlStore>> OpenSqliteStore(const std::string& path, c
     return status;
   }
   auto store = std::make_unique<sqlite_internal::SqliteStore>(path, db);
-  PRESCALE_RETURN_IF_ERROR(store->Init(options));
+  if (Status s = store->Init(options); !s.ok()) {
+    // Closing would checkpoint a write-ahead log left by a crash into the file: a
+    // file refused here is left exactly as it was.
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    return s;
+  }
   return std::unique_ptr<ControlStore>(std::move(store));
 }
 

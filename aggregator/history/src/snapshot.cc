@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,8 +19,13 @@
 namespace prescale::aggregator {
 namespace {
 
+// A full disk (or quota) is ResourceExhausted, so that the caller can tell it
+// from other I/O errors: it passes once space is freed.
 Status Errno(const std::string& what, const std::string& path) {
-  return Status::IoError(what + " " + path + ": " + std::strerror(errno));
+  const int error = errno;
+  std::string message = what + " " + path + ": " + std::strerror(error);
+  if (error == ENOSPC || error == EDQUOT) return Status::ResourceExhausted(std::move(message));
+  return Status::IoError(std::move(message));
 }
 
 Status WriteAll(int fd, const std::string& data, const std::string& path) {
@@ -57,6 +63,17 @@ Status WriteFramed(int fd, const std::string& payload, const std::string& path, 
   info->bytes += header.size() + payload.size();
   PRESCALE_RETURN_IF_ERROR(WriteAll(fd, header, path));
   return WriteAll(fd, payload, path);
+}
+
+// Renames `path` to <path>.corrupt, or .corrupt.1, .2, ... when taken: an
+// earlier corrupt snapshot set aside is never overwritten.
+Status MoveAside(const std::string& path, std::string* aside) {
+  for (int n = 0; n < 1000; ++n) {
+    *aside = path + ".corrupt" + (n == 0 ? "" : "." + std::to_string(n));
+    if (::renameat2(AT_FDCWD, path.c_str(), AT_FDCWD, aside->c_str(), RENAME_NOREPLACE) == 0) return Status::Ok();
+    if (errno != EEXIST) return Errno("cannot move it aside to", *aside);
+  }
+  return Status::IoError("cannot move it aside: " + path + ".corrupt.1 to .999 exist");
 }
 
 uint64_t ReadLittleEndian(std::string_view bytes) {
@@ -100,7 +117,11 @@ Result<SnapshotInfo> WriteSnapshot(const SeriesStore& store, const DemandRollups
     ::unlink(tmp.c_str());
     return s;
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("cannot rename onto", path);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    s = Errno("cannot rename onto", path);
+    ::unlink(tmp.c_str());
+    return s;
+  }
   // The rename itself is durable once the directory is synced.
   const int dir = ::open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
@@ -127,8 +148,10 @@ Result<SnapshotInfo> LoadSnapshot(SeriesStore* store, DemandRollups* demand, con
   }
   ::close(fd);
   auto corrupt = [&](const std::string& why) -> Result<SnapshotInfo> {
-    const std::string aside = path + ".corrupt";
-    ::rename(path.c_str(), aside.c_str());
+    std::string aside;
+    if (Status moved = MoveAside(path, &aside); !moved.ok()) {
+      return Status::IoError("snapshot " + path + ": " + why + "; " + moved.message());
+    }
     return Status::ParseError("snapshot " + path + ": " + why + "; moved to " + aside + ", starting empty");
   };
   if (std::string_view(body).starts_with(kMagicV1)) return corrupt("written by an older prescale (format 1)");

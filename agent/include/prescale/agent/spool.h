@@ -2,7 +2,8 @@
 // aggregator is unreachable. Append-only segment files in one directory; each
 // record is [u32 length][u32 crc32][payload], payload = [u32 samples]
 // [i64 timestamp_ms][body], little-endian. Bounded by total size (the oldest
-// segment is dropped first) and by age; a read cursor file makes replay resume
+// segment is dropped first, also when the disk fills before that size) and by
+// age; a read cursor file makes replay resume
 // after a restart without duplicates. A truncated or corrupt record (a crash
 // mid-write, a bad disk) is counted and skipped, never fatal.
 // Thread-safe: one thread may append while another reads.
@@ -79,7 +80,9 @@ class Spool {
   // Fails naming the directory when it cannot be created or read.
   static Result<std::unique_ptr<Spool>> Open(SpoolOptions options, const Clock& clock);
 
-  // Appends a batch at the tail; IoError names the file (e.g. a full disk).
+  // Appends a batch at the tail. On a full disk (ENOSPC, EDQUOT) the oldest
+  // segments are dropped until it fits (counted in full_samples); IoError names
+  // the file when it cannot be written even so, or fails for another reason.
   Status Append(const Batch& batch);
   // Writes batches, oldest first, before everything already spooled (at
   // shutdown, for batches still in memory that are older than the spool).
@@ -109,6 +112,8 @@ class Spool {
   void DropFront(bool count_as_full);
   void ExpireLocked();
   void EnforceSizeLocked();
+  // Drops the oldest segment to make room on a full disk; false when there is nothing to drop.
+  bool DropOldestForRoomLocked();
   void CloseWriterLocked();
   Status OpenWriterLocked();
   void SaveCursorLocked();

@@ -89,6 +89,8 @@ class Aggregator {
   // system; returns how many.
   size_t ExpireIdle();
   // Writes the history to data_dir (nothing without one); errors are logged.
+  // While the data directory is full (the snapshot fails for lack of space)
+  // pushes are refused with 503; the next snapshot that fits lifts it.
   void Snapshot();
   // The periodic work, on `work` (one thread): the tick every tick_interval,
   // trigger evaluations as soon as one is published, idle series' expiry every
@@ -132,6 +134,7 @@ class Aggregator {
   TriggerRules trigger_rules_;
   std::atomic<uint64_t> series_expired_{0};
   std::atomic<const http::HttpServer*> server_{nullptr};
+  std::atomic<bool> data_dir_full_{false};  // written by Snapshot() (one caller at a time)
   std::unique_ptr<ControlStore> control_store_;
   std::unique_ptr<DecisionLoop> decisions_;
   std::unique_ptr<ActionDispatcher> dispatcher_;

@@ -5,12 +5,15 @@
 //                        (operators and viewers: only series whose tenant
 //                        label is their tenant)
 // Pushes may be limited per sender (samples a second); over the limit or past
-// max_series a push is refused whole with 429 and Retry-After. Thread-safe.
+// max_series a push is refused whole with 429 and Retry-After. While the
+// owner says the history cannot be kept (RefusePushes: the data directory is
+// full), pushes are refused whole with 503. Thread-safe.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -41,6 +44,9 @@ class IngestApi {
   void AppendMetrics(std::string* out) const;
   // Forgets idle senders' rate-limit buckets.
   void Sweep();
+  // A non-empty `reason`: every push is refused with 503 and the reason (the
+  // JSON envelope) until it is called again with an empty one. Any thread.
+  void RefusePushes(std::string reason);
 
   Result<http::HttpResponse> Write(Call& call);
   Result<http::HttpResponse> Ingest(Call& call);
@@ -56,6 +62,9 @@ class IngestApi {
   const Clock& clock_;
   IngestOptions options_;
   std::unique_ptr<RateLimiter> sender_limit_;  // null: no limit
+  std::atomic<bool> refusing_{false};
+  mutable std::mutex refusal_mu_;  // guards refusal_
+  std::string refusal_;
   std::atomic<uint64_t> samples_received_{0};
   std::atomic<uint64_t> out_of_order_{0};
   std::atomic<uint64_t> series_rejected_{0};

@@ -23,9 +23,11 @@ struct SqliteStoreOptions {
   std::chrono::milliseconds busy_timeout{5000};
 };
 
-// Opens (creating if needed) the database at `path` and migrates its schema.
-// Fails with kIoError naming the path when it cannot be opened, and with
-// kFailedPrecondition when its schema is newer than this build knows.
+// Opens (creating if needed) the database at `path`, checks it (PRAGMA
+// quick_check) and migrates its schema. Fails with kIoError naming the path
+// when it cannot be opened, and with kFailedPrecondition when it is not a
+// database or is damaged (the file is left untouched, its write-ahead log
+// too) or its schema is newer than this build knows.
 Result<std::unique_ptr<ControlStore>> OpenSqliteStore(const std::string& path, const SqliteStoreOptions& options);
 
 }  // namespace prescale::aggregator

@@ -30,14 +30,18 @@ struct SnapshotInfo {
   uint64_t bytes = 0;
 };
 
-// Writes the store's series; an IoError names the path.
+// Writes the store's series; an error names the path: ResourceExhausted when
+// the disk (or a quota) is full, IoError otherwise. A failed write leaves the
+// previous snapshot as it was and no temporary file behind.
 // `demand` may be null (no rollups frame).
 Result<SnapshotInfo> WriteSnapshot(const SeriesStore& store, const DemandRollups* demand, const std::string& data_dir);
 
 // Loads the snapshot into the store when one exists (an absent file is an
 // empty result, not an error). A snapshot whose frames are truncated or fail
-// their checksum is moved aside to <path>.corrupt and reported as ParseError
-// before anything is loaded: the aggregator starts empty rather than not at all.
+// their checksum is moved aside to <path>.corrupt (.corrupt.1, ... when that
+// is taken: none is overwritten) and reported as ParseError before anything is
+// loaded: the aggregator starts empty rather than not at all. Any other error
+// (the file cannot be read, or cannot be moved aside) leaves it in place.
 Result<SnapshotInfo> LoadSnapshot(SeriesStore* store, DemandRollups* demand, const std::string& data_dir);
 
 }  // namespace prescale::aggregator
