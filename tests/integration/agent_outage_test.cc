@@ -38,6 +38,7 @@
 
 #include "prescale/agent/spool.h"
 #include "prescale/http/http_client.h"
+#include "tests/integration/spool_reader.h"
 #include "tests/support/cgroup_sandbox.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_env.h"
@@ -48,6 +49,8 @@ namespace {
 using namespace std::chrono_literals;
 using testing::BinDir;
 using testing::PollUntil;
+using testing::ReadSpool;
+using testing::SpoolRecord;
 using testing::Subprocess;
 
 constexpr int64_t kIntervalMs = 1000;
@@ -101,46 +104,6 @@ std::string Describe(const AgentMetrics& m) {
                 "queue_depth=%.0f",
                 m.cycles, m.sent, m.retried, m.spool_full, m.dropped_other, m.spool_bytes, m.queue_depth);
   return buf;
-}
-
-// One spool record as the agent left it on disk: what a restarted agent replays.
-struct SpoolRecord {
-  int64_t timestamp_ms = 0;
-  uint32_t samples = 0;
-};
-
-// The records of the spool in `dir` from its read cursor on, in replay order; the
-// error names the file when a segment cannot be read or holds a bad record.
-std::optional<std::vector<SpoolRecord>> ReadSpool(const std::string& dir, std::string* error) {
-  unsigned long long cursor_id = 0, cursor_offset = 0;
-  const std::string cursor = testing::ReadFileOrEmpty(dir + "/cursor");
-  if (!cursor.empty() && std::sscanf(cursor.c_str(), "%llu %llu", &cursor_id, &cursor_offset) != 2) {
-    *error = dir + "/cursor: unreadable: " + cursor;
-    return std::nullopt;
-  }
-  std::vector<std::pair<unsigned long long, std::string>> segments;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    if (name.ends_with(".seg")) segments.emplace_back(std::stoull(name), entry.path().string());
-  }
-  std::sort(segments.begin(), segments.end());
-  std::vector<SpoolRecord> records;
-  for (const auto& [id, path] : segments) {
-    if (id < cursor_id) continue;
-    const std::string data = testing::ReadFileOrEmpty(path);
-    std::string_view rest(data);
-    rest.remove_prefix(id == cursor_id ? std::min<size_t>(cursor_offset, rest.size()) : 0);
-    while (!rest.empty()) {
-      const agent::SpoolRecordView r = agent::ParseSpoolRecord(rest);
-      if (r.outcome != agent::SpoolRecordOutcome::kOk) {
-        *error = path + ": a bad record at " + std::to_string(data.size() - rest.size());
-        return std::nullopt;
-      }
-      records.push_back({r.timestamp_ms, r.samples});
-      rest.remove_prefix(r.consumed);
-    }
-  }
-  return records;
 }
 
 // Timestamps of consecutive samples further apart than this mean cycles are missing.

@@ -31,6 +31,7 @@
 #include "prescale/agent/spool.h"
 #include "prescale/aggregator/actions/webhook_signature.h"
 #include "prescale/http/http_server.h"
+#include "tests/integration/spool_reader.h"
 #include "tests/support/test_env.h"
 
 namespace prescale::testing {
@@ -214,42 +215,6 @@ inline std::map<std::string, std::string> Files(const std::string& dir) {
     if (e.is_regular_file()) out[e.path().lexically_relative(dir).string()] = ReadFileOrEmpty(e.path().string());
   }
   return out;
-}
-
-// One record of the agent's spool as it is on disk.
-struct SpoolRecord {
-  int64_t timestamp_ms = 0;
-  uint32_t samples = 0;
-};
-
-// The spool's records from its read cursor on, in replay order; nullopt (with *error) on a bad one.
-inline std::optional<std::vector<SpoolRecord>> ReadSpool(const std::string& dir, std::string* error) {
-  unsigned long long cursor_id = 0, cursor_offset = 0;
-  const std::string cursor = ReadFileOrEmpty(dir + "/cursor");
-  if (!cursor.empty()) std::sscanf(cursor.c_str(), "%llu %llu", &cursor_id, &cursor_offset);
-  std::vector<std::pair<unsigned long long, std::string>> segments;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    if (name.ends_with(".seg")) segments.emplace_back(std::stoull(name), entry.path().string());
-  }
-  std::sort(segments.begin(), segments.end());
-  std::vector<SpoolRecord> records;
-  for (const auto& [id, path] : segments) {
-    if (id < cursor_id) continue;
-    const std::string data = ReadFileOrEmpty(path);
-    std::string_view rest(data);
-    rest.remove_prefix(id == cursor_id ? std::min<size_t>(cursor_offset, rest.size()) : 0);
-    while (!rest.empty()) {
-      const agent::SpoolRecordView r = agent::ParseSpoolRecord(rest);
-      if (r.outcome != agent::SpoolRecordOutcome::kOk) {
-        *error = path + ": a bad record at byte " + std::to_string(data.size() - rest.size());
-        return std::nullopt;
-      }
-      records.push_back({r.timestamp_ms, r.samples});
-      rest.remove_prefix(r.consumed);
-    }
-  }
-  return records;
 }
 
 }  // namespace prescale::testing
