@@ -2,10 +2,12 @@
 
 #include <crypt.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <strings.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 namespace prescale::agent {
@@ -13,40 +15,22 @@ namespace {
 
 constexpr std::string_view kBcryptAlphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 // Standard base64 with its padding, strictly (as Go's base64.StdEncoding,
-// which the toolkit's r.BasicAuth uses).
+// which the toolkit's r.BasicAuth uses): OpenSSL decodes; what it would let
+// through (surrounding whitespace, '=' before the end) is refused here, and
+// the padding it decodes as zero bytes is taken off.
 bool DecodeBase64(std::string_view in, std::string* out) {
-  if (in.empty() || in.size() % 4 != 0) return false;
-  out->clear();
-  for (size_t i = 0; i < in.size(); i += 4) {
-    const bool last = i + 4 == in.size();
-    int v[4];
-    int pad = 0;
-    for (int j = 0; j < 4; ++j) {
-      const char c = in[i + j];
-      if (c == '=' && last && j >= 2) {
-        ++pad;
-        v[j] = 0;
-        continue;
-      }
-      if (pad > 0) return false;  // data after '='
-      v[j] = Base64Value(c);
-      if (v[j] < 0) return false;
-    }
-    const unsigned bits = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-    out->push_back(static_cast<char>(bits >> 16));
-    if (pad < 2) out->push_back(static_cast<char>((bits >> 8) & 0xff));
-    if (pad < 1) out->push_back(static_cast<char>(bits & 0xff));
+  if (in.empty() || in.size() % 4 != 0 || std::isspace(static_cast<unsigned char>(in.front())) != 0 ||
+      std::isspace(static_cast<unsigned char>(in.back())) != 0) {
+    return false;
   }
+  const size_t pad = in.ends_with("==") ? 2 : (in.ends_with('=') ? 1 : 0);
+  if (in.substr(0, in.size() - pad).find('=') != std::string_view::npos) return false;
+  out->resize(in.size() / 4 * 3);
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out->data()),
+                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  if (n < 0 || static_cast<size_t>(n) < pad) return false;
+  out->resize(static_cast<size_t>(n) - pad);
   return true;
 }
 

@@ -141,6 +141,8 @@ TEST(BasicAuth, AuthorizeAnswers401WithAChallengeAndAJsonReason) {
       {"Basic cHJvbWV0aGV1cw==", "not 'Basic'"},              // "prometheus", no colon
       {"Basic cHJvbWV0aGV1czpzZWNyZXQAeA==", "not 'Basic'"},  // "prometheus:secret\0x"
       {"Basic !!!!", "not 'Basic'"},
+      {"Basic cHJv=WV0aGV1czpzZWNyZXQ=", "not 'Basic'"},   // '=' before the end
+      {"Basic cHJv bWV0aGV1czpzZWNyZXQ=", "not 'Basic'"},  // a space inside
   };
   for (const auto& r : refused) {
     auto answer = auth->Authorize(Get("/metrics", r.authorization));

@@ -56,6 +56,7 @@
 #pragma GCC diagnostic pop
 
 #include "prescale/base/log.h"
+#include "prescale/http/query_string.h"
 #include "route_match.h"
 #include "tls_context.h"
 
@@ -120,58 +121,6 @@ const char* ReasonPhrase(int status) {
     case 503: return "Service Unavailable";
     default: return "";
   }
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// The request target's path as routes see it: %XX decoded ('+' stays), dot
-// segments removed (RFC 3986 5.2.4). False when an escape is malformed or
-// decodes to NUL.
-bool DecodePath(std::string_view raw, std::string* out) {
-  std::string decoded;
-  decoded.reserve(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] != '%') {
-      decoded += raw[i];
-      continue;
-    }
-    if (i + 2 >= raw.size()) return false;
-    const int hi = HexDigit(raw[i + 1]);
-    const int lo = HexDigit(raw[i + 2]);
-    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return false;
-    decoded += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  std::vector<std::string_view> segments;
-  std::string_view rest(decoded);
-  rest.remove_prefix(1);  // the leading '/'
-  for (;;) {
-    const size_t slash = rest.find('/');
-    const std::string_view segment = rest.substr(0, slash);
-    if (segment == "..") {
-      if (!segments.empty()) segments.pop_back();
-    } else if (segment != ".") {
-      segments.push_back(segment);
-    }
-    if (slash == std::string_view::npos) {
-      // "/a/.." and "/a/." name the directory: keep the trailing slash.
-      if (segment == "." || segment == "..") segments.emplace_back();
-      break;
-    }
-    rest.remove_prefix(slash + 1);
-  }
-  out->clear();
-  for (std::string_view segment : segments) {
-    *out += '/';
-    out->append(segment);
-  }
-  if (out->empty()) *out = "/";
-  return true;
 }
 
 // The status line and headers of `r`. `length` set: Content-Length; unset and
@@ -472,19 +421,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto message = parser_->release();
     HttpRequest request;
     request.method = std::string(message.method_string());
-    std::string_view target(message.target().data(), message.target().size());
-    for (std::string_view scheme : {"http://", "https://"}) {  // absolute-form: the authority is not ours to route
-      if (target.size() > scheme.size() && strncasecmp(target.data(), scheme.data(), scheme.size()) == 0) {
-        target.remove_prefix(scheme.size());
-        const size_t slash = target.find('/');
-        target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-        break;
-      }
-    }
-    const size_t question = target.find('?');
-    const std::string_view raw_path = target.substr(0, question);
-    if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
-    if (raw_path.empty() || raw_path.front() != '/' || !DecodePath(raw_path, &request.path)) {
+    const std::string_view target(message.target().data(), message.target().size());
+    if (!SplitRequestTarget(target, &request.path, &request.query)) {
       Refuse(400, "bad_request", "the request target is not a path: " + std::string(target.substr(0, 200)));
       return;
     }
