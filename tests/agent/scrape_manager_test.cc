@@ -131,6 +131,7 @@ TEST(ScrapeManagerMerge, EveryOwnedLabelIsGuarded) {
   // One sample per owned label, each claiming only that one.
   const ScrapeTarget web{"http://x/metrics", "acme", "web"};
   std::vector<Sample> samples;
+  samples.reserve(ScrapeManager::kOwnedLabels.size());
   for (std::string_view owned : ScrapeManager::kOwnedLabels) {
     samples.push_back(S("claims", {{std::string(owned), "spoofed"}, {"which", std::string(owned)}}, 1));
   }
@@ -283,7 +284,7 @@ TEST(ScrapeManagerMerge, NothingScrapedIsEmpty) {
 class ScrapeServerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto text = [](int status, std::string body) {
+    auto text = [](int status, const std::string& body) {
       return [status, body](const http::HttpRequest&) {
         http::HttpResponse r;
         r.status = status;
@@ -305,34 +306,34 @@ class ScrapeServerTest : public ::testing::Test {
            http::HttpResponse resp;
            auto decoded = remote_write::Decode(r.body);
            if (!decoded.ok()) return http::HttpResponse::JsonError(400, "bad_request", decoded.status().message());
-           std::lock_guard<std::mutex> lock(writes_mu_);
-           writes_.push_back(std::move(decoded).value());
+           std::lock_guard<std::mutex> lock(writes_mu);
+           writes.push_back(std::move(decoded).value());
            resp.status = 204;
            return resp;
          }},
         {"GET", "/flaky",
          [](const http::HttpRequest&) {
            http::HttpResponse r;
-           r.status = flaky_healthy_.load() ? 200 : 503;
+           r.status = flaky_healthy.load() ? 200 : 503;
            r.body = "# TYPE app_up gauge\napp_up 1\n";
            return r;
          }},
     };
-    auto server = http::HttpServer::Start(http::HttpServerOptions{}, std::move(routes));
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(server).value().release();
+    auto started = http::HttpServer::Start(http::HttpServerOptions{}, std::move(routes));
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    server = std::move(started).value().release();
   }
   static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
+    delete server;
+    server = nullptr;
   }
   void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    flaky_healthy_ = false;
+    ASSERT_NE(server, nullptr);
+    flaky_healthy = false;
   }
 
   static std::string Url(const std::string& path) {
-    return "http://127.0.0.1:" + std::to_string(server_->port()) + path;
+    return "http://127.0.0.1:" + std::to_string(server->port()) + path;
   }
   static AgentConfig Config() {
     AgentConfig c = DefaultAgentConfig();
@@ -359,10 +360,10 @@ class ScrapeServerTest : public ::testing::Test {
       "# TYPE app_jobs gauge\n"
       "app_jobs{tenant=\"other\",service=\"x\",node=\"n\",namespace=\"kube-system\",pod=\"p\",container=\"c\","
       "job=\"j\",instance=\"i:1\",code=\"200\"} 7\n";
-  static inline std::mutex writes_mu_;
-  static inline std::vector<remote_write::WriteRequest> writes_;  // what /write received
-  static inline http::HttpServer* server_ = nullptr;
-  static inline std::atomic<bool> flaky_healthy_{false};
+  static inline std::mutex writes_mu;
+  static inline std::vector<remote_write::WriteRequest> writes;  // what /write received
+  static inline http::HttpServer* server = nullptr;
+  static inline std::atomic<bool> flaky_healthy{false};
   ::prescale::testing::FakeClock clock_;
 };
 
@@ -413,11 +414,11 @@ TEST_F(ScrapeServerTest, TargetThatRecoversComesBackUp) {
   scrapes.ScrapeAll();
   EXPECT_EQ(ParsedExposition(Serialize(registry)).Value("prescale_agent_scrape_target_up"), 0) << "HTTP 503";
   EXPECT_EQ(*scrapes.Latest(), "");
-  flaky_healthy_ = true;
+  flaky_healthy = true;
   scrapes.ScrapeAll();
   EXPECT_EQ(ParsedExposition(Serialize(registry)).Value("prescale_agent_scrape_target_up"), 1);
   EXPECT_EQ(ParsedExposition(*scrapes.Latest()).Value("app_up", {{"service", "web"}}), 1);
-  flaky_healthy_ = false;
+  flaky_healthy = false;
   scrapes.ScrapeAll();
   EXPECT_EQ(ParsedExposition(Serialize(registry)).Value("prescale_agent_scrape_target_up"), 0);
   EXPECT_EQ(*scrapes.Latest(), "") << "a failed target's old samples are not served";
@@ -452,8 +453,8 @@ TEST_F(ScrapeServerTest, SpoofingTargetGetsTheAgentsLabelsOnMetricsAndIsNeverPus
   c.aggregator_url = Url("/write");
   c.data_dir = dir.path();
   {
-    std::lock_guard<std::mutex> lock(writes_mu_);
-    writes_.clear();
+    std::lock_guard<std::mutex> lock(writes_mu);
+    writes.clear();
   }
   auto agent = Agent::Create(c, clock_);
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
@@ -472,15 +473,15 @@ TEST_F(ScrapeServerTest, SpoofingTargetGetsTheAgentsLabelsOnMetricsAndIsNeverPus
   (*agent)->pusher()->Start();
   const bool received = ::prescale::testing::PollUntil(
       [] {
-        std::lock_guard<std::mutex> lock(writes_mu_);
-        return !writes_.empty();
+        std::lock_guard<std::mutex> lock(writes_mu);
+        return !writes.empty();
       },
       std::chrono::seconds(20));
   (*agent)->pusher()->Stop();
   ASSERT_TRUE(received) << "the agent pushed nothing to " << c.aggregator_url;
-  std::lock_guard<std::mutex> lock(writes_mu_);
+  std::lock_guard<std::mutex> lock(writes_mu);
   size_t series = 0, cpu_series = 0;
-  for (const remote_write::WriteRequest& request : writes_) {
+  for (const remote_write::WriteRequest& request : writes) {
     for (const remote_write::TimeSeries& ts : request.timeseries) {
       ++series;
       for (const remote_write::Label& l : ts.labels) {

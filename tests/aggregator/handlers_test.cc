@@ -63,7 +63,7 @@ class HandlersTest : public ::testing::Test {
 
   // curl -X method [headers] [--data-binary @body] URL
   Reply Curl(const std::string& method, const std::string& path, const std::string& body,
-             std::vector<std::string> headers) {
+             const std::vector<std::string>& headers) {
     const testing::CurlReply r =
         testing::Curl(method, "http://127.0.0.1:" + std::to_string(server_->port()) + path, body, headers);
     return Reply{r.status, r.headers, r.body};
@@ -205,7 +205,8 @@ TEST_F(HandlersTest, OverMaxSeriesIs429WithRetryAfterAndCounted) {
 TEST_F(HandlersTest, SenderOverItsRateIs429WithRetryAfterAndLosesNothingAccepted) {
   Start(1000, 10);  // 10 samples a second, bursts of 100
   std::vector<Sample> hundred;
-  for (int i = 1; i <= 100; ++i) hundred.push_back({1.0 * i, i * 1000});
+  hundred.reserve(100);
+  for (int i = 1; i <= 100; ++i) hundred.push_back({1.0 * i, int64_t{i} * 1000});
   EXPECT_EQ(Write(remote_write::Encode(OneSeries({{"__name__", "q"}, {"tenant", "a"}}, hundred))).status, 204);
   const Reply over = Write(remote_write::Encode(OneSeries({{"__name__", "q"}, {"tenant", "a"}}, {{5, 200'000}})));
   EXPECT_EQ(over.status, 429);

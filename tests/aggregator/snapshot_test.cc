@@ -35,6 +35,7 @@ class SnapshotTest : public ::testing::Test {
 TEST_F(SnapshotTest, RoundTripsEverySeriesAndSampleAcrossShards) {
   auto store = NewStore();
   std::vector<TimeSeries> series;
+  series.reserve(301);
   for (int i = 0; i < 300; ++i) {  // enough series to land in many shards
     series.push_back(Series("cpu", "t" + std::to_string(i), {{1.0 * i, 1000}, {2.0 * i, 2000}}));
   }
@@ -71,7 +72,7 @@ TEST_F(SnapshotTest, RestoredSeriesKeepAppendingAndRollupsComeBack) {
     clock_.Advance(std::chrono::seconds(10));
     const TimeSeries memory{
         {{"__name__", "container_memory_working_set_bytes"}, {"service", "api"}, {"tenant", "shop"}},
-        {{1e9 + 4096.0 * (i % 3), t0 + 10'000 * (i + 1)}}};
+        {{1e9 + 4096.0 * (i % 3), t0 + int64_t{10'000} * (i + 1)}}};
     ASSERT_TRUE(store.Append({memory}, &stats).ok());
     demand.Finalize();
   }

@@ -243,6 +243,7 @@ TEST_F(SqliteStoreTest, ListFiltersByFieldLabelTenantAndOwner) {
 
 TEST_F(SqliteStoreTest, ListPagesVisitEveryObjectOnceInKeyOrder) {
   std::vector<std::string> names;
+  names.reserve(25);
   for (int i = 0; i < 25; ++i) names.push_back("t" + std::string(i < 10 ? "0" : "") + std::to_string(i));
   std::vector<std::string> shuffled = names;
   std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937(7));
@@ -526,6 +527,7 @@ TEST_F(SqliteStoreTest, ConcurrentWritersKeepTheChainWhole) {
   constexpr int kThreads = 4;
   constexpr int kPutsEach = 50;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::vector<int> failures(kThreads, 0);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([this, t, &failures] {

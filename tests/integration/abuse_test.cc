@@ -193,7 +193,7 @@ std::string Bearer() { return std::string("Authorization: Bearer ") + kToken; }
 // `body` in chunks of `chunk` bytes with Transfer-Encoding: chunked.
 std::string Chunked(const std::string& method, const std::string& target, std::vector<std::string> headers,
                     const std::string& body, size_t chunk) {
-  headers.push_back("Transfer-Encoding: chunked");
+  headers.emplace_back("Transfer-Encoding: chunked");
   std::string framed;
   char size_line[32];
   for (size_t at = 0; at < body.size(); at += chunk) {
@@ -528,7 +528,7 @@ TEST_F(AbuseTest, MalformedHttpGets400AndTheServerKeepsServing) {
   std::snprintf(chunk_size, sizeof chunk_size, "%zx", push.size());
   const std::vector<std::pair<std::string, std::string>> malformed = {
       {"garbage request line", "GARBAGE\r\n\r\n"},
-      {"binary request line", std::string("\x00\x01\x02 \xff\xfe / HTTP/1.1\r\n\r\n", 22)},
+      {"binary request line", std::string("\x00\x01\x02 \xff\xfe / HTTP/1.1\r\n\r\n", 21)},
       {"header line without a colon", "GET /healthz HTTP/1.1\r\nHost: a\r\nno colon here\r\n\r\n"},
       {"Content-Length: abc", ingest + "Content-Length: abc\r\n\r\n" + push},
       {"Content-Length: -5", ingest + "Content-Length: -5\r\n\r\n" + push},

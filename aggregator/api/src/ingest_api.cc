@@ -4,6 +4,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "prescale/aggregator/api/ingest_json.h"
 #include "prescale/aggregator/api/raw_json.h"
@@ -27,7 +28,7 @@ const Access kRawReaders{.roles = {Role::kAgent, Role::kAdmin, Role::kOperator, 
 }  // namespace
 
 IngestApi::IngestApi(SeriesStore* store, const Clock& clock, IngestOptions options)
-    : store_(store), clock_(clock), options_(options) {
+    : store_(store), clock_(clock), options_(std::move(options)) {
   if (options_.sender_samples_per_second > 0) {
     // Ten seconds' worth: an agent's push carries one interval's samples at once.
     const auto rate = static_cast<double>(options_.sender_samples_per_second);

@@ -455,8 +455,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     out_header_ = HeaderBlock(*response, length, false, keep_alive_, http10_);
     std::vector<asio::const_buffer> buffers{asio::buffer(out_header_)};
     if (!head) {
-      buffers.push_back(asio::buffer(response->body));
-      for (const auto& part : response->body_parts) buffers.push_back(asio::buffer(*part));
+      buffers.emplace_back(asio::buffer(response->body));
+      for (const auto& part : response->body_parts) buffers.emplace_back(asio::buffer(*part));
     }
     Arm(options_.write_timeout);
     OnStream([&](auto& stream) {
