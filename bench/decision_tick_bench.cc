@@ -132,7 +132,8 @@ struct Cluster {
       const DemandKey key{push[i].labels[2].value, push[i].labels[1].value, "cpu"};
       for (int m = 60; m >= 3; --m) {
         const double wave = 1 + 0.2 * std::sin(static_cast<double>(m) / 10);
-        demand.Backfill(key, false, DemandPoint{minute_now - int64_t{m} * 60'000, rates[i] * wave, rates[i] * wave * 1.1});
+        demand.Backfill(key, false,
+                        DemandPoint{minute_now - int64_t{m} * 60'000, rates[i] * wave, rates[i] * wave * 1.1});
       }
     }
     return Status::Ok();
