@@ -39,6 +39,12 @@ Subprocess::~Subprocess() {
 bool Subprocess::Start(const std::vector<std::string>& argv, const std::vector<std::string>& cgroup_procs_files) {
   out_path_ = TempPath("out");
   err_path_ = TempPath("err");
+  // Everything the child needs is made before fork: in a child of a threaded
+  // process only async-signal-safe calls are safe (a malloc there can wait
+  // forever on a lock another thread held at the fork, as it did under ASan).
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   const pid_t pid = ::fork();
   if (pid < 0) return false;
   if (pid == 0) {
@@ -46,7 +52,9 @@ bool Subprocess::Start(const std::vector<std::string>& argv, const std::vector<s
     for (const std::string& procs : cgroup_procs_files) {
       const int fd = ::open(procs.c_str(), O_WRONLY);
       if (fd < 0 || ::write(fd, "0\n", 2) < 0) {  // "0" moves the writing process
-        std::fprintf(stderr, "cannot join %s: %s\n", procs.c_str(), std::strerror(errno));
+        static constexpr char kCannotJoin[] = "cannot join a cgroup: ";
+        (void)!::write(2, kCannotJoin, sizeof kCannotJoin - 1);
+        (void)!::write(2, procs.c_str(), procs.size());
         ::_exit(126);
       }
       ::close(fd);
@@ -57,11 +65,10 @@ bool Subprocess::Start(const std::vector<std::string>& argv, const std::vector<s
     ::dup2(in, 0);
     ::dup2(out, 1);
     ::dup2(err, 2);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     ::execvp(args[0], args.data());
-    std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
+    static constexpr char kCannotExec[] = "exec failed: ";
+    (void)!::write(2, kCannotExec, sizeof kCannotExec - 1);
+    (void)!::write(2, args[0], std::strlen(args[0]));
     ::_exit(127);
   }
   pid_ = pid;
