@@ -43,6 +43,7 @@ bool Subprocess::Start(const std::vector<std::string>& argv, const std::vector<s
   // process only async-signal-safe calls are safe (a malloc there can wait
   // forever on a lock another thread held at the fork, as it did under ASan).
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   const pid_t pid = ::fork();
