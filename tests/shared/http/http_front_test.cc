@@ -20,6 +20,7 @@
 
 #include "prescale/http/http_client.h"
 #include "prescale/http/http_server.h"
+#include "tests/support/test_env.h"
 #include "tests/support/test_tls.h"
 
 namespace prescale::http {
@@ -72,6 +73,14 @@ class RawClient {
       }
     }
     return received_;
+  }
+  // True when the server closed the connection within `wait` (what it sends meanwhile is kept).
+  bool ClosedWithin(milliseconds wait) {
+    const auto deadline = Clock::now() + wait;
+    while (Clock::now() < deadline) {
+      if (!ReadSome(deadline)) return eof_;
+    }
+    return eof_;
   }
   // True when the server closed the connection before the deadline.
   bool ClosedByServer() {
@@ -157,15 +166,10 @@ std::string Get(const std::string& path, const std::string& extra = "") {
   return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra + "\r\n";
 }
 
-// Polls `condition` until it holds or the deadline passes.
+// Polls `condition` until it holds or the deadline passes (the project's PollUntil).
 template <class F>
 bool Eventually(F condition) {
-  const auto deadline = Clock::now() + kDeadline;
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return condition();
+  return testing::PollUntil(condition, std::chrono::duration_cast<milliseconds>(kDeadline), milliseconds(5));
 }
 
 // With two threads, 300 open connections (idle, or halfway through a header)
@@ -208,7 +212,10 @@ TEST(HttpFront, AHeaderSentAByteAtATimeIsCutOffAtTheHeaderTimeout) {
       closed = true;  // the server closed while the header was still coming
       break;
     }
-    std::this_thread::sleep_for(milliseconds(20));  // pacing the slow client, not synchronisation
+    if (slow.ClosedWithin(milliseconds(20))) {  // the next byte after 20 ms, unless the server closes first
+      closed = true;
+      break;
+    }
   }
   EXPECT_TRUE(closed || slow.ClosedByServer());
   EXPECT_GE(server->stats().timed_out_connections, 1u);
