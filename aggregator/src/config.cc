@@ -57,7 +57,7 @@ Status ParseTokens(const YamlConfigReader& r, const ConfigNode& node, Aggregator
       *field = *v;
     }
     if (!ParseRole(token.role)) {
-      return r.Error(t["role"], JoinPath(path, "role"), "must be one of admin, operator, viewer, agent");
+      return r.Error(t["role"], JoinPath(path, "role"), "must be one of admin, operator, viewer, agent, monitor");
     }
     const bool bound = token.role == "operator" || token.role == "viewer";
     if (bound != !token.tenant.empty()) {
@@ -427,6 +427,7 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
                                        "snapshot_interval",
                                        "tokens",
                                        "allow_anonymous_push",
+                                       "allow_anonymous_metrics",
                                        "http_threads",
                                        "http_max_connections",
                                        "http_max_connections_per_client",
@@ -471,6 +472,10 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
   if (root["allow_anonymous_push"].IsDefined()) {
     PRESCALE_ASSIGN_OR_RETURN(c.allow_anonymous_push, r.Bool(root["allow_anonymous_push"], "allow_anonymous_push"));
   }
+  if (root["allow_anonymous_metrics"].IsDefined()) {
+    PRESCALE_ASSIGN_OR_RETURN(c.allow_anonymous_metrics,
+                              r.Bool(root["allow_anonymous_metrics"], "allow_anonymous_metrics"));
+  }
   if (root["kubernetes_discovery"].IsDefined()) {
     PRESCALE_ASSIGN_OR_RETURN(c.kubernetes_discovery, r.Bool(root["kubernetes_discovery"], "kubernetes_discovery"));
   }
@@ -498,7 +503,8 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
 std::string AggregatorUsage() {
   return "usage: prescale-aggregator [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
          "                           [--max-series N] [--prometheus-url URL] [--log-level LEVEL]\n"
-         "                           [--tls-cert FILE --tls-key FILE] [--allow-anonymous-push] [--help]\n"
+         "                           [--tls-cert FILE --tls-key FILE] [--allow-anonymous-push]\n"
+         "                           [--allow-anonymous-metrics] [--help]\n"
          "       prescale-aggregator token create --role ROLE [--tenant T] [--expires D] [--name N] [--config FILE | "
          "--data-dir DIR]\n"
          "       prescale-aggregator apply -f FILE [--config FILE | --data-dir DIR]\n"
@@ -516,12 +522,14 @@ std::string AggregatorUsage() {
          "  --tls-cert FILE      serve HTTPS with this PEM certificate (chain); needs --tls-key\n"
          "  --tls-key FILE       the PEM private key of --tls-cert\n"
          "  --allow-anonymous-push  requests without a token may push samples (write, ingest; nothing else);\n"
-         "                       without it every route but /metrics, /healthz and /readyz needs a token\n"
+         "                       without it every route but /healthz and /readyz needs a token\n"
+         "  --allow-anonymous-metrics  GET /metrics without a token (it shows every tenant's usage);\n"
+         "                       without it only admin and monitor tokens may scrape\n"
          "  --help               print this help\n";
 }
 
 Result<AggregatorCommandLine> ParseAggregatorCommandLine(int argc, const char* const* argv) {
-  static constexpr std::string_view kSwitches[] = {"help", "allow-anonymous-push"};
+  static constexpr std::string_view kSwitches[] = {"help", "allow-anonymous-push", "allow-anonymous-metrics"};
   static constexpr std::string_view kValueFlags[] = {"config",    "listen",         "data-dir", "max-series",
                                                      "log-level", "prometheus-url", "tls-cert", "tls-key"};
   auto flags = ParseFlags(argc, argv, kSwitches, kValueFlags);
@@ -530,12 +538,14 @@ Result<AggregatorCommandLine> ParseAggregatorCommandLine(int argc, const char* c
   cli.config_path = flags->config_path;
   cli.help = flags->Has("help");
   cli.allow_anonymous_push = flags->Has("allow-anonymous-push");
+  cli.allow_anonymous_metrics = flags->Has("allow-anonymous-metrics");
   cli.overrides = std::move(flags->values);
   return cli;
 }
 
 Status ApplyAggregatorOverrides(const AggregatorCommandLine& cli, AggregatorConfig* config) {
   if (cli.allow_anonymous_push) config->allow_anonymous_push = true;
+  if (cli.allow_anonymous_metrics) config->allow_anonymous_metrics = true;
   for (const auto& flag_value : cli.overrides) {
     const std::string& flag = flag_value.first;
     const std::string& value = flag_value.second;

@@ -86,10 +86,13 @@ void Aggregator::AddRoutes() {
   front_->Add(ingest_api_.Routes());
   front_->Add(demand_api_.Routes());
   const Access kPublic{};
+  // The exposition holds every tenant's usage, forecasts and decisions: only
+  // admins and scrapers (monitor tokens) read it, unless the operator opens it.
+  const Access kScrapers{.roles = {Role::kAdmin, Role::kMonitor}};
   front_->Add({"GET",
                "/metrics",
                "metrics",
-               kPublic,
+               config_.allow_anonymous_metrics ? kPublic : kScrapers,
                [this](Call&) -> Result<http::HttpResponse> {
                  http::HttpResponse r;
                  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -109,16 +112,25 @@ void Aggregator::AddRoutes() {
 std::vector<http::Route> Aggregator::Routes() const { return front_->Routes(); }
 
 std::string Aggregator::AccessWarning() const {
+  std::string warning;
+  auto add = [&warning](std::string_view text) {
+    if (!warning.empty()) warning += "; ";
+    warning += text;
+  };
   if (config_.allow_anonymous_push) {
-    return "allow_anonymous_push is on: the data plane accepts unauthenticated pushes (POST /api/v1/write, "
-           "/api/v1/ingest) from anyone who can reach the port, for any tenant, and pushed demand drives scaling; "
-           "give the senders tokens and turn it off";
+    add("allow_anonymous_push is on: the data plane accepts unauthenticated pushes (POST /api/v1/write, "
+        "/api/v1/ingest) from anyone who can reach the port, for any tenant, and pushed demand drives scaling; "
+        "give the senders tokens and turn it off");
   }
-  if (!auth_.HasTokens()) {
-    return "no tokens: every request but /metrics, /healthz and /readyz is refused until there is one (tokens: in "
-           "the config, or `prescale-aggregator token create --role agent --data-dir DIR`)";
+  if (config_.allow_anonymous_metrics) {
+    add("allow_anonymous_metrics is on: anyone who can reach the port reads every tenant's usage, forecasts and "
+        "decisions on GET /metrics; give the scrapers a monitor token and turn it off");
   }
-  return "";
+  if (!config_.allow_anonymous_push && !auth_.HasTokens()) {
+    add("no tokens: every request but /healthz and /readyz is refused until there is one (tokens: in the config, "
+        "or `prescale-aggregator token create --role agent --data-dir DIR`)");
+  }
+  return warning;
 }
 
 http::HttpResponse Aggregator::Handle(const std::string& name, const http::HttpRequest& request) const {
@@ -276,6 +288,9 @@ std::string Aggregator::MetricsText() const {
     Scalar(w, "prescale_aggregator_anonymous_push_allowed",
            "1 when requests without a token may push samples (allow_anonymous_push), 0 otherwise", MetricType::kGauge,
            config_.allow_anonymous_push ? 1.0 : 0.0);
+    Scalar(w, "prescale_aggregator_anonymous_metrics_allowed",
+           "1 when GET /metrics answers requests without a token (allow_anonymous_metrics), 0 otherwise",
+           MetricType::kGauge, config_.allow_anonymous_metrics ? 1.0 : 0.0);
     if (const http::HttpServer* server = server_.load(); server != nullptr) {
       const http::HttpServerStats s = server->stats();
       Scalar(w, "prescale_aggregator_http_connections", "Connections open to the HTTP front end", MetricType::kGauge,

@@ -233,6 +233,8 @@ class Demo:
         # random tokens each run, their SHA-256 in its config, the secrets in 0600 files.
         self.admin_token = secrets.token_hex(24)
         self.agent_token = secrets.token_hex(24)
+        self.monitor_token = secrets.token_hex(24)  # Prometheus's scrape of the aggregator's /metrics
+        self.monitor_token_file = self.write_secret("monitor.token", self.monitor_token)
         self.agent_token_file = self.write_secret("agent.token", self.agent_token)
         self.admin_token_file = self.write_secret("admin.token", self.admin_token)
         self.secret_file = self.write_secret("webhook.secret", secrets.token_hex(32))
@@ -246,7 +248,8 @@ class Demo:
             "directive_lease": "10s",
             "webhook_timeout": "2s",
             "tokens": [{"name": "demo-admin", "sha256": sha(self.admin_token), "role": "admin"},
-                       {"name": "demo-agent", "sha256": sha(self.agent_token), "role": "agent"}],
+                       {"name": "demo-agent", "sha256": sha(self.agent_token), "role": "agent"},
+                       {"name": "demo-prometheus", "sha256": sha(self.monitor_token), "role": "monitor"}],
             "tenants": [{"name": t, "quotas": {"cpu_cores": q}, "weight": w} for t, q, w in TENANTS],
             "policies": [{"name": "demo", "mode": "predictive", "horizon": "5m", "behavior": {
                 "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
@@ -266,7 +269,9 @@ class Demo:
             json.dump(cfg, f, indent=1)  # JSON is YAML
         prom = (f"global: {{scrape_interval: 2s, evaluation_interval: 2s}}\n"
                 f"scrape_configs:\n"
-                f"  - job_name: prescale-aggregator\n    static_configs: [{{targets: ['127.0.0.1:{self.agg_port}']}}]\n"
+                f"  - job_name: prescale-aggregator\n"
+                f"    authorization: {{credentials_file: {self.monitor_token_file}}}\n"
+                f"    static_configs: [{{targets: ['127.0.0.1:{self.agg_port}']}}]\n"
                 f"  - job_name: prescale-agent\n    static_configs: [{{targets: ['127.0.0.1:{self.agent_port}']}}]\n")
         self.prom_config = os.path.join(self.tmp, "prometheus.yml")
         with open(self.prom_config, "w") as f:
@@ -372,7 +377,7 @@ class Demo:
             pass
         agg = {}
         try:
-            text = http_get(f"http://127.0.0.1:{self.agg_port}/metrics").decode()
+            text = http_get(f"http://127.0.0.1:{self.agg_port}/metrics", self.monitor_token).decode()
             for name, labels, v in parse_metrics(text, {"prescale_forecast", "prescale_quota_utilization",
                                                         "prescale_throttled"}):
                 if name == "prescale_forecast" and labels.get("resource") == "cpu" and labels.get("horizon") == "5m":

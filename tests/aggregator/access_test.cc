@@ -2,8 +2,8 @@
 // front's own table (so a route added later is walked too), served over real
 // HTTP on 127.0.0.1:0 and called as an attacker would: without a token, with a
 // malformed header, with an unknown, a revoked and an expired token, and with
-// a token bound to another tenant; once as configured by default and once with
-// allow_anonymous_push. Tokens come from both sources, the config and the
+// a token bound to another tenant; once as configured by default, once with
+// allow_anonymous_push and once with allow_anonymous_metrics. Tokens come from both sources, the config and the
 // control store. Every refusal is the one JSON envelope.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -29,8 +29,8 @@ using ::testing::Not;
 
 constexpr int64_t kMinuteMs = 60'000;
 
-// Routes that need no token at all, as docs/aggregator.md says.
-const std::set<std::string> kPublicPaths = {"/metrics", "/healthz", "/readyz"};
+// Routes that need no token at all, as docs/aggregator.md says (/metrics only with allow_anonymous_metrics).
+const std::set<std::string> kPublicPaths = {"/healthz", "/readyz"};
 // The receivers: the only routes an anonymous caller may use, and only with allow_anonymous_push.
 const std::set<std::string> kPushPaths = {"/api/v1/write", "/api/v1/ingest"};
 // The data plane's reads (tenant scoped by query) and the query each needs to be valid.
@@ -76,10 +76,11 @@ class AccessTest : public ::testing::Test {
   // store (admin, operators and viewers of both tenants, a revoked and an expired
   // one), two tenants with a squeezed service each, and three minutes of pushes
   // after 40 minutes of demand history, so that every read route has data of both.
-  void Start(bool allow_anonymous_push) {
+  void Start(bool allow_anonymous_push, bool allow_anonymous_metrics = false) {
     AggregatorConfig config;
     config.listen = "127.0.0.1:0";
     config.allow_anonymous_push = allow_anonymous_push;
+    config.allow_anonymous_metrics = allow_anonymous_metrics;
     config.api_requests_per_second = 0;
     config.decisions.cluster_cpu_cores = 4;
     config.decisions.capacity_reserve = 0;
@@ -153,6 +154,7 @@ class AccessTest : public ::testing::Test {
     tokens_["revoked"] = Issue("viewer", "acme", 0, &revoked_id);
     ASSERT_TRUE(store()->RevokeToken(revoked_id, ToUnixMillis(clock_.Now()), Admin()).ok());
     tokens_["expired"] = Issue("agent", "", 1000);  // expires while SeedData advances the clock
+    tokens_["monitor"] = Issue("monitor", "");
   }
 
   // 40 minutes of demand history (so forecasts exist), then 3 minutes of pushes from
@@ -288,7 +290,56 @@ TEST_F(AccessTest, ByDefaultEveryRouteButThePublicOnesNeedsAValidToken) {
   EXPECT_FALSE(aggregator_->front().allow_anonymous_push());
   ExpectEveryRouteRefusesWithoutAValidToken(false);
   EXPECT_THAT(aggregator_->MetricsText(), HasSubstr("\nprescale_aggregator_anonymous_push_allowed 0\n"));
+  EXPECT_THAT(aggregator_->MetricsText(), HasSubstr("\nprescale_aggregator_anonymous_metrics_allowed 0\n"));
   EXPECT_EQ(aggregator_->AccessWarning(), "") << "tokens exist and nothing is open";
+}
+
+// /metrics holds every tenant's usage, forecasts and decisions: admins and
+// scrapers read it; tenant-bound tokens and agents do not.
+TEST_F(AccessTest, OnlyAdminAndMonitorTokensScrapeMetricsByDefault) {
+  Start(false);
+  const RouteSpec& metrics = Route("GET", "/metrics");
+  for (const char* who : {"admin", "monitor"}) {
+    const Reply r = As(metrics, who);
+    EXPECT_EQ(r.status, 200) << who << ": " << r.body;
+    EXPECT_THAT(r.body, HasSubstr("prescale_service_usage{")) << who << " sees the tenants' usage";
+  }
+  for (const char* who : {"agent", "acme-operator", "acme-viewer", "other-viewer"}) {
+    const Reply r = As(metrics, who);
+    EXPECT_EQ(r.status, 403) << who << ": " << r.body;
+    EXPECT_THAT(r.body, HasSubstr("(allowed: admin, monitor)")) << who;
+    EXPECT_THAT(r.body, Not(HasSubstr("prescale_service_usage"))) << who;
+  }
+}
+
+// A monitor token is a scraper's: it reads /metrics and nothing else.
+TEST_F(AccessTest, AMonitorTokenReadsMetricsAndNothingElse) {
+  Start(false);
+  int refused = 0;
+  for (const RouteSpec& spec : aggregator_->front().table()) {
+    if (spec.access.roles.empty() || spec.path == "/metrics") continue;
+    SCOPED_TRACE(Describe(spec));
+    const Reply r = As(spec, "monitor");
+    EXPECT_EQ(r.status, 403) << r.body;
+    EXPECT_EQ(r.error, "forbidden");
+    EXPECT_THAT(r.body, HasSubstr("monitor tokens may not"));
+    ++refused;
+  }
+  EXPECT_GE(refused, 30);
+}
+
+TEST_F(AccessTest, AllowAnonymousMetricsOpensMetricsAndNothingElse) {
+  Start(false, true);
+  const Reply open = Call(Route("GET", "/metrics"), {});
+  EXPECT_EQ(open.status, 200) << open.body;
+  EXPECT_THAT(open.body, HasSubstr("\nprescale_aggregator_anonymous_metrics_allowed 1\n"));
+  for (const RouteSpec& spec : aggregator_->front().table()) {
+    if (spec.access.roles.empty()) continue;
+    SCOPED_TRACE(Describe(spec));
+    EXPECT_EQ(Call(spec, {}).status, 401);
+  }
+  EXPECT_THAT(aggregator_->AccessWarning(), HasSubstr("allow_anonymous_metrics is on"));
+  EXPECT_THAT(aggregator_->AccessWarning(), Not(HasSubstr("unauthenticated pushes")));
 }
 
 TEST_F(AccessTest, AllowAnonymousPushOpensTheReceiversAndNothingElse) {

@@ -90,6 +90,23 @@ TEST(AggregatorConfig, AnonymousPushIsOffUnlessTheFileOrTheFlagSaysSo) {
   EXPECT_FALSE(ParseAggregatorCommandLine(2, valued).ok()) << "a switch takes no value";
 }
 
+TEST(AggregatorConfig, AnonymousMetricsAreOffUnlessTheFileOrTheFlagSaysSo) {
+  auto empty = ParseAggregatorConfig("", "agg.yaml");
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_FALSE(empty->allow_anonymous_metrics);
+  auto c = ParseAggregatorConfig("allow_anonymous_metrics: true\n", "agg.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->allow_anonymous_metrics);
+  EXPECT_FALSE(c->allow_anonymous_push) << "one opening does not imply the other";
+  const char* argv[] = {"prescale-aggregator", "--allow-anonymous-metrics"};
+  auto cli = ParseAggregatorCommandLine(2, argv);
+  ASSERT_TRUE(cli.ok()) << cli.status().ToString();
+  AggregatorConfig flagged;
+  ASSERT_TRUE(ApplyAggregatorOverrides(*cli, &flagged).ok());
+  EXPECT_TRUE(flagged.allow_anonymous_metrics);
+  EXPECT_FALSE(flagged.allow_anonymous_push);
+}
+
 TEST(AggregatorConfig, ShippedConfigsUseTokensAndTakeNoAnonymousPushes) {
   for (const char* file :
        {"/deploy/systemd/aggregator.example.yaml", "/deploy/kubernetes/base/config/aggregator.yaml"}) {
@@ -98,6 +115,10 @@ TEST(AggregatorConfig, ShippedConfigsUseTokensAndTakeNoAnonymousPushes) {
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     EXPECT_FALSE(c->tokens.empty());
     EXPECT_FALSE(c->allow_anonymous_push);
+    EXPECT_FALSE(c->allow_anonymous_metrics);
+    bool scraper = false;
+    for (const TokenConfig& t : c->tokens) scraper = scraper || t.role == "monitor";
+    EXPECT_TRUE(scraper) << "a monitor token for Prometheus to scrape /metrics with";
   }
 }
 
@@ -159,7 +180,7 @@ std::vector<BadConfig> BadConfigs() {
       {"token_unknown_key", "tokens:\n  - name: a\n    sha256: \"sha256:" + kHashA + "\"\n    scope: all\n", 4,
        "tokens[0].scope", "unknown key"},
       {"token_bad_role", "tokens:\n  - name: a\n    sha256: \"sha256:" + kHashA + "\"\n    role: root\n", 4,
-       "tokens[0].role", "must be one of admin, operator, viewer, agent"},
+       "tokens[0].role", "must be one of admin, operator, viewer, agent, monitor"},
       {"token_operator_without_tenant",
        "tokens:\n  - name: a\n    sha256: \"sha256:" + kHashA + "\"\n    role: operator\n", 2, "tokens[0].tenant",
        "operator and viewer tokens need a tenant"},
@@ -199,6 +220,8 @@ std::vector<BadConfig> BadConfigs() {
       {"tick_too_short", "tick_interval: 100ms\n", 1, "tick_interval", "at least 1000ms"},
       {"lease_bad", "directive_lease: soon\n", 1, "directive_lease", "invalid duration"},
       {"anonymous_push_not_bool", "listen: 127.0.0.1:0\nallow_anonymous_push: sometimes\n", 2, "allow_anonymous_push",
+       "expected true or false"},
+      {"anonymous_metrics_not_bool", "allow_anonymous_metrics: 1.5\n", 1, "allow_anonymous_metrics",
        "expected true or false"},
       {"discovery_not_bool", "kubernetes_discovery: maybe\n", 1, "kubernetes_discovery", "expected true or false"},
       {"discovery_too_often", "kubernetes_discovery_interval: 1s\n", 1, "kubernetes_discovery_interval",
@@ -288,7 +311,7 @@ TEST(AggregatorBinary, ServesOnPortZeroClosedByDefaultTakesStoreTokensAndStopsOn
   std::string log;
   const std::string base = StartAggregator(&agg, {"--data-dir", data_dir}, &log);
   ASSERT_FALSE(base.empty()) << log;
-  EXPECT_THAT(log, HasSubstr("no tokens: every request but /metrics, /healthz and /readyz is refused"));
+  EXPECT_THAT(log, HasSubstr("no tokens: every request but /healthz and /readyz is refused"));
   EXPECT_EQ(::access(data_dir.c_str(), W_OK), 0) << "the data directory was not created";
   // No tokens in the YAML is not open: a push without one is a 401 with a JSON reason.
   RunResult r = CurlAs("", base + "/api/v1/ingest", kOnePush);
@@ -308,27 +331,39 @@ TEST(AggregatorBinary, ServesOnPortZeroClosedByDefaultTakesStoreTokensAndStopsOn
   r = CurlAs("", base + "/api/v1/raw?match=q");
   EXPECT_THAT(r.out, ::testing::EndsWith("\n401"));
   r = CurlAs("", base + "/metrics");
+  EXPECT_THAT(r.out, ::testing::EndsWith("\n401")) << "every tenant's usage is on /metrics";
+  r = CurlAs(token, base + "/metrics");
+  EXPECT_THAT(r.out, ::testing::EndsWith("\n403")) << "agents push; they do not scrape";
+  const RunResult scraper = RunCommand(
+      {BinDir() + "/prescale-aggregator", "token", "create", "--role", "monitor", "--data-dir", data_dir}, 30s);
+  ASSERT_EQ(scraper.exit_code, 0) << scraper.err;
+  r = CurlAs(scraper.out.substr(0, scraper.out.find('\n')), base + "/metrics");
   EXPECT_THAT(r.out, HasSubstr("\nprescale_aggregator_active_series 1\n"));
   EXPECT_THAT(r.out, HasSubstr("\nprescale_aggregator_anonymous_push_allowed 0\n"));
+  EXPECT_THAT(r.out, HasSubstr("\nprescale_aggregator_anonymous_metrics_allowed 0\n"));
   agg.Signal(SIGTERM);
   EXPECT_EQ(agg.Wait(10s), 0) << agg.Stderr();
   EXPECT_THAT(agg.Stderr(), HasSubstr("prescale-aggregator stopped"));
 }
 
-TEST(AggregatorBinary, AllowAnonymousPushTakesPushesOnlyAndSaysSoLoudly) {
+TEST(AggregatorBinary, AllowAnonymousPushAndMetricsOpenOnlyThatAndSaySoLoudly) {
   if (::access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "the curl program is missing (Debian package curl)";
   TempDir dir("prescale-agg-anonymous");
   for (const bool from_flag : {true, false}) {
-    SCOPED_TRACE(from_flag ? "--allow-anonymous-push" : "allow_anonymous_push: true");
+    SCOPED_TRACE(from_flag ? "--allow-anonymous-push --allow-anonymous-metrics"
+                           : "allow_anonymous_push: true, allow_anonymous_metrics: true");
     testing::Subprocess agg;
     std::string log;
-    const std::string base = StartAggregator(
-        &agg,
-        from_flag ? std::vector<std::string>{"--allow-anonymous-push"}
-                  : std::vector<std::string>{"--config", dir.Write("anonymous.yaml", "allow_anonymous_push: true\n")},
-        &log);
+    const std::string base =
+        StartAggregator(&agg,
+                        from_flag ? std::vector<std::string>{"--allow-anonymous-push", "--allow-anonymous-metrics"}
+                                  : std::vector<std::string>{"--config", dir.Write("anonymous.yaml",
+                                                                                   "allow_anonymous_push: true\n"
+                                                                                   "allow_anonymous_metrics: true\n")},
+                        &log);
     ASSERT_FALSE(base.empty()) << log;
     EXPECT_THAT(log, HasSubstr("allow_anonymous_push is on: the data plane accepts unauthenticated pushes"));
+    EXPECT_THAT(log, HasSubstr("allow_anonymous_metrics is on: anyone who can reach the port reads every tenant's"));
     RunResult r = CurlAs("", base + "/api/v1/ingest", kOnePush);
     EXPECT_THAT(r.out, HasSubstr(R"("samples_appended":1)")) << r.err;
     r = CurlAs("", base + "/api/v1/raw?match=q");
@@ -338,6 +373,7 @@ TEST(AggregatorBinary, AllowAnonymousPushTakesPushesOnlyAndSaysSoLoudly) {
     EXPECT_THAT(r.out, ::testing::EndsWith("\n403")) << "an unknown token is refused, not taken as anonymous";
     r = CurlAs("", base + "/metrics");
     EXPECT_THAT(r.out, HasSubstr("\nprescale_aggregator_anonymous_push_allowed 1\n"));
+    EXPECT_THAT(r.out, HasSubstr("\nprescale_aggregator_anonymous_metrics_allowed 1\n"));
     agg.Signal(SIGTERM);
     EXPECT_EQ(agg.Wait(10s), 0) << agg.Stderr();
   }

@@ -28,6 +28,7 @@ using remote_write::WriteRequest;
 using ::testing::HasSubstr;
 
 constexpr const char* kToken = "s3cret-agent-token";
+constexpr const char* kMonitorToken = "s3cret-monitor-token";
 
 struct Reply {
   int status = 0;
@@ -54,7 +55,7 @@ class HandlersTest : public ::testing::Test {
     config.max_series = max_series;
     config.sender_samples_per_second = sender_samples_per_second;
     config.max_body_bytes = 64 << 10;
-    config.tokens = {{"node-a", Sha256Hex(kToken), "agent", ""}};
+    config.tokens = {{"node-a", Sha256Hex(kToken), "agent", ""}, {"scraper", Sha256Hex(kMonitorToken), "monitor", ""}};
     aggregator_ = std::make_unique<Aggregator>(config, clock_);
     auto server = http::HttpServer::Start(aggregator_->ServerOptions(), aggregator_->Routes());
     ASSERT_TRUE(server.ok()) << server.status().ToString();
@@ -298,7 +299,8 @@ TEST_F(HandlersTest, PushesAre503WhileTheDataDirectoryHasNoRoomForTheSnapshot) {
 }
 
 TEST_F(HandlersTest, MetricsExposeTheSelfMetrics) {
-  const Reply r = Curl("GET", "/metrics", "", {});
+  EXPECT_EQ(Curl("GET", "/metrics", "", {}).status, 401) << "every tenant's usage is on /metrics";
+  const Reply r = Curl("GET", "/metrics", "", {std::string("Authorization: Bearer ") + kMonitorToken});
   EXPECT_EQ(r.status, 200);
   for (const char* name : {"prescale_aggregator_samples_received_total 0", "prescale_aggregator_active_series 0",
                            "prescale_aggregator_samples_out_of_order_total 0",

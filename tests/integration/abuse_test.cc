@@ -583,7 +583,7 @@ TEST_F(AbuseTest, OneClientOverItsConnectionLimitGets503UntilItClosesSome) {
     }
     EXPECT_EQ(health.status, 200) << "after closing: " << health.Describe();
   });
-  const RawReply metrics = Exchange(port_, Request("GET", "/metrics", {}, "", false));
+  const RawReply metrics = Exchange(port_, Request("GET", "/metrics", {Bearer()}, "", false));
   ASSERT_EQ(metrics.status, 200) << metrics.Describe();
   EXPECT_THAT(metrics.body, HasSubstr("prescale_aggregator_http_connections "));
   EXPECT_THAT(metrics.body, ::testing::ContainsRegex("prescale_aggregator_http_connections_refused_total [1-9]"));

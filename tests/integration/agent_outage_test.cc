@@ -130,8 +130,9 @@ class AgentOutageTest : public ::testing::Test {
   bool StartAggregatorOn(int port) {
     aggregator_ = std::make_unique<Subprocess>();
     // The agent's token (every push needs one), in the config by hash.
-    const std::string config = dir_.Write(
-        "aggregator.yaml", std::string("tokens:\n  - {name: agents, sha256: \"") + testing::kTestTokenSha256 + "\"}\n");
+    const std::string config =
+        dir_.Write("aggregator.yaml", std::string("tokens:\n  - {name: agents, sha256: \"") +
+                                          testing::kTestTokenSha256 + "\"}\n" + testing::kTestMonitorTokenYaml);
     if (!aggregator_->Start({BinDir() + "/prescale-aggregator", "--config", config, "--listen",
                              "127.0.0.1:" + std::to_string(port), "--data-dir", dir_.path() + "/aggregator"})) {
       return false;
@@ -215,7 +216,9 @@ class AgentOutageTest : public ::testing::Test {
   }
 
   std::optional<AggregatorMetrics> ReadAggregator() {
-    auto r = client_->Get(aggregator_base_ + "/metrics", options_);
+    http::GetOptions scrape = options_;
+    scrape.headers.emplace_back("Authorization", std::string("Bearer ") + testing::kTestMonitorToken);
+    auto r = client_->Get(aggregator_base_ + "/metrics", scrape);
     if (!r.ok() || r->status != 200) return std::nullopt;
     return AggregatorMetrics{Value(r->body, "prescale_aggregator_samples_received_total"),
                              Value(r->body, "prescale_aggregator_samples_out_of_order_total")};

@@ -86,7 +86,8 @@ class AggregatorBackfillTest : public ::testing::Test {
 
   void StartAggregator() {
     const std::string config =
-        dir_.Write("aggregator.yaml", std::string("tokens:\n  - name: ops\n    sha256: \"") + kTokenSha256 + "\"\n");
+        dir_.Write("aggregator.yaml", std::string("tokens:\n  - name: ops\n    sha256: \"") + kTokenSha256 + "\"\n" +
+                                          testing::kTestMonitorTokenYaml);
     ASSERT_TRUE(aggregator_.Start({aggregator_bin_, "--config", config, "--listen", "127.0.0.1:0", "--prometheus-url",
                                    "http://127.0.0.1:" + std::to_string(prometheus_port_)}));
     std::string log;
@@ -94,10 +95,10 @@ class AggregatorBackfillTest : public ::testing::Test {
     ASSERT_NE(aggregator_port_, 0) << "the aggregator did not start: " << log;
   }
 
-  // GET path on the aggregator: the status and the body.
-  std::pair<int, std::string> Get(const std::string& path, bool with_token = true) {
+  // GET path on the aggregator with `token` (none when null): the status and the body.
+  std::pair<int, std::string> Get(const std::string& path, const char* token = kToken) {
     std::vector<std::string> argv = {"curl", "-sS", "-w", "\n%{http_code}"};
-    if (with_token) argv.insert(argv.end(), {"-H", std::string("Authorization: Bearer ") + kToken});
+    if (token != nullptr) argv.insert(argv.end(), {"-H", std::string("Authorization: Bearer ") + token});
     argv.push_back("http://127.0.0.1:" + std::to_string(aggregator_port_) + path);
     const auto r = testing::RunCommand(argv, 20s);
     const size_t nl = r.out.rfind('\n');
@@ -205,8 +206,9 @@ TEST_F(AggregatorBackfillTest, FillsEmptyRollupsFromPrometheusAndServesThemAsSer
   auto [status, body] = Get("/api/v1/series?step=30s");
   EXPECT_EQ(status, 400);
   EXPECT_NE(body.find("\"field\":\"step\""), std::string::npos) << body;
-  EXPECT_EQ(Get("/api/v1/series", false).first, 401);
-  const auto metrics = Get("/metrics", false);
+  EXPECT_EQ(Get("/api/v1/series", nullptr).first, 401);
+  EXPECT_EQ(Get("/metrics", nullptr).first, 401) << "every tenant's usage is on /metrics";
+  const auto metrics = Get("/metrics", testing::kTestMonitorToken);
   EXPECT_NE(metrics.second.find("prescale_service_usage{resource=\"cpu\",service=\"api\",tenant=\"shop\"}"),
             std::string::npos);
   EXPECT_NE(metrics.second.find("prescale_aggregator_demand_series 2"), std::string::npos);

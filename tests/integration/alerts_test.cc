@@ -158,7 +158,10 @@ class AlertsLiveTest : public ::testing::Test {
     return text.size() <= 4000 ? text : text.substr(text.size() - 4000);
   }
 
-  std::string AggregatorMetrics() const { return Curl("GET", base_ + "/metrics", "", {}).body; }
+  std::string AggregatorMetrics() const {
+    return Curl("GET", base_ + "/metrics", "", {std::string("Authorization: Bearer ") + testing::kTestMonitorToken})
+        .body;
+  }
 
   TempDir dir_{"prescale-alerts"};  // declared first: removed after every process is gone
   Subprocess aggregator_, alertmanager_, prometheus_;
@@ -177,16 +180,15 @@ class AlertsLiveTest : public ::testing::Test {
 TEST_F(AlertsLiveTest, ServiceAlertReachesAggregatorThroughRealPrometheusAndAlertmanager) {
   const auto start = std::chrono::steady_clock::now();
   const std::string token_file = dir_.Write("alertmanager-token", std::string(testing::kTestToken) + "\n");
-  const std::string config =
-      dir_.Write("aggregator.yaml", "listen: 127.0.0.1:0\ndata_dir: \"" + dir_.path() +
-                                        "/aggregator\"\ntick_interval: 2s\ncluster_cpu_cores: 64\ncapacity_reserve: 0\n"
-                                        "tokens:\n  - {name: alertmanager, sha256: \"" +
-                                        testing::kTestTokenSha256 +
-                                        "\", role: agent}\n"
-                                        "tenants:\n  - name: acme\n    quotas: {cpu_cores: 64, replicas: 1}\n"
-                                        "services:\n  - tenant: acme\n    name: batch\n    priority: low\n"
-                                        "    replicas: {current: 2, min: 2, max: 4}\n    requests: {cpu_cores: 0.5}\n"
-                                        "    executor: {type: recommend-only}\n");
+  const std::string config = dir_.Write(
+      "aggregator.yaml", "listen: 127.0.0.1:0\ndata_dir: \"" + dir_.path() +
+                             "/aggregator\"\ntick_interval: 2s\ncluster_cpu_cores: 64\ncapacity_reserve: 0\n"
+                             "tokens:\n  - {name: alertmanager, sha256: \"" +
+                             testing::kTestTokenSha256 + "\", role: agent}\n" + testing::kTestMonitorTokenYaml +
+                             "tenants:\n  - name: acme\n    quotas: {cpu_cores: 64, replicas: 1}\n"
+                             "services:\n  - tenant: acme\n    name: batch\n    priority: low\n"
+                             "    replicas: {current: 2, min: 2, max: 4}\n    requests: {cpu_cores: 0.5}\n"
+                             "    executor: {type: recommend-only}\n");
   ASSERT_TRUE(aggregator_.Start({BinDir() + "/prescale-aggregator", "--config", config}));
   std::string log;
   const int aggregator_port = testing::WaitForServingPort(aggregator_, 20s, &log);
@@ -220,9 +222,9 @@ TEST_F(AlertsLiveTest, ServiceAlertReachesAggregatorThroughRealPrometheusAndAler
       "rule_files: ['" +
       rules_file + "']\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:" +
       std::to_string(am_port) +
-      "']\nscrape_configs:\n  - job_name: prescale-aggregator\n    static_configs:\n"
-      "      - targets: ['127.0.0.1:" +
-      std::to_string(aggregator_port) + "']\n";
+      "']\nscrape_configs:\n  - job_name: prescale-aggregator\n    authorization: {credentials: " +
+      testing::kTestMonitorToken +
+      "}\n    static_configs:\n      - targets: ['127.0.0.1:" + std::to_string(aggregator_port) + "']\n";
   int prometheus_port = 0;
   ASSERT_TRUE(testing::StartPrometheus(dir_, options, &prometheus_, &prometheus_port, &error)) << error;
 

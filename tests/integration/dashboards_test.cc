@@ -486,8 +486,7 @@ TEST_F(DashboardsLiveTest, EveryPanelQueryAnswersAgainstTheLiveStack) {
       "listen: 127.0.0.1:0\ndata_dir: \"" + dir_.path() +
           "/aggregator\"\ntick_interval: 2s\ncluster_cpu_cores: 64\ncapacity_reserve: 0\nwebhook_timeout: 2s\n"
           "tokens:\n  - {name: agent, sha256: \"" +
-          testing::kTestTokenSha256 +
-          "\"}\n"
+          testing::kTestTokenSha256 + "\"}\n" + testing::kTestMonitorTokenYaml +
           "tenants:\n  - name: acme\n    quotas: {cpu_cores: 8}\nservices:\n"
           "  - tenant: acme\n    name: web\n    priority: critical\n    replicas: {current: 1, min: 1, max: 20}\n"
           "    requests: {cpu_cores: 0.05}\n    target_utilization: {cpu: 0.8}\n"
@@ -525,7 +524,9 @@ TEST_F(DashboardsLiveTest, EveryPanelQueryAnswersAgainstTheLiveStack) {
   testing::PrometheusOptions options;
   const std::string interval = std::to_string(kScrapeSeconds) + "s";
   options.config_yaml = "global:\n  scrape_interval: " + interval + "\n  scrape_timeout: " + interval +
-                        "\nscrape_configs:\n  - job_name: prescale-aggregator\n    static_configs:\n"
+                        "\nscrape_configs:\n  - job_name: prescale-aggregator\n    authorization: {credentials: " +
+                        testing::kTestMonitorToken +
+                        "}\n    static_configs:\n"
                         "      - targets: ['127.0.0.1:" +
                         std::to_string(aggregator_port) +
                         "']\n  - job_name: prescale-agent\n    static_configs:\n      - targets: ['127.0.0.1:" +
@@ -555,11 +556,14 @@ TEST_F(DashboardsLiveTest, EveryPanelQueryAnswersAgainstTheLiveStack) {
       150s, 1s);
   const double waited_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("[ figures  ] the stack's data reached Prometheus after %.1f s\n", waited_s);
+  // The aggregator's /metrics needs a scraper's token; the agent's ignores it.
+  http::GetOptions scrape;
+  scrape.headers.emplace_back("Authorization", std::string("Bearer ") + testing::kTestMonitorToken);
   if (!ready) {
     auto client = http::NewCurlHttpClient();
     for (const std::string& url :
          {aggregator_base + "/metrics", "http://127.0.0.1:" + std::to_string(agent_port) + "/metrics"}) {
-      auto r = client->Get(url, http::GetOptions{});
+      auto r = client->Get(url, scrape);
       if (r.ok()) std::printf("--- %s:\n%s\n", url.c_str(), r->body.substr(0, 20000).c_str());
     }
   }
@@ -572,7 +576,7 @@ TEST_F(DashboardsLiveTest, EveryPanelQueryAnswersAgainstTheLiveStack) {
     auto client = http::NewCurlHttpClient();
     for (const std::string& url :
          {aggregator_base + "/metrics", "http://127.0.0.1:" + std::to_string(agent_port) + "/metrics"}) {
-      auto r = client->Get(url, http::GetOptions{});
+      auto r = client->Get(url, scrape);
       ASSERT_TRUE(r.ok() && r->status == 200) << url;
       exposition += r->body + "\n";
     }

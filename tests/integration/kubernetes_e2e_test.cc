@@ -297,6 +297,12 @@ class KubernetesE2eTest : public ::testing::Test {
                                                   "agent", "--name", "e2e-agent", "--data-dir", data_dir},
                                                  60s);
     ASSERT_EQ(agent_token.exit_code, 0) << agent_token.err;
+    // The scraper's token: GET /metrics only.
+    const auto monitor_token = testing::RunCommand({BinDir() + "/prescale-aggregator", "token", "create", "--role",
+                                                    "monitor", "--name", "e2e-monitor", "--data-dir", data_dir},
+                                                   60s);
+    ASSERT_EQ(monitor_token.exit_code, 0) << monitor_token.err;
+    monitor_ = monitor_token.out.substr(0, monitor_token.out.find('\n'));
     agent_token_file_ = dir_.Write("agent.token", agent_token.out);
     const std::string config = dir_.Write(
         "aggregator.yaml",
@@ -425,7 +431,9 @@ class KubernetesE2eTest : public ::testing::Test {
     return out;
   }
 
-  std::string Metrics() const { return Curl("GET", base_ + "/metrics", "", {}).body; }
+  std::string Metrics() const {
+    return Curl("GET", base_ + "/metrics", "", {"Authorization: Bearer " + monitor_}).body;
+  }
 
   // Service shop/web's latest decision; nullopt (with the answer in *body) until there is one.
   std::optional<WebDecision> Decision(std::string* body) const {
@@ -484,7 +492,7 @@ class KubernetesE2eTest : public ::testing::Test {
   std::vector<std::unique_ptr<Subprocess>> burners_;
   std::unique_ptr<Subprocess> aggregator_;
   std::unique_ptr<Subprocess> agent_;
-  std::string base_, admin_;
+  std::string base_, admin_, monitor_;
   std::string agent_token_file_;  // the agent's token (role agent, made in the control store)
 };
 

@@ -360,7 +360,8 @@ class ScalingE2eTest : public ::testing::Test {
   std::string WriteAggregatorConfig(const std::vector<ServiceSpec>& services, const std::string& extra) {
     std::string yaml = "listen: 127.0.0.1:0\ndata_dir: \"" + dir_.path() + "/aggregator\"\nwebhook_timeout: 2s\n" +
                        "tokens:\n  - {name: agent, role: agent, sha256: \"" + testing::kTestTokenSha256 + "\"}\n" +
-                       extra + "tenants:\n  - name: acme\n    quotas: {cpu_cores: 64}\nservices:\n";
+                       testing::kTestMonitorTokenYaml + extra +
+                       "tenants:\n  - name: acme\n    quotas: {cpu_cores: 64}\nservices:\n";
     for (const ServiceSpec& s : services) yaml += ServiceYaml(s);
     return dir_.Write("aggregator.yaml", yaml);
   }
@@ -421,7 +422,10 @@ class ScalingE2eTest : public ::testing::Test {
     return PollUntil([&] { return CpuSamples(tenant, service, cgroup).size() >= before + n; }, timeout, 200ms);
   }
 
-  std::string Metrics() const { return Curl("GET", base_ + "/metrics", "", {}).body; }
+  std::string Metrics() const {
+    return Curl("GET", base_ + "/metrics", "", {std::string("Authorization: Bearer ") + testing::kTestMonitorToken})
+        .body;
+  }
 
   // An Alertmanager version-4 webhook body with one alert, as Alertmanager posts it.
   static std::string AlertBody(const std::string& fingerprint, const std::string& tenant, const std::string& service,

@@ -30,6 +30,12 @@ std::string SourceDir();  // the repository root
 inline constexpr const char* kTestToken = "interop-token-0123456789";
 inline constexpr const char* kTestTokenSha256 =
     "sha256:fecebb83e8b7044a5407ec66d84fb729c7d33e90f86f6144082e45b8f8ad154e";
+// A scraper's token (role monitor: GET /metrics and nothing else), and its YAML
+// tokens-list entry (printf %s monitor-token-0123456789 | sha256sum).
+inline constexpr const char* kTestMonitorToken = "monitor-token-0123456789";
+inline constexpr const char* kTestMonitorTokenYaml =
+    "  - {name: monitor, role: monitor, sha256: "
+    "\"sha256:31c45087d19c94a018b52af4227d57d147773eda4c4695d7dbed2b26496244ea\"}\n";
 // The real workload traces: $PRESCALE_TRACES_DIR, else ../shared/traces beside the repository.
 std::string TracesDir();
 std::string BinDir();       // build/bin

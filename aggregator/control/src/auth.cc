@@ -42,13 +42,14 @@ std::string_view RoleName(Role role) {
     case Role::kOperator: return "operator";
     case Role::kViewer: return "viewer";
     case Role::kAgent: return "agent";
+    case Role::kMonitor: return "monitor";
     case Role::kAnonymous: return "anonymous";
   }
   return "unknown";
 }
 
 std::optional<Role> ParseRole(std::string_view name) {
-  for (Role r : {Role::kAdmin, Role::kOperator, Role::kViewer, Role::kAgent}) {
+  for (Role r : {Role::kAdmin, Role::kOperator, Role::kViewer, Role::kAgent, Role::kMonitor}) {
     if (RoleName(r) == name) return r;
   }
   return std::nullopt;

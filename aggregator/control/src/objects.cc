@@ -106,7 +106,8 @@ Result<IssuedToken> IssueToken(ControlStore* store, const TokenRequest& request,
   auto invalid = [](std::string field, std::string_view message) {
     return Status::ForField(StatusCode::kInvalidArgument, std::move(field), message);
   };
-  if (!role || *role == Role::kAnonymous) return invalid("role", "must be one of admin, operator, viewer, agent");
+  if (!role || *role == Role::kAnonymous)
+    return invalid("role", "must be one of admin, operator, viewer, agent, monitor");
   const bool bound = IsTenantBound(*role);
   if (bound && request.tenant.empty()) return invalid("tenant", "operator and viewer tokens need a tenant");
   if (!bound && !request.tenant.empty()) return invalid("tenant", "only operator and viewer tokens have a tenant");

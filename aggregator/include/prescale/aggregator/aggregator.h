@@ -67,7 +67,8 @@ class Aggregator {
   std::vector<http::Route> Routes() const;
   // What to warn about whenever the config is (re)loaded, "" when nothing:
   // allow_anonymous_push is on (the data plane takes unauthenticated pushes),
-  // or no token exists at all (config or control store: everything is refused).
+  // allow_anonymous_metrics is on (anyone reads every tenant's metrics), or
+  // no token exists at all (config or control store: everything is refused).
   std::string AccessWarning() const;
   // Listen address, threads, connection limits and the body limit from the config.
   http::HttpServerOptions ServerOptions() const;

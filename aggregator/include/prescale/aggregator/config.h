@@ -33,12 +33,18 @@ struct AggregatorConfig {
   // after kill -9 at most this much is lost. 0: only on SIGTERM.
   std::chrono::milliseconds snapshot_interval{60 * 1000};
   // Tokens by hash (more may live in the control store). Every route but
-  // /metrics, /healthz and /readyz needs one, unless allow_anonymous_push.
+  // /healthz and /readyz needs one, unless allow_anonymous_push (pushes) or
+  // allow_anonymous_metrics (/metrics).
   std::vector<TokenConfig> tokens;
   // Requests without a token may push (POST /api/v1/write and /api/v1/ingest),
   // and only push: reads, scaling and the control API still need a token. A
   // warning is logged at start and prescale_aggregator_anonymous_push_allowed is 1.
   bool allow_anonymous_push = false;
+  // GET /metrics without a token. Off: only admin and monitor tokens may
+  // scrape, since the exposition holds every tenant's usage, forecasts and
+  // decisions. A warning is logged at start and
+  // prescale_aggregator_anonymous_metrics_allowed is 1.
+  bool allow_anonymous_metrics = false;
   // Threads of the HTTP front end: requests handled at once. Connections
   // waiting for a request or its bytes hold none.
   int http_threads = 8;
@@ -99,6 +105,7 @@ struct AggregatorCommandLine {
   std::string config_path;
   bool help = false;
   bool allow_anonymous_push = false;                           // --allow-anonymous-push (only turns it on)
+  bool allow_anonymous_metrics = false;                        // --allow-anonymous-metrics (only turns it on)
   std::vector<std::pair<std::string, std::string>> overrides;  // flag name -> value, applied after the file
 };
 

@@ -23,7 +23,7 @@ namespace prescale::aggregator {
 struct TokenConfig {
   std::string name;
   std::string sha256_hex;      // 64 lowercase hex digits (the config writes "sha256:<hex>")
-  std::string role = "agent";  // "admin", "operator", "viewer", "agent"
+  std::string role = "agent";  // "admin", "operator", "viewer", "agent", "monitor"
   std::string tenant;          // required for operator and viewer
 };
 
@@ -32,11 +32,12 @@ enum class Role {
   kOperator,   // within its tenant: services and policies, scaling
   kViewer,     // within its tenant: read
   kAgent,      // pushes, directives and the data plane's reads (every tenant); no control API
+  kMonitor,    // scrapes /metrics (every tenant's usage and decisions); nothing else
   kAnonymous,  // no token: only pushes, and only with allow_anonymous_push (never reads, never the control API)
 };
 
 std::string_view RoleName(Role role);
-// "admin", "operator", "viewer", "agent"; nullopt for anything else.
+// "admin", "operator", "viewer", "agent", "monitor"; nullopt for anything else.
 std::optional<Role> ParseRole(std::string_view name);
 
 struct Principal {
