@@ -4,6 +4,7 @@ ETS and Theta, scored on the same grid, origins and horizons as the sim.
 
   forecast_anchor.py --trace FILE.csv --horizon 15m[,1h,...] [--column NAME]
       [--time-column NAME] [--row-interval D] [--step D] [--warmup D] [--max-origins N]
+      [--half first|second | --score-from F --score-until F]
       [--fit-window D] [--summary-csv FILE] [--output-csv FILE] [--quiet]
   forecast_anchor.py --report SUMMARY_DIR ANCHOR_DIR "5m 15m 1h"
 
@@ -11,7 +12,11 @@ The first form scores one series. The trace is read and regridded as prescale-si
 reads it (a port of sim/src/trace.cc and grid.cc: the median sample interval as the
 step, linear interpolation across at most two steps, NaN in longer gaps); the origins
 are the sim's (every grid point with a value after the warm-up whose target has a
-value, or --max-origins of them evenly spread). At each origin, from the grid up to
+value, or --max-origins of them evenly spread; --half and --score-from/--score-until
+keep the sim's score window: with n grid points, origin k and target k + h in
+[floor(from * n), floor(until * n)), so the first half never scores an actual of the
+second). The models run only from the first scored origin to the last (their fits
+still see all history before). At each origin, from the grid up to
 and including the origin only (interior gaps filled linearly):
   sm_ets    statsmodels ETSModel, additive errors, chosen by AIC among no trend,
             additive trend and damped additive trend, each without and (when the fit
@@ -242,9 +247,17 @@ def regrid(times, values, step_ms):
     return start, grid
 
 
-def pick_origins(values, h, first, max_origins):
+def span_index(fraction, n):
+    """sim/src/evaluation.cc SpanIndex: the grid index a fraction of the span starts at."""
+    return n if fraction >= 1 else math.floor(fraction * n)
+
+
+def pick_origins(values, h, first, max_origins, score_from=0.0, score_until=1.0):
     """sim/src/evaluation.cc PickOrigins."""
-    eligible = [k for k in range(first, len(values) - h)
+    n = len(values)
+    until = span_index(score_until, n)
+    first = max(first, span_index(score_from, n))
+    eligible = [k for k in range(first, until - h)
                 if math.isfinite(values[k]) and math.isfinite(values[k + h])]
     if max_origins == 0 or len(eligible) <= max_origins:
         return eligible
@@ -575,10 +588,28 @@ def path_for(pattern, horizon, several):
     return pattern
 
 
+def score_window(args):
+    """(score_from, score_until) from --half or --score-from/--score-until, as the sim takes them."""
+    if args.half and (args.score_from is not None or args.score_until is not None):
+        raise InputError("--half and --score-from/--score-until exclude each other")
+    if args.half:
+        return (0.0, 0.5) if args.half == "first" else (0.5, 1.0)
+    window = []
+    for flag, value, default in (("score-from", args.score_from, 0.0), ("score-until", args.score_until, 1.0)):
+        v = default if value is None else parse_double(value)
+        if v is None or not 0 <= v <= 1:
+            raise InputError(f"--{flag} '{value}': expected a fraction in [0, 1]")
+        window.append(v)
+    if not window[0] < window[1]:
+        raise InputError("--score-from must be below --score-until")
+    return tuple(window)
+
+
 def run(args):
     horizons = [h for h in re.split(r"[,\s]+", args.horizon) if h]
     if not horizons:
         raise InputError("--horizon is required")
+    score_from, score_until = score_window(args)
     times, values, column = load_trace(args.trace, args.column, args.time_column,
                                        parse_duration_ms(args.row_interval, "row-interval"))
     step_ms = parse_duration_ms(args.step, "step") if args.step else median_interval_ms(times)
@@ -594,16 +625,21 @@ def run(args):
             print(f"forecast_anchor: {args.trace}: skipped --horizon {text}: not a positive multiple of the step "
                   f"{format_duration(step_ms)}", file=sys.stderr)
             continue
-        origins = pick_origins(y, h_ms // step_ms, first, args.max_origins)
+        origins = pick_origins(y, h_ms // step_ms, first, args.max_origins, score_from, score_until)
         if not origins:
+            window = "" if (score_from, score_until) == (0.0, 1.0) else " inside the score window"
             raise InputError(f"{args.trace}: no forecast to score at {text}: the trace has {len(y)} steps, "
-                             "fewer than the warm-up plus the horizon")
+                             f"fewer than the warm-up plus the horizon{window}")
         todo.append((text, h_ms // step_ms, origins))
     if not todo:
         raise InputError(f"{args.trace}: no horizon is a positive multiple of the step {format_duration(step_ms)}")
     hs = [h for _, h, _ in todo]
     label = f"{os.path.basename(args.trace)} [{column}]"
-    forecasts = anchor_forecasts(y, step_ms, first, hs, parse_duration_ms(args.fit_window, "fit-window"),
+    # Only the scored stretch is forecast (with --half, half the work): from the first
+    # origin of any horizon to the last, on the grid cut after it (no look-ahead either way).
+    lo = min(o[0] for _, _, o in todo)
+    hi_k = max(o[-1] for _, _, o in todo)
+    forecasts = anchor_forecasts(y[:hi_k + 1], step_ms, lo, hs, parse_duration_ms(args.fit_window, "fit-window"),
                                  make_progress(label, args.quiet))
     scale = naive_one_step_mae(y)
     for hi, (text, h, origins) in enumerate(todo):
@@ -715,6 +751,9 @@ def parse_args(argv):
     p.add_argument("--step", default="")
     p.add_argument("--warmup", default="1d")
     p.add_argument("--max-origins", type=int, default=0)
+    p.add_argument("--half", choices=("first", "second"))
+    p.add_argument("--score-from")
+    p.add_argument("--score-until")
     p.add_argument("--fit-window", default="14d", help="history the models are fitted on (default 14d)")
     p.add_argument("--summary-csv", default="")
     p.add_argument("--output-csv", default="")

@@ -1,5 +1,6 @@
 #include "prescale/sim/evaluation.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "prescale/base/duration.h"
@@ -10,11 +11,22 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The grid index a fraction of the span starts at (scripts/forecast_anchor.py computes the same).
+size_t SpanIndex(double fraction, size_t n) {
+  if (fraction >= 1) return n;
+  return static_cast<size_t>(std::floor(fraction * static_cast<double>(n)));
+}
+
 // The grid indices that get a forecast: a value at the origin (a model is
-// asked right after a sample arrives) and an actual at origin + h.
-std::vector<size_t> PickOrigins(const GridSeries& s, size_t h, size_t first, size_t max_origins) {
+// asked right after a sample arrives) and an actual at origin + h, both inside
+// the score window.
+std::vector<size_t> PickOrigins(const GridSeries& s, size_t h, size_t first, const EvalOptions& o) {
+  const size_t n = s.values.size();
+  const size_t until = SpanIndex(o.score_until, n);
+  first = std::max(first, SpanIndex(o.score_from, n));
+  const size_t max_origins = o.max_origins;
   std::vector<size_t> eligible;
-  for (size_t k = first; k + h < s.values.size(); ++k) {
+  for (size_t k = first; k + h < until; ++k) {
     if (std::isfinite(s.values[k]) && std::isfinite(s.values[k + h])) eligible.push_back(k);
   }
   if (max_origins == 0 || eligible.size() <= max_origins) return eligible;
@@ -37,6 +49,7 @@ ModelScore Score(const std::vector<ForecastRecord>& records, size_t model, doubl
     s.has_interval = s.has_interval || r.lower < r.upper;
   }
   s.forecasts = actual.size();
+  s.mae = Mae(actual, point);
   s.mase = Mase(actual, point, scale);
   s.smape = Smape(actual, point);
   s.rmse = Rmse(actual, point);
@@ -51,6 +64,10 @@ Status CheckOptions(const GridSeries& series, const EvalOptions& options) {
     return Status::InvalidArgument("--horizon " + FormatDuration(options.horizon) +
                                    " is not a positive multiple of the step " +
                                    FormatDuration(std::chrono::milliseconds(series.step_ms)));
+  }
+  if (!(options.score_from >= 0 && options.score_from < options.score_until && options.score_until <= 1)) {
+    return Status::InvalidArgument("the score window [" + std::to_string(options.score_from) + ", " +
+                                   std::to_string(options.score_until) + ") is not inside [0, 1]");
   }
   return Status::Ok();
 }
@@ -68,10 +85,12 @@ Result<EvalResult> Evaluate(const GridSeries& series, const EvalOptions& options
     models.push_back(std::move(m).value());
   }
   const size_t first = static_cast<size_t>((options.warmup.count() + series.step_ms - 1) / series.step_ms);
-  const std::vector<size_t> origins = PickOrigins(series, h, first, options.max_origins);
+  const std::vector<size_t> origins = PickOrigins(series, h, first, options);
   if (origins.empty()) {
-    return Status::InvalidArgument("no forecast to score: the trace has " + std::to_string(series.values.size()) +
-                                   " steps, fewer than the warm-up plus the horizon");
+    return Status::InvalidArgument(
+        "no forecast to score: the trace has " + std::to_string(series.values.size()) +
+        " steps, fewer than the warm-up plus the horizon" +
+        (options.score_from > 0 || options.score_until < 1 ? std::string(" inside the score window") : std::string()));
   }
   EvalResult result;
   result.naive_scale = NaiveOneStepMae(series.values);

@@ -13,8 +13,23 @@
 namespace prescale::sim {
 namespace {
 
+// The single-setting Prometheus baselines (--prom-range, --prom-sf, --prom-tf):
+// accepted by name, left out of the default and of `all`, where the grid
+// (prom_grid.h) stands in for them (prom_lin_1h is prom_predict_linear's default).
+bool IsLegacyProm(const std::string& name) {
+  return name == "prom_predict_linear" || name == "prom_double_exponential_smoothing";
+}
+
+std::vector<std::string> DefaultModels(const std::vector<std::string>& known) {
+  std::vector<std::string> models;
+  for (const std::string& k : known) {
+    if (!IsLegacyProm(k)) models.push_back(k);
+  }
+  return models.empty() ? known : models;
+}
+
 Result<std::vector<std::string>> ParseModels(const std::string& list, const std::vector<std::string>& known) {
-  if (list == "all") return known;
+  if (list == "all") return DefaultModels(known);
   std::vector<std::string> models;
   size_t start = 0;
   while (start <= list.size()) {
@@ -96,7 +111,19 @@ Status ApplyFlag(const std::string& name, const std::string& value, const std::v
     return number(&c->prom.sf);
   else if (name == "prom-tf")
     return number(&c->prom.tf);
-  else if (name == "row-interval" || name == "prom-range") {
+  else if (name == "half") {
+    if (value != "first" && value != "second") {
+      return Status::InvalidArgument("--half '" + value + "': expected first or second");
+    }
+    c->eval.score_from = value == "first" ? 0 : 0.5;
+    c->eval.score_until = value == "first" ? 0.5 : 1;
+  } else if (name == "score-from" || name == "score-until") {
+    double v = 0;
+    if (!ParseDouble(value, &v) || !(v >= 0 && v <= 1)) {
+      return Status::InvalidArgument("--" + name + " '" + value + "': expected a fraction in [0, 1]");
+    }
+    (name == "score-from" ? c->eval.score_from : c->eval.score_until) = v;
+  } else if (name == "row-interval" || name == "prom-range") {
     PRESCALE_RETURN_IF_ERROR(duration(&ms));
     (name == "prom-range" ? c->prom.range_ms : c->trace.row_interval_ms) = ms.count();
   } else if (name == "max-origins") {
@@ -120,13 +147,17 @@ std::string ForecastUsage() {
          "  --time-column NAME      the time column (default: unix_s, timestamp or time; none: row i at i*300s)\n"
          "  --row-interval DURATION the spacing of rows in a file without a time column (default 5m)\n"
          "  --horizon DURATION      how far ahead, a multiple of the step (e.g. 5m, 15m, 1h)\n"
-         "  --models LIST|all       comma-separated model names (default all)\n"
+         "  --models LIST|all       comma-separated model names (default all: the library's models and the\n"
+         "                          PromQL grid prom_lin_{1h,3h,12h}, prom_hw_3h_sf{S}_tf{T} for S, T in\n"
+         "                          {0.1,0.3,0.6}; prom_best, the grid's lowest MAE in hindsight, is added)\n"
          "  --step DURATION         the evaluation grid (default: the median sample interval)\n"
          "  --warmup DURATION       history before the first scored forecast (default 1d)\n"
          "  --max-origins N         at most N forecast origins, evenly spread (default 0 = every step)\n"
          "  --coverage P            the interval asked of the models (default 0.9)\n"
-         "  --prom-range DURATION   the range v[...] of the Prometheus baselines (default 1h)\n"
-         "  --prom-sf X, --prom-tf X  holt_winters factors (default 0.5, 0.5)\n"
+         "  --half first|second     score only origins in that half of the series' span (first: targets too)\n"
+         "  --score-from F, --score-until F  the same with fractions of the span (default 0 and 1)\n"
+         "  --prom-range DURATION   the range of prom_predict_linear, prom_double_exponential_smoothing (1h)\n"
+         "  --prom-sf X, --prom-tf X  their holt_winters factors (default 0.5, 0.5)\n"
          "  --output-csv FILE       every forecast: origin_ts,horizon_s,target_ts,actual,model,point,lower,upper\n"
          "  --summary-csv FILE      one row per model: model,answering,forecasts,mase,smape,rmse,coverage,fit_s\n"
          "  --plot FILE.svg|.png    actual vs forecast with its interval for one model (.png: python3 with\n"
@@ -138,25 +169,32 @@ std::string ForecastUsage() {
 Result<ForecastCommand> ParseForecastCommandLine(int argc, const char* const* argv,
                                                  const std::vector<std::string>& known_models) {
   static constexpr std::array<std::string_view, 3> kSwitches = {"help", "quiet", "h"};
-  static constexpr std::array<std::string_view, 18> kValues = {
-      "config",  "trace",      "column",      "time-column", "horizon",    "models",
-      "step",    "warmup",     "max-origins", "coverage",    "prom-range", "prom-sf",
-      "prom-tf", "output-csv", "summary-csv", "plot",        "plot-model", "row-interval"};
+  static constexpr std::array<std::string_view, 21> kValues = {
+      "config",      "trace",       "column",     "time-column",  "horizon", "models",     "step",
+      "warmup",      "max-origins", "coverage",   "prom-range",   "prom-sf", "prom-tf",    "output-csv",
+      "summary-csv", "plot",        "plot-model", "row-interval", "half",    "score-from", "score-until"};
   auto flags = ParseFlags(argc, argv, kSwitches, kValues);
   if (!flags.ok()) return flags.status();
   ForecastCommand c;
   c.help = flags->Has("help") || flags->Has("h");
   c.quiet = flags->Has("quiet");
   if (!flags->config_path.empty()) return Status::InvalidArgument("--config is not a flag of prescale-sim forecast");
-  c.eval.models = known_models;
+  c.eval.models = DefaultModels(known_models);
   for (const auto& [name, value] : flags->values) {
     PRESCALE_RETURN_IF_ERROR(ApplyFlag(name, value, known_models, &c));
   }
   if (c.help) return c;
+  auto given = [&](const char* flag) {
+    return std::any_of(flags->values.begin(), flags->values.end(), [&](const auto& v) { return v.first == flag; });
+  };
+  if (given("half") && (given("score-from") || given("score-until"))) {
+    return Status::InvalidArgument("--half and --score-from/--score-until exclude each other");
+  }
+  if (!(c.eval.score_from < c.eval.score_until)) {
+    return Status::InvalidArgument("--score-from must be below --score-until");
+  }
   if (c.trace_path.empty()) return Status::InvalidArgument("--trace is required");
-  const bool has_horizon =
-      std::any_of(flags->values.begin(), flags->values.end(), [](const auto& v) { return v.first == "horizon"; });
-  if (!has_horizon) return Status::InvalidArgument("--horizon is required");
+  if (!given("horizon")) return Status::InvalidArgument("--horizon is required");
   if (!c.plot_model.empty() &&
       std::find(c.eval.models.begin(), c.eval.models.end(), c.plot_model) == c.eval.models.end()) {
     return Status::InvalidArgument("--plot-model " + c.plot_model + " is not among --models");

@@ -7,6 +7,7 @@
 #include "prescale/forecast/forecaster.h"
 #include "prescale/sim/forecast_command.h"
 #include "prescale/sim/grid.h"
+#include "prescale/sim/prom_grid.h"
 #include "prescale/sim/report.h"
 
 namespace prescale::sim {
@@ -30,6 +31,11 @@ ModelFactory MakeFactory(const ForecastCommand& c, int64_t step_ms) {
     spec.model = name;
     spec.options.step = std::chrono::milliseconds(step_ms);
     spec.options.coverage = c.coverage;
+    if (const PromGridMember* member = FindPromGridMember(name); member != nullptr) {
+      forecast::ForecastSpec grid_spec = PromGridSpec(*member);
+      grid_spec.options = spec.options;
+      return forecast::MakePromBaseline(grid_spec, c.prom);
+    }
     const std::vector<std::string> prom = forecast::PromBaselineNames();
     if (std::find(prom.begin(), prom.end(), name) != prom.end()) return forecast::MakePromBaseline(spec, c.prom);
     // The horizon being evaluated is the one planned for: auto selects by MASE
@@ -69,10 +75,21 @@ Status WriteOutputs(const ForecastCommand& c, const EvalResult& result, const st
   return WritePlot(c.plot_path, result, c.eval, model, title + ", model " + model);
 }
 
+// Which origins were scored, when not all of them.
+std::string ScoreWindowText(const EvalOptions& o) {
+  if (o.score_from == 0 && o.score_until == 1) return "";
+  if (o.score_from == 0 && o.score_until == 0.5) return " in the first half (targets too)";
+  if (o.score_from == 0.5 && o.score_until == 1) return " in the second half";
+  char buf[96];
+  std::snprintf(buf, sizeof buf, " in [%g, %g) of the span", o.score_from, o.score_until);
+  return buf;
+}
+
 }  // namespace
 
 std::vector<std::string> AllModelNames() {
   std::vector<std::string> names = forecast::ModelNames();
+  for (const std::string& p : PromGridNames()) names.push_back(p);
   for (const std::string& p : forecast::PromBaselineNames()) names.push_back(p);
   return names;
 }
@@ -90,10 +107,21 @@ int RunForecast(const ForecastCommand& c, std::FILE* out, std::FILE* err) {
   if (!grid.ok()) return BadInput(err, grid.status().message());
   auto result = Evaluate(*grid, c.eval, MakeFactory(c, step_ms), MakeProgress(err, c.quiet));
   if (!result.ok()) return BadInput(err, c.trace_path + ": " + result.status().message());
+  for (ModelScore& s : result->scores) {
+    // A grid member answers with its function's name; its own name says more.
+    if (FindPromGridMember(s.model) != nullptr) s.answering = s.model;
+  }
+  AddPromBest(&*result);
   const std::string title = c.trace_path + " [" + trace->value_column + "], horizon " + FormatDuration(c.eval.horizon) +
                             ", step " + FormatDuration(std::chrono::milliseconds(step_ms));
-  std::fprintf(out, "%s: %zu origins, MASE scale (one-step naive MAE) %.6g\n%s", title.c_str(), result->origins,
-               result->naive_scale, FormatScoreTable(*result).c_str());
+  std::fprintf(out, "%s: %zu origins%s, MASE scale (one-step naive MAE) %.6g\n%s", title.c_str(), result->origins,
+               ScoreWindowText(c.eval).c_str(), result->naive_scale, FormatScoreTable(*result).c_str());
+  if (result->scores.back().model == kPromBestName) {
+    std::fprintf(out,
+                 "prom_best: per series, the prom_* grid member with the lowest MAE over these origins, "
+                 "chosen in hindsight (%s)\n",
+                 result->scores.back().answering.c_str());
+  }
   if (Status s = WriteOutputs(c, *result, title); !s.ok()) {
     return s.code() == StatusCode::kInvalidArgument ? BadInput(err, s.message()) : Failure(err, s.message());
   }

@@ -25,9 +25,8 @@ double NaiveOneStepMae(std::span<const double> series) {
   return n == 0 ? kNaN : sum / static_cast<double>(n);
 }
 
-double Mase(std::span<const double> actual, std::span<const double> point, double scale) {
+double Mae(std::span<const double> actual, std::span<const double> point) {
   PRESCALE_CHECK(actual.size() == point.size());
-  if (!(scale > 0)) return kNaN;
   double sum = 0;
   size_t n = 0;
   for (size_t i = 0; i < actual.size(); ++i) {
@@ -35,7 +34,12 @@ double Mase(std::span<const double> actual, std::span<const double> point, doubl
     sum += std::fabs(point[i] - actual[i]);
     ++n;
   }
-  return n == 0 ? kNaN : sum / static_cast<double>(n) / scale;
+  return n == 0 ? kNaN : sum / static_cast<double>(n);
+}
+
+double Mase(std::span<const double> actual, std::span<const double> point, double scale) {
+  if (!(scale > 0)) return kNaN;
+  return Mae(actual, point) / scale;
 }
 
 double Smape(std::span<const double> actual, std::span<const double> point) {

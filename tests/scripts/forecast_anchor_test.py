@@ -152,14 +152,15 @@ class AgreesWithStatsmodels(unittest.TestCase):
 
 
 class SameGridAsTheSim(unittest.TestCase):
-    def check_against_sim(self, trace, column, horizon):
+    def check_against_sim(self, trace, column, horizon, half=None):
         sim = sim_path()
         if sim is None:
             self.skipTest("prescale-sim is not built (set PRESCALE_SIM or build build/bin/prescale-sim)")
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "f.csv")
             run = subprocess.run([sim, "forecast", "--trace", trace, "--column", column, "--horizon", horizon,
-                                  "--models", "naive", "--quiet", "--output-csv", out],
+                                  "--models", "naive", "--quiet", "--output-csv", out]
+                                 + (["--half", half] if half else []),
                                  capture_output=True, text=True, check=True)
             with open(out) as f:
                 rows = [line.split(",") for line in f.read().splitlines()[1:]]
@@ -167,7 +168,8 @@ class SameGridAsTheSim(unittest.TestCase):
         step = fa.median_interval_ms(times)
         start, grid = fa.regrid(times, values, step)
         h = fa.parse_duration_ms(horizon) // step
-        origins = fa.pick_origins(grid, h, (fa.DAY_MS + step - 1) // step, 0)
+        window = {None: (0.0, 1.0), "first": (0.0, 0.5), "second": (0.5, 1.0)}[half]
+        origins = fa.pick_origins(grid, h, (fa.DAY_MS + step - 1) // step, 0, *window)
         self.assertEqual([r[0] for r in rows], [fa.format_unix(start + k * step) for k in origins])
         self.assertEqual([float(r[3]) for r in rows], [grid[k + h] for k in origins])
         self.assertIn(f"MASE scale (one-step naive MAE) {fa.naive_one_step_mae(grid):.6g}", run.stdout)
@@ -186,6 +188,17 @@ class SameGridAsTheSim(unittest.TestCase):
                     if i == 200:
                         f.write(f"{t:.0f},x,99\n")  # a repeated time: dropped
             self.check_against_sim(path, "load", "15m")
+
+    def test_halves_pick_the_sims_origins(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "t.csv")
+            with open(path, "w") as f:
+                f.write("timestamp,value\n")
+                for i, v in enumerate(synthetic(days=3)):
+                    f.write(f"{1_400_000_000 + i * 900},{v}\n")
+            for half in ("first", "second"):
+                with self.subTest(half=half):
+                    self.check_against_sim(path, "value", "1h", half)
 
     def test_real_bitbrains_trace(self):
         trace = os.path.join(ROOT, "..", "shared", "traces", "bitbrains_rnd", "rnd_2013-08_vm338.csv")
@@ -230,12 +243,38 @@ class CommandLine(unittest.TestCase):
             with open(os.path.join(summary, "fam__s:value@1h.csv")) as f:
                 self.assertIn("\nsm_best,", f.read(), "the anchor's rows join the sim's summary")
 
+    def test_half_scores_only_its_half(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            trace = os.path.join(tmp, "s.csv")
+            with open(trace, "w") as f:
+                f.write("timestamp,value\n")
+                for i, v in enumerate(synthetic(days=4)):
+                    f.write(f"{i * 900},{v}\n")
+            counts = {}
+            for half in ("first", "second"):
+                out = os.path.join(tmp, f"{half}.csv")
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    rc = fa.main(["--trace", trace, "--horizon", "1h", "--quiet", "--half", half, "--output-csv", out])
+                self.assertEqual(rc, 0)
+                with open(out) as f:
+                    rows = [line.split(",") for line in f.read().splitlines()[1:]]
+                counts[half] = len({r[0] for r in rows})
+                split_s = 2 * DAY * 900  # 4 days of 96 points: the halves meet at point 192
+                if half == "first":
+                    self.assertTrue(all(float(r[2]) < split_s for r in rows), "targets stay in the first half")
+                else:
+                    self.assertTrue(all(float(r[0]) >= split_s for r in rows))
+            self.assertEqual(counts, {"first": DAY - 4, "second": 2 * DAY - 4})
+
     def test_bad_input_exits_2_naming_the_flag(self):
         stderr = io.StringIO()
         with contextlib.redirect_stderr(stderr):
             self.assertEqual(fa.main(["--trace", "/nonexistent.csv", "--horizon", "15m"]), 2)
             self.assertEqual(fa.main(["--trace", "/nonexistent.csv", "--horizon", "15x"]), 2)
+            self.assertEqual(fa.main(["--trace", "/nonexistent.csv", "--horizon", "1h", "--half", "first",
+                                      "--score-from", "0.2"]), 2)
         self.assertIn("cannot open trace file /nonexistent.csv", stderr.getvalue())
+        self.assertIn("--half and --score-from/--score-until exclude each other", stderr.getvalue())
 
 
 if __name__ == "__main__":

@@ -70,11 +70,30 @@ TEST(ForecastFlags, ParsesEveryFlag) {
   EXPECT_TRUE(c->quiet);
 }
 
-TEST(ForecastFlags, DefaultsToAllModels) {
+TEST(ForecastFlags, DefaultsToAllModelsButTheSingleSettingPromBaselines) {
+  // prom_predict_linear stays accepted by name (ParsesEveryFlag); the grid stands in for it by default.
+  const std::vector<std::string> expected = {"naive", "auto"};
   auto c = Parse({"--trace", "t.csv", "--horizon", "1h"});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ(c->eval.models, kKnown);
-  EXPECT_EQ(Parse({"--trace", "t.csv", "--horizon", "1h", "--models", "all"})->eval.models, kKnown);
+  EXPECT_EQ(c->eval.models, expected);
+  EXPECT_EQ(Parse({"--trace", "t.csv", "--horizon", "1h", "--models", "all"})->eval.models, expected);
+  EXPECT_EQ(c->eval.score_from, 0);
+  EXPECT_EQ(c->eval.score_until, 1);
+}
+
+TEST(ForecastFlags, HalfAndScoreWindow) {
+  auto first = Parse({"--trace", "t.csv", "--horizon", "1h", "--half", "first"});
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->eval.score_from, 0);
+  EXPECT_EQ(first->eval.score_until, 0.5);
+  auto second = Parse({"--trace", "t.csv", "--horizon", "1h", "--half=second"});
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->eval.score_from, 0.5);
+  EXPECT_EQ(second->eval.score_until, 1);
+  auto window = Parse({"--trace", "t.csv", "--horizon", "1h", "--score-from", "0.25", "--score-until", "0.75"});
+  ASSERT_TRUE(window.ok()) << window.status().ToString();
+  EXPECT_EQ(window->eval.score_from, 0.25);
+  EXPECT_EQ(window->eval.score_until, 0.75);
 }
 
 void ExpectError(const std::vector<const char*>& args, const std::string& needle) {
@@ -93,6 +112,12 @@ TEST(ForecastFlags, ErrorsNameTheFlag) {
   ExpectError({"--trace", "t.csv", "--horizon", "1h", "--models", "naive", "--plot-model", "auto"},
               "--plot-model auto is not among --models");
   ExpectError({"--trace", "t.csv", "--horizon", "1h", "--bogus", "1"}, "unknown flag --bogus");
+  ExpectError({"--trace", "t.csv", "--horizon", "1h", "--half", "third"}, "--half 'third': expected first or second");
+  ExpectError({"--trace", "t.csv", "--horizon", "1h", "--score-from", "1.5"}, "--score-from '1.5'");
+  ExpectError({"--trace", "t.csv", "--horizon", "1h", "--score-from", "0.6", "--score-until", "0.4"},
+              "--score-from must be below --score-until");
+  ExpectError({"--trace", "t.csv", "--horizon", "1h", "--half", "first", "--score-from", "0.1"},
+              "--half and --score-from/--score-until exclude each other");
 }
 
 TEST(ForecastFlags, HelpNeedsNothingElse) {

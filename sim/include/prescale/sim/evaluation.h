@@ -25,6 +25,13 @@ struct EvalOptions {
   std::chrono::milliseconds warmup{86'400'000};
   // At most this many origins, spread evenly over the eligible ones; 0 = every one.
   size_t max_origins = 0;
+  // Only origins in [score_from, score_until) of the series' span are scored,
+  // as fractions of its grid points: with n points, origin k and its target
+  // k + h must satisfy floor(score_from * n) <= k and k + h < floor(score_until * n)
+  // (n when score_until is 1). So the first half (0, 0.5) never scores an actual of
+  // the second half (0.5, 1), and settings tuned on the first stay honest on the second.
+  double score_from = 0;
+  double score_until = 1;
 };
 
 // One scored forecast.
@@ -42,6 +49,7 @@ struct ModelScore {
   std::string model;
   std::string answering;  // model() after the last forecast (what "auto" chose)
   size_t forecasts = 0;
+  double mae = 0;  // in the series' unit
   double mase = 0;
   double smape = 0;
   double rmse = 0;
@@ -63,7 +71,8 @@ using ModelFactory = std::function<Result<std::unique_ptr<forecast::Forecaster>>
 using ProgressFn = std::function<void(size_t done, size_t total)>;
 
 // InvalidArgument when the horizon is not a positive multiple of the step, no
-// model is given, a model cannot be built, or no origin has an actual.
+// model is given, the score window is not 0 <= score_from < score_until <= 1, a model cannot be built, or no origin has
+// an actual.
 Result<EvalResult> Evaluate(const GridSeries& series, const EvalOptions& options, const ModelFactory& factory,
                             const ProgressFn& progress = nullptr);
 

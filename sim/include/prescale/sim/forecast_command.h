@@ -20,7 +20,7 @@ struct ForecastCommand {
   std::string trace_path;
   TraceOptions trace;
   std::chrono::milliseconds step{0};  // 0: the trace's median sample interval
-  EvalOptions eval;                   // horizon, models, warmup, max_origins
+  EvalOptions eval;                   // horizon, models, warmup, max_origins, score window
   double coverage = 0.9;              // the interval the models are asked for
   forecast::PromBaselineOptions prom;
   std::string output_csv;
@@ -37,7 +37,9 @@ std::string ForecastUsage();
 Result<ForecastCommand> ParseForecastCommandLine(int argc, const char* const* argv,
                                                  const std::vector<std::string>& known_models);
 
-// The model names `--models all` stands for: the forecaster library's and the two Prometheus baselines.
+// The model names `--models` accepts: the forecaster library's, the PromQL grid
+// (prom_grid.h) and the two single-setting Prometheus baselines. The default and
+// `--models all` are all but the last two (the grid holds their default settings).
 std::vector<std::string> AllModelNames();
 
 // Runs the evaluation; the table goes to `out`, progress and errors to `err`.

@@ -11,7 +11,10 @@ namespace prescale::sim {
 // regular series (the one-step naive forecast's in-sample MAE). NaN with no pair.
 double NaiveOneStepMae(std::span<const double> series);
 
-// mean |point - actual| / scale; NaN when scale is 0 or NaN or there is no pair.
+// mean |point - actual|; NaN with no pair.
+double Mae(std::span<const double> actual, std::span<const double> point);
+
+// Mae / scale; NaN when scale is 0 or NaN or there is no pair.
 double Mase(std::span<const double> actual, std::span<const double> point, double scale);
 
 // 100/n * sum 2|point - actual| / (|actual| + |point|), in percent (0..200); a
