@@ -1,10 +1,12 @@
 // prescale-aggregator: flags and the process around the wiring (src/wiring.cc):
 // the data directory, the control store's file and bootstrap objects,
-// snapshots, backfill, the HTTP server, the schedulers, and signals.
+// snapshots and the write-ahead log's replay, backfill, the HTTP server, the
+// schedulers, and signals.
 #include <pthread.h>
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -18,6 +20,7 @@
 #include "prescale/aggregator/control/sqlite_store.h"
 #include "prescale/aggregator/history/backfill.h"
 #include "prescale/aggregator/history/snapshot.h"
+#include "prescale/aggregator/history/wal.h"
 #include "prescale/base/log.h"
 #include "prescale/base/scheduler.h"
 #include "prescale/http/http_client.h"
@@ -118,9 +121,45 @@ bool LoadHistory(Aggregator* aggregator) {
   return false;
 }
 
+// Replays the write-ahead log after the snapshot: every push acknowledged
+// since is stored again. False when the start must stop: a segment that
+// cannot be read would be removed by the next snapshot. Damage is logged and
+// skipped; a record cut short at the end of a segment (the kill landed
+// mid-write: never acknowledged) is ignored.
+bool ReplayWal(Aggregator* aggregator) {
+  if (aggregator->config().data_dir.empty()) return true;
+  const auto start = SystemClock::Instance().Monotonic();
+  WalReplayObserver observer;
+  observer.corruption = [](const std::string& message) { Log(LogLevel::kError, message); };
+  observer.progress = [](const WalReplayStats& done, uint64_t total_bytes, uint64_t total_segments) {
+    if (total_segments < 2) return;  // one segment replays in a second or two
+    Log(LogLevel::kInfo, "write-ahead log replay: " + std::to_string(done.segments) + " of " +
+                             std::to_string(total_segments) + " segments, " + std::to_string(done.bytes >> 20) +
+                             " of " + std::to_string(total_bytes >> 20) + " MiB, " + std::to_string(done.samples) +
+                             " samples");
+  };
+  auto replayed = aggregator->OpenWal(observer);
+  if (!replayed.ok()) {
+    std::fprintf(stderr, "prescale-aggregator: %s; not starting, so that the next snapshot does not remove it\n",
+                 replayed.status().message().c_str());
+    return false;
+  }
+  const auto elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(SystemClock::Instance().Monotonic() - start);
+  Log(LogLevel::kInfo,
+      "replayed " + std::to_string(replayed->records) + " records, " + std::to_string(replayed->samples) +
+          " samples (" + std::to_string(replayed->samples_out_of_order) + " already held, dropped) from " +
+          std::to_string(replayed->segments) + " segments of " + WalDir(aggregator->config().data_dir) + " in " +
+          std::to_string(elapsed.count()) + " ms; " + std::to_string(replayed->corruptions) + " damaged, " +
+          std::to_string(replayed->torn_tails) + " torn tails ignored");
+  return true;
+}
+
 // Backfill in the background: ingest serves meanwhile (it fills only open minutes).
-std::thread StartBackfill(Aggregator* aggregator) {
-  if (aggregator->config().prometheus_url.empty() || !aggregator->demand().empty()) return {};
+// `history_empty`: no demand history came from the snapshot (what the log
+// replayed does not count: it holds only the minutes since).
+std::thread StartBackfill(Aggregator* aggregator, bool history_empty) {
+  if (aggregator->config().prometheus_url.empty() || !history_empty) return {};
   return std::thread([aggregator] {
     const std::string& url = aggregator->config().prometheus_url;
     Log(LogLevel::kInfo, "backfill: the demand history is empty, reading it from " + url);
@@ -137,7 +176,7 @@ std::thread StartBackfill(Aggregator* aggregator) {
 
 // Serves until SIGTERM or SIGINT (waited for with sigwait: the signals are
 // blocked in every thread, so none of them is interrupted).
-int Serve(Aggregator* aggregator, const sigset_t& signals) {
+int Serve(Aggregator* aggregator, const sigset_t& signals, bool history_empty) {
   const AggregatorConfig& c = aggregator->config();
   if (const std::string warning = aggregator->AccessWarning(); !warning.empty()) {
     Log(LogLevel::kWarning, warning);
@@ -151,7 +190,7 @@ int Serve(Aggregator* aggregator, const sigset_t& signals) {
   Log(LogLevel::kInfo, "prescale-aggregator: max_series " + std::to_string(c.max_series) + ", raw retention " +
                            std::to_string(c.raw_retention.count()) + "ms, serving on port " +
                            std::to_string((*server)->port()));
-  std::thread backfill = StartBackfill(aggregator);
+  std::thread backfill = StartBackfill(aggregator, history_empty);
   Scheduler work(SystemClock::Instance());
   Scheduler delivery(SystemClock::Instance());
   if (Status s = aggregator->Schedule(&work, &delivery); !s.ok()) return Fail(s.message(), false);
@@ -191,5 +230,7 @@ int main(int argc, char** argv) {
   Aggregator aggregator(std::move(config), SystemClock::Instance());
   if (int code = AttachControlStore(&aggregator); code != 0) return code;
   if (!LoadHistory(&aggregator)) return 1;
-  return Serve(&aggregator, signals);
+  const bool history_empty = aggregator.demand().empty();
+  if (!ReplayWal(&aggregator)) return 1;
+  return Serve(&aggregator, signals, history_empty);
 }

@@ -4,8 +4,11 @@
 # receiver (--web.enable-remote-write-receiver), one after the other, on
 # loopback. Prints samples/s, receiver CPU seconds, samples per CPU-second and
 # peak RSS of each receiver, and the ratios.
-#   BUILD_DIR=build  DURATION=20  CONNECTIONS=4  SERIES=500  SAMPLES=1
+#   BUILD_DIR=build  DURATION=20  CONNECTIONS=4  SERIES=500  SAMPLES=1  DATA_DIR=1
 #   (SERIES=500 SAMPLES=1 is Prometheus's own request shape; try SAMPLES=100 for large batches)
+# DATA_DIR=1 (the default, as in production): the aggregator has a data directory, so every push
+# is written to its write-ahead log before it is acknowledged, as Prometheus writes its WAL;
+# DATA_DIR=0: memory only (no snapshots, no log), for comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -13,6 +16,7 @@ DURATION=${DURATION:-20}
 CONNECTIONS=${CONNECTIONS:-4}
 SERIES=${SERIES:-500}
 SAMPLES=${SAMPLES:-1}
+DATA_DIR=${DATA_DIR:-1}
 LOAD="$BUILD_DIR/bin/prescale-bench-remote-write"
 AGG="$BUILD_DIR/bin/prescale-aggregator"
 for b in "$LOAD" "$AGG"; do [[ -x "$b" ]] || { echo "missing $b: build first (scripts/build)" >&2; exit 1; }; done
@@ -56,11 +60,16 @@ agg_port=$(free_port)
 token=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
 printf 'tokens:\n  - {name: bench, role: agent, sha256: "sha256:%s"}\n' \
   "$(printf %s "$token" | sha256sum | cut -d' ' -f1)" >"$WORK/aggregator.yaml"
-"$AGG" --config "$WORK/aggregator.yaml" --listen "127.0.0.1:$agg_port" --data-dir "$WORK/agg" >"$WORK/agg.log" 2>&1 &
+agg_args=()
+[[ "$DATA_DIR" == 1 ]] && agg_args=(--data-dir "$WORK/agg")
+"$AGG" --config "$WORK/aggregator.yaml" --listen "127.0.0.1:$agg_port" "${agg_args[@]}" >"$WORK/agg.log" 2>&1 &
 agg_pid=$!; pids+=("$agg_pid")
 wait_ready "http://127.0.0.1:$agg_port/healthz" "$agg_pid"
 read -r a_sps a_cpu a_eff a_hwm < <(run prescale-aggregator "$agg_pid" "http://127.0.0.1:$agg_port/api/v1/write" \
   --token "$token")
+# The run is shorter than the snapshot interval (1m): no segment was removed yet.
+wal_bytes=0
+[[ "$DATA_DIR" == 1 ]] && wal_bytes=$(find "$WORK/agg/wal" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 kill "$agg_pid"
 
 prom_port=$(free_port)
@@ -77,6 +86,12 @@ awk -v a="$a_sps" -v p="$p_sps" 'BEGIN { printf "%-28s %18.0f %18.0f %10.2f\n", 
 awk -v a="$a_cpu" -v p="$p_cpu" 'BEGIN { printf "%-28s %18.2f %18.2f %10.2f\n", "receiver CPU seconds", a, p, (p > 0 ? a / p : 0) }'
 awk -v a="$a_eff" -v p="$p_eff" 'BEGIN { printf "%-28s %18.0f %18.0f %10.2f\n", "samples per CPU-second", a, p, (p > 0 ? a / p : 0) }'
 awk -v a="$a_hwm" -v p="$p_hwm" 'BEGIN { printf "%-28s %18.1f %18.1f %10.2f\n", "receiver peak RSS MiB", a, p, (p > 0 ? a / p : 0) }'
+if [[ "$DATA_DIR" == 1 ]]; then
+  awk -v b="$wal_bytes" -v s="$a_sps" -v d="$DURATION" 'BEGIN {
+    printf "aggregator write-ahead log: %.0f MiB, %.1f bytes a sample\n", b / 1048576, (s > 0 ? b / (s * d) : 0) }'
+else
+  echo "aggregator without a data directory (DATA_DIR=0): no write-ahead log"
+fi
 awk -v a="$a_eff" -v p="$p_eff" 'BEGIN {
   printf "goal >= 1e6 samples per CPU-second: %.0f -> %s\n", a, (a >= 1e6 ? "met" : "MISSED");
   printf "goal >= 3x Prometheus per CPU-second: %.2fx -> %s\n", (p > 0 ? a / p : 0), (p > 0 && a >= 3 * p ? "met" : "MISSED") }'

@@ -390,6 +390,11 @@ Status ReadTimings(const YamlConfigReader& r, const ConfigNode& root, Aggregator
     if (!d.ok()) return d.status();
     c->snapshot_interval = *d;
   }
+  if (root["wal_sync_interval"].IsDefined()) {
+    auto d = r.Duration(root["wal_sync_interval"], "wal_sync_interval");
+    if (!d.ok()) return d.status();
+    c->wal_sync_interval = *d;
+  }
   if (root["raw_retention"].IsDefined()) {
     auto d = r.Duration(root["raw_retention"], "raw_retention");
     if (!d.ok()) return d.status();
@@ -425,6 +430,7 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
                                        "max_body_bytes",
                                        "raw_retention",
                                        "snapshot_interval",
+                                       "wal_sync_interval",
                                        "tokens",
                                        "allow_anonymous_push",
                                        "allow_anonymous_metrics",

@@ -181,14 +181,31 @@ size_t Aggregator::ExpireIdle() {
   return n;
 }
 
+Result<WalReplayStats> Aggregator::OpenWal(const WalReplayObserver& observer) {
+  if (config_.data_dir.empty()) return WalReplayStats{};
+  auto wal = WriteAheadLog::Open(
+      WalOptions{.dir = WalDir(config_.data_dir), .sync_interval = config_.wal_sync_interval}, clock_);
+  if (!wal.ok()) return wal.status();
+  auto replayed = (*wal)->Replay(&store_, observer);
+  if (!replayed.ok()) return replayed.status();
+  wal_ = std::move(wal).value();
+  ingest_api_.UseWal(wal_.get());
+  return replayed;
+}
+
 void Aggregator::Snapshot() {
   if (config_.data_dir.empty()) return;
+  // Every push logged before the cut is in the store once it returns: the
+  // snapshot holds them, so their segments can go once it is written.
+  const uint64_t first_kept = wal_ != nullptr ? wal_->Cut() : 0;
   auto written = WriteSnapshot(store_, &demand_, config_.data_dir);
   if (!written.ok()) {
     Log(LogLevel::kError, "snapshot failed: " + written.status().message());
   } else {
     Log(LogLevel::kDebug,
         "snapshot: " + std::to_string(written->series) + " series, " + std::to_string(written->bytes) + " bytes");
+    const Status removed = wal_ != nullptr ? wal_->RemoveBefore(first_kept) : Status::Ok();
+    if (!removed.ok()) Log(LogLevel::kWarning, "write-ahead log: " + removed.message());
   }
   // A full data directory: what pushes bring could not be kept past a crash,
   // so they are refused (503: senders keep and retry them) until a snapshot
@@ -283,8 +300,9 @@ std::string Aggregator::MetricsText() const {
     Scalar(w, "prescale_aggregator_max_series", "The configured limit of series (max_series)", MetricType::kGauge,
            static_cast<double>(config_.max_series));
     Scalar(w, "prescale_aggregator_data_dir_full",
-           "1 while the data directory has no room for the snapshot and pushes are refused with 503, 0 otherwise",
-           MetricType::kGauge, data_dir_full_.load() ? 1.0 : 0.0);
+           "1 while the data directory has no room for the snapshot or the write-ahead log and pushes are refused "
+           "with 503, 0 otherwise",
+           MetricType::kGauge, data_dir_full_.load() || (wal_ != nullptr && wal_->out_of_space()) ? 1.0 : 0.0);
     Scalar(w, "prescale_aggregator_anonymous_push_allowed",
            "1 when requests without a token may push samples (allow_anonymous_push), 0 otherwise", MetricType::kGauge,
            config_.allow_anonymous_push ? 1.0 : 0.0);
@@ -319,6 +337,7 @@ std::string Aggregator::MetricsText() const {
            MetricType::kGauge, newest == 0 ? 0.0 : static_cast<double>(ToUnixMillis(clock_.Now()) - newest) / 1000.0);
     AppendUsageGauges(demand_, w);
   }
+  if (wal_ != nullptr) wal_->AppendMetrics(&text);
   forecasts_.AppendMetrics(&text);
   if (decisions_ != nullptr) {
     decisions_->AppendMetrics(&text);

@@ -1,5 +1,6 @@
-// Durable history through the real binary: what the aggregator accepted comes
-// back after kill -9 (up to the last snapshot) and after SIGTERM (all of it).
+// Durable history through the real binary: what the aggregator acknowledged
+// comes back after kill -9 (the last snapshot, then the write-ahead log
+// replayed) and after SIGTERM (all of it in the last snapshot).
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -73,14 +74,16 @@ class AggregatorSnapshotTest : public ::testing::Test {
   std::unique_ptr<http::HttpClient> client_ = http::NewCurlHttpClient();
 };
 
-TEST_F(AggregatorSnapshotTest, HistorySurvivesKillNineUpToTheLastSnapshotAndSigtermWhole) {
+TEST_F(AggregatorSnapshotTest, EveryAcknowledgedPushSurvivesKillNineAndSigterm) {
   {
     Subprocess first;
     const std::string base = Start(&first);
     ASSERT_FALSE(base.empty()) << first.Stderr();
     ASSERT_EQ(Push(base, {{1, 1000}, {2, 2000}}), 204);
-    // The periodic snapshot (every second) takes the two samples to disk.
+    // The periodic snapshot (every second) takes the two samples to disk; the
+    // third comes after it, kept only by the write-ahead log.
     ASSERT_TRUE(PollUntil([&] { return SamplesOnDisk() == 2; }, 15s)) << first.Stderr();
+    ASSERT_EQ(Push(base, {{2.5, 2500}}), 204);
     first.Signal(SIGKILL);
     first.Wait(10s);
   }
@@ -91,19 +94,21 @@ TEST_F(AggregatorSnapshotTest, HistorySurvivesKillNineUpToTheLastSnapshotAndSigt
     const std::string raw = Raw(base);
     EXPECT_NE(raw.find("[1000,\"1\"]"), std::string::npos) << raw;
     EXPECT_NE(raw.find("[2000,\"2\"]"), std::string::npos) << raw;
+    EXPECT_NE(raw.find("[2500,\"2.5\"]"), std::string::npos) << raw;
     ASSERT_EQ(Push(base, {{3, 3000}}), 204);
     second.Signal(SIGTERM);
     const auto code = second.Wait(20s);
     ASSERT_TRUE(code.has_value()) << "no clean exit on SIGTERM: " << second.Stderr();
     EXPECT_EQ(*code, 0);
   }
-  EXPECT_EQ(SamplesOnDisk(), 3u) << "SIGTERM writes a last snapshot";
+  EXPECT_EQ(SamplesOnDisk(), 4u) << "SIGTERM writes a last snapshot";
   Subprocess third;
   const std::string base = Start(&third);
   ASSERT_FALSE(base.empty()) << third.Stderr();
   const std::string raw = Raw(base);
   EXPECT_NE(raw.find("[3000,\"3\"]"), std::string::npos) << raw;
-  EXPECT_NE(third.Stderr().find("loaded 1 series, 3 samples"), std::string::npos) << third.Stderr();
+  EXPECT_NE(third.Stderr().find("loaded 1 series, 4 samples"), std::string::npos) << third.Stderr();
+  EXPECT_NE(third.Stderr().find("replayed 0 records"), std::string::npos) << "the last snapshot held everything";
 }
 
 }  // namespace

@@ -3,14 +3,17 @@
 //       freezes it while the tick records its actions, so the kill provably
 //       lands between two of them) and in the middle of a webhook delivery
 //       (the receiver holds the request it applied): after a restart on the
-//       same data directory every acknowledged control write, and every push
-//       the last snapshot took, is there; every audited action reaches the
-//       receiver, which applies each action id once (Idempotency-Key); the
-//       audit chain verifies (API and CLI);
+//       same data directory every acknowledged control write and every
+//       acknowledged push is there (in (1a) pushes go on up to the freeze,
+//       racing the snapshots every second: those after the last one come back
+//       from the write-ahead log; in (1b) no snapshot is ever taken); every
+//       audited action reaches the receiver, which applies each action id
+//       once (Idempotency-Key); the audit chain verifies (API and CLI);
 //   (2) the aggregator's data directory on a small tmpfs, filled: pushes and
-//       control writes answer 503 with a JSON reason, the failing snapshot
-//       leaves the last good one intact, and after space is freed writes
-//       succeed again without a restart;
+//       control writes answer 503 with a JSON reason (a push as soon as its
+//       write-ahead log record or a snapshot does not fit), the failing
+//       snapshot leaves the last good one intact, and after space is freed
+//       writes succeed again without a restart, every acknowledged push kept;
 //   (3) the agent's data directory (its spool) on a small tmpfs that fills
 //       while the aggregator is unreachable: the oldest batches are dropped
 //       and counted (spool_full), the newest kept, and the agent keeps going;
@@ -30,12 +33,15 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <regex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "prescale/aggregator/commands.h"
@@ -165,7 +171,17 @@ class FaultTest : public ::testing::Test {
     auto r = client_->Post(base_ + "/api/v1/write", remote_write::Encode(w), o);
     return r.ok() ? Reply{r->status, r->body} : Reply{0, r.status().ToString()};
   }
-  // The timestamps the aggregator holds for queue_depth{tenant="acme"}.
+  // The timestamps of queue_depth{tenant="acme"} (every series) in the snapshot file now on disk.
+  std::set<int64_t> InSnapshot() {
+    aggregator::SeriesStore store(aggregator::SeriesStoreOptions{}, SystemClock::Instance());
+    std::set<int64_t> out;
+    if (!aggregator::LoadSnapshot(&store, nullptr, data_dir_).ok()) return out;
+    for (const auto& series : store.Query("queue_depth", {{"tenant", "acme"}})) {
+      for (const auto& sample : series.samples) out.insert(sample.timestamp_ms);
+    }
+    return out;
+  }
+  // The timestamps the aggregator holds for queue_depth{tenant="acme"} (every series).
   std::set<int64_t> Held() {
     std::set<int64_t> out;
     const Reply r = Call("GET", "/api/v1/raw?match=queue_depth&tenant=acme");
@@ -258,7 +274,7 @@ TEST_F(FaultTest, KillNineMidDecisionTickKeepsEveryAcknowledgedWriteAndDeliversE
   const std::string config = Config("tick_interval: 1s\nsnapshot_interval: 1s\nwebhook_timeout: 10s\n");
   ASSERT_NO_FATAL_FAILURE(StartAggregator(config));
 
-  // Acknowledged pushes, kept once a snapshot holds them; acknowledged control writes.
+  // Acknowledged pushes and control writes.
   const int64_t t0 = NowMs();
   std::set<int64_t> pushed;
   for (int i = 0; i < 5; ++i) {
@@ -272,13 +288,48 @@ TEST_F(FaultTest, KillNineMidDecisionTickKeepsEveryAcknowledgedWriteAndDeliversE
   }
   ASSERT_TRUE(PollUntil([&] { return SamplesOnDisk() == pushed.size(); }, 20s)) << "no snapshot took the pushes";
   ASSERT_TRUE(Audited("scale").empty()) << "the gate is off: no action yet";
+  // From now on pushes go on, one at a time, until the freeze: they race the
+  // snapshots (every second, each cutting the write-ahead log and removing the
+  // segments it holds) and the tick. Each one answered 204 is acknowledged.
+  // They go to 64 series, so that none reaches the store's cap of samples.
+  std::mutex pushed_mu;
+  std::jthread pusher([&](std::stop_token stop) {  // stopped and joined also when an assertion returns early
+    auto client = http::NewCurlHttpClient();
+    for (int64_t ts = t0 + 1000; !stop.stop_requested(); ++ts) {
+      remote_write::WriteRequest w;
+      w.timeseries.push_back({{{"__name__", "queue_depth"}, {"shard", std::to_string(ts % 64)}, {"tenant", "acme"}},
+                              {{static_cast<double>(ts - t0), ts}}});
+      http::PostOptions o;
+      o.headers = {{"Content-Encoding", "snappy"},
+                   {"Content-Type", "application/x-protobuf"},
+                   {"Authorization", std::string("Bearer ") + testing::kTestToken}};
+      auto r = client->Post(base_ + "/api/v1/write", remote_write::Encode(w), o);
+      if (!r.ok() || r->status != 204) continue;
+      std::lock_guard lock(pushed_mu);
+      pushed.insert(ts);
+    }
+  });
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        std::lock_guard lock(pushed_mu);
+        return pushed.size() >= 50;
+      },
+      20s))
+      << "pushes are not acknowledged";
 
   const Reply opened = Call("PATCH", "/api/v1/policies/gate", R"({"mode":"reactive"})");
   ASSERT_EQ(opened.status, 200) << opened.body;
   ASSERT_TRUE(PollUntil([&] { return !Audited("scale").empty(); }, 30s, 1ms)) << "the tick recorded no action";
   aggregator_->Signal(SIGSTOP);  // frozen: what is recorded now is what the kill leaves
+  pusher.request_stop();         // a push in flight now gets no answer: it is not acknowledged
   const size_t recorded = Audited("scale").size();
   ASSERT_NO_FATAL_FAILURE(KillAggregator());
+  pusher.join();
+  const std::set<int64_t> in_snapshot = InSnapshot();
+  const auto only_logged =
+      std::count_if(pushed.begin(), pushed.end(), [&](int64_t ts) { return !in_snapshot.contains(ts); });
+  std::printf("[ figures  ] (1a) %zu pushes acknowledged, %td of them after the last snapshot (in the log only)\n",
+              pushed.size(), only_logged);
   std::printf("[ figures  ] (1a) kill -9 after %zu of the tick's %d actions were recorded; %zu applied by then\n",
               recorded, kServices, receiver_.applied().size());
   ASSERT_LT(recorded, static_cast<size_t>(kServices)) << "the tick had ended: the kill did not land in it";
@@ -314,9 +365,12 @@ TEST_F(FaultTest, KillNineMidDecisionTickKeepsEveryAcknowledgedWriteAndDeliversE
   for (const auto& [id, service] : service_of) EXPECT_EQ(delivered[id], 1) << id << " (" << service << ")";
   EXPECT_EQ(receiver_.refused(), 0u);
 
-  // The acknowledged writes: pushes up to the last snapshot, every control write.
+  // The acknowledged writes: every push (the snapshot's and the write-ahead log's), every control write.
   const std::set<int64_t> held = Held();
-  EXPECT_TRUE(std::includes(held.begin(), held.end(), pushed.begin(), pushed.end())) << held.size() << " held";
+  std::vector<int64_t> lost;
+  std::set_difference(pushed.begin(), pushed.end(), held.begin(), held.end(), std::back_inserter(lost));
+  EXPECT_TRUE(lost.empty()) << lost.size() << " of " << pushed.size() << " acknowledged pushes lost, the first "
+                            << (lost.empty() ? 0 : lost.front() - t0) << " ms after the first push";
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(Call("GET", "/api/v1/tenants/acme/services/extra" + std::to_string(i)).status, 200);
   }
@@ -339,9 +393,18 @@ TEST_F(FaultTest, KillNineMidDeliveryRedeliversAndTheReceiverAppliesOnce) {
   const std::string config = Config("tick_interval: 1s\nwebhook_timeout: 30s\n");
   receiver_.HoldNext();
   ASSERT_NO_FATAL_FAILURE(StartAggregator(config));
+  // Pushes acknowledged before the first snapshot (snapshot_interval is 1m):
+  // after the kill only the write-ahead log holds them.
+  const int64_t t0 = NowMs();
+  std::set<int64_t> pushed;
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(Push({{static_cast<double>(i), t0 + i}}).status, 204);
+    pushed.insert(t0 + i);
+  }
   Applied held;
   ASSERT_TRUE(receiver_.WaitHeld(30s, &held)) << "no delivery arrived";
   ASSERT_NO_FATAL_FAILURE(KillAggregator());
+  ASSERT_FALSE(std::filesystem::exists(aggregator::SnapshotPath(data_dir_))) << "a snapshot was taken";
   receiver_.Release();  // its answer goes to a closed connection
   ASSERT_NE(Watcher(), nullptr);
   auto queued = Watcher()->QueuedActions(100);
@@ -350,6 +413,9 @@ TEST_F(FaultTest, KillNineMidDeliveryRedeliversAndTheReceiverAppliesOnce) {
   EXPECT_EQ(queued->front().action_id, held.id) << "the killed delivery stays in the outbox";
 
   ASSERT_NO_FATAL_FAILURE(StartAggregator(config));
+  EXPECT_EQ(Held(), pushed) << "the pushes acknowledged before the kill come back from the write-ahead log";
+  EXPECT_NE(aggregator_->Stderr().find("replayed 20 records, 20 samples"), std::string::npos)
+      << testing::Tail(aggregator_->Stderr(), 2000);
   ASSERT_TRUE(PollUntil(
       [&] {
         return receiver_.requests()[held.id] >= 2 && Metric("prescale_action_outbox_size") == 0.0 &&
@@ -414,7 +480,7 @@ TEST_F(FaultTest, FullDataDirAnswers503WithAReasonKeepsTheLastSnapshotAndRecover
   EXPECT_STREQ(doc["error"].GetString(), "unavailable");
   EXPECT_NE(std::string(doc["message"].GetString()).find(data_dir_ + "/control.db"), std::string::npos) << refused.body;
 
-  // Pushes: refused once a snapshot has failed for lack of space.
+  // Pushes: refused once their write-ahead log record no longer fits, or a snapshot has failed for lack of space.
   Reply push_refused;
   ASSERT_TRUE(PollUntil(
       [&] {

@@ -50,8 +50,9 @@ void IngestApi::RefusePushes(std::string reason) {
   refusal_ = std::move(reason);
 }
 
-Result<http::HttpResponse> IngestApi::Append(const std::vector<remote_write::TimeSeries>& series, bool json,
-                                             const std::string& sender) {
+Result<http::HttpResponse> IngestApi::Append(const remote_write::WriteRequest& request, std::string_view body,
+                                             bool json, const std::string& sender) {
+  const std::vector<remote_write::TimeSeries>& series = request.timeseries;
   if (refusing_.load()) {
     std::lock_guard lock(refusal_mu_);
     // Checked again under the lock: the refusal may have been lifted meanwhile.
@@ -71,7 +72,26 @@ Result<http::HttpResponse> IngestApi::Append(const std::vector<remote_write::Tim
     }
   }
   AppendStats stats;
-  const Status s = store_->Append(series, &stats);
+  Status logged;
+  WalPending pending;
+  // The record is written once the store has reserved room for the request's
+  // new series (a push refused for max_series is not logged), and the samples
+  // are stored only when it was written.
+  auto log = [&]() -> Status {
+    if (json) {
+      thread_local remote_write::Encoder encoder;
+      thread_local std::string encoded;
+      encoder.Encode(request, &encoded);  // JSON: its timestamps as filled in from the clock
+      body = encoded;
+    }
+    logged = wal_->Log(body, &pending);
+    return logged;
+  };
+  const Status s = wal_ == nullptr ? store_->Append(series, &stats) : store_->Append(series, &stats, false, log);
+  pending.Release();  // stored: a snapshot's cut need not wait for this push any longer
+  if (!logged.ok()) {
+    return Status::Unavailable("the push could not be written to the write-ahead log, retry it: " + logged.message());
+  }
   samples_received_ += stats.samples_appended;
   out_of_order_ += stats.samples_out_of_order;
   if (!s.ok()) {
@@ -114,7 +134,7 @@ Result<http::HttpResponse> IngestApi::Write(Call& call) {
     if (s.code() == StatusCode::kResourceExhausted) return Status::PayloadTooLarge(s.message());
     return Status::InvalidArgument(s.message());
   }
-  return Append(decoded.timeseries, false, call.principal.name);
+  return Append(decoded, call.request.body, false, call.principal.name);
 }
 
 Result<http::HttpResponse> IngestApi::Ingest(Call& call) {
@@ -123,7 +143,7 @@ Result<http::HttpResponse> IngestApi::Ingest(Call& call) {
     return Status::InvalidArgument("unsupported Content-Encoding '" + std::string(encoding) + "'; send plain JSON");
   }
   PRESCALE_ASSIGN_OR_RETURN(auto decoded, DecodeIngestJson(call.request.body, ToUnixMillis(clock_.Now())));
-  return Append(decoded.timeseries, true, call.principal.name);
+  return Append(decoded, {}, true, call.principal.name);
 }
 
 Result<http::HttpResponse> IngestApi::Raw(Call& call) {

@@ -219,7 +219,8 @@ void SeriesStore::AppendSamples(Series* s, const std::vector<Sample>& samples, b
   }
 }
 
-Status SeriesStore::Append(const std::vector<TimeSeries>& series, AppendStats* stats, bool restoring) {
+Status SeriesStore::Append(const std::vector<TimeSeries>& series, AppendStats* stats, bool restoring,
+                           const std::function<Status()>& before_append) {
   // Each label set is packed and hashed once per request (buffers kept per thread).
   thread_local std::vector<std::string> packed;
   thread_local std::vector<uint64_t> hashes;
@@ -253,6 +254,12 @@ Status SeriesStore::Append(const std::vector<TimeSeries>& series, AppendStats* s
                                          " new series, over the limit of " + std::to_string(options_.max_series) +
                                          " series (" + std::to_string(before) + " held); retry later");
       }
+    }
+  }
+  if (before_append) {
+    if (Status s = before_append(); !s.ok()) {
+      active_series_.fetch_sub(new_series, std::memory_order_relaxed);
+      return s;
     }
   }
   // Pass 2: append. A series counted as new may have been created by another

@@ -32,6 +32,7 @@
 #include "prescale/aggregator/history/demand.h"
 #include "prescale/aggregator/history/forecasts.h"
 #include "prescale/aggregator/history/series_store.h"
+#include "prescale/aggregator/history/wal.h"
 #include "prescale/aggregator/kubernetes/workload_discovery.h"
 #include "prescale/aggregator/scaling/decision_loop.h"
 #include "prescale/aggregator/scaling/triggers.h"
@@ -89,7 +90,13 @@ class Aggregator {
   // Removes idle and ended series, then hands freed memory back to the
   // system; returns how many.
   size_t ExpireIdle();
+  // With a data_dir: opens data_dir/wal, replays it into the store (call
+  // after the snapshot was loaded, before serving) and logs every push from
+  // then on. IoError naming a segment that cannot be read. Nothing without one.
+  Result<WalReplayStats> OpenWal(const WalReplayObserver& observer = {});
   // Writes the history to data_dir (nothing without one); errors are logged.
+  // The write-ahead log is cut first and the segments the snapshot holds are
+  // removed once it is written (a failed one removes nothing).
   // While the data directory is full (the snapshot fails for lack of space)
   // pushes are refused with 503; the next snapshot that fits lifts it.
   void Snapshot();
@@ -140,6 +147,7 @@ class Aggregator {
   std::unique_ptr<DecisionLoop> decisions_;
   std::unique_ptr<ActionDispatcher> dispatcher_;
   std::unique_ptr<WorkloadDiscovery> discovery_;
+  std::unique_ptr<WriteAheadLog> wal_;  // before ingest_api_, which writes to it
   IngestApi ingest_api_;
   DemandApi demand_api_;
   std::unique_ptr<ScalingApi> scaling_api_;

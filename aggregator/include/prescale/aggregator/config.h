@@ -30,8 +30,12 @@ struct AggregatorConfig {
   uint64_t sender_samples_per_second = 0;
   std::chrono::milliseconds raw_retention{15 * 60 * 1000};
   // How often the history is written to data_dir (and always on SIGTERM);
-  // after kill -9 at most this much is lost. 0: only on SIGTERM.
+  // the write-ahead log holds what came since (replayed at start). 0: only on SIGTERM.
   std::chrono::milliseconds snapshot_interval{60 * 1000};
+  // How often the write-ahead log (data_dir/wal) is fdatasynced when written
+  // since: what power loss may cost of the acknowledged pushes (kill -9 costs
+  // none). 0: only when a segment is closed.
+  std::chrono::milliseconds wal_sync_interval{1000};
   // Tokens by hash (more may live in the control store). Every route but
   // /healthz and /readyz needs one, unless allow_anonymous_push (pushes) or
   // allow_anonymous_metrics (/metrics).

@@ -7,7 +7,9 @@
 // Pushes may be limited per sender (samples a second); over the limit or past
 // max_series a push is refused whole with 429 and Retry-After. While the
 // owner says the history cannot be kept (RefusePushes: the data directory is
-// full), pushes are refused whole with 503. Thread-safe.
+// full), pushes are refused whole with 503. With a write-ahead log (UseWal)
+// every push is logged before it is stored and acknowledged; one that cannot
+// be logged is refused whole with 503 and not stored. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -15,10 +17,12 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "prescale/aggregator/api/front.h"
 #include "prescale/aggregator/history/series_store.h"
+#include "prescale/aggregator/history/wal.h"
 #include "prescale/base/clock.h"
 #include "prescale/base/rate_limiter.h"
 
@@ -47,6 +51,9 @@ class IngestApi {
   // A non-empty `reason`: every push is refused with 503 and the reason (the
   // JSON envelope) until it is called again with an empty one. Any thread.
   void RefusePushes(std::string reason);
+  // Logs every push to `wal` (not owned; outlives the API) from now on. Call
+  // before serving.
+  void UseWal(WriteAheadLog* wal) { wal_ = wal; }
 
   Result<http::HttpResponse> Write(Call& call);
   Result<http::HttpResponse> Ingest(Call& call);
@@ -54,11 +61,14 @@ class IngestApi {
 
  private:
   Status BindTenantLabel(const Call& call, std::vector<remote_write::Label>* equalities) const;
-  // Stores decoded series; the 204 (remote write) or JSON summary, or a 429.
-  Result<http::HttpResponse> Append(const std::vector<remote_write::TimeSeries>& series, bool json,
+  // Logs (the request's `body` when it is remote write, else `request`
+  // encoded) and stores a decoded request; the 204 (remote write) or JSON
+  // summary, a 429, or a 503 when it could not be logged.
+  Result<http::HttpResponse> Append(const remote_write::WriteRequest& request, std::string_view body, bool json,
                                     const std::string& sender);
 
   SeriesStore* store_;
+  WriteAheadLog* wal_ = nullptr;
   const Clock& clock_;
   IngestOptions options_;
   std::unique_ptr<RateLimiter> sender_limit_;  // null: no limit

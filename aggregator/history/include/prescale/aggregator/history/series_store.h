@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -64,7 +65,13 @@ class SeriesStore {
   // is appended and the result is ResourceExhausted; *stats then holds
   // series_rejected. Out-of-order samples are dropped and counted, not errors.
   // `restoring` (loading a snapshot): the demand rollups are not fed, they are restored apart.
-  Status Append(const std::vector<remote_write::TimeSeries>& series, AppendStats* stats, bool restoring = false);
+  // `before_append` (optional) runs once room for the new series is reserved
+  // and before anything is appended; its error gives the room back and is
+  // returned, and nothing is appended. The ingest's write-ahead log writes
+  // there: a request refused for max_series is never logged, and one that
+  // could not be logged is not stored.
+  Status Append(const std::vector<remote_write::TimeSeries>& series, AppendStats* stats, bool restoring = false,
+                const std::function<Status()>& before_append = {});
 
   // Series whose __name__ is `metric_name` and which carry every label in `equalities`.
   std::vector<SeriesData> Query(std::string_view metric_name, const std::vector<remote_write::Label>& equalities) const;

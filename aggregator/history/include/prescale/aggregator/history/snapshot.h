@@ -8,7 +8,7 @@
 // DemandRollups::kSnapshotPrefix + avg_1m|max_1m|avg_15m|max_15m. The file is
 // written to a temporary file, fsynced and renamed over the previous
 // snapshot, so a crash at any moment leaves either the old or the new one
-// whole. After kill -9 at most one snapshot interval of history is lost. Not
+// whole. What came after the last snapshot is in the write-ahead log (wal.h). Not
 // thread-safe against itself: one writer (the main loop); the store may be
 // appended to meanwhile.
 #pragma once
