@@ -1,7 +1,7 @@
 // Forecast engine benchmarks (goals from issue 4; figures are printed, not asserted):
 //   BM_Observe<Model>       one sample into a warm forecaster, parameters fixed
 //                           so no refit runs (goal: <= 200 ns for ewma, holt,
-//                           holt_winters); *WithRefits: fitted, periodic refits
+//                           holt_winters, auto); *WithRefits: fitted, periodic refits
 //                           (and auto's backtests) amortised in, on 2 days of history
 //   BM_RefitHoltWinters     a full refit on 2 days at 1-minute steps (goal: <= 5 ms),
 //                           season detected by autocorrelation or configured
@@ -9,7 +9,15 @@
 //                           Observe per sample then Refit, or ObserveBatch
 //   BM_Tick                 one evaluation tick over 10,000 series: a new sample
 //                           and a 15-minute forecast each (goal: <= 100 ms, one core)
+//   BM_Memory<Model>/H      heap bytes one forecaster holds after 2 days of
+//                           1-minute history, planned for horizon H s (counter
+//                           "bytes"; goal: <= 64 KiB a series)
 #include <benchmark/benchmark.h>
+#include <malloc.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
 
 #include <chrono>
 #include <cmath>
@@ -19,6 +27,27 @@
 #include <vector>
 
 #include "prescale/forecast/forecaster.h"
+
+// Live heap bytes, for BM_Memory*: every allocation of the process counted by
+// its usable size (what it really occupies), so the figure includes vector slack.
+std::atomic<int64_t> g_live_bytes{0};
+
+void* operator new(size_t size) {
+  void* p = std::malloc(size == 0 ? 1 : size);
+  if (p == nullptr) throw std::bad_alloc();
+  g_live_bytes.fetch_add(static_cast<int64_t>(malloc_usable_size(p)), std::memory_order_relaxed);
+  return p;
+}
+// GCC sees free() of a pointer new returned; here new is malloc, so it matches.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept {
+  if (p == nullptr) return;
+  g_live_bytes.fetch_sub(static_cast<int64_t>(malloc_usable_size(p)), std::memory_order_relaxed);
+  std::free(p);
+}
+void operator delete(void* p, size_t) noexcept { operator delete(p); }
+#pragma GCC diagnostic pop
 
 namespace prescale::forecast {
 namespace {
@@ -51,6 +80,8 @@ void RunObserve(benchmark::State& state, const std::string& model, const std::ma
   std::unique_ptr<Forecaster> f = Make(model, params);
   int64_t t = 0;
   for (size_t i = 0; i < kTwoDays; ++i) f->Observe(++t * kStepMs, y[i]);
+  // The next periodic refit is then a full history (2 days) of points away.
+  f->Refit();
   size_t i = 0;
   for (auto _ : state) {
     f->Observe(++t * kStepMs, y[i]);
@@ -70,6 +101,11 @@ void BM_ObserveHoltWinters(benchmark::State& s) {
   RunObserve(s, "holt_winters",
              {{"alpha", 0.3}, {"beta", 0.05}, {"gamma", 0.1}, {"season_steps", 1440}, {"refit_every_steps", kNever}});
 }
+// auto between refits: every candidate's update, their forecasts and scoring,
+// the reweighting (goal: <= 200 ns). Its candidates' parameters cannot all
+// be fixed, so it runs fewer points than the 2 days after which even
+// refit_every_steps = kNever refits (the history's length, see Refit).
+void BM_ObserveAuto(benchmark::State& s) { RunObserve(s, "auto", {{"refit_every_steps", kNever}}); }
 void BM_ObserveEwmaWithRefits(benchmark::State& s) { RunObserve(s, "ewma", {}); }
 void BM_ObserveHoltWithRefits(benchmark::State& s) { RunObserve(s, "holt", {}); }
 void BM_ObserveHoltWintersWithRefits(benchmark::State& s) { RunObserve(s, "holt_winters", {}); }
@@ -77,6 +113,7 @@ void BM_ObserveAutoWithRefits(benchmark::State& s) { RunObserve(s, "auto", {}); 
 BENCHMARK(BM_ObserveEwma);
 BENCHMARK(BM_ObserveHolt);
 BENCHMARK(BM_ObserveHoltWinters);
+BENCHMARK(BM_ObserveAuto)->Iterations(2000)->Repetitions(20)->ReportAggregatesOnly(true);
 BENCHMARK(BM_ObserveEwmaWithRefits);
 BENCHMARK(BM_ObserveHoltWithRefits);
 BENCHMARK(BM_ObserveHoltWintersWithRefits);
@@ -94,6 +131,27 @@ void BM_RefitHoltWintersDetectedSeason(benchmark::State& s) { RunRefit(s, {}); }
 void BM_RefitHoltWintersConfiguredSeason(benchmark::State& s) { RunRefit(s, {{"season_steps", 1440}}); }
 BENCHMARK(BM_RefitHoltWintersDetectedSeason)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RefitHoltWintersConfiguredSeason)->Unit(benchmark::kMillisecond);
+
+// One forecaster's heap after 3 days of a daily cycle at 1-minute steps (it
+// holds 2 days; the third lets auto's candidates, refitted in turn, all find
+// the daily season), planned for state.range(0) seconds ahead: the history
+// ring, the model(s) with their seasons, the interval calibrator.
+void RunMemory(benchmark::State& state, const std::string& model) {
+  const std::vector<double> y = DailySeries(kTwoDays * 3 / 2, 5);
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    const int64_t before = g_live_bytes.load();
+    std::unique_ptr<Forecaster> f = Make(model, {{"horizon_s", static_cast<double>(state.range(0))}});
+    for (size_t i = 0; i < y.size(); ++i) f->Observe(static_cast<int64_t>(i + 1) * kStepMs, y[i]);
+    benchmark::DoNotOptimize(f->Forecast(std::chrono::minutes(15)));
+    bytes = g_live_bytes.load() - before;
+  }
+  state.counters["bytes"] = static_cast<double>(bytes);
+}
+void BM_MemoryAuto(benchmark::State& s) { RunMemory(s, "auto"); }
+void BM_MemoryHoltWinters(benchmark::State& s) { RunMemory(s, "holt_winters"); }
+BENCHMARK(BM_MemoryAuto)->Arg(900)->Arg(3600)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_MemoryHoltWinters)->Arg(900)->Unit(benchmark::kMillisecond)->Iterations(1);
 
 // A restart: 2 days at 1-minute steps replayed into a new forecaster, sample
 // by sample (with every periodic refit on the way) or with ObserveBatch.

@@ -15,7 +15,9 @@ namespace prescale::forecast {
 std::unique_ptr<PointModel> MakeNaiveModel();
 std::unique_ptr<PointModel> MakeSeasonalNaiveModel(const ModelContext& c);
 std::unique_ptr<PointModel> MakeMovingAverageModel(const ModelContext& c);
+std::unique_ptr<PointModel> MakeMedianModel(const ModelContext& c);
 std::unique_ptr<PointModel> MakeLinearModel(const ModelContext& c);
+std::unique_ptr<PointModel> MakeThetaModel(const ModelContext& c);
 std::unique_ptr<PointModel> MakeAutoModel(const ModelContext& c);
 
 namespace {
@@ -52,6 +54,9 @@ const ParamRule kSeasonS{"season_s", Range::kPositive, "detected", "season lengt
 std::vector<ParamRule> OwnParams(std::string_view model) {
   if (model == "seasonal_naive") return {kSeasonSteps, kSeasonS};
   if (model == "sma") return {{"window_steps", Range::kCount, "fitted", "points averaged (error at horizon_s)", 1}};
+  if (model == "median") {
+    return {{"window_steps", Range::kCount, "fitted", "points whose median answers (absolute error at horizon_s)", 1}};
+  }
   if (model == "ewma") return {kAlpha};
   if (model == "linear") {
     return {{"window_steps", Range::kCount, "fitted", "points regressed (error at horizon_s)", 3},
@@ -65,10 +70,15 @@ std::vector<ParamRule> OwnParams(std::string_view model) {
             kPhi,         {"multiplicative", Range::kFlag, "0", "1: multiplicative season (additive when values <= 0)"},
             kSeasonSteps, kSeasonS};
   }
+  if (model == "theta") return {kAlpha, kSeasonSteps, kSeasonS};
   if (model == "auto") {
-    return {{"reselect_every_steps", Range::kCount, "6 h of points",
-             "grid points between backtests (young series: also as their history doubles)"},
-            {"hysteresis", Range::kFraction, "0.1", "a challenger must beat the model's MASE by this share"}};
+    return {{"error_half_life_s", Range::kPositive, "86400",
+             "half-life of the recent error at horizon_s that weights the candidates"},
+            {"dominance", Range::kFraction, "0.05",
+             "the best candidate answers alone when its recent error is this share below the next one's; "
+             "else the candidates within this share of it are averaged (at most 3)"},
+            {"naive_margin", Range::kNonNegative, "0.05",
+             "naive answers when the combination's recent error exceeds naive's by more than this share"}};
   }
   return {};
 }
@@ -140,7 +150,7 @@ Status CheckParams(const ForecastSpec& spec) {
     return Status::InvalidArgument(spec.model + ": season_s must be at least two steps, got " +
                                    Format(spec.params.at("season_s")));
   }
-  const double needed = spec.model == "holt_winters" ? 2 * season_steps : season_steps;
+  const double needed = spec.model == "holt_winters" || spec.model == "theta" ? 2 * season_steps : season_steps;
   if (needed > static_cast<double>(spec.options.max_history)) {
     return Status::InvalidArgument(spec.model + ": a season of " + Format(season_steps) + " steps needs " +
                                    Format(needed) + " points of history, but max_history is " +
@@ -152,7 +162,7 @@ Status CheckParams(const ForecastSpec& spec) {
 }  // namespace
 
 std::vector<std::string> ModelNames() {
-  return {"naive", "seasonal_naive", "sma", "ewma", "linear", "holt", "holt_winters", "auto"};
+  return {"naive", "seasonal_naive", "sma", "median", "ewma", "linear", "holt", "holt_winters", "theta", "auto"};
 }
 
 std::vector<ModelParam> ModelParams(std::string_view model) {
@@ -169,10 +179,12 @@ std::unique_ptr<PointModel> MakePointModel(const std::string& name, const ModelC
   if (name == "naive") return MakeNaiveModel();
   if (name == "seasonal_naive") return MakeSeasonalNaiveModel(c);
   if (name == "sma") return MakeMovingAverageModel(c);
+  if (name == "median") return MakeMedianModel(c);
   if (name == "linear") return MakeLinearModel(c);
   if (name == "ewma") return std::make_unique<ExponentialSmoothingModel>(Kind::kEwma, c);
   if (name == "holt") return std::make_unique<ExponentialSmoothingModel>(Kind::kHolt, c);
   if (name == "holt_winters") return std::make_unique<ExponentialSmoothingModel>(Kind::kHoltWinters, c);
+  if (name == "theta") return MakeThetaModel(c);
   if (name == "auto") return MakeAutoModel(c);
   return nullptr;
 }

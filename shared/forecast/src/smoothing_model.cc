@@ -16,6 +16,8 @@ constexpr double kTiny = 1e-12;
 constexpr Bounds kSmoothingBounds{0.001, 0.999};
 constexpr Bounds kPhiBounds{0.8, 0.999};
 constexpr size_t kFitPoints = 1440;
+// Damped-trend horizons tabulated: the calibrator's longest (64) covers an hour at 1-minute steps.
+constexpr size_t kTabulated = 64;
 
 }  // namespace
 
@@ -29,6 +31,7 @@ ExponentialSmoothingModel::ExponentialSmoothingModel(Kind kind, const ModelConte
   const bool damped = context_.Get("damped", context_.Has("phi") ? 1 : 0) != 0;
   params_.phi = damped ? context_.Get("phi", 0.98) : 1.0;
   want_multiplicative_ = context_.Get("multiplicative", 0) != 0;
+  TabulateDamping();
 }
 
 std::string ExponentialSmoothingModel::name() const {
@@ -90,6 +93,19 @@ ExponentialSmoothingModel::StepResult ExponentialSmoothingModel::Step(const Para
 double ExponentialSmoothingModel::PredictFrom(const Params& p, const State& s, int h) {
   double trend_steps = h;
   if (p.phi < 1.0) trend_steps = p.phi * (1 - std::pow(p.phi, h)) / (1 - p.phi);
+  return Extend(p, s, trend_steps, h);
+}
+
+void ExponentialSmoothingModel::TabulateDamping() {
+  damped_steps_.clear();
+  if (params_.phi >= 1.0) return;
+  damped_steps_.resize(kTabulated);
+  for (size_t h = 1; h <= kTabulated; ++h) {
+    damped_steps_[h - 1] = params_.phi * (1 - std::pow(params_.phi, static_cast<double>(h))) / (1 - params_.phi);
+  }
+}
+
+double ExponentialSmoothingModel::Extend(const Params& p, const State& s, double trend_steps, int h) {
   const double base = s.level + trend_steps * s.trend;
   if (s.season.empty()) return base;
   const double seasonal = s.season[(s.pos + static_cast<size_t>(h - 1)) % s.season.size()];
@@ -203,6 +219,7 @@ void ExponentialSmoothingModel::Fit(std::span<const double> history, int64_t /*f
   } else {
     FitParams(history, init, start);
   }
+  TabulateDamping();
   const size_t steps = history.size() > start ? history.size() - start : 0;
   // The state itself runs forward to the last point, scoring as it goes.
   state_ = init;

@@ -23,7 +23,11 @@ class ExponentialSmoothingModel final : public PointModel {
   size_t MinHistory() const override;
   void Fit(std::span<const double> history, int64_t first_index) override;
   void Update(double y) override { Step(params_, state_, y); }
-  double Predict(int h) const override { return PredictFrom(params_, state_, h); }
+  double Predict(int h) const override {
+    if (h >= 1 && static_cast<size_t>(h) <= damped_steps_.size())
+      return Extend(params_, state_, damped_steps_[h - 1], h);
+    return PredictFrom(params_, state_, h);
+  }
   double FitRmse() const override { return fit_rmse_; }
 
   // The season length in grid steps the last Fit used (0: none).
@@ -45,6 +49,10 @@ class ExponentialSmoothingModel final : public PointModel {
 
   static StepResult Step(const Params& p, State& s, double y);
   static double PredictFrom(const Params& p, const State& s, int h);
+  // The forecast h steps ahead with the trend counted trend_steps times.
+  static double Extend(const Params& p, const State& s, double trend_steps, int h);
+  // Fills damped_steps_ for the current phi.
+  void TabulateDamping();
   // The state after the first points of y; *start is the first index still to run.
   bool Init(std::span<const double> y, size_t season, bool multiplicative, State* s, size_t* start) const;
   // Sum of squared one-step errors over y from the initial state; +inf when it cannot start.
@@ -59,6 +67,9 @@ class ExponentialSmoothingModel final : public PointModel {
   State state_;
   bool want_multiplicative_ = false;  // as configured; params_ holds what the data allows
   double fit_rmse_ = 0;
+  // With a damped trend: phi + ... + phi^h for h = 1..kTabulated, as pow()
+  // costs more than the rest of a forecast (auto asks ~10 per point).
+  std::vector<double> damped_steps_;
 };
 
 }  // namespace prescale::forecast

@@ -20,8 +20,8 @@ using testing::Feed;
 using testing::kStepMs;
 using testing::Make;
 
-const std::vector<std::string> kModels = {"naive",  "seasonal_naive", "sma",          "ewma",
-                                          "linear", "holt",           "holt_winters", "auto"};
+const std::vector<std::string> kModels = {"naive",  "seasonal_naive", "sma",          "median", "ewma",
+                                          "linear", "holt",           "holt_winters", "theta",  "auto"};
 
 std::vector<double> Line(size_t n, double a, double b) {
   std::vector<double> y(n);

@@ -6,7 +6,8 @@
 // const methods included (Forecast fills caches): one owner (the aggregator's
 // decision loop, or prescale-sim) drives it.
 // MakeForecaster() builds one from a model name and parameters (the config);
-// "auto" picks, per series, the model with the lowest backtest MASE.
+// "auto" runs several models online and answers with the one (or a blend of
+// the few) whose recent errors at the planned horizon are lowest.
 // The free functions are thread-safe.
 //
 // Models and their parameters (ModelParams() returns the same, for --help and
@@ -14,13 +15,18 @@
 // history by minimising the one-step squared error, plus the error at
 // horizon_s for the smoothing models, and refitted periodically). Pass the
 // horizon you will ask for as horizon_s: auto selects for it.
-// Per series costs: Observe ~50 ns (ewma, holt, holt_winters; a refit every
-// refit_every_steps costs ~0.3-1 ms on 2 days at 1-minute steps); memory
-// ~8 bytes x (max_history + season steps) + ~8 KB (auto: up to 3 models).
+// Per series costs: Observe ~50 ns (ewma, holt, holt_winters; auto ~3x that:
+// seven candidates); a refit every refit_every_steps costs ~0.3-1 ms on 2
+// days at 1-minute steps (auto: one candidate's, in turn); memory ~8 bytes x
+// (max_history + season steps) + ~8 KB; auto ~62 KB at 2 days of 1-minute
+// points with a daily season (goal: 64 KiB).
 //   naive           the last value
 //   seasonal_naive  the value one season earlier; season_steps | season_s
 //                   (default: autocorrelation, a day when close; none: naive)
 //   sma             mean of the last window_steps (default: fitted)
+//   median          median of the last window_steps (default: fitted on the
+//                   absolute error at horizon_s): what minimises MAE on
+//                   spiky series, where a mean follows every spike
 //   ewma            exponentially weighted mean: alpha
 //   linear          least squares over window_steps (default: fitted on the
 //                   error at horizon_s), optional fourier_daily/fourier_weekly
@@ -29,13 +35,22 @@
 //   holt_winters    level + trend + season: alpha, beta, gamma, damped (0), phi,
 //                   multiplicative (0), season_steps | season_s (default:
 //                   autocorrelation; with no season found it runs as holt)
-//   auto            rolling-origin backtest of all the above (and damped
-//                   holt / holt_winters) on the newest third of the history
-//                   (at most 3 days): the lowest MASE at horizon_s (900) wins,
-//                   one model or the mean of the best three; re-run every
-//                   reselect_every_steps (6 h of points; young series also as
-//                   their history doubles), a challenger must win by the
-//                   hysteresis (0.1); naive below 30 points
+//   theta           SES plus half the least-squares trend, on seasonally
+//                   adjusted data when there is a season: alpha,
+//                   season_steps | season_s (default: autocorrelation)
+//   auto            naive, seasonal_naive, sma, median, holt, damped holt, theta and
+//                   damped holt_winters run online, each scored by an
+//                   exponentially weighted MAE of its forecasts horizon_s
+//                   (900) ahead (half-life error_half_life_s, 86400); the best
+//                   answers alone when dominance (0.05) ahead of the next,
+//                   else those within dominance of it (at most 3), weighted by
+//                   inverse error; naive when the answer's error (a week's
+//                   memory) exceeds naive's by naive_margin (0.05). Runs of
+//                   zeros up to an hour after a zero-free day are missing
+//                   data to all but naive. A backtest at the first fit (30
+//                   points; naive below) warms the errors up; after the young
+//                   series' refits, every other periodic refit refits one candidate,
+//                   in turn
 //   every model     refit_every_steps (60), refit_offset_steps (0: set it
 //                   from a hash of the series so that series started together
 //                   spread their refits), interp_gap_s (3600: longer gaps are
@@ -72,7 +87,7 @@ struct ForecastOptions {
 };
 
 // A model name ("naive", "seasonal_naive", "sma", "ewma", "linear", "holt",
-// "holt_winters", "auto", ...) with its parameters; parameters that are not
+// "holt_winters", "theta", "auto", ...) with its parameters; parameters that are not
 // given are fitted on history.
 struct ForecastSpec {
   std::string model = "auto";
