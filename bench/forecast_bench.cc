@@ -53,7 +53,7 @@ namespace prescale::forecast {
 namespace {
 
 constexpr int64_t kStepMs = 60'000;
-constexpr size_t kTwoDays = 2 * 24 * 60;
+constexpr size_t kTwoDays = 2UL * 24 * 60;
 
 // A daily cycle with noise, like a service's CPU demand, at 1-minute steps.
 std::vector<double> DailySeries(size_t n, uint32_t seed) {

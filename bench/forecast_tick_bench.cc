@@ -38,7 +38,7 @@ class StepClock final : public prescale::Clock {
 // A daily cycle with noise, different per series.
 double Demand(int series, int64_t minute) {
   const double phase = static_cast<double>(minute % 1440) / 1440.0 * 6.283185307179586;
-  const double noise = static_cast<double>((minute * 7919 + series * 104729) % 1000) / 1000.0;
+  const double noise = static_cast<double>((minute * 7919L + series * 104729L) % 1000) / 1000.0;
   return 2.0 + std::sin(phase + series * 0.1) + 0.3 * noise + 0.01 * (series % 50);
 }
 

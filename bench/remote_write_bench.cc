@@ -99,6 +99,7 @@ void BM_DecodeAndStore(benchmark::State& state) {
   int64_t logged = 0;
   // Bodies with rising timestamps, encoded ahead so only the receiver's work is timed.
   std::vector<std::string> bodies;
+  bodies.reserve(256);
   for (int i = 0; i < 256; ++i) bodies.push_back(prescale::remote_write::Encode(Request(n, 1'000 + i)));
   size_t next = 0;
   int64_t round = 0;
@@ -177,7 +178,8 @@ void BM_Snapshot(benchmark::State& state) {
   for (int i = 0; i < 90; ++i) {
     WriteRequest r = Request(n, 1'000'000 + i * 10'000);
     for (size_t s = 0; s < r.timeseries.size(); ++s) {
-      r.timeseries[s].samples[0].value = 0.0137 * static_cast<double>(s + 1) * (i * 10 + 0.01 * ((i * 7 + s) % 11));
+      r.timeseries[s].samples[0].value =
+          0.0137 * static_cast<double>(s + 1) * (i * 10 + 0.01 * static_cast<double>((i * 7UL + s) % 11));
     }
     prescale::aggregator::AppendStats stats;
     (void)store.Append(r.timeseries, &stats);

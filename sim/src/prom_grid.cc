@@ -28,8 +28,8 @@ std::vector<PromGridMember> BuildGrid() {
 }  // namespace
 
 const std::vector<PromGridMember>& PromGrid() {
-  static const std::vector<PromGridMember>* const grid = new std::vector<PromGridMember>(BuildGrid());
-  return *grid;
+  static const std::vector<PromGridMember>* const kGrid = new std::vector<PromGridMember>(BuildGrid());
+  return *kGrid;
 }
 
 std::vector<std::string> PromGridNames() {

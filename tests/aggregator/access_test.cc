@@ -211,10 +211,10 @@ class AccessTest : public ::testing::Test {
     } else if (spec.path == "/api/v1/ingest") {
       body = R"({"series":[{"labels":{"__name__":"probe","tenant":"acme"},"samples":[[)" +
              std::to_string(ToUnixMillis(clock_.Now()) + ++n_) + ",1]]}]}";
-      headers.push_back("Content-Type: application/json");
+      headers.emplace_back("Content-Type: application/json");
     } else if (spec.method != "GET") {
       body = json_body.empty() ? "{}" : json_body;
-      headers.push_back("Content-Type: application/json");
+      headers.emplace_back("Content-Type: application/json");
     }
     return Parse(testing::Curl(spec.method, Url(path), body, headers));
   }

@@ -56,8 +56,8 @@ class AggregatorBackfillTest : public ::testing::Test {
   void WriteHistory() {
     now_s_ =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    start_s_ = (now_s_ - 3 * 3600) / 60 * 60;
-    end_s_ = (now_s_ - 20 * 60) / 60 * 60;
+    start_s_ = (now_s_ - 3L * 3600) / 60 * 60;
+    end_s_ = (now_s_ - 20L * 60) / 60 * 60;
     std::string text;
     for (auto [node, cores, bytes] : {std::tuple{"a", 0.5, 1e9}, {"b", 1.0, 2e9}}) {
       for (int64_t t = start_s_; t <= end_s_; t += 15) {

@@ -3,6 +3,7 @@
 // that Update is O(1).
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "backtest.h"
@@ -63,7 +64,7 @@ class NaiveModel final : public PointModel {
 template <typename T>
 class SeasonalNaiveModel final : public PointModel {
  public:
-  explicit SeasonalNaiveModel(const ModelContext& context) : context_(context) {}
+  explicit SeasonalNaiveModel(ModelContext context) : context_(std::move(context)) {}
   std::string name() const override { return "seasonal_naive"; }
   size_t MinHistory() const override { return std::max<size_t>(1, ConfiguredSeason()); }
   void Fit(std::span<const double> history, int64_t) override {

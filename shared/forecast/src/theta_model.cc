@@ -10,6 +10,7 @@
 // Not thread-safe; one owner.
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "optimizer.h"
@@ -26,7 +27,7 @@ constexpr Bounds kAlphaBounds{0.001, 0.999};
 
 class ThetaModel final : public PointModel {
  public:
-  explicit ThetaModel(const ModelContext& context) : context_(context) {}
+  explicit ThetaModel(ModelContext context) : context_(std::move(context)) {}
 
   std::string name() const override { return "theta"; }
   size_t MinHistory() const override { return std::max<size_t>(3, 2 * ConfiguredSeason()); }

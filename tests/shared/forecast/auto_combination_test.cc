@@ -134,7 +134,7 @@ TEST(Auto, AnHourOfZerosDoesNotDragTheLevel) {
   std::mt19937 rng(11);
   std::normal_distribution<double> noise(0, 2);
   std::vector<double> y;
-  for (size_t t = 0; t < 2 * 1440; ++t) y.push_back(100 + noise(rng));
+  for (size_t t = 0; t < 2UL * 1440; ++t) y.push_back(100 + noise(rng));
   for (size_t t = 0; t < 50; ++t) y.push_back(0);  // an outage
   auto a = Make("auto", {{"horizon_s", 900}});
   auto sma = Make("sma");
@@ -150,7 +150,7 @@ TEST(Auto, AnHourOfZerosDoesNotDragTheLevel) {
 }
 
 TEST(Auto, ALongRunOfZerosIsANewLevel) {
-  std::vector<double> y(2 * 1440, 100.0);
+  std::vector<double> y(2UL * 1440, 100.0);
   for (size_t t = 0; t < 240; ++t) y.push_back(0);  // four hours: the service is gone
   auto a = Make("auto", {{"horizon_s", 900}});
   testing::Feed(*a, y);

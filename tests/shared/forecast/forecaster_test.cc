@@ -82,7 +82,7 @@ TEST(Forecaster, PureSeasonIsRecoveredExactlyWithItsLengthDetected) {
       auto f = Make(name, name == "holt_winters" ? std::map<std::string, double>{{"multiplicative", multiplicative}}
                                                  : std::map<std::string, double>{});
       const std::vector<double> y = Cycle(24 * 12 + 24 * 6, 24, 100);
-      Feed(*f, std::vector<double>(y.begin(), y.begin() + 24 * 12));
+      Feed(*f, std::vector<double>(y.begin(), y.begin() + 24L * 12));
       for (int h : {1, 5, 24, 30, 47}) {
         ForecastResult r = f->Forecast(milliseconds(h * kStepMs));
         EXPECT_NEAR(r.point, y[24 * 12 - 1 + static_cast<size_t>(h)], 1e-6) << name << " h=" << h;
@@ -120,14 +120,14 @@ TEST(Forecaster, AutoReportsModelNamesOrTheirCombination) {
 TEST(Forecaster, LinearWithFourierTermsRecoversATrendedDailyCycle) {
   ForecastOptions options;
   options.step = std::chrono::hours(1);
-  options.max_history = 24 * 14;
+  options.max_history = 24UL * 14;
   auto f = Make("linear", {{"fourier_daily", 2}}, options);
   auto truth = [](int64_t t) {
     const double phase = 2 * std::numbers::pi * static_cast<double>(t % 24) / 24.0;
     return 100 + 0.5 * static_cast<double>(t) + 20 * std::sin(phase) + 5 * std::cos(2 * phase);
   };
   // Grid point k is at k hours since the epoch, so the phase follows the clock.
-  for (int64_t t = 1; t <= 24 * 10; ++t) f->Observe(t * 3'600'000, truth(t));
+  for (int64_t t = 1; t <= 24L * 10; ++t) f->Observe(t * 3'600'000, truth(t));
   for (int h : {1, 6, 13, 30}) {
     EXPECT_NEAR(f->Forecast(std::chrono::hours(h)).point, truth(24 * 10 + h), 1e-6) << "h=" << h;
   }

@@ -81,7 +81,7 @@ struct ForecastOptions {
   // The share of actuals the [lower, upper] interval should hold.
   double coverage = 0.9;
   // How many grid points a model keeps for fitting and backtests.
-  size_t max_history = 2 * 24 * 60;
+  size_t max_history = 2UL * 24 * 60;
   // The input is a counter (monotonic but for resets): the model sees its rate per second.
   bool counter = false;
 };
