@@ -3,6 +3,8 @@
 // guards and calibrates intervals around it). Not thread-safe; one owner.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -21,6 +23,13 @@ struct ModelContext {
   double Get(const std::string& key, double fallback) const {
     auto it = params.find(key);
     return it == params.end() ? fallback : it->second;
+  }
+  // The season the spec fixed, in grid points (season_steps, or season_s
+  // rounded to at least two steps); 0 when it fixes none (then it is detected).
+  size_t ConfiguredSeasonSteps() const {
+    if (Has("season_steps")) return static_cast<size_t>(Get("season_steps", 0));
+    if (Has("season_s")) return static_cast<size_t>(std::max(2L, std::lround(Get("season_s", 0) / step_s)));
+    return 0;
   }
 };
 

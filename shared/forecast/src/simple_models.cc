@@ -66,9 +66,9 @@ class SeasonalNaiveModel final : public PointModel {
  public:
   explicit SeasonalNaiveModel(ModelContext context) : context_(std::move(context)) {}
   std::string name() const override { return "seasonal_naive"; }
-  size_t MinHistory() const override { return std::max<size_t>(1, ConfiguredSeason()); }
+  size_t MinHistory() const override { return std::max<size_t>(1, context_.ConfiguredSeasonSteps()); }
   void Fit(std::span<const double> history, int64_t) override {
-    size_t m = ConfiguredSeason();
+    size_t m = context_.ConfiguredSeasonSteps();
     if (m == 0) {
       const size_t week = static_cast<size_t>(std::lround(7 * 86400.0 / context_.step_s));
       m = DetectSeasonSteps(history, context_.step_s, week);
@@ -86,14 +86,6 @@ class SeasonalNaiveModel final : public PointModel {
   double FitRmse() const override { return rmse_; }
 
  private:
-  size_t ConfiguredSeason() const {
-    if (context_.Has("season_steps")) return static_cast<size_t>(context_.Get("season_steps", 0));
-    if (context_.Has("season_s")) {
-      return static_cast<size_t>(std::max(2L, std::lround(context_.Get("season_s", 0) / context_.step_s)));
-    }
-    return 0;
-  }
-
   ModelContext context_;
   ValueRing<T> ring_;
   double rmse_ = 0;

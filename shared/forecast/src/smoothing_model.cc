@@ -53,10 +53,7 @@ size_t ExponentialSmoothingModel::MinHistory() const {
 
 size_t ExponentialSmoothingModel::ChooseSeason(std::span<const double> y) const {
   if (kind_ != Kind::kHoltWinters) return 0;
-  if (context_.Has("season_steps")) return static_cast<size_t>(context_.Get("season_steps", 0));
-  if (context_.Has("season_s")) {
-    return static_cast<size_t>(std::max(2L, std::lround(context_.Get("season_s", 0) / context_.step_s)));
-  }
+  if (const size_t configured = context_.ConfiguredSeasonSteps(); configured != 0) return configured;
   if (y.empty()) return 0;
   const size_t week = static_cast<size_t>(std::lround(7 * 86400.0 / context_.step_s));
   return DetectSeasonSteps(y, context_.step_s, week);

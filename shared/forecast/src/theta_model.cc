@@ -30,9 +30,9 @@ class ThetaModel final : public PointModel {
   explicit ThetaModel(ModelContext context) : context_(std::move(context)) {}
 
   std::string name() const override { return "theta"; }
-  size_t MinHistory() const override { return std::max<size_t>(3, 2 * ConfiguredSeason()); }
+  size_t MinHistory() const override { return std::max<size_t>(3, 2 * context_.ConfiguredSeasonSteps()); }
   void Fit(std::span<const double> history, int64_t first_index) override {
-    size_t m = ConfiguredSeason();
+    size_t m = context_.ConfiguredSeasonSteps();
     if (m == 0 && !context_.Has("season_steps") && !context_.Has("season_s")) {
       const size_t week = static_cast<size_t>(std::lround(7 * 86400.0 / context_.step_s));
       m = DetectSeasonSteps(history, context_.step_s, week);
@@ -74,13 +74,6 @@ class ThetaModel final : public PointModel {
   double FitRmse() const override { return fit_rmse_; }
 
  private:
-  size_t ConfiguredSeason() const {
-    if (context_.Has("season_steps")) return static_cast<size_t>(context_.Get("season_steps", 0));
-    if (context_.Has("season_s")) {
-      return static_cast<size_t>(std::max(2L, std::lround(context_.Get("season_s", 0) / context_.step_s)));
-    }
-    return 0;
-  }
   double SeasonAt(int64_t index) const {
     if (season_.empty()) return 0;
     const int64_t m = static_cast<int64_t>(season_.size());
