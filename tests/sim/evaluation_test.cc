@@ -8,9 +8,12 @@
 #include "prescale/forecast/prom_functions.h"
 #include "prescale/sim/grid.h"
 #include "prescale/sim/metrics.h"
+#include "tests/sim/grid_series_util.h"
 
 namespace prescale::sim {
 namespace {
+
+using testing::Line;
 
 using namespace std::chrono_literals;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -71,14 +74,6 @@ Result<std::unique_ptr<forecast::Forecaster>> TestFactory(const std::string& nam
   return forecast::MakePromBaseline(spec);
 }
 
-GridSeries Line(size_t n) {
-  GridSeries g;
-  g.start_ms = 1'000'000'000'000;
-  g.step_ms = 60'000;
-  for (size_t k = 0; k < n; ++k) g.values.push_back(10 + static_cast<double>(k));
-  return g;
-}
-
 TEST(Evaluate, ScoresEveryOriginAgainstTheActualAtOriginPlusHorizon) {
   EvalOptions o;
   o.horizon = 3min;
@@ -90,7 +85,7 @@ TEST(Evaluate, ScoresEveryOriginAgainstTheActualAtOriginPlusHorizon) {
   EXPECT_EQ(r->origins, 200u - 60 - 3);  // origins 60..196
   ASSERT_EQ(r->records.size(), 2 * r->origins);
   const ForecastRecord& first = r->records[0];
-  EXPECT_EQ(first.origin_ms, 1'000'000'000'000 + 60 * 60'000);
+  EXPECT_EQ(first.origin_ms, 1'000'000'000'000 + 60L * 60'000);
   EXPECT_EQ(first.target_ms, first.origin_ms + 180'000);
   EXPECT_EQ(first.actual, 73);
   EXPECT_EQ(first.point, 70);

@@ -13,10 +13,13 @@
 
 #include "prescale/forecast/prom_functions.h"
 #include "prescale/sim/forecast_command.h"
+#include "tests/sim/grid_series_util.h"
 #include "tests/support/test_env.h"
 
 namespace prescale::sim {
 namespace {
+
+using testing::Line;
 
 using namespace std::chrono_literals;
 using testing::ReadFileOrEmpty;
@@ -174,15 +177,6 @@ TEST(PromBest, TheLegacyBaselineEqualsItsGridMember) {
             0);
   const auto rows = ReadSummary(summary);
   EXPECT_EQ(rows.at("prom_predict_linear").second, rows.at("prom_lin_1h").second);
-}
-
-// A line of n points at 1 minute; models "last" answers the last value.
-GridSeries Line(size_t n) {
-  GridSeries g;
-  g.start_ms = 1'000'000'000'000;
-  g.step_ms = 60'000;
-  for (size_t k = 0; k < n; ++k) g.values.push_back(10 + static_cast<double>(k));
-  return g;
 }
 
 Result<std::unique_ptr<forecast::Forecaster>> LinearFactory(const std::string& name) {
