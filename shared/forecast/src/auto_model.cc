@@ -82,6 +82,20 @@ struct ErrorMean {
   double value() const { return weight > 0 ? sum / weight : std::numeric_limits<double>::infinity(); }
 };
 
+// The members that answer and their weights (summing to 1), in a fixed array:
+// it is copied at every reweighting, and read for every forecast.
+struct Combination {
+  size_t size = 0;
+  size_t member[kCombined] = {};
+  double weight[kCombined] = {};
+  void Add(size_t i, double w) { member[size] = i, weight[size] = w, ++size; }
+  static Combination Only(size_t i) {
+    Combination c;
+    c.Add(i, 1.0);
+    return c;
+  }
+};
+
 struct Member {
   std::unique_ptr<PointModel> model;
   std::vector<float> pending;  // pending[t % h]: the forecast made at t - h for t (NaN: none)
@@ -106,7 +120,8 @@ class CombiningModel final : public PointModel {
 
   std::string name() const override {
     std::string out;
-    for (size_t i : active_) out += (out.empty() ? "" : "+") + members_[i].model->name();
+    for (size_t k = 0; k < active_.size; ++k)
+      out += (out.empty() ? "" : "+") + members_[active_.member[k]].model->name();
     return out;
   }
   size_t MinHistory() const override { return 1; }
@@ -114,12 +129,15 @@ class CombiningModel final : public PointModel {
   void Update(double y) override;
   double Predict(int h) const override {
     double sum = 0;
-    for (size_t k = 0; k < active_.size(); ++k) sum += weights_[k] * members_[active_[k]].model->Predict(h);
+    for (size_t k = 0; k < active_.size; ++k) sum += active_.weight[k] * members_[active_.member[k]].model->Predict(h);
     return sum;
   }
+  // As Predict for each horizon (the same sums in the same order), with one
+  // call per member instead of one per member and horizon.
+  void PredictMany(std::span<const int> h, std::span<double> out) const override;
   double FitRmse() const override {
     double sum = 0;
-    for (size_t k = 0; k < active_.size(); ++k) sum += weights_[k] * members_[active_[k]].model->FitRmse();
+    for (size_t k = 0; k < active_.size; ++k) sum += active_.weight[k] * members_[active_.member[k]].model->FitRmse();
     return sum;
   }
 
@@ -144,9 +162,9 @@ class CombiningModel final : public PointModel {
     members_[i].fitted_at = y.size();
   }
   void WarmUp(std::span<const double> y, int64_t first_index);
-  // Chooses active_/weights_ from the members' recent errors.
+  // Chooses proposal_ and active_ from the members' recent errors.
   void Reweight();
-  void ProposeWeights(std::span<const double> errors, std::vector<size_t>* active, std::vector<double>* weights) const;
+  Combination ProposeWeights(std::span<const double> errors) const;
   // Where the newest zero run of the history stands, for the outage rule.
   void TrackZeros(std::span<const double> history);
 
@@ -161,8 +179,7 @@ class CombiningModel final : public PointModel {
   // The guard's errors, over a longer memory: "never worse than naive" is a
   // long-run promise, and on spiky series a day holds too few spikes to say.
   ErrorMean proposal_error_, naive_error_;
-  std::vector<size_t> active_, proposal_active_;
-  std::vector<double> weights_, proposal_weights_;
+  Combination active_, proposal_;
   uint64_t t_ = 0;  // points seen through Update
   size_t next_refit_ = 1, steady_fits_ = 0;
   bool warmed_ = false;
@@ -208,8 +225,7 @@ void CombiningModel::Start() {
   }
   std::fill(proposal_pending_.begin(), proposal_pending_.end(), kNaN);
   proposal_error_ = naive_error_ = ErrorMean{};
-  active_ = {kNaive}, weights_ = {1.0};
-  proposal_active_ = active_, proposal_weights_ = weights_;
+  active_ = proposal_ = Combination::Only(kNaive);
   t_ = 0, next_refit_ = 1, steady_fits_ = 0, warmed_ = false;
   zero_run_ = 0, since_zero_ = 0, run_isolated_ = false;
 }
@@ -288,18 +304,17 @@ void CombiningModel::WarmUp(std::span<const double> y, int64_t first_index) {
   // The test period replayed as it would have run online: the errors feed
   // the means, and the combination proposed from them is scored too.
   double errors[kCount];
-  std::vector<size_t> active;
-  std::vector<double> weights;
   for (size_t t = 0; t < test; ++t) {
     const double actual = y[train + t];
     for (size_t i = 0; i < kCount; ++i) errors[i] = members_[i].error.value();
-    ProposeWeights(errors, &active, &weights);
+    const Combination active = ProposeWeights(errors);
     double combined = 0;
-    bool complete = !active.empty();
-    for (size_t k = 0; k < active.size(); ++k) {
-      const double f = forecasts[active[k]].empty() ? kNaN : forecasts[active[k]][t];
+    bool complete = active.size != 0;
+    for (size_t k = 0; k < active.size; ++k) {
+      const size_t i = active.member[k];
+      const double f = forecasts[i].empty() ? kNaN : forecasts[i][t];
       complete &= std::isfinite(f);
-      combined += weights[k] * f;
+      combined += active.weight[k] * f;
     }
     if (complete) proposal_error_.Add(std::fabs(actual - combined), guard_decay_);
     if (std::isfinite(forecasts[kNaive][t])) naive_error_.Add(std::fabs(actual - forecasts[kNaive][t]), guard_decay_);
@@ -311,8 +326,7 @@ void CombiningModel::WarmUp(std::span<const double> y, int64_t first_index) {
   }
 }
 
-void CombiningModel::ProposeWeights(std::span<const double> errors, std::vector<size_t>* active,
-                                    std::vector<double>* weights) const {
+Combination CombiningModel::ProposeWeights(std::span<const double> errors) const {
   // The kCombined lowest errors, by insertion (a handful of candidates).
   size_t best[kCombined];
   size_t n = 0;
@@ -324,36 +338,29 @@ void CombiningModel::ProposeWeights(std::span<const double> errors, std::vector<
     best[k] = i;
     n = std::min(n + 1, kCombined);
   }
-  active->clear(), weights->clear();
-  if (n == 0) {
-    active->push_back(kNaive), weights->push_back(1.0);
-    return;
-  }
+  if (n == 0) return Combination::Only(kNaive);
   // A clear winner, or an exact one, answers alone: averaging it with worse
   // models would only blunt it.
   if (n == 1 || errors[best[0]] <= 0 || errors[best[0]] < (1 - dominance_) * errors[best[1]]) {
-    active->push_back(best[0]), weights->push_back(1.0);
-    return;
+    return Combination::Only(best[0]);
   }
   // Only near-ties join: a clearly worse third model adds its own errors
   // (e.g. a smoother's lag after a spike) more than it averages out noise.
   while (n > 2 && !(errors[best[0]] >= (1 - dominance_) * errors[best[n - 1]])) --n;
   double total = 0;
   for (size_t k = 0; k < n; ++k) total += 1 / errors[best[k]];
-  for (size_t k = 0; k < n; ++k) active->push_back(best[k]), weights->push_back(1 / errors[best[k]] / total);
+  Combination c;
+  for (size_t k = 0; k < n; ++k) c.Add(best[k], 1 / errors[best[k]] / total);
+  return c;
 }
 
 void CombiningModel::Reweight() {
   double errors[kCount];
   for (size_t i = 0; i < kCount; ++i) errors[i] = Ready(i) ? members_[i].error.value() : kNaN;
-  ProposeWeights(errors, &proposal_active_, &proposal_weights_);
+  proposal_ = ProposeWeights(errors);
   const bool guard = proposal_error_.known() && naive_error_.known() &&
                      proposal_error_.value() > (1 + naive_margin_) * naive_error_.value();
-  if (guard) {
-    active_ = {kNaive}, weights_ = {1.0};
-  } else {
-    active_ = proposal_active_, weights_ = proposal_weights_;
-  }
+  active_ = guard ? Combination::Only(kNaive) : proposal_;
 }
 
 void CombiningModel::Update(double y) {
@@ -394,16 +401,35 @@ void CombiningModel::Update(double y) {
   if (score && !missing) Reweight();
   // Record the forecasts for t + h: every member's on scored targets, the
   // proposal's (and naive's, for the guard) always.
+  // Each member's forecast is made once, for the proposal and the record.
+  double at_h[kCount];
+  bool known[kCount] = {};
+  auto forecast = [&](size_t i) {
+    if (!known[i]) at_h[i] = Ready(i) ? members_[i].model->Predict(h_) : kNaN, known[i] = true;
+    return at_h[i];
+  };
   double proposal = 0;
-  for (size_t k = 0; k < proposal_active_.size(); ++k) {
-    const size_t i = proposal_active_[k];
-    proposal += proposal_weights_[k] * (Ready(i) ? members_[i].model->Predict(h_) : kNaN);
-  }
+  for (size_t k = 0; k < proposal_.size; ++k) proposal += proposal_.weight[k] * forecast(proposal_.member[k]);
   proposal_pending_[slot] = proposal;
   for (size_t i = 0; i < kCount; ++i) {
     if (i != kNaive && !record) continue;
-    members_[i].pending[slot] = static_cast<float>(Ready(i) ? members_[i].model->Predict(h_) : kNaN);
+    members_[i].pending[slot] = static_cast<float>(forecast(i));
   }
+}
+
+void CombiningModel::PredictMany(std::span<const int> h, std::span<double> out) const {
+  constexpr size_t kBatch = 16;
+  if (h.size() > kBatch) return PointModel::PredictMany(h, out);
+  // Zeroed element by element: a whole-array initialiser became a `rep stos`
+  // that cost more than the sums.
+  double sum[kBatch], member[kBatch];
+  for (size_t j = 0; j < h.size(); ++j) sum[j] = 0;
+  for (size_t k = 0; k < active_.size; ++k) {
+    members_[active_.member[k]].model->PredictMany(h, std::span<double>(member, h.size()));
+    const double w = active_.weight[k];
+    for (size_t j = 0; j < h.size(); ++j) sum[j] += w * member[j];
+  }
+  std::copy(sum, sum + h.size(), out.begin());
 }
 
 }  // namespace

@@ -203,6 +203,7 @@ Result<std::unique_ptr<Forecaster>> MakeForecaster(const ForecastSpec& spec) {
   settings.refit_every_steps = static_cast<size_t>(context.Get("refit_every_steps", 60));
   settings.refit_offset_steps = static_cast<size_t>(context.Get("refit_offset_steps", 0));
   settings.interp_gap_steps = static_cast<int64_t>(std::floor(context.Get("interp_gap_s", 3600) / context.step_s));
+  settings.horizon_steps = static_cast<int>(std::ceil(context.Get("horizon_s", 900) / context.step_s - 1e-9));
   std::unique_ptr<Forecaster> f =
       std::make_unique<GriddedForecaster>(spec.options, settings, spec.model, MakePointModel(spec.model, context));
   return f;

@@ -1,6 +1,7 @@
 #include "gridded_forecaster.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 namespace prescale::forecast {
@@ -14,7 +15,7 @@ GriddedForecaster::GriddedForecaster(const ForecastOptions& options, const GridS
       regridder_(options.step.count(), options.counter, settings.interp_gap_steps,
                  static_cast<int64_t>(options.max_history)),
       model_(std::move(model)),
-      calibrator_(options.coverage),
+      calibrator_(options.coverage, settings.horizon_steps),
       ring_(options.max_history, 0.0) {}
 
 std::string GriddedForecaster::model() const { return configured_name_ == "auto" ? model_->name() : configured_name_; }
@@ -38,7 +39,21 @@ void GriddedForecaster::OnGridPoint(int64_t index, double y) {
   if (fitted_) model_->Update(y);
   ++since_fit_;
   if (fitted_ ? since_fit_ >= fit_interval_ : count_ >= model_->MinHistory()) Refit();
-  calibrator_.Observe(y, [this](int h) { return PredictSteps(h); });
+  Calibrate(y);
+}
+
+void GriddedForecaster::Calibrate(double y) {
+  // Every bucket's forecast in one call to the model (auto combines several
+  // members at each): the same values as PredictSteps gives one by one.
+  std::array<double, IntervalCalibrator::kBuckets> predictions;
+  const double newest = Newest();
+  if (fitted_) {
+    model_->PredictMany(calibrator_.horizons(), predictions);
+    for (double& p : predictions) p = std::isfinite(p) ? p : newest;
+  } else {
+    predictions.fill(newest);
+  }
+  calibrator_.Observe(y, predictions);
 }
 
 void GriddedForecaster::Refit() {
@@ -72,7 +87,7 @@ void GriddedForecaster::ObserveBatch(std::span<const int64_t> timestamps_ms, std
     fitted_ = true;
     for (size_t t = half; t < y.size(); ++t) {
       model_->Update(y[t]);
-      calibrator_.Observe(y[t], [this](int h) { return PredictSteps(h); });
+      Calibrate(y[t]);
     }
   }
   fitted_ = false;
@@ -86,8 +101,14 @@ std::vector<double> GriddedForecaster::Linearize() const {
   return out;
 }
 
+double GriddedForecaster::Newest() const {
+  size_t at = head_ + count_ - 1;  // head_ < size and count_ <= size: at most one lap on (no division per point)
+  if (at >= ring_.size()) at -= ring_.size();
+  return ring_[at];
+}
+
 double GriddedForecaster::PredictSteps(int h) const {
-  const double newest = ring_[(head_ + count_ - 1) % ring_.size()];
+  const double newest = Newest();
   if (!fitted_) return newest;
   const double p = model_->Predict(h);
   return std::isfinite(p) ? p : newest;

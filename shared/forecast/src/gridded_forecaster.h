@@ -5,6 +5,7 @@
 // >= 0, lower <= point <= upper). Not thread-safe; one owner.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -24,6 +25,7 @@ struct GridSettings {
   // Shifts the periodic refits by this many points, so that series created
   // together (an aggregator's start) do not all refit on the same tick.
   size_t refit_offset_steps = 0;
+  int horizon_steps = 0;  // the planned horizon (horizon_s) in steps, rounded up: intervals are calibrated there
 };
 
 class GriddedForecaster final : public Forecaster {
@@ -44,6 +46,9 @@ class GriddedForecaster final : public Forecaster {
   void OnGridPoint(int64_t index, double y);
   // The point forecast h steps ahead: the model's once fitted, else the last value.
   double PredictSteps(int h) const;
+  double Newest() const;  // the newest grid point (count_ > 0)
+  // Scores and records the calibrator's forecasts after grid point y.
+  void Calibrate(double y);
   // The one-step error spread for intervals with too few online errors.
   double FallbackSigma() const;
   void Clear();

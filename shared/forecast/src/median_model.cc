@@ -12,6 +12,7 @@
 // ring (at most max_window_steps float values each).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -35,10 +36,10 @@ class SortedWindow {
   void Push(double value) {
     const auto y = static_cast<float>(value);
     if (sorted_.size() == ring_.size()) {
-      // Full: the oldest value leaves (ring_[pos_]).
-      sorted_.erase(std::lower_bound(sorted_.begin(), sorted_.end(), ring_[pos_]));
+      Replace(ring_[pos_], y);
+    } else {
+      sorted_.insert(std::upper_bound(sorted_.begin(), sorted_.end(), y), y);
     }
-    sorted_.insert(std::upper_bound(sorted_.begin(), sorted_.end(), y), y);
     ring_[pos_] = y;
     if (++pos_ == ring_.size()) pos_ = 0;
   }
@@ -49,6 +50,44 @@ class SortedWindow {
   }
 
  private:
+  // How many of the sorted values are below `old` (std::lower_bound's index)
+  // and how many at most y (std::upper_bound's), by counting: the window's
+  // values arrive in no order, so a binary search mispredicts a branch at
+  // every other halving, while a count over a short window (at most
+  // max_window_steps) runs without branches, in blocks the compiler vectorises.
+  void Count(float old, float y, size_t* below_old, size_t* upto_y) const {
+    constexpr size_t kBlock = 8;
+    const float* a = sorted_.data();
+    const size_t n = sorted_.size();
+    uint32_t below = 0, upto = 0;
+    size_t i = 0;
+    for (; i + kBlock <= n; i += kBlock) {
+      uint32_t block_below = 0, block_upto = 0;
+      for (size_t j = 0; j < kBlock; ++j) {
+        block_below += a[i + j] < old ? 1U : 0U;
+        block_upto += a[i + j] <= y ? 1U : 0U;
+      }
+      below += block_below, upto += block_upto;
+    }
+    for (; i < n; ++i) below += a[i] < old ? 1U : 0U, upto += a[i] <= y ? 1U : 0U;
+    *below_old = below, *upto_y = upto;
+  }
+  // The oldest value leaves and y enters, in one shift of the values between:
+  // the same order as erasing the first element equal to `old` and then
+  // inserting y after the elements <= y, without moving the rest twice.
+  void Replace(float old, float y) {
+    float* const first = sorted_.data();
+    size_t out = 0, in = 0;
+    Count(old, y, &out, &in);
+    if (out < in) --in;  // the leaving value was among those <= y
+    if (in > out) {
+      std::copy(first + out + 1, first + in + 1, first + out);
+    } else if (in < out) {
+      std::copy_backward(first + in, first + out, first + out + 1);
+    }
+    first[in] = y;
+  }
+
   std::vector<float> ring_, sorted_;
   size_t pos_ = 0;
 };
@@ -76,6 +115,9 @@ class MedianModel final : public PointModel {
     median_ = window_.Median();
   }
   double Predict(int) const override { return median_; }
+  void PredictMany(std::span<const int> h, std::span<double> out) const override {
+    std::fill(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(h.size()), median_);
+  }
   double FitRmse() const override { return rmse_; }
 
  private:

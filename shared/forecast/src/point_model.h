@@ -54,6 +54,13 @@ class PointModel {
   virtual void Update(double y) = 0;
   // The point forecast h >= 1 steps after the last point seen.
   virtual double Predict(int h) const = 0;
+  // out[k] = Predict(h[k]) for every k (out as long as h): for callers that
+  // ask for several horizons per point (the interval calibrator, auto's
+  // members), one virtual call instead of one per horizon. Overrides must
+  // give exactly Predict's values.
+  virtual void PredictMany(std::span<const int> h, std::span<double> out) const {
+    for (size_t k = 0; k < h.size(); ++k) out[k] = Predict(h[k]);
+  }
   // In-sample root mean squared one-step error of the last Fit; 0 when exact.
   virtual double FitRmse() const = 0;
 };

@@ -55,6 +55,9 @@ class NaiveModel final : public PointModel {
   }
   void Update(double y) override { last_ = y; }
   double Predict(int) const override { return last_; }
+  void PredictMany(std::span<const int> h, std::span<double> out) const override {
+    std::fill(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(h.size()), last_);
+  }
   double FitRmse() const override { return rmse_; }
 
  private:
@@ -82,6 +85,9 @@ class SeasonalNaiveModel final : public PointModel {
   void Update(double y) override { ring_.Push(y); }
   double Predict(int h) const override {
     return ring_.count() == 0 ? 0.0 : ring_.Oldest(static_cast<size_t>(h - 1) % ring_.capacity());
+  }
+  void PredictMany(std::span<const int> h, std::span<double> out) const override {
+    for (size_t k = 0; k < h.size(); ++k) out[k] = Predict(h[k]);
   }
   double FitRmse() const override { return rmse_; }
 
@@ -119,6 +125,9 @@ class MovingAverageModel final : public PointModel {
     }
   }
   double Predict(int) const override { return ring_.count() ? sum_ / static_cast<double>(ring_.count()) : 0.0; }
+  void PredictMany(std::span<const int> h, std::span<double> out) const override {
+    std::fill(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(h.size()), Predict(1));
+  }
   double FitRmse() const override { return rmse_; }
 
  private:

@@ -28,6 +28,8 @@ class ExponentialSmoothingModel final : public PointModel {
       return Extend(params_, state_, damped_steps_[h - 1], h);
     return PredictFrom(params_, state_, h);
   }
+  // As Predict for each horizon, with the state read once.
+  void PredictMany(std::span<const int> h, std::span<double> out) const override;
   double FitRmse() const override { return fit_rmse_; }
 
   // The season length in grid steps the last Fit used (0: none).

@@ -163,5 +163,53 @@ TEST(Intervals, RawJitteredTraceWithGapsStaysSaneAndCovered) {
   EXPECT_NEAR(coverage, 0.9, 0.06) << f->model();
 }
 
+// Column `column` (0-based) of a CSV with a header, one row per grid point.
+std::vector<double> ReadColumn(const std::string& path, size_t column) {
+  std::ifstream in(path);
+  std::vector<double> y;
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::stringstream ss(line);
+    std::string cell;
+    for (size_t i = 0; i <= column && std::getline(ss, cell, ','); ++i) {
+    }
+    y.push_back(std::strtod(cell.c_str(), nullptr));
+  }
+  return y;
+}
+
+// Two spiky real series of the development set, on the first halves of
+// their spans (where the calibrator was tuned), at the horizon the model is
+// planned for. Bitbrains VM 210's received network bytes under naive at 15
+// minutes (3 steps): its error quantiles jump between 2 and 4 steps, and an
+// interval interpolated between those buckets covered 83.5%; the bucket
+// nearest the planned horizon now sits on it. NAB's EC2 CPU c6585a under
+// auto at 1 hour: its recent errors outgrow the window's, and a quantile
+// level adapted within bounds covered 80%; the adapted width holds.
+TEST(Intervals, CoverageHoldsOnSpikyRealSeriesAtThePlannedHorizon) {
+  struct Case {
+    std::string file;
+    size_t column;
+    std::string model;
+    int steps;
+  };
+  const std::vector<Case> cases = {{"bitbrains_rnd/rnd_2013-08_vm210.csv", 10, "naive", 3},
+                                   {"nab_aws/ec2_cpu_utilization_c6585a.csv", 1, "auto", 12}};
+  for (const Case& c : cases) {
+    const std::string path = prescale::testing::TracesDir() + "/" + c.file;
+    std::vector<double> y = ReadColumn(path, c.column);
+    if (y.empty())
+      GTEST_SKIP() << "real trace " << path
+                   << " not present (set PRESCALE_TRACES_DIR or put ../shared beside the repository)";
+    y.resize(y.size() / 2);
+    ForecastOptions options;
+    options.step = milliseconds(300'000);
+    auto f = Make(c.model, {{"horizon_s", 300.0 * c.steps}}, options);
+    Scores s = Evaluate(*f, y, 300'000, 288, c.steps);
+    EXPECT_NEAR(s.coverage, 0.9, 0.05) << c.file << " " << c.model << " over " << s.count << " origins";
+  }
+}
+
 }  // namespace
 }  // namespace prescale::forecast

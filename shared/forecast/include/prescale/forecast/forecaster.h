@@ -57,9 +57,10 @@
 //                   forward-filled), horizon_s (900)
 // Grid: point k stands for the samples in ((k-1)*step, k*step] (their mean;
 // counters: their per-second rate, resets handled). Intervals are empirical
-// quantiles of the model's own online errors at 1, 2, 4, ... 64 steps ahead;
-// until 30 errors are in, a normal interval 1.5x wider than the one-step
-// error spread suggests.
+// quantiles of the model's own online errors at 1, 2, 4, ... 64 steps ahead
+// (horizon_s's step count replacing the nearest), widened or narrowed online
+// to the coverage achieved; until 30 errors are in, a normal interval 1.5x
+// wider than the one-step error spread suggests.
 #pragma once
 
 #include <chrono>
