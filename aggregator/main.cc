@@ -17,7 +17,6 @@
 #include "prescale/aggregator/commands.h"
 #include "prescale/aggregator/config.h"
 #include "prescale/aggregator/control/control_bootstrap.h"
-#include "prescale/aggregator/control/sqlite_store.h"
 #include "prescale/aggregator/history/backfill.h"
 #include "prescale/aggregator/history/snapshot.h"
 #include "prescale/aggregator/history/wal.h"
@@ -71,16 +70,17 @@ bool Report(const Result<ApplySummary>& r, const std::string& from) {
   return true;
 }
 
-// The control store (a file in the data directory, or in memory without one)
+// The control store (PostgreSQL when control_store names it; else a file in
+// the data directory, or in memory without one)
 // with the bootstrap objects applied; an exit code when that fails.
 int AttachControlStore(Aggregator* aggregator) {
   const AggregatorConfig& c = aggregator->config();
-  auto store = OpenSqliteStore(c.data_dir.empty() ? ":memory:" : ControlStorePath(c.data_dir), SqliteStoreOptions{});
+  auto store = OpenControlStore(c.control_store, c.data_dir);
   if (!store.ok()) {
     std::fprintf(stderr, "prescale-aggregator: %s\n", store.status().message().c_str());
     return 1;
   }
-  if (c.data_dir.empty()) {
+  if (c.data_dir.empty() && c.control_store.empty()) {
     Log(LogLevel::kWarning, "no data_dir: tenants, services, tokens and audit live in memory only");
   }
   aggregator->UseControlStore(std::move(store).value());

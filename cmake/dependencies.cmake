@@ -19,6 +19,8 @@ endif()
 find_package(OpenSSL REQUIRED)
 # The control-plane store (Debian libsqlite3-dev).
 find_package(SQLite3 REQUIRED)
+# The control-plane store shared by replicas: PostgreSQL's client library (Debian libpq-dev).
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 # The forecast library: least squares (Debian libeigen3-dev, header-only).
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 find_path(RAPIDJSON_INCLUDE_DIR rapidjson/document.h REQUIRED)

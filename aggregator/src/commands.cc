@@ -11,6 +11,7 @@
 #include "prescale/aggregator/api/control_api.h"
 #include "prescale/aggregator/config.h"
 #include "prescale/aggregator/control/control_bootstrap.h"
+#include "prescale/aggregator/control/postgres_store.h"
 #include "prescale/aggregator/control/sqlite_store.h"
 #include "prescale/base/duration.h"
 #include "prescale/base/flags.h"
@@ -23,7 +24,8 @@ constexpr const char* kUsage =
     "usage: prescale-aggregator token create --role ROLE [--tenant T] [--expires D] [--name N] [STORE]\n"
     "       prescale-aggregator apply -f FILE [STORE]\n"
     "       prescale-aggregator audit verify [STORE]\n"
-    "STORE: --config FILE (its data_dir) or --data-dir DIR; the control store is DIR/control.db\n"
+    "STORE: --config FILE (its control_store or data_dir), --data-dir DIR (the control store is\n"
+    "       DIR/control.db) or --control-store postgres://USER@HOST:PORT/DB\n"
     "  token create   prints a new token once (only its SHA-256 is stored); ROLE is admin,\n"
     "                 operator, viewer or agent; operators and viewers need --tenant;\n"
     "                 --expires takes a duration such as 30d\n"
@@ -66,7 +68,7 @@ std::string FlagValue(const ParsedFlags& flags, std::string_view name) {
 // Every subcommand takes --data-dir (and --config, which ParseFlags keeps apart).
 std::string UnexpectedFlag(const ParsedFlags& flags, std::initializer_list<std::string_view> allowed) {
   for (const auto& [k, v] : flags.values) {
-    if (k == "data-dir") continue;
+    if (k == "data-dir" || k == "control-store") continue;
     if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) return "--" + k;
   }
   return "";
@@ -127,6 +129,11 @@ int VerifyAudit(ControlStore* store, const ParsedFlags& flags, std::FILE* out, s
 
 std::string ControlStorePath(const std::string& data_dir) { return data_dir + "/control.db"; }
 
+Result<std::unique_ptr<ControlStore>> OpenControlStore(const std::string& control_store, const std::string& data_dir) {
+  if (!control_store.empty()) return OpenPostgresStore(control_store, PostgresStoreOptions{});
+  return OpenSqliteStore(data_dir.empty() ? ":memory:" : ControlStorePath(data_dir), SqliteStoreOptions{});
+}
+
 bool IsCommand(int argc, const char* const* argv) {
   if (argc < 2) return false;
   const std::string_view c = argv[1];
@@ -144,7 +151,8 @@ int RunCommand(int argc, const char* const* argv, std::FILE* out, std::FILE* err
     skip = 3;
   }
   static constexpr std::string_view kSwitches[] = {"help"};
-  static constexpr std::string_view kValues[] = {"config", "data-dir", "role", "tenant", "expires", "name", "f"};
+  static constexpr std::string_view kValues[] = {"config", "data-dir", "control-store", "role",
+                                                 "tenant", "expires",  "name",          "f"};
   // ParseFlags reads argv[1..]: hand it the flags after the command words.
   std::vector<const char*> args = {argv[0]};
   for (int i = skip; i < argc; ++i) args.push_back(std::strcmp(argv[i], "-f") == 0 ? "--f" : argv[i]);
@@ -155,13 +163,19 @@ int RunCommand(int argc, const char* const* argv, std::FILE* out, std::FILE* err
     return 0;
   }
   std::string data_dir = FlagValue(*flags, "data-dir");
-  if (data_dir.empty() && !flags->config_path.empty()) {
+  std::string control_store = FlagValue(*flags, "control-store");
+  if (data_dir.empty() && control_store.empty() && !flags->config_path.empty()) {
     auto config = LoadAggregatorConfig(flags->config_path);
     if (!config.ok()) return Usage(err, config.status().message());
     data_dir = config->data_dir;
+    control_store = config->control_store;
   }
-  if (data_dir.empty()) return Usage(err, "needs --data-dir DIR or --config FILE with a data_dir");
-  auto store = OpenSqliteStore(ControlStorePath(data_dir), SqliteStoreOptions{});
+  if (!control_store.empty()) {
+    if (Status s = CheckPostgresUrl(control_store); !s.ok()) return Usage(err, "--control-store: " + s.message());
+  } else if (data_dir.empty()) {
+    return Usage(err, "needs --data-dir DIR, --control-store URL or --config FILE with a data_dir or control_store");
+  }
+  auto store = OpenControlStore(control_store, data_dir);
   if (!store.ok()) return Failed(err, store.status());
   if (command == "token") return CreateToken(store->get(), *flags, out, err);
   if (command == "apply") return ApplyFile(store->get(), *flags, out, err);

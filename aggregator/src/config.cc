@@ -1,6 +1,7 @@
 #include "prescale/aggregator/config.h"
 
 #include "prescale/aggregator/control/auth.h"
+#include "prescale/aggregator/control/postgres_store.h"
 
 #include <cmath>
 #include <cstdio>
@@ -301,6 +302,7 @@ Status ParseForecast(const YamlConfigReader& r, const ConfigNode& node, Forecast
 Status ReadStrings(const YamlConfigReader& r, const ConfigNode& root, AggregatorConfig* c) {
   for (auto [key, field] : {std::pair{"listen", &c->listen},
                             {"data_dir", &c->data_dir},
+                            {"control_store", &c->control_store},
                             {"prometheus_url", &c->prometheus_url},
                             {"tls_cert", &c->tls_cert_file},
                             {"tls_key", &c->tls_key_file},
@@ -426,6 +428,7 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
   PRESCALE_RETURN_IF_ERROR(r.CheckMap(root, "",
                                       {"listen",
                                        "data_dir",
+                                       "control_store",
                                        "max_series",
                                        "max_body_bytes",
                                        "raw_retention",
@@ -465,6 +468,11 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
   // When a file has several mistakes, this order decides which one is reported.
   PRESCALE_RETURN_IF_ERROR(ReadStrings(r, root, &c));
   PRESCALE_RETURN_IF_ERROR(ReadNumbers(r, root, &c));
+  if (!c.control_store.empty()) {
+    if (Status s = CheckPostgresUrl(c.control_store); !s.ok()) {
+      return r.Error(root["control_store"], "control_store", s.message() + " (absent: SQLite in data_dir)");
+    }
+  }
   if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
     const char* missing = c.tls_cert_file.empty() ? "tls_cert" : "tls_key";
     return r.Error(root, missing, "tls_cert and tls_key go together (HTTPS needs both)");
@@ -507,7 +515,7 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
 }
 
 std::string AggregatorUsage() {
-  return "usage: prescale-aggregator [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
+  return "usage: prescale-aggregator [--config FILE] [--listen ADDR:PORT] [--data-dir DIR] [--control-store URL]\n"
          "                           [--max-series N] [--prometheus-url URL] [--log-level LEVEL]\n"
          "                           [--tls-cert FILE --tls-key FILE] [--allow-anonymous-push]\n"
          "                           [--allow-anonymous-metrics] [--help]\n"
@@ -522,6 +530,8 @@ std::string AggregatorUsage() {
          "  --config FILE        YAML configuration (docs/aggregator.md); flags override it\n"
          "  --listen ADDR:PORT   where the API and /metrics are served (default 0.0.0.0:9570; port 0 picks one)\n"
          "  --data-dir DIR       directory for the aggregator's state\n"
+         "  --control-store URL  keep the control plane in PostgreSQL (postgres://USER@HOST:PORT/DB),\n"
+         "                       shared by replicas; without it, SQLite in the data directory\n"
          "  --max-series N       most series held in memory; beyond, writes get 429 (default 1000000)\n"
          "  --prometheus-url URL backfill the demand rollups from this Prometheus when the store starts empty\n"
          "  --log-level LEVEL    debug, info, warning or error (default info)\n"
@@ -536,8 +546,9 @@ std::string AggregatorUsage() {
 
 Result<AggregatorCommandLine> ParseAggregatorCommandLine(int argc, const char* const* argv) {
   static constexpr std::string_view kSwitches[] = {"help", "allow-anonymous-push", "allow-anonymous-metrics"};
-  static constexpr std::string_view kValueFlags[] = {"config",    "listen",         "data-dir", "max-series",
-                                                     "log-level", "prometheus-url", "tls-cert", "tls-key"};
+  static constexpr std::string_view kValueFlags[] = {"config",     "listen",    "data-dir",
+                                                     "max-series", "log-level", "prometheus-url",
+                                                     "tls-cert",   "tls-key",   "control-store"};
   auto flags = ParseFlags(argc, argv, kSwitches, kValueFlags);
   if (!flags.ok()) return flags.status();
   AggregatorCommandLine cli;
@@ -564,6 +575,11 @@ Status ApplyAggregatorOverrides(const AggregatorCommandLine& cli, AggregatorConf
       config->listen = value;
     } else if (flag == "data-dir") {
       config->data_dir = value;
+    } else if (flag == "control-store") {
+      // Not fail(): the message would repeat the URL, password and all.
+      if (Status s = CheckPostgresUrl(value); !s.ok())
+        return Status::InvalidArgument("--control-store: " + s.message());
+      config->control_store = value;
     } else if (flag == "max-series") {
       uint64_t n = 0;
       if (!ParseU64(value, &n) || n == 0) return fail("expected a positive whole number");

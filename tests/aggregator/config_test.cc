@@ -175,6 +175,10 @@ std::vector<BadConfig> BadConfigs() {
       {"raw_retention_short", "raw_retention: 10ms\n", 1, "raw_retention", "at least 1s"},
       {"listen_list", "listen:\n  - a\n", 2, "listen", "expected a string"},
       {"data_dir_empty", "data_dir: ''\n", 1, "data_dir", "must not be empty"},
+      {"control_store_path", "\ncontrol_store: /var/lib/prescale/control.db\n", 2, "control_store",
+       "expected a postgres:// or postgresql:// URL"},
+      {"control_store_bad_url", "control_store: postgres://u:pw@h/db?bogus_option=1\n", 1, "control_store",
+       "invalid postgres URL"},
       {"log_level_bad", "log_level: loud\n", 1, "log_level", "expected debug"},
       {"tokens_not_list", "tokens: {name: a}\n", 1, "tokens", "expected a list"},
       {"token_unknown_key", "tokens:\n  - name: a\n    sha256: \"sha256:" + kHashA + "\"\n    scope: all\n", 4,
@@ -242,6 +246,18 @@ std::vector<BadConfig> BadConfigs() {
   };
 }
 
+TEST(AggregatorConfig, ControlStoreTakesAPostgresUrlFromTheFileOrTheFlag) {
+  auto c = ParseAggregatorConfig("control_store: postgresql://prescale@127.0.0.1:5432/control\n", "agg.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->control_store, "postgresql://prescale@127.0.0.1:5432/control");
+  const char* argv[] = {"prescale-aggregator", "--control-store", "postgres://p:secret@db/control"};
+  auto cli = ParseAggregatorCommandLine(3, argv);
+  ASSERT_TRUE(cli.ok()) << cli.status().ToString();
+  ASSERT_TRUE(ApplyAggregatorOverrides(*cli, &c.value()).ok());
+  EXPECT_EQ(c->control_store, "postgres://p:secret@db/control");
+  EXPECT_TRUE(ParseAggregatorConfig("data_dir: /tmp/x\n", "agg.yaml")->control_store.empty());  // SQLite
+}
+
 TEST(AggregatorConfigErrors, EachBadConfigExits2NamingFileLineAndKey) {
   const std::string bin = BinDir() + "/prescale-aggregator";
   TempDir dir("prescale-agg-config");
@@ -267,6 +283,7 @@ TEST(AggregatorConfigErrors, UsageErrorsExit2NamingTheFlag) {
       {{"--max-series", "0"}, "--max-series '0': expected a positive whole number"},
       {{"--max-series=-4"}, "--max-series '-4'"},
       {{"--listen", "nocolon"}, "--listen 'nocolon': expected ADDR:PORT"},
+      {{"--control-store", "mysql://h/db"}, "--control-store: expected a postgres:// or postgresql:// URL"},
       {{"--help=yes"}, "--help takes no value"},
       {{"stray"}, "unexpected argument 'stray'"},
       {{"--config", "/nonexistent/agg.yaml"}, "/nonexistent/agg.yaml: cannot read the config file"},

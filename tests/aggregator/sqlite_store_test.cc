@@ -1,3 +1,6 @@
+// The ControlStore contract, run against both stores (ControlStoreTest:
+// SQLite, and PostgreSQL started on loopback), and SqliteStore's own file
+// handling (SqliteStoreTest). postgres_store_test.cc has PostgreSQL's own.
 #include "prescale/aggregator/control/sqlite_store.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +12,8 @@
 #include <thread>
 
 #include "prescale/aggregator/control/auth.h"
+#include "prescale/aggregator/control/postgres_store.h"
+#include "tests/support/postgres.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_env.h"
 
@@ -49,16 +54,35 @@ TokenRecord Token(const std::string& id, const std::string& secret) {
   return {id, "ci", "operator", "a", Sha256Hex(secret), 1000, 0, 0};
 }
 
+enum class Backend { kSqlite, kPostgres };
+
+// SQLite in a file of a temporary directory; PostgreSQL in a database of its
+// own on the process's shared server (skipped, saying why, where it is not installed).
 class SqliteStoreTest : public ::testing::Test {
  protected:
+  virtual Backend backend() const { return Backend::kSqlite; }
+
   void SetUp() override {
-    path_ = dir_.path() + "/control.db";
+    if (backend() == Backend::kPostgres) {
+      std::string error;
+      postgres_ = testing::SharedPostgres(&error);
+      if (postgres_ == nullptr && testing::PostgresBinDir().empty()) GTEST_SKIP() << error;
+      ASSERT_NE(postgres_, nullptr) << "PostgreSQL is installed but did not start: " << error;
+      static int databases = 0;
+      database_ = "store_test_" + std::to_string(++databases);
+      ASSERT_TRUE(postgres_->CreateDatabase(database_, &error)) << error;
+      path_ = postgres_->Url(database_);
+    } else {
+      path_ = dir_.path() + "/control.db";
+    }
     store_ = Open();
     ASSERT_NE(store_, nullptr);
   }
 
   std::unique_ptr<ControlStore> Open() {
-    Result<std::unique_ptr<ControlStore>> opened = OpenSqliteStore(path_, SqliteStoreOptions{});
+    Result<std::unique_ptr<ControlStore>> opened = backend() == Backend::kPostgres
+                                                       ? OpenPostgresStore(path_, PostgresStoreOptions{})
+                                                       : OpenSqliteStore(path_, SqliteStoreOptions{});
     EXPECT_TRUE(opened.ok()) << opened.status().ToString();
     return opened.ok() ? std::move(opened).value() : nullptr;
   }
@@ -76,10 +100,11 @@ class SqliteStoreTest : public ::testing::Test {
     return page.ok() ? page->items : std::vector<AuditRecord>{};
   }
 
-  // Runs SQL on the database file with the sqlite3 command-line tool, as
-  // someone with write access to the file would tamper with it.
+  // Runs SQL on the database with the sqlite3 command-line tool (or psql), as
+  // someone with write access to the file (or the database) would tamper with it.
   void Tamper(const std::string& sql) {
-    const testing::RunResult r = testing::RunCommand({sqlite3_, path_, sql}, 30s);
+    const testing::RunResult r =
+        postgres_ != nullptr ? postgres_->Psql(database_, sql) : testing::RunCommand({sqlite3_, path_, sql}, 30s);
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
 
@@ -94,12 +119,27 @@ class SqliteStoreTest : public ::testing::Test {
   }
 
   testing::TempDir dir_{"prescale-sqlite-store"};
-  std::string path_;
+  std::string path_;  // the SQLite file, or the PostgreSQL URL
   std::string sqlite3_;
+  testing::PostgresServer* postgres_ = nullptr;
+  std::string database_;
   std::unique_ptr<ControlStore> store_;
 };
 
-TEST_F(SqliteStoreTest, CreateGetReplaceIncrementVersion) {
+// The same cases on each store.
+class ControlStoreTest : public SqliteStoreTest, public ::testing::WithParamInterface<Backend> {
+ protected:
+  Backend backend() const override { return GetParam(); }
+};
+
+std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::kPostgres ? "postgres" : "sqlite";
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, ControlStoreTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         BackendName);
+
+TEST_P(ControlStoreTest, CreateGetReplaceIncrementVersion) {
   Result<StoredObject> created = Put(Object(Tenant("a"), R"({"name":"a"})"), WriteMode::kCreate, 1000);
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   EXPECT_EQ(created->version, 1);
@@ -129,7 +169,7 @@ TEST_F(SqliteStoreTest, CreateGetReplaceIncrementVersion) {
   EXPECT_EQ(got->updated_ms, 3000);
 }
 
-TEST_F(SqliteStoreTest, CreateOfExistingKeyIsAlreadyExistsAndReplaceOfMissingIsNotFound) {
+TEST_P(ControlStoreTest, CreateOfExistingKeyIsAlreadyExistsAndReplaceOfMissingIsNotFound) {
   ASSERT_TRUE(Put(Object(Tenant("a"), "{}"), WriteMode::kCreate, 1000).ok());
   Result<StoredObject> again = Put(Object(Tenant("a"), "{}"), WriteMode::kCreate, 2000);
   EXPECT_EQ(again.status().code(), StatusCode::kAlreadyExists);
@@ -141,7 +181,7 @@ TEST_F(SqliteStoreTest, CreateOfExistingKeyIsAlreadyExistsAndReplaceOfMissingIsN
   EXPECT_EQ(AllAudit().size(), 1u);
 }
 
-TEST_F(SqliteStoreTest, StaleExpectedVersionIsConflict) {
+TEST_P(ControlStoreTest, StaleExpectedVersionIsConflict) {
   ASSERT_TRUE(Put(Object(Tenant("a"), "{}"), WriteMode::kCreate, 1000).ok());
   ASSERT_TRUE(Put(Object(Tenant("a"), R"({"x":"1"})"), WriteMode::kReplace, 2000, 1).ok());
   Result<StoredObject> stale = Put(Object(Tenant("a"), R"({"x":"2"})"), WriteMode::kReplace, 3000, 1);
@@ -157,7 +197,7 @@ TEST_F(SqliteStoreTest, StaleExpectedVersionIsConflict) {
   EXPECT_EQ(got->spec_json, R"({"x":"1"})");
 }
 
-TEST_F(SqliteStoreTest, MissingReferenceIsFailedPrecondition) {
+TEST_P(ControlStoreTest, MissingReferenceIsFailedPrecondition) {
   ASSERT_TRUE(Put(Object(Tenant("a"), "{}"), WriteMode::kCreate, 1000).ok());
   Result<StoredObject> put =
       Put(Object(Service("a", "web"), "{}", {Tenant("a"), Policy("gold")}), WriteMode::kCreate, 2000);
@@ -167,7 +207,7 @@ TEST_F(SqliteStoreTest, MissingReferenceIsFailedPrecondition) {
   EXPECT_EQ(AllAudit().size(), 1u);
 }
 
-TEST_F(SqliteStoreTest, DeleteOfReferencedObjectFailsUntilTheReferrerIsDeleted) {
+TEST_P(ControlStoreTest, DeleteOfReferencedObjectFailsUntilTheReferrerIsDeleted) {
   ASSERT_TRUE(Put(Object(Tenant("a"), "{}"), WriteMode::kCreate, 1000).ok());
   ASSERT_TRUE(Put(Object(Policy("gold"), "{}"), WriteMode::kCreate, 1000).ok());
   ASSERT_TRUE(Put(Object(Service("a", "web"), "{}", {Tenant("a"), Policy("gold")}), WriteMode::kCreate, 2000).ok());
@@ -198,7 +238,7 @@ std::vector<std::string> Names(const Result<Page<StoredObject>>& page) {
   return names;
 }
 
-TEST_F(SqliteStoreTest, ListFiltersByFieldLabelTenantAndOwner) {
+TEST_P(ControlStoreTest, ListFiltersByFieldLabelTenantAndOwner) {
   for (const char* tenant : {"a", "b"}) ASSERT_TRUE(Put(Object(Tenant(tenant), "{}"), WriteMode::kCreate, 1).ok());
   auto service = [&](const std::string& tenant, const std::string& name, const std::string& tier,
                      const std::string& app) {
@@ -241,7 +281,7 @@ TEST_F(SqliteStoreTest, ListFiltersByFieldLabelTenantAndOwner) {
   }
 }
 
-TEST_F(SqliteStoreTest, ListPagesVisitEveryObjectOnceInKeyOrder) {
+TEST_P(ControlStoreTest, ListPagesVisitEveryObjectOnceInKeyOrder) {
   std::vector<std::string> names;
   names.reserve(25);
   for (int i = 0; i < 25; ++i) names.push_back("t" + std::string(i < 10 ? "0" : "") + std::to_string(i));
@@ -283,7 +323,7 @@ TEST_F(SqliteStoreTest, ListPagesVisitEveryObjectOnceInKeyOrder) {
   }
 }
 
-TEST_F(SqliteStoreTest, AuditRecordsEveryWriteWithBeforeAndAfter) {
+TEST_P(ControlStoreTest, AuditRecordsEveryWriteWithBeforeAndAfter) {
   ASSERT_TRUE(Put(Object(Tenant("a"), R"({"v":"1"})"), WriteMode::kCreate, 1000).ok());
   ASSERT_TRUE(Put(Object(Tenant("a"), R"({"v":"2"})"), WriteMode::kReplace, 2000).ok());
   ASSERT_TRUE(store_->Delete(Tenant("a"), 2, Audit("delete", Tenant("a"), 3000)).ok());
@@ -341,17 +381,22 @@ TEST_F(SqliteStoreTest, AuditRecordsEveryWriteWithBeforeAndAfter) {
   EXPECT_EQ(page->items[0].seq, 4);
 }
 
-// Edits the file behind the store's back with the sqlite3 command-line tool.
-class SqliteStoreTamperTest : public SqliteStoreTest {
+// Edits the database behind the store's back with the sqlite3 command-line
+// tool (or psql, which the PostgreSQL server's package brings).
+class ControlStoreTamperTest : public ControlStoreTest {
  protected:
   void SetUp() override {
-    SqliteStoreTest::SetUp();
+    ControlStoreTest::SetUp();
+    if (IsSkipped() || HasFatalFailure() || backend() == Backend::kPostgres) return;
     sqlite3_ = testing::FindProgram("sqlite3");
     if (sqlite3_.empty()) GTEST_SKIP() << "the sqlite3 command-line tool is not installed (Debian package sqlite3)";
   }
 };
 
-TEST_F(SqliteStoreTamperTest, TamperedRecordFailsVerificationAtThatRecord) {
+INSTANTIATE_TEST_SUITE_P(Stores, ControlStoreTamperTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         BackendName);
+
+TEST_P(ControlStoreTamperTest, TamperedRecordFailsVerificationAtThatRecord) {
   FiveRecords();
   Tamper("UPDATE audit SET message = 'nothing happened' WHERE seq = 3;");
   Result<AuditVerification> verified = store_->VerifyAudit();
@@ -362,7 +407,7 @@ TEST_F(SqliteStoreTamperTest, TamperedRecordFailsVerificationAtThatRecord) {
   EXPECT_NE(verified->reason.find("hash mismatch"), std::string::npos) << verified->reason;
 }
 
-TEST_F(SqliteStoreTamperTest, DeletedRecordFailsVerificationAtItsSuccessor) {
+TEST_P(ControlStoreTamperTest, DeletedRecordFailsVerificationAtItsSuccessor) {
   FiveRecords();
   Tamper("DELETE FROM audit WHERE seq = 3;");
   Result<AuditVerification> verified = store_->VerifyAudit();
@@ -373,7 +418,7 @@ TEST_F(SqliteStoreTamperTest, DeletedRecordFailsVerificationAtItsSuccessor) {
   EXPECT_NE(verified->reason.find("sequence gap"), std::string::npos) << verified->reason;
 }
 
-TEST_F(SqliteStoreTamperTest, InsertedRecordFailsVerification) {
+TEST_P(ControlStoreTamperTest, InsertedRecordFailsVerification) {
   FiveRecords();
   // seq is the primary key, so a forged record cannot sit between two real
   // ones without renumbering them. (a) Renumbering 4 and 5 up to make room for
@@ -408,7 +453,7 @@ TEST_F(SqliteStoreTamperTest, InsertedRecordFailsVerification) {
   // head_hash anchored elsewhere (AuditVerification::head_hash) catches that.
 }
 
-TEST_F(SqliteStoreTest, ReopeningKeepsDataAndContinuesTheChain) {
+TEST_P(ControlStoreTest, ReopeningKeepsDataAndContinuesTheChain) {
   ASSERT_TRUE(Put(Object(Tenant("a"), R"({"v":"1"})"), WriteMode::kCreate, 1000).ok());
   store_.reset();
   store_ = Open();
@@ -477,7 +522,7 @@ TEST_F(SqliteStoreTest, DamagedPagesAreRefusedAtOpenAndTheFileIsLeftAsItWas) {
   EXPECT_EQ(testing::ReadFileOrEmpty(path_), bytes);
 }
 
-TEST_F(SqliteStoreTest, TokensAreFoundByHashAndRevokedOnce) {
+TEST_P(ControlStoreTest, TokensAreFoundByHashAndRevokedOnce) {
   const ObjectKey key = Tenant("a");
   ASSERT_TRUE(store_->CreateToken(Token("tok_1", "secret-1"), Audit("token.create", key, 1000)).ok());
   ASSERT_TRUE(store_->CreateToken(Token("tok_2", "secret-2"), Audit("token.create", key, 1000)).ok());
@@ -523,7 +568,7 @@ TEST_F(SqliteStoreTest, TokensAreFoundByHashAndRevokedOnce) {
   EXPECT_EQ(records[3].action, "token.revoke");
 }
 
-TEST_F(SqliteStoreTest, ConcurrentWritersKeepTheChainWhole) {
+TEST_P(ControlStoreTest, ConcurrentWritersKeepTheChainWhole) {
   constexpr int kThreads = 4;
   constexpr int kPutsEach = 50;
   std::vector<std::thread> threads;
@@ -551,6 +596,93 @@ TEST_F(SqliteStoreTest, ConcurrentWritersKeepTheChainWhole) {
   Result<Page<StoredObject>> all = store_->List(query);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->items.size(), static_cast<size_t>(kThreads * kPutsEach));
+}
+
+OutboxEntry Entry(const std::string& id, const std::string& service, int64_t created_ms) {
+  OutboxEntry entry;
+  entry.action_id = id;
+  entry.tenant = "a";
+  entry.service = service;
+  entry.executor = "webhook";
+  entry.payload_json = R"({"id":")" + id + R"("})";
+  entry.created_ms = created_ms;
+  entry.next_attempt_ms = created_ms;
+  return entry;
+}
+
+TEST_P(ControlStoreTest, ActionsAreQueuedInOrderRetriedAndFinishedWithTheirAudit) {
+  AuditRecord scale = Audit("scale", Service("a", "web"), 1000);
+  ASSERT_TRUE(store_->RecordAction(scale, Entry("act-1", "web", 1000), 3).ok());
+  scale.time_ms = 1100;
+  ASSERT_TRUE(store_->RecordAction(scale, Entry("act-2", "web", 1100), 4).ok());
+  // A recommendation: audited and the target set, nothing queued.
+  AuditRecord recommend = Audit("scale", Service("a", "db"), 1200);
+  ASSERT_TRUE(store_->RecordAction(recommend, std::nullopt, 2).ok());
+  Result<AuditRecord> reused = store_->RecordAction(scale, Entry("act-1", "web", 1300), 5);
+  EXPECT_EQ(reused.status().code(), StatusCode::kAlreadyExists) << reused.status().ToString();
+
+  Result<std::vector<OutboxEntry>> queued = store_->QueuedActions(10);
+  ASSERT_TRUE(queued.ok()) << queued.status().ToString();
+  ASSERT_EQ(queued->size(), 2u);
+  EXPECT_EQ((*queued)[0].action_id, "act-1");
+  EXPECT_EQ((*queued)[0].payload_json, R"({"id":"act-1"})");
+  EXPECT_EQ((*queued)[1].action_id, "act-2");
+  Result<std::pair<int64_t, int64_t>> backlog = store_->OutboxBacklog();
+  ASSERT_TRUE(backlog.ok());
+  EXPECT_EQ(*backlog, std::make_pair(int64_t{2}, int64_t{1000}));
+
+  ASSERT_TRUE(store_->RetryAction("act-1", 5000, "HTTP 503").ok());
+  EXPECT_EQ(store_->RetryAction("act-9", 5000, "x").code(), StatusCode::kNotFound);
+  queued = store_->QueuedActions(1);
+  ASSERT_TRUE(queued.ok());
+  ASSERT_EQ(queued->size(), 1u);
+  EXPECT_EQ((*queued)[0].attempts, 1);
+  EXPECT_EQ((*queued)[0].next_attempt_ms, 5000);
+  EXPECT_EQ((*queued)[0].last_error, "HTTP 503");
+
+  Result<AuditRecord> finished = store_->FinishAction("act-1", Audit("delivered", Service("a", "web"), 6000));
+  ASSERT_TRUE(finished.ok()) << finished.status().ToString();
+  EXPECT_EQ(finished->seq, 4);
+  EXPECT_EQ(store_->FinishAction("act-1", Audit("delivered", Service("a", "web"), 6000)).status().code(),
+            StatusCode::kNotFound);
+  backlog = store_->OutboxBacklog();
+  ASSERT_TRUE(backlog.ok());
+  EXPECT_EQ(*backlog, std::make_pair(int64_t{1}, int64_t{1100}));
+
+  ASSERT_TRUE(store_->SetCurrentReplicas("a", "db", 6, "report", 7000).ok());
+  Result<std::vector<ServiceStatus>> statuses = store_->ServiceStatuses();
+  ASSERT_TRUE(statuses.ok()) << statuses.status().ToString();
+  ASSERT_EQ(statuses->size(), 2u);
+  std::sort(statuses->begin(), statuses->end(),
+            [](const ServiceStatus& x, const ServiceStatus& y) { return x.service < y.service; });
+  EXPECT_EQ((*statuses)[0].service, "db");
+  EXPECT_EQ((*statuses)[0].target, 6);
+  EXPECT_EQ((*statuses)[0].current, 6);
+  EXPECT_EQ((*statuses)[0].current_source, "report");
+  EXPECT_EQ((*statuses)[1].service, "web");
+  EXPECT_EQ((*statuses)[1].target, 4);
+  EXPECT_FALSE((*statuses)[1].current.has_value());
+
+  Result<AuditVerification> verified = store_->VerifyAudit();
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->ok) << verified->reason;
+  EXPECT_EQ(verified->records, 4);  // three actions and one delivery; the refused one left none
+}
+
+TEST_P(ControlStoreTest, ObjectsGenerationChangesWithEveryWrite) {
+  Result<std::string> before = store_->ObjectsGeneration();
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  Result<std::string> again = store_->ObjectsGeneration();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*before, *again);
+  ASSERT_TRUE(Put(Object(Tenant("a"), "{}"), WriteMode::kCreate, 1000).ok());
+  Result<std::string> after = store_->ObjectsGeneration();
+  ASSERT_TRUE(after.ok());
+  EXPECT_NE(*after, *before);
+  ASSERT_TRUE(store_->Delete(Tenant("a"), std::nullopt, Audit("delete", Tenant("a"), 2000)).ok());
+  Result<std::string> deleted = store_->ObjectsGeneration();
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_NE(*deleted, *after);
 }
 
 }  // namespace

@@ -21,16 +21,21 @@
 #include "prescale/aggregator/control/control_store.h"
 #include "prescale/aggregator/control/sqlite_store.h"
 #include "prescale/base/status.h"
+#include "store_keys.h"
 
 namespace prescale::aggregator::sqlite_internal {
 
-inline constexpr size_t kMaxLimit = 1000;
-
-inline size_t ClampLimit(size_t limit) { return std::clamp<size_t>(limit, 1, kMaxLimit); }
-
-// Lower-case hex, for page tokens; HexDecode fails on anything else.
-std::string HexEncode(std::string_view bytes);
-std::optional<std::string> HexDecode(std::string_view hex);
+using store_keys::CheckVersion;
+using store_keys::ClampLimit;
+using store_keys::DecodeObjectToken;
+using store_keys::EncodeObjectToken;
+using store_keys::FilterMember;
+using store_keys::HexDecode;
+using store_keys::HexEncode;
+using store_keys::KeyName;
+using store_keys::kMaxLimit;
+using store_keys::ParseFilterField;
+using store_keys::ParseKind;
 
 // A prepared statement for one use. Cached statements are reset and unbound
 // when it goes out of scope, others finalized. Bind() numbers parameters in

@@ -16,63 +16,11 @@ namespace {
 
 constexpr const char* kObjectColumns = "kind, tenant, name, owner, version, spec, created_ms, updated_ms";
 
-std::optional<ObjectKind> ParseKind(std::string_view name) {
-  for (ObjectKind kind : {ObjectKind::kTenant, ObjectKind::kService, ObjectKind::kPolicy}) {
-    if (ObjectKindName(kind) == name) return kind;
-  }
-  return std::nullopt;
-}
-
-// "service a/web", "tenant a", "policy p": how errors name an object.
-std::string KeyName(const ObjectKey& key) {
-  std::string out(ObjectKindName(key.kind));
-  out += ' ';
-  if (!key.tenant.empty()) out += key.tenant + "/";
-  return out + key.name;
-}
-
-// Object page tokens: hex(tenant) "." hex(name) of the last key returned (the
-// kind is the query's). Hex has no '.', so the split is unambiguous.
-std::string EncodeObjectToken(const ObjectKey& key) { return HexEncode(key.tenant) + "." + HexEncode(key.name); }
-
-std::optional<std::pair<std::string, std::string>> DecodeObjectToken(std::string_view token) {
-  const size_t dot = token.find('.');
-  if (dot == std::string_view::npos) return std::nullopt;
-  auto tenant = HexDecode(token.substr(0, dot));
-  auto name = HexDecode(token.substr(dot + 1));
-  if (!tenant || !name) return std::nullopt;
-  return std::make_pair(std::move(*tenant), std::move(*name));
-}
-
-// JSON paths cannot carry user text unchecked: a field is a member name of
-// letters, digits, '_', '-', '.' and '/' (label keys such as
-// app.kubernetes.io/name), quoted in the path so its dots stay in the name.
+// A filter field as a JSON path, quoted so a label key's dots stay in the name.
 std::optional<std::string> FilterPath(const std::string& field) {
-  if (field.empty()) return std::nullopt;
-  for (char c : field) {
-    const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                         c == '-' || c == '.' || c == '/';
-    if (!allowed) return std::nullopt;
-  }
-  static constexpr std::string_view kLabels = "labels.";
-  if (field.starts_with(kLabels)) {
-    if (field.size() == kLabels.size()) return std::nullopt;
-    return "$.labels.\"" + field.substr(kLabels.size()) + "\"";
-  }
-  return "$.\"" + field + "\"";
-}
-
-Status CheckVersion(const std::string& name, const std::optional<StoredObject>& stored,
-                    std::optional<int64_t> expected) {
-  if (!expected) return Status::Ok();
-  if (!stored) {
-    return Status::Conflict(name + " does not exist, but the request expected version " + std::to_string(*expected));
-  }
-  if (stored->version != *expected) {
-    return Status::Conflict(name + " is at version " + std::to_string(stored->version) +
-                            ", but the request expected version " + std::to_string(*expected));
-  }
-  return Status::Ok();
+  std::optional<FilterMember> member = ParseFilterField(field);
+  if (!member) return std::nullopt;
+  return (member->label ? "$.labels.\"" : "$.\"") + member->name + "\"";
 }
 
 }  // namespace

@@ -1,14 +1,18 @@
 // prescale-aggregator's subcommands, which work on the control store file of
 // a data directory (also while an aggregator serves it: SQLite's WAL lets
-// both write):
+// both write), or on a PostgreSQL control store:
 //   token create --role ROLE [--tenant T] [--expires D] [--name N]
 //   apply -f FILE
 //   audit verify
-// each with [--config FILE | --data-dir DIR]. Not thread-safe (a CLI).
+// each with [--config FILE | --data-dir DIR | --control-store URL]. Not thread-safe (a CLI).
 #pragma once
 
 #include <cstdio>
+#include <memory>
 #include <string>
+
+#include "prescale/aggregator/control/control_store.h"
+#include "prescale/base/status.h"
 
 namespace prescale::aggregator {
 
@@ -20,5 +24,9 @@ int RunCommand(int argc, const char* const* argv, std::FILE* out, std::FILE* err
 
 // Where a data directory keeps the control store.
 std::string ControlStorePath(const std::string& data_dir);
+
+// The control store a configuration names: PostgreSQL for a postgres:// URL
+// in control_store, else SQLite in data_dir (in memory when that is empty too).
+Result<std::unique_ptr<ControlStore>> OpenControlStore(const std::string& control_store, const std::string& data_dir);
 
 }  // namespace prescale::aggregator

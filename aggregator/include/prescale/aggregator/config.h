@@ -23,6 +23,10 @@ namespace prescale::aggregator {
 struct AggregatorConfig {
   std::string listen = "0.0.0.0:9570";
   std::string data_dir;  // empty: nothing is written to disk
+  // The control store: empty for SQLite (data_dir/control.db, or in memory
+  // without a data_dir); a postgres:// or postgresql:// URL for PostgreSQL,
+  // which several replicas may share (control_store, --control-store).
+  std::string control_store;
   uint64_t max_series = 1'000'000;
   uint64_t max_body_bytes = 32ULL << 20;
   // Samples a second each sender (token; all anonymous senders together) may

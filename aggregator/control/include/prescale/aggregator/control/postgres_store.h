@@ -1,0 +1,44 @@
+// PostgresStore: the ControlStore kept in a PostgreSQL database (libpq), so
+// that several aggregator processes can share one control plane. The same
+// schema as SqliteStore's (translated), versioned migrations tracked in a
+// schema_version table and applied under an advisory lock, every write and
+// its audit record in one transaction, audit appends serialised by a table
+// lock so seq has no gaps. Thread-safe: one connection behind a mutex, so
+// any thread may call any method (replicas scale by process, not by
+// connections). When the database goes away, methods fail with kUnavailable
+// naming it and the reason; the next call reconnects.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "prescale/aggregator/control/control_store.h"
+#include "prescale/base/status.h"
+
+namespace prescale::aggregator {
+
+struct PostgresStoreOptions {
+  // How long a (re)connect may take before kUnavailable (libpq's
+  // connect_timeout, whole seconds; a URL's own connect_timeout wins).
+  std::chrono::seconds connect_timeout{5};
+  // How long a write waits for another writer's lock before kUnavailable
+  // (PostgreSQL's lock_timeout), as SqliteStore's busy_timeout.
+  std::chrono::milliseconds lock_timeout{5000};
+};
+
+// True for the URLs that select PostgresStore: postgres://... and postgresql://...
+bool IsPostgresUrl(std::string_view url);
+
+// Checks a postgres:// URL without connecting: kInvalidArgument saying what is
+// wrong (the password is never part of a message).
+Status CheckPostgresUrl(const std::string& url);
+
+// Connects to `url` (postgres://user:password@host:port/dbname?params),
+// checks its schema and migrates it. kUnavailable naming the database (never
+// the password) when it cannot be reached; kFailedPrecondition when its
+// schema is newer than this build knows; kInvalidArgument for a bad URL.
+Result<std::unique_ptr<ControlStore>> OpenPostgresStore(const std::string& url, const PostgresStoreOptions& options);
+
+}  // namespace prescale::aggregator

@@ -1,0 +1,175 @@
+// Private to the PostgreSQL control store: the result and parameter wrappers,
+// the helpers its files share, and the PostgresStore class, whose methods are
+// defined one group of tables a file as SqliteStore's are: postgres_store.cc
+// (the connection, errors, transactions, opening), postgres_migrations.cc
+// (the schema), postgres_objects.cc, postgres_tokens.cc, postgres_audit.cc
+// (the hash chain) and postgres_outbox.cc (the outbox and the services' status).
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "prescale/aggregator/control/control_store.h"
+#include "prescale/aggregator/control/postgres_store.h"
+#include "prescale/base/status.h"
+#include "store_keys.h"
+
+namespace prescale::aggregator::postgres_internal {
+
+using store_keys::CheckVersion;
+using store_keys::ClampLimit;
+using store_keys::DecodeObjectToken;
+using store_keys::EncodeObjectToken;
+using store_keys::FilterMember;
+using store_keys::HexDecode;
+using store_keys::HexEncode;
+using store_keys::KeyName;
+using store_keys::kMaxLimit;
+using store_keys::ParseFilterField;
+using store_keys::ParseKind;
+
+// Statement parameters in text form, numbered $1, $2, ... in the order added.
+class Params {
+ public:
+  Params& Add(std::string_view value) {
+    values_.emplace_back(value);
+    return *this;
+  }
+  Params& Add(int64_t value) {
+    values_.emplace_back(std::to_string(value));
+    return *this;
+  }
+  Params& AddNull() {
+    values_.emplace_back(std::nullopt);
+    return *this;
+  }
+  size_t size() const { return values_.size(); }
+  // Pointers for PQexecParams, valid while this object lives unchanged.
+  std::vector<const char*> Pointers() const {
+    std::vector<const char*> out;
+    out.reserve(values_.size());
+    for (const auto& v : values_) out.push_back(v ? v->c_str() : nullptr);
+    return out;
+  }
+
+ private:
+  std::vector<std::optional<std::string>> values_;
+};
+
+// A query's rows (text format).
+class Rows {
+ public:
+  explicit Rows(PGresult* result) : result_(result, &PQclear) {}
+  int size() const { return PQntuples(result_.get()); }
+  int64_t affected() const;  // rows an INSERT, UPDATE or DELETE changed
+  std::string Text(int row, int column) const {
+    return {PQgetvalue(result_.get(), row, column), static_cast<size_t>(PQgetlength(result_.get(), row, column))};
+  }
+  int64_t Int(int row, int column) const;
+  bool IsNull(int row, int column) const { return PQgetisnull(result_.get(), row, column) != 0; }
+
+ private:
+  std::unique_ptr<PGresult, decltype(&PQclear)> result_;
+};
+
+// The ControlStore over one connection (postgres_store.h); every public
+// method holds mu_ and runs in Call(), which (re)connects first.
+class PostgresStore final : public ControlStore {
+ public:
+  PostgresStore(std::string url, std::string name, PostgresStoreOptions options)
+      : url_(std::move(url)), name_(std::move(name)), options_(options) {}
+  ~PostgresStore() override { PQfinish(conn_); }
+
+  // Connects and migrates; the error as OpenPostgresStore's.
+  Status Init();
+
+  Result<StoredObject> Get(const ObjectKey& key) override;
+  Result<Page<StoredObject>> List(const ListQuery& query) override;
+  Result<StoredObject> Put(StoredObject object, WriteMode mode, std::optional<int64_t> expected_version,
+                           AuditRecord audit) override;
+  Result<StoredObject> Delete(const ObjectKey& key, std::optional<int64_t> expected_version,
+                              AuditRecord audit) override;
+  Result<std::string> ObjectsGeneration() override;
+  Status CreateToken(const TokenRecord& token, AuditRecord audit) override;
+  Result<TokenRecord> GetToken(const std::string& id) override;
+  Result<TokenRecord> FindTokenByHash(const std::string& sha256_hex) override;
+  Result<Page<TokenRecord>> ListTokens(const std::string& page_token, size_t limit) override;
+  Result<TokenRecord> RevokeToken(const std::string& id, int64_t now_ms, AuditRecord audit) override;
+  Result<AuditRecord> AppendAudit(AuditRecord audit) override;
+  Result<Page<AuditRecord>> ListAudit(const AuditQuery& query) override;
+  Result<AuditVerification> VerifyAudit() override;
+  Result<AuditRecord> RecordAction(AuditRecord audit, const std::optional<OutboxEntry>& entry, int64_t target) override;
+  Result<std::vector<OutboxEntry>> QueuedActions(size_t limit) override;
+  Result<std::pair<int64_t, int64_t>> OutboxBacklog() override;
+  Status RetryAction(const std::string& action_id, int64_t next_attempt_ms, const std::string& error) override;
+  Result<AuditRecord> FinishAction(const std::string& action_id, AuditRecord audit) override;
+  Result<std::vector<ServiceStatus>> ServiceStatuses() override;
+  Status SetCurrentReplicas(const std::string& tenant, const std::string& service, int64_t current,
+                            const std::string& source, int64_t now_ms) override;
+
+ private:
+  // How a call's transaction begins. kRead: one snapshot for all its
+  // statements (REPEATABLE READ, READ ONLY). kWrite (audited writes) takes the
+  // audit table's lock first: such writers run one at a time (as SQLite's
+  // BEGIN IMMEDIATE), so each record's seq follows the last committed one and
+  // no check-then-write races another process. kUpdate: an unaudited
+  // single-statement write (READ COMMITTED, no lock).
+  enum class Mode { kRead, kWrite, kUpdate };
+
+  // Runs body in one transaction on a live connection, under mu_. The
+  // transaction's BEGIN is retried once on a fresh connection when the old one
+  // turns out to be dead (nothing of the call ran yet), so a database that
+  // came back is used at once; any later loss is kUnavailable.
+  template <typename Body>
+  auto Call(Mode mode, Body&& body) -> decltype(body()) {
+    std::lock_guard lock(mu_);
+    PRESCALE_RETURN_IF_ERROR(Begin(mode));
+    auto result = body();
+    if (result.ok()) {
+      Status committed = Exec("COMMIT", "commit");
+      if (committed.ok()) return result;
+      result = std::move(committed);
+    }
+    Rollback();
+    return result;
+  }
+
+  Status Connect();
+  Status Begin(Mode mode);
+  void Rollback();
+  // Every failure: kUnavailable when the connection is lost or the server
+  // cannot serve now (shutting down, out of disk, lock timeout, serialisation
+  // failure: retryable), kIoError otherwise; the message names the database.
+  Status Error(const PGresult* result, std::string_view doing) const;
+  Status Exec(const std::string& sql, std::string_view doing);
+  Result<Rows> Query(const std::string& sql, const Params& params, std::string_view doing);
+  // The SQLSTATE of the last failed Query ("" when it was not the server's).
+  const std::string& last_sqlstate() const { return last_sqlstate_; }
+
+  Status Migrate();
+  Result<std::optional<StoredObject>> LoadObject(const ObjectKey& key);
+  Status LoadReferences(StoredObject& object);
+  Result<bool> Exists(const ObjectKey& key);
+  Result<std::optional<ObjectKey>> FindReferrer(const ObjectKey& key);
+  Status WriteObject(const StoredObject& object, bool existed);
+  Result<std::optional<TokenRecord>> LoadToken(const char* column, const std::string& value);
+  Result<AuditRecord> Append(AuditRecord audit);
+
+  const std::string url_;
+  const std::string name_;  // "postgres database HOST:PORT/DB", for messages (no password)
+  const PostgresStoreOptions options_;
+  std::mutex mu_;  // one connection: every method holds it
+  PGconn* conn_ = nullptr;
+  std::string last_sqlstate_;
+};
+
+}  // namespace prescale::aggregator::postgres_internal

@@ -1,0 +1,210 @@
+#include "prescale/aggregator/control/postgres_store.h"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "postgres_internal.h"
+
+namespace prescale::aggregator {
+namespace postgres_internal {
+namespace {
+
+// libpq's messages end in newlines and may span lines ("...failed\n\tIs the
+// server running...?"): one line for a Status.
+std::string OneLine(const char* text) {
+  std::string out = text != nullptr ? text : "";
+  std::replace(out.begin(), out.end(), '\n', ' ');
+  std::replace(out.begin(), out.end(), '\t', ' ');
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out.empty() ? "unknown error" : out;
+}
+
+// SQLSTATEs that pass by themselves: the connection (class 08), the server
+// shutting down or starting (57P01-57P03), out of disk or memory (class 53),
+// and a writer that lost a race or waited too long (40001, 40P01, 55P03,
+// 57014 statement timeout). Retryable, as SQLite's BUSY and FULL are.
+bool IsTransient(std::string_view state) {
+  return state.starts_with("08") || state.starts_with("53") || state == "57P01" || state == "57P02" ||
+         state == "57P03" || state == "40001" || state == "40P01" || state == "55P03" || state == "57014";
+}
+
+// The database as messages name it: host:port/dbname, never the password.
+std::string DescribeUrl(const std::string& url) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+  PQfreemem(error);
+  std::string host, port, dbname, user;
+  for (PQconninfoOption* o = options; o != nullptr && o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    const std::string_view key = o->keyword;
+    if (key == "host" || (key == "hostaddr" && host.empty())) host = o->val;
+    if (key == "port") port = o->val;
+    if (key == "dbname") dbname = o->val;
+    if (key == "user") user = o->val;
+  }
+  PQconninfoFree(options);
+  if (host.empty()) host = "localhost";
+  if (port.empty()) port = "5432";
+  if (dbname.empty()) dbname = user;
+  return "postgres database " + host + ":" + port + "/" + dbname;
+}
+
+void IgnoreNotice(void* /*arg*/, const char* /*message*/) {}
+
+// libpq's complaints about a URL may quote it: the password never shows.
+std::string WithoutPassword(std::string message, std::string_view url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return message;
+  std::string_view authority = url.substr(scheme + 3);
+  authority = authority.substr(0, authority.find_first_of("/?"));
+  const size_t at = authority.rfind('@');
+  if (at == std::string_view::npos) return message;
+  const std::string_view userinfo = authority.substr(0, at);
+  const size_t colon = userinfo.find(':');
+  if (colon == std::string_view::npos || colon + 1 == userinfo.size()) return message;
+  const std::string password(userinfo.substr(colon + 1));
+  for (size_t pos = message.find(password); pos != std::string::npos; pos = message.find(password, pos + 4)) {
+    message.replace(pos, password.size(), "****");
+  }
+  return message;
+}
+
+}  // namespace
+
+int64_t Rows::affected() const {
+  const char* n = PQcmdTuples(result_.get());
+  int64_t value = 0;
+  std::from_chars(n, n + std::char_traits<char>::length(n), value);
+  return value;
+}
+
+int64_t Rows::Int(int row, int column) const {
+  const char* text = PQgetvalue(result_.get(), row, column);
+  const int size = PQgetlength(result_.get(), row, column);
+  int64_t value = 0;
+  std::from_chars(text, text + size, value);  // BIGINT columns: always whole numbers
+  return value;
+}
+
+Status PostgresStore::Connect() {
+  if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
+  PQfinish(conn_);
+  // Defaults first: a keyword the URL (dbname, expanded) sets again wins.
+  const std::string timeout = std::to_string(std::max<int64_t>(1, options_.connect_timeout.count()));
+  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+  const char* values[] = {timeout.c_str(), "prescale-aggregator", url_.c_str(), nullptr};
+  conn_ = PQconnectdbParams(keys, values, 1);
+  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+    std::string why = conn_ != nullptr ? OneLine(PQerrorMessage(conn_)) : "out of memory";
+    PQfinish(conn_);
+    conn_ = nullptr;
+    return Status::Unavailable(name_ + ": cannot connect: " + why);
+  }
+  PQsetNoticeProcessor(conn_, &IgnoreNotice, nullptr);
+  const int64_t lock_ms = std::max<int64_t>(1, options_.lock_timeout.count());
+  return Exec("SET lock_timeout = " + std::to_string(lock_ms) + "; SET client_min_messages = warning",
+              "configure the session");
+}
+
+Status PostgresStore::Begin(Mode mode) {
+  const bool had_connection = conn_ != nullptr;
+  PRESCALE_RETURN_IF_ERROR(Connect());
+  const char* begin = mode == Mode::kRead ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" : "BEGIN";
+  Status begun = Exec(begin, "begin a transaction");
+  if (!begun.ok() && had_connection && PQstatus(conn_) == CONNECTION_BAD) {
+    // The connection died while idle (a restart of the server): nothing of
+    // this call ran, so a fresh connection may take it.
+    PRESCALE_RETURN_IF_ERROR(Connect());
+    begun = Exec(begin, "begin a transaction");
+  }
+  if (!begun.ok()) return begun;
+  if (mode == Mode::kWrite) {
+    Status locked = Exec("LOCK TABLE audit IN EXCLUSIVE MODE", "lock the audit log");
+    if (!locked.ok()) {
+      Rollback();
+      return locked;
+    }
+  }
+  return Status::Ok();
+}
+
+void PostgresStore::Rollback() {
+  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK || PQtransactionStatus(conn_) == PQTRANS_IDLE) return;
+  PQclear(PQexec(conn_, "ROLLBACK"));
+}
+
+Status PostgresStore::Error(const PGresult* result, std::string_view doing) const {
+  std::string message = name_ + ": " + std::string(doing) + ": ";
+  const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const char* primary = result != nullptr ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  message += primary != nullptr ? OneLine(primary) : OneLine(PQerrorMessage(conn_));
+  if (conn_ == nullptr || PQstatus(conn_) == CONNECTION_BAD) {
+    return Status::Unavailable(std::move(message) + " (connection lost; the next call reconnects)");
+  }
+  if (state != nullptr && IsTransient(state)) return Status::Unavailable(std::move(message));
+  return Status::IoError(std::move(message));
+}
+
+Status PostgresStore::Exec(const std::string& sql, std::string_view doing) {
+  return Query(sql, Params(), doing).status();
+}
+
+Result<Rows> PostgresStore::Query(const std::string& sql, const Params& params, std::string_view doing) {
+  last_sqlstate_.clear();
+  if (conn_ == nullptr) return Status::Unavailable(name_ + ": " + std::string(doing) + ": not connected");
+  PGresult* result = nullptr;
+  if (params.size() == 0) {
+    result = PQexec(conn_, sql.c_str());  // may hold several statements (migrations)
+  } else {
+    const std::vector<const char*> values = params.Pointers();
+    result =
+        PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0);
+  }
+  const ExecStatusType status = PQresultStatus(result);
+  if (result != nullptr && (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)) return Rows(result);
+  Status error = Error(result, doing);
+  if (const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr) {
+    last_sqlstate_ = state;
+  }
+  PQclear(result);
+  return error;
+}
+
+Status PostgresStore::Init() {
+  std::lock_guard lock(mu_);
+  PRESCALE_RETURN_IF_ERROR(Connect());
+  return Migrate();
+}
+
+}  // namespace postgres_internal
+
+bool IsPostgresUrl(std::string_view url) { return url.starts_with("postgres://") || url.starts_with("postgresql://"); }
+
+Status CheckPostgresUrl(const std::string& url) {
+  if (!IsPostgresUrl(url)) return Status::InvalidArgument("expected a postgres:// or postgresql:// URL");
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+  if (options == nullptr) {
+    std::string why = error != nullptr ? postgres_internal::OneLine(error) : "out of memory";
+    PQfreemem(error);
+    return Status::InvalidArgument("invalid postgres URL: " + postgres_internal::WithoutPassword(why, url));
+  }
+  PQconninfoFree(options);
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<ControlStore>> OpenPostgresStore(const std::string& url, const PostgresStoreOptions& options) {
+  PRESCALE_RETURN_IF_ERROR(CheckPostgresUrl(url));
+  auto store = std::make_unique<postgres_internal::PostgresStore>(url, postgres_internal::DescribeUrl(url), options);
+  PRESCALE_RETURN_IF_ERROR(store->Init());
+  return std::unique_ptr<ControlStore>(std::move(store));
+}
+
+}  // namespace prescale::aggregator
