@@ -277,5 +277,48 @@ class CommandLine(unittest.TestCase):
         self.assertIn("--half and --score-from/--score-until exclude each other", stderr.getvalue())
 
 
+
+class AnchorFrom(unittest.TestCase):
+    """scripts/forecast-eval --anchor-from DIR takes the statsmodels scores of an earlier
+    --anchor run made from the same inputs, and refuses those of other inputs."""
+
+    def test_reuses_the_same_inputs_and_refuses_others(self):
+        sim = sim_path()
+        if sim is None:
+            self.skipTest("prescale-sim is not built (set PRESCALE_SIM or build build/bin/prescale-sim)")
+        with tempfile.TemporaryDirectory() as tmp:
+            os.makedirs(os.path.join(tmp, "traces", "google2019_agg"))
+            y = synthetic(days=9)  # 864 rows: 3 days at the 300 s rows of the Google format
+            with open(os.path.join(tmp, "traces", "google2019_agg", "x.csv"), "w") as f:
+                f.write("avg_cpu\n" + "".join(f"{v}\n" for v in y))
+
+            def run(out, *flags, extra="--max-origins 12"):
+                env = dict(os.environ, BUILD_DIR=os.path.dirname(os.path.dirname(sim)),
+                           TRACES=os.path.join(tmp, "traces"), OUT=os.path.join(tmp, out), HORIZONS="1h",
+                           EXTRA=extra, JOBS="1", PRESCALE_PYTHON=sys.executable)
+                return subprocess.run([os.path.join(ROOT, "scripts", "forecast-eval"), "--family", "google2019_agg",
+                                       *flags], cwd=ROOT, env=env, capture_output=True, text=True)
+
+            first = run("first", "--anchor")
+            self.assertEqual(first.returncode, 0, first.stderr)
+            again = run("again", "--anchor-from", os.path.join(tmp, "first"))
+            self.assertEqual(again.returncode, 0, again.stderr)
+            self.assertIn("anchor taken from", again.stderr)
+            # The anchor's tables alike (the rest of results.md carries the sims' fit times).
+            with open(os.path.join(tmp, "first", "anchor.md")) as a, open(os.path.join(tmp, "again", "anchor.md")) as b:
+                first_md, again_md = a.read(), b.read()
+            self.assertIn("| 1h | 1 |", first_md)  # the row of auto against the statsmodels best
+            self.assertEqual(first_md, again_md)
+            with open(os.path.join(tmp, "again", "results.md")) as f:
+                self.assertIn(again_md, f.read())
+            other = run("other", "--anchor-from", os.path.join(tmp, "first"), extra="--max-origins 13")
+            self.assertEqual(other.returncode, 2)
+            self.assertIn("made from other inputs", other.stderr)
+            self.assertIn("extra=--max-origins 13", other.stderr)
+            missing = run("missing", "--anchor-from", os.path.join(tmp, "nowhere"))
+            self.assertEqual(missing.returncode, 2)
+            self.assertIn("no anchor-inputs file there", missing.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
