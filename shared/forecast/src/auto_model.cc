@@ -420,16 +420,15 @@ void CombiningModel::Update(double y) {
 void CombiningModel::PredictMany(std::span<const int> h, std::span<double> out) const {
   constexpr size_t kBatch = 16;
   if (h.size() > kBatch) return PointModel::PredictMany(h, out);
-  // Zeroed element by element: a whole-array initialiser became a `rep stos`
-  // that cost more than the sums.
-  double sum[kBatch], member[kBatch];
-  for (size_t j = 0; j < h.size(); ++j) sum[j] = 0;
+  // Summed into out, zeroed element by element (a whole-array initialiser of a
+  // local became a `rep stos` that cost more than the sums).
+  double member[kBatch];
+  for (size_t j = 0; j < h.size(); ++j) out[j] = 0;
   for (size_t k = 0; k < active_.size; ++k) {
     members_[active_.member[k]].model->PredictMany(h, std::span<double>(member, h.size()));
     const double w = active_.weight[k];
-    for (size_t j = 0; j < h.size(); ++j) sum[j] += w * member[j];
+    for (size_t j = 0; j < h.size(); ++j) out[j] += w * member[j];
   }
-  std::copy(sum, sum + h.size(), out.begin());
 }
 
 }  // namespace

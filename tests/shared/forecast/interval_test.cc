@@ -104,7 +104,7 @@ TEST(Intervals, CoverageAndAccuracyOnARealTrace) {
                  << " not present (set PRESCALE_TRACES_DIR or put ../shared beside the repository)";
   ForecastOptions options;
   options.step = milliseconds(300'000);
-  options.max_history = 2 * 288;
+  options.max_history = 2UL * 288;
   auto f = Make("auto", {{"horizon_s", 900}}, options);
   Scores s = Evaluate(*f, y, 300'000, 576, 3);
   RecordProperty("coverage", std::to_string(s.coverage));
