@@ -114,30 +114,8 @@ double ExponentialSmoothingModel::Extend(const Params& p, const State& s, double
 }
 
 void ExponentialSmoothingModel::PredictMany(std::span<const int> h, std::span<double> out) const {
-  // Predict's arithmetic, term for term, on local copies: out may alias
-  // nothing here, but the compiler cannot know and would reload the state.
-  const double level = state_.level, trend = state_.trend;
-  const double* const season = state_.season.data();
-  const size_t m = state_.season.size(), pos = state_.pos;
-  const double* const damped = damped_steps_.data();
-  const size_t tabulated = damped_steps_.size();
-  const bool multiplicative = params_.multiplicative;
-  for (size_t k = 0; k < h.size(); ++k) {
-    const int steps = h[k];
-    if (!(steps >= 1 && static_cast<size_t>(steps) <= tabulated) && params_.phi < 1.0) {
-      out[k] = PredictFrom(params_, state_, steps);
-      continue;
-    }
-    const double trend_steps = steps >= 1 && static_cast<size_t>(steps) <= tabulated ? damped[steps - 1] : steps;
-    const double base = level + trend_steps * trend;
-    if (m == 0) {
-      out[k] = base;
-      continue;
-    }
-    size_t i = pos + static_cast<size_t>(steps - 1);
-    if (i >= m) i %= m;
-    out[k] = multiplicative ? base * season[i] : base + season[i];
-  }
+  // Predict itself, called directly (the class is final): one virtual call for all horizons.
+  for (size_t k = 0; k < h.size(); ++k) out[k] = Predict(h[k]);
 }
 
 bool ExponentialSmoothingModel::Init(std::span<const double> y, size_t season, bool multiplicative, State* s,

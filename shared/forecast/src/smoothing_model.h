@@ -28,7 +28,7 @@ class ExponentialSmoothingModel final : public PointModel {
       return Extend(params_, state_, damped_steps_[h - 1], h);
     return PredictFrom(params_, state_, h);
   }
-  // As Predict for each horizon, with the state read once.
+  // As Predict for each horizon, in one virtual call.
   void PredictMany(std::span<const int> h, std::span<double> out) const override;
   double FitRmse() const override { return fit_rmse_; }
 

@@ -71,20 +71,9 @@ class ThetaModel final : public PointModel {
     while (p >= season_.size()) p -= season_.size();
     return level_ + drift + season_[p];
   }
-  // As Predict for each horizon, with the loop's invariants taken once.
+  // Predict itself, called directly (the class is final): one virtual call for all horizons.
   void PredictMany(std::span<const int> h, std::span<double> out) const override {
-    const double lag = 1 / alpha_, half_slope = 0.5 * slope_, level = level_;
-    const size_t m = season_.size();
-    for (size_t k = 0; k < h.size(); ++k) {
-      const double drift = half_slope * (static_cast<double>(h[k]) - 1 + lag);
-      if (m == 0) {
-        out[k] = level + drift;
-        continue;
-      }
-      size_t p = phase_ + static_cast<size_t>(h[k]);
-      while (p >= m) p -= m;
-      out[k] = level + drift + season_[p];
-    }
+    for (size_t k = 0; k < h.size(); ++k) out[k] = Predict(h[k]);
   }
   double FitRmse() const override { return fit_rmse_; }
 
