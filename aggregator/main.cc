@@ -193,7 +193,9 @@ int Serve(Aggregator* aggregator, const sigset_t& signals, bool history_empty) {
   std::thread backfill = StartBackfill(aggregator, history_empty);
   Scheduler work(SystemClock::Instance());
   Scheduler delivery(SystemClock::Instance());
-  if (Status s = aggregator->Schedule(&work, &delivery); !s.ok()) return Fail(s.message(), false);
+  Scheduler lease(SystemClock::Instance());
+  if (Status s = aggregator->Schedule(&work, &delivery, &lease); !s.ok()) return Fail(s.message(), false);
+  lease.Start();
   work.Start();
   delivery.Start();
   int signal = 0;
@@ -203,6 +205,9 @@ int Serve(Aggregator* aggregator, const sigset_t& signals, bool history_empty) {
   aggregator->AttachServer(nullptr);
   work.Stop();
   delivery.Stop();
+  lease.Stop();
+  // Nothing acts here any more: another replica may take over at once.
+  if (LeaderElection* leader = aggregator->leader(); leader != nullptr) leader->Release();
   if (backfill.joinable()) backfill.join();
   aggregator->Snapshot();  // after the server stopped: nothing accepted is left out
   Log(LogLevel::kInfo, "prescale-aggregator stopped");

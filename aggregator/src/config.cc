@@ -303,6 +303,7 @@ Status ReadStrings(const YamlConfigReader& r, const ConfigNode& root, Aggregator
   for (auto [key, field] : {std::pair{"listen", &c->listen},
                             {"data_dir", &c->data_dir},
                             {"control_store", &c->control_store},
+                            {"replica_name", &c->replica_name},
                             {"prometheus_url", &c->prometheus_url},
                             {"tls_cert", &c->tls_cert_file},
                             {"tls_key", &c->tls_key_file},
@@ -376,6 +377,7 @@ Status ReadTimings(const YamlConfigReader& r, const ConfigNode& root, Aggregator
   for (auto [key, field, minimum] :
        {std::tuple{"tick_interval", &c->tick_interval, std::chrono::milliseconds(1000)},
         {"directive_lease", &c->directive_lease, std::chrono::milliseconds(5000)},
+        {"leader_lease", &c->leader_lease, std::chrono::milliseconds(1000)},
         {"webhook_timeout", &c->webhook_timeout, std::chrono::milliseconds(100)},
         {"kubernetes_discovery_interval", &c->kubernetes_discovery_interval, std::chrono::milliseconds(5000)},
         {"http_idle_timeout", &c->http_idle_timeout, std::chrono::milliseconds(1000)}}) {
@@ -429,6 +431,8 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
                                       {"listen",
                                        "data_dir",
                                        "control_store",
+                                       "replica_name",
+                                       "leader_lease",
                                        "max_series",
                                        "max_body_bytes",
                                        "raw_retention",
@@ -473,6 +477,9 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
       return r.Error(root["control_store"], "control_store", s.message() + " (absent: SQLite in data_dir)");
     }
   }
+  if (c.replica_name.find('/') != std::string::npos) {
+    return r.Error(root["replica_name"], "replica_name", "must not contain '/'");
+  }
   if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
     const char* missing = c.tls_cert_file.empty() ? "tls_cert" : "tls_key";
     return r.Error(root, missing, "tls_cert and tls_key go together (HTTPS needs both)");
@@ -516,7 +523,8 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
 
 std::string AggregatorUsage() {
   return "usage: prescale-aggregator [--config FILE] [--listen ADDR:PORT] [--data-dir DIR] [--control-store URL]\n"
-         "                           [--max-series N] [--prometheus-url URL] [--log-level LEVEL]\n"
+         "                           [--replica-name NAME] [--max-series N] [--prometheus-url URL] [--log-level "
+         "LEVEL]\n"
          "                           [--tls-cert FILE --tls-key FILE] [--allow-anonymous-push]\n"
          "                           [--allow-anonymous-metrics] [--help]\n"
          "       prescale-aggregator token create --role ROLE [--tenant T] [--expires D] [--name N] [--config FILE | "
@@ -532,6 +540,7 @@ std::string AggregatorUsage() {
          "  --data-dir DIR       directory for the aggregator's state\n"
          "  --control-store URL  keep the control plane in PostgreSQL (postgres://USER@HOST:PORT/DB),\n"
          "                       shared by replicas; without it, SQLite in the data directory\n"
+         "  --replica-name NAME  this replica's name in the leader election (default: the host name)\n"
          "  --max-series N       most series held in memory; beyond, writes get 429 (default 1000000)\n"
          "  --prometheus-url URL backfill the demand rollups from this Prometheus when the store starts empty\n"
          "  --log-level LEVEL    debug, info, warning or error (default info)\n"
@@ -546,9 +555,9 @@ std::string AggregatorUsage() {
 
 Result<AggregatorCommandLine> ParseAggregatorCommandLine(int argc, const char* const* argv) {
   static constexpr std::string_view kSwitches[] = {"help", "allow-anonymous-push", "allow-anonymous-metrics"};
-  static constexpr std::string_view kValueFlags[] = {"config",     "listen",    "data-dir",
-                                                     "max-series", "log-level", "prometheus-url",
-                                                     "tls-cert",   "tls-key",   "control-store"};
+  static constexpr std::string_view kValueFlags[] = {"config",        "listen",         "data-dir", "max-series",
+                                                     "log-level",     "prometheus-url", "tls-cert", "tls-key",
+                                                     "control-store", "replica-name"};
   auto flags = ParseFlags(argc, argv, kSwitches, kValueFlags);
   if (!flags.ok()) return flags.status();
   AggregatorCommandLine cli;
@@ -580,6 +589,9 @@ Status ApplyAggregatorOverrides(const AggregatorCommandLine& cli, AggregatorConf
       if (Status s = CheckPostgresUrl(value); !s.ok())
         return Status::InvalidArgument("--control-store: " + s.message());
       config->control_store = value;
+    } else if (flag == "replica-name") {
+      if (value.find('/') != std::string::npos) return fail("must not contain '/'");
+      config->replica_name = value;
     } else if (flag == "max-series") {
       uint64_t n = 0;
       if (!ParseU64(value, &n) || n == 0) return fail("expected a positive whole number");

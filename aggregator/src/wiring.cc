@@ -1,4 +1,7 @@
 #include <malloc.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -6,6 +9,7 @@
 #include "prescale/aggregator/actions/webhook_executor.h"
 #include "prescale/aggregator/aggregator.h"
 #include "prescale/aggregator/history/snapshot.h"
+#include "prescale/aggregator/scaling/directives.h"
 #include "prescale/base/log.h"
 #include "prescale/http/http_client.h"
 #include "prescale/metrics/text_writer.h"
@@ -19,6 +23,13 @@ KubernetesOptions KubernetesOptionsOf(const AggregatorConfig& config) {
   if (!config.kubernetes_ca_file.empty()) k8s.ca_file = config.kubernetes_ca_file;
   k8s.timeout = config.webhook_timeout;
   return k8s;
+}
+
+std::string ReplicaName(const AggregatorConfig& config) {
+  if (!config.replica_name.empty()) return config.replica_name;
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') return "aggregator";
+  return host;
 }
 
 std::map<std::string, std::unique_ptr<Executor>> MakeExecutors(const AggregatorConfig& config, const Clock& clock) {
@@ -53,14 +64,28 @@ Aggregator::~Aggregator() = default;
 void Aggregator::UseControlStore(std::unique_ptr<ControlStore> store) {
   control_store_ = std::move(store);
   auth_.UseStore(control_store_.get(), &clock_);
+  // A shared store (PostgreSQL) may have several replicas: they elect a
+  // leader through it. On SQLite this process is the only one: it acts.
+  const std::string replica = ReplicaName(config_);
+  if (!config_.control_store.empty()) {
+    leader_ = std::make_unique<LeaderElection>(control_store_.get(), clock_,
+                                               LeaderOptions{.replica = replica, .lease = config_.leader_lease});
+  }
   decisions_ =
       std::make_unique<DecisionLoop>(control_store_.get(), &demand_, &forecasts_, &store_, clock_, config_.decisions);
   dispatcher_ = std::make_unique<ActionDispatcher>(control_store_.get(), clock_, DispatcherOptions{});
+  if (leader_ != nullptr) {
+    // The audit records of actions say which replica recorded and delivered them.
+    decisions_->NameReplica(replica);
+    dispatcher_->NameReplica(replica);
+  }
+  dispatcher_->ActOnlyWhile([this] { return Leads(); });
   for (auto& [type, executor] : executors_(config_, clock_)) dispatcher_->AddExecutor(type, std::move(executor));
   decisions_->OnActionsQueued([d = dispatcher_.get()] { d->Notify(); });
   decisions_->ReadHoldsFrom([d = dispatcher_.get()] { return d->Holds(); });
   scaling_api_ = std::make_unique<ScalingApi>(decisions_.get(), &store_, control_store_.get(), &triggers_, clock_,
                                               ScalingApiOptions{.directive_lease = config_.directive_lease});
+  scaling_api_->ReadCapsFrom([this] { return CapsFromLeader(); });
   control_api_ = std::make_unique<ControlApi>(control_store_.get(), clock_);
   if (config_.kubernetes_discovery) {
     discovery_ = std::make_unique<WorkloadDiscovery>(control_store_.get(), http::NewCurlHttpClient(),
@@ -102,9 +127,10 @@ void Aggregator::AddRoutes() {
                {}});
   front_->Add(
       {"GET", "/healthz", "healthz", kPublic, [](Call&) -> Result<http::HttpResponse> { return Text("ok"); }, {}});
-  // Ready as soon as the routes serve: the store starts empty (snapshots are not loaded yet).
+  // Ready as soon as the routes serve: the store starts empty (snapshots are
+  // not loaded yet). Followers are ready too: they take pushes and serve reads.
   front_->Add(
-      {"GET", "/readyz", "readyz", kPublic, [](Call&) -> Result<http::HttpResponse> { return Text("ready"); }, {}});
+      {"GET", "/readyz", "readyz", kPublic, [this](Call&) -> Result<http::HttpResponse> { return Readiness(); }, {}});
   if (scaling_api_ != nullptr) front_->Add(scaling_api_->Routes());
   if (control_api_ != nullptr) front_->Add(control_api_->Routes());
 }
@@ -153,6 +179,32 @@ http::HttpServerOptions Aggregator::ServerOptions() const {
   return o;
 }
 
+http::HttpResponse Aggregator::Readiness() const {
+  http::HttpResponse r;
+  r.content_type = "application/json";
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  auto str = [&w](const char* key, const std::string& value) {
+    w.Key(key);
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  };
+  w.StartObject();
+  str("status", "ready");
+  if (leader_ == nullptr) {
+    if (decisions_ != nullptr) str("role", "standalone");  // the only replica of its store: it acts
+  } else {
+    const bool leads = leader_->IsLeader();
+    str("replica", leader_->replica());
+    str("role", leads ? "leader" : "follower");
+    str("leader", leads ? leader_->replica() : leader_->leader());
+    w.Key("fencing_token");
+    w.Int64(leader_->token());
+  }
+  w.EndObject();
+  r.body = std::string(buf.GetString(), buf.GetSize()) + "\n";
+  return r;
+}
+
 size_t Aggregator::Tick() {
   ingest_api_.Sweep();
   front_->Sweep();
@@ -160,15 +212,55 @@ size_t Aggregator::Tick() {
   const size_t forecast = forecasts_.Tick();
   if (decisions_ != nullptr) {
     trigger_rules_.Evaluate(store_, forecasts_, clock_, &triggers_);
-    if (Status s = decisions_->Run(triggers_.Drain()); !s.ok()) Log(LogLevel::kError, "decisions: " + s.message());
+    Decide(triggers_.Drain());
   }
   return forecast;
 }
 
 bool Aggregator::EvaluateTriggers() {
   if (decisions_ == nullptr || !triggers_.pending()) return false;
-  if (Status s = decisions_->Run(triggers_.Drain()); !s.ok()) Log(LogLevel::kError, "decisions: " + s.message());
+  Decide(triggers_.Drain());
   return true;
+}
+
+void Aggregator::Decide(const std::vector<TriggerEvent>& events) {
+  const bool acting = Leads();
+  if (Status s = decisions_->Run(events, acting); !s.ok()) Log(LogLevel::kError, "decisions: " + s.message());
+  if (leader_ == nullptr) return;  // no other replica: nothing to publish or read
+  if (acting) {
+    PublishCaps();
+  } else {
+    published_.reset();  // published again at once on taking over
+    ReadPublishedCaps();
+  }
+}
+
+void Aggregator::PublishCaps() {
+  std::vector<PublishedCap> caps = CapsOf(decisions_->Latest(""));
+  const int64_t token = leader_->token();
+  if (published_ == caps && published_token_ == token) return;
+  if (Status s = control_store_->PublishCaps(caps); !s.ok()) {
+    Log(LogLevel::kWarning, "publishing the caps for the other replicas: " + s.message());
+    return;
+  }
+  published_ = std::move(caps);
+  published_token_ = token;
+}
+
+void Aggregator::ReadPublishedCaps() {
+  auto caps = control_store_->PublishedCaps();
+  if (!caps.ok()) {
+    Log(LogLevel::kWarning, "reading the caps the leader published: " + caps.status().message());
+    return;
+  }
+  std::lock_guard lock(caps_mu_);
+  leader_caps_ = std::move(caps).value();
+}
+
+std::optional<std::vector<PublishedCap>> Aggregator::CapsFromLeader() const {
+  if (Leads()) return std::nullopt;
+  std::lock_guard lock(caps_mu_);
+  return leader_caps_;  // nullopt before the first read: this replica's own decisions' caps
 }
 
 size_t Aggregator::ExpireIdle() {
@@ -224,7 +316,13 @@ void Aggregator::Snapshot() {
   }
 }
 
-Status Aggregator::Schedule(Scheduler* work, Scheduler* delivery) {
+Status Aggregator::Schedule(Scheduler* work, Scheduler* delivery, Scheduler* lease) {
+  if (leader_ != nullptr) {
+    LeaderElection* l = leader_.get();
+    PRESCALE_RETURN_IF_ERROR((lease != nullptr ? lease : work)
+                                 ->Every(
+                                     "lease", l->renew_interval(), [l] { l->Step(); }, std::chrono::milliseconds(0)));
+  }
   PRESCALE_RETURN_IF_ERROR(work->Every("tick", config_.tick_interval, [this] { Tick(); }));
   PRESCALE_RETURN_IF_ERROR(work->OnWake("triggers", [this] { EvaluateTriggers(); }));
   triggers_.OnPublish([work] { work->Wake(); });
@@ -244,7 +342,8 @@ Status Aggregator::Schedule(Scheduler* work, Scheduler* delivery) {
     WorkloadDiscovery* k = discovery_.get();
     PRESCALE_RETURN_IF_ERROR(delivery->Every(
         "kubernetes_discovery", config_.kubernetes_discovery_interval,
-        [k] {
+        [this, k] {
+          if (!Leads()) return;  // the leader writes the services it finds
           auto report = k->RunOnce();
           if (!report.ok()) Log(LogLevel::kWarning, "kubernetes discovery: " + report.status().message());
         },
@@ -339,9 +438,14 @@ std::string Aggregator::MetricsText() const {
   }
   if (wal_ != nullptr) wal_->AppendMetrics(&text);
   forecasts_.AppendMetrics(&text);
+  if (leader_ != nullptr) leader_->AppendMetrics(&text);
   if (decisions_ != nullptr) {
-    decisions_->AppendMetrics(&text);
-    dispatcher_->AppendMetrics(&text);
+    // The decisions and deliveries are the leader's: exported by it alone,
+    // so that sums over the replicas count each service once.
+    if (Leads()) {
+      decisions_->AppendMetrics(&text);
+      dispatcher_->AppendMetrics(&text);
+    }
     triggers_.AppendMetrics(&text);
     trigger_rules_.AppendMetrics(&text);
     scaling_api_->AppendMetrics(&text);

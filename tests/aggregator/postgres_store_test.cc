@@ -5,7 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <chrono>
+#include <cstdlib>
+#include <sstream>
+#include <string>
 #include <thread>
 
 #include "tests/support/postgres.h"
@@ -135,6 +140,51 @@ TEST_F(PostgresServerTest, KilledServerIsUnavailableWithAReasonUntilItIsBack) {
   EXPECT_TRUE(got.ok()) << got.status().ToString();
 }
 
+// A server that hangs rather than dies (frozen, cut off without a reset):
+// here the backend serving the store's connection and the server's main
+// process (which would accept a new connection), stopped with SIGSTOP. A call
+// answers kUnavailable within query_timeout plus connect_timeout (the
+// statement's answer never comes; the fresh connection BEGIN is retried on
+// never opens), and once the server runs again the next call succeeds.
+TEST_F(PostgresServerTest, HungServerCostsAtMostTheTimeouts) {
+  PostgresStoreOptions options;
+  options.query_timeout = 500ms;
+  options.connect_timeout = 1s;
+  Result<std::unique_ptr<ControlStore>> opened = OpenPostgresStore(server_.Url("control"), options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<ControlStore> store = std::move(opened).value();
+  ASSERT_TRUE(Create(store.get(), "a", 1000).ok());
+  const testing::RunResult backend =
+      server_.Psql("control", "SELECT pid FROM pg_stat_activity WHERE application_name = 'prescale-aggregator'");
+  ASSERT_EQ(backend.exit_code, 0) << backend.err;
+  pid_t pid = 0;  // psql prints a header, the pid alone on its line, a row count
+  std::istringstream lines(backend.out);
+  for (std::string line; std::getline(lines, line) && pid == 0;) {
+    line.erase(0, line.find_first_not_of(' '));
+    if (!line.empty() && line.find_first_not_of("0123456789") == std::string::npos) pid = std::atoi(line.c_str());
+  }
+  ASSERT_GT(pid, 0) << backend.out;
+  // /proc/PID/stat: "PID (comm) STATE PPID ...": the backend's parent is the server.
+  const std::string stat = testing::ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/stat");
+  const pid_t server = static_cast<pid_t>(std::atol(stat.c_str() + stat.rfind(')') + 4));
+  ASSERT_GT(server, 1) << stat;
+
+  ASSERT_EQ(::kill(server, SIGSTOP), 0);
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  const auto started = std::chrono::steady_clock::now();
+  Result<StoredObject> got = store->Get(Tenant("a"));
+  const auto waited = std::chrono::steady_clock::now() - started;
+  ::kill(pid, SIGCONT);
+  ::kill(server, SIGCONT);
+  ASSERT_EQ(got.status().code(), StatusCode::kUnavailable) << got.status().ToString();
+  EXPECT_NE(got.status().message().find("postgres database 127.0.0.1:"), std::string::npos) << got.status().message();
+  EXPECT_GE(waited, 500ms);
+  EXPECT_LT(waited, 5s) << "query_timeout 500 ms + connect_timeout 1 s";
+  got = store->Get(Tenant("a"));
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->version, 1);
+}
+
 TEST_F(PostgresServerTest, SchemaFromANewerVersionIsRefused) {
   ASSERT_NE(Open(), nullptr);
   const testing::RunResult r = server_.Psql("control", "UPDATE schema_version SET version = 99");
@@ -144,7 +194,7 @@ TEST_F(PostgresServerTest, SchemaFromANewerVersionIsRefused) {
   EXPECT_EQ(opened.status().code(), StatusCode::kFailedPrecondition);
   const std::string& message = opened.status().message();
   EXPECT_NE(message.find("/control: schema version 99"), std::string::npos) << message;
-  EXPECT_NE(message.find("(2)"), std::string::npos) << message;
+  EXPECT_NE(message.find("(3)"), std::string::npos) << message;
 }
 
 // Two replicas: each sees the other's writes, and their appends share one gapless chain.

@@ -159,11 +159,13 @@ void ActionDispatcher::Retry(const OutboxEntry& e, const ExecutionResult& result
 
 namespace {
 
-// The audit record of an action's end, by the executor: `action` is scale.delivered, .failed or .refused.
-AuditRecord ExecutorAudit(const OutboxEntry& e, const ExecutionResult& result, int64_t now_ms, std::string action) {
+// The audit record of an action's end, by the executor (of `replica`, when named): `action` is
+// scale.delivered, .failed or .refused.
+AuditRecord ExecutorAudit(const OutboxEntry& e, const ExecutionResult& result, int64_t now_ms, std::string action,
+                          const std::string& replica) {
   AuditRecord audit;
   audit.time_ms = now_ms;
-  audit.actor = "executor";
+  audit.actor = replica.empty() ? "executor" : "executor@" + replica;
   audit.kind = "service";
   audit.tenant = e.tenant;
   audit.name = e.service;
@@ -179,7 +181,7 @@ void ActionDispatcher::Finish(const OutboxEntry& e, const ExecutionResult& resul
                               bool expired) {
   const bool done = result.outcome == ExecutionResult::Outcome::kDone;
   Observe(e.executor, done ? "delivered" : "failed", seconds);
-  AuditRecord audit = ExecutorAudit(e, result, now_ms, done ? "scale.delivered" : "scale.failed");
+  AuditRecord audit = ExecutorAudit(e, result, now_ms, done ? "scale.delivered" : "scale.failed", replica_);
   audit.message =
       result.message + (expired && !done ? " (gave up after " + std::to_string(e.attempts + 1) + " attempts)" : "");
   audit.after_json = "{\"action_id\":\"" + e.action_id + "\",\"attempts\":" + std::to_string(e.attempts + 1) +
@@ -231,7 +233,7 @@ void ActionDispatcher::FinishRefused(const OutboxEntry& e, const ExecutionResult
   str("reason", shown.reason);
   str("by", shown.by);
   w.EndObject();
-  AuditRecord audit = ExecutorAudit(e, result, now_ms, "scale.refused");
+  AuditRecord audit = ExecutorAudit(e, result, now_ms, "scale.refused", replica_);
   audit.message = result.message;
   audit.after_json.assign(buf.GetString(), buf.GetSize());
   if (auto s = store_->FinishAction(e.action_id, std::move(audit)); !s.ok()) {
@@ -287,6 +289,7 @@ Executor* ActionDispatcher::ExecutorOf(const std::string& tenant, const std::str
 }
 
 size_t ActionDispatcher::RunOnce() {
+  if (acting_ && !acting_()) return 0;
   const int64_t now_ms = ToUnixMillis(clock_.Now());
   auto queued = store_->QueuedActions(options_.batch);
   if (!queued.ok()) {
@@ -303,6 +306,9 @@ size_t ActionDispatcher::RunOnce() {
       waiting.insert(service_key);
       continue;
     }
+    // A replica that lost the lease meanwhile (frozen, cut off) stops here;
+    // the new leader delivers the rest, and receivers drop repeats by id.
+    if (acting_ && !acting_()) break;
     double seconds = -1.0;
     const ExecutionResult result = Attempt(e, &seconds);
     ++attempted;
@@ -327,6 +333,7 @@ size_t ActionDispatcher::RunOnce() {
 }
 
 size_t ActionDispatcher::RefreshReplicas() {
+  if (acting_ && !acting_()) return 0;
   auto queued = store_->QueuedActions(options_.batch);
   if (!queued.ok()) return 0;
   std::set<std::pair<std::string, std::string>> pending;

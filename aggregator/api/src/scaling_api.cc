@@ -152,7 +152,13 @@ Result<http::HttpResponse> ScalingApi::Directives(Call& call) {
   w.Int64(std::max<int64_t>(1, options_.directive_lease.count() / 1000));
   w.Key("directives");
   w.StartArray();
-  for (const NodeDirective& d : DirectivesForNode(decisions_->Latest(tenant), *series_, node)) {
+  std::optional<std::vector<PublishedCap>> caps = published_ ? published_() : std::nullopt;
+  if (!caps) {
+    caps = CapsOf(decisions_->Latest(tenant));
+  } else if (!tenant.empty()) {
+    std::erase_if(*caps, [&tenant](const PublishedCap& c) { return c.tenant != tenant; });
+  }
+  for (const NodeDirective& d : DirectivesForNode(*caps, *series_, node)) {
     w.StartObject();
     WriteStringField(w, "tenant", d.tenant);
     WriteStringField(w, "service", d.service);

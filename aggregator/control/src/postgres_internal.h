@@ -29,6 +29,7 @@ using store_keys::CheckVersion;
 using store_keys::ClampLimit;
 using store_keys::DecodeObjectToken;
 using store_keys::EncodeObjectToken;
+using store_keys::Fence;
 using store_keys::FilterMember;
 using store_keys::HexDecode;
 using store_keys::HexEncode;
@@ -48,6 +49,7 @@ class Params {
     values_.emplace_back(std::to_string(value));
     return *this;
   }
+  Params& Add(double value);  // shortest text that reads back as the same double
   Params& AddNull() {
     values_.emplace_back(std::nullopt);
     return *this;
@@ -75,6 +77,7 @@ class Rows {
     return {PQgetvalue(result_.get(), row, column), static_cast<size_t>(PQgetlength(result_.get(), row, column))};
   }
   int64_t Int(int row, int column) const;
+  double Double(int row, int column) const;
   bool IsNull(int row, int column) const { return PQgetisnull(result_.get(), row, column) != 0; }
 
  private:
@@ -115,6 +118,11 @@ class PostgresStore final : public ControlStore {
   Result<std::vector<ServiceStatus>> ServiceStatuses() override;
   Status SetCurrentReplicas(const std::string& tenant, const std::string& service, int64_t current,
                             const std::string& source, int64_t now_ms) override;
+  Result<Lease> AcquireLease(const std::string& holder, int64_t now_ms, int64_t duration_ms) override;
+  Status ReleaseLease(const std::string& holder) override;
+  Result<Lease> ReadLease() override;
+  Status PublishCaps(const std::vector<PublishedCap>& caps) override;
+  Result<std::vector<PublishedCap>> PublishedCaps() override;
 
  private:
   // How a call's transaction begins. kRead: one snapshot for all its
@@ -163,6 +171,12 @@ class PostgresStore final : public ControlStore {
   Status WriteObject(const StoredObject& object, bool existed);
   Result<std::optional<TokenRecord>> LoadToken(const char* column, const std::string& value);
   Result<AuditRecord> Append(AuditRecord audit);
+  // The lease row, if any (in the caller's transaction).
+  Result<std::optional<Lease>> LoadLease();
+  // AcquireLease's takeover (the lease is not the holder's): with the audit lock, audited.
+  Result<Lease> TakeLease(const std::string& holder, int64_t now_ms, int64_t duration_ms);
+  // Within an action write's transaction: store_keys::CheckFence when fence_ is set.
+  Status CheckFenceLocked();
 
   const std::string url_;
   const std::string name_;  // "postgres database HOST:PORT/DB", for messages (no password)
@@ -170,6 +184,7 @@ class PostgresStore final : public ControlStore {
   std::mutex mu_;  // one connection: every method holds it
   PGconn* conn_ = nullptr;
   std::string last_sqlstate_;
+  std::optional<Fence> fence_;  // set by the first AcquireLease: action writes are fenced from then on
 };
 
 }  // namespace prescale::aggregator::postgres_internal

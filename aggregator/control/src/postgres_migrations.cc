@@ -96,6 +96,21 @@ CREATE TABLE service_status (
   PRIMARY KEY (tenant, service)
 );
 )sql",
+    // 3: the leadership lease with its fencing token, and the caps the leader published.
+    R"sql(
+CREATE TABLE leases (
+  name TEXT COLLATE "C" PRIMARY KEY,
+  holder TEXT NOT NULL,
+  token BIGINT NOT NULL,
+  expires_ms BIGINT NOT NULL
+);
+CREATE TABLE published_caps (
+  tenant TEXT COLLATE "C" NOT NULL,
+  service TEXT COLLATE "C" NOT NULL,
+  cpu_cores DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (tenant, service)
+);
+)sql",
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 

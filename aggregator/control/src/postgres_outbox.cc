@@ -13,6 +13,7 @@ namespace prescale::aggregator::postgres_internal {
 Result<AuditRecord> PostgresStore::RecordAction(AuditRecord audit, const std::optional<OutboxEntry>& entry,
                                                 int64_t target) {
   return Call(Mode::kWrite, [&]() -> Result<AuditRecord> {
+    PRESCALE_RETURN_IF_ERROR(CheckFenceLocked());
     if (entry) {
       Params params;
       params.Add(entry->action_id).Add(entry->tenant).Add(entry->service).Add(entry->executor);
@@ -72,6 +73,7 @@ Result<std::pair<int64_t, int64_t>> PostgresStore::OutboxBacklog() {
 
 Status PostgresStore::RetryAction(const std::string& action_id, int64_t next_attempt_ms, const std::string& error) {
   return Call(Mode::kUpdate, [&]() -> Status {
+    PRESCALE_RETURN_IF_ERROR(CheckFenceLocked());
     PRESCALE_ASSIGN_OR_RETURN(
         auto updated, Query("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $1, last_error = $2 "
                             "WHERE action_id = $3",
@@ -83,6 +85,7 @@ Status PostgresStore::RetryAction(const std::string& action_id, int64_t next_att
 
 Result<AuditRecord> PostgresStore::FinishAction(const std::string& action_id, AuditRecord audit) {
   return Call(Mode::kWrite, [&]() -> Result<AuditRecord> {
+    PRESCALE_RETURN_IF_ERROR(CheckFenceLocked());
     PRESCALE_ASSIGN_OR_RETURN(auto deleted, Query("DELETE FROM outbox WHERE action_id = $1", Params().Add(action_id),
                                                   "finish action " + action_id));
     if (deleted.affected() == 0) return Status::NotFound("action " + action_id + " is not queued");

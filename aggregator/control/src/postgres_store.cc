@@ -1,9 +1,12 @@
 #include "prescale/aggregator/control/postgres_store.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -93,13 +96,29 @@ int64_t Rows::Int(int row, int column) const {
   return value;
 }
 
+double Rows::Double(int row, int column) const {
+  const char* text = PQgetvalue(result_.get(), row, column);
+  double value = 0;
+  std::from_chars(text, text + PQgetlength(result_.get(), row, column), value);
+  return value;
+}
+
+Params& Params::Add(double value) {
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof(text), value).ptr;
+  values_.emplace_back(std::string(text, end));
+  return *this;
+}
+
 Status PostgresStore::Connect() {
   if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
   PQfinish(conn_);
   // Defaults first: a keyword the URL (dbname, expanded) sets again wins.
   const std::string timeout = std::to_string(std::max<int64_t>(1, options_.connect_timeout.count()));
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {timeout.c_str(), "prescale-aggregator", url_.c_str(), nullptr};
+  // TCP keepalives find a dead peer on an idle connection within ~25 s.
+  const char* keys[] = {"connect_timeout",     "application_name", "keepalives", "keepalives_idle",
+                        "keepalives_interval", "keepalives_count", "dbname",     nullptr};
+  const char* values[] = {timeout.c_str(), "prescale-aggregator", "1", "10", "5", "3", url_.c_str(), nullptr};
   conn_ = PQconnectdbParams(keys, values, 1);
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
     std::string why = conn_ != nullptr ? OneLine(PQerrorMessage(conn_)) : "out of memory";
@@ -109,7 +128,13 @@ Status PostgresStore::Connect() {
   }
   PQsetNoticeProcessor(conn_, &IgnoreNotice, nullptr);
   const int64_t lock_ms = std::max<int64_t>(1, options_.lock_timeout.count());
-  return Exec("SET lock_timeout = " + std::to_string(lock_ms) + "; SET client_min_messages = warning",
+  const int64_t query_ms = std::max<int64_t>(1, options_.query_timeout.count());
+  // The server gives up on a statement when this process would, and ends a
+  // transaction this process left open that long (a replica frozen in the
+  // middle of one must not hold the audit log's lock past it).
+  return Exec("SET lock_timeout = " + std::to_string(lock_ms) + "; SET statement_timeout = " +
+                  std::to_string(query_ms) + "; SET idle_in_transaction_session_timeout = " + std::to_string(query_ms) +
+                  "; SET client_min_messages = warning",
               "configure the session");
 }
 
@@ -159,21 +184,60 @@ Status PostgresStore::Exec(const std::string& sql, std::string_view doing) {
 Result<Rows> PostgresStore::Query(const std::string& sql, const Params& params, std::string_view doing) {
   last_sqlstate_.clear();
   if (conn_ == nullptr) return Status::Unavailable(name_ + ": " + std::string(doing) + ": not connected");
-  PGresult* result = nullptr;
+  int sent = 0;
   if (params.size() == 0) {
-    result = PQexec(conn_, sql.c_str());  // may hold several statements (migrations)
+    sent = PQsendQuery(conn_, sql.c_str());  // may hold several statements (migrations)
   } else {
     const std::vector<const char*> values = params.Pointers();
-    result =
-        PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0);
+    sent = PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                             nullptr, 0);
   }
-  const ExecStatusType status = PQresultStatus(result);
-  if (result != nullptr && (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)) return Rows(result);
-  Status error = Error(result, doing);
-  if (const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr) {
+  if (sent == 0) return Error(nullptr, doing);
+  // The whole answer within query_timeout: a server that stopped answering
+  // (frozen, cut off) costs the connection, never a thread for longer.
+  const auto deadline = std::chrono::steady_clock::now() + options_.query_timeout;
+  PGresult* answer = nullptr;  // the first failed statement's result, else the last one's
+  auto ok = [](const PGresult* r) {
+    return PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK;
+  };
+  auto keep = [&answer, &ok](PGresult* r) {
+    if (answer != nullptr && !ok(answer)) {
+      PQclear(r);
+      return;
+    }
+    PQclear(answer);
+    answer = r;
+  };
+  while (true) {
+    while (PQisBusy(conn_) != 0) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      pollfd fd{.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
+      const int ready = left.count() > 0 ? ::poll(&fd, 1, static_cast<int>(left.count())) : 0;
+      if (ready == 0) {
+        PQclear(answer);
+        PQfinish(conn_);
+        conn_ = nullptr;
+        return Status::Unavailable(name_ + ": " + std::string(doing) + ": no answer within " +
+                                   std::to_string(options_.query_timeout.count()) +
+                                   " ms (connection dropped; the next call reconnects)");
+      }
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready < 0 || PQconsumeInput(conn_) == 0) {
+        PQclear(answer);
+        return Error(nullptr, doing);
+      }
+    }
+    PGresult* r = PQgetResult(conn_);
+    if (r == nullptr) break;
+    keep(r);
+  }
+  if (answer != nullptr && ok(answer)) return Rows(answer);
+  Status error = Error(answer, doing);
+  if (const char* state = answer != nullptr ? PQresultErrorField(answer, PG_DIAG_SQLSTATE) : nullptr) {
     last_sqlstate_ = state;
   }
-  PQclear(result);
+  PQclear(answer);
   return error;
 }
 

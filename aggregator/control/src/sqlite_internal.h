@@ -29,6 +29,7 @@ using store_keys::CheckVersion;
 using store_keys::ClampLimit;
 using store_keys::DecodeObjectToken;
 using store_keys::EncodeObjectToken;
+using store_keys::Fence;
 using store_keys::FilterMember;
 using store_keys::HexDecode;
 using store_keys::HexEncode;
@@ -66,6 +67,10 @@ class Stmt {
     Note(sqlite3_bind_int64(stmt_, ++next_, value));
     return *this;
   }
+  Stmt& Bind(double value) {
+    Note(sqlite3_bind_double(stmt_, ++next_, value));
+    return *this;
+  }
   // SQLITE_ROW, SQLITE_DONE or an error code.
   int Step() { return bind_rc_ != SQLITE_OK ? bind_rc_ : sqlite3_step(stmt_); }
   std::string Text(int column) const {
@@ -74,6 +79,7 @@ class Stmt {
     return text == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(text), size);
   }
   int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+  double Double(int column) const { return sqlite3_column_double(stmt_, column); }
   bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
 
  private:
@@ -122,6 +128,11 @@ class SqliteStore final : public ControlStore {
   Result<std::vector<ServiceStatus>> ServiceStatuses() override;
   Status SetCurrentReplicas(const std::string& tenant, const std::string& service, int64_t current,
                             const std::string& source, int64_t now_ms) override;
+  Result<Lease> AcquireLease(const std::string& holder, int64_t now_ms, int64_t duration_ms) override;
+  Status ReleaseLease(const std::string& holder) override;
+  Result<Lease> ReadLease() override;
+  Status PublishCaps(const std::vector<PublishedCap>& caps) override;
+  Result<std::vector<PublishedCap>> PublishedCaps() override;
 
  private:
   // Every SQLite failure: kUnavailable while another writer holds the lock
@@ -162,11 +173,16 @@ class SqliteStore final : public ControlStore {
   Status WriteObject(const StoredObject& object, bool existed);
   Result<std::optional<TokenRecord>> LoadToken(const char* column, const std::string& value);
   Result<AuditRecord> Append(AuditRecord audit);
+  // The lease row, if any (in the caller's transaction).
+  Result<std::optional<Lease>> LoadLease();
+  // Within an action write's transaction: store_keys::CheckFence when fence_ is set.
+  Status CheckFenceLocked();
 
   const std::string path_;
   sqlite3* const db_;
-  std::mutex mu_;              // one connection: every method holds it
-  int64_t object_writes_ = 0;  // Put and Delete calls on this connection
+  std::mutex mu_;               // one connection: every method holds it
+  int64_t object_writes_ = 0;   // Put and Delete calls on this connection
+  std::optional<Fence> fence_;  // set by the first AcquireLease: action writes are fenced from then on
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
 

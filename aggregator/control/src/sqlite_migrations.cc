@@ -94,6 +94,21 @@ CREATE TABLE service_status (
   PRIMARY KEY (tenant, service)
 );
 )sql",
+    // 3: the leadership lease with its fencing token, and the caps the leader published.
+    R"sql(
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  token INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL
+);
+CREATE TABLE published_caps (
+  tenant TEXT NOT NULL,
+  service TEXT NOT NULL,
+  cpu_cores REAL NOT NULL,
+  PRIMARY KEY (tenant, service)
+);
+)sql",
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 

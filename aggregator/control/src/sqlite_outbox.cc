@@ -16,6 +16,7 @@ Result<AuditRecord> SqliteStore::RecordAction(AuditRecord audit, const std::opti
                                               int64_t target) {
   std::lock_guard lock(mu_);
   return InTransaction("BEGIN IMMEDIATE", [&]() -> Result<AuditRecord> {
+    PRESCALE_RETURN_IF_ERROR(CheckFenceLocked());
     if (entry) {
       PRESCALE_ASSIGN_OR_RETURN(
           auto stmt, Prepare("INSERT INTO outbox (action_id, tenant, service, executor, payload, created_ms, "
@@ -74,18 +75,22 @@ Result<std::pair<int64_t, int64_t>> SqliteStore::OutboxBacklog() {
 
 Status SqliteStore::RetryAction(const std::string& action_id, int64_t next_attempt_ms, const std::string& error) {
   std::lock_guard lock(mu_);
-  PRESCALE_ASSIGN_OR_RETURN(auto stmt,
-                            Prepare("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?, last_error = ? "
-                                    "WHERE action_id = ?"));
-  stmt.Bind(next_attempt_ms).Bind(error).Bind(action_id);
-  PRESCALE_RETURN_IF_ERROR(Run(stmt, "reschedule action " + action_id));
-  if (sqlite3_changes(db_) == 0) return Status::NotFound("action " + action_id + " is not queued");
-  return Status::Ok();
+  return InTransaction("BEGIN IMMEDIATE", [&]() -> Status {
+    PRESCALE_RETURN_IF_ERROR(CheckFenceLocked());
+    PRESCALE_ASSIGN_OR_RETURN(auto stmt,
+                              Prepare("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?, last_error = ? "
+                                      "WHERE action_id = ?"));
+    stmt.Bind(next_attempt_ms).Bind(error).Bind(action_id);
+    PRESCALE_RETURN_IF_ERROR(Run(stmt, "reschedule action " + action_id));
+    if (sqlite3_changes(db_) == 0) return Status::NotFound("action " + action_id + " is not queued");
+    return Status::Ok();
+  });
 }
 
 Result<AuditRecord> SqliteStore::FinishAction(const std::string& action_id, AuditRecord audit) {
   std::lock_guard lock(mu_);
   return InTransaction("BEGIN IMMEDIATE", [&]() -> Result<AuditRecord> {
+    PRESCALE_RETURN_IF_ERROR(CheckFenceLocked());
     PRESCALE_ASSIGN_OR_RETURN(auto stmt, Prepare("DELETE FROM outbox WHERE action_id = ?"));
     stmt.Bind(action_id);
     PRESCALE_RETURN_IF_ERROR(Run(stmt, "finish action " + action_id));

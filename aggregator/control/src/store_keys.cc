@@ -1,5 +1,8 @@
 #include "store_keys.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 namespace prescale::aggregator::store_keys {
 
 std::string HexEncode(std::string_view bytes) {
@@ -82,6 +85,56 @@ Status CheckVersion(const std::string& name, const std::optional<StoredObject>& 
                             ", but the request expected version " + std::to_string(*expected));
   }
   return Status::Ok();
+}
+
+namespace {
+
+std::string LeaseJson(const std::optional<Lease>& lease) {
+  if (!lease) return "null";
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("holder");
+  w.String(lease->holder.data(), static_cast<rapidjson::SizeType>(lease->holder.size()));
+  w.Key("token");
+  w.Int64(lease->token);
+  w.Key("expires_ms");
+  w.Int64(lease->expires_ms);
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+}  // namespace
+
+Status CheckFence(const Fence& fence, const std::optional<Lease>& lease) {
+  if (lease && lease->holder == fence.holder && lease->token == fence.token && fence.token > 0) return Status::Ok();
+  std::string why = "not the leader: ";
+  why += lease ? "the lease is held by " + lease->holder + " with fencing token " + std::to_string(lease->token)
+               : std::string("nobody holds the lease");
+  why += fence.token > 0 ? "; " + fence.holder + " held token " + std::to_string(fence.token)
+                         : "; " + fence.holder + " never held it";
+  return Status::FailedPrecondition(std::move(why));
+}
+
+Fence FenceAfter(const std::string& holder, const Lease& after, const std::optional<Fence>& before) {
+  if (after.holder == holder) return Fence{holder, after.token};
+  return Fence{holder, before && before->holder == holder ? before->token : 0};
+}
+
+AuditRecord LeaseAudit(const std::optional<Lease>& before, const Lease& after, int64_t now_ms) {
+  AuditRecord r;
+  r.time_ms = now_ms;
+  r.actor = after.holder;
+  r.action = "leader.acquire";
+  r.kind = "lease";
+  r.name = std::string(kLeaseName);
+  r.before_json = LeaseJson(before);
+  r.after_json = LeaseJson(after);
+  r.message = after.holder + " leads with fencing token " + std::to_string(after.token);
+  if (before && !before->holder.empty()) {
+    r.message += "; " + before->holder + "'s lease expired at " + std::to_string(before->expires_ms);
+  }
+  return r;
 }
 
 }  // namespace prescale::aggregator::store_keys

@@ -48,4 +48,25 @@ std::optional<FilterMember> ParseFilterField(const std::string& field);
 Status CheckVersion(const std::string& name, const std::optional<StoredObject>& stored,
                     std::optional<int64_t> expected);
 
+// The leadership lease's row (ControlStore::AcquireLease): one, by this name.
+inline constexpr std::string_view kLeaseName = "leader";
+
+// What an action write must find in the lease: the holder and the token a
+// store object last took for it (token 0: it never held the lease).
+struct Fence {
+  std::string holder;
+  int64_t token = 0;
+};
+
+// kFailedPrecondition ("not the leader: ...") unless `lease` (nullopt: never
+// taken) is held by fence.holder with fence.token.
+Status CheckFence(const Fence& fence, const std::optional<Lease>& lease);
+
+// The fence a store object keeps after AcquireLease returned `after`.
+Fence FenceAfter(const std::string& holder, const Lease& after, const std::optional<Fence>& before);
+
+// The audit record of a takeover of the lease (`before`: nullopt when it was
+// never taken).
+AuditRecord LeaseAudit(const std::optional<Lease>& before, const Lease& after, int64_t now_ms);
+
 }  // namespace prescale::aggregator::store_keys

@@ -26,7 +26,7 @@ DecisionLoop::DecisionLoop(ControlStore* store, const DemandRollups* demand, con
 
 DecisionLoop::~DecisionLoop() = default;
 
-Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
+Status DecisionLoop::Run(const std::vector<TriggerEvent>& events, bool act) {
   const Triggers triggers = TakeTriggers(events);
   PRESCALE_RETURN_IF_ERROR(RefreshObjects());
   if (service_objects_.empty()) {
@@ -46,7 +46,7 @@ Status DecisionLoop::Run(const std::vector<TriggerEvent>& events) {
   std::vector<Decision> decisions = engine_.Evaluate(inputs.tenants, inputs.services, clock_.Now());
   ExplainHolds(&inputs, &decisions);
   std::vector<AllocationResult::TenantUse> tenant_use = steps::TenantUseOf(inputs.tenants, inputs.services, decisions);
-  const size_t queued = RecordActions(inputs, decisions, tenant_use);
+  const size_t queued = act ? RecordActions(inputs, decisions, tenant_use) : 0;
   if (queued > 0 && notify_) notify_();
   ServiceHolds held;
   for (auto& [key, h] : inputs.held) held.emplace(key, std::move(h.hold));
@@ -251,6 +251,7 @@ bool DecisionLoop::RecordAction(const Decision& d, const ServiceInput& input,
                                 int64_t now_ms) {
   const ScaleAction a = steps::ActionOf(d, new_action_id_(), now_ms);
   AuditRecord audit = steps::ActionAudit(a, d, input, tenant_use, hold);
+  if (!replica_.empty()) audit.actor += "@" + replica_;
   if (!d.execute) {
     if (auto r = store_->AppendAudit(std::move(audit)); !r.ok()) {
       Log(LogLevel::kError, "decisions: " + r.status().message());

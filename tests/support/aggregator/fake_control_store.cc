@@ -338,4 +338,37 @@ Status FakeControlStore::SetCurrentReplicas(const std::string& tenant, const std
   return Status::Ok();
 }
 
+Result<aggregator::Lease> FakeControlStore::AcquireLease(const std::string& holder, int64_t now_ms,
+                                                         int64_t duration_ms) {
+  std::lock_guard lock(mu_);
+  if (lease_.holder == holder || lease_.expires_ms <= now_ms) {
+    if (lease_.holder != holder) ++lease_.token;
+    lease_.holder = holder;
+    lease_.expires_ms = now_ms + duration_ms;
+  }
+  return lease_;
+}
+
+Status FakeControlStore::ReleaseLease(const std::string& holder) {
+  std::lock_guard lock(mu_);
+  if (lease_.holder == holder) lease_.expires_ms = 0;
+  return Status::Ok();
+}
+
+Result<aggregator::Lease> FakeControlStore::ReadLease() {
+  std::lock_guard lock(mu_);
+  return lease_;
+}
+
+Status FakeControlStore::PublishCaps(const std::vector<aggregator::PublishedCap>& caps) {
+  std::lock_guard lock(mu_);
+  caps_ = caps;
+  return Status::Ok();
+}
+
+Result<std::vector<aggregator::PublishedCap>> FakeControlStore::PublishedCaps() {
+  std::lock_guard lock(mu_);
+  return caps_;
+}
+
 }  // namespace prescale::testing

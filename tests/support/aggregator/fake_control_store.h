@@ -8,7 +8,9 @@
 // the audit log (AppendAudit, ListAudit; seq assigned in order, prev_hash
 // chained), the outbox (RecordAction, QueuedActions, OutboxBacklog,
 // RetryAction, FinishAction) and the services' status (ServiceStatuses,
-// SetCurrentReplicas, the target RecordAction sets).
+// SetCurrentReplicas, the target RecordAction sets), the lease (taken,
+// renewed and handed over as the stores do; no fencing: one process) and the
+// published caps.
 //
 // Not like SqliteStore: audit records are not hashed (hash stays "": hashing
 // would link OpenSSL into the benchmark); nothing is durable.
@@ -45,6 +47,8 @@ class FakeControlStore final : public aggregator::ControlStore {
   using AuditRecord = aggregator::AuditRecord;
   using OutboxEntry = aggregator::OutboxEntry;
   using ServiceStatus = aggregator::ServiceStatus;
+  using Lease = aggregator::Lease;
+  using PublishedCap = aggregator::PublishedCap;
 
   // Builds the object from `json` (a service's tenant from `tenant`): parsed,
   // rendered canonical, with owner and references; then Put (upsert) with an
@@ -87,6 +91,11 @@ class FakeControlStore final : public aggregator::ControlStore {
   Result<std::vector<ServiceStatus>> ServiceStatuses() override;
   Status SetCurrentReplicas(const std::string& tenant, const std::string& service, int64_t current,
                             const std::string& source, int64_t now_ms) override;
+  Result<Lease> AcquireLease(const std::string& holder, int64_t now_ms, int64_t duration_ms) override;
+  Status ReleaseLease(const std::string& holder) override;
+  Result<Lease> ReadLease() override;
+  Status PublishCaps(const std::vector<PublishedCap>& caps) override;
+  Result<std::vector<PublishedCap>> PublishedCaps() override;
 
  private:
   // (kind, tenant, name): the key order of List.
@@ -101,6 +110,8 @@ class FakeControlStore final : public aggregator::ControlStore {
   std::vector<AuditRecord> audit_;
   std::vector<OutboxEntry> outbox_;  // in queue order
   std::map<std::pair<std::string, std::string>, ServiceStatus> status_;
+  Lease lease_;
+  std::vector<PublishedCap> caps_;
   size_t list_calls_ = 0, generation_calls_ = 0, status_calls_ = 0;
 };
 

@@ -17,6 +17,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,7 @@
 #include "prescale/aggregator/config.h"
 #include "prescale/aggregator/control/auth.h"
 #include "prescale/aggregator/control/control_store.h"
+#include "prescale/aggregator/control/leader.h"
 #include "prescale/aggregator/history/demand.h"
 #include "prescale/aggregator/history/forecasts.h"
 #include "prescale/aggregator/history/series_store.h"
@@ -61,8 +64,17 @@ class Aggregator {
   // The control plane's store (tenants, services, policies, tokens, audit):
   // its tokens authenticate too; the decision loop, the dispatcher and the
   // control and scaling routes come with it, and the workload discovery
-  // when the config turns it on.
+  // when the config turns it on. On a shared store (PostgreSQL: a
+  // control_store URL), so does the leader election among the replicas
+  // sharing it: only the leader records and delivers actions, publishes caps,
+  // reads targets back and runs the discovery; the others evaluate without
+  // acting, so that reads answer everywhere and a takeover starts warm. On
+  // SQLite the process is the store's only replica and always acts.
   void UseControlStore(std::unique_ptr<ControlStore> store);
+  // Whether this replica acts: it leads (always without an election).
+  bool Leads() const { return leader_ == nullptr || leader_->IsLeader(); }
+  // Null unless a shared control store elects a leader.
+  LeaderElection* leader() { return leader_.get(); }
 
   // Every route, each behind the front (roles, errors, counting).
   std::vector<http::Route> Routes() const;
@@ -110,7 +122,10 @@ class Aggregator {
   // the workload discovery (when on) every kubernetes_discovery_interval,
   // also on `delivery`: both talk to the API server, which must never delay a
   // tick. Call once, after UseControlStore.
-  Status Schedule(Scheduler* work, Scheduler* delivery);
+  // The lease is renewed every leader_lease / 3 on `lease` (its own thread
+  // in the program, so that no tick or store call of the others delays it;
+  // `work` when null), first at once.
+  Status Schedule(Scheduler* work, Scheduler* delivery, Scheduler* lease = nullptr);
   // The text exposition of the self metrics.
   std::string MetricsText() const;
 
@@ -130,6 +145,15 @@ class Aggregator {
 
  private:
   void AddRoutes();
+  // One evaluation (acting when this replica leads), then the caps: the
+  // leader publishes its own when they changed, the others read the leader's.
+  void Decide(const std::vector<TriggerEvent>& events);
+  void PublishCaps();
+  void ReadPublishedCaps();
+  // For /api/v1/directives: nullopt while leading (or before the first read), else the leader's caps.
+  std::optional<std::vector<PublishedCap>> CapsFromLeader() const;
+  // GET /readyz: ready, and which replica leads.
+  http::HttpResponse Readiness() const;
 
   AggregatorConfig config_;
   const Clock& clock_;
@@ -144,6 +168,11 @@ class Aggregator {
   std::atomic<const http::HttpServer*> server_{nullptr};
   std::atomic<bool> data_dir_full_{false};  // written by Snapshot() (one caller at a time)
   std::unique_ptr<ControlStore> control_store_;
+  std::unique_ptr<LeaderElection> leader_;
+  std::optional<std::vector<PublishedCap>> published_;    // what this replica last published (work thread)
+  int64_t published_token_ = 0;                           // under which fencing token
+  mutable std::mutex caps_mu_;                            // guards leader_caps_
+  std::optional<std::vector<PublishedCap>> leader_caps_;  // what the leader published, as last read
   std::unique_ptr<DecisionLoop> decisions_;
   std::unique_ptr<ActionDispatcher> dispatcher_;
   std::unique_ptr<WorkloadDiscovery> discovery_;

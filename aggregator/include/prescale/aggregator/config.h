@@ -27,6 +27,14 @@ struct AggregatorConfig {
   // without a data_dir); a postgres:// or postgresql:// URL for PostgreSQL,
   // which several replicas may share (control_store, --control-store).
   std::string control_store;
+  // This replica's name among those sharing a control store: in the lease,
+  // /readyz and prescale_leader (replica_name, --replica-name). Empty: the
+  // host name (a StatefulSet pod's name).
+  std::string replica_name;
+  // How long the leader's lease lasts without renewal (renewed every third of
+  // it): a follower takes over at most this long, plus one renewal, after
+  // the leader dies (leader_lease).
+  std::chrono::milliseconds leader_lease{15'000};
   uint64_t max_series = 1'000'000;
   uint64_t max_body_bytes = 32ULL << 20;
   // Samples a second each sender (token; all anonymous senders together) may

@@ -13,6 +13,7 @@
 #include <array>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -57,6 +58,13 @@ class ActionDispatcher {
   // The executor for services whose executor.type is `type`.
   void AddExecutor(const std::string& type, std::unique_ptr<Executor> executor);
 
+  // The replica delivering, among several sharing the store: the delivery
+  // results' audit records name it ("executor@REPLICA"). Unnamed: "executor".
+  void NameReplica(std::string replica) { replica_ = std::move(replica); }
+  // Acts only while `acting` says so (the replica leads): RunOnce and
+  // RefreshReplicas do nothing otherwise, and RunOnce asks again before each
+  // attempt. Without it, always.
+  void ActOnlyWhile(std::function<bool()> acting) { acting_ = std::move(acting); }
   // One round: every due action attempted once, in queue order; a service's
   // later actions wait while an earlier one waits for a retry. Returns how
   // many were attempted. One thread at a time.
@@ -107,6 +115,8 @@ class ActionDispatcher {
   const Clock& clock_;
   DispatcherOptions options_;
   std::map<std::string, std::unique_ptr<Executor>> executors_;
+  std::function<bool()> acting_;
+  std::string replica_;
 
   std::mutex wake_mu_;
   std::condition_variable wake_;

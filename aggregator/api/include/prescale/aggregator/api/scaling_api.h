@@ -2,6 +2,7 @@
 //   GET  /api/v1/decisions[?tenant=T]           the latest decision of every service, with
 //                                               its hold when its executor refuses to act
 //   GET  /api/v1/directives?node=NAME[&tenant=T] the CPU caps an agent applies on its node
+//                                               (on a follower: the caps the leader published)
 //   POST /api/v1/alerts/alertmanager            Alertmanager's webhook (version 4): triggers
 //   POST /api/v1/tenants/{t}/services/{s}/replicas  the replicas a service runs now
 // Tenant-bound tokens (operators, viewers) get only their tenant's decisions
@@ -10,8 +11,10 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +40,13 @@ class ScalingApi {
              const Clock& clock, ScalingApiOptions options);
 
   std::vector<RouteSpec> Routes();
+  // Where the caps of /api/v1/directives come from when this replica does
+  // not lead: `published` answers the caps the leader published, or nullopt
+  // while this replica leads (its own decisions' caps are served then).
+  // Without it, always the decisions'.
+  void ReadCapsFrom(std::function<std::optional<std::vector<PublishedCap>>()> published) {
+    published_ = std::move(published);
+  }
   // prescale_alertmanager_alerts_total{outcome}.
   void AppendMetrics(std::string* out) const;
 
@@ -52,6 +62,7 @@ class ScalingApi {
   TriggerBus* triggers_;
   const Clock& clock_;
   ScalingApiOptions options_;
+  std::function<std::optional<std::vector<PublishedCap>>()> published_;
   AlertDeduplicator alerts_;
   mutable std::mutex alerts_mu_;                   // alerts_received_
   std::map<std::string, double> alerts_received_;  // by outcome

@@ -163,6 +163,23 @@ struct ServiceStatus {
   int64_t updated_ms = 0;
 };
 
+// Leadership among replicas sharing one store (issue 17): one lease, held by
+// one replica at a time until it expires, with a fencing token that grows by
+// one each time the lease changes hands. Times are the callers' Unix ms.
+struct Lease {
+  std::string holder;      // "" when nobody ever took it
+  int64_t token = 0;       // the fencing token
+  int64_t expires_ms = 0;  // by the clock of the holder that last renewed it
+};
+
+// A throttled service's CPU cap, as the leader last published it for the
+// other replicas' /api/v1/directives.
+struct PublishedCap {
+  std::string tenant, service;
+  double cpu_cores = 0;
+  bool operator==(const PublishedCap&) const = default;
+};
+
 class ControlStore {
  public:
   ControlStore() = default;
@@ -226,6 +243,28 @@ class ControlStore {
   // scale subresource); they become its target too: the next decision starts from them.
   virtual Status SetCurrentReplicas(const std::string& tenant, const std::string& service, int64_t current,
                                     const std::string& source, int64_t now_ms) = 0;
+
+  // Leadership. Renews the lease until now_ms + duration_ms when `holder`
+  // holds it (expired or not: nobody took it since); takes it when it is free
+  // or expired (the token grows by one; audited as "leader.acquire"); else
+  // leaves it. Returns the lease as it stands after the call.
+  //
+  // Fencing: from the first call on, this store object's action writes
+  // (RecordAction, RetryAction, FinishAction, PublishCaps) check in their own
+  // transaction that the lease still carries the token this object last took
+  // for `holder`, and fail with kFailedPrecondition otherwise ("not the
+  // leader"): a replica that paused past its lease, and lost it, writes
+  // nothing. A store object that never called it is not fenced (one process
+  // on its own database: the embedded SQLite store, the command line).
+  virtual Result<Lease> AcquireLease(const std::string& holder, int64_t now_ms, int64_t duration_ms) = 0;
+  // Ends the lease now when `holder` holds it (a replica that stops hands
+  // over at once); nothing otherwise.
+  virtual Status ReleaseLease(const std::string& holder) = 0;
+  virtual Result<Lease> ReadLease() = 0;
+  // Replaces the published caps (fenced, as the action writes).
+  virtual Status PublishCaps(const std::vector<PublishedCap>& caps) = 0;
+  // The caps the leader last published, by (tenant, service).
+  virtual Result<std::vector<PublishedCap>> PublishedCaps() = 0;
 };
 
 }  // namespace prescale::aggregator

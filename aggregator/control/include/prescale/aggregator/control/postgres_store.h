@@ -26,6 +26,12 @@ struct PostgresStoreOptions {
   // How long a write waits for another writer's lock before kUnavailable
   // (PostgreSQL's lock_timeout), as SqliteStore's busy_timeout.
   std::chrono::milliseconds lock_timeout{5000};
+  // How long a statement may take, answer included, before kUnavailable and
+  // a new connection: a server that hangs (frozen, cut off by the network)
+  // never holds a thread longer. The server is told the same
+  // (statement_timeout), and ends a transaction left idle that long
+  // (idle_in_transaction_session_timeout).
+  std::chrono::milliseconds query_timeout{10000};
 };
 
 // True for the URLs that select PostgresStore: postgres://... and postgresql://...

@@ -76,7 +76,12 @@ class DecisionLoop {
   // `events` (from the trigger bus) name the services they started it for;
   // a "scale_up" event holds its service one replica above what it ran until
   // the event resolves.
-  Status Run(const std::vector<TriggerEvent>& events = {});
+  // `act` false (a replica that does not lead): the same evaluation, kept
+  // for Latest, with no action recorded.
+  Status Run(const std::vector<TriggerEvent>& events = {}, bool act = true);
+  // The replica deciding, among several sharing the store: its actions'
+  // audit records name it ("decision-engine@REPLICA"). Unnamed: "decision-engine".
+  void NameReplica(std::string replica) { replica_ = std::move(replica); }
   // Called after actions were queued (wakes the dispatcher).
   void OnActionsQueued(std::function<void()> notify) { notify_ = std::move(notify); }
   // Where the services held to recommend-only come from (ActionDispatcher::Holds),
@@ -152,6 +157,7 @@ class DecisionLoop {
   const Clock& clock_;
   DecisionLoopOptions options_;
   std::function<std::string()> new_action_id_;
+  std::string replica_;
   std::unique_ptr<CapacitySource> capacity_source_;
   DecisionEngine engine_;
   PolicyFactory policies_;

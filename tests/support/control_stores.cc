@@ -1,0 +1,59 @@
+#include "tests/support/control_stores.h"
+
+#include <utility>
+
+#include "prescale/aggregator/control/postgres_store.h"
+#include "prescale/aggregator/control/sqlite_store.h"
+
+namespace prescale::testing {
+
+std::string_view StoreBackendName(StoreBackend backend) {
+  return backend == StoreBackend::kPostgres ? "postgres" : "sqlite";
+}
+
+std::string StoreBackendName(const ::testing::TestParamInfo<StoreBackend>& info) {
+  return std::string(StoreBackendName(info.param));
+}
+
+TestControlStores::TestControlStores(StoreBackend backend) : backend_(backend) {}
+
+std::string TestControlStores::NewLocation(const std::string& name) {
+  if (backend_ == StoreBackend::kSqlite) return dir_.path() + "/" + name + ".db";
+  std::string error;
+  postgres_ = SharedPostgres(&error);
+  // GTEST_SKIP and FAIL return from the function they are in: a lambda here.
+  if (postgres_ == nullptr && PostgresBinDir().empty()) {
+    [&] { GTEST_SKIP() << error; }();
+    return "";
+  }
+  if (postgres_ == nullptr) {
+    [&] { FAIL() << "PostgreSQL is installed but did not start: " << error; }();
+    return "";
+  }
+  // Unique in the process (the server is shared by every test of it).
+  static int databases = 0;
+  database_ = "t" + std::to_string(++databases) + "_" + name;
+  if (!postgres_->CreateDatabase(database_, &error)) {
+    [&] { FAIL() << error; }();
+    return "";
+  }
+  return postgres_->Url(database_);
+}
+
+Result<std::unique_ptr<aggregator::ControlStore>> TestControlStores::Open(const std::string& location) const {
+  return backend_ == StoreBackend::kPostgres ? aggregator::OpenPostgresStore(location, {})
+                                             : aggregator::OpenSqliteStore(location, {});
+}
+
+std::unique_ptr<aggregator::ControlStore> TestControlStores::OpenNew(const std::string& name) {
+  const std::string location = NewLocation(name);
+  if (location.empty()) return nullptr;
+  Result<std::unique_ptr<aggregator::ControlStore>> opened = Open(location);
+  if (!opened.ok()) {
+    [&] { FAIL() << "cannot open the " << StoreBackendName(backend_) << " store: " << opened.status().ToString(); }();
+    return nullptr;
+  }
+  return std::move(opened).value();
+}
+
+}  // namespace prescale::testing
