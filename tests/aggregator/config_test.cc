@@ -223,6 +223,8 @@ std::vector<BadConfig> BadConfigs() {
       {"prometheus_url_scheme", "prometheus_url: 127.0.0.1:9090\n", 1, "prometheus_url", "http:// or https://"},
       {"tick_too_short", "tick_interval: 100ms\n", 1, "tick_interval", "at least 1000ms"},
       {"lease_bad", "directive_lease: soon\n", 1, "directive_lease", "invalid duration"},
+      {"leader_lease_short", "leader_lease: 200ms\n", 1, "leader_lease", "at least 1000ms"},
+      {"replica_name_slash", "\nreplica_name: agg/0\n", 2, "replica_name", "must not contain '/'"},
       {"anonymous_push_not_bool", "listen: 127.0.0.1:0\nallow_anonymous_push: sometimes\n", 2, "allow_anonymous_push",
        "expected true or false"},
       {"anonymous_metrics_not_bool", "allow_anonymous_metrics: 1.5\n", 1, "allow_anonymous_metrics",
@@ -256,6 +258,26 @@ TEST(AggregatorConfig, ControlStoreTakesAPostgresUrlFromTheFileOrTheFlag) {
   ASSERT_TRUE(ApplyAggregatorOverrides(*cli, &c.value()).ok());
   EXPECT_EQ(c->control_store, "postgres://p:secret@db/control");
   EXPECT_TRUE(ParseAggregatorConfig("data_dir: /tmp/x\n", "agg.yaml")->control_store.empty());  // SQLite
+}
+
+TEST(AggregatorConfig, ReplicaNameAndLeaderLeaseFromTheFileOrTheFlag) {
+  auto c = ParseAggregatorConfig("replica_name: agg-1\nleader_lease: 4s\n", "agg.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->replica_name, "agg-1");
+  EXPECT_EQ(c->leader_lease, std::chrono::milliseconds(4000));
+  EXPECT_EQ(ParseAggregatorConfig("", "agg.yaml")->leader_lease, std::chrono::milliseconds(15000));
+  const char* argv[] = {"prescale-aggregator", "--replica-name", "agg-2"};
+  auto cli = ParseAggregatorCommandLine(3, argv);
+  ASSERT_TRUE(cli.ok()) << cli.status().ToString();
+  ASSERT_TRUE(ApplyAggregatorOverrides(*cli, &c.value()).ok());
+  EXPECT_EQ(c->replica_name, "agg-2");
+  const char* bad[] = {"prescale-aggregator", "--replica-name", "a/b"};
+  cli = ParseAggregatorCommandLine(3, bad);
+  ASSERT_TRUE(cli.ok());
+  const Status refused = ApplyAggregatorOverrides(*cli, &c.value());
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("--replica-name 'a/b': must not contain '/'"), std::string::npos)
+      << refused.message();
 }
 
 TEST(AggregatorConfigErrors, EachBadConfigExits2NamingFileLineAndKey) {
