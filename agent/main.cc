@@ -103,6 +103,7 @@ int main(int argc, char** argv) {
   // --once prints one exposition: nothing to push, and no batch left behind in the spool.
   if (cli->once) {
     config->aggregator_url.clear();
+    config->aggregator_urls.clear();
     config->directives = false;  // and no CPU cap applied
   }
 

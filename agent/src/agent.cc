@@ -8,10 +8,13 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
+#include "prescale/agent/aggregator_urls.h"
 #include "prescale/agent/exposition.h"
 #include "prescale/agent/node_collector.h"
 #include "prescale/base/log.h"
@@ -22,6 +25,31 @@ namespace {
 // Without a cgroup created or removed, the trees are still walked every this many discovery
 // intervals: a safety net for changes inotify does not report.
 constexpr int kWalkSafetyFactor = 10;
+
+// Whether `dir` holds a spool segment with data in it (a spool's files are NNN.seg and "cursor").
+bool HoldsSpooledBatches(const std::filesystem::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::error_code size_ec;
+    if (entry.path().extension() == ".seg" && entry.file_size(size_ec) > 0 && !size_ec) return true;
+  }
+  return false;
+}
+
+// Spools in data_dir that no pusher uses (`in_use`: the names of those in use) are left alone, but
+// said: the single-URL spool after a switch to several URLs, or the other way round, or the spool of
+// a URL taken out of the list.
+void WarnAboutUnusedSpools(const std::string& data_dir, const std::set<std::string>& in_use) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if ((name != "spool" && !name.starts_with("spool-")) || in_use.contains(name)) continue;
+    if (!entry.is_directory(ec) || !HoldsSpooledBatches(entry.path())) continue;
+    Log(LogLevel::kWarning, "spool " + entry.path().string() +
+                                " holds batches for an aggregator URL no longer configured; they are not sent. "
+                                "Remove it once they are not needed (docs/configuration.md, \"Several aggregators\")");
+  }
+}
 
 }  // namespace
 
@@ -83,7 +111,8 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, const Clock& cl
   if (!layout.ok()) return layout.status();
   std::unique_ptr<Agent> agent(new Agent(std::move(config), std::move(layout).value(), clock));
   const AgentConfig& c = agent->config_;
-  if (!c.aggregator_url.empty()) PRESCALE_RETURN_IF_ERROR(agent->CreatePusher(clock, push_tuning));
+  PRESCALE_RETURN_IF_ERROR(CheckAggregatorUrls(c));
+  if (!PushUrls(c).empty()) PRESCALE_RETURN_IF_ERROR(agent->CreatePushers(clock, push_tuning));
   if (DirectivesEnabled(c)) PRESCALE_RETURN_IF_ERROR(agent->CreateDirectiveLoop(clock));
   if (c.pods.kind != PodSourceOptions::Kind::kNone) agent->CreatePodWatcher(clock);
   return agent;
@@ -101,31 +130,65 @@ void Agent::CreatePodWatcher(const Clock& clock) {
   table_.SetPods(pods_->Snapshot());
 }
 
-Status Agent::CreatePusher(const Clock& clock, const PusherOptions* push_tuning) {
+// One URL spools in <data_dir>/spool, as before there could be several (an upgraded agent finds its
+// spool) and its metrics have no label; several each spool in <data_dir>/spool-<name>, and their
+// metrics carry remote_name and url, as Prometheus's remote-write queues' do.
+Status Agent::CreatePushers(const Clock& clock, const PusherOptions* push_tuning) {
   const AgentConfig& c = config_;
-  SpoolOptions spool_options;
-  spool_options.dir = c.data_dir + "/spool";
-  spool_options.max_bytes = c.spool_max_bytes;
-  spool_options.max_age = c.spool_max_age;
-  auto spool = Spool::Open(spool_options, clock);
-  if (!spool.ok()) return Status(spool.status().code(), "data_dir: " + spool.status().message());
-  PusherOptions options = push_tuning != nullptr ? *push_tuning : PusherOptions{};
-  options.url = c.aggregator_url;
-  options.token_file = c.token_file;
-  options.ca_file = c.ca_file;
-  auto pusher = Pusher::Create(std::move(options), http::NewBeastHttpClient(), std::move(spool).value(), clock,
-                               &metrics_->registry);
-  if (!pusher.ok()) return pusher.status();
-  pusher_ = std::move(pusher).value();
+  const std::vector<std::string> urls = PushUrls(c);
+  const bool several = urls.size() > 1;
+  std::set<std::string> dirs;
+  for (const std::string& url : urls) {
+    SpoolOptions spool_options;
+    spool_options.max_bytes = c.spool_max_bytes;
+    spool_options.max_age = c.spool_max_age;
+    PusherOptions options = push_tuning != nullptr ? *push_tuning : PusherOptions{};
+    options.url = url;
+    options.token_file = c.token_file;
+    options.ca_file = c.ca_file;
+    if (several) {
+      const std::string name = PushTargetName(url);
+      spool_options.dir = c.data_dir + "/spool-" + name;
+      options.metric_labels = {{"remote_name", name}, {"url", RedactUrl(url)}};
+    } else {
+      spool_options.dir = c.data_dir + "/spool";
+    }
+    // Two URLs whose names collide (a 32-bit hash on the same host and port): never seen, but a
+    // spool is never shared.
+    if (!dirs.insert(std::filesystem::path(spool_options.dir).filename().string()).second) {
+      return Status::InvalidArgument("aggregator_urls: '" + RedactUrl(url) + "' would share the spool " +
+                                     spool_options.dir + " with another URL");
+    }
+    auto spool = Spool::Open(spool_options, clock);
+    if (!spool.ok()) return Status(spool.status().code(), "data_dir: " + spool.status().message());
+    auto pusher = Pusher::Create(std::move(options), http::NewBeastHttpClient(), std::move(spool).value(), clock,
+                                 &metrics_->registry);
+    if (!pusher.ok()) return pusher.status();
+    pushers_.push_back(std::move(pusher).value());
+  }
+  WarnAboutUnusedSpools(c.data_dir, dirs);
   return Status::Ok();
+}
+
+void Agent::StopPushers() {
+  if (pushers_.size() == 1) {
+    pushers_.front()->Stop();
+    return;
+  }
+  // Together: a stop waits for the request in flight, and several hung aggregators would add up.
+  std::vector<std::thread> stops;
+  for (auto& p : pushers_) stops.emplace_back([&p] { p->Stop(); });
+  for (std::thread& t : stops) t.join();
 }
 
 Status Agent::CreateDirectiveLoop(const Clock& clock) {
   const AgentConfig& c = config_;
   DirectiveLoopOptions options;
-  options.api_url = DirectiveApiUrl(c);
-  if (options.api_url.empty()) {
-    return Status::InvalidArgument("directives: on, but neither aggregator_url nor aggregator_api_url is set");
+  options.api_urls = DirectiveApiUrls(c);
+  if (options.api_urls.empty()) {
+    return Status::InvalidArgument(
+        "directives: on, but neither aggregator_url nor aggregator_api_url is set (nor aggregator_urls, "
+        "aggregator_api_urls)");
   }
   auto root = CpuCapRoot(layout_);
   if (!root.ok()) return Status(root.status().code(), "directives: " + root.status().message());
@@ -134,7 +197,8 @@ Status Agent::CreateDirectiveLoop(const Clock& clock) {
   options.token_file = c.token_file;
   options.ca_file = c.ca_file;
   options.interval = c.directive_interval.count() > 0 ? c.directive_interval : c.interval;
-  // A poll never outlasts its interval, so a dead aggregator cannot delay lease checks by more than one.
+  // An attempt never outlasts the interval, and leases are checked between a poll's attempts at
+  // several URLs: a dead aggregator cannot delay lease checks by more than one interval.
   options.timeout = std::min(options.interval, std::chrono::milliseconds(5000));
   auto loop = DirectiveLoop::Create(std::move(options), clock, &metrics_->registry);
   if (!loop.ok()) return loop.status();
@@ -143,7 +207,7 @@ Status Agent::CreateDirectiveLoop(const Clock& clock) {
 }
 
 Agent::~Agent() {
-  if (pusher_) pusher_->Stop();
+  StopPushers();
   directives_.reset();  // stops its thread and puts every original CPU limit back
 }
 
@@ -203,7 +267,7 @@ void Agent::CollectOnce() {
   if (pods_ && table_.TakeUnknownPod()) pods_->RequestRefresh();
   // Membership and labels change only on discovery cycles.
   if (discovery && directives_) directives_->SetCgroups(ServiceCgroupsFromTable(table_));
-  if (pusher_) Push(timestamp_ms);
+  if (!pushers_.empty()) Push(timestamp_ms);
   metrics_->cgroups_tracked->Set(static_cast<double>(table_.included().size()));
   metrics_->cgroups_seen->Set(static_cast<double>(table_.size()));
   metrics_->open_fds->Set(static_cast<double>(CgroupFileReader::GlobalOpenFds()));
@@ -224,7 +288,9 @@ void Agent::Push(int64_t timestamp_ms) {
   push_encoder_.Encode(request, &batch.body);
   batch.samples = static_cast<uint32_t>(request.timeseries.size());
   batch.timestamp_ms = timestamp_ms;
-  pusher_->Enqueue(std::move(batch));
+  // One immutable batch shared by every pusher: no copy of the body per aggregator.
+  const auto shared = std::make_shared<const Batch>(std::move(batch));
+  for (auto& p : pushers_) p->Enqueue(shared);
 }
 
 void Agent::Run(Collector* collector) {
@@ -275,7 +341,7 @@ void Agent::Run(const std::function<void()>& after_cycle) {
       }
     });
   }
-  if (pusher_) pusher_->Start();
+  for (auto& p : pushers_) p->Start();
   if (pods_) pods_->Start();
   std::unique_lock<std::mutex> lock(run_mu_);
   auto next = std::chrono::steady_clock::now();
@@ -297,7 +363,7 @@ void Agent::Run(const std::function<void()>& after_cycle) {
   lock.unlock();
   if (scraper.joinable()) scraper.join();
   if (pods_) pods_->Stop();
-  if (pusher_) pusher_->Stop();
+  StopPushers();
   if (directives_) {
     directives_->Stop();
     directives_->ReleaseAll();  // the agent stops: every original CPU limit comes back

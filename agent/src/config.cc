@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <tuple>
 #include <type_traits>
 
+#include "prescale/agent/aggregator_urls.h"
 #include "prescale/base/duration.h"
 #include "prescale/base/flags.h"
 #include "prescale/base/numbers.h"
@@ -151,7 +153,85 @@ Status ReadStrings(const YamlConfigReader& r, const ConfigNode& root, AgentConfi
   return Status::Ok();
 }
 
-// The collection and directive intervals, and the aggregator's URLs (read by ReadStrings).
+// A list of http(s) URLs (aggregator_urls, aggregator_api_urls): a sequence of at least one,
+// no URL twice, and never together with its single-URL key.
+Status ReadUrlList(const YamlConfigReader& r, const ConfigNode& root, const char* key, const char* single_key,
+                   const std::string& example, std::vector<std::string>* out) {
+  const ConfigNode node = root[key];
+  if (!node.IsDefined()) return Status::Ok();
+  if (const ConfigNode single = root[single_key]; single.IsDefined()) {
+    return r.Error(node, key,
+                   std::string("cannot be set together with ") + single_key + " (line " +
+                       std::to_string(single.Line()) + "): list every URL under " + key);
+  }
+  PRESCALE_RETURN_IF_ERROR(r.CheckSequence(node, key));
+  if (node.size() == 0) return r.Error(node, key, "expected at least one URL, e.g. [" + example + "]");
+  out->clear();
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string path = IndexPath(key, i);
+    PRESCALE_ASSIGN_OR_RETURN(std::string url, r.String(node[i], path));
+    if (!IsHttpUrl(url)) return r.Error(node[i], path, "expected an http:// or https:// URL, e.g. " + example);
+    for (size_t j = 0; j < out->size(); ++j) {
+      if ((*out)[j] == url) {
+        return r.Error(node[i], path, "'" + url + "' is listed twice (also " + IndexPath(key, j) + ")");
+      }
+    }
+    out->push_back(std::move(url));
+  }
+  return Status::Ok();
+}
+
+// A flag's URLs (one, or several split by SplitUrlList) added to *urls; `fail` names the flag.
+Status AddFlagUrls(const std::string& value, std::vector<std::string>* urls,
+                   const std::function<Status(std::string)>& fail) {
+  const std::vector<std::string> pieces = SplitUrlList(value);
+  for (const std::string& url : pieces) {
+    if (!IsHttpUrl(url)) {
+      return fail(pieces.size() == 1 ? "expected an http:// or https:// URL"
+                                     : "'" + url + "': expected an http:// or https:// URL");
+    }
+    if (std::find(urls->begin(), urls->end(), url) != urls->end()) return fail("'" + url + "' is given twice");
+    urls->push_back(url);
+  }
+  return Status::Ok();
+}
+
+// One URL goes to the single-URL field, several to the list (so that one URL reads as it always did).
+void SetUrls(std::vector<std::string> urls, std::string* single, std::vector<std::string>* list) {
+  single->clear();
+  list->clear();
+  if (urls.size() == 1) {
+    *single = std::move(urls[0]);
+  } else {
+    *list = std::move(urls);
+  }
+}
+
+// Both URL forms of one setting as a config built in code may hold them; keys name them in errors.
+Status CheckUrlForms(const std::string& single, const std::vector<std::string>& list, const std::string& single_key,
+                     const std::string& list_key) {
+  if (!single.empty() && !list.empty()) {
+    return Status::InvalidArgument(list_key + ": cannot be set together with " + single_key);
+  }
+  if (!single.empty() && !IsHttpUrl(single)) {
+    return Status::InvalidArgument(single_key + " '" + single + "': expected an http:// or https:// URL");
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string path = IndexPath(list_key, i);
+    if (!IsHttpUrl(list[i])) {
+      return Status::InvalidArgument(path + " '" + list[i] + "': expected an http:// or https:// URL");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (list[j] == list[i]) {
+        return Status::InvalidArgument(path + ": '" + list[i] + "' is listed twice (also " + IndexPath(list_key, j) +
+                                       ")");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// The collection and directive intervals, and the aggregator's URLs (the single ones read by ReadStrings).
 Status ReadCycles(const YamlConfigReader& r, const ConfigNode& root, AgentConfig* c) {
   PRESCALE_RETURN_IF_ERROR(ReadOptional(r, root, "interval", &YamlConfigReader::Duration, CheckInterval, &c->interval));
   PRESCALE_RETURN_IF_ERROR(
@@ -165,6 +245,10 @@ Status ReadCycles(const YamlConfigReader& r, const ConfigNode& root, AgentConfig
     return r.Error(root["aggregator_api_url"], "aggregator_api_url",
                    "expected an http:// or https:// URL, e.g. http://aggregator:9570");
   }
+  PRESCALE_RETURN_IF_ERROR(ReadUrlList(r, root, "aggregator_urls", "aggregator_url",
+                                       "http://aggregator-0:9570/api/v1/write", &c->aggregator_urls));
+  PRESCALE_RETURN_IF_ERROR(ReadUrlList(r, root, "aggregator_api_urls", "aggregator_api_url", "http://aggregator-0:9570",
+                                       &c->aggregator_api_urls));
   PRESCALE_RETURN_IF_ERROR(ReadOptional(r, root, "directives", &YamlConfigReader::Bool, kAnyValue, &c->directives));
   return ReadOptional(r, root, "directive_interval", &YamlConfigReader::Duration, CheckInterval,
                       &c->directive_interval);
@@ -257,12 +341,34 @@ Status ReadPodMetadata(const YamlConfigReader& r, const ConfigNode& node, PodSou
 
 bool DirectivesEnabled(const AgentConfig& config) { return config.directives; }
 
+std::vector<std::string> PushUrls(const AgentConfig& config) {
+  if (!config.aggregator_urls.empty()) return config.aggregator_urls;
+  if (!config.aggregator_url.empty()) return {config.aggregator_url};
+  return {};
+}
+
+std::vector<std::string> DirectiveApiUrls(const AgentConfig& config) {
+  if (!config.aggregator_api_urls.empty()) return config.aggregator_api_urls;
+  if (!config.aggregator_api_url.empty()) return {config.aggregator_api_url};
+  std::vector<std::string> out;
+  for (const std::string& url : PushUrls(config)) {
+    std::string base = ApiBaseOf(url);
+    // Two push URLs on one host and port (different paths) are one API.
+    if (!base.empty() && std::find(out.begin(), out.end(), base) == out.end()) out.push_back(std::move(base));
+  }
+  return out;
+}
+
 std::string DirectiveApiUrl(const AgentConfig& config) {
-  if (!config.aggregator_api_url.empty()) return config.aggregator_api_url;
-  const std::string& url = config.aggregator_url;
-  const size_t scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return "";
-  return url.substr(0, url.find('/', scheme_end + 3));  // npos: the whole URL
+  std::vector<std::string> urls = DirectiveApiUrls(config);
+  return urls.empty() ? "" : std::move(urls.front());
+}
+
+Status CheckAggregatorUrls(const AgentConfig& config) {
+  PRESCALE_RETURN_IF_ERROR(
+      CheckUrlForms(config.aggregator_url, config.aggregator_urls, "aggregator_url", "aggregator_urls"));
+  return CheckUrlForms(config.aggregator_api_url, config.aggregator_api_urls, "aggregator_api_url",
+                       "aggregator_api_urls");
 }
 
 AgentConfig DefaultAgentConfig() {
@@ -295,6 +401,7 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
                                        "max_open_files",
                                        "log_level",
                                        "aggregator_url",
+                                       "aggregator_urls",
                                        "token_file",
                                        "ca_file",
                                        "data_dir",
@@ -302,6 +409,7 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
                                        "spool_max_age",
                                        "directives",
                                        "aggregator_api_url",
+                                       "aggregator_api_urls",
                                        "directive_interval",
                                        "pod_metadata"}));
   AgentConfig c = DefaultAgentConfig();
@@ -334,8 +442,8 @@ std::string AgentUsage() {
          "                      [--interval DURATION]\n"
          "                      [--discovery-interval DURATION] [--detail-interval DURATION]\n"
          "                      [--cgroup-root DIR] [--proc-root DIR] [--node NAME]\n"
-         "                      [--aggregator URL] [--token-file FILE] [--ca-file FILE]\n"
-         "                      [--data-dir DIR] [--directives BOOL] [--aggregator-api URL]\n"
+         "                      [--aggregator URL[,URL...]] [--token-file FILE] [--ca-file FILE]\n"
+         "                      [--data-dir DIR] [--directives BOOL] [--aggregator-api URL[,URL...]]\n"
          "                      [--directive-interval DURATION]\n"
          "                      [--pod-metadata SOURCE] [--pod-metadata-url URL]\n"
          "                      [--log-level LEVEL] [--once] [--table] [--help]\n"
@@ -359,16 +467,18 @@ std::string AgentUsage() {
          "  --proc-root DIR      proc filesystem root (default /proc)\n"
          "  --node NAME          value of the node label (default: the host name)\n"
          "  --aggregator URL     push every cycle over Prometheus remote write to URL, e.g.\n"
-         "                       http://aggregator:9570/api/v1/write (default: no push)\n"
+         "                       http://aggregator:9570/api/v1/write (default: no push); repeat the\n"
+         "                       flag or separate URLs by commas to push every batch to each\n"
          "  --token-file FILE    bearer token for the aggregator\n"
          "  --ca-file FILE       CA bundle to trust for an https aggregator\n"
-         "  --data-dir DIR       where batches are spooled while the aggregator is unreachable\n"
+         "  --data-dir DIR       where batches are spooled while an aggregator is unreachable\n"
          "                       (default /var/lib/prescale-agent)\n"
          "  --directives BOOL    poll the aggregator for CPU caps on this node's cgroups and write\n"
          "                       them into the cgroup files (default false; true needs --aggregator\n"
          "                       or --aggregator-api, and the cgroup tree writable)\n"
          "  --aggregator-api URL the aggregator's API, e.g. http://aggregator:9570 (default: the\n"
-         "                       scheme, host and port of --aggregator)\n"
+         "                       scheme, host and port of --aggregator); several (repeated or\n"
+         "                       comma-separated) are tried in order, failing over on errors\n"
          "  --directive-interval DURATION\n"
          "                       how often directives are polled (default: --interval)\n"
          "  --pod-metadata SOURCE\n"
@@ -403,6 +513,9 @@ Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
 }
 
 Status ApplyOverrides(const CommandLine& cli, AgentConfig* config) {
+  // --aggregator and --aggregator-api, each repeatable: together they replace the file's URLs.
+  std::vector<std::string> push_urls;
+  std::vector<std::string> api_urls;
   for (const auto& flag_value : cli.overrides) {
     const std::string& flag = flag_value.first;  // named, not bound: clang 14 cannot capture bindings
     const std::string& value = flag_value.second;
@@ -434,8 +547,7 @@ Status ApplyOverrides(const CommandLine& cli, AgentConfig* config) {
     } else if (flag == "node") {
       config->node = value;
     } else if (flag == "aggregator") {
-      if (!IsHttpUrl(value)) return fail("expected an http:// or https:// URL");
-      config->aggregator_url = value;
+      PRESCALE_RETURN_IF_ERROR(AddFlagUrls(value, &push_urls, fail));
     } else if (flag == "token-file") {
       config->token_file = value;
     } else if (flag == "ca-file") {
@@ -451,8 +563,7 @@ Status ApplyOverrides(const CommandLine& cli, AgentConfig* config) {
         return fail("expected true or false");
       }
     } else if (flag == "aggregator-api") {
-      if (!IsHttpUrl(value)) return fail("expected an http:// or https:// URL");
-      config->aggregator_api_url = value;
+      PRESCALE_RETURN_IF_ERROR(AddFlagUrls(value, &api_urls, fail));
     } else if (flag == "directive-interval") {
       auto d = ParseDuration(value);
       if (!d.ok()) return fail(d.status().message());
@@ -469,6 +580,8 @@ Status ApplyOverrides(const CommandLine& cli, AgentConfig* config) {
       if (!ParseLogLevel(value, &config->log_level)) return fail("expected debug, info, warning or error");
     }
   }
+  if (!push_urls.empty()) SetUrls(std::move(push_urls), &config->aggregator_url, &config->aggregator_urls);
+  if (!api_urls.empty()) SetUrls(std::move(api_urls), &config->aggregator_api_url, &config->aggregator_api_urls);
   if (config->node.empty()) {
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) == 0) config->node = host;

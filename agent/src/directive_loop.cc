@@ -9,6 +9,7 @@
 #include <set>
 
 #include "directive_fetcher.h"
+#include "prescale/agent/aggregator_urls.h"
 #include "prescale/base/log.h"
 #include "prescale/base/yaml_config.h"
 
@@ -78,7 +79,8 @@ Result<std::string> CpuCapRoot(const CgroupLayout& layout) {
 }
 
 struct DirectiveLoop::Metrics {
-  explicit Metrics(prometheus::Registry& registry);
+  // One in_use series per API URL (`shown_urls`, in order).
+  Metrics(prometheus::Registry& registry, const std::vector<std::string>& shown_urls);
 
   prometheus::Family<prometheus::Gauge>* cap_family = nullptr;
   std::map<std::string, prometheus::Gauge*> cap_gauges;  // dir -> its gauge in cap_family
@@ -87,9 +89,11 @@ struct DirectiveLoop::Metrics {
   prometheus::Counter* lease_expiries = nullptr;
   prometheus::Counter* apply_errors = nullptr;
   prometheus::Gauge* active = nullptr;
+  std::vector<prometheus::Gauge*> in_use;  // per API URL: 1 for the one in use
+  prometheus::Counter* failovers = nullptr;
 };
 
-DirectiveLoop::Metrics::Metrics(prometheus::Registry& registry) {
+DirectiveLoop::Metrics::Metrics(prometheus::Registry& registry, const std::vector<std::string>& shown_urls) {
   cap_family = &prometheus::BuildGauge()
                     .Name("prescale_agent_cpu_cap_cores")
                     .Help(
@@ -117,12 +121,29 @@ DirectiveLoop::Metrics::Metrics(prometheus::Registry& registry) {
                 .Help("Directives (tenant, service) with a CPU cap in force on at least one cgroup of this node.")
                 .Register(registry)
                 .Add({});
+  auto& in_use_family = prometheus::BuildGauge()
+                            .Name("prescale_agent_directive_api_in_use")
+                            .Help(
+                                "1 for the aggregator API URL directives are polled from (the one that last "
+                                "answered, tried first), 0 for the other configured ones.")
+                            .Register(registry);
+  for (const std::string& url : shown_urls) in_use.push_back(&in_use_family.Add({{"url", url}}));
+  failovers = &prometheus::BuildCounter()
+                   .Name("prescale_agent_directive_failovers_total")
+                   .Help(
+                       "Times directives were polled from another API URL because the one in use failed "
+                       "(network error or 5xx).")
+                   .Register(registry)
+                   .Add({});
 }
 
 Result<std::unique_ptr<DirectiveLoop>> DirectiveLoop::Create(DirectiveLoopOptions options, const Clock& clock,
                                                              prometheus::Registry* registry) {
-  if (!options.api_url.starts_with("http://") && !options.api_url.starts_with("https://")) {
-    return Status::InvalidArgument("aggregator_api_url '" + options.api_url + "': expected an http:// or https:// URL");
+  if (options.api_urls.empty()) return Status::InvalidArgument("aggregator_api_url: no URL to poll directives from");
+  for (const std::string& url : options.api_urls) {
+    if (!url.starts_with("http://") && !url.starts_with("https://")) {
+      return Status::InvalidArgument("aggregator_api_url '" + url + "': expected an http:// or https:// URL");
+    }
   }
   if (registry == nullptr) return Status::Internal("DirectiveLoop::Create needs a registry");
   if (options.cpu_root.empty()) return Status::InvalidArgument("DirectiveLoop::Create needs the CPU cgroup root");
@@ -141,11 +162,15 @@ DirectiveLoop::DirectiveLoop(DirectiveLoopOptions options, std::string token, co
     : options_(std::move(options)),
       token_(std::move(token)),
       throttler_(clock),
-      fetcher_(std::make_unique<DirectiveFetcher>()),
-      metrics_(std::make_unique<Metrics>(*registry)) {
-  std::string base = options_.api_url;
-  while (base.ends_with('/')) base.pop_back();
-  url_ = base + "/api/v1/directives?node=" + PercentEncode(options_.node);
+      fetcher_(std::make_unique<DirectiveFetcher>()) {
+  for (const std::string& api : options_.api_urls) {
+    std::string base = api;
+    while (base.ends_with('/')) base.pop_back();
+    urls_.push_back(base + "/api/v1/directives?node=" + PercentEncode(options_.node));
+    shown_urls_.push_back(RedactUrl(api));
+  }
+  metrics_ = std::make_unique<Metrics>(*registry, shown_urls_);
+  metrics_->in_use.front()->Set(1);
 }
 
 DirectiveLoop::~DirectiveLoop() {
@@ -166,22 +191,58 @@ void DirectiveLoop::SetCgroups(ServiceCgroups cgroups) {
   cgroups_ = std::move(cgroups);
 }
 
-Result<DirectiveSet> DirectiveLoop::Fetch() {
-  auto response = fetcher_->Get(url_, token_, options_.ca_file, options_.timeout, options_.max_body_bytes);
-  if (!response.ok()) return response.status();
+Result<DirectiveSet> DirectiveLoop::FetchFrom(size_t i, bool* answered) {
+  const std::string& url = urls_[i];
+  auto response = fetcher_->Get(url, token_, options_.ca_file, options_.timeout, options_.max_body_bytes);
+  *answered = response.ok() && response->status < 500;
+  if (!response.ok()) {  // the client's message names the URL
+    return Status(response.status().code(), RedactUrlIn(response.status().message(), url));
+  }
   if (response->status != 200) {
-    return Status::Unavailable(url_ + ": " + DescribeDirectiveError(response->status, response->body));
+    return Status::Unavailable(RedactUrl(url) + ": " + DescribeDirectiveError(response->status, response->body));
   }
   auto set = ParseDirectives(response->body, options_.node);
-  if (!set.ok()) return Status(set.status().code(), url_ + ": " + set.status().message());
+  if (!set.ok()) return Status(set.status().code(), RedactUrl(url) + ": " + set.status().message());
   return set;
+}
+
+Result<DirectiveSet> DirectiveLoop::Fetch() {
+  const size_t first = current_.load();
+  std::string errors;
+  for (size_t k = 0; k < urls_.size(); ++k) {
+    const size_t i = (first + k) % urls_.size();
+    // A URL that hangs takes its whole timeout: caps whose lease ran out meanwhile go now, not
+    // after every URL was tried.
+    if (k > 0) ExpireAndPublish();
+    bool answered = false;
+    auto set = FetchFrom(i, &answered);
+    if (answered) {
+      Use(i);
+      return set;
+    }
+    if (urls_.size() == 1) return set;
+    errors += (errors.empty() ? "" : "; ") + set.status().message();
+  }
+  return Status::Unavailable("no aggregator API answered: " + errors);
+}
+
+void DirectiveLoop::Use(size_t i) {
+  const size_t previous = current_.exchange(i);
+  if (previous == i) return;
+  metrics_->failovers->Increment();
+  metrics_->in_use[previous]->Set(0);
+  metrics_->in_use[i]->Set(1);
+  Log(LogLevel::kWarning,
+      "directives: " + shown_urls_[previous] + " failed; polling " + shown_urls_[i] + " from now on");
 }
 
 Status DirectiveLoop::PollOnce() {
   auto set = Fetch();
   if (set.ok()) {
     metrics_->polls_ok->Increment();
-    if (!last_error_.empty()) Log(LogLevel::kInfo, "directives: polling works again (" + url_ + ")");
+    if (!last_error_.empty()) {
+      Log(LogLevel::kInfo, "directives: polling works again (" + shown_urls_[current_.load()] + ")");
+    }
     last_error_.clear();
     Apply(*set);
   } else {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include "prescale/agent/aggregator_urls.h"
 #include "prescale/base/yaml_config.h"
 #include "prescale/remote_write/remote_write.h"
 
@@ -30,19 +31,24 @@ bool SpoolStillHolds(Spool* spool, const Batch& batch) {
 
 }  // namespace
 
-// Owned batches travel as pointers: the queue needs a trivially movable element.
+// Batches travel as owned pointers to their shared handles: the queue needs a trivially movable element.
 struct Pusher::Queue {
+  using Item = std::shared_ptr<const Batch>;
   explicit Queue(size_t capacity) : q(capacity) {}
   ~Queue() {
-    Batch* b = nullptr;
+    Item* b = nullptr;
     while (q.pop(b)) delete b;
   }
-  boost::lockfree::spsc_queue<Batch*> q;
+  boost::lockfree::spsc_queue<Item*> q;
   std::atomic<size_t> depth{0};
 };
 
 struct Pusher::Metrics {
-  explicit Metrics(prometheus::Registry& registry);
+  // Every series carries `labels` (none with one URL). Pushers to several URLs share the families:
+  // the registry merges families registered again under the same name.
+  Metrics(prometheus::Registry& registry, std::map<std::string, std::string> labels);
+
+  std::map<std::string, std::string> labels;
 
   prometheus::Gauge* queue_depth = nullptr;
   prometheus::Gauge* spool_bytes = nullptr;
@@ -53,27 +59,28 @@ struct Pusher::Metrics {
   prometheus::Histogram* duration = nullptr;
 };
 
-Pusher::Metrics::Metrics(prometheus::Registry& registry) {
+Pusher::Metrics::Metrics(prometheus::Registry& registry, std::map<std::string, std::string> metric_labels)
+    : labels(std::move(metric_labels)) {
   queue_depth = &prometheus::BuildGauge()
                      .Name("prescale_agent_push_queue_depth")
                      .Help("Batches waiting in memory for the pusher thread.")
                      .Register(registry)
-                     .Add({});
+                     .Add(labels);
   spool_bytes = &prometheus::BuildGauge()
                      .Name("prescale_agent_spool_bytes")
                      .Help("Size of the on-disk spool of batches not yet sent, in bytes.")
                      .Register(registry)
-                     .Add({});
+                     .Add(labels);
   sent = &prometheus::BuildCounter()
               .Name("prescale_agent_samples_sent_total")
               .Help("Samples the aggregator accepted.")
               .Register(registry)
-              .Add({});
+              .Add(labels);
   retried = &prometheus::BuildCounter()
                  .Name("prescale_agent_samples_retried_total")
                  .Help("Samples in pushes that failed with a retryable error (5xx, 429, connection) and were retried.")
                  .Register(registry)
-                 .Add({});
+                 .Add(labels);
   dropped = &prometheus::BuildCounter()
                  .Name("prescale_agent_samples_dropped_total")
                  .Help(
@@ -84,13 +91,13 @@ Pusher::Metrics::Metrics(prometheus::Registry& registry) {
                  .Name("prescale_agent_spool_corrupt_records_total")
                  .Help("Spool records skipped because they were truncated or failed their checksum.")
                  .Register(registry)
-                 .Add({});
+                 .Add(labels);
   duration = &prometheus::BuildHistogram()
                   .Name("prescale_agent_push_duration_seconds")
                   .Help("Wall time of one remote-write request to the aggregator, failed ones included.")
                   .Register(registry)
-                  .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                                   0.5, 1, 2.5, 5, 10});
+                  .Add(labels, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                                       0.25, 0.5, 1, 2.5, 5, 10});
 }
 
 std::chrono::milliseconds BackoffDelay(int attempt, std::chrono::milliseconds base, std::chrono::milliseconds cap,
@@ -133,7 +140,8 @@ Pusher::Pusher(PusherOptions options, std::unique_ptr<http::HttpClient> client, 
       queue_(std::make_unique<Queue>(options_.queue_capacity)),
       rng_(options_.seed != 0 ? options_.seed : std::random_device{}()),
       log_limiter_(clock, std::chrono::minutes(1)),
-      metrics_(std::make_unique<Metrics>(*registry)) {
+      metrics_(std::make_unique<Metrics>(*registry, options_.metric_labels)) {
+  shown_url_ = RedactUrl(options_.url);
   spill_ = !spool_->empty();  // batches from before a restart go first
   UpdateGauges();
 }
@@ -148,7 +156,9 @@ void Pusher::UpdateGauges() {
 }
 
 void Pusher::Drop(const std::string& reason, uint64_t samples) {
-  metrics_->dropped->Add({{"reason", reason}}).Increment(static_cast<double>(samples));
+  std::map<std::string, std::string> labels = metrics_->labels;
+  labels["reason"] = reason;
+  metrics_->dropped->Add(labels).Increment(static_cast<double>(samples));
 }
 
 void Pusher::CountSpoolDrops() {
@@ -158,27 +168,31 @@ void Pusher::CountSpoolDrops() {
   if (d.corrupt_records > 0) {
     metrics_->corrupt->Increment(static_cast<double>(d.corrupt_records));
     if (log_limiter_.Allow("spool-corrupt")) {
-      Log(LogLevel::kWarning, "spool: skipped " + std::to_string(d.corrupt_records) + " corrupt or truncated records");
+      Log(LogLevel::kWarning, "spool for " + shown_url_ + ": skipped " + std::to_string(d.corrupt_records) +
+                                  " corrupt or truncated records");
     }
   }
 }
 
-void Pusher::Enqueue(Batch batch) {
+void Pusher::Enqueue(std::shared_ptr<const Batch> batch) {
+  if (batch == nullptr) return;
   {
     std::lock_guard<std::mutex> lock(spill_mu_);
     const auto spool = [&](const Batch& b) {
       if (Status s = spool_->Append(b); !s.ok()) {
         Drop("spool_error", b.samples);
-        if (log_limiter_.Allow("spool-error")) Log(LogLevel::kError, "spool: " + s.message() + "; batch dropped");
+        if (log_limiter_.Allow("spool-error")) {
+          Log(LogLevel::kError, "spool for " + shown_url_ + ": " + s.message() + "; batch dropped");
+        }
       }
     };
     if (spill_) {
-      spool(batch);
-    } else if (auto* b = new Batch(std::move(batch)); queue_->q.push(b)) {
+      spool(*batch);
+    } else if (auto* b = new Queue::Item(std::move(batch)); queue_->q.push(b)) {
       ++queue_->depth;
     } else {
       spill_ = true;  // the queue is full: batches go to the spool, in order, until it is empty again
-      spool(*b);
+      spool(**b);
       delete b;
     }
   }
@@ -208,25 +222,26 @@ void Pusher::Stop() {
   // What is still in memory is older than anything in the spool: it goes in front. A batch read from
   // the spool counts as in memory once the spool dropped its segment (full or too old) while it was
   // retried: the spool did not count it as dropped, so it must be kept.
+  // Copies: other pushers may still hold the same batches.
   std::vector<Batch> memory;
-  if (current_ && (!current_from_spool_ || !SpoolStillHolds(spool_.get(), *current_)))
-    memory.push_back(std::move(*current_));
+  if (current_ && (!current_from_spool_ || !SpoolStillHolds(spool_.get(), *current_))) memory.push_back(*current_);
   current_.reset();
-  Batch* b = nullptr;
+  Queue::Item* b = nullptr;
   while (queue_->q.pop(b)) {
-    memory.push_back(std::move(*b));
+    memory.push_back(**b);
     delete b;
     --queue_->depth;
   }
   CountSpoolDrops();
   if (Status s = spool_->Prepend(memory); !s.ok()) {
-    Log(LogLevel::kError, "spool: cannot keep " + std::to_string(memory.size()) + " unsent batches: " + s.message());
+    Log(LogLevel::kError, "spool for " + shown_url_ + ": cannot keep " + std::to_string(memory.size()) +
+                              " unsent batches: " + s.message());
   }
   UpdateGauges();
 }
 
 bool Pusher::Next() {
-  Batch* b = nullptr;
+  Queue::Item* b = nullptr;
   if (queue_->q.pop(b)) {
     current_ = std::move(*b);
     delete b;
@@ -238,11 +253,13 @@ bool Pusher::Next() {
   auto found = spool_->Front(&from_spool);
   CountSpoolDrops();
   if (!found.ok()) {
-    if (log_limiter_.Allow("spool-read")) Log(LogLevel::kError, "spool: " + found.status().message());
+    if (log_limiter_.Allow("spool-read")) {
+      Log(LogLevel::kError, "spool for " + shown_url_ + ": " + found.status().message());
+    }
     return false;
   }
   if (*found) {
-    current_ = std::move(from_spool);
+    current_ = std::make_shared<const Batch>(std::move(from_spool));
     current_from_spool_ = true;
     return true;
   }
@@ -255,7 +272,7 @@ bool Pusher::Next() {
 void Pusher::Finish() {
   if (current_from_spool_) {
     if (Status s = spool_->PopFront(); !s.ok() && log_limiter_.Allow("spool-pop")) {
-      Log(LogLevel::kError, "spool: " + s.message());
+      Log(LogLevel::kError, "spool for " + shown_url_ + ": " + s.message());
     }
   }
   current_.reset();
@@ -286,7 +303,8 @@ Pusher::Outcome Pusher::Send(const Batch& batch) {
   metrics_->duration->Observe(std::chrono::duration<double>(clock_.Monotonic() - start).count());
   if (!r.ok()) {
     if (log_limiter_.Allow("push-failed")) {
-      Log(LogLevel::kWarning, "push to " + options_.url + " failed: " + r.status().message() + "; retrying");
+      Log(LogLevel::kWarning,
+          "push to " + shown_url_ + " failed: " + RedactUrlIn(r.status().message(), options_.url) + "; retrying");
     }
     return Outcome::kRetry;
   }
@@ -296,13 +314,13 @@ Pusher::Outcome Pusher::Send(const Batch& batch) {
   if (status == 429 || status >= 500) {
     if (log_limiter_.Allow("push-status-" + code)) {
       Log(LogLevel::kWarning,
-          "push to " + options_.url + " answered " + code + ": " + r->body.substr(0, 256) + "; retrying");
+          "push to " + shown_url_ + " answered " + code + ": " + r->body.substr(0, 256) + "; retrying");
     }
     return Outcome::kRetry;
   }
   Drop(code, batch.samples);
   if (log_limiter_.Allow("push-drop-" + code)) {
-    Log(LogLevel::kWarning, "push to " + options_.url + " rejected with " + code + ": " + r->body.substr(0, 256) +
+    Log(LogLevel::kWarning, "push to " + shown_url_ + " rejected with " + code + ": " + r->body.substr(0, 256) +
                                 "; batch of " + std::to_string(batch.samples) + " samples dropped");
   }
   return Outcome::kDropped;

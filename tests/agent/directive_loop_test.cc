@@ -38,7 +38,7 @@ class DirectiveLoopTest : public ::testing::Test {
 
   std::unique_ptr<DirectiveLoop> MakeLoop(const std::string& token_file) {
     DirectiveLoopOptions o;
-    o.api_url = server_.api_url() + "/";
+    o.api_urls = {server_.api_url() + "/"};
     o.node = "node 1";
     o.token_file = token_file;
     o.cpu_root = dir_.path();
@@ -193,7 +193,7 @@ TEST_F(DirectiveLoopTest, ACgroupWithoutCpuControllerIsCountedAndTheOthersAreCap
 
 TEST_F(DirectiveLoopTest, ThreadPollsUntilStopped) {
   DirectiveLoopOptions o;
-  o.api_url = server_.api_url();
+  o.api_urls = {server_.api_url()};
   o.node = "node 1";
   o.cpu_root = dir_.path();
   o.interval = 100ms;
@@ -211,12 +211,12 @@ TEST_F(DirectiveLoopTest, ThreadPollsUntilStopped) {
 
 TEST_F(DirectiveLoopTest, CreateErrorsNameTheProblem) {
   DirectiveLoopOptions o;
-  o.api_url = "ftp://x";
+  o.api_urls = {"ftp://x"};
   o.cpu_root = dir_.path();
   auto loop = DirectiveLoop::Create(o, clock_, &registry_);
   ASSERT_FALSE(loop.ok());
   EXPECT_NE(loop.status().message().find("aggregator_api_url 'ftp://x'"), std::string::npos);
-  o.api_url = server_.api_url();
+  o.api_urls = {server_.api_url()};
   o.token_file = dir_.path() + "/missing";
   loop = DirectiveLoop::Create(o, clock_, &registry_);
   ASSERT_FALSE(loop.ok());

@@ -24,6 +24,7 @@
 #include <gtest/gtest.h>
 
 #include "prescale/agent/config.h"
+#include "prescale/aggregator/config.h"
 #include "prescale/base/yaml_config.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_env.h"
@@ -620,6 +621,87 @@ TEST(DeployKubernetes, AgentMountsCgroupsReadOnlyAndThrottlesOnlyInTheThrottling
     }
   }
   EXPECT_TRUE(throttling_rendered) << "deploy/kubernetes/overlays/throttling did not render";
+}
+
+// overlays/ha (issue 17, docs/ha.md): two aggregator replicas that never share a node, each
+// given the PostgreSQL URL from its Secret and its pod's name, a PodDisruptionBudget that keeps
+// one up, and agents that push to each replica by its stable name. The containers' arguments
+// are read by the programs' own parsers, the environment substituted as the kubelet does.
+TEST(DeployKubernetes, HaOverlayRunsTwoReplicasApartAndAgentsPushToEach) {
+  const std::string kubectl = FindProgram("kubectl");
+  if (kubectl.empty()) GTEST_SKIP() << "kubectl is not installed (Debian package kubernetes-client)";
+  const auto r = RunCommand({kubectl, "kustomize", DeployDir() + "/kubernetes/overlays/ha"}, 60s);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto objects = RenderedObjects(r.out);
+
+  const ConfigNode sts = FindObject(objects, "StatefulSet", "prescale-aggregator");
+  EXPECT_EQ(sts["spec"]["replicas"].Scalar(), "2");
+  const ConfigNode pod = sts["spec"]["template"]["spec"];
+  const ConfigNode apart = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"];
+  ASSERT_EQ(apart.size(), 1u);
+  EXPECT_EQ(apart[size_t{0}]["topologyKey"].Scalar(), "kubernetes.io/hostname");
+  EXPECT_EQ(apart[size_t{0}]["labelSelector"]["matchLabels"]["app.kubernetes.io/name"].Scalar(), "prescale-aggregator");
+
+  const ConfigNode pdb = FindObject(objects, "PodDisruptionBudget", "prescale-aggregator");
+  EXPECT_EQ(pdb["spec"]["minAvailable"].Scalar(), "1");
+  EXPECT_EQ(pdb["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"].Scalar(), "prescale-aggregator");
+
+  // The aggregator's arguments with $(VAR) expanded from its environment: the Secret's URL, the pod's name.
+  const std::string url = FindObject(objects, "Secret", "prescale-control-store")["stringData"]["url"].Scalar();
+  ASSERT_TRUE(url.starts_with("postgresql://")) << url;
+  const ConfigNode container = pod["containers"][size_t{0}];
+  std::map<std::string, std::string> env;
+  for (const ConfigNode& e : container["env"].Items()) {
+    const ConfigNode from = e["valueFrom"];
+    if (from["secretKeyRef"].IsDefined()) {
+      EXPECT_EQ(from["secretKeyRef"]["name"].Scalar(), "prescale-control-store");
+      EXPECT_EQ(from["secretKeyRef"]["key"].Scalar(), "url");
+      env[e["name"].Scalar()] = url;
+    } else if (from["fieldRef"]["fieldPath"].Scalar() == "metadata.name") {
+      env[e["name"].Scalar()] = "prescale-aggregator-1";
+    }
+  }
+  std::vector<std::string> args = {"prescale-aggregator"};
+  for (std::string a : Scalars(container["args"])) {
+    for (const auto& [name, value] : env) {
+      for (size_t at = a.find("$(" + name + ")"); at != std::string::npos; at = a.find("$(" + name + ")")) {
+        a.replace(at, name.size() + 3, value);
+      }
+    }
+    if (!a.starts_with("--config")) args.push_back(a);  // the ConfigMap's file is read below
+  }
+  std::vector<const char*> argv;
+  for (const std::string& a : args) argv.push_back(a.c_str());
+  const ConfigNode agg_map = FindObject(objects, "ConfigMap", "prescale-aggregator-config");
+  auto agg = aggregator::ParseAggregatorConfig(agg_map["data"]["aggregator.yaml"].Scalar(), "aggregator.yaml");
+  ASSERT_TRUE(agg.ok()) << agg.status().ToString();
+  auto agg_cli = aggregator::ParseAggregatorCommandLine(static_cast<int>(argv.size()), argv.data());
+  ASSERT_TRUE(agg_cli.ok()) << agg_cli.status().ToString();
+  const Status applied = aggregator::ApplyAggregatorOverrides(*agg_cli, &agg.value());
+  ASSERT_TRUE(applied.ok()) << applied.ToString();
+  EXPECT_EQ(agg->control_store, url);
+  EXPECT_EQ(agg->replica_name, "prescale-aggregator-1");
+
+  // Each agent pushes to, and asks for caps, every replica.
+  const ConfigNode agent_map = FindObject(objects, "ConfigMap", "prescale-agent-config");
+  auto agent_config = agent::ParseAgentConfig(agent_map["data"]["agent.yaml"].Scalar(), "agent.yaml");
+  ASSERT_TRUE(agent_config.ok()) << agent_config.status().ToString();
+  const ConfigNode agent_container =
+      FindObject(objects, "DaemonSet", "prescale-agent")["spec"]["template"]["spec"]["containers"][size_t{0}];
+  const std::vector<std::string> agent_args = Scalars(agent_container["args"]);
+  std::vector<const char*> agent_argv = {"prescale-agent"};
+  for (const std::string& a : agent_args) agent_argv.push_back(a.c_str());
+  auto agent_cli = agent::ParseCommandLine(static_cast<int>(agent_argv.size()), agent_argv.data());
+  ASSERT_TRUE(agent_cli.ok()) << agent_cli.status().ToString();
+  const Status agent_applied = agent::ApplyOverrides(*agent_cli, &agent_config.value());
+  ASSERT_TRUE(agent_applied.ok()) << agent_applied.ToString();
+  const std::string service = ".prescale-aggregator-headless.prescale.svc:9570";
+  EXPECT_EQ(agent::PushUrls(*agent_config),
+            (std::vector<std::string>{"http://prescale-aggregator-0" + service + "/api/v1/write",
+                                      "http://prescale-aggregator-1" + service + "/api/v1/write"}));
+  EXPECT_EQ(
+      agent::DirectiveApiUrls(*agent_config),
+      (std::vector<std::string>{"http://prescale-aggregator-0" + service, "http://prescale-aggregator-1" + service}));
 }
 
 TEST(DeployKubernetes, CopiesOfTheRulesAndDashboardsAreCurrent) {

@@ -37,7 +37,9 @@
 
 #include "prescale/aggregator/actions/webhook_signature.h"
 #include "prescale/http/http_server.h"
+#include "tests/integration/cgroup_load.h"
 #include "tests/integration/e2e_helpers.h"
+#include "tests/integration/webhook_receiver.h"
 #include "tests/support/alertmanager.h"
 #include "tests/support/cgroup_sandbox.h"
 #include "tests/support/curl.h"
@@ -49,9 +51,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::BinDir;
-using testing::CgroupSandbox;
+using testing::CgroupLoad;
 using testing::Curl;
 using testing::CurlReply;
+using testing::Delivery;
 using testing::FindProgram;
 using testing::MetricValue;
 using testing::NowMs;
@@ -62,6 +65,7 @@ using testing::StopProcess;
 using testing::Subprocess;
 using testing::Tail;
 using testing::TempDir;
+using testing::WebhookReceiver;
 
 constexpr char kSecret[] = "e2e-webhook-secret";
 constexpr char kNode[] = "e2e-node";
@@ -79,154 +83,6 @@ std::string Rfc3339(int64_t unix_ms) {
   std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(unix_ms % 1000));
   return out;
 }
-
-// One webhook the receiver accepted: the first request carrying its action id.
-struct Delivery {
-  std::string id, tenant, service, trigger, reason;
-  int64_t from_replicas = 0, to_replicas = 0;
-  bool constrained = false;
-  std::optional<double> throttle;
-  std::string idempotency_key, timestamp_header;
-  int64_t received_ms = 0;
-};
-
-// The webhook receiver: shared/http's server on 127.0.0.1. Checks each
-// request's signature (401 when it does not verify, counted), answers
-// {"replicas": to_replicas} as a deployer would, and keeps the first request
-// of each action id (repeats are counted, not handled again). Thread-safe.
-class WebhookReceiver {
- public:
-  ~WebhookReceiver() { Stop(); }
-
-  // Serves on `port` (0: a free one); the error names what failed, "" on success.
-  std::string Start(int port = 0) {
-    http::HttpServerOptions options;
-    options.listen = "127.0.0.1:" + std::to_string(port);
-    std::vector<http::Route> routes;
-    routes.push_back({"POST", "/hook", [this](const http::HttpRequest& r) { return Handle(r); }});
-    auto server = http::HttpServer::Start(options, std::move(routes));
-    if (!server.ok()) return server.status().ToString();
-    std::lock_guard lock(mu_);
-    server_ = std::move(server).value();
-    port_ = server_->port();
-    return "";
-  }
-  // The port again after Stop (rebinding can race the old socket's teardown: retried for a while).
-  std::string Restart() {
-    std::string error;
-    PollUntil([&] { return (error = Start(port_)).empty(); }, 10s, 100ms);
-    return error;
-  }
-  void Stop() {
-    std::unique_ptr<http::HttpServer> server;
-    {
-      std::lock_guard lock(mu_);
-      server = std::move(server_);
-    }
-    if (server != nullptr) server->Stop();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
-
-  std::vector<Delivery> Handled() const {
-    std::lock_guard lock(mu_);
-    return handled_;
-  }
-  // The first delivery for tenant/service that satisfies `match`, polled until `timeout`.
-  template <typename Match>
-  std::optional<Delivery> WaitFor(const std::string& tenant, const std::string& service, Match match,
-                                  std::chrono::milliseconds timeout) const {
-    std::optional<Delivery> found;
-    PollUntil(
-        [&] {
-          for (const Delivery& d : Handled()) {
-            if (d.tenant == tenant && d.service == service && match(d)) {
-              found = d;
-              return true;
-            }
-          }
-          return false;
-        },
-        timeout, 50ms);
-    return found;
-  }
-  size_t requests() const {
-    std::lock_guard lock(mu_);
-    return requests_;
-  }
-  size_t repeats() const {
-    std::lock_guard lock(mu_);
-    return repeats_;
-  }
-  size_t bad_signatures() const {
-    std::lock_guard lock(mu_);
-    return bad_signatures_;
-  }
-  size_t bad_bodies() const {
-    std::lock_guard lock(mu_);
-    return bad_bodies_;
-  }
-
- private:
-  http::HttpResponse Handle(const http::HttpRequest& request) {
-    const int64_t received_ms = NowMs();
-    std::lock_guard lock(mu_);
-    ++requests_;
-    if (!aggregator::VerifyWebhookSignature(kSecret, request.body, request.Header("X-Prescale-Signature"))) {
-      ++bad_signatures_;
-      return http::HttpResponse::JsonError(401, "bad_signature", "X-Prescale-Signature does not verify");
-    }
-    rapidjson::Document doc;
-    doc.Parse(request.body.data(), request.body.size());
-    auto str = [&doc](const char* key) {
-      return doc.IsObject() && doc.HasMember(key) && doc[key].IsString() ? std::string(doc[key].GetString()) : "";
-    };
-    auto integer = [&doc](const char* key) {
-      return doc.IsObject() && doc.HasMember(key) && doc[key].IsInt64() ? doc[key].GetInt64() : -1;
-    };
-    Delivery d;
-    d.id = str("id");
-    d.tenant = str("tenant");
-    d.service = str("service");
-    d.trigger = str("trigger");
-    d.reason = str("reason");
-    d.from_replicas = integer("from_replicas");
-    d.to_replicas = integer("to_replicas");
-    if (doc.IsObject() && doc.HasMember("constrained") && doc["constrained"].IsBool()) {
-      d.constrained = doc["constrained"].GetBool();
-    }
-    if (doc.IsObject() && doc.HasMember("throttle") && doc["throttle"].IsNumber()) {
-      d.throttle = doc["throttle"].GetDouble();
-    }
-    d.idempotency_key = std::string(request.Header("Idempotency-Key"));
-    d.timestamp_header = std::string(request.Header("X-Prescale-Timestamp"));
-    d.received_ms = received_ms;
-    if (d.id.empty() || d.tenant.empty() || d.service.empty() || d.to_replicas < 0 || str("timestamp").empty()) {
-      ++bad_bodies_;
-      return http::HttpResponse::JsonError(400, "bad_body", request.body);
-    }
-    http::HttpResponse response;
-    response.content_type = "application/json";
-    response.body = "{\"replicas\":" + std::to_string(d.to_replicas) + "}";
-    if (!seen_.insert(d.id).second) {
-      ++repeats_;  // at least once: a repeat is acknowledged and not applied again
-      return response;
-    }
-    std::printf("[ webhook  ] %s %s/%s %lld -> %lld trigger=%s constrained=%d throttle=%s: %s\n", d.id.c_str(),
-                d.tenant.c_str(), d.service.c_str(), static_cast<long long>(d.from_replicas),
-                static_cast<long long>(d.to_replicas), d.trigger.c_str(), d.constrained ? 1 : 0,
-                d.throttle ? std::to_string(*d.throttle).c_str() : "null", d.reason.c_str());
-    std::fflush(stdout);
-    handled_.push_back(std::move(d));
-    return response;
-  }
-
-  mutable std::mutex mu_;
-  std::unique_ptr<http::HttpServer> server_;
-  int port_ = 0;
-  std::set<std::string> seen_;
-  std::vector<Delivery> handled_;
-  size_t requests_ = 0, repeats_ = 0, bad_signatures_ = 0, bad_bodies_ = 0;
-};
 
 struct ServiceSpec {
   std::string tenant = "acme";
@@ -280,68 +136,18 @@ class ScalingE2eTest : public ::testing::Test {
     }
   }
 
-  // Real cgroups: a sandbox, and the file holding a cgroup's CFS quota (v1 cpu
-  // controller's cpu.cfs_quota_us, else v2's cpu.max). Skips when either is missing.
-  void NeedCgroups() {
-    const std::string reason = CgroupSandbox::SkipReason();
-    if (!reason.empty()) GTEST_SKIP() << "needs real cgroups: " << reason;
-    auto sandbox = CgroupSandbox::Create();
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status().ToString();
-    sandbox_ = std::move(sandbox).value();
-    auto probe = sandbox_->MakeCgroup("probe/cpu");
-    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
-    if (QuotaFile(*probe).empty()) {
-      GTEST_SKIP() << "no cgroup CPU controller (neither a v1 cpu hierarchy with cpu.cfs_quota_us nor cpu.max in "
-                      "the v2 hierarchy)";
-    }
-    ASSERT_TRUE(sandbox_->RemoveCgroup(sandbox_->root() + "/probe").ok());
-  }
-  std::string QuotaFile(const std::string& cgroup) const {
-    for (const auto& h : sandbox_->hierarchies()) {
-      std::string file = h.dir + cgroup + "/cpu.cfs_quota_us";
-      if (!h.v2 && ::access(file.c_str(), F_OK) == 0) return file;
-    }
-    for (const auto& h : sandbox_->hierarchies()) {
-      std::string file = h.dir + cgroup + "/cpu.max";
-      if (h.v2 && ::access(file.c_str(), F_OK) == 0) return file;
-    }
-    return "";
-  }
-  // The cap (cores) a quota file holds; nullopt when it holds no limit (-1 or "max").
-  static std::optional<double> CapCores(const std::string& quota_file) {
-    const std::string text = ReadFileOrEmpty(quota_file);
-    if (quota_file.ends_with("cpu.max")) {
-      if (text.starts_with("max")) return std::nullopt;
-      long long quota = 0, period = 0;
-      if (std::sscanf(text.c_str(), "%lld %lld", &quota, &period) != 2 || period <= 0) return std::nullopt;
-      return static_cast<double>(quota) / static_cast<double>(period);
-    }
-    const long long quota = std::atoll(text.c_str());
-    if (quota <= 0) return std::nullopt;
-    const std::string period_file = quota_file.substr(0, quota_file.rfind('/')) + "/cpu.cfs_period_us";
-    const long long period = std::atoll(ReadFileOrEmpty(period_file).c_str());
-    return period > 0 ? std::optional<double>(static_cast<double>(quota) / static_cast<double>(period)) : std::nullopt;
-  }
-
-  // A service cgroup TENANT/SERVICE (mapped by the agent) with a child "load"
-  // cgroup holding its burner, limited to `load_cores` with a CFS quota of its
-  // own: the load stays small on a shared machine, and the service cgroup's own
-  // limit (which the agent caps) stays untouched. Returns the service cgroup.
+  // Real cgroups (skips when there are none, or no CPU controller).
+  void NeedCgroups() { ASSERT_NO_FATAL_FAILURE(load_.Init()); }
+  std::string QuotaFile(const std::string& cgroup) const { return load_.QuotaFile(cgroup); }
+  static std::optional<double> CapCores(const std::string& quota_file) { return CgroupLoad::CapCores(quota_file); }
   std::string MakeServiceCgroup(const std::string& tenant, const std::string& service) {
-    auto path = sandbox_->MakeCgroup(tenant + "/" + service + "/load");
-    EXPECT_TRUE(path.ok()) << path.status().ToString();
-    return sandbox_->root() + "/" + tenant + "/" + service;
+    return load_.MakeServiceCgroup(tenant, service);
   }
   void SetLoad(const std::string& service_cgroup, double cores) {
-    const Status s = sandbox_->SetCpuQuota(service_cgroup + "/load", std::llround(cores * 100000), 100000);
-    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_NO_FATAL_FAILURE(load_.SetLoad(service_cgroup, cores));
   }
-  // One busy thread in the service's load cgroup, until stopped or the sandbox goes.
   std::unique_ptr<Subprocess> StartBurner(const std::string& service_cgroup) {
-    auto burner = std::make_unique<Subprocess>();
-    EXPECT_TRUE(burner->Start({BinDir() + "/prescale-test-burner", "cpu", "1", "0"},
-                              sandbox_->ProcsFiles(service_cgroup + "/load")));
-    return burner;
+    return load_.StartBurner(service_cgroup);
   }
 
   std::string ServiceYaml(const ServiceSpec& s) const {
@@ -380,7 +186,7 @@ class ScalingE2eTest : public ::testing::Test {
         "agent.yaml", "listen: 127.0.0.1:0\ninterval: 1s\ndiscovery_interval: 1s\nnode: " + std::string(kNode) +
                           "\naggregator_url: " + base_ + "/api/v1/write\ntoken_file: \"" + TokenFile() +
                           "\"\ndirectives: true\ndirective_interval: 1s\ndata_dir: \"" + dir_.path() +
-                          "/agent\"\nmapping:\n  - match: '" + sandbox_->MappingPattern() +
+                          "/agent\"\nmapping:\n  - match: '" + load_.sandbox().MappingPattern() +
                           "'\n    labels: {tenant: $1, service: $2}\n");
     agent_ = std::make_unique<Subprocess>();
     ASSERT_TRUE(agent_->Start({BinDir() + "/prescale-agent", "--config", config}));
@@ -438,10 +244,10 @@ class ScalingE2eTest : public ::testing::Test {
            R"(","endsAt":"0001-01-01T00:00:00Z","fingerprint":")" + fingerprint + R"("}]})";
   }
 
-  TempDir dir_{"prescale-scaling-e2e"};     // declared first: removed after every process is gone
-  std::unique_ptr<CgroupSandbox> sandbox_;  // destroyed after the processes: kills the burners, removes cgroups
+  TempDir dir_{"prescale-scaling-e2e"};  // declared first: removed after every process is gone
+  CgroupLoad load_;                      // destroyed after the processes: kills the burners, removes cgroups
   std::string secret_file_;
-  WebhookReceiver receiver_;
+  WebhookReceiver receiver_{kSecret};
   std::unique_ptr<Subprocess> aggregator_;
   std::unique_ptr<Subprocess> agent_;
   std::string base_;

@@ -33,10 +33,11 @@ class Agent {
  public:
   // Detects the cgroup layout and builds the collectors; NotFound when the
   // cgroup root holds no hierarchy.
-  // With config.aggregator_url, also opens the spool in data_dir and builds
-  // the pusher (errors name the directory or the token file); with
-  // directives on, builds the directive loop (errors name the key); push_tuning
-  // (optional, for tests) overrides the pusher's queue, backoff and timeout.
+  // With push URLs (PushUrls()), also opens a spool in data_dir and builds a
+  // pusher for each (errors name the key, the directory or the token file);
+  // with directives on, builds the directive loop (errors name the key);
+  // push_tuning (optional, for tests) overrides the pushers' queue, backoff
+  // and timeout.
   static Result<std::unique_ptr<Agent>> Create(AgentConfig config, const Clock& clock,
                                                const PusherOptions* push_tuning = nullptr);
   ~Agent();
@@ -55,7 +56,7 @@ class Agent {
 
   // Runs cycles every interval until Stop(); after_cycle (optional) runs on
   // the collection thread after each cycle. Scrape targets get a thread of
-  // their own, and so does the pusher (stopped, its memory spooled, on return)
+  // their own, and so does each pusher (stopped, its memory spooled, on return)
   // and the directive loop (started after the first cycle; on return it is
   // stopped and every capped cgroup gets its original limit back).
   void Run(const std::function<void()>& after_cycle);
@@ -65,14 +66,18 @@ class Agent {
   const CgroupTable& table() const { return table_; }
   const NodeStats& node_stats() const { return node_stats_; }
   const AgentConfig& config() const { return config_; }
-  // nullptr without an aggregator URL.
-  Pusher* pusher() { return pusher_.get(); }
+  // The first pusher; nullptr without an aggregator URL.
+  Pusher* pusher() { return pushers_.empty() ? nullptr : pushers_.front().get(); }
+  // One pusher per push URL, in PushUrls() order.
+  const std::vector<std::unique_ptr<Pusher>>& pushers() const { return pushers_; }
   // nullptr when directives are off.
   DirectiveLoop* directives() { return directives_.get(); }
 
  private:
   Agent(AgentConfig config, CgroupLayout layout, const Clock& clock);
-  Status CreatePusher(const Clock& clock, const PusherOptions* push_tuning);
+  Status CreatePushers(const Clock& clock, const PusherOptions* push_tuning);
+  // Stops every pusher (each spools what it holds in memory); no-op for stopped ones.
+  void StopPushers();
   Status CreateDirectiveLoop(const Clock& clock);
   void CreatePodWatcher(const Clock& clock);
 
@@ -90,15 +95,15 @@ class Agent {
   // The self-metrics registry and the agent's own metrics in it. Defined in agent.cc so that
   // prometheus-cpp stays out of this header (it is a private dependency of agent_lib).
   struct Metrics;
-  // Before scrapes_, pusher_ and directives_: their metrics live in its registry, so it is destroyed after them.
+  // Before scrapes_, pushers_ and directives_: their metrics live in its registry, so it is destroyed after them.
   std::unique_ptr<Metrics> metrics_;
   // Runs one collector and counts its read errors.
   void Run(Collector* collector);
   std::unique_ptr<ScrapeManager> scrapes_;
-  std::unique_ptr<Pusher> pusher_;
+  std::vector<std::unique_ptr<Pusher>> pushers_;
   SeriesBuilder push_series_;
   remote_write::Encoder push_encoder_;
-  // Builds this cycle's batch and hands it to the pusher.
+  // Builds this cycle's batch and hands it to every pusher.
   void Push(int64_t timestamp_ms);
   // After metrics_ (its metrics live in its registry); nullptr without a pod source.
   std::unique_ptr<PodWatcher> pods_;

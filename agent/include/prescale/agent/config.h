@@ -61,11 +61,17 @@ struct AgentConfig {
   // charged to the agent's memory cgroup; a cgroup takes 8-12 such files.
   uint64_t max_open_files = 4096;
   LogLevel log_level = LogLevel::kInfo;
-  // Remote write to the aggregator (or any receiver); empty: nothing is pushed.
+  // Remote write to the aggregator (or any receiver): one URL, or a list
+  // (issue 17: every batch goes to each, with a queue, retries and a spool of
+  // its own). Set one or the other (CheckAggregatorUrls); PushUrls() reads
+  // them. Both empty: nothing is pushed.
   std::string aggregator_url;
-  std::string token_file;                            // bearer token for the aggregator
-  std::string ca_file;                               // CA bundle for an https aggregator
-  std::string data_dir = "/var/lib/prescale-agent";  // the spool lives in <data_dir>/spool
+  std::vector<std::string> aggregator_urls;
+  std::string token_file;  // bearer token for every aggregator
+  std::string ca_file;     // CA bundle for an https aggregator
+  // The spool: <data_dir>/spool for one push URL; for several, one per URL in
+  // <data_dir>/spool-<PushTargetName(url)> (aggregator_urls.h).
+  std::string data_dir = "/var/lib/prescale-agent";
   uint64_t spool_max_bytes = 256ull << 20;
   std::chrono::milliseconds spool_max_age = std::chrono::hours(6);
   // Throttle directives (issue 6): poll the aggregator's API for CPU caps on
@@ -73,7 +79,10 @@ struct AgentConfig {
   // explicitly (YAML `directives: true`, `--directives true`): an agent that
   // only measures never writes to the cgroup tree, whatever else is set.
   bool directives = false;
-  std::string aggregator_api_url;                   // empty: scheme://host:port of aggregator_url
+  // The aggregator's API for directives: one URL or a list, tried in order
+  // (DirectiveApiUrls()). Both empty: scheme://host:port of each push URL.
+  std::string aggregator_api_url;
+  std::vector<std::string> aggregator_api_urls;
   std::chrono::milliseconds directive_interval{0};  // 0: every interval
   // Where Kubernetes pods' metadata comes from (YAML `pod_metadata`); none by
   // default, so that nothing reaches for a kubelet outside a cluster.
@@ -82,8 +91,17 @@ struct AgentConfig {
 
 // Whether the directive loop runs: `directives` (false unless enabled explicitly).
 bool DirectivesEnabled(const AgentConfig& config);
-// aggregator_api_url, else scheme://host:port of aggregator_url; empty when neither is set.
+// The push URLs: aggregator_urls, else aggregator_url alone; none when neither is set.
+std::vector<std::string> PushUrls(const AgentConfig& config);
+// The directive API URLs, in the order they are tried: aggregator_api_urls, else
+// aggregator_api_url alone, else scheme://host:port of each push URL (each base once).
+std::vector<std::string> DirectiveApiUrls(const AgentConfig& config);
+// The first of DirectiveApiUrls(); empty when there is none.
 std::string DirectiveApiUrl(const AgentConfig& config);
+// For a config built in code (the YAML and the flags check as they read): each
+// URL form set at most once (the single key or the list), every URL http(s),
+// no URL listed twice. InvalidArgument naming the key.
+Status CheckAggregatorUrls(const AgentConfig& config);
 
 // The configuration with its embedded defaults.
 AgentConfig DefaultAgentConfig();

@@ -8,11 +8,19 @@
 // left throttled by a dead aggregator. Destroying the loop restores every
 // original value.
 //
+// Several API URLs (aggregator replicas, issue 17; each answers the route,
+// followers from the leader's last directives) are tried in order: a network
+// error or a 5xx fails over to the next one, wrapping around, within the same
+// poll (leases are checked between attempts); the URL that last answered is
+// tried first at the next poll. Any other answer (2xx, 4xx) counts as the
+// aggregator's and is not retried elsewhere: the replicas share their store.
+//
 // Threads: SetCgroups() may be called from any thread (the collection thread
 // publishes what the mapper found); PollOnce() from one thread at a time, and
 // not while Start()ed; Start()/Stop() from the owner's thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -56,7 +64,9 @@ ServiceCgroups ServiceCgroupsFromTable(const CgroupTable& table);
 Result<std::string> CpuCapRoot(const CgroupLayout& layout);
 
 struct DirectiveLoopOptions {
-  std::string api_url;  // scheme://host:port[/prefix] of the aggregator's API
+  // scheme://host:port[/prefix] of the aggregator's API: one, or one per
+  // replica in the order they are tried.
+  std::vector<std::string> api_urls;
   std::string node;
   std::string token_file;  // bearer token (agent role); empty: none is sent
   std::string ca_file;     // CA bundle for an https aggregator
@@ -90,20 +100,28 @@ class DirectiveLoop {
   // destructor does it too).
   void ReleaseAll();
 
-  const std::string& url() const { return url_; }
+  // The directives URL in use: the one that last answered (the first until one has). Any thread.
+  const std::string& url() const { return urls_[current_.load()]; }
   // The caps in force. Not while Start()ed.
   std::vector<CpuThrottler::Cap> caps() const { return throttler_.caps(); }
 
  private:
   DirectiveLoop(DirectiveLoopOptions options, std::string token, const Clock& clock, prometheus::Registry* registry);
 
+  // Polls the URLs from the one in use on, failing over as the class comment says.
   Result<DirectiveSet> Fetch();
+  // One GET of urls_[i]; *answered: the aggregator answered (not a network error nor a 5xx).
+  Result<DirectiveSet> FetchFrom(size_t i, bool* answered);
+  // Makes urls_[i] the one in use (logged and counted when it changes).
+  void Use(size_t i);
   void Apply(const DirectiveSet& set);
   void ExpireAndPublish();
 
   DirectiveLoopOptions options_;
   std::string token_;
-  std::string url_;
+  std::vector<std::string> urls_;        // {api}/api/v1/directives?node=NODE for each API URL
+  std::vector<std::string> shown_urls_;  // each API URL without its password, for logs and labels
+  std::atomic<size_t> current_{0};       // index of the one in use
   CpuThrottler throttler_;
   std::unique_ptr<DirectiveFetcher> fetcher_;
 

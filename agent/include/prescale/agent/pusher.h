@@ -7,6 +7,8 @@
 // collection order. 5xx, 429 and connection failures are retried with capped
 // exponential backoff and full jitter; other 4xx drop the batch, counted by
 // status code. Enqueue() from one producer thread; Start()/Stop() from the owner.
+// An agent with several aggregators runs one Pusher per URL (issue 17), each
+// with a spool of its own; they share each batch (Enqueue(shared_ptr)).
 #pragma once
 
 #include <atomic>
@@ -14,9 +16,9 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -44,6 +46,10 @@ struct PusherOptions {
   std::chrono::milliseconds backoff_base{500};
   std::chrono::milliseconds backoff_cap{30000};
   uint64_t seed = 0;  // jitter; 0: from std::random_device
+  // Labels on every push metric, to tell the pushers of several URLs apart
+  // (remote_name and url, as Prometheus's remote-write metrics); empty with
+  // one URL, whose metrics keep the unlabelled series they always had.
+  std::map<std::string, std::string> metric_labels;
   // Waits between retries; the default is interrupted by Stop(). Tests replace it.
   std::function<void(std::chrono::milliseconds)> sleep;
 };
@@ -67,7 +73,9 @@ class Pusher {
 
   // Hands a batch to the pusher thread, or to the spool when the queue is
   // full or the spool holds older batches. Never blocks on the network.
-  void Enqueue(Batch batch);
+  // The batch is never modified: pushers to several URLs share it.
+  void Enqueue(std::shared_ptr<const Batch> batch);
+  void Enqueue(Batch batch) { Enqueue(std::make_shared<const Batch>(std::move(batch))); }
 
   // Starts the pusher thread.
   void Start();
@@ -99,6 +107,7 @@ class Pusher {
   std::unique_ptr<Spool> spool_;
   const Clock& clock_;
   std::string token_;
+  std::string shown_url_;  // options_.url without its password, for logs
   std::unique_ptr<Queue> queue_;
   std::mt19937_64 rng_;
   LogRateLimiter log_limiter_;
@@ -107,7 +116,7 @@ class Pusher {
   std::mutex spill_mu_;
   bool spill_ = false;  // newer batches go to the spool, behind older ones
 
-  std::optional<Batch> current_;
+  std::shared_ptr<const Batch> current_;
   bool current_from_spool_ = false;
   int attempt_ = 0;
 
