@@ -13,6 +13,7 @@
 #include "prescale/agent/config.h"
 #include "prescale/agent/table_view.h"
 #include "prescale/agent/web_config.h"
+#include "prescale/base/build_info.h"
 #include "prescale/base/log.h"
 #include "prescale/http/http_server.h"
 
@@ -83,6 +84,10 @@ int main(int argc, char** argv) {
   if (!cli.ok()) return Fail(cli.status().message(), true);
   if (cli->help) {
     std::fputs(AgentUsage().c_str(), stdout);
+    return 0;
+  }
+  if (cli->version) {
+    std::fputs(VersionText("prescale-agent").c_str(), stdout);
     return 0;
   }
   auto config =

@@ -20,6 +20,7 @@
 #include "prescale/aggregator/history/backfill.h"
 #include "prescale/aggregator/history/snapshot.h"
 #include "prescale/aggregator/history/wal.h"
+#include "prescale/base/build_info.h"
 #include "prescale/base/log.h"
 #include "prescale/base/scheduler.h"
 #include "prescale/http/http_client.h"
@@ -51,6 +52,10 @@ std::variant<AggregatorConfig, int> LoadConfig(int argc, char** argv) {
   if (!cli.ok()) return Fail(cli.status().message(), true);
   if (cli->help) {
     std::fputs(AggregatorUsage().c_str(), stdout);
+    return 0;
+  }
+  if (cli->version) {
+    std::fputs(VersionText("prescale-aggregator").c_str(), stdout);
     return 0;
   }
   auto config =

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "prescale/base/build_info.h"
 #include "prescale/sim/forecast_command.h"
 #include "prescale/sim/replay_command.h"
 
@@ -13,7 +14,7 @@ constexpr const char* kUsage =
     "commands:\n"
     "  forecast   rolling-origin evaluation of the forecasting models on a trace\n"
     "  replay     replay a scenario of traces through prescale's decision engine, HPA, KEDA and static\n"
-    "run 'prescale-sim COMMAND --help' for its flags\n";
+    "run 'prescale-sim COMMAND --help' for its flags, 'prescale-sim --version' for the version\n";
 
 }  // namespace
 
@@ -21,6 +22,10 @@ int main(int argc, char** argv) {
   using namespace prescale::sim;
   // python3 (for --plot x.png) may exit early; a write to its pipe must not kill us.
   std::signal(SIGPIPE, SIG_IGN);
+  if (argc >= 2 && std::strcmp(argv[1], "--version") == 0) {
+    std::fputs(prescale::VersionText("prescale-sim").c_str(), stdout);
+    return 0;
+  }
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

@@ -17,7 +17,9 @@
 #include "prescale/agent/aggregator_urls.h"
 #include "prescale/agent/exposition.h"
 #include "prescale/agent/node_collector.h"
+#include "prescale/base/build_info.h"
 #include "prescale/base/log.h"
+#include "prescale/metrics/process_metrics.h"
 
 namespace prescale::agent {
 namespace {
@@ -103,7 +105,7 @@ Agent::Metrics::Metrics(const std::vector<const Collector*>& collectors, std::st
                    .Name("prescale_agent_build_info")
                    .Help("Constant 1, labelled with the agent's version and the node's cgroup layout.")
                    .Register(registry);
-  info.Add({{"version", "0.1.0"}, {"cgroup_layout", std::string(layout_kind)}}).Set(1);
+  info.Add({{"version", std::string(GetBuildInfo().version)}, {"cgroup_layout", std::string(layout_kind)}}).Set(1);
 }
 
 Result<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, const Clock& clock, const PusherOptions* push_tuning) {
@@ -316,7 +318,10 @@ bool Agent::WriteExposition(const std::function<bool(std::string_view)>& write) 
   if (!scraped->empty() && !write(*scraped)) return false;
   std::ostringstream self;
   prometheus::TextSerializer().Serialize(self, metrics_->registry.Collect());
-  return write(self.str());
+  std::string text = self.str();
+  metrics::AppendBuildInfo(&text);
+  metrics::AppendProcessMetrics(&text);  // the agent's own process, in its own /proc
+  return write(text);
 }
 
 std::string Agent::Exposition() const {

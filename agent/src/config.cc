@@ -446,7 +446,7 @@ std::string AgentUsage() {
          "                      [--data-dir DIR] [--directives BOOL] [--aggregator-api URL[,URL...]]\n"
          "                      [--directive-interval DURATION]\n"
          "                      [--pod-metadata SOURCE] [--pod-metadata-url URL]\n"
-         "                      [--log-level LEVEL] [--once] [--table] [--help]\n"
+         "                      [--log-level LEVEL] [--once] [--table] [--help] [--version]\n"
          "\n"
          "Collects per-cgroup and node resource usage and serves it as Prometheus metrics.\n"
          "\n"
@@ -490,11 +490,12 @@ std::string AgentUsage() {
          "  --log-level LEVEL    debug, info, warning or error (default info)\n"
          "  --once               collect once, print the exposition to stdout and exit\n"
          "  --table              also print a refreshing per-service table every interval\n"
-         "  --help               print this help\n";
+         "  --help               print this help\n"
+         "  --version            print the version, git revision and branch, and exit\n";
 }
 
 Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
-  static constexpr std::string_view kSwitches[] = {"once", "table", "help"};
+  static constexpr std::string_view kSwitches[] = {"once", "table", "help", "version"};
   static constexpr std::string_view kValueFlags[] = {
       "config",       "discovery-interval", "detail-interval", "listen",
       "interval",     "cgroup-root",        "proc-root",       "node",
@@ -508,6 +509,7 @@ Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
   cli.once = flags->Has("once");
   cli.table = flags->Has("table");
   cli.help = flags->Has("help");
+  cli.version = flags->Has("version");
   cli.overrides = std::move(flags->values);
   return cli;
 }

@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "prescale/agent/aggregator_urls.h"
+#include "prescale/base/build_info.h"
 #include "prescale/base/yaml_config.h"
 #include "prescale/remote_write/remote_write.h"
 
@@ -18,7 +19,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr char kUserAgent[] = "prescale-agent/0.1.0";
+// "prescale-agent/VERSION", as Prometheus sends "Prometheus/VERSION".
+const std::string& UserAgent() {
+  static const std::string agent = "prescale-agent/" + std::string(GetBuildInfo().version);
+  return agent;
+}
 
 // Whether `batch`, read from the spool, is still its oldest record (on a read error: assume so,
 // since keeping a second copy would send it twice).
@@ -296,7 +301,7 @@ Pusher::Outcome Pusher::Send(const Batch& batch) {
   o.headers = {{"Content-Encoding", std::string(remote_write::kContentEncoding)},
                {"Content-Type", std::string(remote_write::kContentType)},
                {std::string(remote_write::kVersionHeader), std::string(remote_write::kVersion)},
-               {"User-Agent", kUserAgent}};
+               {"User-Agent", UserAgent()}};
   if (!token_.empty()) o.headers.emplace_back("Authorization", "Bearer " + token_);
   const auto start = clock_.Monotonic();
   auto r = client_->Post(options_.url, batch.body, o);

@@ -526,7 +526,7 @@ std::string AggregatorUsage() {
          "                           [--replica-name NAME] [--max-series N] [--prometheus-url URL] [--log-level "
          "LEVEL]\n"
          "                           [--tls-cert FILE --tls-key FILE] [--allow-anonymous-push]\n"
-         "                           [--allow-anonymous-metrics] [--help]\n"
+         "                           [--allow-anonymous-metrics] [--help] [--version]\n"
          "       prescale-aggregator token create --role ROLE [--tenant T] [--expires D] [--name N] [--config FILE | "
          "--data-dir DIR]\n"
          "       prescale-aggregator apply -f FILE [--config FILE | --data-dir DIR]\n"
@@ -550,11 +550,13 @@ std::string AggregatorUsage() {
          "                       without it every route but /healthz and /readyz needs a token\n"
          "  --allow-anonymous-metrics  GET /metrics without a token (it shows every tenant's usage);\n"
          "                       without it only admin and monitor tokens may scrape\n"
-         "  --help               print this help\n";
+         "  --help               print this help\n"
+         "  --version            print the version, git revision and branch, and exit\n";
 }
 
 Result<AggregatorCommandLine> ParseAggregatorCommandLine(int argc, const char* const* argv) {
-  static constexpr std::string_view kSwitches[] = {"help", "allow-anonymous-push", "allow-anonymous-metrics"};
+  static constexpr std::string_view kSwitches[] = {"help", "version", "allow-anonymous-push",
+                                                   "allow-anonymous-metrics"};
   static constexpr std::string_view kValueFlags[] = {"config",        "listen",         "data-dir", "max-series",
                                                      "log-level",     "prometheus-url", "tls-cert", "tls-key",
                                                      "control-store", "replica-name"};
@@ -563,6 +565,7 @@ Result<AggregatorCommandLine> ParseAggregatorCommandLine(int argc, const char* c
   AggregatorCommandLine cli;
   cli.config_path = flags->config_path;
   cli.help = flags->Has("help");
+  cli.version = flags->Has("version");
   cli.allow_anonymous_push = flags->Has("allow-anonymous-push");
   cli.allow_anonymous_metrics = flags->Has("allow-anonymous-metrics");
   cli.overrides = std::move(flags->values);

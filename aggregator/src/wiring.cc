@@ -12,6 +12,7 @@
 #include "prescale/aggregator/scaling/directives.h"
 #include "prescale/base/log.h"
 #include "prescale/http/http_client.h"
+#include "prescale/metrics/process_metrics.h"
 #include "prescale/metrics/text_writer.h"
 
 namespace prescale::aggregator {
@@ -386,6 +387,8 @@ void Scalar(metrics::TextWriter& w, const char* name, const char* help, metrics:
 
 std::string Aggregator::MetricsText() const {
   std::string text;
+  metrics::AppendBuildInfo(&text);
+  metrics::AppendProcessMetrics(&text);
   front_->AppendMetrics(&text);
   ingest_api_.AppendMetrics(&text);
   {

@@ -116,6 +116,7 @@ struct CommandLine {
   bool once = false;
   bool table = false;  // print a refreshing per-service table (scripts/demo)
   bool help = false;
+  bool version = false;  // --version: print what the binary was built from
   // Flag overrides, applied after the file: name -> value.
   std::vector<std::pair<std::string, std::string>> overrides;
 };
