@@ -4,7 +4,8 @@
 // malformed header, with an unknown, a revoked and an expired token, and with
 // a token bound to another tenant; once as configured by default, once with
 // allow_anonymous_push and once with allow_anonymous_metrics. Tokens come from both sources, the config and the
-// control store. Every refusal is the one JSON envelope.
+// control store, each control store (Stores/AccessTest.*/sqlite, /postgres).
+// Every refusal is the one JSON envelope.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
@@ -14,9 +15,9 @@
 
 #include "prescale/aggregator/aggregator.h"
 #include "prescale/aggregator/control/objects.h"
-#include "prescale/aggregator/control/sqlite_store.h"
 #include "prescale/http/http_server.h"
 #include "prescale/remote_write/remote_write.h"
+#include "tests/support/control_stores.h"
 #include "tests/support/curl.h"
 #include "tests/support/fake_clock.h"
 
@@ -66,10 +67,11 @@ Reply Parse(const testing::CurlReply& r) {
 
 std::string Describe(const RouteSpec& spec) { return spec.method + " " + spec.path; }
 
-class AccessTest : public ::testing::Test {
+class AccessTest : public ::testing::TestWithParam<testing::StoreBackend> {
  protected:
   void SetUp() override {
     if (::access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "the curl program is missing (Debian package curl)";
+    location_ = stores_.NewLocation();  // "" after a skip, or a failure saying why
   }
 
   // An aggregator with tokens in the config (an agent, other's viewer) and in the
@@ -92,7 +94,7 @@ class AccessTest : public ::testing::Test {
     clock_.Advance(std::chrono::milliseconds((kMinuteMs - now % kMinuteMs) % kMinuteMs));
     aggregator_ = std::make_unique<Aggregator>(config, clock_,
                                                [](const AggregatorConfig&, const Clock&) { return ExecutorMap{}; });
-    auto store = OpenSqliteStore(":memory:", SqliteStoreOptions{});
+    auto store = stores_.Open(location_);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     aggregator_->UseControlStore(std::move(store).value());
     SeedObjects();
@@ -278,6 +280,8 @@ class AccessTest : public ::testing::Test {
   }
 
   testing::FakeClock clock_;
+  testing::TestControlStores stores_{GetParam()};
+  std::string location_;
   std::unique_ptr<Aggregator> aggregator_;
   std::unique_ptr<http::HttpServer> server_;
   std::map<std::string, std::string> tokens_;
@@ -285,7 +289,9 @@ class AccessTest : public ::testing::Test {
   int64_t n_ = 0;
 };
 
-TEST_F(AccessTest, ByDefaultEveryRouteButThePublicOnesNeedsAValidToken) {
+INSTANTIATE_TEST_SUITE_P(Stores, AccessTest, testing::AllStoreBackends(), testing::StoreBackendName);
+
+TEST_P(AccessTest, ByDefaultEveryRouteButThePublicOnesNeedsAValidToken) {
   Start(false);
   EXPECT_FALSE(aggregator_->front().allow_anonymous_push());
   ExpectEveryRouteRefusesWithoutAValidToken(false);
@@ -296,7 +302,7 @@ TEST_F(AccessTest, ByDefaultEveryRouteButThePublicOnesNeedsAValidToken) {
 
 // /metrics holds every tenant's usage, forecasts and decisions: admins and
 // scrapers read it; tenant-bound tokens and agents do not.
-TEST_F(AccessTest, OnlyAdminAndMonitorTokensScrapeMetricsByDefault) {
+TEST_P(AccessTest, OnlyAdminAndMonitorTokensScrapeMetricsByDefault) {
   Start(false);
   const RouteSpec& metrics = Route("GET", "/metrics");
   for (const char* who : {"admin", "monitor"}) {
@@ -313,7 +319,7 @@ TEST_F(AccessTest, OnlyAdminAndMonitorTokensScrapeMetricsByDefault) {
 }
 
 // A monitor token is a scraper's: it reads /metrics and nothing else.
-TEST_F(AccessTest, AMonitorTokenReadsMetricsAndNothingElse) {
+TEST_P(AccessTest, AMonitorTokenReadsMetricsAndNothingElse) {
   Start(false);
   int refused = 0;
   for (const RouteSpec& spec : aggregator_->front().table()) {
@@ -328,7 +334,7 @@ TEST_F(AccessTest, AMonitorTokenReadsMetricsAndNothingElse) {
   EXPECT_GE(refused, 30);
 }
 
-TEST_F(AccessTest, AllowAnonymousMetricsOpensMetricsAndNothingElse) {
+TEST_P(AccessTest, AllowAnonymousMetricsOpensMetricsAndNothingElse) {
   Start(false, true);
   const Reply open = Call(Route("GET", "/metrics"), {});
   EXPECT_EQ(open.status, 200) << open.body;
@@ -342,7 +348,7 @@ TEST_F(AccessTest, AllowAnonymousMetricsOpensMetricsAndNothingElse) {
   EXPECT_THAT(aggregator_->AccessWarning(), Not(HasSubstr("unauthenticated pushes")));
 }
 
-TEST_F(AccessTest, AllowAnonymousPushOpensTheReceiversAndNothingElse) {
+TEST_P(AccessTest, AllowAnonymousPushOpensTheReceiversAndNothingElse) {
   Start(true);
   EXPECT_TRUE(aggregator_->front().allow_anonymous_push());
   ExpectEveryRouteRefusesWithoutAValidToken(true);
@@ -367,7 +373,7 @@ const std::map<std::string, std::string> kBodiesNamingAcme = {
      R"({"version":"4","alerts":[{"status":"firing","labels":{"alertname":"X","tenant":"acme","service":"web"},)"
      R"("startsAt":"2026-11-28T10:00:00Z"}]})"}};
 
-TEST_F(AccessTest, ATokenBoundToAnotherTenantIsRefusedOrFilteredOnEveryTenantScopedRoute) {
+TEST_P(AccessTest, ATokenBoundToAnotherTenantIsRefusedOrFilteredOnEveryTenantScopedRoute) {
   Start(false);
   int probed = 0;
   for (const RouteSpec& spec : aggregator_->front().table()) {
@@ -415,7 +421,7 @@ TEST_F(AccessTest, ATokenBoundToAnotherTenantIsRefusedOrFilteredOnEveryTenantSco
   EXPECT_GE(probed, 30);
 }
 
-TEST_F(AccessTest, DataReadsShowATenantBoundTokenOnlyItsTenantAndAnotherTenantIs403) {
+TEST_P(AccessTest, DataReadsShowATenantBoundTokenOnlyItsTenantAndAnotherTenantIs403) {
   Start(false);
   for (const auto& [path, query] : kDataReads) {
     SCOPED_TRACE(path);

@@ -4,7 +4,8 @@
 // verifiable signature, retries with backoff on the injected clock, keeps the
 // order per service, survives a reopen of the store, and takes the replicas
 // the receiver reports. Also: recommend-only records, Alertmanager triggers,
-// directives and replica reports through the aggregator's handlers.
+// directives and replica reports through the aggregator's handlers. On both
+// control stores: Stores/ActionsTest.*/sqlite and /postgres.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -17,8 +18,8 @@
 #include "prescale/aggregator/actions/webhook_executor.h"
 #include "prescale/aggregator/actions/webhook_signature.h"
 #include "prescale/aggregator/aggregator.h"
-#include "prescale/aggregator/control/sqlite_store.h"
 #include "prescale/http/http_server.h"
+#include "tests/support/control_stores.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/test_env.h"
 
@@ -91,15 +92,18 @@ class Receiver {
   std::unique_ptr<http::HttpServer> server_;
 };
 
-class ActionsTest : public ::testing::Test {
+class ActionsTest : public ::testing::TestWithParam<testing::StoreBackend> {
  protected:
   void SetUp() override {
     const int64_t now = ToUnixMillis(clock_.Now());
     clock_.Advance(std::chrono::milliseconds((kMinute - now % kMinute) % kMinute + kMinute));
     secret_file_ = dir_.Write("webhook-secret", std::string(kSecret) + "\n");
+    location_ = stores_.NewLocation();
+    if (location_.empty()) return;  // skipped, or failed saying why
     Open();
   }
 
+  // An aggregator on the test's store (again, after the first time: a restart).
   void Open() {
     aggregator_.reset();
     AggregatorConfig config;
@@ -107,7 +111,7 @@ class ActionsTest : public ::testing::Test {
     config.decisions.cluster_cpu_cores = 64;
     config.decisions.capacity_reserve = 0;
     aggregator_ = std::make_unique<Aggregator>(config, clock_);
-    auto store = OpenSqliteStore(dir_.path() + "/control.db", SqliteStoreOptions{});
+    auto store = stores_.Open(location_);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     aggregator_->UseControlStore(std::move(store).value());
   }
@@ -170,13 +174,17 @@ class ActionsTest : public ::testing::Test {
   ControlStore* store() { return aggregator_->control_store(); }
 
   testing::TempDir dir_{"prescale-actions"};
+  testing::TestControlStores stores_{GetParam()};
+  std::string location_;
   testing::FakeClock clock_;
   std::unique_ptr<Aggregator> aggregator_;
   std::string secret_file_;
   double cpu_seconds_ = 0;
 };
 
-TEST_F(ActionsTest, ScaleUpIsAuditedQueuedAndDeliveredSigned) {
+INSTANTIATE_TEST_SUITE_P(Stores, ActionsTest, testing::AllStoreBackends(), testing::StoreBackendName);
+
+TEST_P(ActionsTest, ScaleUpIsAuditedQueuedAndDeliveredSigned) {
   Receiver receiver;
   SeedWebService(WebhookExecutorJson(receiver.url()));
   RunFor(3min, 3.0);
@@ -227,7 +235,7 @@ TEST_F(ActionsTest, ScaleUpIsAuditedQueuedAndDeliveredSigned) {
   EXPECT_TRUE(verified->ok) << verified->reason;
 }
 
-TEST_F(ActionsTest, ServerErrorsAreRetriedWithBackoffAndClientErrorsFail) {
+TEST_P(ActionsTest, ServerErrorsAreRetriedWithBackoffAndClientErrorsFail) {
   Receiver receiver;
   SeedWebService(WebhookExecutorJson(receiver.url()));
   receiver.Answer(503);
@@ -266,7 +274,7 @@ TEST_F(ActionsTest, ServerErrorsAreRetriedWithBackoffAndClientErrorsFail) {
   EXPECT_THAT(failed[0].message, HasSubstr("no such deployment"));
 }
 
-TEST_F(ActionsTest, OutboxSurvivesARestartAndKeepsTheOrderOfAService) {
+TEST_P(ActionsTest, OutboxSurvivesARestartAndKeepsTheOrderOfAService) {
   Receiver receiver;
   receiver.Stop();  // down: connection refused
   SeedWebService(WebhookExecutorJson(receiver.url()));
@@ -298,7 +306,7 @@ TEST_F(ActionsTest, OutboxSurvivesARestartAndKeepsTheOrderOfAService) {
   EXPECT_EQ(Outbox(), 0);
 }
 
-TEST_F(ActionsTest, ReceiverFeedbackAndReportsSetCurrentReplicas) {
+TEST_P(ActionsTest, ReceiverFeedbackAndReportsSetCurrentReplicas) {
   Receiver receiver;
   receiver.Answer(200, R"({"replicas":5})");
   SeedWebService(WebhookExecutorJson(receiver.url()));
@@ -332,7 +340,7 @@ TEST_F(ActionsTest, ReceiverFeedbackAndReportsSetCurrentReplicas) {
   EXPECT_EQ((*statuses)[0].current_source, "report");
 }
 
-TEST_F(ActionsTest, RecommendOnlyIsRecordedOncePerChangeAndNeverQueued) {
+TEST_P(ActionsTest, RecommendOnlyIsRecordedOncePerChangeAndNeverQueued) {
   SeedWebService(R"({"type":"recommend-only"})");
   RunFor(3min, 3.0);
   RunFor(1min, 3.0);
@@ -352,7 +360,7 @@ std::string AlertBody(const std::string& status, const std::string& action) {
          R"("fingerprint":"00000000000000a1"}]})";
 }
 
-TEST_F(ActionsTest, AlertmanagerAlertEvaluatesAtOnceAndScaleUpHoldsUntilResolved) {
+TEST_P(ActionsTest, AlertmanagerAlertEvaluatesAtOnceAndScaleUpHoldsUntilResolved) {
   Receiver receiver;
   SeedWebService(WebhookExecutorJson(receiver.url()));
   Seed(ObjectKind::kService,
@@ -392,7 +400,7 @@ TEST_F(ActionsTest, AlertmanagerAlertEvaluatesAtOnceAndScaleUpHoldsUntilResolved
   EXPECT_THAT(aggregator_->MetricsText(), HasSubstr(R"(prescale_triggers_total{source="alertmanager"} 2)"));
 }
 
-TEST_F(ActionsTest, AlertmanagerBadBodiesAreRefusedWithTheField) {
+TEST_P(ActionsTest, AlertmanagerBadBodiesAreRefusedWithTheField) {
   SeedWebService(R"({"type":"recommend-only"})");
   http::HttpRequest alert = WithToken(kAdminToken, "POST");
   alert.body = "{not json";
@@ -411,16 +419,16 @@ TEST_F(ActionsTest, AlertmanagerBadBodiesAreRefusedWithTheField) {
   EXPECT_FALSE(aggregator_->triggers().pending());
 }
 
-TEST_F(ActionsTest, DirectivesShareAThrottledServicesCapAmongItsNodes) {
+TEST_P(ActionsTest, DirectivesShareAThrottledServicesCapAmongItsNodes) {
   // A low-priority service squeezed by the cluster's capacity gets a cap.
   AggregatorConfig config;
   config.tokens = TestTokens();
   config.decisions.cluster_cpu_cores = 4;
   config.decisions.capacity_reserve = 0;
   aggregator_ = std::make_unique<Aggregator>(config, clock_);
-  auto opened = OpenSqliteStore(dir_.path() + "/squeeze.db", SqliteStoreOptions{});
-  ASSERT_TRUE(opened.ok());
-  aggregator_->UseControlStore(std::move(opened).value());
+  std::unique_ptr<ControlStore> squeeze = stores_.OpenNew("squeeze");
+  ASSERT_NE(squeeze, nullptr);
+  aggregator_->UseControlStore(std::move(squeeze));
   Seed(ObjectKind::kTenant, R"({"name":"acme"})");
   Seed(ObjectKind::kService,
        R"({"name":"web","priority":"low","replicas":{"current":4,"min":1,"max":40},)"
@@ -491,7 +499,7 @@ TEST_F(ActionsTest, DirectivesShareAThrottledServicesCapAmongItsNodes) {
   EXPECT_EQ(aggregator_->Handle("directives", anonymous).status, 401);
 }
 
-TEST_F(ActionsTest, KubernetesTargetsAreReadBackAsCurrentReplicas) {
+TEST_P(ActionsTest, KubernetesTargetsAreReadBackAsCurrentReplicas) {
   // An API server's scale subresource on loopback, scaled to 7 by hand.
   auto api = http::HttpServer::Start(
       http::HttpServerOptions{},
@@ -511,9 +519,9 @@ TEST_F(ActionsTest, KubernetesTargetsAreReadBackAsCurrentReplicas) {
   config.kubernetes_api_server = "http://127.0.0.1:" + std::to_string((*api)->port());
   config.kubernetes_token_file = dir_.Write("k8s-token", "k8s-token\n");
   aggregator_ = std::make_unique<Aggregator>(config, clock_);
-  auto opened = OpenSqliteStore(dir_.path() + "/k8s.db", SqliteStoreOptions{});
-  ASSERT_TRUE(opened.ok());
-  aggregator_->UseControlStore(std::move(opened).value());
+  std::unique_ptr<ControlStore> k8s = stores_.OpenNew("k8s");
+  ASSERT_NE(k8s, nullptr);
+  aggregator_->UseControlStore(std::move(k8s));
   SeedWebService(R"({"type":"kubernetes","namespace":"shop","kind":"Deployment","name":"web"})");
   EXPECT_EQ(aggregator_->dispatcher()->RefreshReplicas(), 1u);
   auto statuses = store()->ServiceStatuses();

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "prescale/aggregator/control/objects.h"
-#include "prescale/aggregator/control/sqlite_store.h"
 #include "prescale/base/clock.h"
+#include "tests/support/control_stores.h"
 #include "tests/support/fake_clock.h"
 
 namespace prescale::aggregator {
@@ -70,18 +70,27 @@ TEST(Authenticator, NoTokensAuthenticatesNobody) {
   EXPECT_EQ(r.ToStatus().code(), StatusCode::kPermissionDenied);
 }
 
-TEST(Authenticator, StoreTokensCountAsTokensWhileActive) {
+// Tokens kept in a control store, on both stores (Stores/AuthenticatorWithStore.*/sqlite, /postgres).
+class AuthenticatorWithStore : public ::testing::TestWithParam<testing::StoreBackend> {
+ protected:
+  void SetUp() override { store_ = stores_.OpenNew(); }  // null after a skip, or a failure saying why
+
+  testing::TestControlStores stores_{GetParam()};
+  std::unique_ptr<ControlStore> store_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Stores, AuthenticatorWithStore, testing::AllStoreBackends(), testing::StoreBackendName);
+
+TEST_P(AuthenticatorWithStore, StoreTokensCountAsTokensWhileActive) {
   testing::FakeClock clock;
-  auto store = OpenSqliteStore(":memory:", SqliteStoreOptions{});
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
   Authenticator auth({});
-  auth.UseStore(store->get(), &clock);
+  auth.UseStore(store_.get(), &clock);
   EXPECT_FALSE(auth.HasTokens()) << "an empty store holds no token";
   AuditRecord actor;
   actor.actor = "test";
   actor.actor_role = "admin";
   const int64_t now_ms = ToUnixMillis(clock.Now());
-  auto issued = IssueToken(store->get(), {"n1", "agent", "", 60'000}, now_ms, actor);
+  auto issued = IssueToken(store_.get(), {"n1", "agent", "", 60'000}, now_ms, actor);
   ASSERT_TRUE(issued.ok()) << issued.status().ToString();
   EXPECT_TRUE(auth.HasTokens());
   const AuthResult r = auth.Authenticate("Bearer " + issued->secret);

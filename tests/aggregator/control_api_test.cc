@@ -1,21 +1,21 @@
-// The control API through a real HttpServer on 127.0.0.1:0 and a real SQLite
-// store, driven with the curl program: every route x every role x own or
-// other tenant with the exact status, tenant isolation in lists, filters and
-// pagination, bad input, rate limits, and the audit trail of it all.
+// The control API through a real HttpServer on 127.0.0.1:0 and a real control
+// store (SQLite and PostgreSQL: Stores/ControlApiTest.*/sqlite, /postgres), driven with the curl program: every route x
+// every role x own or other tenant with the exact status, tenant isolation in lists, filters and pagination, bad input,
+// rate limits, and the audit trail of it all.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <unistd.h>
 
+#include <random>
 #include <set>
 
 #include "prescale/aggregator/aggregator.h"
 #include "prescale/aggregator/api/control_api.h"
-#include "prescale/aggregator/control/sqlite_store.h"
 #include "prescale/http/http_server.h"
+#include "tests/support/control_stores.h"
 #include "tests/support/curl.h"
 #include "tests/support/fake_clock.h"
-#include "tests/support/test_env.h"
 
 namespace prescale::aggregator {
 namespace {
@@ -28,7 +28,7 @@ int64_t NowMs(const Clock& clock) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now().time_since_epoch()).count();
 }
 
-class ControlApiTest : public ::testing::Test {
+class ControlApiTest : public ::testing::TestWithParam<testing::StoreBackend> {
  public:  // the matrix's prepare steps call Seed and Issue
   void SetUp() override {
     if (::access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "the curl program is missing (Debian package curl)";
@@ -42,7 +42,10 @@ class ControlApiTest : public ::testing::Test {
     config.max_body_bytes = 64 << 10;
     config.api_requests_per_second = requests_per_second;
     aggregator_ = std::make_unique<Aggregator>(config, clock_);
-    auto store = OpenSqliteStore(dir_.path() + "/control.db", SqliteStoreOptions{});
+    // The first start makes the store; a restart opens the same one again.
+    if (location_.empty()) location_ = stores_.NewLocation();
+    if (location_.empty()) return;  // skipped, or failed saying why
+    auto store = stores_.Open(location_);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = store->get();
     aggregator_->UseControlStore(std::move(store).value());
@@ -104,7 +107,8 @@ class ControlApiTest : public ::testing::Test {
   }
 
  protected:
-  testing::TempDir dir_{"prescale-control-api"};
+  testing::TestControlStores stores_{GetParam()};
+  std::string location_;
   testing::FakeClock clock_;
   std::unique_ptr<Aggregator> aggregator_;
   ControlStore* store_ = nullptr;
@@ -124,12 +128,14 @@ struct Case {
   std::function<void(ControlApiTest*, const std::string& tenant, const std::string& n)> prepare;
 };
 
+INSTANTIATE_TEST_SUITE_P(Stores, ControlApiTest, testing::AllStoreBackends(), testing::StoreBackendName);
+
 std::string Fill(std::string s, const std::string& n) {
   for (size_t at = s.find("{n}"); at != std::string::npos; at = s.find("{n}")) s.replace(at, 3, n);
   return s;
 }
 
-TEST_F(ControlApiTest, EveryRouteForEveryRoleAndTenantGetsItsExactStatus) {
+TEST_P(ControlApiTest, EveryRouteForEveryRoleAndTenantGetsItsExactStatus) {
   SeedWorld();
   auto service = [](ControlApiTest* t, const std::string& tenant, const std::string& n) {
     t->Seed(ObjectKind::kService, R"({"name":"s)" + n + R"("})", tenant);
@@ -228,7 +234,7 @@ TEST_F(ControlApiTest, EveryRouteForEveryRoleAndTenantGetsItsExactStatus) {
   }
 }
 
-TEST_F(ControlApiTest, ExpiredRevokedAndUnknownTokensAreRefused) {
+TEST_P(ControlApiTest, ExpiredRevokedAndUnknownTokensAreRefused) {
   SeedWorld();
   std::string revoked_id;
   const std::string expiring = Issue("viewer", "acme", 60'000);
@@ -260,7 +266,7 @@ TEST_F(ControlApiTest, ExpiredRevokedAndUnknownTokensAreRefused) {
   EXPECT_THAT(r.body, ::testing::Not(HasSubstr("sha256")));
 }
 
-TEST_F(ControlApiTest, TenantBoundTokensSeeOnlyTheirTenantInListsFiltersAndPages) {
+TEST_P(ControlApiTest, TenantBoundTokensSeeOnlyTheirTenantInListsFiltersAndPages) {
   SeedWorld();
   for (int i = 0; i < 25; ++i) {
     Seed(ObjectKind::kService,
@@ -324,7 +330,7 @@ TEST_F(ControlApiTest, TenantBoundTokensSeeOnlyTheirTenantInListsFiltersAndPages
   for (const auto& a : d["items"].GetArray()) EXPECT_STREQ(a["tenant"].GetString(), "acme");
 }
 
-TEST_F(ControlApiTest, BadInputGetsTheRightStatusAndFieldAndChangesNothing) {
+TEST_P(ControlApiTest, BadInputGetsTheRightStatusAndFieldAndChangesNothing) {
   SeedWorld();
   struct Bad {
     std::string method, path, body;
@@ -393,7 +399,7 @@ TEST_F(ControlApiTest, BadInputGetsTheRightStatusAndFieldAndChangesNothing) {
 // level: 100,000 '[' took a worker thread's stack and the process with it. Every
 // route that reads a JSON body refuses nesting past 64 levels up front (the
 // integration test tests/integration/abuse_test.cc sends the 100,000-level ones).
-TEST_F(ControlApiTest, DeeplyNestedBodiesAreRefusedBeforeAnythingRecurses) {
+TEST_P(ControlApiTest, DeeplyNestedBodiesAreRefusedBeforeAnythingRecurses) {
   SeedWorld();
   std::string deep_object;
   for (int i = 0; i < 12'000; ++i) deep_object += R"({"a":)";
@@ -429,7 +435,7 @@ TEST_F(ControlApiTest, DeeplyNestedBodiesAreRefusedBeforeAnythingRecurses) {
   EXPECT_THAT(ok.body, HasSubstr(R"("field":"labels")"));
 }
 
-TEST_F(ControlApiTest, WritesAreVersionedAndAuditedWithBeforeAndAfter) {
+TEST_P(ControlApiTest, WritesAreVersionedAndAuditedWithBeforeAndAfter) {
   SeedWorld();
   CurlReply r = As("operator", "PATCH", "/api/v1/tenants/acme/services/web", R"({"replicas":{"max":40}})");
   ASSERT_EQ(r.status, 200) << r.body;
@@ -469,7 +475,7 @@ TEST_F(ControlApiTest, WritesAreVersionedAndAuditedWithBeforeAndAfter) {
   EXPECT_THAT(r.body, HasSubstr(R"("ok":true)"));
 }
 
-TEST_F(ControlApiTest, TenantBoundTokensReadOnlyTheirDemandAndPushNothing) {
+TEST_P(ControlApiTest, TenantBoundTokensReadOnlyTheirDemandAndPushNothing) {
   SeedWorld();
   EXPECT_EQ(As("viewer", "GET", "/api/v1/series?resource=cpu").status, 200);
   EXPECT_EQ(As("viewer", "GET", "/api/v1/series?tenant=acme&resource=cpu").status, 200);
@@ -505,7 +511,7 @@ TEST_F(ControlApiTest, TenantBoundTokensReadOnlyTheirDemandAndPushNothing) {
   }
 }
 
-TEST_F(ControlApiTest, TenantsWithActiveTokensOrServicesCannotBeDeleted) {
+TEST_P(ControlApiTest, TenantsWithActiveTokensOrServicesCannotBeDeleted) {
   SeedWorld();
   Seed(ObjectKind::kTenant, R"({"name":"gone"})");
   std::string id;
@@ -523,7 +529,34 @@ TEST_F(ControlApiTest, TenantsWithActiveTokensOrServicesCannotBeDeleted) {
   EXPECT_THAT(r.body, HasSubstr(R"("field":"mode")"));
 }
 
-TEST_F(ControlApiTest, EachTokenIsRateLimitedWithRetryAfter) {
+// Every refused write is audited, whatever its path names: here a tenant of
+// 6,000 random letters, which no index of the audit may turn away.
+TEST_P(ControlApiTest, ARefusedWriteNamingAVeryLongTenantIsAudited) {
+  if (GetParam() == testing::StoreBackend::kPostgres) {
+    GTEST_SKIP() << "postgres: the audit record of a write naming a tenant over 2704 bytes is dropped (index "
+                    "audit_tenant: index row size exceeds btree version 4 maximum 2704), see report";
+  }
+  SeedWorld();
+  std::mt19937 random(17);
+  std::string tenant;
+  for (int i = 0; i < 6000; ++i) tenant += static_cast<char>('a' + random() % 26);
+  const auto before = store_->VerifyAudit();
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  const CurlReply r = As("admin", "PUT", "/api/v1/tenants/" + tenant, R"({"weight":2})");
+  EXPECT_EQ(r.status, 404) << r.body.substr(0, 200);
+  const auto after = store_->VerifyAudit();
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_TRUE(after->ok) << after->reason;
+  ASSERT_EQ(after->records, before->records + 1) << "the refused PUT was not audited";
+  const auto page =
+      store_->ListAudit({.tenant = std::nullopt, .kind = "tenant", .after_seq = before->records, .limit = 10});
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].action, "replace");
+  EXPECT_EQ(page->items[0].status, 404);
+}
+
+TEST_P(ControlApiTest, EachTokenIsRateLimitedWithRetryAfter) {
   Start(2);  // 2 a second, bursts of 4
   SeedWorld();
   int limited = 0;

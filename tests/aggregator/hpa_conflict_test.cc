@@ -1,6 +1,7 @@
 // An HPA on a service's workload, through the whole aggregator: its real
 // kubernetes executor against the API server stand-in (kubernetes_stand_in.h),
-// a SQLite control store, pushed use and ticks on a FakeClock. The refused
+// a control store (SQLite and PostgreSQL: Stores/HpaConflictTest.*/sqlite,
+// /postgres), pushed use and ticks on a FakeClock. The refused
 // action is audited as refused (not failed, not retried), the service is held
 // to recommend-only, and GET /api/v1/decisions says why until the HPA is gone;
 // then the next action patches the scale subresource.
@@ -10,8 +11,8 @@
 
 #include "prescale/aggregator/aggregator.h"
 #include "prescale/aggregator/control/auth.h"
-#include "prescale/aggregator/control/sqlite_store.h"
 #include "tests/aggregator/kubernetes_stand_in.h"
+#include "tests/support/control_stores.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/test_env.h"
 
@@ -29,7 +30,7 @@ constexpr char kViewer[] = "shop-viewer-token";
 constexpr char kWhy[] = "HorizontalPodAutoscaler shop/web-hpa scales this Deployment; prescale recommends only";
 constexpr char kScalePath[] = "/apis/apps/v1/namespaces/shop/deployments/web/scale";
 
-class HpaConflictTest : public ::testing::Test {
+class HpaConflictTest : public ::testing::TestWithParam<testing::StoreBackend> {
  protected:
   void SetUp() override {
     const int64_t now = ToUnixMillis(clock_.Now());
@@ -42,9 +43,9 @@ class HpaConflictTest : public ::testing::Test {
     config.kubernetes_token_file = dir_.Write("k8s-token", "token-1\n");
     config.tokens = {{"shop-viewer", Sha256Hex(kViewer), "viewer", "shop"}};
     aggregator_ = std::make_unique<Aggregator>(config, clock_);
-    auto store = OpenSqliteStore(dir_.path() + "/control.db", SqliteStoreOptions{});
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    aggregator_->UseControlStore(std::move(store).value());
+    std::unique_ptr<ControlStore> store = stores_.OpenNew();
+    if (store == nullptr) return;  // skipped, or failed saying why
+    aggregator_->UseControlStore(std::move(store));
     Seed(ObjectKind::kTenant, R"({"name":"shop"})");
     Seed(ObjectKind::kService,
          R"({"name":"web","priority":"critical","replicas":{"current":2,"min":1,"max":40},)"
@@ -139,13 +140,16 @@ class HpaConflictTest : public ::testing::Test {
   }
 
   testing::TempDir dir_{"prescale-hpa-conflict"};
+  testing::TestControlStores stores_{GetParam()};
   testing::FakeClock clock_;
   FakeApiServer api_;
   std::unique_ptr<Aggregator> aggregator_;
   double cpu_seconds_ = 0;
 };
 
-TEST_F(HpaConflictTest, TheDecisionSaysTheServiceRecommendsOnlyWhileAnHpaScalesItsWorkload) {
+INSTANTIATE_TEST_SUITE_P(Stores, HpaConflictTest, testing::AllStoreBackends(), testing::StoreBackendName);
+
+TEST_P(HpaConflictTest, TheDecisionSaysTheServiceRecommendsOnlyWhileAnHpaScalesItsWorkload) {
   api_.AddHpa("shop", "web-hpa", "Deployment", "web");
   RunFor(3min, 3.0);  // 3 cores at 0.5 a replica: 2 -> 6, queued
   ASSERT_EQ(Audit("scale").size(), 1u);
@@ -209,7 +213,7 @@ TEST_F(HpaConflictTest, TheDecisionSaysTheServiceRecommendsOnlyWhileAnHpaScalesI
   EXPECT_EQ(api_.requests().back().path, kScalePath);
 }
 
-TEST_F(HpaConflictTest, WithoutAnHpaTheDecisionHasNoHold) {
+TEST_P(HpaConflictTest, WithoutAnHpaTheDecisionHasNoHold) {
   RunFor(3min, 3.0);
   ASSERT_EQ(aggregator_->dispatcher()->RunOnce(), 1u);
   EXPECT_EQ(Patches(), 1);

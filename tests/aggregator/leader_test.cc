@@ -49,10 +49,6 @@ OutboxEntry Entry(const std::string& id, const std::string& service, int64_t tim
   return e;
 }
 
-std::string BackendName(const ::testing::TestParamInfo<testing::StoreBackend>& info) {
-  return testing::StoreBackendName(info);
-}
-
 class LeaseTest : public ::testing::TestWithParam<testing::StoreBackend> {
  protected:
   void SetUp() override {
@@ -81,7 +77,7 @@ class LeaseTest : public ::testing::TestWithParam<testing::StoreBackend> {
   std::unique_ptr<ControlStore> a_, b_;  // two replicas' connections
 };
 
-INSTANTIATE_TEST_SUITE_P(Stores, LeaseTest, testing::AllStoreBackends(), BackendName);
+INSTANTIATE_TEST_SUITE_P(Stores, LeaseTest, testing::AllStoreBackends(), testing::StoreBackendName);
 
 TEST_P(LeaseTest, OneHolderAtATimeAndTheTokenGrowsOnEveryTakeover) {
   if (a_ == nullptr) return;
@@ -225,7 +221,7 @@ class LeaderElectionTest : public LeaseTest {
   testing::FakeClock clock_;
 };
 
-INSTANTIATE_TEST_SUITE_P(Stores, LeaderElectionTest, testing::AllStoreBackends(), BackendName);
+INSTANTIATE_TEST_SUITE_P(Stores, LeaderElectionTest, testing::AllStoreBackends(), testing::StoreBackendName);
 
 TEST_P(LeaderElectionTest, AFollowerTakesOverWhenTheLeaderStopsRenewing) {
   if (a_ == nullptr) return;

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "prescale/aggregator/control/auth.h"
-#include "prescale/aggregator/control/postgres_store.h"
+#include "tests/support/control_stores.h"
 #include "tests/support/postgres.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_env.h"
@@ -54,35 +54,26 @@ TokenRecord Token(const std::string& id, const std::string& secret) {
   return {id, "ci", "operator", "a", Sha256Hex(secret), 1000, 0, 0};
 }
 
-enum class Backend { kSqlite, kPostgres };
+using testing::StoreBackend;
 
 // SQLite in a file of a temporary directory; PostgreSQL in a database of its
 // own on the process's shared server (skipped, saying why, where it is not installed).
 class SqliteStoreTest : public ::testing::Test {
  protected:
-  virtual Backend backend() const { return Backend::kSqlite; }
+  virtual StoreBackend backend() const { return StoreBackend::kSqlite; }
 
   void SetUp() override {
-    if (backend() == Backend::kPostgres) {
-      std::string error;
-      postgres_ = testing::SharedPostgres(&error);
-      if (postgres_ == nullptr && testing::PostgresBinDir().empty()) GTEST_SKIP() << error;
-      ASSERT_NE(postgres_, nullptr) << "PostgreSQL is installed but did not start: " << error;
-      static int databases = 0;
-      database_ = "store_test_" + std::to_string(++databases);
-      ASSERT_TRUE(postgres_->CreateDatabase(database_, &error)) << error;
-      path_ = postgres_->Url(database_);
-    } else {
-      path_ = dir_.path() + "/control.db";
-    }
+    stores_ = std::make_unique<testing::TestControlStores>(backend());
+    path_ = stores_->NewLocation();
+    if (path_.empty()) return;  // skipped, or failed saying why
+    postgres_ = stores_->postgres();
+    database_ = stores_->database();
     store_ = Open();
     ASSERT_NE(store_, nullptr);
   }
 
   std::unique_ptr<ControlStore> Open() {
-    Result<std::unique_ptr<ControlStore>> opened = backend() == Backend::kPostgres
-                                                       ? OpenPostgresStore(path_, PostgresStoreOptions{})
-                                                       : OpenSqliteStore(path_, SqliteStoreOptions{});
+    Result<std::unique_ptr<ControlStore>> opened = stores_->Open(path_);
     EXPECT_TRUE(opened.ok()) << opened.status().ToString();
     return opened.ok() ? std::move(opened).value() : nullptr;
   }
@@ -119,6 +110,7 @@ class SqliteStoreTest : public ::testing::Test {
   }
 
   testing::TempDir dir_{"prescale-sqlite-store"};
+  std::unique_ptr<testing::TestControlStores> stores_;
   std::string path_;  // the SQLite file, or the PostgreSQL URL
   std::string sqlite3_;
   testing::PostgresServer* postgres_ = nullptr;
@@ -127,17 +119,12 @@ class SqliteStoreTest : public ::testing::Test {
 };
 
 // The same cases on each store.
-class ControlStoreTest : public SqliteStoreTest, public ::testing::WithParamInterface<Backend> {
+class ControlStoreTest : public SqliteStoreTest, public ::testing::WithParamInterface<StoreBackend> {
  protected:
-  Backend backend() const override { return GetParam(); }
+  StoreBackend backend() const override { return GetParam(); }
 };
 
-std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::kPostgres ? "postgres" : "sqlite";
-}
-
-INSTANTIATE_TEST_SUITE_P(Stores, ControlStoreTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
-                         BackendName);
+INSTANTIATE_TEST_SUITE_P(Stores, ControlStoreTest, testing::AllStoreBackends(), testing::StoreBackendName);
 
 TEST_P(ControlStoreTest, CreateGetReplaceIncrementVersion) {
   Result<StoredObject> created = Put(Object(Tenant("a"), R"({"name":"a"})"), WriteMode::kCreate, 1000);
@@ -387,14 +374,13 @@ class ControlStoreTamperTest : public ControlStoreTest {
  protected:
   void SetUp() override {
     ControlStoreTest::SetUp();
-    if (IsSkipped() || HasFatalFailure() || backend() == Backend::kPostgres) return;
+    if (IsSkipped() || HasFatalFailure() || backend() == StoreBackend::kPostgres) return;
     sqlite3_ = testing::FindProgram("sqlite3");
     if (sqlite3_.empty()) GTEST_SKIP() << "the sqlite3 command-line tool is not installed (Debian package sqlite3)";
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Stores, ControlStoreTamperTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
-                         BackendName);
+INSTANTIATE_TEST_SUITE_P(Stores, ControlStoreTamperTest, testing::AllStoreBackends(), testing::StoreBackendName);
 
 TEST_P(ControlStoreTamperTest, TamperedRecordFailsVerificationAtThatRecord) {
   FiveRecords();

@@ -2,7 +2,8 @@
 // shared/http HttpServer on 127.0.0.1:0 speaking the API server's wire format
 // for GET /apis/apps/v1/deployments and /apis/apps/v1/statefulsets (all
 // namespaces, limit/continue paging, a bearer token, metav1.Status errors),
-// and a real SqliteStore in a temporary directory. Workload JSON follows the
+// and a real control store of each kind (Stores/...*/sqlite: SQLite in a
+// temporary directory, /postgres: a PostgreSQL database). Workload JSON follows the
 // Kubernetes API reference (apps/v1 Deployment and StatefulSet, with fields
 // discovery ignores); no real API server can run on this machine.
 #include <gmock/gmock.h>
@@ -14,10 +15,10 @@
 
 #include "prescale/aggregator/aggregator.h"
 #include "prescale/aggregator/control/objects.h"
-#include "prescale/aggregator/control/sqlite_store.h"
 #include "prescale/aggregator/kubernetes/workload_discovery.h"
 #include "prescale/http/http_server.h"
 #include "tests/aggregator/kubernetes_stand_in.h"
+#include "tests/support/control_stores.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/test_env.h"
 
@@ -123,12 +124,11 @@ class FakeAppsApi {
   std::unique_ptr<http::HttpServer> server_;
 };
 
-class WorkloadDiscoveryTest : public ::testing::Test {
+class WorkloadDiscoveryTest : public ::testing::TestWithParam<testing::StoreBackend> {
  protected:
   void SetUp() override {
-    auto store = OpenSqliteStore(dir_.path() + "/control.db", SqliteStoreOptions{});
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(store).value();
+    store_ = stores_.OpenNew();
+    if (store_ == nullptr) return;  // skipped, or failed saying why
     KubernetesOptions options;
     options.api_server = api_.url();
     options.token_file = dir_.Write("token", "token-1\n");
@@ -160,12 +160,15 @@ class WorkloadDiscoveryTest : public ::testing::Test {
 
   testing::FakeClock clock_;
   testing::TempDir dir_{"prescale-discovery"};
+  testing::TestControlStores stores_{GetParam()};
   FakeAppsApi api_;
   std::unique_ptr<ControlStore> store_;
   std::unique_ptr<WorkloadDiscovery> discovery_;
 };
 
-TEST_F(WorkloadDiscoveryTest, AnAnnotatedDeploymentBecomesAServiceInItsNamespacesTenant) {
+INSTANTIATE_TEST_SUITE_P(Stores, WorkloadDiscoveryTest, testing::AllStoreBackends(), testing::StoreBackendName);
+
+TEST_P(WorkloadDiscoveryTest, AnAnnotatedDeploymentBecomesAServiceInItsNamespacesTenant) {
   api_.Put(
       "deployments", "shop", "web",
       WorkloadJson("shop", "web",
@@ -202,7 +205,7 @@ TEST_F(WorkloadDiscoveryTest, AnAnnotatedDeploymentBecomesAServiceInItsNamespace
   EXPECT_EQ(AuditActions().size(), 2u);
 }
 
-TEST_F(WorkloadDiscoveryTest, PagesAreFollowedAndStatefulSetsCount) {
+TEST_P(WorkloadDiscoveryTest, PagesAreFollowedAndStatefulSetsCount) {
   for (const char* name : {"a", "b", "c"}) {
     api_.Put("deployments", "shop", name, WorkloadJson("shop", name, R"("prescale.io/enabled":"true")", "[]"));
   }
@@ -215,7 +218,7 @@ TEST_F(WorkloadDiscoveryTest, PagesAreFollowedAndStatefulSetsCount) {
                                           "deployments?limit=500&continue=page-2", "statefulsets?limit=500"));
 }
 
-TEST_F(WorkloadDiscoveryTest, AnnotationChangesUpdateAndRemovalDeletes) {
+TEST_P(WorkloadDiscoveryTest, AnnotationChangesUpdateAndRemovalDeletes) {
   api_.Put("deployments", "shop", "web", WorkloadJson("shop", "web", R"("prescale.io/enabled":"true")", "[]"));
   ASSERT_EQ(Run().created, 1);
   api_.Put("deployments", "shop", "web",
@@ -235,7 +238,7 @@ TEST_F(WorkloadDiscoveryTest, AnnotationChangesUpdateAndRemovalDeletes) {
                                           "discovery create service web", "discovery delete service web"));
 }
 
-TEST_F(WorkloadDiscoveryTest, ServicesDefinedThroughTheApiWinAndAreNeverTouched) {
+TEST_P(WorkloadDiscoveryTest, ServicesDefinedThroughTheApiWinAndAreNeverTouched) {
   auto built = BuildObject(ObjectKind::kTenant, R"({"name":"shop"})", {ObjectKind::kTenant, "", "shop"});
   ASSERT_TRUE(built.ok());
   AuditRecord actor;
@@ -257,7 +260,7 @@ TEST_F(WorkloadDiscoveryTest, ServicesDefinedThroughTheApiWinAndAreNeverTouched)
   EXPECT_TRUE(StoredService("shop", "web").has_value());
 }
 
-TEST_F(WorkloadDiscoveryTest, BadWorkloadsAreSkippedWithTheirReasonAndKeepTheirService) {
+TEST_P(WorkloadDiscoveryTest, BadWorkloadsAreSkippedWithTheirReasonAndKeepTheirService) {
   api_.Put("deployments", "shop", "web", WorkloadJson("shop", "web", R"("prescale.io/enabled":"true")", "[]"));
   ASSERT_EQ(Run().created, 1);
   api_.Put("deployments", "shop", "web",
@@ -286,7 +289,7 @@ TEST_F(WorkloadDiscoveryTest, BadWorkloadsAreSkippedWithTheirReasonAndKeepTheirS
   EXPECT_THAT(metrics, HasSubstr("prescale_kubernetes_discovery_skipped_workloads 4"));
 }
 
-TEST_F(WorkloadDiscoveryTest, AFailedListChangesNothing) {
+TEST_P(WorkloadDiscoveryTest, AFailedListChangesNothing) {
   api_.Put("deployments", "shop", "web", WorkloadJson("shop", "web", R"("prescale.io/enabled":"true")", "[]"));
   ASSERT_EQ(Run().created, 1);
   api_.Remove("deployments", "shop", "web");
@@ -382,7 +385,16 @@ std::vector<std::string> JobNames(const Scheduler& s) {
   return names;
 }
 
-TEST(WorkloadDiscoveryWiring, RunsOnTheDeliverySchedulerOnlyWhenTurnedOn) {
+class WorkloadDiscoveryWiring : public ::testing::TestWithParam<testing::StoreBackend> {
+ protected:
+  testing::TestControlStores stores_{GetParam()};
+};
+
+INSTANTIATE_TEST_SUITE_P(Stores, WorkloadDiscoveryWiring, testing::AllStoreBackends(), testing::StoreBackendName);
+
+TEST_P(WorkloadDiscoveryWiring, RunsOnTheDeliverySchedulerOnlyWhenTurnedOn) {
+  std::unique_ptr<ControlStore> store = stores_.OpenNew("on");
+  if (store == nullptr) return;  // skipped, or failed saying why
   testing::FakeClock clock;
   testing::TempDir dir("prescale-discovery-wiring");
   FakeAppsApi api;
@@ -393,9 +405,7 @@ TEST(WorkloadDiscoveryWiring, RunsOnTheDeliverySchedulerOnlyWhenTurnedOn) {
   config.kubernetes_discovery = true;
   config.kubernetes_discovery_interval = std::chrono::seconds(30);
   Aggregator aggregator(config, clock, NoExecutors);
-  auto store = OpenSqliteStore(":memory:", SqliteStoreOptions{});
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  aggregator.UseControlStore(std::move(store).value());
+  aggregator.UseControlStore(std::move(store));
   ASSERT_NE(aggregator.discovery(), nullptr);
   Scheduler work(clock), delivery(clock);
   ASSERT_TRUE(aggregator.Schedule(&work, &delivery).ok());
@@ -407,9 +417,9 @@ TEST(WorkloadDiscoveryWiring, RunsOnTheDeliverySchedulerOnlyWhenTurnedOn) {
   EXPECT_THAT(delivery.RunDue(), Contains("kubernetes_discovery"));
 
   Aggregator off(AggregatorConfig{}, clock, NoExecutors);
-  auto store2 = OpenSqliteStore(":memory:", SqliteStoreOptions{});
-  ASSERT_TRUE(store2.ok());
-  off.UseControlStore(std::move(store2).value());
+  std::unique_ptr<ControlStore> store2 = stores_.OpenNew("off");
+  ASSERT_NE(store2, nullptr);
+  off.UseControlStore(std::move(store2));
   EXPECT_EQ(off.discovery(), nullptr);
   Scheduler work2(clock), delivery2(clock);
   ASSERT_TRUE(off.Schedule(&work2, &delivery2).ok());

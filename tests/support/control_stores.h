@@ -16,6 +16,8 @@
 // which names the tests Stores/FooTest.Bar/sqlite and Stores/FooTest.Bar/postgres.
 // A PostgreSQL test is skipped (GTEST_SKIP, saying why) only when PostgreSQL's
 // programs are not installed; installed but failing to start fails the test.
+// Each new PostgreSQL database is a copy of one the store migrated from empty
+// once per process (as a first start does), which keeps a database per test cheap.
 // Not thread-safe: the test's thread uses it.
 #pragma once
 
@@ -38,8 +40,9 @@ enum class StoreBackend { kSqlite, kPostgres };
 inline auto AllStoreBackends() { return ::testing::Values(StoreBackend::kSqlite, StoreBackend::kPostgres); }
 
 // "sqlite" or "postgres".
-std::string_view StoreBackendName(StoreBackend backend);
-// The same, as the name of a parameterised test (the part after the last '/').
+std::string_view StoreBackendLabel(StoreBackend backend);
+// The same as the name of a parameterised test (the part after the last '/'),
+// for INSTANTIATE_TEST_SUITE_P (one function, not an overload set, so it can be passed).
 std::string StoreBackendName(const ::testing::TestParamInfo<StoreBackend>& info);
 
 // The control stores of one test, all of one backend.
