@@ -435,8 +435,9 @@ HttpResponse ControlApi::ListTokens(Call& c) {
 HttpResponse ControlApi::CreateToken(Call& c) {
   if (Status deep = CheckJsonDepth(c.request.body); !deep.ok()) return ErrorResponse(deep);
   rapidjson::Document d;
-  d.Parse<rapidjson::kParseIterativeFlag>(c.request.body.c_str(), c.request.body.size());
-  if (d.HasParseError() || !d.IsObject()) return ErrorResponse(400, "the body must be a JSON object");
+  d.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(c.request.body.c_str(),
+                                                                                  c.request.body.size());
+  if (d.HasParseError() || !d.IsObject()) return ErrorResponse(400, "the body must be a JSON object in UTF-8");
   TokenRequest req;
   const rapidjson::Value& body = d;  // const members: clang's C++20 rejects RapidJSON's mutable iterator compare
   for (const auto& m : body.GetObject()) {
@@ -446,6 +447,7 @@ HttpResponse ControlApi::CreateToken(Call& c) {
     }
     if (!m.value.IsString()) return ErrorResponse(422, "must be a string", key);
     const std::string v(m.value.GetString(), m.value.GetStringLength());
+    if (v.find('\0') != std::string::npos) return ErrorResponse(422, "must not hold a NUL character", key);
     if (key == "name") req.name = v;
     if (key == "role") req.role = v;
     if (key == "tenant") req.tenant = v;

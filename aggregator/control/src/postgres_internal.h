@@ -55,6 +55,10 @@ class Params {
     return *this;
   }
   size_t size() const { return values_.size(); }
+  bool HasNul() const {
+    return std::any_of(values_.begin(), values_.end(),
+                       [](const auto& v) { return v && v->find('\0') != std::string::npos; });
+  }
   // Pointers for PQexecParams, valid while this object lives unchanged.
   std::vector<const char*> Pointers() const {
     std::vector<const char*> out;

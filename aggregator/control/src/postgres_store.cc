@@ -174,6 +174,11 @@ Status PostgresStore::Error(const PGresult* result, std::string_view doing) cons
     return Status::Unavailable(std::move(message) + " (connection lost; the next call reconnects)");
   }
   if (state != nullptr && IsTransient(state)) return Status::Unavailable(std::move(message));
+  // A data exception (class 22: text that is not UTF-8, a number out of
+  // range) is the request's, not the database's: its reason without the database's name.
+  if (state != nullptr && std::string_view(state).starts_with("22")) {
+    return Status::InvalidArgument(std::string(doing) + ": " + OneLine(primary));
+  }
   return Status::IoError(std::move(message));
 }
 
@@ -184,6 +189,10 @@ Status PostgresStore::Exec(const std::string& sql, std::string_view doing) {
 Result<Rows> PostgresStore::Query(const std::string& sql, const Params& params, std::string_view doing) {
   last_sqlstate_.clear();
   if (conn_ == nullptr) return Status::Unavailable(name_ + ": " + std::string(doing) + ": not connected");
+  if (params.HasNul()) {
+    // libpq passes text parameters as C strings: a NUL would cut the value short.
+    return Status::InvalidArgument(std::string(doing) + ": a value holds a NUL byte, which text cannot hold");
+  }
   int sent = 0;
   if (params.size() == 0) {
     sent = PQsendQuery(conn_, sql.c_str());  // may hold several statements (migrations)

@@ -38,6 +38,7 @@ AuditRecord ReadAudit(const Stmt& stmt) {
 
 // Within a write transaction: chains the record to the last one and inserts it.
 Result<AuditRecord> SqliteStore::Append(AuditRecord audit) {
+  store_keys::MakeValidText(&audit);
   {
     PRESCALE_ASSIGN_OR_RETURN(auto last, Prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"));
     PRESCALE_ASSIGN_OR_RETURN(auto row, Next(last, "read the last audit record"));

@@ -89,6 +89,33 @@ Status CheckVersion(const std::string& name, const std::optional<StoredObject>& 
 
 namespace {
 
+// The length of the UTF-8 sequence at text[i], 0 when there is none (RFC 3629's table).
+size_t Utf8Length(std::string_view text, size_t i) {
+  const auto at = [&text](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char c = at(i);
+  if (c >= 0x01 && c <= 0x7f) return 1;
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xbf;  // the second byte's range
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    if (c == 0xe0) lo = 0xa0;
+    if (c == 0xed) hi = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    if (c == 0xf0) lo = 0x90;
+    if (c == 0xf4) hi = 0x8f;
+  } else {
+    return 0;
+  }
+  if (i + n > text.size() || at(i + 1) < lo || at(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (at(i + k) < 0x80 || at(i + k) > 0xbf) return 0;
+  }
+  return n;
+}
+
 std::string LeaseJson(const std::optional<Lease>& lease) {
   if (!lease) return "null";
   rapidjson::StringBuffer buf;
@@ -105,6 +132,29 @@ std::string LeaseJson(const std::optional<Lease>& lease) {
 }
 
 }  // namespace
+
+std::string ValidText(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = Utf8Length(text, i);
+    if (n == 0) {
+      out += "\xef\xbf\xbd";  // U+FFFD
+      ++i;
+    } else {
+      out.append(text.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
+void MakeValidText(AuditRecord* r) {
+  for (std::string* field : {&r->request_id, &r->actor, &r->actor_role, &r->actor_tenant, &r->action, &r->kind,
+                             &r->tenant, &r->name, &r->before_json, &r->after_json, &r->message}) {
+    *field = ValidText(*field);
+  }
+}
 
 Status CheckFence(const Fence& fence, const std::optional<Lease>& lease) {
   if (lease && lease->holder == fence.holder && lease->token == fence.token && fence.token > 0) return Status::Ok();

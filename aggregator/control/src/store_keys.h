@@ -48,6 +48,13 @@ std::optional<FilterMember> ParseFilterField(const std::string& field);
 Status CheckVersion(const std::string& name, const std::optional<StoredObject>& stored,
                     std::optional<int64_t> expected);
 
+// Text as every store can keep it: each byte sequence that is not UTF-8 (RFC
+// 3629: no overlong forms, no surrogates) and each NUL becomes U+FFFD.
+std::string ValidText(std::string_view text);
+// The same for every text field of an audit record, before it is hashed and
+// stored: the record of a refused request keeps whatever the request named.
+void MakeValidText(AuditRecord* record);
+
 // The leadership lease's row (ControlStore::AcquireLease): one, by this name.
 inline constexpr std::string_view kLeaseName = "leader";
 

@@ -183,8 +183,9 @@ Status ParseDocument(std::string_view json, rapidjson::Document* doc) {
   // The merge patch, CopyFrom and Accept recurse once per level: bound the depth
   // first, and parse iteratively so the parser itself never recurses.
   PRESCALE_RETURN_IF_ERROR(CheckJsonDepth(json));
-  // Anything but whitespace after the value is a parse error too (a single root).
-  doc->Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
+  // Anything but whitespace after the value is a parse error too (a single root);
+  // so are strings that are not UTF-8 (every store keeps text as UTF-8).
+  doc->Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
   if (doc->HasParseError()) {
     return Status::InvalidArgument(std::string("malformed JSON at byte ") + std::to_string(doc->GetErrorOffset()) +
                                    ": " + rapidjson::GetParseError_En(doc->GetParseError()));
