@@ -37,18 +37,6 @@ AuditRecord ScaleAudit(const std::string& service, int64_t time_ms) {
   return audit;
 }
 
-OutboxEntry Entry(const std::string& id, const std::string& service, int64_t time_ms) {
-  OutboxEntry e;
-  e.action_id = id;
-  e.tenant = "a";
-  e.service = service;
-  e.executor = "webhook";
-  e.payload_json = R"({"id":")" + id + R"("})";
-  e.created_ms = time_ms;
-  e.next_attempt_ms = time_ms;
-  return e;
-}
-
 class LeaseTest : public ::testing::TestWithParam<testing::StoreBackend> {
  protected:
   void SetUp() override {
@@ -136,13 +124,13 @@ TEST_P(LeaseTest, TakeoversAreAuditedInTheChain) {
 TEST_P(LeaseTest, TheOldLeaderWritesNoActionOnceAnotherTookTheLease) {
   if (a_ == nullptr) return;
   ASSERT_EQ(a_->AcquireLease("a/1", 1000, 500)->holder, "a/1");
-  ASSERT_TRUE(a_->RecordAction(ScaleAudit("web", 1100), Entry("act_1", "web", 1100), 3).ok());
-  ASSERT_TRUE(a_->RecordAction(ScaleAudit("api", 1150), Entry("act_2", "api", 1150), 2).ok());
+  ASSERT_TRUE(a_->RecordAction(ScaleAudit("web", 1100), testing::TestOutboxEntry("act_1", "web", 1100), 3).ok());
+  ASSERT_TRUE(a_->RecordAction(ScaleAudit("api", 1150), testing::TestOutboxEntry("act_2", "api", 1150), 2).ok());
   ASSERT_TRUE(a_->PublishCaps({{"a", "web", 1.5}}).ok());
 
   // a pauses past its lease; b takes it. a wakes up and carries on.
   ASSERT_EQ(b_->AcquireLease("b/1", 1600, 500)->holder, "b/1");
-  auto recorded = a_->RecordAction(ScaleAudit("web", 1700), Entry("act_3", "web", 1700), 4);
+  auto recorded = a_->RecordAction(ScaleAudit("web", 1700), testing::TestOutboxEntry("act_3", "web", 1700), 4);
   ASSERT_FALSE(recorded.ok());
   EXPECT_EQ(recorded.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_THAT(recorded.status().message(), HasSubstr("not the leader"));
@@ -162,7 +150,7 @@ TEST_P(LeaseTest, TheOldLeaderWritesNoActionOnceAnotherTookTheLease) {
   EXPECT_EQ(b_->PublishedCaps()->size(), 1u);
   ASSERT_TRUE(b_->FinishAction("act_1", ScaleAudit("web", 1800)).ok());
   ASSERT_TRUE(b_->RetryAction("act_2", 5000, "timeout").ok());
-  ASSERT_TRUE(b_->RecordAction(ScaleAudit("web", 1900), Entry("act_4", "web", 1900), 5).ok());
+  ASSERT_TRUE(b_->RecordAction(ScaleAudit("web", 1900), testing::TestOutboxEntry("act_4", "web", 1900), 5).ok());
   for (const AuditRecord& r : Audit()) EXPECT_NE(r.time_ms, 1700) << r.action << " " << r.message;
   auto verified = b_->VerifyAudit();
   ASSERT_TRUE(verified.ok());

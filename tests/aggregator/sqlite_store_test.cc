@@ -585,27 +585,15 @@ TEST_P(ControlStoreTest, ConcurrentWritersKeepTheChainWhole) {
   EXPECT_EQ(all->items.size(), static_cast<size_t>(kThreads * kPutsEach));
 }
 
-OutboxEntry Entry(const std::string& id, const std::string& service, int64_t created_ms) {
-  OutboxEntry entry;
-  entry.action_id = id;
-  entry.tenant = "a";
-  entry.service = service;
-  entry.executor = "webhook";
-  entry.payload_json = R"({"id":")" + id + R"("})";
-  entry.created_ms = created_ms;
-  entry.next_attempt_ms = created_ms;
-  return entry;
-}
-
 TEST_P(ControlStoreTest, ActionsAreQueuedInOrderRetriedAndFinishedWithTheirAudit) {
   AuditRecord scale = Audit("scale", Service("a", "web"), 1000);
-  ASSERT_TRUE(store_->RecordAction(scale, Entry("act-1", "web", 1000), 3).ok());
+  ASSERT_TRUE(store_->RecordAction(scale, testing::TestOutboxEntry("act-1", "web", 1000), 3).ok());
   scale.time_ms = 1100;
-  ASSERT_TRUE(store_->RecordAction(scale, Entry("act-2", "web", 1100), 4).ok());
+  ASSERT_TRUE(store_->RecordAction(scale, testing::TestOutboxEntry("act-2", "web", 1100), 4).ok());
   // A recommendation: audited and the target set, nothing queued.
   AuditRecord recommend = Audit("scale", Service("a", "db"), 1200);
   ASSERT_TRUE(store_->RecordAction(recommend, std::nullopt, 2).ok());
-  Result<AuditRecord> reused = store_->RecordAction(scale, Entry("act-1", "web", 1300), 5);
+  Result<AuditRecord> reused = store_->RecordAction(scale, testing::TestOutboxEntry("act-1", "web", 1300), 5);
   EXPECT_EQ(reused.status().code(), StatusCode::kAlreadyExists) << reused.status().ToString();
 
   Result<std::vector<OutboxEntry>> queued = store_->QueuedActions(10);

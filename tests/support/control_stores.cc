@@ -84,4 +84,16 @@ std::unique_ptr<aggregator::ControlStore> TestControlStores::OpenNew(const std::
   return std::move(opened).value();
 }
 
+aggregator::OutboxEntry TestOutboxEntry(const std::string& id, const std::string& service, int64_t created_ms) {
+  aggregator::OutboxEntry entry;
+  entry.action_id = id;
+  entry.tenant = "a";
+  entry.service = service;
+  entry.executor = "webhook";
+  entry.payload_json = R"({"id":")" + id + R"("})";
+  entry.created_ms = created_ms;
+  entry.next_attempt_ms = created_ms;
+  return entry;
+}
+
 }  // namespace prescale::testing

@@ -79,4 +79,7 @@ class TestControlStores {
   std::string database_;
 };
 
+// A webhook action of tenant "a" for the outbox, due at once: {"id": ID} as its payload.
+aggregator::OutboxEntry TestOutboxEntry(const std::string& id, const std::string& service, int64_t created_ms);
+
 }  // namespace prescale::testing
