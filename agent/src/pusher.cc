@@ -21,8 +21,8 @@ using namespace std::chrono_literals;
 
 // "prescale-agent/VERSION", as Prometheus sends "Prometheus/VERSION".
 const std::string& UserAgent() {
-  static const std::string agent = "prescale-agent/" + std::string(GetBuildInfo().version);
-  return agent;
+  static const std::string kAgent = "prescale-agent/" + std::string(GetBuildInfo().version);
+  return kAgent;
 }
 
 // Whether `batch`, read from the spool, is still its oldest record (on a read error: assume so,

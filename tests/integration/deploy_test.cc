@@ -671,6 +671,7 @@ TEST(DeployKubernetes, HaOverlayRunsTwoReplicasApartAndAgentsPushToEach) {
     if (!a.starts_with("--config")) args.push_back(a);  // the ConfigMap's file is read below
   }
   std::vector<const char*> argv;
+  argv.reserve(args.size());
   for (const std::string& a : args) argv.push_back(a.c_str());
   const ConfigNode agg_map = FindObject(objects, "ConfigMap", "prescale-aggregator-config");
   auto agg = aggregator::ParseAggregatorConfig(agg_map["data"]["aggregator.yaml"].Scalar(), "aggregator.yaml");

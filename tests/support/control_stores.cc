@@ -25,7 +25,7 @@ constexpr const char* kTemplate = "control_template";
 // first start), which every test's database then copies: cheaper than a new
 // database and its migrations each time. "" on success, else why not.
 const std::string& MigratedTemplate(PostgresServer* server) {
-  static const std::string failure = [server]() -> std::string {
+  static const std::string kFailure = [server]() -> std::string {
     std::string error;
     if (!server->CreateDatabase(kTemplate, &error)) return error;
     // Closed at once: nobody may be connected to a database being copied.
@@ -34,7 +34,7 @@ const std::string& MigratedTemplate(PostgresServer* server) {
     if (!migrated.ok()) return "cannot migrate the template database: " + migrated.status().ToString();
     return "";
   }();
-  return failure;
+  return kFailure;
 }
 
 }  // namespace

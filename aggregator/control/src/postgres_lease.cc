@@ -101,6 +101,7 @@ Result<std::vector<PublishedCap>> PostgresStore::PublishedCaps() {
         auto rows, Query("SELECT tenant, service, cpu_cores FROM published_caps ORDER BY tenant, service", Params(),
                          "read the published caps"));
     std::vector<PublishedCap> out;
+    out.reserve(static_cast<size_t>(rows.size()));
     for (int i = 0; i < rows.size(); ++i) out.push_back({rows.Text(i, 0), rows.Text(i, 1), rows.Double(i, 2)});
     return out;
   });
