@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -88,13 +89,14 @@ class Rows {
   std::unique_ptr<PGresult, decltype(&PQclear)> result_;
 };
 
-// The ControlStore over one connection (postgres_store.h); every public
-// method holds mu_ and runs in Call(), which (re)connects first.
+// The ControlStore over a pool of connections (postgres_store.h): every
+// public method runs in Call(), which takes a connection of its own for the
+// call (opening one while fewer than options_.connections are open, else
+// waiting for one), (re)connects it when needed and gives it back after.
 class PostgresStore final : public ControlStore {
  public:
   PostgresStore(std::string url, std::string name, PostgresStoreOptions options)
       : url_(std::move(url)), name_(std::move(name)), options_(options) {}
-  ~PostgresStore() override { PQfinish(conn_); }
 
   // Connects and migrates; the error as OpenPostgresStore's.
   Status Init();
@@ -130,20 +132,30 @@ class PostgresStore final : public ControlStore {
 
  private:
   // How a call's transaction begins. kRead: one snapshot for all its
-  // statements (REPEATABLE READ, READ ONLY). kWrite (audited writes) takes the
-  // audit table's lock first: such writers run one at a time (as SQLite's
-  // BEGIN IMMEDIATE), so each record's seq follows the last committed one and
-  // no check-then-write races another process. kUpdate: an unaudited
-  // single-statement write (READ COMMITTED, no lock).
-  enum class Mode { kRead, kWrite, kUpdate };
+  // statements (REPEATABLE READ, READ ONLY). kStatement: a read of one
+  // statement, which is its own transaction (no BEGIN and COMMIT: one round
+  // trip). kWrite (audited writes) takes the audit table's lock first: such
+  // writers run one at a time (as SQLite's BEGIN IMMEDIATE), so each record's
+  // seq follows the last committed one and no check-then-write races another
+  // process. kUpdate: an unaudited single-statement write (READ COMMITTED, no lock).
+  enum class Mode { kRead, kStatement, kWrite, kUpdate };
 
-  // Runs body in one transaction on a live connection, under mu_. The
-  // transaction's BEGIN is retried once on a fresh connection when the old one
-  // turns out to be dead (nothing of the call ran yet), so a database that
-  // came back is used at once; any later loss is kUnavailable.
+  // Runs body in one transaction on a live connection of the pool. The
+  // transaction's BEGIN (a kStatement's statement) is retried once on a
+  // fresh connection when the old one turns out to be dead (nothing of the
+  // call ran yet, or it only read), so a database that came back is used at
+  // once; any later loss is kUnavailable.
   template <typename Body>
   auto Call(Mode mode, Body&& body) -> decltype(body()) {
-    std::lock_guard lock(mu_);
+    const Checkout session(this);
+    if (mode == Mode::kStatement) {
+      const bool had_connection = Conn() != nullptr;
+      PRESCALE_RETURN_IF_ERROR(Connect());
+      auto result = body();
+      if (result.ok() || !had_connection || (Conn() != nullptr && PQstatus(Conn()) == CONNECTION_OK)) return result;
+      PRESCALE_RETURN_IF_ERROR(Connect());
+      return body();
+    }
     PRESCALE_RETURN_IF_ERROR(Begin(mode));
     auto result = body();
     if (result.ok()) {
@@ -164,8 +176,6 @@ class PostgresStore final : public ControlStore {
   Status Error(const PGresult* result, std::string_view doing) const;
   Status Exec(const std::string& sql, std::string_view doing);
   Result<Rows> Query(const std::string& sql, const Params& params, std::string_view doing);
-  // The SQLSTATE of the last failed Query ("" when it was not the server's).
-  const std::string& last_sqlstate() const { return last_sqlstate_; }
 
   Status Migrate();
   Result<std::optional<StoredObject>> LoadObject(const ObjectKey& key);
@@ -185,9 +195,38 @@ class PostgresStore final : public ControlStore {
   const std::string url_;
   const std::string name_;  // "postgres database HOST:PORT/DB", for messages (no password)
   const PostgresStoreOptions options_;
-  std::mutex mu_;  // one connection: every method holds it
-  PGconn* conn_ = nullptr;
-  std::string last_sqlstate_;
+  // One connection of the pool; PQfinish on destruction.
+  struct Session {
+    Session() = default;
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+    ~Session() { PQfinish(conn); }
+    PGconn* conn = nullptr;  // null until connected, and after it was dropped
+  };
+  // The session a call took, for as long as it lasts: current_ on this thread.
+  class Checkout {
+   public:
+    explicit Checkout(PostgresStore* store);
+    ~Checkout();
+    Checkout(const Checkout&) = delete;
+    Checkout& operator=(const Checkout&) = delete;
+
+   private:
+    PostgresStore* store_;
+    std::unique_ptr<Session> session_;
+    Session* outer_;  // the thread's session before (none but in tests)
+  };
+  // The connection of the calling thread's session (a call is under way).
+  PGconn*& Conn() { return current_->conn; }
+  PGconn* Conn() const { return current_->conn; }
+  static thread_local Session* current_;
+
+  std::mutex pool_mu_;  // guards what follows
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<Session>> idle_;
+  size_t sessions_ = 0;  // idle and checked out
+
+  std::mutex mu_;               // guards fence_
   std::optional<Fence> fence_;  // set by the first AcquireLease: action writes are fenced from then on
 };
 

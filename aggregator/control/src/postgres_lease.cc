@@ -21,9 +21,14 @@ Result<std::optional<Lease>> PostgresStore::LoadLease() {
 }
 
 Status PostgresStore::CheckFenceLocked() {
-  if (!fence_) return Status::Ok();
+  std::optional<Fence> fence;
+  {
+    std::lock_guard lock(mu_);
+    fence = fence_;
+  }
+  if (!fence) return Status::Ok();
   PRESCALE_ASSIGN_OR_RETURN(auto lease, LoadLease());
-  return store_keys::CheckFence(*fence_, lease);
+  return store_keys::CheckFence(*fence, lease);
 }
 
 Result<Lease> PostgresStore::TakeLease(const std::string& holder, int64_t now_ms, int64_t duration_ms) {
@@ -72,7 +77,7 @@ Status PostgresStore::ReleaseLease(const std::string& holder) {
 }
 
 Result<Lease> PostgresStore::ReadLease() {
-  return Call(Mode::kRead, [&]() -> Result<Lease> {
+  return Call(Mode::kStatement, [&]() -> Result<Lease> {
     PRESCALE_ASSIGN_OR_RETURN(auto rows, Query("SELECT holder, token, expires_ms FROM leases WHERE name = $1",
                                                Params().Add(store_keys::kLeaseName), "read the lease"));
     if (rows.size() == 0) return Lease{};
@@ -96,7 +101,7 @@ Status PostgresStore::PublishCaps(const std::vector<PublishedCap>& caps) {
 }
 
 Result<std::vector<PublishedCap>> PostgresStore::PublishedCaps() {
-  return Call(Mode::kRead, [&]() -> Result<std::vector<PublishedCap>> {
+  return Call(Mode::kStatement, [&]() -> Result<std::vector<PublishedCap>> {
     PRESCALE_ASSIGN_OR_RETURN(
         auto rows, Query("SELECT tenant, service, cpu_cores FROM published_caps ORDER BY tenant, service", Params(),
                          "read the published caps"));

@@ -223,7 +223,7 @@ Result<std::string> PostgresStore::ObjectsGeneration() {
   // Every Put and Delete appends an audit record in its transaction, from any
   // process sharing the database: the head's seq changes with them (and with
   // other records too, which only costs readers a reload).
-  return Call(Mode::kRead, [&]() -> Result<std::string> {
+  return Call(Mode::kStatement, [&]() -> Result<std::string> {
     PRESCALE_ASSIGN_OR_RETURN(auto rows,
                               Query("SELECT coalesce(max(seq), 0) FROM audit", Params(), "read the audit log's head"));
     return "pg:" + std::to_string(rows.size() > 0 ? rows.Int(0, 0) : 0);

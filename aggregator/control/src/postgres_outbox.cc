@@ -40,7 +40,7 @@ Result<AuditRecord> PostgresStore::RecordAction(AuditRecord audit, const std::op
 }
 
 Result<std::vector<OutboxEntry>> PostgresStore::QueuedActions(size_t limit) {
-  return Call(Mode::kRead, [&]() -> Result<std::vector<OutboxEntry>> {
+  return Call(Mode::kStatement, [&]() -> Result<std::vector<OutboxEntry>> {
     PRESCALE_ASSIGN_OR_RETURN(
         auto rows, Query("SELECT action_id, tenant, service, executor, payload, created_ms, next_attempt_ms, attempts, "
                          "last_error FROM outbox ORDER BY seq LIMIT $1",
@@ -63,7 +63,7 @@ Result<std::vector<OutboxEntry>> PostgresStore::QueuedActions(size_t limit) {
 }
 
 Result<std::pair<int64_t, int64_t>> PostgresStore::OutboxBacklog() {
-  return Call(Mode::kRead, [&]() -> Result<std::pair<int64_t, int64_t>> {
+  return Call(Mode::kStatement, [&]() -> Result<std::pair<int64_t, int64_t>> {
     PRESCALE_ASSIGN_OR_RETURN(
         auto rows, Query("SELECT count(*), coalesce(min(created_ms), 0) FROM outbox", Params(), "count the outbox"));
     if (rows.size() == 0) return std::make_pair(int64_t{0}, int64_t{0});
@@ -94,7 +94,7 @@ Result<AuditRecord> PostgresStore::FinishAction(const std::string& action_id, Au
 }
 
 Result<std::vector<ServiceStatus>> PostgresStore::ServiceStatuses() {
-  return Call(Mode::kRead, [&]() -> Result<std::vector<ServiceStatus>> {
+  return Call(Mode::kStatement, [&]() -> Result<std::vector<ServiceStatus>> {
     PRESCALE_ASSIGN_OR_RETURN(auto rows, Query("SELECT tenant, service, target, current, current_source, updated_ms "
                                                "FROM service_status ORDER BY tenant, service",
                                                Params(), "read the services' status"));

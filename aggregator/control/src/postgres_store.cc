@@ -111,22 +111,22 @@ Params& Params::Add(double value) {
 }
 
 Status PostgresStore::Connect() {
-  if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
-  PQfinish(conn_);
+  if (Conn() != nullptr && PQstatus(Conn()) == CONNECTION_OK) return Status::Ok();
+  PQfinish(Conn());
   // Defaults first: a keyword the URL (dbname, expanded) sets again wins.
   const std::string timeout = std::to_string(std::max<int64_t>(1, options_.connect_timeout.count()));
   // TCP keepalives find a dead peer on an idle connection within ~25 s.
   const char* keys[] = {"connect_timeout",     "application_name", "keepalives", "keepalives_idle",
                         "keepalives_interval", "keepalives_count", "dbname",     nullptr};
   const char* values[] = {timeout.c_str(), "prescale-aggregator", "1", "10", "5", "3", url_.c_str(), nullptr};
-  conn_ = PQconnectdbParams(keys, values, 1);
-  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
-    std::string why = conn_ != nullptr ? OneLine(PQerrorMessage(conn_)) : "out of memory";
-    PQfinish(conn_);
-    conn_ = nullptr;
+  Conn() = PQconnectdbParams(keys, values, 1);
+  if (Conn() == nullptr || PQstatus(Conn()) != CONNECTION_OK) {
+    std::string why = Conn() != nullptr ? OneLine(PQerrorMessage(Conn())) : "out of memory";
+    PQfinish(Conn());
+    Conn() = nullptr;
     return Status::Unavailable(name_ + ": cannot connect: " + why);
   }
-  PQsetNoticeProcessor(conn_, &IgnoreNotice, nullptr);
+  PQsetNoticeProcessor(Conn(), &IgnoreNotice, nullptr);
   const int64_t lock_ms = std::max<int64_t>(1, options_.lock_timeout.count());
   const int64_t query_ms = std::max<int64_t>(1, options_.query_timeout.count());
   // The server gives up on a statement when this process would, and ends a
@@ -139,11 +139,11 @@ Status PostgresStore::Connect() {
 }
 
 Status PostgresStore::Begin(Mode mode) {
-  const bool had_connection = conn_ != nullptr;
+  const bool had_connection = Conn() != nullptr;
   PRESCALE_RETURN_IF_ERROR(Connect());
   const char* begin = mode == Mode::kRead ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" : "BEGIN";
   Status begun = Exec(begin, "begin a transaction");
-  if (!begun.ok() && had_connection && PQstatus(conn_) == CONNECTION_BAD) {
+  if (!begun.ok() && had_connection && PQstatus(Conn()) == CONNECTION_BAD) {
     // The connection died while idle (a restart of the server): nothing of
     // this call ran, so a fresh connection may take it.
     PRESCALE_RETURN_IF_ERROR(Connect());
@@ -161,16 +161,16 @@ Status PostgresStore::Begin(Mode mode) {
 }
 
 void PostgresStore::Rollback() {
-  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK || PQtransactionStatus(conn_) == PQTRANS_IDLE) return;
-  PQclear(PQexec(conn_, "ROLLBACK"));
+  if (Conn() == nullptr || PQstatus(Conn()) != CONNECTION_OK || PQtransactionStatus(Conn()) == PQTRANS_IDLE) return;
+  PQclear(PQexec(Conn(), "ROLLBACK"));
 }
 
 Status PostgresStore::Error(const PGresult* result, std::string_view doing) const {
   std::string message = name_ + ": " + std::string(doing) + ": ";
   const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   const char* primary = result != nullptr ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-  message += primary != nullptr ? OneLine(primary) : OneLine(PQerrorMessage(conn_));
-  if (conn_ == nullptr || PQstatus(conn_) == CONNECTION_BAD) {
+  message += primary != nullptr ? OneLine(primary) : OneLine(PQerrorMessage(Conn()));
+  if (Conn() == nullptr || PQstatus(Conn()) == CONNECTION_BAD) {
     return Status::Unavailable(std::move(message) + " (connection lost; the next call reconnects)");
   }
   if (state != nullptr && IsTransient(state)) return Status::Unavailable(std::move(message));
@@ -187,18 +187,17 @@ Status PostgresStore::Exec(const std::string& sql, std::string_view doing) {
 }
 
 Result<Rows> PostgresStore::Query(const std::string& sql, const Params& params, std::string_view doing) {
-  last_sqlstate_.clear();
-  if (conn_ == nullptr) return Status::Unavailable(name_ + ": " + std::string(doing) + ": not connected");
+  if (Conn() == nullptr) return Status::Unavailable(name_ + ": " + std::string(doing) + ": not connected");
   if (params.HasNul()) {
     // libpq passes text parameters as C strings: a NUL would cut the value short.
     return Status::InvalidArgument(std::string(doing) + ": a value holds a NUL byte, which text cannot hold");
   }
   int sent = 0;
   if (params.size() == 0) {
-    sent = PQsendQuery(conn_, sql.c_str());  // may hold several statements (migrations)
+    sent = PQsendQuery(Conn(), sql.c_str());  // may hold several statements (migrations)
   } else {
     const std::vector<const char*> values = params.Pointers();
-    sent = PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+    sent = PQsendQueryParams(Conn(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
                              nullptr, 0);
   }
   if (sent == 0) return Error(nullptr, doing);
@@ -218,40 +217,62 @@ Result<Rows> PostgresStore::Query(const std::string& sql, const Params& params, 
     answer = r;
   };
   while (true) {
-    while (PQisBusy(conn_) != 0) {
+    while (PQisBusy(Conn()) != 0) {
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      pollfd fd{.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
+      pollfd fd{.fd = PQsocket(Conn()), .events = POLLIN, .revents = 0};
       const int ready = left.count() > 0 ? ::poll(&fd, 1, static_cast<int>(left.count())) : 0;
       if (ready == 0) {
         PQclear(answer);
-        PQfinish(conn_);
-        conn_ = nullptr;
+        PQfinish(Conn());
+        Conn() = nullptr;
         return Status::Unavailable(name_ + ": " + std::string(doing) + ": no answer within " +
                                    std::to_string(options_.query_timeout.count()) +
                                    " ms (connection dropped; the next call reconnects)");
       }
       if (ready < 0 && errno == EINTR) continue;
-      if (ready < 0 || PQconsumeInput(conn_) == 0) {
+      if (ready < 0 || PQconsumeInput(Conn()) == 0) {
         PQclear(answer);
         return Error(nullptr, doing);
       }
     }
-    PGresult* r = PQgetResult(conn_);
+    PGresult* r = PQgetResult(Conn());
     if (r == nullptr) break;
     keep(r);
   }
   if (answer != nullptr && ok(answer)) return Rows(answer);
   Status error = Error(answer, doing);
-  if (const char* state = answer != nullptr ? PQresultErrorField(answer, PG_DIAG_SQLSTATE) : nullptr) {
-    last_sqlstate_ = state;
-  }
   PQclear(answer);
   return error;
 }
 
+thread_local PostgresStore::Session* PostgresStore::current_ = nullptr;
+
+PostgresStore::Checkout::Checkout(PostgresStore* store) : store_(store), outer_(current_) {
+  std::unique_lock lock(store->pool_mu_);
+  const size_t most = std::max<size_t>(1, store->options_.connections);
+  store->pool_cv_.wait(lock, [&] { return !store->idle_.empty() || store->sessions_ < most; });
+  if (!store->idle_.empty()) {
+    session_ = std::move(store->idle_.back());
+    store->idle_.pop_back();
+  } else {
+    session_ = std::make_unique<Session>();
+    ++store->sessions_;
+  }
+  current_ = session_.get();
+}
+
+PostgresStore::Checkout::~Checkout() {
+  current_ = outer_;
+  {
+    std::lock_guard lock(store_->pool_mu_);
+    store_->idle_.push_back(std::move(session_));
+  }
+  store_->pool_cv_.notify_one();
+}
+
 Status PostgresStore::Init() {
-  std::lock_guard lock(mu_);
+  const Checkout session(this);
   PRESCALE_RETURN_IF_ERROR(Connect());
   return Migrate();
 }

@@ -45,7 +45,7 @@ Status PostgresStore::CreateToken(const TokenRecord& token, AuditRecord audit) {
 }
 
 Result<TokenRecord> PostgresStore::GetToken(const std::string& id) {
-  return Call(Mode::kRead, [&]() -> Result<TokenRecord> {
+  return Call(Mode::kStatement, [&]() -> Result<TokenRecord> {
     PRESCALE_ASSIGN_OR_RETURN(auto token, LoadToken("id", id));
     if (!token) return Status::NotFound("token " + id + " not found");
     return std::move(*token);
@@ -53,7 +53,7 @@ Result<TokenRecord> PostgresStore::GetToken(const std::string& id) {
 }
 
 Result<TokenRecord> PostgresStore::FindTokenByHash(const std::string& sha256_hex) {
-  return Call(Mode::kRead, [&]() -> Result<TokenRecord> {
+  return Call(Mode::kStatement, [&]() -> Result<TokenRecord> {
     PRESCALE_ASSIGN_OR_RETURN(auto token, LoadToken("sha256", sha256_hex));
     if (!token) return Status::NotFound("no token has this hash");
     return std::move(*token);

@@ -3,10 +3,10 @@
 // schema as SqliteStore's (translated), versioned migrations tracked in a
 // schema_version table and applied under an advisory lock, every write and
 // its audit record in one transaction, audit appends serialised by a table
-// lock so seq has no gaps. Thread-safe: one connection behind a mutex, so
-// any thread may call any method (replicas scale by process, not by
-// connections). When the database goes away, methods fail with kUnavailable
-// naming it and the reason; the next call reconnects.
+// lock so seq has no gaps. Thread-safe: each call takes a connection of a
+// small pool (PostgresStoreOptions::connections) for its transaction, so
+// reads run side by side. When the database goes away, methods fail with
+// kUnavailable naming it and the reason; the next call reconnects.
 #pragma once
 
 #include <chrono>
@@ -32,6 +32,8 @@ struct PostgresStoreOptions {
   // (statement_timeout), and ends a transaction left idle that long
   // (idle_in_transaction_session_timeout).
   std::chrono::milliseconds query_timeout{10000};
+  // Connections kept open: as many calls run at once (more wait for one).
+  size_t connections = 4;
 };
 
 // True for the URLs that select PostgresStore: postgres://... and postgresql://...
