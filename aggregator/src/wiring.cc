@@ -26,12 +26,17 @@ KubernetesOptions KubernetesOptionsOf(const AggregatorConfig& config) {
   return k8s;
 }
 
+namespace {
+
+// replica_name, else the host name (a StatefulSet pod's name).
 std::string ReplicaName(const AggregatorConfig& config) {
   if (!config.replica_name.empty()) return config.replica_name;
   char host[256] = {};
   if (::gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') return "aggregator";
   return host;
 }
+
+}  // namespace
 
 std::map<std::string, std::unique_ptr<Executor>> MakeExecutors(const AggregatorConfig& config, const Clock& clock) {
   std::map<std::string, std::unique_ptr<Executor>> out;

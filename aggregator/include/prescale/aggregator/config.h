@@ -120,7 +120,7 @@ Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path);
 struct AggregatorCommandLine {
   std::string config_path;
   bool help = false;
-  bool version = false;  // --version: print what the binary was built from
+  bool version = false;                                        // --version: print what the binary was built from
   bool allow_anonymous_push = false;                           // --allow-anonymous-push (only turns it on)
   bool allow_anonymous_metrics = false;                        // --allow-anonymous-metrics (only turns it on)
   std::vector<std::pair<std::string, std::string>> overrides;  // flag name -> value, applied after the file
