@@ -232,6 +232,64 @@ TEST_F(PostgresServerTest, StoresSharingADatabaseKeepOneChain) {
   EXPECT_EQ(verified->records, 1 + 2 * kEach);
 }
 
+// A token found by its hash is answered from memory for token_cache_ttl: a
+// revocation through the same store counts at once, one through another
+// store on the database (another replica) within the TTL; an unknown hash is
+// never remembered (a token created elsewhere is found at once).
+TEST_F(PostgresServerTest, TokenLookupsAreCachedForTheTtlAndRevocationsHereCountAtOnce) {
+  PostgresStoreOptions options;
+  options.token_cache_ttl = 300ms;
+  Result<std::unique_ptr<ControlStore>> here = OpenPostgresStore(server_.Url("control"), options);
+  Result<std::unique_ptr<ControlStore>> there = OpenPostgresStore(server_.Url("control"), options);
+  ASSERT_TRUE(here.ok() && there.ok());
+  auto token = [](const std::string& id, char hash) {
+    return TokenRecord{id, id, "viewer", "", std::string(64, hash), 1000, 0, 0};
+  };
+  EXPECT_EQ((*here)->FindTokenByHash(std::string(64, 'a')).status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE((*there)->CreateToken(token("tok-a", 'a'), Audit("a", 1000)).ok());
+  ASSERT_TRUE((*there)->CreateToken(token("tok-b", 'b'), Audit("b", 1000)).ok());
+  ASSERT_TRUE((*here)->FindTokenByHash(std::string(64, 'a')).ok());  // not cached as unknown
+  ASSERT_TRUE((*here)->FindTokenByHash(std::string(64, 'b')).ok());
+
+  // Revoked here: at once.
+  ASSERT_TRUE((*here)->RevokeToken("tok-a", 2000, Audit("a", 2000)).ok());
+  Result<TokenRecord> a = (*here)->FindTokenByHash(std::string(64, 'a'));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->revoked_ms, 2000);
+
+  // Revoked there: the cached answer holds until the TTL ends, then the revocation shows.
+  const auto revoked_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE((*there)->RevokeToken("tok-b", 3000, Audit("b", 3000)).ok());
+  const auto deadline = revoked_at + 5s;
+  Result<TokenRecord> b = (*here)->FindTokenByHash(std::string(64, 'b'));
+  while (b.ok() && b->revoked_ms == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+    b = (*here)->FindTokenByHash(std::string(64, 'b'));
+  }
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->revoked_ms, 3000);
+  // Within the TTL (and a margin for a slow machine), not at the deadline.
+  EXPECT_LT(std::chrono::steady_clock::now() - revoked_at, 2s);
+
+  // A long TTL shows the cache at work: a revocation elsewhere is not seen yet.
+  options.token_cache_ttl = std::chrono::hours(1);
+  Result<std::unique_ptr<ControlStore>> cached = OpenPostgresStore(server_.Url("control"), options);
+  ASSERT_TRUE(cached.ok());
+  ASSERT_TRUE((*there)->CreateToken(token("tok-d", 'd'), Audit("d", 3500)).ok());
+  ASSERT_EQ((*cached)->FindTokenByHash(std::string(64, 'd'))->revoked_ms, 0);
+  ASSERT_TRUE((*there)->RevokeToken("tok-d", 3600, Audit("d", 3600)).ok());
+  EXPECT_EQ((*cached)->FindTokenByHash(std::string(64, 'd'))->revoked_ms, 0);
+
+  // token_cache_ttl 0: every lookup reads the database.
+  options.token_cache_ttl = 0ms;
+  Result<std::unique_ptr<ControlStore>> uncached = OpenPostgresStore(server_.Url("control"), options);
+  ASSERT_TRUE(uncached.ok());
+  ASSERT_TRUE((*there)->CreateToken(token("tok-c", 'c'), Audit("c", 4000)).ok());
+  ASSERT_EQ((*uncached)->FindTokenByHash(std::string(64, 'c'))->revoked_ms, 0);
+  ASSERT_TRUE((*there)->RevokeToken("tok-c", 5000, Audit("c", 5000)).ok());
+  EXPECT_EQ((*uncached)->FindTokenByHash(std::string(64, 'c'))->revoked_ms, 5000);
+}
+
 // The subcommands work on the store --control-store names: audit verify of a
 // chain PostgresStore wrote.
 TEST_F(PostgresServerTest, AuditVerifyCommandReadsTheControlStoreUrl) {

@@ -273,9 +273,7 @@ HttpResponse ControlApi::WriteObject(Call& c, ObjectKind kind, const ObjectKey& 
   if (patch && !expected) expected = stored_version;  // the patch applied to this version
   const char* action = patch ? "patch" : mode == WriteMode::kCreate ? "create" : "replace";
   AuditRecord audit = c.Audit(action, std::string(ObjectKindName(kind)), o.owner, o.key.name);
-  audit.status = mode == WriteMode::kCreate ? 201 : 200;
-  const bool existed = stored_version.has_value() || (mode != WriteMode::kCreate && store_->Get(o.key).ok());
-  if (mode == WriteMode::kUpsert && !existed) audit.status = 201;
+  audit.status = mode == WriteMode::kCreate ? 201 : 200;  // an upsert's: the store's, which knows
   auto put = store_->Put(o, mode, expected, std::move(audit));
   if (!put.ok())
     return ErrorResponse(HttpStatusOf(put.status().code()), put.status().message(),

@@ -43,12 +43,10 @@ AuditRecord ReadAudit(const Rows& rows, int i) {
 // take the same seq): chains the record to the last one and inserts it.
 Result<AuditRecord> PostgresStore::Append(AuditRecord audit) {
   store_keys::MakeValidText(&audit);
-  {
-    PRESCALE_ASSIGN_OR_RETURN(auto last, Query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", Params(),
-                                               "read the last audit record"));
-    audit.seq = last.size() > 0 ? last.Int(0, 0) + 1 : 1;
-    audit.prev_hash = last.size() > 0 ? last.Text(0, 1) : std::string();
-  }
+  std::optional<std::pair<int64_t, std::string>>& head = current_->audit_head;
+  if (!head) return Status::Internal(name_ + ": an audit record outside an audited write");  // Begin(Mode::kWrite) reads it
+  audit.seq = head->first + 1;
+  audit.prev_hash = head->second;
   audit.hash = AuditHash(audit);
   Params params;
   params.Add(audit.seq).Add(audit.time_ms).Add(audit.request_id).Add(audit.actor).Add(audit.actor_role);
@@ -59,6 +57,7 @@ Result<AuditRecord> PostgresStore::Append(AuditRecord audit) {
                                      ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
                                  params, "append audit record " + std::to_string(audit.seq))
                                .status());
+  head = std::make_pair(audit.seq, audit.hash);
   return audit;
 }
 

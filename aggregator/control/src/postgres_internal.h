@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -16,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -147,6 +149,10 @@ class PostgresStore final : public ControlStore {
   // once; any later loss is kUnavailable.
   template <typename Body>
   auto Call(Mode mode, Body&& body) -> decltype(body()) {
+    // Audited writers run one at a time anyway (the audit lock): they queue
+    // here, not holding connections that reads could use meanwhile.
+    std::unique_lock<std::mutex> writer(writer_mu_, std::defer_lock);
+    if (mode == Mode::kWrite) writer.lock();
     const Checkout session(this);
     if (mode == Mode::kStatement) {
       const bool had_connection = Conn() != nullptr;
@@ -179,10 +185,10 @@ class PostgresStore final : public ControlStore {
 
   Status Migrate();
   Result<std::optional<StoredObject>> LoadObject(const ObjectKey& key);
-  Status LoadReferences(StoredObject& object);
   Result<bool> Exists(const ObjectKey& key);
   Result<std::optional<ObjectKey>> FindReferrer(const ObjectKey& key);
-  Status WriteObject(const StoredObject& object, bool existed);
+  // The object's row, and its references' when they differ from before's.
+  Status WriteObject(const StoredObject& object, const std::optional<StoredObject>& before);
   Result<std::optional<TokenRecord>> LoadToken(const char* column, const std::string& value);
   Result<AuditRecord> Append(AuditRecord audit);
   // The lease row, if any (in the caller's transaction).
@@ -202,6 +208,9 @@ class PostgresStore final : public ControlStore {
     Session& operator=(const Session&) = delete;
     ~Session() { PQfinish(conn); }
     PGconn* conn = nullptr;  // null until connected, and after it was dropped
+    // In a kWrite transaction: the last audit record's seq and hash, read by
+    // its BEGIN's round trip and moved on by each Append.
+    std::optional<std::pair<int64_t, std::string>> audit_head;
   };
   // The session a call took, for as long as it lasts: current_ on this thread.
   class Checkout {
@@ -221,10 +230,20 @@ class PostgresStore final : public ControlStore {
   PGconn* Conn() const { return current_->conn; }
   static thread_local Session* current_;
 
-  std::mutex pool_mu_;  // guards what follows
+  std::mutex writer_mu_;  // held by a kWrite call for all its length
+  std::mutex pool_mu_;    // guards what follows
   std::condition_variable pool_cv_;
   std::vector<std::unique_ptr<Session>> idle_;
   size_t sessions_ = 0;  // idle and checked out
+
+  // FindTokenByHash's answers by hash (options_.token_cache_ttl).
+  struct CachedToken {
+    TokenRecord token;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::mutex tokens_mu_;  // guards what follows
+  std::unordered_map<std::string, CachedToken> token_cache_;
+  uint64_t token_revocations_ = 0;  // a lookup that began before one is not cached
 
   std::mutex mu_;               // guards fence_
   std::optional<Fence> fence_;  // set by the first AcquireLease: action writes are fenced from then on

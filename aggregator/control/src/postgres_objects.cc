@@ -1,6 +1,7 @@
 // PostgresStore's objects, their references and page tokens (the same
 // tokens, filters and errors as SqliteStore's).
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -9,11 +10,18 @@
 #include <vector>
 
 #include "postgres_internal.h"
+#include "rapidjson/document.h"
 
 namespace prescale::aggregator::postgres_internal {
 namespace {
 
 constexpr const char* kObjectColumns = "kind, tenant, name, owner, version, spec, created_ms, updated_ms";
+// An object's references as one more column of its row (a JSON array of
+// [kind, tenant, name] in the order written, or NULL when it has none), so a
+// read of one object or a page of them is one statement, not one per object.
+constexpr const char* kReferencesColumn =
+    "(SELECT json_agg(json_build_array(r.to_kind, r.to_tenant, r.to_name) ORDER BY r.id) FROM refs r "
+    "WHERE r.from_kind = o.kind AND r.from_tenant = o.tenant AND r.from_name = o.name)";
 
 Params KeyParams(const ObjectKey& key) {
   Params params;
@@ -25,7 +33,28 @@ Params KeyParams(const ObjectKey& key) {
 
 namespace {
 
-Result<StoredObject> ReadObject(const Rows& rows, int row, const std::string& db) {
+// kReferencesColumn's value into object.references.
+Status ReadReferences(const Rows& rows, int row, int column, const std::string& db, StoredObject& object) {
+  object.references.clear();
+  if (rows.IsNull(row, column)) return Status::Ok();
+  const std::string json = rows.Text(row, column);
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsArray()) return Status::IoError(db + ": unreadable references column");
+  for (const auto& ref : doc.GetArray()) {
+    if (!ref.IsArray() || ref.Size() != 3 || !ref[0].IsString() || !ref[1].IsString() || !ref[2].IsString()) {
+      return Status::IoError(db + ": unreadable references column");
+    }
+    const std::optional<ObjectKind> kind = ParseKind(ref[0].GetString());
+    if (!kind) return Status::IoError(db + ": unknown object kind '" + std::string(ref[0].GetString()) + "' in refs");
+    object.references.push_back({*kind, ref[1].GetString(), ref[2].GetString()});
+  }
+  return Status::Ok();
+}
+
+// A row of kObjectColumns, and of kReferencesColumn after them when
+// with_references.
+Result<StoredObject> ReadObject(const Rows& rows, int row, const std::string& db, bool with_references) {
   StoredObject object;
   const std::string kind = rows.Text(row, 0);
   const std::optional<ObjectKind> parsed = ParseKind(kind);
@@ -36,33 +65,20 @@ Result<StoredObject> ReadObject(const Rows& rows, int row, const std::string& db
   object.spec_json = rows.Text(row, 5);
   object.created_ms = rows.Int(row, 6);
   object.updated_ms = rows.Int(row, 7);
+  if (with_references) PRESCALE_RETURN_IF_ERROR(ReadReferences(rows, row, 8, db, object));
   return object;
 }
 
 }  // namespace
 
 Result<std::optional<StoredObject>> PostgresStore::LoadObject(const ObjectKey& key) {
-  PRESCALE_ASSIGN_OR_RETURN(auto rows, Query(std::string("SELECT ") + kObjectColumns +
-                                                 " FROM objects WHERE kind = $1 AND tenant = $2 AND name = $3",
-                                             KeyParams(key), "read " + KeyName(key)));
+  PRESCALE_ASSIGN_OR_RETURN(
+      auto rows, Query(std::string("SELECT ") + kObjectColumns + ", " + kReferencesColumn +
+                           " FROM objects o WHERE kind = $1 AND tenant = $2 AND name = $3",
+                       KeyParams(key), "read " + KeyName(key)));
   if (rows.size() == 0) return std::optional<StoredObject>();
-  PRESCALE_ASSIGN_OR_RETURN(auto object, ReadObject(rows, 0, name_));
-  PRESCALE_RETURN_IF_ERROR(LoadReferences(object));
+  PRESCALE_ASSIGN_OR_RETURN(auto object, ReadObject(rows, 0, name_, true));
   return std::optional<StoredObject>(std::move(object));
-}
-
-Status PostgresStore::LoadReferences(StoredObject& object) {
-  PRESCALE_ASSIGN_OR_RETURN(auto rows, Query("SELECT to_kind, to_tenant, to_name FROM refs WHERE from_kind = $1 AND "
-                                             "from_tenant = $2 AND from_name = $3 ORDER BY id",
-                                             KeyParams(object.key), "read the references of " + KeyName(object.key)));
-  object.references.clear();
-  for (int i = 0; i < rows.size(); ++i) {
-    const std::string kind = rows.Text(i, 0);
-    const std::optional<ObjectKind> parsed = ParseKind(kind);
-    if (!parsed) return Status::IoError(name_ + ": unknown object kind '" + kind + "' in refs");
-    object.references.push_back({*parsed, rows.Text(i, 1), rows.Text(i, 2)});
-  }
-  return Status::Ok();
 }
 
 Result<bool> PostgresStore::Exists(const ObjectKey& key) {
@@ -82,7 +98,8 @@ Result<std::optional<ObjectKey>> PostgresStore::FindReferrer(const ObjectKey& ke
   return std::optional<ObjectKey>(ObjectKey{*parsed, rows.Text(0, 1), rows.Text(0, 2)});
 }
 
-Status PostgresStore::WriteObject(const StoredObject& object, bool existed) {
+Status PostgresStore::WriteObject(const StoredObject& object, const std::optional<StoredObject>& before) {
+  const bool existed = before.has_value();
   const std::string doing = "write " + KeyName(object.key);
   const ObjectKey& key = object.key;
   Params params;
@@ -94,6 +111,9 @@ Status PostgresStore::WriteObject(const StoredObject& object, bool existed) {
                                            "tenant, name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                                  params, doing)
                                .status());
+  // Most writes keep the references they had (a service's tenant and
+  // policy): their rows stay as they are.
+  if (existed && before->references == object.references) return Status::Ok();
   PRESCALE_RETURN_IF_ERROR(
       Query("DELETE FROM refs WHERE from_kind = $1 AND from_tenant = $2 AND from_name = $3", KeyParams(key), doing)
           .status());
@@ -109,7 +129,7 @@ Status PostgresStore::WriteObject(const StoredObject& object, bool existed) {
 }
 
 Result<StoredObject> PostgresStore::Get(const ObjectKey& key) {
-  return Call(Mode::kRead, [&]() -> Result<StoredObject> {
+  return Call(Mode::kStatement, [&]() -> Result<StoredObject> {
     PRESCALE_ASSIGN_OR_RETURN(auto object, LoadObject(key));
     if (!object) return Status::NotFound(KeyName(key) + " not found");
     return std::move(*object);
@@ -140,8 +160,8 @@ Result<Page<StoredObject>> PostgresStore::List(const ListQuery& query) {
     params.Add(value);
     return "$" + std::to_string(params.size());
   };
-  std::string sql =
-      std::string("SELECT ") + kObjectColumns + " FROM objects WHERE kind = " + bind(ObjectKindName(query.kind));
+  std::string sql = std::string("SELECT ") + kObjectColumns + (query.references ? std::string(", ") + kReferencesColumn : "") +
+                    " FROM objects o WHERE kind = " + bind(ObjectKindName(query.kind));
   if (query.tenant) sql += " AND tenant = " + bind(*query.tenant);
   if (query.owners) {
     sql += " AND owner IN (";
@@ -157,19 +177,16 @@ Result<Page<StoredObject>> PostgresStore::List(const ListQuery& query) {
   if (after) sql += " AND (tenant, name) > (" + bind(after->first) + ", " + bind(after->second) + ")";
   sql += " ORDER BY tenant, name LIMIT " + std::to_string(limit + 1);
 
-  return Call(Mode::kRead, [&]() -> Result<Page<StoredObject>> {
+  return Call(Mode::kStatement, [&]() -> Result<Page<StoredObject>> {
     Page<StoredObject> page;
     PRESCALE_ASSIGN_OR_RETURN(auto rows, Query(sql, params, "list objects"));
     for (int i = 0; i < rows.size(); ++i) {
-      PRESCALE_ASSIGN_OR_RETURN(auto object, ReadObject(rows, i, name_));
+      PRESCALE_ASSIGN_OR_RETURN(auto object, ReadObject(rows, i, name_, query.references));
       page.items.push_back(std::move(object));
     }
     if (page.items.size() > limit) {
       page.items.pop_back();
       page.next_page_token = EncodeObjectToken(page.items.back().key);
-    }
-    if (query.references) {
-      for (StoredObject& object : page.items) PRESCALE_RETURN_IF_ERROR(LoadReferences(object));
     }
     return page;
   });
@@ -184,13 +201,18 @@ Result<StoredObject> PostgresStore::Put(StoredObject object, WriteMode mode, std
     if (mode == WriteMode::kReplace && !before) return Status::NotFound(name + " not found");
     PRESCALE_RETURN_IF_ERROR(CheckVersion(name, before, expected_version));
     for (const ObjectKey& ref : object.references) {
+      // What it referenced before exists: nothing referenced can be deleted.
+      if (before && std::find(before->references.begin(), before->references.end(), ref) != before->references.end()) {
+        continue;
+      }
       PRESCALE_ASSIGN_OR_RETURN(auto exists, Exists(ref));
       if (!exists) return Status::FailedPrecondition(name + " references " + KeyName(ref) + ", which does not exist");
     }
     object.version = before ? before->version + 1 : 1;
     object.created_ms = before ? before->created_ms : audit.time_ms;
     object.updated_ms = audit.time_ms;
-    PRESCALE_RETURN_IF_ERROR(WriteObject(object, before.has_value()));
+    PRESCALE_RETURN_IF_ERROR(WriteObject(object, before));
+    if (mode == WriteMode::kUpsert) audit.status = before ? 200 : 201;
     audit.before_json = before ? before->spec_json : "null";
     audit.after_json = object.spec_json;
     PRESCALE_RETURN_IF_ERROR(Append(std::move(audit)).status());

@@ -141,21 +141,27 @@ Status PostgresStore::Connect() {
 Status PostgresStore::Begin(Mode mode) {
   const bool had_connection = Conn() != nullptr;
   PRESCALE_RETURN_IF_ERROR(Connect());
-  const char* begin = mode == Mode::kRead ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" : "BEGIN";
-  Status begun = Exec(begin, "begin a transaction");
+  current_->audit_head.reset();
+  // An audited write takes the audit log's lock and reads its head in the
+  // same round trip as its BEGIN (the answer is the last statement's).
+  const char* begin = mode == Mode::kRead ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+                      : mode == Mode::kWrite
+                          ? "BEGIN; LOCK TABLE audit IN EXCLUSIVE MODE; SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
+                          : "BEGIN";
+  Result<Rows> begun = Query(begin, Params(), "begin a transaction");
   if (!begun.ok() && had_connection && PQstatus(Conn()) == CONNECTION_BAD) {
     // The connection died while idle (a restart of the server): nothing of
     // this call ran, so a fresh connection may take it.
     PRESCALE_RETURN_IF_ERROR(Connect());
-    begun = Exec(begin, "begin a transaction");
+    begun = Query(begin, Params(), "begin a transaction");
   }
-  if (!begun.ok()) return begun;
+  if (!begun.ok()) {
+    Rollback();
+    return begun.status();
+  }
   if (mode == Mode::kWrite) {
-    Status locked = Exec("LOCK TABLE audit IN EXCLUSIVE MODE", "lock the audit log");
-    if (!locked.ok()) {
-      Rollback();
-      return locked;
-    }
+    current_->audit_head = begun->size() > 0 ? std::make_pair(begun->Int(0, 0), begun->Text(0, 1))
+                                             : std::make_pair(int64_t{0}, std::string());
   }
   return Status::Ok();
 }

@@ -1,5 +1,6 @@
 // PostgresStore's API tokens.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -9,6 +10,9 @@
 
 namespace prescale::aggregator::postgres_internal {
 namespace {
+
+// FindTokenByHash's cache holds at most this many tokens (it starts over when full).
+constexpr size_t kMaxCachedTokens = 4096;
 
 constexpr const char* kTokenColumns = "id, name, role, tenant, sha256, created_ms, expires_ms, revoked_ms";
 
@@ -53,11 +57,28 @@ Result<TokenRecord> PostgresStore::GetToken(const std::string& id) {
 }
 
 Result<TokenRecord> PostgresStore::FindTokenByHash(const std::string& sha256_hex) {
-  return Call(Mode::kStatement, [&]() -> Result<TokenRecord> {
+  const bool caching = options_.token_cache_ttl.count() > 0;
+  uint64_t revocations = 0;
+  if (caching) {
+    const std::lock_guard lock(tokens_mu_);
+    const auto it = token_cache_.find(sha256_hex);
+    if (it != token_cache_.end() && std::chrono::steady_clock::now() < it->second.expires) return it->second.token;
+    revocations = token_revocations_;
+  }
+  Result<TokenRecord> found = Call(Mode::kStatement, [&]() -> Result<TokenRecord> {
     PRESCALE_ASSIGN_OR_RETURN(auto token, LoadToken("sha256", sha256_hex));
     if (!token) return Status::NotFound("no token has this hash");
     return std::move(*token);
   });
+  // Only tokens that exist: unknown hashes (anyone can send them) take no memory.
+  if (caching && found.ok()) {
+    const std::lock_guard lock(tokens_mu_);
+    if (revocations == token_revocations_) {
+      if (token_cache_.size() >= kMaxCachedTokens) token_cache_.clear();
+      token_cache_[sha256_hex] = {*found, std::chrono::steady_clock::now() + options_.token_cache_ttl};
+    }
+  }
+  return found;
 }
 
 Result<Page<TokenRecord>> PostgresStore::ListTokens(const std::string& page_token, size_t limit) {
@@ -82,7 +103,7 @@ Result<Page<TokenRecord>> PostgresStore::ListTokens(const std::string& page_toke
 }
 
 Result<TokenRecord> PostgresStore::RevokeToken(const std::string& id, int64_t now_ms, AuditRecord audit) {
-  return Call(Mode::kWrite, [&]() -> Result<TokenRecord> {
+  Result<TokenRecord> revoked = Call(Mode::kWrite, [&]() -> Result<TokenRecord> {
     PRESCALE_ASSIGN_OR_RETURN(auto token, LoadToken("id", id));
     if (!token) return Status::NotFound("token " + id + " not found");
     if (token->revoked_ms == 0) {
@@ -94,6 +115,12 @@ Result<TokenRecord> PostgresStore::RevokeToken(const std::string& id, int64_t no
     PRESCALE_RETURN_IF_ERROR(Append(std::move(audit)).status());
     return std::move(*token);
   });
+  // After the commit (or a failure that may have committed): no answer from
+  // before it is used again, nor cached by a lookup that read before it.
+  const std::lock_guard lock(tokens_mu_);
+  ++token_revocations_;
+  token_cache_.clear();
+  return revoked;
 }
 
 }  // namespace prescale::aggregator::postgres_internal

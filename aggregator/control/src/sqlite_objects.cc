@@ -204,6 +204,7 @@ Result<StoredObject> SqliteStore::Put(StoredObject object, WriteMode mode, std::
     object.created_ms = before ? before->created_ms : audit.time_ms;
     object.updated_ms = audit.time_ms;
     PRESCALE_RETURN_IF_ERROR(WriteObject(object, before.has_value()));
+    if (mode == WriteMode::kUpsert) audit.status = before ? 200 : 201;
     audit.before_json = before ? before->spec_json : "null";
     audit.after_json = object.spec_json;
     PRESCALE_RETURN_IF_ERROR(Append(std::move(audit)).status());

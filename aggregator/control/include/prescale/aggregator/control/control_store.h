@@ -192,7 +192,8 @@ class ControlStore {
   // A page of objects in key order; a bad page token is kInvalidArgument.
   virtual Result<Page<StoredObject>> List(const ListQuery& query) = 0;
   // Creates or replaces `object` and appends `audit` (with before, after and
-  // times filled in) in one transaction; returns the object as stored.
+  // times filled in; for kUpsert, status 201 when it creates the object and
+  // 200 when it replaces it) in one transaction; returns the object as stored.
   // kAlreadyExists: create of an existing key. kNotFound: replace of a
   // missing one. kConflict: expected_version set and not the stored version.
   // kFailedPrecondition: a reference is missing.

@@ -34,6 +34,12 @@ struct PostgresStoreOptions {
   std::chrono::milliseconds query_timeout{10000};
   // Connections kept open: as many calls run at once (more wait for one).
   size_t connections = 4;
+  // How long a token found by its hash is answered from memory (every API
+  // request looks its token up; 0: never). A revocation through this store
+  // takes effect at once; one through another process sharing the database
+  // (another replica) within this time, as Kubernetes' API server caches
+  // token reviews.
+  std::chrono::milliseconds token_cache_ttl{1000};
 };
 
 // True for the URLs that select PostgresStore: postgres://... and postgresql://...
