@@ -447,6 +447,7 @@ std::string Aggregator::MetricsText() const {
   if (wal_ != nullptr) wal_->AppendMetrics(&text);
   forecasts_.AppendMetrics(&text);
   if (leader_ != nullptr) leader_->AppendMetrics(&text);
+  if (control_store_ != nullptr) control_store_->AppendMetrics(&text);
   if (decisions_ != nullptr) {
     // The decisions and deliveries are the leader's: exported by it alone,
     // so that sums over the replicas count each service once.

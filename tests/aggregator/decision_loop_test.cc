@@ -9,6 +9,7 @@
 #include "prescale/aggregator/api/control_api.h"
 #include "tests/support/control_stores.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/test_env.h"
 
 namespace prescale::aggregator {
 namespace {
@@ -104,6 +105,12 @@ TEST_P(DecisionLoopTest, TickDecidesFromPushedUseAndAgentCapacity) {
   // 16 cores from the agent, less the 25% reserve.
   EXPECT_THAT(metrics, HasSubstr(R"(prescale_cluster_capacity{resource="cpu"} 12)"));
   EXPECT_TRUE(aggregator_->decisions()->Latest("other").empty());
+  // The loop's own health: every tick succeeded, the last one just now.
+  EXPECT_THAT(metrics, HasSubstr(R"(prescale_decision_loop_runs_total{result="error"} 0)"));
+  EXPECT_GE(testing::ExpositionValue(metrics, R"(prescale_decision_loop_runs_total{result="ok"})").value_or(0), 6);
+  EXPECT_DOUBLE_EQ(testing::ExpositionValue(metrics, "prescale_decision_loop_last_success_timestamp_seconds").value_or(0),
+                   static_cast<double>(ToUnixMillis(clock_.Now())) / 1000.0);
+  EXPECT_GE(testing::ExpositionValue(metrics, "prescale_decision_loop_duration_seconds").value_or(-1), 0);
 }
 
 }  // namespace

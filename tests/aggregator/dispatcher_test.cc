@@ -17,6 +17,7 @@
 #include "tests/support/aggregator/recording_executor.h"
 #include "tests/support/control_stores.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/test_env.h"
 
 namespace prescale::aggregator {
 namespace {
@@ -181,7 +182,10 @@ TEST_P(DispatcherTest, DeliversEveryDueActionInQueueOrderAndAuditsIt) {
   Queue("a1", "web", 2, 4);
   Queue("b1", "api", 1, 2);
   Queue("a2", "web", 4, 6);
+  EXPECT_EQ(testing::ExpositionValue(Metrics(), "prescale_action_dispatcher_last_run_timestamp_seconds"), 0.0);
   EXPECT_EQ(dispatcher_->RunOnce(), 3u);
+  EXPECT_EQ(testing::ExpositionValue(Metrics(), "prescale_action_dispatcher_last_run_timestamp_seconds"),
+            static_cast<double>(Now()) / 1000.0);
   EXPECT_THAT(webhook_->action_ids(), ElementsAre("a1", "b1", "a2"));
   const std::vector<testing::RecordingExecutor::Call> calls = webhook_->calls();
   EXPECT_EQ(calls[0].spec.name, "web");

@@ -119,9 +119,27 @@ TEST_F(PostgresServerTest, KilledServerIsUnavailableWithAReasonUntilItIsBack) {
   EXPECT_EQ(put.status().code(), StatusCode::kUnavailable) << put.status().ToString();
   EXPECT_NE(put.status().message().find(name + "cannot connect: "), std::string::npos) << put.status().message();
   EXPECT_EQ(store->VerifyAudit().status().code(), StatusCode::kUnavailable);
+  // Each failed call is counted once, as the database's (not the caller's) failure.
+  std::string metrics;
+  store->AppendMetrics(&metrics);
+  EXPECT_NE(metrics.find("prescale_control_store_errors_total{reason=\"unavailable\",store=\"postgresql\"} 3\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("prescale_control_store_errors_total{reason=\"io\",store=\"postgresql\"} 0\n"),
+            std::string::npos)
+      << metrics;
+  // A caller's error (a missing object) is not the database's.
+  std::string error;
+  ASSERT_TRUE(server_.Start(&error)) << error;
+  EXPECT_EQ(store->Get(Tenant("none")).status().code(), StatusCode::kNotFound);
+  metrics.clear();
+  store->AppendMetrics(&metrics);
+  EXPECT_NE(metrics.find("prescale_control_store_errors_total{reason=\"unavailable\",store=\"postgresql\"} 3\n"),
+            std::string::npos)
+      << metrics;
+  server_.Kill();
 
   // Back on the same data directory (after crash recovery): the next calls succeed.
-  std::string error;
   ASSERT_TRUE(server_.Start(&error)) << error;
   got = store->Get(Tenant("a"));
   ASSERT_TRUE(got.ok()) << got.status().ToString();

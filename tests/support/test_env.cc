@@ -106,4 +106,16 @@ bool WriteFile(const std::string& path, std::string_view content) {
   return static_cast<bool>(out.flush());
 }
 
+std::optional<double> ExpositionValue(const std::string& exposition, const std::string& series) {
+  std::istringstream lines(exposition);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with(series + " ")) continue;
+    const std::string value = line.substr(series.size() + 1);
+    char* end = nullptr;
+    const double parsed = std::strtod(value.c_str(), &end);
+    if (end != value.c_str()) return parsed;
+  }
+  return std::nullopt;
+}
+
 }  // namespace prescale::testing

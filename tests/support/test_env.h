@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -59,5 +60,9 @@ std::string UrlEncode(std::string_view text);
 std::string ReadFileOrEmpty(const std::string& path);
 // Writes (replaces) a whole file; false when it cannot be written.
 bool WriteFile(const std::string& path, std::string_view content);
+
+// The value of `series` (a name with its labels as exposed, e.g.
+// `up{job="a"}`) in a text exposition; nullopt when it is not there.
+std::optional<double> ExpositionValue(const std::string& exposition, const std::string& series);
 
 }  // namespace prescale::testing

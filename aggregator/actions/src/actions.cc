@@ -324,8 +324,10 @@ size_t ActionDispatcher::RunOnce() {
     }
     Finish(e, result, seconds, now_ms, expired);
   }
-  if (auto backlog = store_->OutboxBacklog(); backlog.ok()) {
-    std::lock_guard lock(mu_);
+  auto backlog = store_->OutboxBacklog();
+  std::lock_guard lock(mu_);
+  last_run_ms_ = now_ms;
+  if (backlog.ok()) {
     backlog_ = backlog->first;
     oldest_ms_ = backlog->second;
   }
@@ -421,6 +423,9 @@ void ActionDispatcher::AppendDeliveryMetrics(std::string* out) const {
            metrics::MetricType::kGauge);
   const double age = oldest_ms_ == 0 ? 0.0 : static_cast<double>(ToUnixMillis(clock_.Now()) - oldest_ms_) / 1000.0;
   w.Sample("prescale_action_outbox_oldest_age_seconds", {}, std::max(0.0, age));
+  w.Family("prescale_action_dispatcher_last_run_timestamp_seconds",
+           "When the dispatcher last read the outbox (Unix seconds); 0: not yet", metrics::MetricType::kGauge);
+  w.Sample("prescale_action_dispatcher_last_run_timestamp_seconds", {}, static_cast<double>(last_run_ms_) / 1000.0);
 }
 
 }  // namespace prescale::aggregator

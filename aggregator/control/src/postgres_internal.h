@@ -131,6 +131,7 @@ class PostgresStore final : public ControlStore {
   Result<Lease> ReadLease() override;
   Status PublishCaps(const std::vector<PublishedCap>& caps) override;
   Result<std::vector<PublishedCap>> PublishedCaps() override;
+  void AppendMetrics(std::string* out) const override { errors_.AppendMetrics(out, "postgresql"); }
 
  private:
   // How a call's transaction begins. kRead: one snapshot for all its
@@ -149,6 +150,17 @@ class PostgresStore final : public ControlStore {
   // once; any later loss is kUnavailable.
   template <typename Body>
   auto Call(Mode mode, Body&& body) -> decltype(body()) {
+    auto result = CallOnce(mode, std::forward<Body>(body));
+    if (!result.ok()) errors_.Count(StatusOf(result));
+    return result;
+  }
+  static const Status& StatusOf(const Status& s) { return s; }
+  template <typename T>
+  static const Status& StatusOf(const Result<T>& r) {
+    return r.status();
+  }
+  template <typename Body>
+  auto CallOnce(Mode mode, Body&& body) -> decltype(body()) {
     // Audited writers run one at a time anyway (the audit lock): they queue
     // here, not holding connections that reads could use meanwhile.
     std::unique_lock<std::mutex> writer(writer_mu_, std::defer_lock);
@@ -230,6 +242,7 @@ class PostgresStore final : public ControlStore {
   PGconn* Conn() const { return current_->conn; }
   static thread_local Session* current_;
 
+  store_keys::ErrorCounter errors_;
   std::mutex writer_mu_;  // held by a kWrite call for all its length
   std::mutex pool_mu_;    // guards what follows
   std::condition_variable pool_cv_;

@@ -133,6 +133,7 @@ class SqliteStore final : public ControlStore {
   Result<Lease> ReadLease() override;
   Status PublishCaps(const std::vector<PublishedCap>& caps) override;
   Result<std::vector<PublishedCap>> PublishedCaps() override;
+  void AppendMetrics(std::string* out) const override { errors_.AppendMetrics(out, "sqlite"); }
 
  private:
   // Every SQLite failure: kUnavailable while another writer holds the lock
@@ -184,6 +185,7 @@ class SqliteStore final : public ControlStore {
   int64_t object_writes_ = 0;   // Put and Delete calls on this connection
   std::optional<Fence> fence_;  // set by the first AcquireLease: action writes are fenced from then on
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  mutable store_keys::ErrorCounter errors_;  // counted by Error()
 };
 
 }  // namespace prescale::aggregator::sqlite_internal

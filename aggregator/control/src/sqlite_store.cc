@@ -40,11 +40,13 @@ Status SqliteStore::Error(int rc, std::string_view doing, const char* detail) co
     message += sqlite3_errstr(rc);
   }
   const int primary = rc & 0xff;
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Status::Unavailable(std::move(message));
+  Status error = Status::IoError(message);
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) error = Status::Unavailable(std::move(message));
   // A full disk is not the caller's fault and passes once space is freed: retryable
   // (503), and the transaction was rolled back, so nothing of the write is kept.
-  if (primary == SQLITE_FULL) return Status::Unavailable(std::move(message) + " (no space left for the write)");
-  return Status::IoError(std::move(message));
+  if (primary == SQLITE_FULL) error = Status::Unavailable(std::move(message) + " (no space left for the write)");
+  errors_.Count(error);
+  return error;
 }
 
 Status SqliteStore::Exec(const std::string& sql, std::string_view doing) {

@@ -2,6 +2,7 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include "prescale/metrics/text_writer.h"
 
 namespace prescale::aggregator::store_keys {
 
@@ -185,6 +186,26 @@ AuditRecord LeaseAudit(const std::optional<Lease>& before, const Lease& after, i
     r.message += "; " + before->holder + "'s lease expired at " + std::to_string(before->expires_ms);
   }
   return r;
+}
+
+void ErrorCounter::Count(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kUnavailable: ++unavailable_; break;
+    case StatusCode::kIoError:
+    case StatusCode::kInternal: ++io_; break;
+    default: break;
+  }
+}
+
+void ErrorCounter::AppendMetrics(std::string* out, const char* store) const {
+  metrics::TextWriter w(out);
+  w.Family("prescale_control_store_errors_total",
+           "Failures of the control store's database, by reason (unavailable: retryable; io: the rest)",
+           metrics::MetricType::kCounter);
+  w.Sample("prescale_control_store_errors_total", {{"reason", "io"}, {"store", store}},
+           static_cast<double>(io_.load()));
+  w.Sample("prescale_control_store_errors_total", {{"reason", "unavailable"}, {"store", store}},
+           static_cast<double>(unavailable_.load()));
 }
 
 }  // namespace prescale::aggregator::store_keys

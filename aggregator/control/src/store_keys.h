@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -75,5 +76,17 @@ Fence FenceAfter(const std::string& holder, const Lease& after, const std::optio
 // The audit record of a takeover of the lease (`before`: nullopt when it was
 // never taken).
 AuditRecord LeaseAudit(const std::optional<Lease>& before, const Lease& after, int64_t now_ms);
+
+// The database failures a store met (ControlStore::AppendMetrics).
+class ErrorCounter {
+ public:
+  // Counts `status` when it is the database's failure (kUnavailable, kIoError, kInternal).
+  void Count(const Status& status);
+  // prescale_control_store_errors_total with store="<store>".
+  void AppendMetrics(std::string* out, const char* store) const;
+
+ private:
+  std::atomic<int64_t> unavailable_{0}, io_{0};
+};
 
 }  // namespace prescale::aggregator::store_keys

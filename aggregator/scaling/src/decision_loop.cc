@@ -27,6 +27,21 @@ DecisionLoop::DecisionLoop(ControlStore* store, const DemandRollups* demand, con
 DecisionLoop::~DecisionLoop() = default;
 
 Status DecisionLoop::Run(const std::vector<TriggerEvent>& events, bool act) {
+  const auto started = clock_.Monotonic();
+  Status done = RunTick(events, act);
+  const std::chrono::duration<double> took = clock_.Monotonic() - started;
+  std::lock_guard<std::mutex> lock(mu_);
+  last_duration_s_ = took.count();
+  if (done.ok()) {
+    ++runs_ok_;
+    last_success_s_ = static_cast<double>(ToUnixMillis(clock_.Now())) / 1000.0;
+  } else {
+    ++runs_failed_;
+  }
+  return done;
+}
+
+Status DecisionLoop::RunTick(const std::vector<TriggerEvent>& events, bool act) {
   const Triggers triggers = TakeTriggers(events);
   PRESCALE_RETURN_IF_ERROR(RefreshObjects());
   if (service_objects_.empty()) {
@@ -351,6 +366,17 @@ void DecisionLoop::AppendMetrics(std::string* out) const {
            metrics::MetricType::kGauge);
   w.Sample("prescale_cluster_capacity", {{"resource", "cpu"}}, capacity_cpu_);
   w.Sample("prescale_cluster_capacity", {{"resource", "memory"}}, capacity_memory_);
+  w.Family("prescale_decision_loop_runs_total", "Decision ticks run, by result (ok, error: logged)",
+           metrics::MetricType::kCounter);
+  w.Sample("prescale_decision_loop_runs_total", {{"result", "error"}}, runs_failed_);
+  w.Sample("prescale_decision_loop_runs_total", {{"result", "ok"}}, runs_ok_);
+  w.Family("prescale_decision_loop_last_success_timestamp_seconds",
+           "When the last decision tick that succeeded ended (Unix seconds); 0 before the first",
+           metrics::MetricType::kGauge);
+  w.Sample("prescale_decision_loop_last_success_timestamp_seconds", {}, last_success_s_);
+  w.Family("prescale_decision_loop_duration_seconds", "How long the last decision tick took",
+           metrics::MetricType::kGauge);
+  w.Sample("prescale_decision_loop_duration_seconds", {}, last_duration_s_);
   w.Family("prescale_decision_unparsable_specs",
            "Stored objects the decision engine skips because their spec does not parse (each logged once per version)",
            metrics::MetricType::kGauge);

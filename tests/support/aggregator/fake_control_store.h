@@ -96,6 +96,8 @@ class FakeControlStore final : public aggregator::ControlStore {
   Result<Lease> ReadLease() override;
   Status PublishCaps(const std::vector<PublishedCap>& caps) override;
   Result<std::vector<PublishedCap>> PublishedCaps() override;
+  // The fake has no database to fail: no errors to export.
+  void AppendMetrics(std::string* /*out*/) const override {}
 
  private:
   // (kind, tenant, name): the key order of List.

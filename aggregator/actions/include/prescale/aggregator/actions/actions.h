@@ -133,6 +133,7 @@ class ActionDispatcher {
   };
   std::map<std::string, Latency> latency_;
   int64_t backlog_ = 0, oldest_ms_ = 0;
+  int64_t last_run_ms_ = 0;  // when RunOnce last read the outbox; 0: never (a follower)
 };
 
 }  // namespace prescale::aggregator

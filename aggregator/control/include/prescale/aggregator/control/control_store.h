@@ -266,6 +266,12 @@ class ControlStore {
   virtual Status PublishCaps(const std::vector<PublishedCap>& caps) = 0;
   // The caps the leader last published, by (tenant, service).
   virtual Result<std::vector<PublishedCap>> PublishedCaps() = 0;
+
+  // prescale_control_store_errors_total{store, reason}: the database's
+  // failures (unavailable: retryable, such as a lost connection, a lock
+  // timeout or a full disk; io: the rest), not the callers' (a conflict, a
+  // missing object, a bad value).
+  virtual void AppendMetrics(std::string* out) const = 0;
 };
 
 }  // namespace prescale::aggregator

@@ -79,6 +79,7 @@ class DecisionLoop {
   // `act` false (a replica that does not lead): the same evaluation, kept
   // for Latest, with no action recorded.
   Status Run(const std::vector<TriggerEvent>& events = {}, bool act = true);
+
   // The replica deciding, among several sharing the store: its actions'
   // audit records name it ("decision-engine@REPLICA"). Unnamed: "decision-engine".
   void NameReplica(std::string replica) { replica_ = std::move(replica); }
@@ -92,10 +93,15 @@ class DecisionLoop {
   std::vector<Decision> Latest(const std::string& tenant, ServiceHolds* held = nullptr) const;
   // prescale_desired_replicas, prescale_current_replicas, prescale_constrained,
   // prescale_throttled, prescale_quota_utilization, prescale_cluster_capacity,
-  // prescale_scaling_actions_total, prescale_decision_unparsable_specs.
+  // prescale_scaling_actions_total, prescale_decision_unparsable_specs, and the
+  // loop's own: prescale_decision_loop_runs_total{result},
+  // prescale_decision_loop_last_success_timestamp_seconds,
+  // prescale_decision_loop_duration_seconds (the last run's).
   void AppendMetrics(std::string* out) const;
 
  private:
+  // Run's work; Run counts and times it.
+  Status RunTick(const std::vector<TriggerEvent>& events, bool act);
   using ServiceKey = std::pair<std::string, std::string>;
   // The events of one Run: the services they name, and the scale_up floors they start.
   struct Triggers {
@@ -182,6 +188,9 @@ class DecisionLoop {
   // (tenant, service, direction, driver) -> actions
   std::map<std::tuple<std::string, std::string, std::string, std::string>, double> actions_;
   std::array<double, 3> unparsable_{};  // by ObjectKind: stored specs skipped because they do not parse
+  double runs_ok_ = 0, runs_failed_ = 0;
+  double last_success_s_ = 0;   // Unix seconds of the last run that succeeded; 0: none yet
+  double last_duration_s_ = 0;  // the last run's, by the monotonic clock
 };
 
 }  // namespace prescale::aggregator
