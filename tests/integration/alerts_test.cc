@@ -267,6 +267,11 @@ TEST_F(AlertsLiveTest, ServiceAlertReachesAggregatorThroughRealPrometheusAndAler
   // section of docs/runbooks.md.
   const std::string runbooks = ReadFileOrEmpty(SourceDir() + "/docs/runbooks.md");
   ASSERT_FALSE(runbooks.empty());
+  // runbook_url is monitoring/config.yaml's runbook_url_base and the anchor.
+  std::smatch base_match;
+  const std::string monitoring = ReadFileOrEmpty(SourceDir() + "/monitoring/config.yaml");
+  ASSERT_TRUE(std::regex_search(monitoring, base_match, std::regex("\nrunbook_url_base: \"([^\"]+)\"")));
+  const std::string runbook_url_base = base_match[1];
   int rule_count = 0;
   ASSERT_TRUE(PollUntil(
       [&] {
@@ -298,7 +303,7 @@ TEST_F(AlertsLiveTest, ServiceAlertReachesAggregatorThroughRealPrometheusAndAler
       const std::string url = annotations["runbook_url"].GetString();
       std::string anchor = name;
       std::transform(anchor.begin(), anchor.end(), anchor.begin(), [](unsigned char c) { return std::tolower(c); });
-      EXPECT_EQ(url, "docs/runbooks.md#" + anchor) << name;
+      EXPECT_EQ(url, runbook_url_base + "#" + anchor) << name;
       EXPECT_NE(runbooks.find("\n### " + name + "\n"), std::string::npos) << name << " has no section in runbooks.md";
     }
   }

@@ -104,6 +104,7 @@ void CollectDatasources(const rapidjson::Value& v, const std::string& where, std
 
 TEST(DashboardsTest, EveryDashboardIsWellFormed) {
   const std::vector<Dashboard> dashboards = LoadDashboards();
+  int data_links = 0;
   ASSERT_EQ(dashboards.size(), 5u) << "fleet, tenant, service forecast, scaling and agent dashboards";
   std::set<std::string> uids;
   for (const Dashboard& d : dashboards) {
@@ -129,6 +130,24 @@ TEST(DashboardsTest, EveryDashboardIsWellFormed) {
       EXPECT_TRUE(Str(v, "definition").starts_with("label_values(")) << name;
       EXPECT_EQ(Str(v["datasource"], "uid"), kDatasourceRef) << name;
     }
+
+    // From monitoring/config.yaml (scripts/generate-monitoring): the cluster variable, hidden
+    // while one cluster is assumed, and the job regular expressions as hidden constants.
+    ASSERT_TRUE(vars.contains("cluster"));
+    EXPECT_EQ(Str(*vars["cluster"], "type"), "query");
+    EXPECT_EQ(Str(*vars["cluster"], "allValue"), ".*");
+    for (const char* name : {"agent_job", "aggregator_job"}) {
+      ASSERT_TRUE(vars.contains(name)) << "no '" << name << "' variable";
+      EXPECT_EQ(Str(*vars[name], "type"), "constant") << name;
+      EXPECT_EQ((*vars[name])["hide"].GetInt(), 2) << name;
+    }
+    // A link to every prescale dashboard that keeps the time range and the variables.
+    ASSERT_TRUE(d.doc.HasMember("links") && d.doc["links"].IsArray() && d.doc["links"].Size() == 1);
+    const rapidjson::Value& link = d.doc["links"][0];
+    EXPECT_EQ(Str(link, "type"), "dashboards");
+    EXPECT_TRUE(link["keepTime"].GetBool() && link["includeVars"].GetBool());
+    ASSERT_TRUE(link["tags"].IsArray() && link["tags"].Size() == 1);
+    EXPECT_EQ(std::string(link["tags"][0].GetString()), "prescale");
 
     std::vector<std::string> bad;
     CollectDatasources(d.doc, d.file, &bad);
@@ -161,9 +180,31 @@ TEST(DashboardsTest, EveryDashboardIsWellFormed) {
       for (const auto& t : p["targets"].GetArray()) {
         EXPECT_FALSE(Str(t, "expr").empty()) << "target " << Str(t, "refId") << " has no expr";
         EXPECT_EQ(Str(t["datasource"], "uid"), kDatasourceRef) << "target " << Str(t, "refId");
+        // Every series selector names its cluster and its job (up: the agents').
+        const std::string expr = Str(t, "expr");
+        static const std::regex kSelector(R"(([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\})");
+        for (std::sregex_iterator m(expr.begin(), expr.end(), kSelector), end; m != end; ++m) {
+          const std::string matchers = (*m)[2];
+          EXPECT_NE(matchers.find(R"(cluster=~"$cluster")"), std::string::npos) << expr;
+          EXPECT_TRUE(matchers.find(R"(job=~"$agent_job")") != std::string::npos ||
+                      matchers.find(R"(job=~"$aggregator_job")") != std::string::npos)
+              << expr;
+        }
+      }
+      // Data links lead to the dashboard of the tenant or service a series is of.
+      if (p["fieldConfig"]["defaults"].HasMember("links")) {
+        for (const auto& l : p["fieldConfig"]["defaults"]["links"].GetArray()) {
+          const std::string url = Str(l, "url");
+          EXPECT_TRUE(url.starts_with("/d/prescale-tenant/") || url.starts_with("/d/prescale-service-forecast/"))
+              << url;
+          EXPECT_NE(url.find("${__url_time_range}"), std::string::npos) << url;
+          EXPECT_NE(url.find("var-tenant=${__field.labels.tenant}"), std::string::npos) << url;
+          ++data_links;
+        }
       }
     }
   }
+  EXPECT_GE(data_links, 8) << "tables and graphs of tenants and services link to their dashboards";
 }
 
 TEST(DashboardsTest, ConfigMapIsWhatTheScriptWrites) {
@@ -200,6 +241,8 @@ const std::map<std::string, std::string>& AllowedEmpty() {
       {"prescale-scaling/Triggers/A", "no trigger events"},
       // An action shows only in the minute window where its counter rose.
       {"prescale-scaling/annotation/Scaling actions", "no action in the last interval"},
+      {"prescale-tenant/annotation/Scaling actions", "no action in the last interval"},
+      {"prescale-service-forecast/annotation/Scaling actions", "no action in the last interval"},
       // Counters of trouble: the agent creates their series at the first error.
       {"prescale-agent/Samples sent, retried, dropped/B", "no push retried"},
       {"prescale-agent/Errors/A", "no read error"},
@@ -423,7 +466,8 @@ std::string Substitute(std::string expr) {
       {"$__rate_interval", "30s"}, {"$__interval", "1m"}, {"$__range", "5m"},
       {"${tenant}", kTenant},      {"$tenant", kTenant},  {"${service}", kService},
       {"$service", kService},      {"${node}", kNode},    {"$node", kNode},
-      {"$horizon", "5m"}};
+      {"$horizon", "5m"},          {"$cluster", ".*"},    {"$agent_job", ".*prescale-agent.*"},
+      {"$aggregator_job", ".*prescale-aggregator.*"}};
   for (const auto& [from, to] : values) expr = ReplaceAll(expr, from, to);
   return expr;
 }
