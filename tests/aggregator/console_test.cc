@@ -30,7 +30,9 @@ const ConsoleAsset kAssets[] = {
 class ConsoleServingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto server = http::HttpServer::Start(http::HttpServerOptions{.listen = "127.0.0.1:0"}, ConsoleRoutes(kAssets));
+    http::HttpServerOptions options;
+    options.listen = "127.0.0.1:0";
+    auto server = http::HttpServer::Start(options, ConsoleRoutes(kAssets));
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
   }
