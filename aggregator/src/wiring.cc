@@ -7,9 +7,9 @@
 
 #include "prescale/aggregator/actions/kubernetes_executor.h"
 #include "prescale/aggregator/actions/webhook_executor.h"
+#include "prescale/aggregator/aggregator.h"
 #include "prescale/aggregator/api/console_assets.h"
 #include "prescale/aggregator/api/session_api.h"
-#include "prescale/aggregator/aggregator.h"
 #include "prescale/aggregator/history/snapshot.h"
 #include "prescale/aggregator/scaling/directives.h"
 #include "prescale/base/log.h"

@@ -14,7 +14,7 @@ function wholeNumber(text, min, max) {
 function number(text, { min, max, minExclusive = false, optional = false }) {
   const s = String(text ?? '').trim();
   if (s === '') return optional ? { value: undefined } : { error: 'is required' };
-  if (!/^[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) return { error: 'must be a number' };
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) return { error: 'must be a number' };
   const n = Number(s);
   if (!Number.isFinite(n) || n < min || n > max || (minExclusive && n === min)) {
     return { error: `must be ${minExclusive ? '>' : '>='} ${min} and <= ${max}` };

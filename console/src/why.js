@@ -50,15 +50,22 @@ export function currentChain({ decision, service, policy, use, forecast, resourc
   const horizon = policy?.horizon || 'the default horizon';
   const request = service?.requests?.[`${resource === 'cpu' ? 'cpu_cores' : 'memory_bytes'}`];
   const target = service?.target_utilization?.[resource];
-  steps.push({ key: 'use', label: 'Use', text: use === undefined ? 'no use reported yet' : `${num(use)} ${resource === 'cpu' ? 'cores' : 'bytes'} (newest minute, all instances)` });
-  let demand = use;
+  // The engine's own reading ("cpu use 0.3 / (0.05 x 0.8)"): the last 30 s, newer than the newest minute.
+  const read = /(\w+) (use|forecast) ([-+\d.e]+)/.exec(decision.reason || '');
+  const engineUse = read && read[1] === resource && read[2] === 'use' ? Number(read[3]) : undefined;
+  const unit = resource === 'cpu' ? 'cores' : 'bytes';
+  const parts = [];
+  if (engineUse !== undefined) parts.push(`${num(engineUse)} ${unit} (the engine's reading of the last 30 s)`);
+  if (use !== undefined) parts.push(`${num(use)} ${unit} in the newest complete minute`);
+  steps.push({ key: 'use', label: 'Use', text: parts.length ? parts.join('; ') : 'no use reported yet' });
+  let demand = engineUse ?? use;
   if (mode === 'predictive' && forecast) {
     steps.push({
       key: 'forecast',
       label: `Forecast at ${horizon}`,
       text: `${num(forecast.point)} expected, upper bound ${num(forecast.upper)} (interval ${num(forecast.lower)}–${num(forecast.upper)}, model ${forecast.model})`,
     });
-    demand = Math.max(use ?? 0, forecast.upper);
+    demand = Math.max(demand ?? 0, forecast.upper);
   } else {
     steps.push({
       key: 'forecast',

@@ -167,7 +167,8 @@ int Main() {
       auto& burner = burners[name];
       if (s.ok() && burner == nullptr) {
         burner = std::make_unique<Subprocess>();
-        if (!burner->Start({BinDir() + "/prescale-test-burner", "cpu", "1", "0"}, sandbox->ProcsFiles(cgroup + "/load"))) {
+        if (!burner->Start({BinDir() + "/prescale-test-burner", "cpu", "1", "0"},
+                           sandbox->ProcsFiles(cgroup + "/load"))) {
           std::cout << "error: cannot start the burner" << std::endl;
           continue;
         }
