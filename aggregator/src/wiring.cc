@@ -8,6 +8,8 @@
 #include "prescale/aggregator/actions/kubernetes_executor.h"
 #include "prescale/aggregator/actions/webhook_executor.h"
 #include "prescale/aggregator/aggregator.h"
+#include "prescale/aggregator/api/console_assets.h"
+#include "prescale/aggregator/api/session_api.h"
 #include "prescale/aggregator/history/snapshot.h"
 #include "prescale/aggregator/scaling/directives.h"
 #include "prescale/base/log.h"
@@ -116,6 +118,7 @@ void Aggregator::AddRoutes() {
                                                 .allow_anonymous_push = config_.allow_anonymous_push});
   front_->Add(ingest_api_.Routes());
   front_->Add(demand_api_.Routes());
+  front_->Add(SessionRoutes());
   const Access kPublic{};
   // The exposition holds every tenant's usage, forecasts and decisions: only
   // admins and scrapers (monitor tokens) read it, unless the operator opens it.
@@ -141,7 +144,12 @@ void Aggregator::AddRoutes() {
   if (control_api_ != nullptr) front_->Add(control_api_->Routes());
 }
 
-std::vector<http::Route> Aggregator::Routes() const { return front_->Routes(); }
+std::vector<http::Route> Aggregator::Routes() const {
+  std::vector<http::Route> routes = front_->Routes();
+  // The web console's static files under /ui/ (no data, no token: docs/console.md).
+  for (http::Route& r : ConsoleRoutes(EmbeddedConsoleAssets())) routes.push_back(std::move(r));
+  return routes;
+}
 
 std::string Aggregator::AccessWarning() const {
   std::string warning;

@@ -234,6 +234,10 @@ class Demo:
         self.admin_token = secrets.token_hex(24)
         self.agent_token = secrets.token_hex(24)
         self.monitor_token = secrets.token_hex(24)  # Prometheus's scrape of the aggregator's /metrics
+        # The web console's sign-in (docs/console.md): an operator and a viewer of the first tenant.
+        self.console_tenant = TENANTS[0][0]
+        self.operator_token = secrets.token_hex(24)
+        self.viewer_token = secrets.token_hex(24)
         self.monitor_token_file = self.write_secret("monitor.token", self.monitor_token)
         self.agent_token_file = self.write_secret("agent.token", self.agent_token)
         self.admin_token_file = self.write_secret("admin.token", self.admin_token)
@@ -249,7 +253,11 @@ class Demo:
             "webhook_timeout": "2s",
             "tokens": [{"name": "demo-admin", "sha256": sha(self.admin_token), "role": "admin"},
                        {"name": "demo-agent", "sha256": sha(self.agent_token), "role": "agent"},
-                       {"name": "demo-prometheus", "sha256": sha(self.monitor_token), "role": "monitor"}],
+                       {"name": "demo-prometheus", "sha256": sha(self.monitor_token), "role": "monitor"},
+                       {"name": "demo-operator", "sha256": sha(self.operator_token), "role": "operator",
+                        "tenant": self.console_tenant},
+                       {"name": "demo-viewer", "sha256": sha(self.viewer_token), "role": "viewer",
+                        "tenant": self.console_tenant}],
             "tenants": [{"name": t, "quotas": {"cpu_cores": q}, "weight": w} for t, q, w in TENANTS],
             "policies": [{"name": "demo", "mode": "predictive", "horizon": "5m", "behavior": {
                 "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
@@ -322,6 +330,8 @@ class Demo:
         log(f"tokens (0600): agent {self.agent_token_file}, admin {self.admin_token_file}; e.g. "
             f"curl -H \"Authorization: Bearer $(cat {self.admin_token_file})\" "
             f"127.0.0.1:{self.agg_port}/api/v1/decisions")
+        log(f"web console: http://127.0.0.1:{self.agg_port}/ui/ ; sign in with the admin token above, or "
+            f"tenant {self.console_tenant}'s operator token {self.operator_token} or viewer token {self.viewer_token}")
         if len(agg_argv) > 3:
             deadline = time.time() + 20
             while time.time() < deadline and "demand series" not in open(os.path.join(self.tmp, "aggregator.log")).read():
