@@ -100,9 +100,13 @@ Status ApiError(long http_status, std::string_view body, std::string_view what, 
                   "$PRESCALE_TOKEN"
                 : "\nhint: the token from " + std::string(token_source) + " was not accepted as a bearer token";
   } else if (http_status == 403) {
-    text += "\nhint: the token from " + (token_source.empty() ? std::string("nowhere") : std::string(token_source)) +
-            " is unknown, expired or revoked, or its role or tenant does not allow this "
-            "(operators and viewers are bound to one tenant; viewers only read)";
+    const std::string source = token_source.empty() ? std::string("nowhere") : std::string(token_source);
+    const bool bad_token = message.find("unknown token") != std::string::npos ||
+                           message.find("expired") != std::string::npos || message.find("revoked") != std::string::npos;
+    text += bad_token ? "\nhint: the token from " + source + " is unknown, expired or revoked; get a new one"
+                      : "\nhint: the token from " + source +
+                            " may not do this: operators and viewers are bound to one tenant, viewers only read, "
+                            "tokens and audit verify are for admins";
   } else if (http_status == 409 && field == "version") {
     text += "\nhint: changed by someone else since it was read; run again";
   }

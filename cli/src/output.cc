@@ -81,7 +81,6 @@ std::string PrettyJson(const rapidjson::Value& v) {
   rapidjson::StringBuffer buf;
   rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
   w.SetIndent(' ', 2);
-  w.SetFormatOptions(rapidjson::kFormatSingleLineArray);
   v.Accept(w);
   return std::string(buf.GetString(), buf.GetSize()) + "\n";
 }

@@ -347,8 +347,10 @@ Status EditVerb(Session& s) {
   auto node = reader.Parse(*edited);
   if (!node.ok()) return keep(Status::Unprocessable(node.status().message()));
   auto c = Canonicalize(ref.kind, aggregator::ConfigNodeJson(*node));
-  if (!c.ok())
-    return keep(Status(c.status().code(), ref.Describe() + ": " + c.status().message()).WithField(c.status().field()));
+  if (!c.ok()) {
+    return keep(Status(StatusCode::kUnprocessable, aggregator::ObjectError(reader, *node, "", c.status()).message())
+                    .WithField(c.status().field()));
+  }
   if (c->ref.name != ref.name || c->ref.tenant != ref.tenant) {
     return keep(
         Status::ForField(StatusCode::kUnprocessable, "name",

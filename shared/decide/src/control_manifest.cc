@@ -114,10 +114,14 @@ Result<Manifest> Manifest::Read(std::string_view yaml_text, std::string file_nam
   return m;
 }
 
-Status Manifest::Error(const ManifestEntry& entry, const Status& status) const {
+Status ObjectError(const YamlConfigReader& reader, const ConfigNode& node, std::string_view path,
+                   const Status& status) {
   const std::string& field = status.field();
-  return reader_.Error(Locate(entry.node, field), field.empty() ? entry.path : JoinPath(entry.path, field),
-                       status.detail());
+  return reader.Error(Locate(node, field), field.empty() ? std::string(path) : JoinPath(path, field), status.detail());
+}
+
+Status Manifest::Error(const ManifestEntry& entry, const Status& status) const {
+  return ObjectError(reader_, entry.node, entry.path, status);
 }
 
 }  // namespace prescale::aggregator

@@ -50,6 +50,11 @@ class Manifest {
   std::vector<ManifestEntry> entries_;
 };
 
+// An error of the object at `node` (a Status naming its field, as
+// ParseService gives them) as reader.Error at that field's line:
+// "FILE:LINE: PATH.field: what" (PATH "" for a document that is the object).
+Status ObjectError(const YamlConfigReader& reader, const ConfigNode& node, std::string_view path, const Status& status);
+
 // A YAML node as JSON: quoted scalars are strings; plain ones are null,
 // booleans or numbers when they read as such, strings otherwise.
 std::string ConfigNodeJson(const ConfigNode& node);
