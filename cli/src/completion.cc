@@ -44,7 +44,8 @@ _prescalectl() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
   local verbs="get apply edit delete explain actions audit tokens config completion version"
   local resources="tenants services policies"
-  local flags=")" + flags + R"sh("
+  local flags=")sh" +
+         flags + R"sh("
   COMPREPLY=()
   case "$prev" in
     -o|--output) COMPREPLY=($(compgen -W "table json yaml name" -- "$cur")); return ;;
@@ -53,7 +54,8 @@ _prescalectl() {
     -t|--tenant) COMPREPLY=($(compgen -W "$(_prescalectl_names tenants)" -- "$cur")); return ;;
     --role) COMPREPLY=($(compgen -W "admin operator viewer agent monitor" -- "$cur")); return ;;
     --kind) COMPREPLY=($(compgen -W "tenant service policy token" -- "$cur")); return ;;
-    )" + value_flags + R"sh() return ;;
+    )sh" +
+         value_flags + R"sh() return ;;
   esac
   if [[ $cur == -* ]]; then
     COMPREPLY=($(compgen -W "$flags" -- "$cur"))
@@ -65,7 +67,8 @@ _prescalectl() {
     w=${COMP_WORDS[i]}
     if ((skip)); then skip=0; continue; fi
     case "$w" in
-      )" + value_flags + R"sh() skip=1 ;;
+      )sh" +
+         value_flags + R"sh() skip=1 ;;
       -*) ;;
       *) args+=("$w") ;;
     esac
