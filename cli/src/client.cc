@@ -59,7 +59,6 @@ int ExitCodeOf(const Status& status) {
     case StatusCode::kUnauthenticated:
     case StatusCode::kPermissionDenied: return kExitDenied;
     case StatusCode::kUnprocessable:
-    case StatusCode::kParseError:
     case StatusCode::kPayloadTooLarge: return kExitInvalid;
     default: return kExitError;
   }
