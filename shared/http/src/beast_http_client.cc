@@ -520,7 +520,7 @@ class BeastHttpClient final : public HttpClient {
               .has_body = true,
               .body = body,
               .ca_file = options.ca_file,
-              .insecure_skip_verify = false,
+              .insecure_skip_verify = options.insecure_skip_verify,
               .decode = false};
     return Guarded(r);
   }

@@ -129,6 +129,7 @@ class CurlHttpClient final : public HttpClient {
     r.body = body;
     r.method = &method;
     r.ca_file = &options.ca_file;
+    r.insecure_skip_verify = options.insecure_skip_verify;
     return Perform(r);
   }
 

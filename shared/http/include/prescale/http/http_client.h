@@ -39,6 +39,7 @@ struct PostOptions {
   size_t max_response_bytes = 1 << 20;
   std::vector<std::pair<std::string, std::string>> headers;  // e.g. Content-Encoding, Authorization
   std::string ca_file;                                       // for https: a CA bundle to trust instead of the system's
+  bool insecure_skip_verify = false;                         // as GetOptions'
 };
 
 class HttpClient {
