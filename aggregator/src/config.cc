@@ -1,5 +1,7 @@
 #include "prescale/aggregator/config.h"
 
+#include "config_events.h"
+
 #include "prescale/aggregator/control/auth.h"
 #include "prescale/aggregator/control/postgres_store.h"
 
@@ -415,6 +417,7 @@ Status ReadSections(const YamlConfigReader& r, const ConfigNode& root, Aggregato
   if (root["triggers"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseTriggers(r, root["triggers"], c));
   if (root["demand"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseDemand(r, root["demand"], &c->demand));
   if (root["forecast"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseForecast(r, root["forecast"], &c->forecast));
+  if (root["events"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseEventsConfig(r, root["events"], c));
   return Status::Ok();
 }
 
@@ -468,7 +471,8 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
                                        "kubernetes_ca_file",
                                        "kubernetes_discovery",
                                        "kubernetes_discovery_interval",
-                                       "triggers"}));
+                                       "triggers",
+                                       "events"}));
   // When a file has several mistakes, this order decides which one is reported.
   PRESCALE_RETURN_IF_ERROR(ReadStrings(r, root, &c));
   PRESCALE_RETURN_IF_ERROR(ReadNumbers(r, root, &c));

@@ -29,6 +29,7 @@
 #include "prescale/aggregator/api/ingest_api.h"
 #include "prescale/aggregator/api/scaling_api.h"
 #include "prescale/aggregator/config.h"
+#include "prescale/aggregator/events/amqp_source.h"
 #include "prescale/aggregator/control/auth.h"
 #include "prescale/aggregator/control/control_store.h"
 #include "prescale/aggregator/control/leader.h"
@@ -182,6 +183,8 @@ class Aggregator {
   std::unique_ptr<ScalingApi> scaling_api_;
   std::unique_ptr<ControlApi> control_api_;
   std::unique_ptr<Front> front_;
+  // Last: stopped (on destruction) before what it reads (triggers_, leader_) goes.
+  std::unique_ptr<AmqpTriggerSource> amqp_source_;  // events.amqp.triggers
 };
 
 }  // namespace prescale::aggregator
