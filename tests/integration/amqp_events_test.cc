@@ -464,8 +464,9 @@ TEST_F(AmqpEventsTest, TriggerMessageEvaluatesTheServiceAtOnce) {
   EXPECT_EQ(testing::MetricValue(m, R"(prescale_events_consumed_total{result="triggered"})"), 1.0) << m;
   EXPECT_GE(testing::MetricValue(m, R"(prescale_triggers_total{source="amqp"})").value_or(0), 1.0) << m;
   EXPECT_EQ(testing::Curl("GET", base + "/healthz", "", {}).status, 200);
-  std::printf("[ figures ] trigger message to decision %s; %zu events of acme/web\n",
-              testing::Seconds(decided_ms - sent_ms).c_str(), events.received.size());
+  std::printf("[ figures ] trigger message to decision %s; %zu events of acme/web: %s then %s\n",
+              testing::Seconds(decided_ms - sent_ms).c_str(), events.received.size(), first.body.c_str(),
+              second.body.c_str());
   testing::StopProcess(&aggregator, "aggregator");
 }
 
