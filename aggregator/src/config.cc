@@ -450,6 +450,7 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
                                        "http_idle_timeout",
                                        "log_level",
                                        "demand",
+                                       "events",
                                        "prometheus_url",
                                        "forecast",
                                        "sender_samples_per_second",
@@ -471,8 +472,7 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
                                        "kubernetes_ca_file",
                                        "kubernetes_discovery",
                                        "kubernetes_discovery_interval",
-                                       "triggers",
-                                       "events"}));
+                                       "triggers"}));
   // When a file has several mistakes, this order decides which one is reported.
   PRESCALE_RETURN_IF_ERROR(ReadStrings(r, root, &c));
   PRESCALE_RETURN_IF_ERROR(ReadNumbers(r, root, &c));

@@ -59,7 +59,8 @@ Status ParseEventsConfig(const YamlConfigReader& r, const ConfigNode& node, Aggr
   PRESCALE_RETURN_IF_ERROR(
       r.CheckMap(a, path, {"url", "password_file", "exchange", "exchange_type", "timeout", "triggers"}));
   AmqpOptions o;
-  if (!a["url"].IsDefined()) return r.Error(a, path + ".url", "missing: the broker, amqp://USER:PASSWORD@HOST:PORT/VHOST");
+  if (!a["url"].IsDefined())
+    return r.Error(a, path + ".url", "missing: the broker, amqp://USER:PASSWORD@HOST:PORT/VHOST");
   PRESCALE_ASSIGN_OR_RETURN(o.url, r.String(a["url"], path + ".url"));
   // The message never repeats the URL: it may hold a password.
   if (Status s = CheckAmqpUrl(o.url); !s.ok()) return r.Error(a["url"], path + ".url", s.message());

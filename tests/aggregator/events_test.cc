@@ -119,7 +119,8 @@ TEST(TriggerMessage, DecodesEvaluateAndScaleUp) {
   EXPECT_EQ(m->service, "web");
   EXPECT_EQ(m->name, "trigger");
   EXPECT_FALSE(m->resolved);
-  m = ParseTriggerMessage(R"({"type":"scale_up","tenant":"acme","service":"web","name":"black-friday","resolved":true})");
+  m = ParseTriggerMessage(
+      R"({"type":"scale_up","tenant":"acme","service":"web","name":"black-friday","resolved":true})");
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ(m->type, "scale_up");
   EXPECT_EQ(m->name, "black-friday");
@@ -234,7 +235,8 @@ TEST(EventsConfig, ErrorsNameTheKeyAndTheLineAndNeverThePassword) {
       {head + url + "    timeout: 10ms\n", "agg.yaml:4: events.amqp.timeout: must be at least 100ms"},
       {head + url + "    timeout: soon\n", "agg.yaml:4: events.amqp.timeout"},
       {head + url + "    user: x\n", "agg.yaml:4"},
-      {head + url + "    triggers: {prefetch: 0}\n", "agg.yaml:4: events.amqp.triggers.prefetch: expected a whole number"},
+      {head + url + "    triggers: {prefetch: 0}\n",
+       "agg.yaml:4: events.amqp.triggers.prefetch: expected a whole number"},
       {head + url + "    triggers: {queue: \"\"}\n", "agg.yaml:4: events.amqp.triggers.queue: must not be empty"},
       {head + url + "    triggers: {exchange: prescale.events}\n",
        "agg.yaml:4: events.amqp.triggers.exchange: must differ"},
@@ -301,7 +303,8 @@ class EventStoreTest : public ::testing::TestWithParam<testing::StoreBackend> {
     store_ = stores_.OpenNew();
     if (store_ == nullptr) return;  // skipped, or failed saying why
     dispatcher_ = std::make_unique<ActionDispatcher>(
-        store_.get(), clock_, DispatcherOptions{.initial_backoff = 1000ms, .max_backoff = 4000ms, .give_up_after = 10s});
+        store_.get(), clock_,
+        DispatcherOptions{.initial_backoff = 1000ms, .max_backoff = 4000ms, .give_up_after = 10s});
     auto sink = std::make_unique<ScriptedSink>();
     sink_ = sink.get();
     dispatcher_->AddEventSink("amqp", std::move(sink));
@@ -311,7 +314,8 @@ class EventStoreTest : public ::testing::TestWithParam<testing::StoreBackend> {
     for (const auto& [kind, json, tenant] :
          {std::tuple{ObjectKind::kTenant, std::string(R"({"name":"acme"})"), std::string()},
           {ObjectKind::kService, R"({"name":"web","executor":{"type":"webhook","url":"http://127.0.0.1:9/"}})", "acme"},
-          {ObjectKind::kService, R"({"name":"api","executor":{"type":"webhook","url":"http://127.0.0.1:9/"}})", "acme"}}) {
+          {ObjectKind::kService, R"({"name":"api","executor":{"type":"webhook","url":"http://127.0.0.1:9/"}})",
+           "acme"}}) {
       auto built = BuildObject(kind, json, {kind, tenant, ""});
       ASSERT_TRUE(built.ok()) << built.status().ToString();
       AuditRecord a;
@@ -386,11 +390,14 @@ TEST_P(EventStoreTest, RecordAndQueueWritesEntriesAuditAndTargetInOneTransaction
   EXPECT_EQ(Audit("scale").size(), records);
   EXPECT_EQ(store_->RecordAndQueue(std::nullopt, {}, 3).status().code(), StatusCode::kInvalidArgument);
   // DropQueued takes one out without an audit record.
-  const size_t all = store_->ListAudit({.tenant = std::nullopt, .kind = std::nullopt, .after_seq = 0, .limit = 1000})->items.size();
+  const size_t all =
+      store_->ListAudit({.tenant = std::nullopt, .kind = std::nullopt, .after_seq = 0, .limit = 1000})->items.size();
   EXPECT_TRUE(store_->DropQueued("evt_1").ok());
   EXPECT_EQ(store_->DropQueued("evt_1").code(), StatusCode::kNotFound);
   EXPECT_THAT(Outbox(), ElementsAre("act_1", "evt_2"));
-  EXPECT_EQ(store_->ListAudit({.tenant = std::nullopt, .kind = std::nullopt, .after_seq = 0, .limit = 1000})->items.size(), all);
+  EXPECT_EQ(
+      store_->ListAudit({.tenant = std::nullopt, .kind = std::nullopt, .after_seq = 0, .limit = 1000})->items.size(),
+      all);
   auto verified = store_->VerifyAudit();
   ASSERT_TRUE(verified.ok());
   EXPECT_TRUE(verified->ok) << verified->reason;
@@ -423,6 +430,38 @@ TEST_P(EventStoreTest, EventsArePublishedInOrderPerServiceOnALaneOfTheirOwn) {
   dispatcher_->AppendMetrics(&metrics);
   EXPECT_THAT(metrics, HasSubstr(R"(prescale_action_deliveries_total{executor="amqp",result="retry"} 2)"));
   EXPECT_THAT(metrics, HasSubstr(R"(prescale_action_deliveries_total{executor="amqp",result="delivered"} 3)"));
+}
+
+TEST_P(EventStoreTest, ABacklogOfEventsNeverHidesTheActions) {
+  // Rounds of two entries per kind: more events wait (the broker is down) than a round reads.
+  dispatcher_ = std::make_unique<ActionDispatcher>(
+      store_.get(), clock_, DispatcherOptions{.initial_backoff = 1000ms, .max_backoff = 4000ms, .batch = 2});
+  auto sink = std::make_unique<ScriptedSink>();
+  sink_ = sink.get();
+  dispatcher_->AddEventSink("amqp", std::move(sink));
+  auto executor = std::make_unique<testing::RecordingExecutor>();
+  webhook_ = executor.get();
+  dispatcher_->AddExecutor("webhook", std::move(executor));
+  std::vector<OutboxEntry> events;
+  for (int i = 0; i < 5; ++i) events.push_back(Entry("evt_" + std::to_string(i), "web", "amqp", Now()));
+  ASSERT_TRUE(store_->RecordAndQueue(std::nullopt, events, std::nullopt).ok());
+  QueueActionWithEvent("api", "1");
+  sink_->Answer(Outcome::kRetry);
+  dispatcher_->RunOnce();
+  EXPECT_THAT(webhook_->action_ids(), ElementsAre("act_api1"));
+  EXPECT_THAT(sink_->published(), ElementsAre("evt_0"));  // web's lane waits for its retry
+  auto others = store_->QueuedFor({"amqp"}, false, 100);
+  ASSERT_TRUE(others.ok()) << others.status().ToString();
+  EXPECT_TRUE(others->empty());
+  auto queued = store_->QueuedFor({"amqp"}, true, 3);
+  ASSERT_TRUE(queued.ok());
+  ASSERT_EQ(queued->size(), 3u);
+  EXPECT_EQ((*queued)[0].action_id, "evt_0");
+  EXPECT_EQ((*queued)[2].action_id, "evt_2");
+  clock_.Advance(2s);
+  for (int round = 0; round < 4; ++round) dispatcher_->RunOnce();
+  EXPECT_THAT(sink_->published(), ElementsAre("evt_0", "evt_0", "evt_1", "evt_2", "evt_3", "evt_4", "evt_api1"));
+  EXPECT_TRUE(Outbox().empty());
 }
 
 TEST_P(EventStoreTest, AnEventTheSinkFailsForGoodIsAudited) {
@@ -510,7 +549,8 @@ TEST_P(EventWiringTest, ATriggerQueuesItsEventThenTheActionAndRecommendationEven
     }
   }
   // The recommendation's audit record went in with its event.
-  auto audit = aggregator_->control_store()->ListAudit({.tenant = std::nullopt, .kind = std::nullopt, .after_seq = 0, .limit = 1000});
+  auto audit = aggregator_->control_store()->ListAudit(
+      {.tenant = std::nullopt, .kind = std::nullopt, .after_seq = 0, .limit = 1000});
   ASSERT_TRUE(audit.ok());
   int recommend = 0, scale = 0;
   for (const AuditRecord& a : audit->items) {

@@ -362,13 +362,14 @@ TEST_F(AmqpEventsTest, EventsArriveOnceByIdAndInOrderPerServiceAcrossABrokerRest
   for (const std::string& id : seen) EXPECT_TRUE(id.starts_with("evt_")) << id;
   metrics.clear();
   dispatcher.AppendMetrics(&metrics);
-  std::printf("[ figures ] %zu events of 3 services, broker down %s (%lld waiting in the outbox), all there %s after "
-              "its restart; %zu repeated deliveries; published %g, errors %g, unconfirmed %g\n",
-              total, testing::Seconds(restarted_ms - stopped_ms).c_str(), static_cast<long long>(waiting),
-              testing::Seconds(drained_ms - restarted_ms).c_str(), repeats,
-              testing::MetricValue(metrics, R"(prescale_events_published_total{result="published"})").value_or(-1),
-              testing::MetricValue(metrics, R"(prescale_events_published_total{result="error"})").value_or(-1),
-              testing::MetricValue(metrics, R"(prescale_events_published_total{result="unconfirmed"})").value_or(-1));
+  std::printf(
+      "[ figures ] %zu events of 3 services, broker down %s (%lld waiting in the outbox), all there %s after "
+      "its restart; %zu repeated deliveries; published %g, errors %g, unconfirmed %g\n",
+      total, testing::Seconds(restarted_ms - stopped_ms).c_str(), static_cast<long long>(waiting),
+      testing::Seconds(drained_ms - restarted_ms).c_str(), repeats,
+      testing::MetricValue(metrics, R"(prescale_events_published_total{result="published"})").value_or(-1),
+      testing::MetricValue(metrics, R"(prescale_events_published_total{result="error"})").value_or(-1),
+      testing::MetricValue(metrics, R"(prescale_events_published_total{result="unconfirmed"})").value_or(-1));
 }
 
 // The admin token of the aggregator below (printf %s admin-token-0123456789 | sha256sum).
@@ -391,16 +392,16 @@ TEST_F(AmqpEventsTest, TriggerMessageEvaluatesTheServiceAtOnce) {
 
   // The tick is an hour away: only a trigger evaluates the service.
   const std::string config = dir_.Write(
-      "aggregator.yaml",
-      "listen: 127.0.0.1:0\ntick_interval: 1h\ntokens:\n  - {name: admin, role: admin, sha256: \"" +
-          std::string(kAdminTokenSha256) + "\"}\n" + testing::kTestMonitorTokenYaml + "events:\n  amqp:\n    url: \"" +
-          broker_->Url() + "\"\n    exchange: " + events_exchange + "\n    timeout: 2s\n    triggers:\n      exchange: " +
-          trigger_exchange + "\n      queue: " + trigger_queue +
-          "\n      prefetch: 5\n"
-          "tenants:\n  - name: acme\n    quotas: {cpu_cores: 64}\n"
-          "services:\n  - tenant: acme\n    name: web\n    priority: normal\n"
-          "    replicas: {current: 2, min: 1, max: 10}\n    requests: {cpu_cores: 0.5}\n"
-          "    executor: {type: recommend-only}\n");
+      "aggregator.yaml", "listen: 127.0.0.1:0\ntick_interval: 1h\ntokens:\n  - {name: admin, role: admin, sha256: \"" +
+                             std::string(kAdminTokenSha256) + "\"}\n" + testing::kTestMonitorTokenYaml +
+                             "events:\n  amqp:\n    url: \"" + broker_->Url() + "\"\n    exchange: " + events_exchange +
+                             "\n    timeout: 2s\n    triggers:\n      exchange: " + trigger_exchange +
+                             "\n      queue: " + trigger_queue +
+                             "\n      prefetch: 5\n"
+                             "tenants:\n  - name: acme\n    quotas: {cpu_cores: 64}\n"
+                             "services:\n  - tenant: acme\n    name: web\n    priority: normal\n"
+                             "    replicas: {current: 2, min: 1, max: 10}\n    requests: {cpu_cores: 0.5}\n"
+                             "    executor: {type: recommend-only}\n");
   testing::Subprocess aggregator;
   ASSERT_TRUE(aggregator.Start({binary, "--config", config}));
   std::string log;
@@ -414,21 +415,20 @@ TEST_F(AmqpEventsTest, TriggerMessageEvaluatesTheServiceAtOnce) {
   };
   ASSERT_TRUE(testing::PollUntil(
       [&] { return testing::MetricValue(metrics(), "prescale_events_source_connected") == 1.0; }, 20s))
-      << metrics() << "\n" << aggregator.Stderr();
+      << metrics() << "\n"
+      << aggregator.Stderr();
 
   // A message that does not decode: rejected (not requeued), counted, and the aggregator runs on.
   ASSERT_TRUE(triggers.Publish("acme.web", "{\"type\":\"evaluate\",\"tenant\":\"acme\"}", &error)) << error;
   ASSERT_TRUE(triggers.Publish("acme.web", "not json", &error)) << error;
   ASSERT_TRUE(testing::PollUntil(
-      [&] {
-        return testing::MetricValue(metrics(), R"(prescale_events_consumed_total{result="rejected"})") == 2.0;
-      },
+      [&] { return testing::MetricValue(metrics(), R"(prescale_events_consumed_total{result="rejected"})") == 2.0; },
       10s))
       << metrics();
 
   const int64_t sent_ms = NowMs();
-  ASSERT_TRUE(triggers.Publish(
-      "acme.web", R"({"type":"scale_up","tenant":"acme","service":"web","name":"load-test"})", &error))
+  ASSERT_TRUE(
+      triggers.Publish("acme.web", R"({"type":"scale_up","tenant":"acme","service":"web","name":"load-test"})", &error))
       << error;
   // The decision names the trigger, and holds web one above what it ran.
   std::string decisions;
@@ -440,7 +440,8 @@ TEST_F(AmqpEventsTest, TriggerMessageEvaluatesTheServiceAtOnce) {
         return decisions.find("amqp:load-test") != std::string::npos;
       },
       10s))
-      << decisions << "\n" << aggregator.Stderr();
+      << decisions << "\n"
+      << aggregator.Stderr();
   const int64_t decided_ms = NowMs();
   EXPECT_NE(decisions.find("\"to_replicas\":3"), std::string::npos) << decisions;
   // The trigger's event, then the recommendation it brought, in that order.

@@ -93,9 +93,9 @@ bool RabbitMqServer::Start(std::string* error) {
   // directory, the cookie in its HOME.
   if (!server_->Start({"env", "-C", d, "HOME=" + d + "/home", "RABBITMQ_CONF_ENV_FILE=/dev/null",
                        "RABBITMQ_NODENAME=" + node_, "RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
-                       "RABBITMQ_NODE_PORT=" + std::to_string(port_), "RABBITMQ_DIST_PORT=" + std::to_string(dist_port_),
-                       "RABBITMQ_MNESIA_BASE=" + d + "/mnesia", "RABBITMQ_LOG_BASE=" + d + "/log",
-                       "RABBITMQ_CONFIG_FILE=" + d + "/rabbitmq.conf",
+                       "RABBITMQ_NODE_PORT=" + std::to_string(port_),
+                       "RABBITMQ_DIST_PORT=" + std::to_string(dist_port_), "RABBITMQ_MNESIA_BASE=" + d + "/mnesia",
+                       "RABBITMQ_LOG_BASE=" + d + "/log", "RABBITMQ_CONFIG_FILE=" + d + "/rabbitmq.conf",
                        "RABBITMQ_ENABLED_PLUGINS_FILE=" + d + "/enabled_plugins",
                        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-kernel inet_dist_use_interface {127,0,0,1}",
                        "ERL_EPMD_PORT=" + std::to_string(epmd_port_), "ERL_EPMD_ADDRESS=127.0.0.1", program_})) {

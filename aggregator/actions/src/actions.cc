@@ -318,10 +318,22 @@ Executor* ActionDispatcher::ExecutorOf(const std::string& tenant, const std::str
   return executor->second.get();
 }
 
+Result<std::vector<OutboxEntry>> ActionDispatcher::Queued() {
+  if (sinks_.empty()) return store_->QueuedActions(options_.batch);
+  std::vector<std::string> sinks;
+  for (const auto& entry : sinks_) sinks.push_back(entry.first);
+  PRESCALE_ASSIGN_OR_RETURN(std::vector<OutboxEntry> out, store_->QueuedFor(sinks, false, options_.batch));
+  for (const std::string& sink : sinks) {
+    PRESCALE_ASSIGN_OR_RETURN(std::vector<OutboxEntry> events, store_->QueuedFor({sink}, true, options_.batch));
+    out.insert(out.end(), std::make_move_iterator(events.begin()), std::make_move_iterator(events.end()));
+  }
+  return out;
+}
+
 size_t ActionDispatcher::RunOnce() {
   if (acting_ && !acting_()) return 0;
   const int64_t now_ms = ToUnixMillis(clock_.Now());
-  auto queued = store_->QueuedActions(options_.batch);
+  auto queued = Queued();
   if (!queued.ok()) {
     Log(LogLevel::kError, "actions: " + queued.status().message());
     return 0;
@@ -371,7 +383,7 @@ size_t ActionDispatcher::RunOnce() {
 
 size_t ActionDispatcher::RefreshReplicas() {
   if (acting_ && !acting_()) return 0;
-  auto queued = store_->QueuedActions(options_.batch);
+  auto queued = Queued();
   if (!queued.ok()) return 0;
   std::set<std::pair<std::string, std::string>> pending;
   for (const OutboxEntry& e : *queued) {

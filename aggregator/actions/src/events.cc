@@ -47,12 +47,12 @@ Result<EventHeader> ParseEventHeader(std::string_view json) {
   doc.Parse(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) return Status::ParseError("a queued event is not a JSON object");
   EventHeader h;
+  const rapidjson::Value& o = doc;
   for (auto [key, out] : {std::pair{"id", &h.id}, {"kind", &h.kind}}) {
-    auto it = doc.FindMember(key);
-    if (it == doc.MemberEnd() || !it->value.IsString()) {
+    if (!o.HasMember(key) || !o[key].IsString()) {
       return Status::ParseError(std::string("a queued event has no string \"") + key + "\"");
     }
-    out->assign(it->value.GetString(), it->value.GetStringLength());
+    out->assign(o[key].GetString(), o[key].GetStringLength());
   }
   return h;
 }

@@ -46,6 +46,40 @@ Result<std::optional<AuditRecord>> PostgresStore::RecordAndQueue(std::optional<A
   });
 }
 
+Result<std::vector<OutboxEntry>> PostgresStore::QueuedFor(const std::vector<std::string>& executors, bool only,
+                                                          size_t limit) {
+  if (executors.empty())
+    return only ? Result<std::vector<OutboxEntry>>(std::vector<OutboxEntry>()) : QueuedActions(limit);
+  Params params;
+  std::string in;
+  for (const std::string& executor : executors) {
+    params.Add(executor);
+    in += (in.empty() ? "$" : ", $") + std::to_string(params.size());
+  }
+  params.Add(static_cast<int64_t>(ClampLimit(limit)));
+  const std::string sql =
+      "SELECT action_id, tenant, service, executor, payload, created_ms, next_attempt_ms, attempts, last_error "
+      "FROM outbox WHERE executor " +
+      std::string(only ? "IN (" : "NOT IN (") + in + ") ORDER BY seq LIMIT $" + std::to_string(params.size());
+  return Call(Mode::kStatement, [&]() -> Result<std::vector<OutboxEntry>> {
+    PRESCALE_ASSIGN_OR_RETURN(auto rows, Query(sql, params, "read the outbox"));
+    std::vector<OutboxEntry> out;
+    for (int i = 0; i < rows.size(); ++i) {
+      OutboxEntry& e = out.emplace_back();
+      e.action_id = rows.Text(i, 0);
+      e.tenant = rows.Text(i, 1);
+      e.service = rows.Text(i, 2);
+      e.executor = rows.Text(i, 3);
+      e.payload_json = rows.Text(i, 4);
+      e.created_ms = rows.Int(i, 5);
+      e.next_attempt_ms = rows.Int(i, 6);
+      e.attempts = rows.Int(i, 7);
+      e.last_error = rows.Text(i, 8);
+    }
+    return out;
+  });
+}
+
 Status PostgresStore::DropQueued(const std::string& action_id) {
   return Call(Mode::kUpdate, [&]() -> Status {
     PRESCALE_RETURN_IF_ERROR(CheckFenceLocked());

@@ -46,6 +46,37 @@ Result<std::optional<AuditRecord>> SqliteStore::RecordAndQueue(std::optional<Aud
   });
 }
 
+Result<std::vector<OutboxEntry>> SqliteStore::QueuedFor(const std::vector<std::string>& executors, bool only,
+                                                        size_t limit) {
+  if (executors.empty())
+    return only ? Result<std::vector<OutboxEntry>>(std::vector<OutboxEntry>()) : QueuedActions(limit);
+  std::string in;
+  for (size_t i = 0; i < executors.size(); ++i) in += i == 0 ? "?" : ", ?";
+  std::lock_guard lock(mu_);
+  PRESCALE_ASSIGN_OR_RETURN(
+      auto stmt, Prepare("SELECT action_id, tenant, service, executor, payload, created_ms, next_attempt_ms, attempts, "
+                         "last_error FROM outbox WHERE executor " +
+                         std::string(only ? "IN (" : "NOT IN (") + in + ") ORDER BY seq LIMIT ?"));
+  for (const std::string& executor : executors) stmt.Bind(executor);
+  stmt.Bind(static_cast<int64_t>(ClampLimit(limit)));
+  std::vector<OutboxEntry> out;
+  while (true) {
+    PRESCALE_ASSIGN_OR_RETURN(auto row, Next(stmt, "read the outbox"));
+    if (!row) break;
+    OutboxEntry& e = out.emplace_back();
+    e.action_id = stmt.Text(0);
+    e.tenant = stmt.Text(1);
+    e.service = stmt.Text(2);
+    e.executor = stmt.Text(3);
+    e.payload_json = stmt.Text(4);
+    e.created_ms = stmt.Int(5);
+    e.next_attempt_ms = stmt.Int(6);
+    e.attempts = stmt.Int(7);
+    e.last_error = stmt.Text(8);
+  }
+  return out;
+}
+
 Status SqliteStore::DropQueued(const std::string& action_id) {
   std::lock_guard lock(mu_);
   return InTransaction("BEGIN IMMEDIATE", [&]() -> Status {

@@ -18,9 +18,7 @@ namespace prescale::aggregator::amqp_internal {
 inline constexpr amqp_channel_t kChannel = 1;
 
 // "text" as librabbitmq's bytes (not copied: `text` must outlive the call).
-inline amqp_bytes_t Bytes(std::string_view text) {
-  return amqp_bytes_t{text.size(), const_cast<char*>(text.data())};
-}
+inline amqp_bytes_t Bytes(std::string_view text) { return amqp_bytes_t{text.size(), const_cast<char*>(text.data())}; }
 
 class AmqpConnection {
  public:

@@ -17,8 +17,7 @@ using amqp_internal::kChannel;
 AmqpEventSink::AmqpEventSink(AmqpOptions options)
     // No heartbeats: the sink is idle between events, and a connection that
     // died meanwhile shows on the next publish (no confirm: retried).
-    : options_(std::move(options)),
-      conn_(std::make_unique<AmqpConnection>(options_, 0, "event sink")) {}
+    : options_(std::move(options)), conn_(std::make_unique<AmqpConnection>(options_, 0, "event sink")) {}
 
 AmqpEventSink::~AmqpEventSink() = default;
 
@@ -44,7 +43,8 @@ Status AmqpEventSink::Ready() {
 std::string AmqpEventSink::AwaitConfirm(uint64_t tag, const char** result_label) {
   const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
   while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       *result_label = "unconfirmed";
       return "no confirm from the broker within " + std::to_string(options_.timeout.count()) + " ms";
@@ -84,8 +84,7 @@ std::string AmqpEventSink::AwaitConfirm(uint64_t tag, const char** result_label)
         return "connection closed by the broker: " + std::to_string(m->reply_code) + " " +
                std::string(static_cast<const char*>(m->reply_text.bytes), m->reply_text.len);
       }
-      default:
-        continue;  // basic.return and the like: not ours to act on
+      default: continue;  // basic.return and the like: not ours to act on
     }
   }
 }

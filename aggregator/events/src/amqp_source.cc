@@ -147,8 +147,8 @@ Status AmqpTriggerSource::Handle(uint64_t delivery_tag, std::string_view body) {
   auto message = ParseTriggerMessage(body);
   if (!message.ok()) {
     Count("rejected");
-    Log(LogLevel::kWarning, "trigger source: rejected a message of queue " + triggers_.queue + ": " +
-                                message.status().message());
+    Log(LogLevel::kWarning,
+        "trigger source: rejected a message of queue " + triggers_.queue + ": " + message.status().message());
     return conn_->CheckStatus(amqp_basic_reject(conn_->state(), kChannel, delivery_tag, /*requeue=*/0),
                               "rejecting a message");
   }

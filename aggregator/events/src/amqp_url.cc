@@ -10,7 +10,8 @@ Status CheckAmqpUrl(std::string_view url) {
   if (url.starts_with("amqps://")) {
     return Status::InvalidArgument("amqps:// (TLS) is not supported yet: use amqp:// on a trusted network");
   }
-  if (!url.starts_with("amqp://")) return Status::InvalidArgument("expected an amqp://USER:PASSWORD@HOST:PORT/VHOST URL");
+  if (!url.starts_with("amqp://"))
+    return Status::InvalidArgument("expected an amqp://USER:PASSWORD@HOST:PORT/VHOST URL");
   std::string buffer(url);
   amqp_connection_info info;
   amqp_default_connection_info(&info);

@@ -1,7 +1,6 @@
 #include "prescale/aggregator/events/trigger_message.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include "prescale/aggregator/actions/kubernetes_api.h"
 
@@ -20,13 +19,13 @@ Result<TriggerMessage> ParseTriggerMessage(std::string_view body) {
         "expected a JSON object {\"type\": \"evaluate\" or \"scale_up\", \"tenant\": ..., \"service\": ...}");
   }
   TriggerMessage m;
-  auto string_field = [&doc](const char* key, bool required, std::string* out) -> Status {
-    auto it = doc.FindMember(key);
-    if (it == doc.MemberEnd()) {
+  const rapidjson::Value& o = doc;
+  auto string_field = [&o](const char* key, bool required, std::string* out) -> Status {
+    if (!o.HasMember(key)) {
       return required ? Status::ForField(StatusCode::kUnprocessable, key, "missing") : Status::Ok();
     }
-    if (!it->value.IsString()) return Status::ForField(StatusCode::kUnprocessable, key, "expected a string");
-    out->assign(it->value.GetString(), it->value.GetStringLength());
+    if (!o[key].IsString()) return Status::ForField(StatusCode::kUnprocessable, key, "expected a string");
+    out->assign(o[key].GetString(), o[key].GetStringLength());
     return Status::Ok();
   };
   PRESCALE_RETURN_IF_ERROR(string_field("type", true, &m.type));
@@ -46,9 +45,10 @@ Result<TriggerMessage> ParseTriggerMessage(std::string_view body) {
   if (!printable) {
     return Status::ForField(StatusCode::kUnprocessable, "name", "must be 1-253 printable ASCII characters");
   }
-  if (auto it = doc.FindMember("resolved"); it != doc.MemberEnd()) {
-    if (!it->value.IsBool()) return Status::ForField(StatusCode::kUnprocessable, "resolved", "expected true or false");
-    m.resolved = it->value.GetBool();
+  if (o.HasMember("resolved")) {
+    if (!o["resolved"].IsBool())
+      return Status::ForField(StatusCode::kUnprocessable, "resolved", "expected true or false");
+    m.resolved = o["resolved"].GetBool();
   }
   return m;
 }

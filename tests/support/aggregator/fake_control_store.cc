@@ -316,8 +316,9 @@ Result<aggregator::AuditRecord> FakeControlStore::FinishAction(const std::string
   return AppendLocked(std::move(audit));
 }
 
-Result<std::optional<aggregator::AuditRecord>> FakeControlStore::RecordAndQueue(
-    std::optional<AuditRecord> audit, const std::vector<OutboxEntry>& entries, std::optional<int64_t> target) {
+Result<std::optional<aggregator::AuditRecord>> FakeControlStore::RecordAndQueue(std::optional<AuditRecord> audit,
+                                                                                const std::vector<OutboxEntry>& entries,
+                                                                                std::optional<int64_t> target) {
   if (target && !audit) return Status::InvalidArgument("a target is set by an audited action only");
   std::lock_guard lock(mu_);
   for (const OutboxEntry& entry : entries) {
@@ -335,6 +336,18 @@ Result<std::optional<aggregator::AuditRecord>> FakeControlStore::RecordAndQueue(
     st.updated_ms = audit->time_ms;
   }
   return std::optional<AuditRecord>(AppendLocked(std::move(*audit)));
+}
+
+Result<std::vector<aggregator::OutboxEntry>> FakeControlStore::QueuedFor(const std::vector<std::string>& executors,
+                                                                         bool only, size_t limit) {
+  std::lock_guard lock(mu_);
+  std::vector<OutboxEntry> out;
+  for (const OutboxEntry& e : outbox_) {
+    if (out.size() >= ClampLimit(limit)) break;
+    const bool listed = std::find(executors.begin(), executors.end(), e.executor) != executors.end();
+    if (listed == only) out.push_back(e);
+  }
+  return out;
 }
 
 Status FakeControlStore::DropQueued(const std::string& action_id) {

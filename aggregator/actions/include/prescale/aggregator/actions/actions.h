@@ -97,6 +97,10 @@ class ActionDispatcher {
   void AppendMetrics(std::string* out) const;
 
  private:
+  // The queued entries of one round: the oldest `batch` actions, then the
+  // oldest `batch` events of each sink (read apart: a backlog of events
+  // while a broker is down never hides the actions, nor the reverse).
+  Result<std::vector<OutboxEntry>> Queued();
   // One attempt at a due action: its payload, its service's spec and its
   // executor. *seconds is how long the executor took, -1 when none ran.
   ExecutionResult Attempt(const OutboxEntry& e, double* seconds);

@@ -36,9 +36,9 @@ struct ScalingEvent {
   std::string kind;
   std::string tenant, service;
   int64_t time_ms = 0;
-  std::string replica;                // the replica that recorded it; "" when alone
-  std::optional<ScaleAction> action;  // action, recommendation
-  std::string executor;               // action, recommendation: the service's executor type
+  std::string replica;                  // the replica that recorded it; "" when alone
+  std::optional<ScaleAction> action;    // action, recommendation
+  std::string executor;                 // action, recommendation: the service's executor type
   std::optional<EventTrigger> trigger;  // trigger
 };
 
