@@ -21,6 +21,8 @@ find_package(OpenSSL REQUIRED)
 find_package(SQLite3 REQUIRED)
 # The control-plane store shared by replicas: PostgreSQL's client library (Debian libpq-dev).
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
+# RabbitMQ's C client (librabbitmq-dev): the aggregator's event sink and trigger source.
+pkg_check_modules(LIBRABBITMQ REQUIRED IMPORTED_TARGET librabbitmq)
 # The forecast library: least squares (Debian libeigen3-dev, header-only).
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 find_path(RAPIDJSON_INCLUDE_DIR rapidjson/document.h REQUIRED)

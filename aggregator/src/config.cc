@@ -1,5 +1,7 @@
 #include "prescale/aggregator/config.h"
 
+#include "config_events.h"
+
 #include "prescale/aggregator/control/auth.h"
 #include "prescale/aggregator/control/postgres_store.h"
 
@@ -415,6 +417,7 @@ Status ReadSections(const YamlConfigReader& r, const ConfigNode& root, Aggregato
   if (root["triggers"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseTriggers(r, root["triggers"], c));
   if (root["demand"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseDemand(r, root["demand"], &c->demand));
   if (root["forecast"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseForecast(r, root["forecast"], &c->forecast));
+  if (root["events"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseEventsConfig(r, root["events"], c));
   return Status::Ok();
 }
 
@@ -447,6 +450,7 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
                                        "http_idle_timeout",
                                        "log_level",
                                        "demand",
+                                       "events",
                                        "prometheus_url",
                                        "forecast",
                                        "sender_samples_per_second",

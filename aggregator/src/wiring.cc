@@ -10,6 +10,7 @@
 #include "prescale/aggregator/aggregator.h"
 #include "prescale/aggregator/api/console_assets.h"
 #include "prescale/aggregator/api/session_api.h"
+#include "prescale/aggregator/events/amqp_sink.h"
 #include "prescale/aggregator/history/snapshot.h"
 #include "prescale/aggregator/scaling/directives.h"
 #include "prescale/base/log.h"
@@ -89,6 +90,15 @@ void Aggregator::UseControlStore(std::unique_ptr<ControlStore> store) {
   }
   dispatcher_->ActOnlyWhile([this] { return Leads(); });
   for (auto& [type, executor] : executors_(config_, clock_)) dispatcher_->AddExecutor(type, std::move(executor));
+  if (config_.events_amqp) {
+    // Scaling events through the outbox (docs/events.md), and the trigger source.
+    dispatcher_->AddEventSink("amqp", std::make_unique<AmqpEventSink>(*config_.events_amqp));
+    decisions_->PublishEventsTo({"amqp"});
+    if (config_.events_amqp->triggers) {
+      amqp_source_ = std::make_unique<AmqpTriggerSource>(*config_.events_amqp, &triggers_);
+      amqp_source_->ConsumeOnlyWhile([this] { return Leads(); });
+    }
+  }
   decisions_->OnActionsQueued([d = dispatcher_.get()] { d->Notify(); });
   decisions_->ReadHoldsFrom([d = dispatcher_.get()] { return d->Holds(); });
   scaling_api_ = std::make_unique<ScalingApi>(decisions_.get(), &store_, control_store_.get(), &triggers_, clock_,
@@ -367,6 +377,7 @@ Status Aggregator::Schedule(Scheduler* work, Scheduler* delivery, Scheduler* lea
     d->Notify();
     delivery->Wake();
   });
+  if (amqp_source_ != nullptr) amqp_source_->Start();
   return Status::Ok();
 }
 
@@ -468,6 +479,7 @@ std::string Aggregator::MetricsText() const {
     scaling_api_->AppendMetrics(&text);
   }
   if (discovery_ != nullptr) discovery_->AppendMetrics(&text);
+  if (amqp_source_ != nullptr) amqp_source_->AppendMetrics(&text);
   return text;
 }
 

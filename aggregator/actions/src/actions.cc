@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <tuple>
 
 #include "prescale/base/log.h"
 #include "prescale/metrics/text_writer.h"
@@ -93,6 +94,10 @@ void ActionDispatcher::AddExecutor(const std::string& type, std::unique_ptr<Exec
   executors_[type] = std::move(executor);
 }
 
+void ActionDispatcher::AddEventSink(const std::string& type, std::unique_ptr<EventSink> sink) {
+  sinks_[type] = std::move(sink);
+}
+
 void ActionDispatcher::Notify() {
   {
     std::lock_guard lock(wake_mu_);
@@ -120,6 +125,13 @@ void ActionDispatcher::Observe(const std::string& executor, const char* result, 
 }
 
 ExecutionResult ActionDispatcher::Attempt(const OutboxEntry& e, double* seconds) {
+  if (auto sink = sinks_.find(e.executor); sink != sinks_.end()) {
+    // An event: published as queued, whatever became of its service since.
+    const auto started = clock_.Monotonic();
+    ExecutionResult result = sink->second->Publish(e);
+    *seconds = std::chrono::duration<double>(clock_.Monotonic() - started).count();
+    return result;
+  }
   auto action = ParseActionJson(e.payload_json);
   auto object = store_->Get(ObjectKey{ObjectKind::kService, e.tenant, e.service});
   auto executor = executors_.find(e.executor);
@@ -198,6 +210,24 @@ void ActionDispatcher::Finish(const OutboxEntry& e, const ExecutionResult& resul
       Log(LogLevel::kError, "actions: " + s.message());
     }
   }
+}
+
+void ActionDispatcher::FinishEvent(const OutboxEntry& e, const ExecutionResult& result, double seconds,
+                                   int64_t now_ms) {
+  if (result.outcome == ExecutionResult::Outcome::kDone) {
+    Observe(e.executor, "delivered", seconds);
+    if (Status s = store_->DropQueued(e.action_id); !s.ok()) Log(LogLevel::kError, "events: " + s.message());
+    return;
+  }
+  Observe(e.executor, "failed", seconds);
+  AuditRecord audit = ExecutorAudit(e, result, now_ms, "event.failed", replica_);
+  audit.message = result.message;
+  audit.after_json = "{\"event_id\":\"" + e.action_id + "\",\"attempts\":" + std::to_string(e.attempts + 1) +
+                     ",\"sink\":\"" + e.executor + "\"}";
+  if (auto s = store_->FinishAction(e.action_id, std::move(audit)); !s.ok()) {
+    Log(LogLevel::kError, "events: " + s.status().message());
+  }
+  Log(LogLevel::kError, "event " + e.action_id + " for " + e.tenant + "/" + e.service + " failed: " + result.message);
 }
 
 void ActionDispatcher::FinishRefused(const OutboxEntry& e, const ExecutionResult& result, double seconds,
@@ -288,19 +318,34 @@ Executor* ActionDispatcher::ExecutorOf(const std::string& tenant, const std::str
   return executor->second.get();
 }
 
+Result<std::vector<OutboxEntry>> ActionDispatcher::Queued() {
+  if (sinks_.empty()) return store_->QueuedActions(options_.batch);
+  std::vector<std::string> sinks;
+  for (const auto& entry : sinks_) sinks.push_back(entry.first);
+  PRESCALE_ASSIGN_OR_RETURN(std::vector<OutboxEntry> out, store_->QueuedFor(sinks, false, options_.batch));
+  for (const std::string& sink : sinks) {
+    PRESCALE_ASSIGN_OR_RETURN(std::vector<OutboxEntry> events, store_->QueuedFor({sink}, true, options_.batch));
+    out.insert(out.end(), std::make_move_iterator(events.begin()), std::make_move_iterator(events.end()));
+  }
+  return out;
+}
+
 size_t ActionDispatcher::RunOnce() {
   if (acting_ && !acting_()) return 0;
   const int64_t now_ms = ToUnixMillis(clock_.Now());
-  auto queued = store_->QueuedActions(options_.batch);
+  auto queued = Queued();
   if (!queued.ok()) {
     Log(LogLevel::kError, "actions: " + queued.status().message());
     return 0;
   }
-  // An action waiting for its retry holds back its service's later ones: in order per service.
-  std::set<std::pair<std::string, std::string>> waiting;
+  // An action waiting for its retry holds back its service's later ones: in
+  // order per service. A sink's events are a lane of their own, apart from
+  // the actions.
+  std::set<std::tuple<std::string, std::string, std::string>> waiting;
   size_t attempted = 0;
   for (const OutboxEntry& e : *queued) {
-    const auto service_key = std::make_pair(e.tenant, e.service);
+    const bool event = sinks_.contains(e.executor);
+    const auto service_key = std::make_tuple(e.tenant, e.service, event ? e.executor : std::string());
     if (waiting.contains(service_key)) continue;
     if (e.next_attempt_ms > now_ms) {
       waiting.insert(service_key);
@@ -312,10 +357,14 @@ size_t ActionDispatcher::RunOnce() {
     double seconds = -1.0;
     const ExecutionResult result = Attempt(e, &seconds);
     ++attempted;
-    const bool expired = now_ms - e.created_ms >= options_.give_up_after.count();
+    const bool expired = !event && now_ms - e.created_ms >= options_.give_up_after.count();
     if (result.outcome == ExecutionResult::Outcome::kRetry && !expired) {
       Retry(e, result, seconds, now_ms);
       waiting.insert(service_key);
+      continue;
+    }
+    if (event) {
+      FinishEvent(e, result, seconds, now_ms);
       continue;
     }
     if (result.outcome == ExecutionResult::Outcome::kRefused) {
@@ -336,10 +385,12 @@ size_t ActionDispatcher::RunOnce() {
 
 size_t ActionDispatcher::RefreshReplicas() {
   if (acting_ && !acting_()) return 0;
-  auto queued = store_->QueuedActions(options_.batch);
+  auto queued = Queued();
   if (!queued.ok()) return 0;
   std::set<std::pair<std::string, std::string>> pending;
-  for (const OutboxEntry& e : *queued) pending.emplace(e.tenant, e.service);
+  for (const OutboxEntry& e : *queued) {
+    if (!sinks_.contains(e.executor)) pending.emplace(e.tenant, e.service);
+  }
   // The held services not seen below (deleted, or without an executor now) are held no more.
   ServiceHolds unseen = Holds();
   size_t read = 0;
@@ -392,6 +443,7 @@ void ActionDispatcher::AppendMetrics(std::string* out) const {
   AppendDeliveryMetrics(out);
   // Executors are added before the dispatcher runs and never removed.
   for (const auto& entry : executors_) entry.second->AppendMetrics(out);
+  for (const auto& entry : sinks_) entry.second->AppendMetrics(out);
 }
 
 void ActionDispatcher::AppendDeliveryMetrics(std::string* out) const {

@@ -123,6 +123,12 @@ class PostgresStore final : public ControlStore {
   Result<std::pair<int64_t, int64_t>> OutboxBacklog() override;
   Status RetryAction(const std::string& action_id, int64_t next_attempt_ms, const std::string& error) override;
   Result<AuditRecord> FinishAction(const std::string& action_id, AuditRecord audit) override;
+  Result<std::optional<AuditRecord>> RecordAndQueue(std::optional<AuditRecord> audit,
+                                                    const std::vector<OutboxEntry>& entries,
+                                                    std::optional<int64_t> target) override;
+  Result<std::vector<OutboxEntry>> QueuedFor(const std::vector<std::string>& executors, bool only,
+                                             size_t limit) override;
+  Status DropQueued(const std::string& action_id) override;
   Result<std::vector<ServiceStatus>> ServiceStatuses() override;
   Status SetCurrentReplicas(const std::string& tenant, const std::string& service, int64_t current,
                             const std::string& source, int64_t now_ms) override;

@@ -61,7 +61,9 @@ Status DecisionLoop::RunTick(const std::vector<TriggerEvent>& events, bool act) 
   std::vector<Decision> decisions = engine_.Evaluate(inputs.tenants, inputs.services, clock_.Now());
   ExplainHolds(&inputs, &decisions);
   std::vector<AllocationResult::TenantUse> tenant_use = steps::TenantUseOf(inputs.tenants, inputs.services, decisions);
-  const size_t queued = act ? RecordActions(inputs, decisions, tenant_use) : 0;
+  // A trigger's event goes before the events of the actions it brought.
+  size_t queued = act && !sinks_.empty() ? RecordTriggerEvents(events) : 0;
+  if (act) queued += RecordActions(inputs, decisions, tenant_use);
   if (queued > 0 && notify_) notify_();
   ServiceHolds held;
   for (auto& [key, h] : inputs.held) held.emplace(key, std::move(h.hold));
@@ -267,20 +269,83 @@ bool DecisionLoop::RecordAction(const Decision& d, const ServiceInput& input,
   const ScaleAction a = steps::ActionOf(d, new_action_id_(), now_ms);
   AuditRecord audit = steps::ActionAudit(a, d, input, tenant_use, hold);
   if (!replica_.empty()) audit.actor += "@" + replica_;
-  if (!d.execute) {
+  const std::optional<OutboxEntry> entry =
+      d.execute ? steps::OutboxEntryFor(a, input.spec.executor.type) : std::optional<OutboxEntry>();
+  if (!sinks_.empty()) {
+    // With its events, in the same transaction; a recommendation sets no target.
+    std::vector<OutboxEntry> entries;
+    if (entry) entries.push_back(*entry);
+    for (OutboxEntry& e : ActionEvents(a, d.execute ? kEventAction : kEventRecommendation, input.spec.executor.type)) {
+      entries.push_back(std::move(e));
+    }
+    auto r = store_->RecordAndQueue(std::move(audit), entries,
+                                    d.execute ? std::optional<int64_t>(d.to_replicas) : std::nullopt);
+    if (!r.ok()) {
+      Log(LogLevel::kError, "decisions: action for " + d.tenant + "/" + d.service + ": " + r.status().message());
+      return false;
+    }
+    if (!d.execute) return true;  // its events wake the dispatcher
+  } else if (!d.execute) {
     if (auto r = store_->AppendAudit(std::move(audit)); !r.ok()) {
       Log(LogLevel::kError, "decisions: " + r.status().message());
     }
     return false;
-  }
-  const std::optional<OutboxEntry> entry = steps::OutboxEntryFor(a, input.spec.executor.type);
-  if (auto r = store_->RecordAction(std::move(audit), entry, d.to_replicas); !r.ok()) {
+  } else if (auto r = store_->RecordAction(std::move(audit), entry, d.to_replicas); !r.ok()) {
     Log(LogLevel::kError, "decisions: action for " + d.tenant + "/" + d.service + ": " + r.status().message());
     return false;
   }
   std::lock_guard<std::mutex> lock(mu_);
   actions_[{d.tenant, d.service, d.to_replicas > d.from_replicas ? "up" : "down", d.driver}] += 1;
-  return entry.has_value();
+  return entry.has_value() || !sinks_.empty();
+}
+
+std::string DecisionLoop::NewEventId() {
+  std::string id = new_action_id_();
+  return "evt_" + (id.starts_with("act_") ? id.substr(4) : id);
+}
+
+std::vector<OutboxEntry> DecisionLoop::ActionEvents(const ScaleAction& a, std::string_view kind,
+                                                    const std::string& executor) {
+  ScalingEvent event;
+  event.id = NewEventId();
+  event.kind = std::string(kind);
+  event.tenant = a.tenant;
+  event.service = a.service;
+  event.time_ms = a.created_ms;
+  event.replica = replica_;
+  event.action = a;
+  event.executor = executor;
+  std::vector<OutboxEntry> out;
+  for (const std::string& sink : sinks_) {
+    out.push_back(EventOutboxEntry(event, sink));
+    event.id = NewEventId();  // each sink's entry has an id of its own
+  }
+  return out;
+}
+
+size_t DecisionLoop::RecordTriggerEvents(const std::vector<TriggerEvent>& events) {
+  const int64_t now_ms = ToUnixMillis(clock_.Now());
+  size_t queued = 0;
+  for (const TriggerEvent& t : events) {
+    ScalingEvent event;
+    event.kind = std::string(kEventTrigger);
+    event.tenant = t.tenant;
+    event.service = t.service;
+    event.time_ms = now_ms;
+    event.replica = replica_;
+    event.trigger = EventTrigger{t.source, t.name, t.action, t.resolved};
+    std::vector<OutboxEntry> entries;
+    for (const std::string& sink : sinks_) {
+      event.id = NewEventId();
+      entries.push_back(EventOutboxEntry(event, sink));
+    }
+    if (auto r = store_->RecordAndQueue(std::nullopt, entries, std::nullopt); !r.ok()) {
+      Log(LogLevel::kError, "decisions: trigger event for " + t.tenant + "/" + t.service + ": " + r.status().message());
+      continue;
+    }
+    queued += entries.size();
+  }
+  return queued;
 }
 
 void DecisionLoop::CountSpecErrorsLocked() {

@@ -316,6 +316,49 @@ Result<aggregator::AuditRecord> FakeControlStore::FinishAction(const std::string
   return AppendLocked(std::move(audit));
 }
 
+Result<std::optional<aggregator::AuditRecord>> FakeControlStore::RecordAndQueue(std::optional<AuditRecord> audit,
+                                                                                const std::vector<OutboxEntry>& entries,
+                                                                                std::optional<int64_t> target) {
+  if (target && !audit) return Status::InvalidArgument("a target is set by an audited action only");
+  std::lock_guard lock(mu_);
+  for (const OutboxEntry& entry : entries) {
+    for (const OutboxEntry& e : outbox_) {
+      if (e.action_id == entry.action_id) return Status::AlreadyExists("action " + e.action_id + " is queued");
+    }
+  }
+  outbox_.insert(outbox_.end(), entries.begin(), entries.end());
+  if (!audit) return std::optional<AuditRecord>();
+  if (target) {
+    ServiceStatus& st = status_[{audit->tenant, audit->name}];
+    st.tenant = audit->tenant;
+    st.service = audit->name;
+    st.target = *target;
+    st.updated_ms = audit->time_ms;
+  }
+  return std::optional<AuditRecord>(AppendLocked(std::move(*audit)));
+}
+
+Result<std::vector<aggregator::OutboxEntry>> FakeControlStore::QueuedFor(const std::vector<std::string>& executors,
+                                                                         bool only, size_t limit) {
+  std::lock_guard lock(mu_);
+  std::vector<OutboxEntry> out;
+  for (const OutboxEntry& e : outbox_) {
+    if (out.size() >= ClampLimit(limit)) break;
+    const bool listed = std::find(executors.begin(), executors.end(), e.executor) != executors.end();
+    if (listed == only) out.push_back(e);
+  }
+  return out;
+}
+
+Status FakeControlStore::DropQueued(const std::string& action_id) {
+  std::lock_guard lock(mu_);
+  auto it =
+      std::find_if(outbox_.begin(), outbox_.end(), [&](const OutboxEntry& e) { return e.action_id == action_id; });
+  if (it == outbox_.end()) return Status::NotFound(action_id + " is not queued");
+  outbox_.erase(it);
+  return Status::Ok();
+}
+
 Result<std::vector<aggregator::ServiceStatus>> FakeControlStore::ServiceStatuses() {
   std::lock_guard lock(mu_);
   ++status_calls_;

@@ -6,8 +6,8 @@
 // owners, pages in key order; Put with its modes, expected versions and
 // references; Delete), ObjectsGeneration (changes on every Put and Delete),
 // the audit log (AppendAudit, ListAudit; seq assigned in order, prev_hash
-// chained), the outbox (RecordAction, QueuedActions, OutboxBacklog,
-// RetryAction, FinishAction) and the services' status (ServiceStatuses,
+// chained), the outbox (RecordAction, RecordAndQueue, QueuedActions, OutboxBacklog,
+// RetryAction, FinishAction, DropQueued) and the services' status (ServiceStatuses,
 // SetCurrentReplicas, the target RecordAction sets), the lease (taken,
 // renewed and handed over as the stores do; no fencing: one process) and the
 // published caps.
@@ -88,6 +88,12 @@ class FakeControlStore final : public aggregator::ControlStore {
   Result<std::pair<int64_t, int64_t>> OutboxBacklog() override;
   Status RetryAction(const std::string& action_id, int64_t next_attempt_ms, const std::string& error) override;
   Result<AuditRecord> FinishAction(const std::string& action_id, AuditRecord audit) override;
+  Result<std::optional<AuditRecord>> RecordAndQueue(std::optional<AuditRecord> audit,
+                                                    const std::vector<OutboxEntry>& entries,
+                                                    std::optional<int64_t> target) override;
+  Result<std::vector<OutboxEntry>> QueuedFor(const std::vector<std::string>& executors, bool only,
+                                             size_t limit) override;
+  Status DropQueued(const std::string& action_id) override;
   Result<std::vector<ServiceStatus>> ServiceStatuses() override;
   Status SetCurrentReplicas(const std::string& tenant, const std::string& service, int64_t current,
                             const std::string& source, int64_t now_ms) override;

@@ -32,6 +32,7 @@
 #include "prescale/aggregator/control/auth.h"
 #include "prescale/aggregator/control/control_store.h"
 #include "prescale/aggregator/control/leader.h"
+#include "prescale/aggregator/events/amqp_source.h"
 #include "prescale/aggregator/history/demand.h"
 #include "prescale/aggregator/history/forecasts.h"
 #include "prescale/aggregator/history/series_store.h"
@@ -182,6 +183,8 @@ class Aggregator {
   std::unique_ptr<ScalingApi> scaling_api_;
   std::unique_ptr<ControlApi> control_api_;
   std::unique_ptr<Front> front_;
+  // Last: stopped (on destruction) before what it reads (triggers_, leader_) goes.
+  std::unique_ptr<AmqpTriggerSource> amqp_source_;  // events.amqp.triggers
 };
 
 }  // namespace prescale::aggregator

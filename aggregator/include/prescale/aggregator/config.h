@@ -5,12 +5,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "prescale/aggregator/control/auth.h"
+#include "prescale/aggregator/events/amqp_options.h"
 #include "prescale/aggregator/history/demand.h"
 #include "prescale/aggregator/history/forecasts.h"
 #include "prescale/aggregator/scaling/decision_loop.h"
@@ -103,6 +105,9 @@ struct AggregatorConfig {
   std::chrono::milliseconds kubernetes_discovery_interval{30'000};
   // Threshold and predictive trigger rules (evaluated at every tick).
   std::vector<TriggerRule> triggers;
+  // Scaling events on RabbitMQ and its trigger source (events: {amqp: ...},
+  // docs/events.md); nullopt: none.
+  std::optional<AmqpOptions> events_amqp;
   LogLevel log_level = LogLevel::kInfo;
   // The demand series: labels, rules (defaults plus `demand.custom_metrics`), timing.
   DemandOptions demand;

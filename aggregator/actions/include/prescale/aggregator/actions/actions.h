@@ -22,6 +22,7 @@
 #include <string_view>
 #include <utility>
 
+#include "prescale/aggregator/actions/events.h"
 #include "prescale/aggregator/actions/executor.h"
 #include "prescale/aggregator/control/control_store.h"
 #include "prescale/base/clock.h"
@@ -57,6 +58,13 @@ class ActionDispatcher {
   ActionDispatcher(ControlStore* store, const Clock& clock, DispatcherOptions options);
   // The executor for services whose executor.type is `type`.
   void AddExecutor(const std::string& type, std::unique_ptr<Executor> executor);
+  // The sink for outbox entries whose executor is `type` (scaling events,
+  // events.h). A sink's entries are ordered per service among themselves (a
+  // broker outage does not hold back the service's actions), retried until
+  // published (never given up on), and taken out of the outbox without an
+  // audit record once published; one the sink fails for good is audited
+  // ("event.failed").
+  void AddEventSink(const std::string& type, std::unique_ptr<EventSink> sink);
 
   // The replica delivering, among several sharing the store: the delivery
   // results' audit records name it ("executor@REPLICA"). Unnamed: "executor".
@@ -89,6 +97,10 @@ class ActionDispatcher {
   void AppendMetrics(std::string* out) const;
 
  private:
+  // The queued entries of one round: the oldest `batch` actions, then the
+  // oldest `batch` events of each sink (read apart: a backlog of events
+  // while a broker is down never hides the actions, nor the reverse).
+  Result<std::vector<OutboxEntry>> Queued();
   // One attempt at a due action: its payload, its service's spec and its
   // executor. *seconds is how long the executor took, -1 when none ran.
   ExecutionResult Attempt(const OutboxEntry& e, double* seconds);
@@ -109,12 +121,15 @@ class ActionDispatcher {
   // The service's spec and its executor, when both exist (nullptr otherwise).
   Executor* ExecutorOf(const std::string& tenant, const std::string& service, Service* spec);
   void Observe(const std::string& executor, const char* result, double seconds);
+  // Takes a published event out of the outbox, or audits one its sink failed for good.
+  void FinishEvent(const OutboxEntry& e, const ExecutionResult& result, double seconds, int64_t now_ms);
   void AppendDeliveryMetrics(std::string* out) const;
 
   ControlStore* store_;
   const Clock& clock_;
   DispatcherOptions options_;
   std::map<std::string, std::unique_ptr<Executor>> executors_;
+  std::map<std::string, std::unique_ptr<EventSink>> sinks_;
   std::function<bool()> acting_;
   std::string replica_;
 

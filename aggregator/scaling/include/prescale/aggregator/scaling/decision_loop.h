@@ -33,6 +33,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -83,6 +84,11 @@ class DecisionLoop {
   // The replica deciding, among several sharing the store: its actions'
   // audit records name it ("decision-engine@REPLICA"). Unnamed: "decision-engine".
   void NameReplica(std::string replica) { replica_ = std::move(replica); }
+  // Scaling events (docs/events.md): with sinks named ("amqp"), every action,
+  // recommendation change and trigger (of a Run that acts) also queues an
+  // event for each sink, in the transaction of its audit record
+  // (ControlStore::RecordAndQueue). None by default.
+  void PublishEventsTo(std::vector<std::string> sinks) { sinks_ = std::move(sinks); }
   // Called after actions were queued (wakes the dispatcher).
   void OnActionsQueued(std::function<void()> notify) { notify_ = std::move(notify); }
   // Where the services held to recommend-only come from (ActionDispatcher::Holds),
@@ -154,6 +160,12 @@ class DecisionLoop {
   // `hold` (may be null): why the service only recommends.
   bool RecordAction(const Decision& d, const ServiceInput& input, const AllocationResult::TenantUse* tenant_use,
                     const ServiceHold* hold, int64_t now_ms);
+  // With event sinks: an event of each trigger of the Run; returns how many were queued.
+  size_t RecordTriggerEvents(const std::vector<TriggerEvent>& events);
+  // The events' outbox entries of action `a` (kind action or recommendation), one per sink.
+  std::vector<OutboxEntry> ActionEvents(const ScaleAction& a, std::string_view kind, const std::string& executor);
+  // A new event id: "evt_" and the rest of a new action id.
+  std::string NewEventId();
   // unparsable_ from spec_errors_ (mu_ held).
   void CountSpecErrorsLocked();
 
@@ -169,6 +181,7 @@ class DecisionLoop {
   PolicyFactory policies_;
   std::unique_ptr<decision_steps::SpecErrors> spec_errors_;
   std::function<void()> notify_;
+  std::vector<std::string> sinks_;  // event sinks
   std::function<ServiceHolds()> holds_;
   std::map<ServiceKey, std::map<std::string, int64_t>> floors_;  // scale_up triggers in force: label -> floor
   std::map<ServiceKey, int64_t> recommended_;                    // recommend-only: the last one recorded
