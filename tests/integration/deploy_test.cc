@@ -73,6 +73,12 @@ std::set<std::string> SetupBuildPackages() {
     if (!build_group) continue;
     for (const auto& w : Words(line.substr(0, line.find('#')))) packages.insert(w);
   }
+  // The console's build tools (cmake/console.cmake), which scripts/setup installs from Debian
+  // when no npm is on PATH: a fresh image has none.
+  if (text.find("command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)") != std::string::npos) {
+    packages.insert("nodejs");
+    packages.insert("npm");
+  }
   return packages;
 }
 
