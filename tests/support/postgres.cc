@@ -5,6 +5,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
 #include <csignal>
 #include <cstdlib>
 #include <utility>
@@ -92,11 +97,49 @@ bool PostgresServer::Start(std::string* error) {
   return false;
 }
 
+namespace {
+
+// The processes whose parent is `parent` (from /proc/PID/stat).
+std::vector<pid_t> ChildrenOf(pid_t parent) {
+  std::vector<pid_t> children;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    // pid (comm) state ppid ...: comm may hold spaces, so read after its ')'.
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 1));
+    std::string state;
+    pid_t ppid = 0;
+    if (rest >> state >> ppid && ppid == parent) children.push_back(std::stoi(name));
+  }
+  return children;
+}
+
+// True once `pid` is gone or a zombie.
+bool Gone(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  const size_t close = line.rfind(')');
+  return close == std::string::npos || line.substr(close + 2, 1) == "Z";
+}
+
+}  // namespace
+
 void PostgresServer::Kill() {
   if (server_ == nullptr || !server_->running()) return;
-  // Subprocess puts the server in a process group of its own: its backends go too.
+  // The postmaster's children (backends, checkpointer, ...) each call setsid(): the
+  // server's process group holds only the postmaster. A backend outlives it until it
+  // notices, and could answer one more statement meanwhile: each is killed and awaited.
+  const std::vector<pid_t> children = ChildrenOf(server_->pid());
   ::kill(-server_->pid(), SIGKILL);
+  for (pid_t child : children) ::kill(child, SIGKILL);
   server_->Wait(30s);
+  for (pid_t child : children) PollUntil([child] { return Gone(child); }, 30s, 10ms);
 }
 
 bool PostgresServer::running() { return server_ != nullptr && server_->running(); }
