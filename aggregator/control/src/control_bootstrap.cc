@@ -112,6 +112,7 @@ Result<ApplySummary> ApplyObjects(ControlStore* store, std::string_view yaml_tex
     }
   }
   ApplySummary summary;
+  if (store == nullptr) return summary;  // validation only
   for (Pending& p : pending) {
     auto stored = store->Get(p.object.key);
     if (stored.ok() && stored->spec_json == p.object.spec_json) {
