@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
   if (!config.ok()) return Fail(config.status().message(), false);
   if (Status s = ApplyOverrides(*cli, &config.value()); !s.ok()) return Fail(s.message(), true);
   SetLogLevel(config->log_level);
+  SetLogFormat(config->log_format);
   // Read before anything starts: a web config that is missing or wrong stops the agent here.
   WebConfig web;
   if (!config->web_config_file.empty()) {

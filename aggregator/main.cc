@@ -46,8 +46,18 @@ bool EnsureDirectory(const std::string& path) {
   return false;
 }
 
-// The config from --config and the flags; an exit code when there is none.
-std::variant<AggregatorConfig, int> LoadConfig(int argc, char** argv) {
+// The --config file (the defaults without one) with the flags on top: at
+// start, and again at every reload.
+Result<AggregatorConfig> ReadConfig(const AggregatorCommandLine& cli) {
+  auto config =
+      cli.config_path.empty() ? Result<AggregatorConfig>(AggregatorConfig{}) : LoadAggregatorConfig(cli.config_path);
+  if (!config.ok()) return config.status();
+  PRESCALE_RETURN_IF_ERROR(ApplyAggregatorOverrides(cli, &config.value()));
+  return config;
+}
+
+// The command line; an exit code when the process should not start.
+std::variant<AggregatorCommandLine, int> ParseCommandLine(int argc, char** argv) {
   auto cli = ParseAggregatorCommandLine(argc, argv);
   if (!cli.ok()) return Fail(cli.status().message(), true);
   if (cli->help) {
@@ -58,11 +68,7 @@ std::variant<AggregatorConfig, int> LoadConfig(int argc, char** argv) {
     std::fputs(VersionText("prescale-aggregator").c_str(), stdout);
     return 0;
   }
-  auto config =
-      cli->config_path.empty() ? Result<AggregatorConfig>(AggregatorConfig{}) : LoadAggregatorConfig(cli->config_path);
-  if (!config.ok()) return Fail(config.status().message(), false);
-  if (Status s = ApplyAggregatorOverrides(*cli, &config.value()); !s.ok()) return Fail(s.message(), true);
-  return std::move(config).value();
+  return std::move(cli).value();
 }
 
 bool Report(const Result<ApplySummary>& r, const std::string& from) {
@@ -70,8 +76,10 @@ bool Report(const Result<ApplySummary>& r, const std::string& from) {
     std::fprintf(stderr, "prescale-aggregator: %s\n", r.status().message().c_str());
     return false;
   }
-  Log(LogLevel::kInfo, "bootstrap from " + from + ": " + std::to_string(r->created) + " created, " +
-                           std::to_string(r->replaced) + " replaced, " + std::to_string(r->unchanged) + " unchanged");
+  Log(LogLevel::kInfo,
+      "bootstrap from " + from + ": " + std::to_string(r->created) + " created, " + std::to_string(r->replaced) +
+          " replaced, " + std::to_string(r->unchanged) + " unchanged",
+      {{"component", "bootstrap"}, {"source", from}});
   return true;
 }
 
@@ -86,7 +94,8 @@ int AttachControlStore(Aggregator* aggregator) {
     return 1;
   }
   if (c.data_dir.empty() && c.control_store.empty()) {
-    Log(LogLevel::kWarning, "no data_dir: tenants, services, tokens and audit live in memory only");
+    Log(LogLevel::kWarning, "no data_dir: tenants, services, tokens and audit live in memory only",
+        {{"component", "control"}});
   }
   aggregator->UseControlStore(std::move(store).value());
   AuditRecord actor;
@@ -118,7 +127,7 @@ bool LoadHistory(Aggregator* aggregator) {
     return true;
   }
   if (loaded.status().code() == StatusCode::kParseError) {
-    Log(LogLevel::kError, loaded.status().message());
+    Log(LogLevel::kError, loaded.status().message(), {{"component", "snapshot"}});
     return true;
   }
   std::fprintf(stderr, "prescale-aggregator: %s; not starting, so that it is not overwritten\n",
@@ -135,7 +144,7 @@ bool ReplayWal(Aggregator* aggregator) {
   if (aggregator->config().data_dir.empty()) return true;
   const auto start = SystemClock::Instance().Monotonic();
   WalReplayObserver observer;
-  observer.corruption = [](const std::string& message) { Log(LogLevel::kError, message); };
+  observer.corruption = [](const std::string& message) { Log(LogLevel::kError, message, {{"component", "wal"}}); };
   observer.progress = [](const WalReplayStats& done, uint64_t total_bytes, uint64_t total_segments) {
     if (total_segments < 2) return;  // one segment replays in a second or two
     Log(LogLevel::kInfo, "write-ahead log replay: " + std::to_string(done.segments) + " of " +
@@ -184,7 +193,7 @@ std::thread StartBackfill(Aggregator* aggregator, bool history_empty) {
 int Serve(Aggregator* aggregator, const sigset_t& signals, bool history_empty) {
   const AggregatorConfig& c = aggregator->config();
   if (const std::string warning = aggregator->AccessWarning(); !warning.empty()) {
-    Log(LogLevel::kWarning, warning);
+    Log(LogLevel::kWarning, warning, {{"component", "auth"}});
   }
   auto server = http::HttpServer::Start(aggregator->ServerOptions(), aggregator->Routes());
   if (!server.ok()) {
@@ -192,9 +201,10 @@ int Serve(Aggregator* aggregator, const sigset_t& signals, bool history_empty) {
     return 1;
   }
   aggregator->AttachServer(server->get());
-  Log(LogLevel::kInfo, "prescale-aggregator: max_series " + std::to_string(c.max_series) + ", raw retention " +
-                           std::to_string(c.raw_retention.count()) + "ms, serving on port " +
-                           std::to_string((*server)->port()));
+  Log(LogLevel::kInfo,
+      "prescale-aggregator: max_series " + std::to_string(c.max_series) + ", raw retention " +
+          std::to_string(c.raw_retention.count()) + "ms, serving on port " + std::to_string((*server)->port()),
+      {{"component", "http"}, {"port", (*server)->port()}});
   std::thread backfill = StartBackfill(aggregator, history_empty);
   Scheduler work(SystemClock::Instance());
   Scheduler delivery(SystemClock::Instance());
@@ -204,7 +214,8 @@ int Serve(Aggregator* aggregator, const sigset_t& signals, bool history_empty) {
   work.Start();
   delivery.Start();
   int signal = 0;
-  ::sigwait(&signals, &signal);
+  // SIGHUP reads the configuration again (as POST /-/reload does); SIGTERM and SIGINT stop.
+  while (::sigwait(&signals, &signal) == 0 && signal == SIGHUP) aggregator->Reload("SIGHUP");
   Log(LogLevel::kInfo, std::string("prescale-aggregator: ") + ::strsignal(signal) + ", stopping");
   (*server)->Stop();
   aggregator->AttachServer(nullptr);
@@ -223,10 +234,14 @@ int Serve(Aggregator* aggregator, const sigset_t& signals, bool history_empty) {
 
 int main(int argc, char** argv) {
   if (IsCommand(argc, argv)) return RunCommand(argc, argv, stdout, stderr);
-  auto loaded = LoadConfig(argc, argv);
-  if (const int* code = std::get_if<int>(&loaded)) return *code;
-  AggregatorConfig& config = std::get<AggregatorConfig>(loaded);
+  auto parsed = ParseCommandLine(argc, argv);
+  if (const int* code = std::get_if<int>(&parsed)) return *code;
+  const AggregatorCommandLine cli = std::get<AggregatorCommandLine>(std::move(parsed));
+  auto loaded = ReadConfig(cli);
+  if (!loaded.ok()) return Fail(loaded.status().message(), loaded.status().message().starts_with("--"));
+  AggregatorConfig& config = loaded.value();
   SetLogLevel(config.log_level);
+  SetLogFormat(config.log_format);
   if (!config.data_dir.empty() && !EnsureDirectory(config.data_dir)) {
     std::fprintf(stderr, "prescale-aggregator: data directory %s: %s\n", config.data_dir.c_str(), std::strerror(errno));
     return 1;
@@ -236,8 +251,10 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   Aggregator aggregator(std::move(config), SystemClock::Instance());
+  aggregator.ReloadFrom([cli] { return ReadConfig(cli); });
   if (int code = AttachControlStore(&aggregator); code != 0) return code;
   if (!LoadHistory(&aggregator)) return 1;
   const bool history_empty = aggregator.demand().empty();

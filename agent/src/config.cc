@@ -400,6 +400,7 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
                                        "max_cgroups",
                                        "max_open_files",
                                        "log_level",
+                                       "log_format",
                                        "aggregator_url",
                                        "aggregator_urls",
                                        "token_file",
@@ -424,7 +425,12 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml_text, const std::stri
     auto v = r.String(root["log_level"], "log_level");
     if (!v.ok()) return v.status();
     if (!ParseLogLevel(*v, &c.log_level))
-      return r.Error(root["log_level"], "log_level", "expected debug, info, warning or error");
+      return r.Error(root["log_level"], "log_level", "expected debug, info, warn or error");
+  }
+  if (root["log_format"].IsDefined()) {
+    auto v = r.String(root["log_format"], "log_format");
+    if (!v.ok()) return v.status();
+    if (!ParseLogFormat(*v, &c.log_format)) return r.Error(root["log_format"], "log_format", "expected logfmt or json");
   }
   PRESCALE_RETURN_IF_ERROR(ReadMappingAndTargets(r, root, &c));
   PRESCALE_RETURN_IF_ERROR(ReadPodMetadata(r, root["pod_metadata"], &c.pods));
@@ -446,7 +452,8 @@ std::string AgentUsage() {
          "                      [--data-dir DIR] [--directives BOOL] [--aggregator-api URL[,URL...]]\n"
          "                      [--directive-interval DURATION]\n"
          "                      [--pod-metadata SOURCE] [--pod-metadata-url URL]\n"
-         "                      [--log-level LEVEL] [--once] [--table] [--help] [--version]\n"
+         "                      [--log-level LEVEL] [--log-format logfmt|json] [--once] [--table] [--help] "
+         "[--version]\n"
          "\n"
          "Collects per-cgroup and node resource usage and serves it as Prometheus metrics.\n"
          "\n"
@@ -487,7 +494,8 @@ std::string AgentUsage() {
          "  --pod-metadata-url URL\n"
          "                       the kubelet's /pods URL or the API server's base URL (default:\n"
          "                       https://127.0.0.1:10250/pods for kubelet)\n"
-         "  --log-level LEVEL    debug, info, warning or error (default info)\n"
+         "  --log-level LEVEL    debug, info, warn (or warning) or error (default info)\n"
+         "  --log-format FORMAT  logfmt or json (default logfmt)\n"
          "  --once               collect once, print the exposition to stdout and exit\n"
          "  --table              also print a refreshing per-service table every interval\n"
          "  --help               print this help\n"
@@ -501,7 +509,7 @@ Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
       "interval",     "cgroup-root",        "proc-root",       "node",
       "log-level",    "aggregator",         "token-file",      "ca-file",
       "data-dir",     "directives",         "aggregator-api",  "directive-interval",
-      "pod-metadata", "pod-metadata-url",   "web.config.file"};
+      "pod-metadata", "pod-metadata-url",   "web.config.file", "log-format"};
   auto flags = ParseFlags(argc, argv, kSwitches, kValueFlags);
   if (!flags.ok()) return flags.status();
   CommandLine cli;
@@ -579,7 +587,9 @@ Status ApplyOverrides(const CommandLine& cli, AgentConfig* config) {
       if (!IsHttpUrl(value)) return fail("expected an http:// or https:// URL");
       config->pods.url = value;
     } else if (flag == "log-level") {
-      if (!ParseLogLevel(value, &config->log_level)) return fail("expected debug, info, warning or error");
+      if (!ParseLogLevel(value, &config->log_level)) return fail("expected debug, info, warn or error");
+    } else if (flag == "log-format") {
+      if (!ParseLogFormat(value, &config->log_format)) return fail("expected logfmt or json");
     }
   }
   if (!push_urls.empty()) SetUrls(std::move(push_urls), &config->aggregator_url, &config->aggregator_urls);

@@ -5,6 +5,7 @@
 #include "prescale/aggregator/control/auth.h"
 #include "prescale/aggregator/control/postgres_store.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -411,6 +412,35 @@ Status ReadTimings(const YamlConfigReader& r, const ConfigNode& root, Aggregator
   return Status::Ok();
 }
 
+// A canonical text of a node: maps by key in name order, quoted scalars apart from bare ones.
+void Canonical(const ConfigNode& n, std::string* out) {
+  if (n.IsMap()) {
+    std::vector<ConfigNode::Entry> entries = n.Entries();
+    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+    *out += '{';
+    for (const ConfigNode::Entry& e : entries) {
+      Canonical(e.key_node, out);
+      *out += ':';
+      Canonical(e.value, out);
+      *out += ',';
+    }
+    *out += '}';
+  } else if (n.IsSequence()) {
+    *out += '[';
+    for (const ConfigNode& item : n.Items()) {
+      Canonical(item, out);
+      *out += ',';
+    }
+    *out += ']';
+  } else if (n.IsScalar()) {
+    const std::string& text = n.Scalar();
+    *out += n.IsQuoted() ? 'q' : 's';
+    *out += std::to_string(text.size()) + ':' + text;  // length-prefixed: no text can fake a separator
+  } else {
+    *out += '~';
+  }
+}
+
 // The sections with keys of their own: tokens, triggers, demand and forecast.
 Status ReadSections(const YamlConfigReader& r, const ConfigNode& root, AggregatorConfig* c) {
   if (root["tokens"].IsDefined()) PRESCALE_RETURN_IF_ERROR(ParseTokens(r, root["tokens"], c));
@@ -430,6 +460,7 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
   const ConfigNode root = *parsed;
   AggregatorConfig c;
   if (root.IsNull()) return c;  // an empty file: the defaults
+  for (const ConfigNode::Entry& e : root.Entries()) Canonical(e.value, &c.sections[e.key]);
   PRESCALE_RETURN_IF_ERROR(r.CheckMap(root, "",
                                       {"listen",
                                        "data_dir",
@@ -449,6 +480,7 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
                                        "http_max_connections_per_client",
                                        "http_idle_timeout",
                                        "log_level",
+                                       "log_format",
                                        "demand",
                                        "events",
                                        "prometheus_url",
@@ -508,8 +540,13 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
     auto v = r.String(root["log_level"], "log_level");
     if (!v.ok()) return v.status();
     if (!ParseLogLevel(*v, &c.log_level)) {
-      return r.Error(root["log_level"], "log_level", "expected debug, info, warning or error");
+      return r.Error(root["log_level"], "log_level", "expected debug, info, warn or error");
     }
+  }
+  if (root["log_format"].IsDefined()) {
+    auto v = r.String(root["log_format"], "log_format");
+    if (!v.ok()) return v.status();
+    if (!ParseLogFormat(*v, &c.log_format)) return r.Error(root["log_format"], "log_format", "expected logfmt or json");
   }
   PRESCALE_RETURN_IF_ERROR(ReadSections(r, root, &c));
   if (!c.prometheus_url.empty() && !c.prometheus_url.starts_with("http://") &&
@@ -517,6 +554,25 @@ Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const
     return r.Error(root["prometheus_url"], "prometheus_url", "expected an http:// or https:// URL");
   }
   return c;
+}
+
+bool ReloadsLive(std::string_view key) {
+  static constexpr std::string_view kLive[] = {"tokens",  "triggers", "log_level", "log_format",
+                                               "tenants", "policies", "services",  "bootstrap_dir"};
+  return std::find(std::begin(kLive), std::end(kLive), key) != std::end(kLive);
+}
+
+std::vector<std::string> ChangedSections(const AggregatorConfig& before, const AggregatorConfig& after) {
+  std::vector<std::string> changed;
+  for (const auto& [key, text] : before.sections) {
+    auto it = after.sections.find(key);
+    if (it == after.sections.end() || it->second != text) changed.push_back(key);
+  }
+  for (const auto& [key, text] : after.sections) {
+    if (!before.sections.contains(key)) changed.push_back(key);
+  }
+  std::sort(changed.begin(), changed.end());
+  return changed;
 }
 
 Result<AggregatorConfig> LoadAggregatorConfig(const std::string& path) {
@@ -529,6 +585,7 @@ std::string AggregatorUsage() {
   return "usage: prescale-aggregator [--config FILE] [--listen ADDR:PORT] [--data-dir DIR] [--control-store URL]\n"
          "                           [--replica-name NAME] [--max-series N] [--prometheus-url URL] [--log-level "
          "LEVEL]\n"
+         "                           [--log-format logfmt|json]\n"
          "                           [--tls-cert FILE --tls-key FILE] [--allow-anonymous-push]\n"
          "                           [--allow-anonymous-metrics] [--help] [--version]\n"
          "       prescale-aggregator token create --role ROLE [--tenant T] [--expires D] [--name N] [--config FILE | "
@@ -547,7 +604,8 @@ std::string AggregatorUsage() {
          "  --replica-name NAME  this replica's name in the leader election (default: the host name)\n"
          "  --max-series N       most series held in memory; beyond, writes get 429 (default 1000000)\n"
          "  --prometheus-url URL backfill the demand rollups from this Prometheus when the store starts empty\n"
-         "  --log-level LEVEL    debug, info, warning or error (default info)\n"
+         "  --log-level LEVEL    debug, info, warn (or warning) or error (default info)\n"
+         "  --log-format FORMAT  logfmt or json (default logfmt)\n"
          "  --tls-cert FILE      serve HTTPS with this PEM certificate (chain); needs --tls-key\n"
          "  --tls-key FILE       the PEM private key of --tls-cert\n"
          "  --allow-anonymous-push  requests without a token may push samples (write, ingest; nothing else);\n"
@@ -561,9 +619,9 @@ std::string AggregatorUsage() {
 Result<AggregatorCommandLine> ParseAggregatorCommandLine(int argc, const char* const* argv) {
   static constexpr std::string_view kSwitches[] = {"help", "version", "allow-anonymous-push",
                                                    "allow-anonymous-metrics"};
-  static constexpr std::string_view kValueFlags[] = {"config",        "listen",         "data-dir", "max-series",
-                                                     "log-level",     "prometheus-url", "tls-cert", "tls-key",
-                                                     "control-store", "replica-name"};
+  static constexpr std::string_view kValueFlags[] = {"config",        "listen",         "data-dir",  "max-series",
+                                                     "log-level",     "prometheus-url", "tls-cert",  "tls-key",
+                                                     "control-store", "replica-name",   "log-format"};
   auto flags = ParseFlags(argc, argv, kSwitches, kValueFlags);
   if (!flags.ok()) return flags.status();
   AggregatorCommandLine cli;
@@ -612,7 +670,9 @@ Status ApplyAggregatorOverrides(const AggregatorCommandLine& cli, AggregatorConf
     } else if (flag == "tls-key") {
       config->tls_key_file = value;
     } else if (flag == "log-level") {
-      if (!ParseLogLevel(value, &config->log_level)) return fail("expected debug, info, warning or error");
+      if (!ParseLogLevel(value, &config->log_level)) return fail("expected debug, info, warn or error");
+    } else if (flag == "log-format") {
+      if (!ParseLogFormat(value, &config->log_format)) return fail("expected logfmt or json");
     } else {
       return fail("unknown flag");
     }

@@ -10,6 +10,7 @@
 #include "prescale/aggregator/aggregator.h"
 #include "prescale/aggregator/api/console_assets.h"
 #include "prescale/aggregator/api/session_api.h"
+#include "prescale/aggregator/control/control_bootstrap.h"
 #include "prescale/aggregator/events/amqp_sink.h"
 #include "prescale/aggregator/history/snapshot.h"
 #include "prescale/aggregator/scaling/directives.h"
@@ -59,12 +60,14 @@ Aggregator::Aggregator(AggregatorConfig config, const Clock& clock, ExecutorFact
       forecasts_(config_.forecast, demand_, clock),
       store_(SeriesStoreOptions{.max_series = config_.max_series, .raw_retention = config_.raw_retention}, clock,
              &demand_),
-      trigger_rules_(config_.triggers),
+      trigger_rules_(std::make_shared<TriggerRules>(config_.triggers)),
       ingest_api_(&store_, clock,
                   IngestOptions{.max_body_bytes = config_.max_body_bytes,
                                 .sender_samples_per_second = config_.sender_samples_per_second,
                                 .tenant_label = config_.demand.tenant_label}),
       demand_api_(&demand_, &forecasts_, clock) {
+  loaded_ = config_;
+  last_reload_success_ms_ = ToUnixMillis(clock_.Now());  // the start's load, as Prometheus counts it
   AddRoutes();
 }
 
@@ -120,6 +123,50 @@ http::HttpResponse Text(std::string body) {
   return r;
 }
 
+// POST /-/reload's answer: 200 {"status":"ok","applied":[...],"restart_required":[...],"objects":{...}},
+// or 500 {"error":"reload_failed","message":"FILE:LINE: KEY: what"} (the running configuration stays).
+http::HttpResponse ReloadResponse(const ReloadResult& result) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  auto str = [&w](std::string_view text) { w.String(text.data(), static_cast<rapidjson::SizeType>(text.size())); };
+  auto list = [&](const char* key, const std::vector<std::string>& items) {
+    w.Key(key);
+    w.StartArray();
+    for (const std::string& item : items) str(item);
+    w.EndArray();
+  };
+  w.StartObject();
+  if (!result.ok) {
+    w.Key("error");
+    str("reload_failed");
+    w.Key("message");
+    str(result.error);
+    w.EndObject();
+    return JsonResponse(500, std::string(buf.GetString(), buf.GetSize()));
+  }
+  w.Key("status");
+  str("ok");
+  list("applied", result.applied);
+  list("restart_required", result.restart_required);
+  w.Key("objects");
+  w.StartObject();
+  w.Key("created");
+  w.Int(result.objects_created);
+  w.Key("replaced");
+  w.Int(result.objects_replaced);
+  w.Key("unchanged");
+  w.Int(result.objects_unchanged);
+  w.EndObject();
+  w.EndObject();
+  return JsonResponse(200, std::string(buf.GetString(), buf.GetSize()));
+}
+
+std::string Joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
 }  // namespace
 
 void Aggregator::AddRoutes() {
@@ -150,6 +197,13 @@ void Aggregator::AddRoutes() {
   // not loaded yet). Followers are ready too: they take pushes and serve reads.
   front_->Add(
       {"GET", "/readyz", "readyz", kPublic, [this](Call&) -> Result<http::HttpResponse> { return Readiness(); }, {}});
+  // Reads the configuration again (docs/configuration.md, "Reload"): admins only.
+  front_->Add({"POST",
+               "/-/reload",
+               "reload",
+               Access{.roles = {Role::kAdmin}},
+               [this](Call& call) -> Result<http::HttpResponse> { return ReloadResponse(Reload(call.principal.name)); },
+               {}});
   if (scaling_api_ != nullptr) front_->Add(scaling_api_->Routes());
   if (control_api_ != nullptr) front_->Add(control_api_->Routes());
 }
@@ -235,7 +289,7 @@ size_t Aggregator::Tick() {
   demand_.Finalize();
   const size_t forecast = forecasts_.Tick();
   if (decisions_ != nullptr) {
-    trigger_rules_.Evaluate(store_, forecasts_, clock_, &triggers_);
+    Rules()->Evaluate(store_, forecasts_, clock_, &triggers_);
     Decide(triggers_.Drain());
   }
   return forecast;
@@ -249,7 +303,8 @@ bool Aggregator::EvaluateTriggers() {
 
 void Aggregator::Decide(const std::vector<TriggerEvent>& events) {
   const bool acting = Leads();
-  if (Status s = decisions_->Run(events, acting); !s.ok()) Log(LogLevel::kError, "decisions: " + s.message());
+  if (Status s = decisions_->Run(events, acting); !s.ok())
+    Log(LogLevel::kError, "decisions: " + s.message(), {{"component", "decisions"}});
   if (leader_ == nullptr) return;  // no other replica: nothing to publish or read
   if (acting) {
     PublishCaps();
@@ -264,7 +319,7 @@ void Aggregator::PublishCaps() {
   const int64_t token = leader_->token();
   if (published_ == caps && published_token_ == token) return;
   if (Status s = control_store_->PublishCaps(caps); !s.ok()) {
-    Log(LogLevel::kWarning, "publishing the caps for the other replicas: " + s.message());
+    Log(LogLevel::kWarning, "publishing the caps for the other replicas: " + s.message(), {{"component", "replicas"}});
     return;
   }
   published_ = std::move(caps);
@@ -274,7 +329,8 @@ void Aggregator::PublishCaps() {
 void Aggregator::ReadPublishedCaps() {
   auto caps = control_store_->PublishedCaps();
   if (!caps.ok()) {
-    Log(LogLevel::kWarning, "reading the caps the leader published: " + caps.status().message());
+    Log(LogLevel::kWarning, "reading the caps the leader published: " + caps.status().message(),
+        {{"component", "replicas"}});
     return;
   }
   std::lock_guard lock(caps_mu_);
@@ -287,10 +343,111 @@ std::optional<std::vector<PublishedCap>> Aggregator::CapsFromLeader() const {
   return leader_caps_;  // nullopt before the first read: this replica's own decisions' caps
 }
 
+std::shared_ptr<TriggerRules> Aggregator::Rules() const {
+  std::lock_guard lock(rules_mu_);
+  return trigger_rules_;
+}
+
+void Aggregator::ReloadFrom(ConfigLoader loader) {
+  std::lock_guard lock(reload_mu_);
+  loader_ = std::move(loader);
+}
+
+ReloadResult Aggregator::Reload(const std::string& by) {
+  std::lock_guard lock(reload_mu_);
+  ReloadResult result;
+  auto fail = [&](std::string error) {
+    result.ok = false;
+    result.error = std::move(error);
+    last_reload_ok_ = false;
+    Log(LogLevel::kError, "configuration reload failed; the running configuration stays",
+        {{"component", "reload"}, {"by", by}, {"error", result.error}});
+    return result;
+  };
+  if (!loader_) return fail("no configuration source to reload from");
+  Result<AggregatorConfig> next = loader_();
+  if (!next.ok()) return fail(next.status().message());
+  // Everything is validated before anything is applied: the objects too (a null store only validates).
+  AuditRecord actor;
+  actor.time_ms = ToUnixMillis(clock_.Now());
+  actor.actor = "reload";
+  actor.actor_role = "admin";
+  if (!next->bootstrap_yaml.empty()) {
+    auto valid = ApplyObjects(nullptr, next->bootstrap_yaml, next->bootstrap_file, actor, false);
+    if (!valid.ok()) return fail(valid.status().message());
+  }
+  if (!next->bootstrap_dir.empty()) {
+    auto valid = ApplyDirectory(nullptr, next->bootstrap_dir, actor);
+    if (!valid.ok()) return fail(valid.status().message());
+  }
+  // The objects, as a start applies them (idempotently): the one step that
+  // may still fail (the store), so it goes first and a failure changes nothing else.
+  if (control_store_ != nullptr) {
+    auto add = [&result](const ApplySummary& s) {
+      result.objects_created += s.created;
+      result.objects_replaced += s.replaced;
+      result.objects_unchanged += s.unchanged;
+    };
+    if (!next->bootstrap_yaml.empty()) {
+      auto applied = ApplyObjects(control_store_.get(), next->bootstrap_yaml, next->bootstrap_file, actor, false);
+      if (!applied.ok()) return fail(applied.status().message());
+      add(*applied);
+    }
+    if (!next->bootstrap_dir.empty()) {
+      auto applied = ApplyDirectory(control_store_.get(), next->bootstrap_dir, actor);
+      if (!applied.ok()) return fail(applied.status().message());
+      add(*applied);
+    }
+  }
+  for (const std::string& key : ChangedSections(loaded_, *next)) {
+    if (ReloadsLive(key)) {
+      result.applied.push_back(key);
+      if (auto it = next->sections.find(key); it != next->sections.end()) {
+        loaded_.sections[key] = it->second;
+      } else {
+        loaded_.sections.erase(key);
+      }
+    } else {
+      result.restart_required.push_back(key);  // compared with what runs again next time
+    }
+  }
+  auth_.SetTokens(next->tokens);
+  if (std::find(result.applied.begin(), result.applied.end(), "triggers") != result.applied.end()) {
+    auto rules = std::make_shared<TriggerRules>(next->triggers);
+    std::lock_guard rules_lock(rules_mu_);
+    trigger_rules_ = std::move(rules);
+  }
+  SetLogLevel(next->log_level);
+  SetLogFormat(next->log_format);
+  loaded_.tokens = next->tokens;
+  loaded_.triggers = next->triggers;
+  loaded_.log_level = next->log_level;
+  loaded_.log_format = next->log_format;
+  result.ok = true;
+  last_reload_ok_ = true;
+  last_reload_success_ms_ = ToUnixMillis(clock_.Now());
+  Log(LogLevel::kInfo, "configuration reloaded",
+      {{"component", "reload"},
+       {"by", by},
+       {"applied", Joined(result.applied)},
+       {"tokens", next->tokens.size()},
+       {"triggers", next->triggers.size()},
+       {"objects_created", result.objects_created},
+       {"objects_replaced", result.objects_replaced}});
+  if (!result.restart_required.empty()) {
+    Log(LogLevel::kWarning, "configuration reloaded, but some changed keys take effect only after a restart",
+        {{"component", "reload"}, {"restart_required", Joined(result.restart_required)}});
+  }
+  if (const std::string warning = AccessWarning(); !warning.empty()) {
+    Log(LogLevel::kWarning, warning, {{"component", "auth"}});
+  }
+  return result;
+}
+
 size_t Aggregator::ExpireIdle() {
   const size_t n = store_.ExpireIdle();
   series_expired_ += n;
-  if (n > 0) Log(LogLevel::kDebug, "expired " + std::to_string(n) + " idle series");
+  if (n > 0) Log(LogLevel::kDebug, "expired " + std::to_string(n) + " idle series", {{"component", "store"}});
   // The memory expired series and chunks left goes back to the system (about
   // 9% less RSS on a 500k-series store).
   ::malloc_trim(0);
@@ -316,12 +473,13 @@ void Aggregator::Snapshot() {
   const uint64_t first_kept = wal_ != nullptr ? wal_->Cut() : 0;
   auto written = WriteSnapshot(store_, &demand_, config_.data_dir);
   if (!written.ok()) {
-    Log(LogLevel::kError, "snapshot failed: " + written.status().message());
+    Log(LogLevel::kError, "snapshot failed: " + written.status().message(), {{"component", "snapshot"}});
   } else {
     Log(LogLevel::kDebug,
-        "snapshot: " + std::to_string(written->series) + " series, " + std::to_string(written->bytes) + " bytes");
+        "snapshot: " + std::to_string(written->series) + " series, " + std::to_string(written->bytes) + " bytes",
+        {{"component", "snapshot"}});
     const Status removed = wal_ != nullptr ? wal_->RemoveBefore(first_kept) : Status::Ok();
-    if (!removed.ok()) Log(LogLevel::kWarning, "write-ahead log: " + removed.message());
+    if (!removed.ok()) Log(LogLevel::kWarning, "write-ahead log: " + removed.message(), {{"component", "wal"}});
   }
   // A full data directory: what pushes bring could not be kept past a crash,
   // so they are refused (503: senders keep and retry them) until a snapshot
@@ -332,10 +490,11 @@ void Aggregator::Snapshot() {
   if (full) {
     const std::string reason = "the data directory " + config_.data_dir + " is full (" + written.status().message() +
                                "): pushes are refused until a snapshot fits again";
-    Log(LogLevel::kError, reason);
+    Log(LogLevel::kError, reason, {{"component", "snapshot"}});
     ingest_api_.RefusePushes(reason);
   } else {
-    Log(LogLevel::kInfo, "the data directory " + config_.data_dir + " takes snapshots again: pushes are accepted");
+    Log(LogLevel::kInfo, "the data directory " + config_.data_dir + " takes snapshots again: pushes are accepted",
+        {{"component", "snapshot"}});
     ingest_api_.RefusePushes("");
   }
 }
@@ -369,7 +528,10 @@ Status Aggregator::Schedule(Scheduler* work, Scheduler* delivery, Scheduler* lea
         [this, k] {
           if (!Leads()) return;  // the leader writes the services it finds
           auto report = k->RunOnce();
-          if (!report.ok()) Log(LogLevel::kWarning, "kubernetes discovery: " + report.status().message());
+          if (!report.ok()) {
+            Log(LogLevel::kWarning, "kubernetes discovery: " + report.status().message(),
+                {{"component", "kubernetes"}});
+          }
         },
         std::chrono::milliseconds(0)));
   }
@@ -432,6 +594,13 @@ std::string Aggregator::MetricsText() const {
     Scalar(w, "prescale_aggregator_anonymous_push_allowed",
            "1 when requests without a token may push samples (allow_anonymous_push), 0 otherwise", MetricType::kGauge,
            config_.allow_anonymous_push ? 1.0 : 0.0);
+    Scalar(w, "prescale_config_last_reload_successful",
+           "1 when the last reload of the configuration (SIGHUP, POST /-/reload) succeeded or none was tried, 0 "
+           "when it failed and the configuration running is older than the file",
+           MetricType::kGauge, last_reload_ok_.load() ? 1.0 : 0.0);
+    Scalar(w, "prescale_config_last_reload_success_timestamp_seconds",
+           "When the configuration was last loaded successfully (the start, or a reload), in Unix seconds",
+           MetricType::kGauge, static_cast<double>(last_reload_success_ms_.load()) / 1000.0);
     Scalar(w, "prescale_aggregator_anonymous_metrics_allowed",
            "1 when GET /metrics answers requests without a token (allow_anonymous_metrics), 0 otherwise",
            MetricType::kGauge, config_.allow_anonymous_metrics ? 1.0 : 0.0);
@@ -475,7 +644,7 @@ std::string Aggregator::MetricsText() const {
       dispatcher_->AppendMetrics(&text);
     }
     triggers_.AppendMetrics(&text);
-    trigger_rules_.AppendMetrics(&text);
+    Rules()->AppendMetrics(&text);
     scaling_api_->AppendMetrics(&text);
   }
   if (discovery_ != nullptr) discovery_->AppendMetrics(&text);

@@ -82,7 +82,7 @@ const BadConfig kBadConfigs[] = {
      "http:// or https://"},
     {"pod_metadata_zero_refresh", "pod_metadata:\n  refresh_interval: 0s\n", 2, "pod_metadata.refresh_interval",
      "must be positive"},
-    {"log_level_unknown", "log_level: loud\n", 1, "log_level", "expected debug, info, warning or error"},
+    {"log_level_unknown", "log_level: loud\n", 1, "log_level", "expected debug, info, warn or error"},
     {"node_empty", "node: ''\n", 1, "node", "must not be empty"},
     {"label_template_not_a_string", "mapping:\n  - preset: systemd\n    labels:\n      tenant: [a, b]\n", 4,
      "mapping[0].labels.tenant", "expected a string"},

@@ -278,7 +278,7 @@ TEST(ApplyOverrides, BadValuesNameTheFlag) {
       {{"--interval", "50ms"}, "--interval '50ms': must be at least 100ms"},
       {{"--discovery-interval", "often"}, "--discovery-interval 'often': invalid duration"},
       {{"--detail-interval", "rarely"}, "--detail-interval 'rarely': invalid duration"},
-      {{"--log-level", "loud"}, "--log-level 'loud': expected debug, info, warning or error"},
+      {{"--log-level", "loud"}, "--log-level 'loud': expected debug, info, warn or error"},
       {{"--node="}, "--node '': must not be empty"},
   };
   for (const auto& c : cases) {

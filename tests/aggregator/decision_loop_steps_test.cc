@@ -458,7 +458,8 @@ TEST_F(DecisionStepsTest, AStoredServiceThatDoesNotParseIsLoggedOncePerVersionAn
   ::testing::internal::CaptureStderr();
   ASSERT_TRUE(loop->Run().ok());
   std::string log = ::testing::internal::GetCapturedStderr();
-  EXPECT_THAT(log, HasSubstr("level=warning decisions: service acme/broken: replicas.max"));
+  EXPECT_THAT(log, HasSubstr("level=warn caller=decision_steps.cc:"));
+  EXPECT_THAT(log, HasSubstr("msg=\"decisions: service acme/broken: replicas.max"));
   EXPECT_THAT(log, HasSubstr("(stored service version 1 does not parse"));
   std::vector<Decision> d = loop->Latest("");
   ASSERT_EQ(d.size(), 1u);

@@ -66,7 +66,22 @@ Status AuthResult::ToStatus() const {
   return Status::PermissionDenied(reason);
 }
 
-Authenticator::Authenticator(const std::vector<TokenConfig>& tokens) {
+Authenticator::Authenticator(const std::vector<TokenConfig>& tokens)
+    : tokens_(std::make_shared<const std::vector<Entry>>(EntriesOf(tokens))) {}
+
+void Authenticator::SetTokens(const std::vector<TokenConfig>& tokens) {
+  auto entries = std::make_shared<const std::vector<Entry>>(EntriesOf(tokens));
+  std::lock_guard lock(mu_);
+  tokens_ = std::move(entries);
+}
+
+std::shared_ptr<const std::vector<Authenticator::Entry>> Authenticator::Tokens() const {
+  std::lock_guard lock(mu_);
+  return tokens_;
+}
+
+std::vector<Authenticator::Entry> Authenticator::EntriesOf(const std::vector<TokenConfig>& tokens) {
+  std::vector<Entry> entries;
   for (const TokenConfig& t : tokens) {
     Entry e{t.name, {}, ParseRole(t.role).value_or(Role::kAgent), t.tenant};
     // The config parser guarantees 64 hex digits.
@@ -77,14 +92,15 @@ Authenticator::Authenticator(const std::vector<TokenConfig>& tokens) {
       PRESCALE_CHECK(hi >= 0 && lo >= 0);
       e.hash[i] = static_cast<unsigned char>(hi << 4 | lo);
     }
-    tokens_.push_back(std::move(e));
+    entries.push_back(std::move(e));
   }
+  return entries;
 }
 
 AuthResult Authenticator::Authenticate(std::string_view header) const { return Identify(header); }
 
 bool Authenticator::HasTokens() const {
-  if (!tokens_.empty()) return true;
+  if (!Tokens()->empty()) return true;
   if (store_ == nullptr) return false;
   const int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_->Now().time_since_epoch()).count();
@@ -126,7 +142,8 @@ AuthResult Authenticator::Identify(std::string_view header) const {
   }
   // Every entry is compared, so the time taken does not tell which one matched.
   const Entry* match = nullptr;
-  for (const Entry& e : tokens_) {
+  const std::shared_ptr<const std::vector<Entry>> tokens = Tokens();
+  for (const Entry& e : *tokens) {
     if (CRYPTO_memcmp(e.hash, hash, sizeof hash) == 0) match = &e;
   }
   if (match != nullptr) {

@@ -33,6 +33,7 @@ Result<ApplySummary> ApplyObjects(ControlStore* store, std::string_view yaml_tex
     pending.push_back({std::move(built->object)});
   }
   ApplySummary summary;
+  if (store == nullptr) return summary;  // validation only
   for (Pending& p : pending) {
     auto stored = store->Get(p.object.key);
     if (stored.ok() && stored->spec_json == p.object.spec_json) {

@@ -22,14 +22,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <future>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
 #include <unordered_map>
 
@@ -160,6 +163,47 @@ Result<int> ListenSocket(const std::string& listen) {
 bool IsParseError(const error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
+}
+
+// An X-Request-Id worth passing on: 1 to 128 visible ASCII characters other
+// than '"' and '\\' (it goes into logs, audit records and headers as it is).
+bool IsValidRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 0x7f && c != '"' && c != '\\'; });
+}
+
+// 16 hex digits, random enough to tell requests apart (not a secret).
+std::string NewRequestId() {
+  thread_local std::mt19937_64 random(std::random_device{}() ^
+                                      static_cast<uint64_t>(std::hash<std::thread::id>{}(std::this_thread::get_id())));
+  char id[17];
+  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(random()));
+  return id;
+}
+
+// The request's X-Request-Id when valid, else a new one; the request then holds
+// exactly that one, so that what handlers see is what the response and the log say.
+std::string TakeRequestId(HttpRequest* request) {
+  std::string id;
+  auto& headers = request->headers;
+  for (auto it = headers.begin(); it != headers.end();) {
+    if (strcasecmp(it->first.c_str(), "X-Request-Id") != 0) {
+      ++it;
+      continue;
+    }
+    if (id.empty() && IsValidRequestId(it->second)) id = std::move(it->second);
+    it = headers.erase(it);
+  }
+  if (id.empty()) id = NewRequestId();
+  headers.emplace_back("X-Request-Id", id);
+  return id;
+}
+
+void SetHeaderUnlessSet(HttpResponse* response, std::string_view name, const std::string& value) {
+  for (const auto& header : response->headers) {
+    if (strcasecmp(header.first.c_str(), std::string(name).c_str()) == 0) return;
+  }
+  response->headers.emplace_back(std::string(name), value);
 }
 
 class Connection;
@@ -317,6 +361,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void ReadHeader() {
+    started_ = std::chrono::steady_clock::now();
+    method_.clear();
+    path_.clear();
+    request_id_.clear();
     Arm(options_.header_timeout);
     OnStream([this](auto& stream) {
       bhttp::async_read_header(stream, buffer_, *parser_,
@@ -324,9 +372,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
+  // The method and path of the header read, for the log of a request refused before Handle.
+  void NoteRequestLine() {
+    const auto& req = parser_->get();
+    method_.assign(req.method_string().data(), req.method_string().size());
+    const std::string_view target(req.target().data(), req.target().size());
+    path_ = target.substr(0, target.find('?'));
+  }
+
   void OnHeader(error_code ec) {
     if (ec) {
       if (ec == bhttp::error::body_limit) {  // a Content-Length over the limit
+        NoteRequestLine();
         TooLarge();
       } else if (ec == bhttp::error::header_limit) {
         Refuse(431, "headers_too_large",
@@ -339,6 +396,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     const auto& req = parser_->get();
+    NoteRequestLine();
     http10_ = req.version() < 11;
     keep_alive_ = req.keep_alive();
     const auto length = parser_->content_length();
@@ -391,7 +449,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Answers and closes: what is left of the request is not read as another one.
   void Refuse(int status, std::string_view code, std::string_view message) {
     keep_alive_ = false;
-    Write(std::make_shared<HttpResponse>(HttpResponse::JsonError(status, code, message)), false);
+    auto response = std::make_shared<HttpResponse>(HttpResponse::JsonError(status, code, message));
+    if (request_id_.empty()) request_id_ = NewRequestId();
+    response->headers.emplace_back("X-Request-Id", request_id_);
+    LogRequest(status, response->body.size());
+    Write(std::move(response), false);
+  }
+
+  // One line per request: at options_.request_log_level, 5xx at warn. Only
+  // the path (no query: its values may carry secrets), never a header's value.
+  void LogRequest(int status, uint64_t bytes) const {
+    const LogLevel level = status >= 500 ? LogLevel::kWarning : options_.request_log_level;
+    if (!LogEnabled(level)) return;  // the hot path stops here
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
+    Log(level, "request",
+        {{"component", "http"},
+         {"method", method_.empty() ? "-" : method_},
+         {"path", path_.empty() ? "-" : std::string_view(path_).substr(0, 256)},
+         {"status", status},
+         {"duration_ms", std::round(ms * 1000) / 1000},
+         {"bytes", bytes},
+         {"remote", remote_},
+         {"request_id", request_id_}});
   }
 
   void Handle() {
@@ -409,20 +488,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     request.body = std::move(message.body());
     request.remote_address = remote_;
+    request_id_ = TakeRequestId(&request);
+    method_ = request.method;
+    path_ = request.path;
     const bool head = request.method == "HEAD";
     std::shared_ptr<HttpResponse> response;
     try {
       response = std::make_shared<HttpResponse>(front_->server->Dispatch(std::move(request)));
     } catch (const std::exception& e) {
-      Log(LogLevel::kError, std::string("http server: a handler threw: ") + e.what());
+      Log(LogLevel::kError, "a handler threw",
+          {{"component", "http"}, {"error", e.what()}, {"path", path_}, {"request_id", request_id_}});
       response = std::make_shared<HttpResponse>(HttpResponse::JsonError(500, "internal", "the handler failed"));
     }
+    SetHeaderUnlessSet(response.get(), "X-Request-Id", request_id_);
     if (front_->stopping.load()) keep_alive_ = false;
     if (response->body_writer) {
       if (http10_) keep_alive_ = false;  // the body ends with the connection
       asio::post(front_->Streamers(), [self = shared_from_this(), response, head] { self->Stream(*response, head); });
       return;
     }
+    size_t length = response->body.size();
+    for (const auto& part : response->body_parts) length += part->size();
+    LogRequest(response->status, head ? 0 : length);
     Write(std::move(response), head);
   }
 
@@ -454,6 +541,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const bool chunked = !http10_;
     std::string pending = HeaderBlock(response, std::nullopt, chunked, keep_alive_, http10_);
     bool ok = true;
+    uint64_t bytes = 0;
     if (!head) {
       bool held = false;  // pending ends with a piece: send it before the next one (the headers go with the first)
       char size_line[24];
@@ -469,6 +557,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
           pending.append(size_line, static_cast<size_t>(n));
         }
         pending.append(piece);
+        bytes += piece.size();
         if (chunked) pending.append("\r\n");
         held = true;
         return ok;
@@ -476,6 +565,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (chunked) pending.append("0\r\n\r\n");
     }
     ok = ok && WriteAndWait(pending);
+    LogRequest(response.status, bytes);
     asio::post(executor(), [self = shared_from_this(), ok] {
       if (ok) {
         self->Next();
@@ -546,6 +636,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string remote_;  // address and port, for HttpRequest::remote_address
   bool keep_alive_ = false;
   bool http10_ = false;
+  // The request being answered, for its log line: from its first byte.
+  std::chrono::steady_clock::time_point started_;
+  std::string method_;
+  std::string path_;
+  std::string request_id_;
   std::string out_header_;
   std::array<char, 4096> scratch_{};
 };
@@ -567,7 +662,7 @@ void HttpServer::Front::Accept() {
     if (ec) {
       if (OutOfDescriptors(ec)) {
         // Out of file descriptors: wait for connections to close instead of spinning.
-        Log(LogLevel::kWarning, "http server: cannot accept a connection: " + ec.message());
+        Log(LogLevel::kWarning, "cannot accept a connection", {{"component", "http"}, {"error", ec.message()}});
         accept_retry.expires_after(std::chrono::milliseconds(100));
         accept_retry.async_wait([this](error_code wait) {
           if (!wait) Accept();
@@ -600,10 +695,12 @@ void HttpServer::Front::Admit(Loop* loop, tcp::socket socket) {
   if (over) {
     const uint64_t n = ++refused;
     if ((n & (n - 1)) == 0) {  // 1, 2, 4, ...: a flood does not flood the log
-      Log(LogLevel::kWarning,
-          "http server: refused a connection from " + remote + " over a connection limit (max_connections " +
-              std::to_string(options.max_connections) + ", per client " +
-              std::to_string(options.max_connections_per_client) + "); " + std::to_string(n) + " refused so far");
+      Log(LogLevel::kWarning, "refused a connection over a connection limit",
+          {{"component", "http"},
+           {"remote", remote},
+           {"max_connections", options.max_connections},
+           {"max_connections_per_client", options.max_connections_per_client},
+           {"refused_so_far", n}});
     }
     if (!tls.has_value()) {
       const HttpResponse busy =

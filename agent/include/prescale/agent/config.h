@@ -61,6 +61,7 @@ struct AgentConfig {
   // charged to the agent's memory cgroup; a cgroup takes 8-12 such files.
   uint64_t max_open_files = 4096;
   LogLevel log_level = LogLevel::kInfo;
+  LogFormat log_format = LogFormat::kLogfmt;  // log_format, --log-format
   // Remote write to the aggregator (or any receiver): one URL, or a list
   // (issue 17: every batch goes to each, with a queue, retries and a spool of
   // its own). Set one or the other (CheckAggregatorUrls); PushUrls() reads

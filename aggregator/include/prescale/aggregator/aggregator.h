@@ -55,6 +55,25 @@ std::map<std::string, std::unique_ptr<Executor>> MakeExecutors(const AggregatorC
 // defaults for what it leaves out): the kubernetes executor's and discovery's.
 KubernetesOptions KubernetesOptionsOf(const AggregatorConfig& config);
 
+// What a reload did (SIGHUP, POST /-/reload).
+struct ReloadResult {
+  bool ok = false;
+  // When !ok: why nothing changed (the file, line and key of a bad value).
+  std::string error;
+  // Keys whose values changed in the file and now apply.
+  std::vector<std::string> applied;
+  // Keys whose values changed in the file but take effect only at the next
+  // start (the listen address, data_dir, ...): reported at every reload until then.
+  std::vector<std::string> restart_required;
+  // The bootstrap objects (tenants, policies, services; bootstrap_dir) applied again.
+  int objects_created = 0;
+  int objects_replaced = 0;
+  int objects_unchanged = 0;
+};
+
+// Reads the configuration again: the --config file with the flags on top.
+using ConfigLoader = std::function<Result<AggregatorConfig>()>;
+
 class Aggregator {
  public:
   Aggregator(AggregatorConfig config, const Clock& clock, ExecutorFactory executors = MakeExecutors);
@@ -127,6 +146,17 @@ class Aggregator {
   // in the program, so that no tick or store call of the others delays it;
   // `work` when null), first at once.
   Status Schedule(Scheduler* work, Scheduler* delivery, Scheduler* lease = nullptr);
+  // Where Reload reads the configuration (main.cc: the --config file and the
+  // flags). Without one, Reload fails.
+  void ReloadFrom(ConfigLoader loader);
+  // Reads the configuration again and, only when all of it is valid (the
+  // file, and the bootstrap objects of the file and of bootstrap_dir), applies
+  // what can change while running (ReloadsLive: tokens, trigger rules, the log
+  // level and format, bootstrap objects); anything invalid changes nothing.
+  // Logs the outcome and sets prescale_config_last_reload_successful.
+  // `by`: who asked ("SIGHUP", a token's name), for the log. Thread-safe; one
+  // reload at a time.
+  ReloadResult Reload(const std::string& by);
   // The text exposition of the self metrics.
   std::string MetricsText() const;
 
@@ -164,7 +194,18 @@ class Aggregator {
   ForecastEngine forecasts_;
   SeriesStore store_;
   TriggerBus triggers_;
-  TriggerRules trigger_rules_;
+  // Replaced whole by a reload that changes `triggers`: Tick evaluates the
+  // rules it read under rules_mu_ (a reload during a tick waits for none).
+  mutable std::mutex rules_mu_;
+  std::shared_ptr<TriggerRules> trigger_rules_;
+  std::shared_ptr<TriggerRules> Rules() const;
+  // Reloads: one at a time; `loaded_` is the config the running state was
+  // built from (the sections of keys that need a restart stay as they started).
+  std::mutex reload_mu_;
+  ConfigLoader loader_;
+  AggregatorConfig loaded_;
+  std::atomic<bool> last_reload_ok_{true};
+  std::atomic<int64_t> last_reload_success_ms_{0};
   std::atomic<uint64_t> series_expired_{0};
   std::atomic<const http::HttpServer*> server_{nullptr};
   std::atomic<bool> data_dir_full_{false};  // written by Snapshot() (one caller at a time)

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -109,6 +110,7 @@ struct AggregatorConfig {
   // docs/events.md); nullopt: none.
   std::optional<AmqpOptions> events_amqp;
   LogLevel log_level = LogLevel::kInfo;
+  LogFormat log_format = LogFormat::kLogfmt;  // log_format, --log-format
   // The demand series: labels, rules (defaults plus `demand.custom_metrics`), timing.
   DemandOptions demand;
   // Forecasts of every demand series at every tick (until policies name their own).
@@ -116,7 +118,17 @@ struct AggregatorConfig {
   // When set and the store starts empty, the demand rollups are backfilled from
   // this Prometheus's query_range API.
   std::string prometheus_url;
+  // The file's top-level keys, each with a canonical text of its value
+  // (comments, layout and lines left out): what a reload compares to tell
+  // which keys changed. Empty without a file.
+  std::map<std::string, std::string> sections;
 };
+
+// The keys a reload (SIGHUP, POST /-/reload) applies to the running
+// aggregator; a change to any other key is reported as needing a restart.
+bool ReloadsLive(std::string_view key);
+// The keys whose sections differ between two configs, in name order.
+std::vector<std::string> ChangedSections(const AggregatorConfig& before, const AggregatorConfig& after);
 
 // Parses YAML text on top of the defaults; file_name is used in messages.
 Result<AggregatorConfig> ParseAggregatorConfig(std::string_view yaml_text, const std::string& file_name);

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "prescale/base/log.h"
 #include "prescale/base/status.h"
 
 namespace prescale::http {
@@ -148,6 +149,13 @@ struct HttpServerOptions {
   std::function<std::optional<HttpResponse>(const HttpRequest&)> authorize;
   // Added to every response that does not set the header itself.
   std::vector<std::pair<std::string, std::string>> response_headers;
+  // Every request is logged at this level (5xx answers at warn): method,
+  // path without the query, status, duration, bytes, remote address and
+  // request id. The request id is the request's X-Request-Id when it is 1 to
+  // 128 visible ASCII characters other than '"' and '\\', else a new one (16
+  // hex digits); handlers see it in that header, and the response carries it
+  // back in X-Request-Id.
+  LogLevel request_log_level = LogLevel::kDebug;
 };
 
 // What the front end has seen since it started; read at any time.

@@ -5,9 +5,11 @@
 // The result is a Principal with a role and, for operators and viewers, a
 // tenant. A request without a known token has no principal here: whether an
 // anonymous push may pass is the front's decision (allow_anonymous_push).
-// Thread-safe; the config tokens are fixed at construction.
+// Thread-safe; the config tokens change only through SetTokens (a reload).
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,6 +66,9 @@ std::string Sha256Hex(std::string_view data);
 class Authenticator {
  public:
   explicit Authenticator(const std::vector<TokenConfig>& tokens);
+  // Replaces the config tokens (a reload): every request from now on is
+  // checked against the new set; a token no longer in it is refused at once.
+  void SetTokens(const std::vector<TokenConfig>& tokens);
   // Also accept the tokens of `store` (not owned; outlives this), expiring by `clock`.
   void UseStore(class ControlStore* store, const Clock* clock) {
     store_ = store;
@@ -87,8 +92,11 @@ class Authenticator {
     std::string tenant;
   };
   AuthResult Identify(std::string_view authorization_header) const;
+  static std::vector<Entry> EntriesOf(const std::vector<TokenConfig>& tokens);
+  std::shared_ptr<const std::vector<Entry>> Tokens() const;
 
-  std::vector<Entry> tokens_;
+  mutable std::mutex mu_;                             // guards tokens_ (the pointer, not what it points to)
+  std::shared_ptr<const std::vector<Entry>> tokens_;  // never null
   ControlStore* store_ = nullptr;
   const Clock* clock_ = nullptr;
 };

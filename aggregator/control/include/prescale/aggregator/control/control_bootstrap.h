@@ -24,9 +24,11 @@ struct ApplySummary {
 // applies tenants, policies, services in that order. `actor` is the audit
 // identity ("bootstrap", "cli") with the time in actor.time_ms. Other top-level
 // keys are ignored unless `strict` (a bootstrap_dir file holds objects only).
+// A null `store` only validates (a reload checks the new file before applying
+// anything): the same errors, nothing written, an empty summary.
 Result<ApplySummary> ApplyObjects(ControlStore* store, std::string_view yaml_text, const std::string& file_name,
                                   const AuditRecord& actor, bool strict);
-// Every *.yaml and *.yml file of `dir`, in name order, strictly.
+// Every *.yaml and *.yml file of `dir`, in name order, strictly (a null `store`: validation only).
 Result<ApplySummary> ApplyDirectory(ControlStore* store, const std::string& dir, const AuditRecord& actor);
 
 }  // namespace prescale::aggregator
