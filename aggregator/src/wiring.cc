@@ -202,7 +202,10 @@ void Aggregator::AddRoutes() {
                "/-/reload",
                "reload",
                Access{.roles = {Role::kAdmin}},
-               [this](Call& call) -> Result<http::HttpResponse> { return ReloadResponse(Reload(call.principal.name)); },
+               [this](Call& call) -> Result<http::HttpResponse> {
+                 if (!call.request.body.empty()) return ErrorResponse(400, "POST /-/reload takes no body");
+                 return ReloadResponse(Reload(call.principal.name));
+               },
                {}});
   if (scaling_api_ != nullptr) front_->Add(scaling_api_->Routes());
   if (control_api_ != nullptr) front_->Add(control_api_->Routes());

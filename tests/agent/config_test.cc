@@ -249,6 +249,25 @@ TEST(ApplyOverrides, FlagsOverrideTheFile) {
   EXPECT_EQ(c->log_level, LogLevel::kDebug);
 }
 
+TEST(ApplyOverrides, LogFormatFromTheFileAndTheFlag) {
+  auto c = ParseAgentConfig("log_format: json\nlog_level: warning\n", "agent.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->log_format, LogFormat::kJson);
+  EXPECT_EQ(c->log_level, LogLevel::kWarning);
+  EXPECT_EQ(DefaultAgentConfig().log_format, LogFormat::kLogfmt);
+  auto cli = Parse({"--log-format", "logfmt", "--log-level", "warn"});
+  ASSERT_TRUE(cli.ok()) << cli.status().ToString();
+  ASSERT_TRUE(ApplyOverrides(*cli, &c.value()).ok());
+  EXPECT_EQ(c->log_format, LogFormat::kLogfmt);
+  auto bad = Parse({"--log-format", "text"});
+  ASSERT_TRUE(bad.ok());
+  const Status s = ApplyOverrides(*bad, &c.value());
+  EXPECT_THAT(s.message(), HasSubstr("--log-format 'text': expected logfmt or json"));
+  auto file = ParseAgentConfig("node: n\nlog_format: xml\n", "agent.yaml");
+  ASSERT_FALSE(file.ok());
+  EXPECT_THAT(file.status().message(), HasSubstr("agent.yaml:2: log_format: expected logfmt or json"));
+}
+
 TEST(ApplyOverrides, LaterFlagsWin) {
   AgentConfig c = DefaultAgentConfig();
   auto cli = Parse({"--node", "first", "--node", "second"});

@@ -297,6 +297,27 @@ TEST(AggregatorConfigErrors, EachBadConfigExits2NamingFileLineAndKey) {
   }
 }
 
+TEST(AggregatorConfig, LogFormatFromTheFileAndTheFlag) {
+  auto c = ParseAggregatorConfig("log_format: json\nlog_level: warn\n", "agg.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->log_format, LogFormat::kJson);
+  EXPECT_EQ(c->log_level, LogLevel::kWarning);
+  EXPECT_EQ(AggregatorConfig{}.log_format, LogFormat::kLogfmt);
+  const char* argv[] = {"prescale-aggregator", "--log-format", "logfmt"};
+  auto cli = ParseAggregatorCommandLine(3, argv);
+  ASSERT_TRUE(cli.ok()) << cli.status().ToString();
+  ASSERT_TRUE(ApplyAggregatorOverrides(*cli, &c.value()).ok());
+  EXPECT_EQ(c->log_format, LogFormat::kLogfmt);
+  const char* bad_argv[] = {"prescale-aggregator", "--log-format", "text"};
+  auto bad = ParseAggregatorCommandLine(3, bad_argv);
+  ASSERT_TRUE(bad.ok());
+  EXPECT_THAT(ApplyAggregatorOverrides(*bad, &c.value()).message(),
+              HasSubstr("--log-format 'text': expected logfmt or json"));
+  auto file = ParseAggregatorConfig("max_series: 5\nlog_format: xml\n", "agg.yaml");
+  ASSERT_FALSE(file.ok());
+  EXPECT_THAT(file.status().message(), HasSubstr("agg.yaml:2: log_format: expected logfmt or json"));
+}
+
 TEST(AggregatorConfigErrors, UsageErrorsExit2NamingTheFlag) {
   const std::string bin = BinDir() + "/prescale-aggregator";
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {

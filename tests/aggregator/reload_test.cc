@@ -226,6 +226,9 @@ TEST_F(ReloadTest, OnlyAdminsMayReloadAndOnlyWithPost) {
   EXPECT_EQ(As("wrong-secret", "POST", "/-/reload").status, 403);
   const testing::CurlReply get = As("admin-secret", "GET", "/-/reload");
   EXPECT_EQ(get.status, 405) << get.body;
+  const testing::CurlReply with_body = As("admin-secret", "POST", "/-/reload", "{}");
+  EXPECT_EQ(with_body.status, 400) << with_body.body;
+  EXPECT_THAT(with_body.body, HasSubstr("takes no body"));
   EXPECT_EQ(Push("new-secret"), 403) << "nothing was reloaded";
   EXPECT_EQ(Reload().status, 200);
   EXPECT_EQ(Push("new-secret"), 200);
