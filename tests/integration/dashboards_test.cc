@@ -462,12 +462,19 @@ std::string ReplaceAll(std::string text, const std::string& from, const std::str
 // A Grafana expression with the dashboard variables and Grafana's built-ins filled in.
 std::string Substitute(std::string expr) {
   // Longest names first: $__rate_interval before $__interval.
-  const std::vector<std::pair<std::string, std::string>> values = {
-      {"$__rate_interval", "30s"}, {"$__interval", "1m"}, {"$__range", "5m"},
-      {"${tenant}", kTenant},      {"$tenant", kTenant},  {"${service}", kService},
-      {"$service", kService},      {"${node}", kNode},    {"$node", kNode},
-      {"$horizon", "5m"},          {"$cluster", ".*"},    {"$agent_job", ".*prescale-agent.*"},
-      {"$aggregator_job", ".*prescale-aggregator.*"}};
+  const std::vector<std::pair<std::string, std::string>> values = {{"$__rate_interval", "30s"},
+                                                                   {"$__interval", "1m"},
+                                                                   {"$__range", "5m"},
+                                                                   {"${tenant}", kTenant},
+                                                                   {"$tenant", kTenant},
+                                                                   {"${service}", kService},
+                                                                   {"$service", kService},
+                                                                   {"${node}", kNode},
+                                                                   {"$node", kNode},
+                                                                   {"$horizon", "5m"},
+                                                                   {"$cluster", ".*"},
+                                                                   {"$agent_job", ".*prescale-agent.*"},
+                                                                   {"$aggregator_job", ".*prescale-aggregator.*"}};
   for (const auto& [from, to] : values) expr = ReplaceAll(expr, from, to);
   return expr;
 }

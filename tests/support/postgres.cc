@@ -5,14 +5,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <vector>
-#include <csignal>
-#include <cstdlib>
 #include <utility>
+#include <vector>
 
 namespace prescale::testing {
 

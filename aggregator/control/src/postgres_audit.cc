@@ -44,7 +44,8 @@ AuditRecord ReadAudit(const Rows& rows, int i) {
 Result<AuditRecord> PostgresStore::Append(AuditRecord audit) {
   store_keys::MakeValidText(&audit);
   std::optional<std::pair<int64_t, std::string>>& head = current_->audit_head;
-  if (!head) return Status::Internal(name_ + ": an audit record outside an audited write");  // Begin(Mode::kWrite) reads it
+  if (!head)
+    return Status::Internal(name_ + ": an audit record outside an audited write");  // Begin(Mode::kWrite) reads it
   audit.seq = head->first + 1;
   audit.prev_hash = head->second;
   audit.hash = AuditHash(audit);

@@ -72,10 +72,9 @@ Result<StoredObject> ReadObject(const Rows& rows, int row, const std::string& db
 }  // namespace
 
 Result<std::optional<StoredObject>> PostgresStore::LoadObject(const ObjectKey& key) {
-  PRESCALE_ASSIGN_OR_RETURN(
-      auto rows, Query(std::string("SELECT ") + kObjectColumns + ", " + kReferencesColumn +
-                           " FROM objects o WHERE kind = $1 AND tenant = $2 AND name = $3",
-                       KeyParams(key), "read " + KeyName(key)));
+  PRESCALE_ASSIGN_OR_RETURN(auto rows, Query(std::string("SELECT ") + kObjectColumns + ", " + kReferencesColumn +
+                                                 " FROM objects o WHERE kind = $1 AND tenant = $2 AND name = $3",
+                                             KeyParams(key), "read " + KeyName(key)));
   if (rows.size() == 0) return std::optional<StoredObject>();
   PRESCALE_ASSIGN_OR_RETURN(auto object, ReadObject(rows, 0, name_, true));
   return std::optional<StoredObject>(std::move(object));
@@ -160,7 +159,8 @@ Result<Page<StoredObject>> PostgresStore::List(const ListQuery& query) {
     params.Add(value);
     return "$" + std::to_string(params.size());
   };
-  std::string sql = std::string("SELECT ") + kObjectColumns + (query.references ? std::string(", ") + kReferencesColumn : "") +
+  std::string sql = std::string("SELECT ") + kObjectColumns +
+                    (query.references ? std::string(", ") + kReferencesColumn : "") +
                     " FROM objects o WHERE kind = " + bind(ObjectKindName(query.kind));
   if (query.tenant) sql += " AND tenant = " + bind(*query.tenant);
   if (query.owners) {

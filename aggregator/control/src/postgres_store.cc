@@ -144,10 +144,11 @@ Status PostgresStore::Begin(Mode mode) {
   current_->audit_head.reset();
   // An audited write takes the audit log's lock and reads its head in the
   // same round trip as its BEGIN (the answer is the last statement's).
-  const char* begin = mode == Mode::kRead ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
-                      : mode == Mode::kWrite
-                          ? "BEGIN; LOCK TABLE audit IN EXCLUSIVE MODE; SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
-                          : "BEGIN";
+  const char* begin =
+      mode == Mode::kRead ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+      : mode == Mode::kWrite
+          ? "BEGIN; LOCK TABLE audit IN EXCLUSIVE MODE; SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
+          : "BEGIN";
   Result<Rows> begun = Query(begin, Params(), "begin a transaction");
   if (!begun.ok() && had_connection && PQstatus(Conn()) == CONNECTION_BAD) {
     // The connection died while idle (a restart of the server): nothing of
