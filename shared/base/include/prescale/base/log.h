@@ -22,7 +22,6 @@
 #include <initializer_list>
 #include <map>
 #include <mutex>
-#include <source_location>
 #include <string>
 #include <string_view>
 
@@ -77,9 +76,12 @@ class LogField {
 using LogFields = std::initializer_list<LogField>;
 
 // Writes msg=message and the fields, after ts, level and caller (the file and
-// line of the call), when `level` passes the threshold.
-void Log(LogLevel level, std::string_view message, LogFields fields = {},
-         std::source_location where = std::source_location::current());
+// line of the call), when `level` passes the threshold. The caller comes from
+// __builtin_FILE() and __builtin_LINE(), evaluated where Log is called (what
+// std::source_location::current() gives, which clang 14 cannot compile with
+// Debian 12's libstdc++: the sanitizer builds and clang-tidy use clang 14).
+void Log(LogLevel level, std::string_view message, LogFields fields = {}, const char* file = __builtin_FILE(),
+         int line = __builtin_LINE());
 
 // The line Log would write (with its trailing newline), for tests and for
 // callers that keep lines elsewhere. `unix_ms`: the time stamp.
