@@ -262,14 +262,14 @@ std::string FormatLogLine(LogFormat format, int64_t unix_ms, LogLevel level, std
   return line;
 }
 
-void Log(LogLevel level, std::string_view message, LogFields fields, const char* file_path, int line) {
+void Log(LogLevel level, std::string_view message, LogFields fields, const char* file, int line) {
   if (!LogEnabled(level)) return;
   std::timespec now{};
   std::timespec_get(&now, TIME_UTC);
   const int64_t unix_ms = static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1'000'000;
-  std::string_view file = file_path != nullptr ? file_path : "";
-  if (const size_t slash = file.rfind('/'); slash != std::string_view::npos) file.remove_prefix(slash + 1);
-  const std::string caller = std::string(file) + ":" + std::to_string(line);
+  std::string_view name = file != nullptr ? file : "";
+  if (const size_t slash = name.rfind('/'); slash != std::string_view::npos) name.remove_prefix(slash + 1);
+  const std::string caller = std::string(name) + ":" + std::to_string(line);
   WriteLine(FormatLogLine(GetLogFormat(), unix_ms, level, caller, message, fields));
 }
 

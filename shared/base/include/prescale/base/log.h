@@ -24,6 +24,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "prescale/base/clock.h"
 
@@ -54,7 +55,7 @@ class LogField {
  public:
   LogField(std::string_view key, std::string_view value) : key_(key), value_(value) {}
   LogField(std::string_view key, const char* value) : key_(key), value_(value) {}
-  LogField(std::string_view key, const std::string& value) : key_(key), value_(value) {}
+  LogField(std::string_view key, std::string value) : key_(key), value_(std::move(value)) {}
   LogField(std::string_view key, bool value) : key_(key), value_(value ? "true" : "false"), kind_(Kind::kLiteral) {}
   template <typename T>
   requires(std::integral<T> && !std::same_as<T, bool> && !std::same_as<T, char>) LogField(std::string_view key, T value)
@@ -76,10 +77,7 @@ class LogField {
 using LogFields = std::initializer_list<LogField>;
 
 // Writes msg=message and the fields, after ts, level and caller (the file and
-// line of the call), when `level` passes the threshold. The caller comes from
-// __builtin_FILE() and __builtin_LINE(), evaluated where Log is called (what
-// std::source_location::current() gives, which clang 14 cannot compile with
-// Debian 12's libstdc++: the sanitizer builds and clang-tidy use clang 14).
+// line of the call: the defaults name the caller's), when `level` passes the threshold.
 void Log(LogLevel level, std::string_view message, LogFields fields = {}, const char* file = __builtin_FILE(),
          int line = __builtin_LINE());
 
