@@ -195,6 +195,7 @@ TEST(LogStderr, LinesFromManyThreadsStayWhole) {
   constexpr int kLines = 200;
   ::testing::internal::CaptureStderr();
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([t] {
       const std::string filler(300, static_cast<char>('a' + t));
