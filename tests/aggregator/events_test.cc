@@ -302,15 +302,7 @@ class EventStoreTest : public ::testing::TestWithParam<testing::StoreBackend> {
   void SetUp() override {
     store_ = stores_.OpenNew();
     if (store_ == nullptr) return;  // skipped, or failed saying why
-    dispatcher_ = std::make_unique<ActionDispatcher>(
-        store_.get(), clock_,
-        DispatcherOptions{.initial_backoff = 1000ms, .max_backoff = 4000ms, .give_up_after = 10s});
-    auto sink = std::make_unique<ScriptedSink>();
-    sink_ = sink.get();
-    dispatcher_->AddEventSink("amqp", std::move(sink));
-    auto executor = std::make_unique<testing::RecordingExecutor>();
-    webhook_ = executor.get();
-    dispatcher_->AddExecutor("webhook", std::move(executor));
+    MakeDispatcher(100);
     for (const auto& [kind, json, tenant] :
          {std::tuple{ObjectKind::kTenant, std::string(R"({"name":"acme"})"), std::string()},
           {ObjectKind::kService, R"({"name":"web","executor":{"type":"webhook","url":"http://127.0.0.1:9/"}})", "acme"},
@@ -322,6 +314,18 @@ class EventStoreTest : public ::testing::TestWithParam<testing::StoreBackend> {
       a.actor = "test";
       ASSERT_TRUE(store_->Put(built->object, WriteMode::kUpsert, std::nullopt, a).ok());
     }
+  }
+  // A dispatcher reading `batch` entries per kind a round, with the scripted sink and a webhook executor.
+  void MakeDispatcher(size_t batch) {
+    dispatcher_ = std::make_unique<ActionDispatcher>(
+        store_.get(), clock_,
+        DispatcherOptions{.initial_backoff = 1000ms, .max_backoff = 4000ms, .give_up_after = 10s, .batch = batch});
+    auto sink = std::make_unique<ScriptedSink>();
+    sink_ = sink.get();
+    dispatcher_->AddEventSink("amqp", std::move(sink));
+    auto executor = std::make_unique<testing::RecordingExecutor>();
+    webhook_ = executor.get();
+    dispatcher_->AddExecutor("webhook", std::move(executor));
   }
   int64_t Now() const { return ToUnixMillis(clock_.Now()); }
   std::vector<std::string> Outbox() {
@@ -434,15 +438,9 @@ TEST_P(EventStoreTest, EventsArePublishedInOrderPerServiceOnALaneOfTheirOwn) {
 
 TEST_P(EventStoreTest, ABacklogOfEventsNeverHidesTheActions) {
   // Rounds of two entries per kind: more events wait (the broker is down) than a round reads.
-  dispatcher_ = std::make_unique<ActionDispatcher>(
-      store_.get(), clock_, DispatcherOptions{.initial_backoff = 1000ms, .max_backoff = 4000ms, .batch = 2});
-  auto sink = std::make_unique<ScriptedSink>();
-  sink_ = sink.get();
-  dispatcher_->AddEventSink("amqp", std::move(sink));
-  auto executor = std::make_unique<testing::RecordingExecutor>();
-  webhook_ = executor.get();
-  dispatcher_->AddExecutor("webhook", std::move(executor));
+  MakeDispatcher(2);
   std::vector<OutboxEntry> events;
+  events.reserve(5);
   for (int i = 0; i < 5; ++i) events.push_back(Entry("evt_" + std::to_string(i), "web", "amqp", Now()));
   ASSERT_TRUE(store_->RecordAndQueue(std::nullopt, events, std::nullopt).ok());
   QueueActionWithEvent("api", "1");

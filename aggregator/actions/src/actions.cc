@@ -164,9 +164,9 @@ void ActionDispatcher::Retry(const OutboxEntry& e, const ExecutionResult& result
   if (Status s = store_->RetryAction(e.action_id, now_ms + backoff, result.message); !s.ok()) {
     Log(LogLevel::kError, "actions: " + s.message());
   }
-  Log(LogLevel::kWarning, "action " + e.action_id + " for " + e.tenant + "/" + e.service + ": " + result.message +
-                              " (attempt " + std::to_string(e.attempts + 1) + ", again in " + std::to_string(backoff) +
-                              " ms)");
+  Log(LogLevel::kWarning, std::string(sinks_.contains(e.executor) ? "event " : "action ") + e.action_id + " for " +
+                              e.tenant + "/" + e.service + ": " + result.message + " (attempt " +
+                              std::to_string(e.attempts + 1) + ", again in " + std::to_string(backoff) + " ms)");
 }
 
 namespace {

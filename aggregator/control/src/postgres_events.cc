@@ -24,11 +24,13 @@ Result<std::optional<AuditRecord>> PostgresStore::RecordAndQueue(std::optional<A
       Params params;
       params.Add(e.action_id).Add(e.tenant).Add(e.service).Add(e.executor).Add(e.payload_json);
       params.Add(e.created_ms).Add(e.next_attempt_ms).Add(e.attempts).Add(e.last_error);
+      // ON CONFLICT DO NOTHING rather than a unique violation: the transaction
+      // stays usable, and no row inserted means the id was taken.
       PRESCALE_ASSIGN_OR_RETURN(
           auto inserted, Query("INSERT INTO outbox (action_id, tenant, service, executor, payload, created_ms, "
                                "next_attempt_ms, attempts, last_error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
                                "ON CONFLICT (action_id) DO NOTHING",
-                               params, "queue " + e.action_id));
+                               params, "queue action " + e.action_id));
       if (inserted.affected() == 0) return Status::AlreadyExists("action " + e.action_id + " is queued");
     }
     if (target) {
@@ -48,19 +50,20 @@ Result<std::optional<AuditRecord>> PostgresStore::RecordAndQueue(std::optional<A
 
 Result<std::vector<OutboxEntry>> PostgresStore::QueuedFor(const std::vector<std::string>& executors, bool only,
                                                           size_t limit) {
-  if (executors.empty())
-    return only ? Result<std::vector<OutboxEntry>>(std::vector<OutboxEntry>()) : QueuedActions(limit);
+  // No executors named: every entry (only = false), or none.
+  if (executors.empty() && only) return std::vector<OutboxEntry>();
   Params params;
-  std::string in;
+  std::string where;
   for (const std::string& executor : executors) {
     params.Add(executor);
-    in += (in.empty() ? "$" : ", $") + std::to_string(params.size());
+    where += (where.empty() ? "$" : ", $") + std::to_string(params.size());
   }
+  if (!where.empty()) where = std::string(" WHERE executor ") + (only ? "IN (" : "NOT IN (") + where + ")";
   params.Add(static_cast<int64_t>(ClampLimit(limit)));
   const std::string sql =
       "SELECT action_id, tenant, service, executor, payload, created_ms, next_attempt_ms, attempts, last_error "
-      "FROM outbox WHERE executor " +
-      std::string(only ? "IN (" : "NOT IN (") + in + ") ORDER BY seq LIMIT $" + std::to_string(params.size());
+      "FROM outbox" +
+      where + " ORDER BY seq LIMIT $" + std::to_string(params.size());
   return Call(Mode::kStatement, [&]() -> Result<std::vector<OutboxEntry>> {
     PRESCALE_ASSIGN_OR_RETURN(auto rows, Query(sql, params, "read the outbox"));
     std::vector<OutboxEntry> out;

@@ -12,55 +12,13 @@ namespace prescale::aggregator::postgres_internal {
 
 Result<AuditRecord> PostgresStore::RecordAction(AuditRecord audit, const std::optional<OutboxEntry>& entry,
                                                 int64_t target) {
-  return Call(Mode::kWrite, [&]() -> Result<AuditRecord> {
-    PRESCALE_RETURN_IF_ERROR(CheckFenceLocked());
-    if (entry) {
-      Params params;
-      params.Add(entry->action_id).Add(entry->tenant).Add(entry->service).Add(entry->executor);
-      params.Add(entry->payload_json).Add(entry->created_ms).Add(entry->next_attempt_ms).Add(entry->attempts);
-      params.Add(entry->last_error);
-      // ON CONFLICT DO NOTHING rather than a unique violation: the transaction
-      // stays usable, and no row inserted means the id was taken.
-      PRESCALE_ASSIGN_OR_RETURN(
-          auto inserted, Query("INSERT INTO outbox (action_id, tenant, service, executor, payload, created_ms, "
-                               "next_attempt_ms, attempts, last_error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-                               "ON CONFLICT (action_id) DO NOTHING",
-                               params, "queue action " + entry->action_id));
-      if (inserted.affected() == 0) return Status::AlreadyExists("action " + entry->action_id + " is queued");
-    }
-    PRESCALE_RETURN_IF_ERROR(
-        Query("INSERT INTO service_status (tenant, service, target, current, current_source, updated_ms) "
-              "VALUES ($1, $2, $3, NULL, '', $4) ON CONFLICT (tenant, service) DO UPDATE SET "
-              "target = excluded.target, updated_ms = excluded.updated_ms",
-              Params().Add(audit.tenant).Add(audit.name).Add(target).Add(audit.time_ms),
-              "set the target of " + audit.tenant + "/" + audit.name)
-            .status());
-    return Append(std::move(audit));
-  });
+  std::vector<OutboxEntry> entries;
+  if (entry) entries.push_back(*entry);
+  PRESCALE_ASSIGN_OR_RETURN(std::optional<AuditRecord> stored, RecordAndQueue(std::move(audit), entries, target));
+  return std::move(*stored);
 }
 
-Result<std::vector<OutboxEntry>> PostgresStore::QueuedActions(size_t limit) {
-  return Call(Mode::kStatement, [&]() -> Result<std::vector<OutboxEntry>> {
-    PRESCALE_ASSIGN_OR_RETURN(
-        auto rows, Query("SELECT action_id, tenant, service, executor, payload, created_ms, next_attempt_ms, attempts, "
-                         "last_error FROM outbox ORDER BY seq LIMIT $1",
-                         Params().Add(static_cast<int64_t>(ClampLimit(limit))), "read the outbox"));
-    std::vector<OutboxEntry> out;
-    for (int i = 0; i < rows.size(); ++i) {
-      OutboxEntry& e = out.emplace_back();
-      e.action_id = rows.Text(i, 0);
-      e.tenant = rows.Text(i, 1);
-      e.service = rows.Text(i, 2);
-      e.executor = rows.Text(i, 3);
-      e.payload_json = rows.Text(i, 4);
-      e.created_ms = rows.Int(i, 5);
-      e.next_attempt_ms = rows.Int(i, 6);
-      e.attempts = rows.Int(i, 7);
-      e.last_error = rows.Text(i, 8);
-    }
-    return out;
-  });
-}
+Result<std::vector<OutboxEntry>> PostgresStore::QueuedActions(size_t limit) { return QueuedFor({}, false, limit); }
 
 Result<std::pair<int64_t, int64_t>> PostgresStore::OutboxBacklog() {
   return Call(Mode::kStatement, [&]() -> Result<std::pair<int64_t, int64_t>> {

@@ -29,7 +29,7 @@ Result<std::optional<AuditRecord>> SqliteStore::RecordAndQueue(std::optional<Aud
       stmt.Bind(e.created_ms).Bind(e.next_attempt_ms).Bind(e.attempts).Bind(e.last_error);
       const int rc = stmt.Step();
       if ((rc & 0xff) == SQLITE_CONSTRAINT) return Status::AlreadyExists("action " + e.action_id + " is queued");
-      if (rc != SQLITE_DONE) return Error(rc, "queue " + e.action_id);
+      if (rc != SQLITE_DONE) return Error(rc, "queue action " + e.action_id);
     }
     if (target) {
       PRESCALE_ASSIGN_OR_RETURN(
@@ -48,15 +48,16 @@ Result<std::optional<AuditRecord>> SqliteStore::RecordAndQueue(std::optional<Aud
 
 Result<std::vector<OutboxEntry>> SqliteStore::QueuedFor(const std::vector<std::string>& executors, bool only,
                                                         size_t limit) {
-  if (executors.empty())
-    return only ? Result<std::vector<OutboxEntry>>(std::vector<OutboxEntry>()) : QueuedActions(limit);
-  std::string in;
-  for (size_t i = 0; i < executors.size(); ++i) in += i == 0 ? "?" : ", ?";
+  // No executors named: every entry (only = false), or none.
+  if (executors.empty() && only) return std::vector<OutboxEntry>();
+  std::string where;
+  for (size_t i = 0; i < executors.size(); ++i) where += i == 0 ? "?" : ", ?";
+  if (!where.empty()) where = std::string(" WHERE executor ") + (only ? "IN (" : "NOT IN (") + where + ")";
   std::lock_guard lock(mu_);
   PRESCALE_ASSIGN_OR_RETURN(
       auto stmt, Prepare("SELECT action_id, tenant, service, executor, payload, created_ms, next_attempt_ms, attempts, "
-                         "last_error FROM outbox WHERE executor " +
-                         std::string(only ? "IN (" : "NOT IN (") + in + ") ORDER BY seq LIMIT ?"));
+                         "last_error FROM outbox" +
+                         where + " ORDER BY seq LIMIT ?"));
   for (const std::string& executor : executors) stmt.Bind(executor);
   stmt.Bind(static_cast<int64_t>(ClampLimit(limit)));
   std::vector<OutboxEntry> out;

@@ -14,56 +14,13 @@ namespace prescale::aggregator::sqlite_internal {
 
 Result<AuditRecord> SqliteStore::RecordAction(AuditRecord audit, const std::optional<OutboxEntry>& entry,
                                               int64_t target) {
-  std::lock_guard lock(mu_);
-  return InTransaction("BEGIN IMMEDIATE", [&]() -> Result<AuditRecord> {
-    PRESCALE_RETURN_IF_ERROR(CheckFenceLocked());
-    if (entry) {
-      PRESCALE_ASSIGN_OR_RETURN(
-          auto stmt, Prepare("INSERT INTO outbox (action_id, tenant, service, executor, payload, created_ms, "
-                             "next_attempt_ms, attempts, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-      stmt.Bind(entry->action_id).Bind(entry->tenant).Bind(entry->service).Bind(entry->executor);
-      stmt.Bind(entry->payload_json).Bind(entry->created_ms).Bind(entry->next_attempt_ms).Bind(entry->attempts);
-      stmt.Bind(entry->last_error);
-      const int rc = stmt.Step();
-      if ((rc & 0xff) == SQLITE_CONSTRAINT) return Status::AlreadyExists("action " + entry->action_id + " is queued");
-      if (rc != SQLITE_DONE) return Error(rc, "queue action " + entry->action_id);
-    }
-    {
-      PRESCALE_ASSIGN_OR_RETURN(
-          auto stmt,
-          Prepare("INSERT INTO service_status (tenant, service, target, current, current_source, updated_ms) "
-                  "VALUES (?, ?, ?, NULL, '', ?) ON CONFLICT (tenant, service) DO UPDATE SET "
-                  "target = excluded.target, updated_ms = excluded.updated_ms"));
-      stmt.Bind(audit.tenant).Bind(audit.name).Bind(target).Bind(audit.time_ms);
-      PRESCALE_RETURN_IF_ERROR(Run(stmt, "set the target of " + audit.tenant + "/" + audit.name));
-    }
-    return Append(std::move(audit));
-  });
+  std::vector<OutboxEntry> entries;
+  if (entry) entries.push_back(*entry);
+  PRESCALE_ASSIGN_OR_RETURN(std::optional<AuditRecord> stored, RecordAndQueue(std::move(audit), entries, target));
+  return std::move(*stored);
 }
 
-Result<std::vector<OutboxEntry>> SqliteStore::QueuedActions(size_t limit) {
-  std::lock_guard lock(mu_);
-  PRESCALE_ASSIGN_OR_RETURN(
-      auto stmt, Prepare("SELECT action_id, tenant, service, executor, payload, created_ms, next_attempt_ms, attempts, "
-                         "last_error FROM outbox ORDER BY seq LIMIT ?"));
-  stmt.Bind(static_cast<int64_t>(ClampLimit(limit)));
-  std::vector<OutboxEntry> out;
-  while (true) {
-    PRESCALE_ASSIGN_OR_RETURN(auto row, Next(stmt, "read the outbox"));
-    if (!row) break;
-    OutboxEntry& e = out.emplace_back();
-    e.action_id = stmt.Text(0);
-    e.tenant = stmt.Text(1);
-    e.service = stmt.Text(2);
-    e.executor = stmt.Text(3);
-    e.payload_json = stmt.Text(4);
-    e.created_ms = stmt.Int(5);
-    e.next_attempt_ms = stmt.Int(6);
-    e.attempts = stmt.Int(7);
-    e.last_error = stmt.Text(8);
-  }
-  return out;
-}
+Result<std::vector<OutboxEntry>> SqliteStore::QueuedActions(size_t limit) { return QueuedFor({}, false, limit); }
 
 Result<std::pair<int64_t, int64_t>> SqliteStore::OutboxBacklog() {
   std::lock_guard lock(mu_);

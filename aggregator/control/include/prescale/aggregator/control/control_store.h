@@ -243,28 +243,19 @@ class ControlStore {
   // trigger's events), appends `audit` when there is one and sets the
   // service's target when `target` is given, all in one transaction; fenced
   // as RecordAction. Returns the audit record as stored (nullopt without
-  // one). kAlreadyExists on a reused id. Unimplemented by default.
+  // one). kAlreadyExists on a reused id.
   virtual Result<std::optional<AuditRecord>> RecordAndQueue(std::optional<AuditRecord> audit,
                                                             const std::vector<OutboxEntry>& entries,
-                                                            std::optional<int64_t> target) {
-    (void)audit, (void)entries, (void)target;
-    return Status::Internal("RecordAndQueue is not supported by this store");
-  }
+                                                            std::optional<int64_t> target) = 0;
   // The oldest `limit` queued entries whose executor is one of `executors`
   // (only = true) or none of them (only = false), due or not, in queue order:
   // the dispatcher reads actions and each sink's events apart, so that a
-  // backlog of one never hides the other. Unimplemented by default.
+  // backlog of one never hides the other.
   virtual Result<std::vector<OutboxEntry>> QueuedFor(const std::vector<std::string>& executors, bool only,
-                                                     size_t limit) {
-    (void)executors, (void)only, (void)limit;
-    return Status::Internal("QueuedFor is not supported by this store");
-  }
+                                                     size_t limit) = 0;
   // Takes a delivered entry out of the outbox without an audit record (a
   // published event; fenced as FinishAction). kNotFound when it is not queued.
-  virtual Status DropQueued(const std::string& action_id) {
-    (void)action_id;
-    return Status::Internal("DropQueued is not supported by this store");
-  }
+  virtual Status DropQueued(const std::string& action_id) = 0;
   // Every service's status, by (tenant, service).
   virtual Result<std::vector<ServiceStatus>> ServiceStatuses() = 0;
   // Records the replicas a service runs (feedback, reports, the Kubernetes

@@ -14,7 +14,7 @@
 
 namespace prescale::aggregator {
 
-inline constexpr size_t kMaxTriggerMessageBytes = 64 * 1024;
+inline constexpr size_t kMaxTriggerMessageBytes = size_t{64} << 10;
 
 struct TriggerMessage {
   std::string type;  // "evaluate" or "scale_up"
