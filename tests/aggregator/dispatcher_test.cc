@@ -182,9 +182,9 @@ TEST_P(DispatcherTest, DeliversEveryDueActionInQueueOrderAndAuditsIt) {
   Queue("a1", "web", 2, 4);
   Queue("b1", "api", 1, 2);
   Queue("a2", "web", 4, 6);
-  EXPECT_EQ(testing::ExpositionValue(Metrics(), "prescale_action_dispatcher_last_run_timestamp_seconds"), 0.0);
+  EXPECT_EQ(testing::MetricValue(Metrics(), "prescale_action_dispatcher_last_run_timestamp_seconds"), 0.0);
   EXPECT_EQ(dispatcher_->RunOnce(), 3u);
-  EXPECT_EQ(testing::ExpositionValue(Metrics(), "prescale_action_dispatcher_last_run_timestamp_seconds"),
+  EXPECT_EQ(testing::MetricValue(Metrics(), "prescale_action_dispatcher_last_run_timestamp_seconds"),
             static_cast<double>(Now()) / 1000.0);
   EXPECT_THAT(webhook_->action_ids(), ElementsAre("a1", "b1", "a2"));
   const std::vector<testing::RecordingExecutor::Call> calls = webhook_->calls();

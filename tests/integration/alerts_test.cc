@@ -42,6 +42,7 @@ using testing::BinDir;
 using testing::Curl;
 using testing::CurlReply;
 using testing::FindProgram;
+using testing::MetricValue;
 using testing::PollUntil;
 using testing::ReadFileOrEmpty;
 using testing::RunCommand;
@@ -70,16 +71,6 @@ void ReplaceAll(std::string* text, const std::string& from, const std::string& t
   for (size_t at = 0; (at = text->find(from, at)) != std::string::npos; at += to.size()) {
     text->replace(at, from.size(), to);
   }
-}
-
-// The value of the sample `series` ("name{labels}" exactly as exposed) in a text exposition; nullopt when absent.
-std::optional<double> MetricValue(const std::string& text, const std::string& series) {
-  size_t at = 0;
-  while ((at = text.find(series + " ", at)) != std::string::npos) {
-    if (at == 0 || text[at - 1] == '\n') return std::strtod(text.c_str() + at + series.size() + 1, nullptr);
-    at += series.size();
-  }
-  return std::nullopt;
 }
 
 TEST(AlertRulesTest, PromtoolChecksRulesAndTheirUnitTestsPass) {

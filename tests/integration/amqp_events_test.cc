@@ -101,10 +101,10 @@ class TestClient {
     size_t n = 0;
     while (std::chrono::steady_clock::now() < deadline) {
       std::string error;
-      if (!Connect(&error)) {
-        std::this_thread::sleep_for(100ms);
-        continue;
-      }
+      // While the broker is away: try again every 100 ms until it is back or the time is up.
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (!testing::PollUntil([&] { return Connect(&error); }, std::max(left, 1ms), 100ms)) break;
       if (!consuming_) {
         amqp_basic_consume(conn_, 1, Bytes(queue_), amqp_empty_bytes, 0, /*no_ack=*/0, 0, amqp_empty_table);
         if (!Ok()) {
@@ -307,7 +307,16 @@ TEST_F(AmqpEventsTest, EventsArriveOnceByIdAndInOrderPerServiceAcrossABrokerRest
   EXPECT_GT(backlog->first, 0) << "events wait in the outbox while the broker is down";
   EXPECT_EQ(testing::MetricValue(metrics, "prescale_events_sink_connected"), 0.0) << metrics;
   const int64_t waiting = backlog->first;
-  std::this_thread::sleep_for(1s);  // a second of outage: the dispatcher retries with backoff
+  // The outage lasts until the dispatcher has failed again (it retries with backoff).
+  const double errors = testing::MetricValue(metrics, R"(prescale_events_published_total{result="error"})").value_or(0);
+  ASSERT_TRUE(testing::PollUntil(
+      [&] {
+        metrics.clear();
+        dispatcher.AppendMetrics(&metrics);
+        return testing::MetricValue(metrics, R"(prescale_events_published_total{result="error"})").value_or(0) > errors;
+      },
+      20s))
+      << metrics;
   ASSERT_TRUE(broker_->Start(&error)) << error;
   const int64_t restarted_ms = NowMs();
 

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "tests/support/subprocess.h"
+#include "tests/support/test_env.h"
 
 namespace prescale::testing {
 
@@ -30,16 +31,6 @@ inline std::string Seconds(int64_t ms) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ms) / 1000.0);
   return buf;
-}
-
-// The value of the sample `series` ("name{labels}" exactly as exposed) in a text exposition; nullopt when absent.
-inline std::optional<double> MetricValue(const std::string& text, const std::string& series) {
-  size_t at = 0;
-  while ((at = text.find(series + " ", at)) != std::string::npos) {
-    if (at == 0 || text[at - 1] == '\n') return std::strtod(text.c_str() + at + series.size() + 1, nullptr);
-    at += series.size();
-  }
-  return std::nullopt;
 }
 
 // The last `n` bytes of `text` (all of it when shorter).

@@ -106,14 +106,11 @@ bool WriteFile(const std::string& path, std::string_view content) {
   return static_cast<bool>(out.flush());
 }
 
-std::optional<double> ExpositionValue(const std::string& exposition, const std::string& series) {
-  std::istringstream lines(exposition);
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.starts_with(series + " ")) continue;
-    const std::string value = line.substr(series.size() + 1);
-    char* end = nullptr;
-    const double parsed = std::strtod(value.c_str(), &end);
-    if (end != value.c_str()) return parsed;
+std::optional<double> MetricValue(const std::string& text, const std::string& series) {
+  size_t at = 0;
+  while ((at = text.find(series + " ", at)) != std::string::npos) {
+    if (at == 0 || text[at - 1] == '\n') return std::strtod(text.c_str() + at + series.size() + 1, nullptr);
+    at += series.size();
   }
   return std::nullopt;
 }

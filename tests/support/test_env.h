@@ -61,8 +61,7 @@ std::string ReadFileOrEmpty(const std::string& path);
 // Writes (replaces) a whole file; false when it cannot be written.
 bool WriteFile(const std::string& path, std::string_view content);
 
-// The value of `series` (a name with its labels as exposed, e.g.
-// `up{job="a"}`) in a text exposition; nullopt when it is not there.
-std::optional<double> ExpositionValue(const std::string& exposition, const std::string& series);
+// The value of the sample `series` ("name{labels}" exactly as exposed) in a text exposition; nullopt when absent.
+std::optional<double> MetricValue(const std::string& text, const std::string& series);
 
 }  // namespace prescale::testing
