@@ -14,6 +14,7 @@
 #include "prescale/aggregator/events/amqp_sink.h"
 #include "prescale/aggregator/history/snapshot.h"
 #include "prescale/aggregator/scaling/directives.h"
+#include "prescale/base/json_writer.h"
 #include "prescale/base/log.h"
 #include "prescale/http/http_client.h"
 #include "prescale/metrics/process_metrics.h"
@@ -265,19 +266,15 @@ http::HttpResponse Aggregator::Readiness() const {
   r.content_type = "application/json";
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  auto str = [&w](const char* key, const std::string& value) {
-    w.Key(key);
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-  };
   w.StartObject();
-  str("status", "ready");
+  WriteStringField(w, "status", "ready");
   if (leader_ == nullptr) {
-    if (decisions_ != nullptr) str("role", "standalone");  // the only replica of its store: it acts
+    if (decisions_ != nullptr) WriteStringField(w, "role", "standalone");  // the only replica of its store: it acts
   } else {
     const bool leads = leader_->IsLeader();
-    str("replica", leader_->replica());
-    str("role", leads ? "leader" : "follower");
-    str("leader", leads ? leader_->replica() : leader_->leader());
+    WriteStringField(w, "replica", leader_->replica());
+    WriteStringField(w, "role", leads ? "leader" : "follower");
+    WriteStringField(w, "leader", leads ? leader_->replica() : leader_->leader());
     w.Key("fencing_token");
     w.Int64(leader_->token());
   }

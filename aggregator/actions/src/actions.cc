@@ -9,6 +9,7 @@
 #include <set>
 #include <tuple>
 
+#include "prescale/base/json_writer.h"
 #include "prescale/base/log.h"
 #include "prescale/metrics/text_writer.h"
 
@@ -25,10 +26,6 @@ std::string_view View(const rapidjson::Value& v) { return {v.GetString(), v.GetS
 std::string ActionJson(const ScaleAction& a) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  auto str = [&w](const char* key, const std::string& value) {
-    w.Key(key);
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-  };
   auto number = [&w](const char* key, const std::optional<double>& value) {
     w.Key(key);
     if (value && std::isfinite(*value)) {
@@ -38,20 +35,20 @@ std::string ActionJson(const ScaleAction& a) {
     }
   };
   w.StartObject();
-  str("id", a.id);
-  str("tenant", a.tenant);
-  str("service", a.service);
+  WriteStringField(w, "id", a.id);
+  WriteStringField(w, "tenant", a.tenant);
+  WriteStringField(w, "service", a.service);
   w.Key("from_replicas");
   w.Int64(a.from_replicas);
   w.Key("to_replicas");
   w.Int64(a.to_replicas);
-  str("reason", a.reason);
-  str("trigger", a.trigger);
+  WriteStringField(w, "reason", a.reason);
+  WriteStringField(w, "trigger", a.trigger);
   number("forecast", a.forecast);
   w.Key("constrained");
   w.Bool(a.constrained);
   number("throttle", a.throttle);
-  str("timestamp", FormatRfc3339(a.created_ms));
+  WriteStringField(w, "timestamp", FormatRfc3339(a.created_ms));
   w.EndObject();
   return {buf.GetString(), buf.GetSize()};
 }
@@ -250,18 +247,14 @@ void ActionDispatcher::FinishRefused(const OutboxEntry& e, const ExecutionResult
   SetHold(e.tenant, e.service, refusal, now_ms);
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  auto str = [&w](const char* key, const std::string& value) {
-    w.Key(key);
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-  };
   w.StartObject();
-  str("action_id", e.action_id);
+  WriteStringField(w, "action_id", e.action_id);
   w.Key("attempts");
   w.Int64(e.attempts + 1);
-  str("executor", e.executor);
+  WriteStringField(w, "executor", e.executor);
   const Refusal shown = refusal.value_or(Refusal{"refused", "", result.message});
-  str("reason", shown.reason);
-  str("by", shown.by);
+  WriteStringField(w, "reason", shown.reason);
+  WriteStringField(w, "by", shown.by);
   w.EndObject();
   AuditRecord audit = ExecutorAudit(e, result, now_ms, "scale.refused", replica_);
   audit.message = result.message;

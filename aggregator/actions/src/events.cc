@@ -5,25 +5,22 @@
 #include <rapidjson/writer.h>
 
 #include "prescale/aggregator/actions/actions.h"
+#include "prescale/base/json_writer.h"
 
 namespace prescale::aggregator {
 
 std::string EventJson(const ScalingEvent& e) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  auto str = [&w](const char* key, const std::string& value) {
-    w.Key(key);
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-  };
   w.StartObject();
-  str("id", e.id);
-  str("kind", e.kind);
-  str("tenant", e.tenant);
-  str("service", e.service);
-  str("timestamp", FormatRfc3339(e.time_ms));
-  str("replica", e.replica);
+  WriteStringField(w, "id", e.id);
+  WriteStringField(w, "kind", e.kind);
+  WriteStringField(w, "tenant", e.tenant);
+  WriteStringField(w, "service", e.service);
+  WriteStringField(w, "timestamp", FormatRfc3339(e.time_ms));
+  WriteStringField(w, "replica", e.replica);
   if (e.action) {
-    str("executor", e.executor);
+    WriteStringField(w, "executor", e.executor);
     const std::string action = ActionJson(*e.action);
     w.Key("action");
     w.RawValue(action.data(), action.size(), rapidjson::kObjectType);
@@ -31,9 +28,9 @@ std::string EventJson(const ScalingEvent& e) {
   if (e.trigger) {
     w.Key("trigger");
     w.StartObject();
-    str("source", e.trigger->source);
-    str("name", e.trigger->name);
-    str("action", e.trigger->action);
+    WriteStringField(w, "source", e.trigger->source);
+    WriteStringField(w, "name", e.trigger->name);
+    WriteStringField(w, "action", e.trigger->action);
     w.Key("resolved");
     w.Bool(e.trigger->resolved);
     w.EndObject();

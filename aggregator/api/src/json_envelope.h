@@ -2,14 +2,11 @@
 // written by the caller. Private to aggregator_api; RapidJSON stays here.
 #pragma once
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <string>
 
-namespace prescale::aggregator {
+#include "prescale/base/json_writer.h"
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+namespace prescale::aggregator {
 
 // write_items(JsonWriter&) writes the elements of the "data" array.
 template <typename Fn>
@@ -25,11 +22,6 @@ std::string RenderSuccessJson(Fn&& write_items) {
   w.EndArray();
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize()) + "\n";
-}
-
-inline void WriteStringField(JsonWriter& w, const char* key, const std::string& value) {
-  w.Key(key);
-  w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
 }
 
 }  // namespace prescale::aggregator

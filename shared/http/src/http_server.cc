@@ -32,7 +32,6 @@
 #include <future>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <thread>
 #include <unordered_map>
 
@@ -60,6 +59,7 @@
 
 #include "prescale/base/log.h"
 #include "prescale/http/query_string.h"
+#include "request_id.h"
 #include "route_match.h"
 #include "tls_context.h"
 
@@ -163,47 +163,6 @@ Result<int> ListenSocket(const std::string& listen) {
 bool IsParseError(const error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
-}
-
-// An X-Request-Id worth passing on: 1 to 128 visible ASCII characters other
-// than '"' and '\\' (it goes into logs, audit records and headers as it is).
-bool IsValidRequestId(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 0x7f && c != '"' && c != '\\'; });
-}
-
-// 16 hex digits, random enough to tell requests apart (not a secret).
-std::string NewRequestId() {
-  thread_local std::mt19937_64 random(std::random_device{}() ^
-                                      static_cast<uint64_t>(std::hash<std::thread::id>{}(std::this_thread::get_id())));
-  char id[17];
-  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(random()));
-  return id;
-}
-
-// The request's X-Request-Id when valid, else a new one; the request then holds
-// exactly that one, so that what handlers see is what the response and the log say.
-std::string TakeRequestId(HttpRequest* request) {
-  std::string id;
-  auto& headers = request->headers;
-  for (auto it = headers.begin(); it != headers.end();) {
-    if (strcasecmp(it->first.c_str(), "X-Request-Id") != 0) {
-      ++it;
-      continue;
-    }
-    if (id.empty() && IsValidRequestId(it->second)) id = std::move(it->second);
-    it = headers.erase(it);
-  }
-  if (id.empty()) id = NewRequestId();
-  headers.emplace_back("X-Request-Id", id);
-  return id;
-}
-
-void SetHeaderUnlessSet(HttpResponse* response, std::string_view name, const std::string& value) {
-  for (const auto& header : response->headers) {
-    if (strcasecmp(header.first.c_str(), std::string(name).c_str()) == 0) return;
-  }
-  response->headers.emplace_back(std::string(name), value);
 }
 
 class Connection;
