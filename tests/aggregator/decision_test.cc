@@ -106,5 +106,22 @@ TEST(DecisionEngine, RecommendOnlyDecidesButDoesNotExecuteNorCountAsAChange) {
   EXPECT_EQ(again[0].to_replicas, 6);
 }
 
+// An executor refused the first change (an HPA owns the Deployment): the service
+// still runs 2, and the change counted for it must not rate-limit what follows.
+TEST(DecisionEngine, AChangeTheExecutorRefusedNoLongerLimitsTheNextDecision) {
+  DecisionEngine engine({});
+  const std::vector<AllocationTenant> tenants = {{"acme", 1, {}}};
+  std::vector<ServiceInput> in = {{Web(2), nullptr, {{"cpu", 4, 4.0}}, "tick"}};
+  in[0].spec.executor.type = "kubernetes";
+  EXPECT_EQ(engine.Evaluate(tenants, in, kT0)[0].to_replicas, 6);  // acted on: counted as 2 -> 6
+  // Unheld, the counted +4 within HPA's 15 s period leaves no room above the 2 it still runs.
+  EXPECT_EQ(engine.Evaluate(tenants, in, kT0 + 5s)[0].to_replicas, 2);
+  in[0].changes_refused = true;
+  in[0].spec.executor.type = "recommend-only";
+  const Decision held = engine.Evaluate(tenants, in, kT0 + 10s)[0];
+  EXPECT_EQ(held.to_replicas, 6) << held.reason;
+  EXPECT_FALSE(held.execute);
+}
+
 }  // namespace
 }  // namespace prescale::aggregator

@@ -203,10 +203,12 @@ void DecisionLoop::ApplyServiceState(const Triggers& triggers,
     out->observed[key] = st->second->current;
   }
   // Held: decided as recommend-only, so that the engine neither counts the
-  // change in the policy's rate limits nor asks for an action.
+  // change in the policy's rate limits nor asks for an action; and the change
+  // refused before the hold is forgotten (it was never made).
   if (auto h = holds.find(key); h != holds.end()) {
     out->held.emplace(key, Held{h->second, in->spec.executor.type});
     in->spec.executor.type = "recommend-only";
+    in->changes_refused = true;
   }
   if (auto t = triggers.label.find(key); t != triggers.label.end()) in->trigger = t->second;
   for (const TriggerEvent* f : triggers.new_floors) {

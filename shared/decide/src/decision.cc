@@ -90,6 +90,10 @@ std::vector<Decision> DecisionEngine::Evaluate(const std::vector<AllocationTenan
     ServiceState& st = state_[{spec.tenant, spec.name}];
     st.evaluation = evaluations_;
     states[i] = &st;
+    if (in.changes_refused) {
+      st.scaling.events.clear();
+      st.scaling.last_scale_up = st.scaling.last_scale_down = {};
+    }
     Decision& d = decisions[i];
     d.tenant = spec.tenant;
     d.service = spec.name;

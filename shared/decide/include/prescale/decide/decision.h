@@ -40,6 +40,9 @@ struct ServiceInput {
   std::vector<ResourceDemand> demand;
   std::string trigger = "tick";                    // what started this evaluation ("tick", "alert:<fingerprint>", ...)
   std::map<std::string, std::string> models = {};  // resource -> the forecasting model behind its forecast
+  // An executor refuses to act on it (a hold): the changes the policy counted
+  // were never made, so its rate limits and cooldowns forget them.
+  bool changes_refused = false;
 };
 
 struct Decision {
