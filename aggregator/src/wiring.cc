@@ -252,6 +252,14 @@ http::HttpServerOptions Aggregator::ServerOptions() const {
   http::HttpServerOptions o;
   o.listen = config_.listen;
   o.threads = config_.http_threads;
+  // Writes wait for the control store (the audit chain takes one writer at a
+  // time, and PostgreSQL's commit a round trip and a flush): they run on a pool
+  // of their own so that reads sharing their connections' loops do not queue
+  // behind them. Pushes stay on the loops: their handlers never wait.
+  o.blocking = [](std::string_view method, std::string_view path) {
+    return method != "GET" && method != "HEAD" && path != "/api/v1/write" && path != "/api/v1/ingest";
+  };
+  o.blocking_threads = std::max(2, config_.http_threads / 2);
   o.max_connections = config_.http_max_connections;
   o.max_connections_per_client = config_.http_max_connections_per_client;
   o.idle_timeout = config_.http_idle_timeout;

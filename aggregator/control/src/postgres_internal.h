@@ -200,6 +200,10 @@ class PostgresStore final : public ControlStore {
   Status Error(const PGresult* result, std::string_view doing) const;
   Status Exec(const std::string& sql, std::string_view doing);
   Result<Rows> Query(const std::string& sql, const Params& params, std::string_view doing);
+  // The name `sql` is prepared under on this session's connection (prepared now when new).
+  Result<std::string> Prepared(const std::string& sql, std::string_view doing);
+  // Waits for the answer of what was sent, within query_timeout.
+  Result<Rows> Await(std::string_view doing);
 
   Status Migrate();
   Result<std::optional<StoredObject>> LoadObject(const ObjectKey& key);
@@ -229,6 +233,9 @@ class PostgresStore final : public ControlStore {
     // In a kWrite transaction: the last audit record's seq and hash, read by
     // its BEGIN's round trip and moved on by each Append.
     std::optional<std::pair<int64_t, std::string>> audit_head;
+    // Statements prepared on conn, by their SQL: parsed and planned once per
+    // connection, not on every call. Emptied with a new connection.
+    std::unordered_map<std::string, std::string> prepared;
   };
   // The session a call took, for as long as it lasts: current_ on this thread.
   class Checkout {

@@ -113,6 +113,7 @@ Params& Params::Add(double value) {
 Status PostgresStore::Connect() {
   if (Conn() != nullptr && PQstatus(Conn()) == CONNECTION_OK) return Status::Ok();
   PQfinish(Conn());
+  current_->prepared.clear();
   // Defaults first: a keyword the URL (dbname, expanded) sets again wins.
   const std::string timeout = std::to_string(std::max<int64_t>(1, options_.connect_timeout.count()));
   // TCP keepalives find a dead peer on an idle connection within ~25 s.
@@ -203,11 +204,29 @@ Result<Rows> PostgresStore::Query(const std::string& sql, const Params& params, 
   if (params.size() == 0) {
     sent = PQsendQuery(Conn(), sql.c_str());  // may hold several statements (migrations)
   } else {
+    PRESCALE_ASSIGN_OR_RETURN(const std::string name, Prepared(sql, doing));
     const std::vector<const char*> values = params.Pointers();
-    sent = PQsendQueryParams(Conn(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                             nullptr, 0);
+    sent =
+        PQsendQueryPrepared(Conn(), name.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0);
   }
   if (sent == 0) return Error(nullptr, doing);
+  return Await(doing);
+}
+
+Result<std::string> PostgresStore::Prepared(const std::string& sql, std::string_view doing) {
+  // Statements are a fixed set of texts; past this many a text is prepared
+  // under the unnamed statement, which the next one replaces.
+  constexpr size_t kMostPrepared = 256;
+  auto& prepared = current_->prepared;
+  if (auto it = prepared.find(sql); it != prepared.end()) return it->second;
+  std::string name = prepared.size() < kMostPrepared ? "prescale_" + std::to_string(prepared.size()) : "";
+  if (PQsendPrepare(Conn(), name.c_str(), sql.c_str(), 0, nullptr) == 0) return Error(nullptr, doing);
+  PRESCALE_RETURN_IF_ERROR(Await(doing).status());
+  if (!name.empty()) prepared.emplace(sql, name);
+  return name;
+}
+
+Result<Rows> PostgresStore::Await(std::string_view doing) {
   // The whole answer within query_timeout: a server that stopped answering
   // (frozen, cut off) costs the connection, never a thread for longer.
   const auto deadline = std::chrono::steady_clock::now() + options_.query_timeout;

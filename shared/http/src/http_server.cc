@@ -195,6 +195,7 @@ class HttpServer::Front {
   // Called by a connection as it goes: the counts it held are released.
   void Release(const Connection* c, const std::string& client);
   asio::thread_pool& Streamers();
+  asio::thread_pool& Blockers();
   void Shutdown();
 
   const HttpServer* const server;
@@ -214,6 +215,8 @@ class HttpServer::Front {
   asio::steady_timer accept_retry;
   std::once_flag streamers_once;
   std::optional<asio::thread_pool> streamers;
+  std::once_flag blockers_once;
+  std::optional<asio::thread_pool> blockers;  // HttpServerOptions::blocking's requests
   std::vector<std::thread> threads;
 };
 
@@ -451,14 +454,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
     method_ = request.method;
     path_ = request.path;
     const bool head = request.method == "HEAD";
-    std::shared_ptr<HttpResponse> response;
+    if (options_.blocking && options_.blocking(method_, path_)) {
+      // Handled on the blocking pool; answered back on this connection's loop.
+      asio::post(front_->Blockers(), [self = shared_from_this(), request = std::move(request), head]() mutable {
+        std::shared_ptr<HttpResponse> response = self->Run(std::move(request));
+        asio::post(self->executor(), [self, response = std::move(response), head] { self->Respond(response, head); });
+      });
+      return;
+    }
+    Respond(Run(std::move(request)), head);
+  }
+
+  // Authorizes and routes one request (on the loop's thread or the blocking pool's).
+  std::shared_ptr<HttpResponse> Run(HttpRequest request) const {
     try {
-      response = std::make_shared<HttpResponse>(front_->server->Dispatch(std::move(request)));
+      return std::make_shared<HttpResponse>(front_->server->Dispatch(std::move(request)));
     } catch (const std::exception& e) {
       Log(LogLevel::kError, "a handler threw",
           {{"component", "http"}, {"error", e.what()}, {"path", path_}, {"request_id", request_id_}});
-      response = std::make_shared<HttpResponse>(HttpResponse::JsonError(500, "internal", "the handler failed"));
+      return std::make_shared<HttpResponse>(HttpResponse::JsonError(500, "internal", "the handler failed"));
     }
+  }
+
+  // On the connection's loop: sends a handler's response.
+  void Respond(std::shared_ptr<HttpResponse> response, bool head) {
     SetHeaderUnlessSet(response.get(), "X-Request-Id", request_id_);
     if (front_->stopping.load()) keep_alive_ = false;
     if (response->body_writer) {
@@ -694,6 +713,11 @@ asio::thread_pool& HttpServer::Front::Streamers() {
   return *streamers;
 }
 
+asio::thread_pool& HttpServer::Front::Blockers() {
+  std::call_once(blockers_once, [this] { blockers.emplace(std::max(1, options.blocking_threads)); });
+  return *blockers;
+}
+
 void HttpServer::Front::Shutdown() {
   stopping = true;
   asio::post(acceptor.get_executor(), [this] {
@@ -713,6 +737,7 @@ void HttpServer::Front::Shutdown() {
     }
     for (auto& c : connections) asio::post(c->executor(), [c] { c->Close(); });
     if (pass == 0 && streamers.has_value()) streamers->join();
+    if (pass == 0 && blockers.has_value()) blockers->join();  // their answers go to loops still running
   }
   for (const auto& loop : loops) {
     loop->work.reset();

@@ -11,7 +11,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -364,6 +366,51 @@ TEST(HttpFront, AHandlerThatThrowsIsA500AndTheServerGoesOn) {
   EXPECT_EQ(StatusOf(failed), 500) << failed;
   EXPECT_NE(failed.find("\"error\":\"internal\""), std::string::npos);
   EXPECT_EQ(StatusOf(client.ReadResponse()), 200);
+}
+
+// A write whose handler waits (on the audit chain's lock, a database) runs on
+// the blocking pool: with a single loop thread, a read on another connection
+// is answered while the write still waits, and the write's own connection
+// gets its answer and then the next pipelined request's, in order.
+TEST(HttpFront, BlockingRequestsWaitOffTheLoopAndAnswerInOrder) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> waiting{0};
+  std::vector<Route> routes = TestRoutes();
+  routes.push_back({"PUT", "/slow", [&](const HttpRequest& r) {
+                      ++waiting;
+                      std::unique_lock lock(mu);
+                      cv.wait(lock, [&] { return release; });
+                      HttpResponse resp;
+                      resp.body = "wrote " + r.body;
+                      return resp;
+                    }});
+  HttpServerOptions options;
+  options.threads = 1;
+  options.blocking = [](std::string_view method, std::string_view) { return method == "PUT"; };
+  auto started = HttpServer::Start(options, routes);
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  auto server = std::move(started).value();
+  RawClient writer(server->port());
+  ASSERT_TRUE(writer.Send("PUT /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nw" + Get("/healthz")));
+  ASSERT_TRUE(Eventually([&] { return waiting.load() == 1; }));
+  RawClient reader(server->port());
+  ASSERT_TRUE(reader.Send(Get("/healthz")));
+  const std::string read = reader.ReadResponse();  // the only loop thread is free
+  EXPECT_EQ(StatusOf(read), 200) << read;
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  const std::string wrote = writer.ReadResponse();
+  EXPECT_EQ(StatusOf(wrote), 200) << wrote;
+  EXPECT_NE(wrote.find("\r\n\r\nwrote w"), std::string::npos) << wrote;
+  EXPECT_NE(wrote.find("X-Request-Id: "), std::string::npos) << wrote;
+  const std::string next = writer.ReadResponse();
+  EXPECT_EQ(StatusOf(next), 200) << next;
+  EXPECT_NE(next.find("\r\n\r\nok"), std::string::npos) << next;
 }
 
 TEST(HttpFront, StopClosesOpenConnections) {

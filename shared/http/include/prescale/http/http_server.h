@@ -147,6 +147,14 @@ struct HttpServerOptions {
   // included): a response it returns is sent instead of routing, e.g. a 401.
   // Runs on the server's worker threads, like the handlers. Empty: none.
   std::function<std::optional<HttpResponse>(const HttpRequest&)> authorize;
+  // Requests this answers true for (by method and path, before authorize)
+  // are authorized and handled on a pool of blocking_threads threads instead
+  // of their connection's loop: handlers that wait on a lock or a database
+  // (audited writes, serialised by their audit chain) then stall none of the
+  // loop's other connections. The response is written from the loop as
+  // usual. Empty: every request runs on its connection's loop.
+  std::function<bool(std::string_view method, std::string_view path)> blocking;
+  int blocking_threads = 4;
   // Added to every response that does not set the header itself.
   std::vector<std::pair<std::string, std::string>> response_headers;
   // Every request is logged at this level (5xx answers at warn): method,

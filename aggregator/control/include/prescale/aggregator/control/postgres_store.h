@@ -33,7 +33,7 @@ struct PostgresStoreOptions {
   // (idle_in_transaction_session_timeout).
   std::chrono::milliseconds query_timeout{10000};
   // Connections kept open: as many calls run at once (more wait for one).
-  size_t connections = 4;
+  size_t connections = 8;
   // How long a token found by its hash is answered from memory (every API
   // request looks its token up; 0: never). A revocation through this store
   // takes effect at once; one through another process sharing the database
