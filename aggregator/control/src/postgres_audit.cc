@@ -43,7 +43,7 @@ AuditRecord ReadAudit(const Rows& rows, int i) {
 // take the same seq): chains the record to the last one and inserts it.
 Result<AuditRecord> PostgresStore::Append(AuditRecord audit) {
   store_keys::MakeValidText(&audit);
-  std::optional<std::pair<int64_t, std::string>>& head = current_->audit_head;
+  std::optional<std::pair<int64_t, std::string>>& head = current_session->audit_head;
   if (!head)
     return Status::Internal(name_ + ": an audit record outside an audited write");  // Begin(Mode::kWrite) reads it
   audit.seq = head->first + 1;

@@ -237,7 +237,7 @@ class PostgresStore final : public ControlStore {
     // connection, not on every call. Emptied with a new connection.
     std::unordered_map<std::string, std::string> prepared;
   };
-  // The session a call took, for as long as it lasts: current_ on this thread.
+  // The session a call took, for as long as it lasts: current_session on this thread.
   class Checkout {
    public:
     explicit Checkout(PostgresStore* store);
@@ -251,9 +251,9 @@ class PostgresStore final : public ControlStore {
     Session* outer_;  // the thread's session before (none but in tests)
   };
   // The connection of the calling thread's session (a call is under way).
-  PGconn*& Conn() { return current_->conn; }
-  PGconn* Conn() const { return current_->conn; }
-  static thread_local Session* current_;
+  PGconn*& Conn() { return current_session->conn; }
+  PGconn* Conn() const { return current_session->conn; }
+  static thread_local Session* current_session;
 
   store_keys::ErrorCounter errors_;
   std::mutex writer_mu_;  // held by a kWrite call for all its length

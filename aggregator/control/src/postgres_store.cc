@@ -113,7 +113,7 @@ Params& Params::Add(double value) {
 Status PostgresStore::Connect() {
   if (Conn() != nullptr && PQstatus(Conn()) == CONNECTION_OK) return Status::Ok();
   PQfinish(Conn());
-  current_->prepared.clear();
+  current_session->prepared.clear();
   // Defaults first: a keyword the URL (dbname, expanded) sets again wins.
   const std::string timeout = std::to_string(std::max<int64_t>(1, options_.connect_timeout.count()));
   // TCP keepalives find a dead peer on an idle connection within ~25 s.
@@ -142,7 +142,7 @@ Status PostgresStore::Connect() {
 Status PostgresStore::Begin(Mode mode) {
   const bool had_connection = Conn() != nullptr;
   PRESCALE_RETURN_IF_ERROR(Connect());
-  current_->audit_head.reset();
+  current_session->audit_head.reset();
   // An audited write takes the audit log's lock and reads its head in the
   // same round trip as its BEGIN (the answer is the last statement's).
   const char* begin =
@@ -162,8 +162,8 @@ Status PostgresStore::Begin(Mode mode) {
     return begun.status();
   }
   if (mode == Mode::kWrite) {
-    current_->audit_head = begun->size() > 0 ? std::make_pair(begun->Int(0, 0), begun->Text(0, 1))
-                                             : std::make_pair(int64_t{0}, std::string());
+    current_session->audit_head = begun->size() > 0 ? std::make_pair(begun->Int(0, 0), begun->Text(0, 1))
+                                                    : std::make_pair(int64_t{0}, std::string());
   }
   return Status::Ok();
 }
@@ -217,7 +217,7 @@ Result<std::string> PostgresStore::Prepared(const std::string& sql, std::string_
   // Statements are a fixed set of texts; past this many a text is prepared
   // under the unnamed statement, which the next one replaces.
   constexpr size_t kMostPrepared = 256;
-  auto& prepared = current_->prepared;
+  auto& prepared = current_session->prepared;
   if (auto it = prepared.find(sql); it != prepared.end()) return it->second;
   std::string name = prepared.size() < kMostPrepared ? "prescale_" + std::to_string(prepared.size()) : "";
   if (PQsendPrepare(Conn(), name.c_str(), sql.c_str(), 0, nullptr) == 0) return Error(nullptr, doing);
@@ -272,9 +272,9 @@ Result<Rows> PostgresStore::Await(std::string_view doing) {
   return error;
 }
 
-thread_local PostgresStore::Session* PostgresStore::current_ = nullptr;
+thread_local PostgresStore::Session* PostgresStore::current_session = nullptr;
 
-PostgresStore::Checkout::Checkout(PostgresStore* store) : store_(store), outer_(current_) {
+PostgresStore::Checkout::Checkout(PostgresStore* store) : store_(store), outer_(current_session) {
   std::unique_lock lock(store->pool_mu_);
   const size_t most = std::max<size_t>(1, store->options_.connections);
   store->pool_cv_.wait(lock, [&] { return !store->idle_.empty() || store->sessions_ < most; });
@@ -285,11 +285,11 @@ PostgresStore::Checkout::Checkout(PostgresStore* store) : store_(store), outer_(
     session_ = std::make_unique<Session>();
     ++store->sessions_;
   }
-  current_ = session_.get();
+  current_session = session_.get();
 }
 
 PostgresStore::Checkout::~Checkout() {
-  current_ = outer_;
+  current_session = outer_;
   {
     std::lock_guard lock(store_->pool_mu_);
     store_->idle_.push_back(std::move(session_));
