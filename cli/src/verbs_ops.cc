@@ -208,9 +208,8 @@ Status ApproveVerb(Session& s) {
   }
   PRESCALE_ASSIGN_OR_RETURN(const ObjectRef ref, ParseObjectRef("service", target, s.args.Get("tenant")));
   PRESCALE_ASSIGN_OR_RETURN(ApiClient * api, s.Api());
-  PRESCALE_ASSIGN_OR_RETURN(
-      rapidjson::Document r,
-      api->CallJson("POST", ref.Path() + "/approve", "{\"replicas\":" + std::to_string(replicas) + "}"));
+  PRESCALE_ASSIGN_OR_RETURN(rapidjson::Document r, api->CallJson("POST", ref.Path() + "/approve",
+                                                                 "{\"replicas\":" + std::to_string(replicas) + "}"));
   if (s.format == OutputFormat::kJson || s.format == OutputFormat::kYaml) {
     s.Print(s.format == OutputFormat::kJson ? PrettyJson(r) : JsonToYaml(r));
   } else if (s.format == OutputFormat::kName) {

@@ -122,11 +122,10 @@ class ApproveTest : public ::testing::TestWithParam<testing::StoreBackend> {
                     const std::string& tenant = "acme") {
     std::vector<std::string> headers = {"Content-Type: application/json"};
     if (!tokens_[who].empty()) headers.push_back("Authorization: Bearer " + tokens_[who]);
-    return testing::Curl(
-        "POST",
-        "http://127.0.0.1:" + std::to_string(server_->port()) + "/api/v1/tenants/" + tenant + "/services/" +
-            service + "/approve",
-        body, headers);
+    return testing::Curl("POST",
+                         "http://127.0.0.1:" + std::to_string(server_->port()) + "/api/v1/tenants/" + tenant +
+                             "/services/" + service + "/approve",
+                         body, headers);
   }
 
   std::optional<Decision> DecisionOf(const std::string& service) const {

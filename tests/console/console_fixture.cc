@@ -127,8 +127,8 @@ int Main() {
           "services:\n" + service("web", "critical", "fast") + service("batch", "low", "fast") +
           "  - tenant: other\n    name: advice\n    selector: {tenant: acme, service: web}\n" +
           "    replicas: {current: 1, min: 1, max: 20}\n    requests: {cpu_cores: 0.05}\n" +
-          "    target_utilization: {cpu: 0.8}\n    policy: advise\n    executor: {type: webhook, url: \"" + receiver.url() +
-          "\", secret_file: \"" + secret_file + "\"}\n");
+          "    target_utilization: {cpu: 0.8}\n    policy: advise\n    executor: {type: webhook, url: \"" +
+          receiver.url() + "\", secret_file: \"" + secret_file + "\"}\n");
   Subprocess aggregator;
   if (!aggregator.Start({BinDir() + "/prescale-aggregator", "--config", config})) return 1;
   std::string log;

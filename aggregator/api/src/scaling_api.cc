@@ -122,10 +122,7 @@ std::vector<RouteSpec> ScalingApi::Routes() {
        kReplicaReporters,
        [this](Call& c) { return ReplicasReport(c); },
        {}},
-      {"POST",
-       "/api/v1/tenants/{tenant}/services/{service}/approve",
-       "approve",
-       kApprovers,
+      {"POST", "/api/v1/tenants/{tenant}/services/{service}/approve", "approve", kApprovers,
        [this](Call& c) { return Approve(c); },
        [this](const Call& c, const http::HttpResponse& r) { AuditRefusedApproval(c, r); }},
   };
@@ -291,7 +288,8 @@ Result<http::HttpResponse> ScalingApi::Approve(Call& call) {
   PRESCALE_ASSIGN_OR_RETURN(const int64_t replicas, ParseApprovalBody(call.request.body));
   auto object = control_->Get(ObjectKey{ObjectKind::kService, tenant, service});
   if (!object.ok()) {
-    if (object.status().code() == StatusCode::kNotFound) return Status::NotFound("no service " + tenant + "/" + service);
+    if (object.status().code() == StatusCode::kNotFound)
+      return Status::NotFound("no service " + tenant + "/" + service);
     return Status::Unavailable(object.status().message());
   }
   // What this replica decided last: the recommendation the caller saw.
@@ -316,7 +314,7 @@ Result<http::HttpResponse> ScalingApi::Approve(Call& call) {
   }
   if (d->to_replicas != replicas) {
     return Status::Conflict(what + ": the recommendation is " + std::to_string(d->to_replicas) + " replicas, not " +
-                                std::to_string(replicas) + " (reload and approve what is recommended now)")
+                            std::to_string(replicas) + " (reload and approve what is recommended now)")
         .WithField("replicas");
   }
   const int64_t now_ms = ToUnixMillis(clock_.Now());

@@ -29,9 +29,9 @@ Result<std::optional<AuditRecord>> SqliteStore::QueueLocked(std::optional<AuditR
                                                             const std::vector<OutboxEntry>& entries,
                                                             std::optional<int64_t> target) {
   for (const OutboxEntry& e : entries) {
-    PRESCALE_ASSIGN_OR_RETURN(
-        auto stmt, Prepare("INSERT INTO outbox (action_id, tenant, service, executor, payload, created_ms, "
-                           "next_attempt_ms, attempts, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    PRESCALE_ASSIGN_OR_RETURN(auto stmt,
+                              Prepare("INSERT INTO outbox (action_id, tenant, service, executor, payload, created_ms, "
+                                      "next_attempt_ms, attempts, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     stmt.Bind(e.action_id).Bind(e.tenant).Bind(e.service).Bind(e.executor).Bind(e.payload_json);
     stmt.Bind(e.created_ms).Bind(e.next_attempt_ms).Bind(e.attempts).Bind(e.last_error);
     const int rc = stmt.Step();
@@ -40,10 +40,9 @@ Result<std::optional<AuditRecord>> SqliteStore::QueueLocked(std::optional<AuditR
   }
   if (target) {
     PRESCALE_ASSIGN_OR_RETURN(
-        auto stmt,
-        Prepare("INSERT INTO service_status (tenant, service, target, current, current_source, updated_ms) "
-                "VALUES (?, ?, ?, NULL, '', ?) ON CONFLICT (tenant, service) DO UPDATE SET "
-                "target = excluded.target, updated_ms = excluded.updated_ms"));
+        auto stmt, Prepare("INSERT INTO service_status (tenant, service, target, current, current_source, updated_ms) "
+                           "VALUES (?, ?, ?, NULL, '', ?) ON CONFLICT (tenant, service) DO UPDATE SET "
+                           "target = excluded.target, updated_ms = excluded.updated_ms"));
     stmt.Bind(audit->tenant).Bind(audit->name).Bind(*target).Bind(audit->time_ms);
     PRESCALE_RETURN_IF_ERROR(Run(stmt, "set the target of " + audit->tenant + "/" + audit->name));
   }
@@ -57,11 +56,11 @@ Result<Approval> SqliteStore::Approve(Approval approval, AuditRecord audit) {
   return InTransaction("BEGIN IMMEDIATE", [&]() -> Result<Approval> {
     PRESCALE_ASSIGN_OR_RETURN(AuditRecord stored, Append(std::move(audit)));
     approval.seq = stored.seq;
-    PRESCALE_ASSIGN_OR_RETURN(
-        auto stmt, Prepare("INSERT INTO approvals (tenant, service, replicas, seq, actor, created_ms) "
-                           "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, service) DO UPDATE SET "
-                           "replicas = excluded.replicas, seq = excluded.seq, actor = excluded.actor, "
-                           "created_ms = excluded.created_ms"));
+    PRESCALE_ASSIGN_OR_RETURN(auto stmt,
+                              Prepare("INSERT INTO approvals (tenant, service, replicas, seq, actor, created_ms) "
+                                      "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, service) DO UPDATE SET "
+                                      "replicas = excluded.replicas, seq = excluded.seq, actor = excluded.actor, "
+                                      "created_ms = excluded.created_ms"));
     stmt.Bind(approval.tenant).Bind(approval.service).Bind(approval.replicas).Bind(approval.seq);
     stmt.Bind(approval.actor).Bind(approval.created_ms);
     PRESCALE_RETURN_IF_ERROR(Run(stmt, "record the approval of " + approval.tenant + "/" + approval.service));

@@ -270,7 +270,8 @@ size_t DecisionLoop::UseApprovals(const Inputs& inputs, const std::vector<Decisi
   size_t queued = 0;
   for (const Approval& approval : *pending) {
     size_t i = 0;
-    while (i < decisions.size() && (decisions[i].tenant != approval.tenant || decisions[i].service != approval.service)) {
+    while (i < decisions.size() &&
+           (decisions[i].tenant != approval.tenant || decisions[i].service != approval.service)) {
       ++i;
     }
     const std::string why = i < decisions.size() ? ApprovalRefusal(approval, decisions[i], inputs.services[i], inputs)
@@ -321,8 +322,8 @@ void DecisionLoop::SkipApproval(const Approval& approval, const std::string& why
   audit.kind = "service";
   audit.tenant = approval.tenant;
   audit.name = approval.service;
-  audit.after_json = "{\"replicas\":" + std::to_string(approval.replicas) +
-                     ",\"approval_seq\":" + std::to_string(approval.seq) + "}";
+  audit.after_json =
+      "{\"replicas\":" + std::to_string(approval.replicas) + ",\"approval_seq\":" + std::to_string(approval.seq) + "}";
   audit.message = "approval " + std::to_string(approval.seq) + " by " + approval.actor + " not carried out: " + why;
   auto r = store_->UseApproval(approval.seq, audit, {}, std::nullopt);
   if (r.ok()) {
@@ -348,8 +349,8 @@ bool DecisionLoop::WantsAction(const Decision& d) {
 }
 
 bool DecisionLoop::RecordAction(const Decision& d, const ServiceInput& input,
-                                const AllocationResult::TenantUse* tenant_use, const ServiceHold* hold,
-                                int64_t now_ms, const Approval* approval) {
+                                const AllocationResult::TenantUse* tenant_use, const ServiceHold* hold, int64_t now_ms,
+                                const Approval* approval) {
   const ScaleAction a = steps::ActionOf(d, new_action_id_(), now_ms);
   AuditRecord audit = steps::ActionAudit(a, d, input, tenant_use, hold, approval != nullptr ? approval->seq : 0);
   if (!replica_.empty()) audit.actor += "@" + replica_;
@@ -365,8 +366,8 @@ bool DecisionLoop::RecordAction(const Decision& d, const ServiceInput& input,
     auto r = store_->UseApproval(approval->seq, std::move(audit), entries, d.to_replicas);
     if (!r.ok()) {
       if (r.status().code() != StatusCode::kNotFound) approvals_left_ = true;
-      Log(LogLevel::kError, "decisions: approved action for " + d.tenant + "/" + d.service + ": " +
-                                r.status().message());
+      Log(LogLevel::kError,
+          "decisions: approved action for " + d.tenant + "/" + d.service + ": " + r.status().message());
       return false;
     }
   } else if (!sinks_.empty()) {

@@ -260,8 +260,7 @@ ScaleAction ActionOf(const Decision& d, std::string id, int64_t now_ms) {
 }
 
 AuditRecord ActionAudit(const ScaleAction& action, const Decision& d, const ServiceInput& input,
-                        const AllocationResult::TenantUse* tenant_use, const ServiceHold* hold,
-                        int64_t approval_seq) {
+                        const AllocationResult::TenantUse* tenant_use, const ServiceHold* hold, int64_t approval_seq) {
   AuditRecord audit;
   audit.time_ms = action.created_ms;
   audit.request_id = action.id;
