@@ -294,7 +294,7 @@ class ControlStore {
   // leaves it. Returns the lease as it stands after the call.
   //
   // Fencing: from the first call on, this store object's action writes
-  // (RecordAction, RetryAction, FinishAction, PublishCaps) check in their own
+  // (RecordAction, RetryAction, FinishAction, UseApproval, PublishCaps) check in their own
   // transaction that the lease still carries the token this object last took
   // for `holder`, and fail with kFailedPrecondition otherwise ("not the
   // leader"): a replica that paused past its lease, and lost it, writes
