@@ -242,11 +242,11 @@ Result<http::HttpResponse> ScalingApi::ReplicasReport(Call& call) {
   if (doc.HasParseError() || !doc.IsObject()) {
     return Status::InvalidArgument("expected a JSON object {\"current\": N}");
   }
-  const rapidjson::Value& body = doc;
-  if (!body.HasMember("current") || !body["current"].IsInt64() || body["current"].GetInt64() < 0) {
+  const rapidjson::Value& value = doc;
+  if (!value.HasMember("current") || !value["current"].IsInt64() || value["current"].GetInt64() < 0) {
     return Status::Unprocessable("expected a whole number >= 0").WithField("current");
   }
-  const int64_t current = body["current"].GetInt64();
+  const int64_t current = value["current"].GetInt64();
   auto object = control_->Get(ObjectKey{ObjectKind::kService, tenant, service});
   if (!object.ok()) {
     if (object.status().code() == StatusCode::kNotFound) return Status::NotFound(object.status().message());
@@ -261,7 +261,22 @@ Result<http::HttpResponse> ScalingApi::ReplicasReport(Call& call) {
 
 namespace {
 
-// The replicas of an approval's body {"replicas": N}; 400 when it is not a
+// The "approve" audit record of a request (its status and message still to fill in).
+AuditRecord ApprovalAudit(const Call& call, int64_t now_ms) {
+  AuditRecord a;
+  a.time_ms = now_ms;
+  a.request_id = call.request_id;
+  a.actor = call.principal.name;
+  a.actor_role = std::string(RoleName(call.principal.role));
+  a.actor_tenant = call.principal.tenant;
+  a.action = "approve";
+  a.kind = "service";
+  a.tenant = std::string(call.request.PathParam("tenant"));
+  a.name = std::string(call.request.PathParam("service"));
+  return a;
+}
+
+// The replicas of an approval's value {"replicas": N}; 400 when it is not a
 // JSON object, 422 naming the member that is wrong or unknown.
 Result<int64_t> ParseApprovalBody(const std::string& body) {
   PRESCALE_RETURN_IF_ERROR(CheckJsonDepth(body));
@@ -270,14 +285,15 @@ Result<int64_t> ParseApprovalBody(const std::string& body) {
   if (doc.HasParseError() || !doc.IsObject()) {
     return Status::InvalidArgument("expected a JSON object {\"replicas\": N}");
   }
-  for (const auto& m : doc.GetObject()) {
+  const rapidjson::Value& value = doc;
+  for (const auto& m : value.GetObject()) {
     const std::string name(m.name.GetString(), m.name.GetStringLength());
     if (name != "replicas") return Status::Unprocessable("unknown member " + name).WithField(name);
   }
-  if (!doc.HasMember("replicas") || !doc["replicas"].IsInt64() || doc["replicas"].GetInt64() < 0) {
+  if (!value.HasMember("replicas") || !value["replicas"].IsInt64() || value["replicas"].GetInt64() < 0) {
     return Status::Unprocessable("expected the recommended replicas, a whole number >= 0").WithField("replicas");
   }
-  return doc["replicas"].GetInt64();
+  return value["replicas"].GetInt64();
 }
 
 }  // namespace
@@ -318,16 +334,7 @@ Result<http::HttpResponse> ScalingApi::Approve(Call& call) {
         .WithField("replicas");
   }
   const int64_t now_ms = ToUnixMillis(clock_.Now());
-  AuditRecord audit;
-  audit.time_ms = now_ms;
-  audit.request_id = call.request_id;
-  audit.actor = call.principal.name;
-  audit.actor_role = std::string(RoleName(call.principal.role));
-  audit.actor_tenant = call.principal.tenant;
-  audit.action = "approve";
-  audit.kind = "service";
-  audit.tenant = tenant;
-  audit.name = service;
+  AuditRecord audit = ApprovalAudit(call, now_ms);
   audit.before_json = "{\"replicas\":" + std::to_string(d->from_replicas) + "}";
   audit.after_json = "{\"replicas\":" + std::to_string(replicas) + "}";
   audit.status = 202;
@@ -359,16 +366,7 @@ Result<http::HttpResponse> ScalingApi::Approve(Call& call) {
 // A refused approval is audited as the control API's refused writes are (not 401, not 429).
 void ScalingApi::AuditRefusedApproval(const Call& call, const http::HttpResponse& r) {
   if (r.status < 400 || r.status == 429) return;
-  AuditRecord a;
-  a.time_ms = ToUnixMillis(clock_.Now());
-  a.request_id = call.request_id;
-  a.actor = call.principal.name;
-  a.actor_role = std::string(RoleName(call.principal.role));
-  a.actor_tenant = call.principal.tenant;
-  a.action = "approve";
-  a.kind = "service";
-  a.tenant = std::string(call.request.PathParam("tenant"));
-  a.name = std::string(call.request.PathParam("service"));
+  AuditRecord a = ApprovalAudit(call, ToUnixMillis(clock_.Now()));
   a.status = r.status;
   rapidjson::Document d;
   d.Parse(r.body.c_str());
