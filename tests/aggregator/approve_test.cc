@@ -253,6 +253,11 @@ TEST_P(ApproveTest, ApprovedRecommendationIsActedOnOnceThroughTheExecutor) {
   pending = store_->PendingApprovals();
   ASSERT_TRUE(pending.ok());
   EXPECT_TRUE(pending->empty());
+  // At once (before the next tick), nothing is pending any more.
+  d = DecisionOf("web");
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->from_replicas, 6);
+  EXPECT_EQ(Approve("operator", "web", R"({"replicas":6})").status, 409);
   auto statuses = store_->ServiceStatuses();
   ASSERT_TRUE(statuses.ok());
   bool found = false;

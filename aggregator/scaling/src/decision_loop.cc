@@ -64,7 +64,7 @@ Status DecisionLoop::RunTick(const std::vector<TriggerEvent>& events, bool act) 
   // A trigger's event goes before the events of the actions it brought.
   size_t queued = act && !sinks_.empty() ? RecordTriggerEvents(events) : 0;
   if (act) queued += RecordActions(inputs, decisions, tenant_use);
-  if (act) queued += UseApprovals(inputs, decisions, tenant_use);
+  if (act) queued += UseApprovals(inputs, tenant_use, &decisions);
   if (queued > 0 && notify_) notify_();
   ServiceHolds held;
   for (auto& [key, h] : inputs.held) held.emplace(key, std::move(h.hold));
@@ -253,8 +253,9 @@ size_t DecisionLoop::RecordActions(const Inputs& inputs, const std::vector<Decis
   return queued;
 }
 
-size_t DecisionLoop::UseApprovals(const Inputs& inputs, const std::vector<Decision>& decisions,
-                                  const std::vector<AllocationResult::TenantUse>& tenant_use) {
+size_t DecisionLoop::UseApprovals(const Inputs& inputs, const std::vector<AllocationResult::TenantUse>& tenant_use,
+                                  std::vector<Decision>* latest) {
+  const std::vector<Decision>& decisions = *latest;
   // An approval changes the store's generation: read again only when it did,
   // or when an approval was left for a later tick.
   if (approvals_read_ && !approvals_left_ && approvals_generation_ == generation_now_) return 0;
@@ -290,8 +291,12 @@ size_t DecisionLoop::UseApprovals(const Inputs& inputs, const std::vector<Decisi
     for (size_t t = 0; t < inputs.tenants.size() && use == nullptr; ++t) {
       if (inputs.tenants[t].name == d.tenant) use = &tenant_use[t];
     }
-    if (RecordAction(d, inputs.services[i], use, nullptr, now_ms, &approval)) ++queued;
+    if (!RecordAction(d, inputs.services[i], use, nullptr, now_ms, &approval)) continue;
+    ++queued;
     recommended_.erase({d.tenant, d.service});  // recommending again from the new replicas
+    // Carried out: the service runs what was recommended, so nothing is pending any more.
+    (*latest)[i].from_replicas = d.to_replicas;
+    (*latest)[i].trigger = d.trigger;
   }
   return queued;
 }

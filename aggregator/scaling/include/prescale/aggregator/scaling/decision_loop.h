@@ -165,9 +165,10 @@ class DecisionLoop {
   // The pending approvals (read when the store's generation changed): each is
   // carried out as one action when its service's decision still recommends
   // what was approved, else used up with an "approve.skipped" record saying
-  // why. Returns how many entries were queued.
-  size_t UseApprovals(const Inputs& inputs, const std::vector<Decision>& decisions,
-                      const std::vector<AllocationResult::TenantUse>& tenant_use);
+  // why. A decision carried out starts from its new replicas in `latest`
+  // (nothing pending any more). Returns how many entries were queued.
+  size_t UseApprovals(const Inputs& inputs, const std::vector<AllocationResult::TenantUse>& tenant_use,
+                      std::vector<Decision>* latest);
   // Why `approval` cannot be carried out by decision `d` ("" when it can).
   static std::string ApprovalRefusal(const Approval& approval, const Decision& d, const ServiceInput& input,
                                      const Inputs& inputs);
