@@ -34,6 +34,7 @@ constexpr std::array kFlags = {
     FlagSpec{"role", 0, true, "ROLE", "admin, operator, viewer, agent or monitor (tokens create)"},
     FlagSpec{"expires", 0, true, "DURATION", "the token expires after this long, e.g. 30d (tokens create)"},
     FlagSpec{"name", 0, true, "NAME", "a name for the token (tokens create)"},
+    FlagSpec{"replicas", 0, true, "N", "the recommendation approved, as the decision shows it (approve)"},
 };
 constexpr size_t kGlobalFlags = 10;
 

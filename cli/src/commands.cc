@@ -23,6 +23,8 @@ constexpr const char* kUsageHead =
     "  delete RESOURCE NAME...                  delete objects\n"
     "Decisions and records:\n"
     "  explain TENANT/SERVICE                   the current decision: use, forecast, desired, limits, granted, cap\n"
+    "  approve TENANT/SERVICE --replicas N      have a recommend-only service's pending recommendation N acted\n"
+    "                                           on once (admins, the tenant's operators)\n"
     "  actions [-t TENANT [--service S]] [--limit N]   scaling actions and their delivery (from the audit log)\n"
     "  audit [--tenant T] [--kind K] [--after SEQ] [--limit N]   the audit log\n"
     "  audit verify                             check the audit log's hash chain (admins)\n"
@@ -52,6 +54,7 @@ Status Dispatch(Session& s) {
   if (verb == "edit") return EditVerb(s);
   if (verb == "delete") return DeleteVerb(s);
   if (verb == "explain") return ExplainVerb(s);
+  if (verb == "approve") return ApproveVerb(s);
   if (verb == "actions") return ActionsVerb(s);
   if (verb == "audit") return AuditVerb(s);
   if (verb == "tokens" || verb == "token") return TokensVerb(s);

@@ -42,7 +42,7 @@ _prescalectl_names() {
 
 _prescalectl() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-  local verbs="get apply edit delete explain actions audit tokens config completion version"
+  local verbs="get apply edit delete explain approve actions audit tokens config completion version"
   local resources="tenants services policies"
   local flags=")sh" +
          flags + R"sh("
@@ -85,7 +85,7 @@ _prescalectl() {
           policy|policies|pol) COMPREPLY=($(compgen -W "$(_prescalectl_names policies)" -- "$cur")) ;;
         esac
       fi ;;
-    explain) ((${#args[@]} == 1)) && COMPREPLY=($(compgen -W "$(_prescalectl_names services)" -- "$cur")) ;;
+    explain|approve) ((${#args[@]} == 1)) && COMPREPLY=($(compgen -W "$(_prescalectl_names services)" -- "$cur")) ;;
     audit) ((${#args[@]} == 1)) && COMPREPLY=($(compgen -W "verify" -- "$cur")) ;;
     tokens)
       if ((${#args[@]} == 1)); then

@@ -40,6 +40,7 @@ Status ApplyVerb(Session& s);
 Status EditVerb(Session& s);
 Status DeleteVerb(Session& s);
 Status ExplainVerb(Session& s);
+Status ApproveVerb(Session& s);
 Status ActionsVerb(Session& s);
 Status AuditVerb(Session& s);
 Status TokensVerb(Session& s);

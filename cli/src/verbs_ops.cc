@@ -1,4 +1,4 @@
-// explain, actions, audit [verify], tokens.
+// explain, approve, actions, audit [verify], tokens.
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -188,6 +188,37 @@ Status ExplainVerb(Session& s) {
     }
   }
   s.Print(out);
+  return Status::Ok();
+}
+
+Status ApproveVerb(Session& s) {
+  PRESCALE_RETURN_IF_ERROR(CheckFlags(s.args, "approve", {"tenant", "replicas"}));
+  std::string target = s.args.Word(1);
+  if (target == "service" || target == "services" || target == "svc") target = s.args.Word(2);
+  if (target.empty() || s.args.words.size() > (s.args.Word(1) == target ? 2u : 3u)) {
+    return Status::InvalidArgument("approve needs one service: approve TENANT/SERVICE --replicas N");
+  }
+  const std::string text = s.args.Get("replicas");
+  char* end = nullptr;
+  const long long replicas = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || replicas < 0) {
+    return Status::InvalidArgument("--replicas " + text +
+                                   ": expected the recommended replicas, a whole number >= 0 (see explain)")
+        .WithField("--replicas");
+  }
+  PRESCALE_ASSIGN_OR_RETURN(const ObjectRef ref, ParseObjectRef("service", target, s.args.Get("tenant")));
+  PRESCALE_ASSIGN_OR_RETURN(ApiClient * api, s.Api());
+  PRESCALE_ASSIGN_OR_RETURN(rapidjson::Document r, api->CallJson("POST", ref.Path() + "/approve",
+                                                                 "{\"replicas\":" + std::to_string(replicas) + "}"));
+  if (s.format == OutputFormat::kJson || s.format == OutputFormat::kYaml) {
+    s.Print(s.format == OutputFormat::kJson ? PrettyJson(r) : JsonToYaml(r));
+  } else if (s.format == OutputFormat::kName) {
+    s.Print(Cell(r, "approval_seq") + "\n");
+  } else {
+    s.Print("approved " + ref.Describe() + ": " + Cell(r, "from_replicas") + " -> " + Cell(r, "replicas") +
+            " replicas (audit record " + Cell(r, "approval_seq") +
+            "); the leader's next decision acts on it once (see actions)\n");
+  }
   return Status::Ok();
 }
 

@@ -7,6 +7,8 @@ export const session = reactive({ name: '', role: '', tenant: '', ready: false }
 export const can = {
   editTenants: () => session.role === 'admin',
   editServices: (tenant) => session.role === 'admin' || (session.role === 'operator' && session.tenant === tenant),
+  // POST .../approve: the same roles as service edits.
+  approve: (tenant) => session.role === 'admin' || (session.role === 'operator' && session.tenant === tenant),
   verifyAudit: () => session.role === 'admin',
   seeFleet: () => session.role === 'admin',
 };

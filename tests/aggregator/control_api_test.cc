@@ -171,6 +171,9 @@ TEST_P(ControlApiTest, EveryRouteForEveryRoleAndTenantGetsItsExactStatus) {
        R"({"replicas":{"max":12}})", 200, 200, 403, 403, 403, 403, 401, nullptr},
       {"DELETE", "/api/v1/tenants/acme/services/s{n}", "/api/v1/tenants/other/services/s{n}", "", "", 204, 204, 403,
        403, 403, 403, 401, service},
+      // No decision was made yet: nothing to approve, even for those who may.
+      {"POST", "/api/v1/tenants/acme/services/web/approve", "/api/v1/tenants/other/services/db/approve",
+       R"({"replicas":3})", R"({"replicas":3})", 409, 409, 403, 403, 403, 403, 401, nullptr},
       {"GET", "/api/v1/policies", "/api/v1/policies", "", "", 200, 200, 200, 200, 200, 403, 401, nullptr},
       {"POST", "/api/v1/policies", "/api/v1/policies", R"({"name":"p{n}","tenant":"acme"})",
        R"({"name":"p{n}","tenant":"other"})", 201, 201, 403, 403, 403, 403, 401, nullptr},

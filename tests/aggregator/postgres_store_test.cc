@@ -212,7 +212,7 @@ TEST_F(PostgresServerTest, SchemaFromANewerVersionIsRefused) {
   EXPECT_EQ(opened.status().code(), StatusCode::kFailedPrecondition);
   const std::string& message = opened.status().message();
   EXPECT_NE(message.find("/control: schema version 99"), std::string::npos) << message;
-  EXPECT_NE(message.find("(4)"), std::string::npos) << message;
+  EXPECT_NE(message.find("(5)"), std::string::npos) << message;
 }
 
 // Two replicas: each sees the other's writes, and their appends share one gapless chain.

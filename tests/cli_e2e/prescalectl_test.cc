@@ -273,6 +273,15 @@ TEST_F(PrescalectlTest, EveryVerbAsAdminOperatorAndViewer) {
   EXPECT_EQ(as(op, {"tokens", "list"}).exit_code, 5);
   EXPECT_EQ(as(op, {"explain", "acme/web"}).exit_code, 0);
   EXPECT_EQ(as(op, {"actions", "-t", "acme"}).exit_code, 0);
+  // approve: its own tenant's service reaches the aggregator, which has no
+  // recommendation for it (409: exit 3); another tenant's is denied.
+  r = as(op, {"approve", "acme/web", "--replicas", "3"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(Contains(r.err, "409")) << r.err;
+  EXPECT_EQ(as(op, {"approve", "beta/api", "--replicas", "3"}).exit_code, 5);
+  r = as(op, {"approve", "acme/web"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err, "--replicas")) << r.err;
   r = as(op, {"delete", "service", "acme/worker"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "service acme/worker: deleted\n");
@@ -292,6 +301,7 @@ TEST_F(PrescalectlTest, EveryVerbAsAdminOperatorAndViewer) {
   EXPECT_EQ(r.exit_code, 5);
   EXPECT_TRUE(Contains(r.err, "403 forbidden: viewer tokens may only read")) << r.err;
   EXPECT_EQ(as(viewer, {"delete", "service", "acme/web"}).exit_code, 5);
+  EXPECT_EQ(as(viewer, {"approve", "acme/web", "--replicas", "3"}).exit_code, 5);
   const std::string editor = dir_.Write("ed.sh", "#!/bin/sh\nsed -i 's/max: 20/max: 21/' \"$1\"\n");
   ASSERT_EQ(::chmod(editor.c_str(), 0755), 0);
   r = Ctl({"--context", "viewer", "edit", "service", "acme/web"}, "", {"EDITOR=" + editor});

@@ -4,11 +4,14 @@
 //   - prescale-aggregator with tenants acme (a CPU quota of 0.25 cores) and
 //     other, acme's services web (critical) and batch (low), a webhook
 //     executor pointing at a receiver in this process, an acme policy `fast`
-//     and an acme policy `hold` whose mode is off;
+//     and an acme policy `hold` whose mode is off; other's service advice,
+//     sized on web's use (its selector), whose policy `advise` only
+//     recommends (up 2 replicas a minute) but whose executor is that webhook
+//     too: its recommendations can be approved;
 //   - prescale-agent reading a real cgroup sandbox (tests/support/cgroup_sandbox.h)
 //     mapped to tenant/service, pushing every second;
 //   - tokens made with `prescale-aggregator token create`: admin, acme's
-//     operator and viewer, other's operator.
+//     operator and viewer, other's operator and viewer.
 // It prints one JSON line {"url", "tokens": {...}, "data_dir"} on stdout (or
 // {"skip": REASON} when there are no usable cgroups) and then reads commands on
 // stdin, answering each with one line:
@@ -118,8 +121,14 @@ int Main() {
           "policies:\n  - name: fast\n    tenant: acme\n    mode: reactive\n    horizon: 5m\n    behavior:\n"
           "      scaleUp: {stabilizationWindowSeconds: 0, policies: [{type: Pods, value: 10, periodSeconds: 2}]}\n"
           "      scaleDown: {stabilizationWindowSeconds: 600}\n" +
-          "  - name: hold\n    tenant: acme\n    mode: \"off\"\n" + "services:\n" + service("web", "critical", "fast") +
-          service("batch", "low", "fast"));
+          "  - name: hold\n    tenant: acme\n    mode: \"off\"\n" +
+          "  - name: advise\n    tenant: other\n    mode: recommend-only\n    behavior:\n"
+          "      scaleUp: {stabilizationWindowSeconds: 0, policies: [{type: Pods, value: 2, periodSeconds: 60}]}\n" +
+          "services:\n" + service("web", "critical", "fast") + service("batch", "low", "fast") +
+          "  - tenant: other\n    name: advice\n    selector: {tenant: acme, service: web}\n" +
+          "    replicas: {current: 1, min: 1, max: 20}\n    requests: {cpu_cores: 0.05}\n" +
+          "    target_utilization: {cpu: 0.8}\n    policy: advise\n    executor: {type: webhook, url: \"" +
+          receiver.url() + "\", secret_file: \"" + secret_file + "\"}\n");
   Subprocess aggregator;
   if (!aggregator.Start({BinDir() + "/prescale-aggregator", "--config", config})) return 1;
   std::string log;
@@ -134,6 +143,7 @@ int Main() {
   tokens["operator"] = CreateToken(data_dir, {"--role", "operator", "--tenant", "acme", "--name", "olga"});
   tokens["viewer"] = CreateToken(data_dir, {"--role", "viewer", "--tenant", "acme", "--name", "victor"});
   tokens["other_operator"] = CreateToken(data_dir, {"--role", "operator", "--tenant", "other", "--name", "otto"});
+  tokens["other_viewer"] = CreateToken(data_dir, {"--role", "viewer", "--tenant", "other", "--name", "vera"});
   for (const auto& [role, secret] : tokens) {
     if (secret.empty()) return 1;
   }

@@ -303,6 +303,83 @@ describe('prescale console', { skip: skip || false, concurrency: false }, () => 
     await page.close();
   });
 
+  test('an operator approves a recommendation once: a stale one gets 409, the next one reaches the webhook', async (t) => {
+    if (skip) return t.skip(skip);
+    // other/advice recommends from web's use (the load started above) and has the fixture's webhook.
+    const decisionOf = async () =>
+      (await rest('GET', '/api/v1/decisions?tenant=other', fixture.tokens.admin)).body.data.find((x) => x.service === 'advice');
+    const page = await signIn(await newPage(), 'other_operator');
+    await page.goto(`${fixture.url}/ui/tenants/other/services/advice`, { waitUntil: 'networkidle0' });
+    await until('the approve button', async () => (await page.$('[data-test=approve]')) !== null, 180000);
+    const shown = Number((await text(page, '[data-test=approve]')).match(/Approve (\d+) replicas/)[1]);
+    await page.click('[data-test=approve]');
+    await page.waitForSelector('[data-test=approve-confirm]');
+    assert.match(await text(page, '[data-test=approve-confirm]'), new RegExp(`to ${shown} replicas once, through its webhook executor`));
+    // Meanwhile an admin approves the same recommendation and the leader acts on it.
+    const byAdmin = await rest('POST', '/api/v1/tenants/other/services/advice/approve', fixture.tokens.admin, { replicas: shown });
+    assert.equal(byAdmin.status, 202, JSON.stringify(byAdmin.body));
+    await until('the admin\'s approval carried out', async () => (await decisionOf())?.from_replicas === shown, 30000);
+    // What the operator confirms is stale now: 409, shown with the reason.
+    await page.click('[data-test=approve-yes]');
+    await until('the 409', async () => (await text(page, '[data-test=approve-notice]')).startsWith('Not approved (409)'));
+    await shot(page, 'approve-conflict');
+    // The next recommendation (2 more a minute), approved by the operator: one action.
+    await until('the next recommendation', async () => (await page.$('[data-test=approve]')) !== null, 120000);
+    const next = Number((await text(page, '[data-test=approve]')).match(/Approve (\d+) replicas/)[1]);
+    assert.ok(next > shown, `${next} after ${shown}`);
+    await page.click('[data-test=approve]');
+    await page.click('[data-test=approve-yes]');
+    await until('the approval', async () => (await text(page, '[data-test=approve-notice]')).startsWith('Approved'));
+    await until(
+      'the action in the page',
+      async () => (await page.$$eval('.actions li button', (bs) => bs.map((b) => b.textContent))).some((b) => b.includes(`scale ${shown} → ${next}`)),
+      30000,
+    );
+    await shot(page, 'approve');
+    const audit = async () => (await rest('GET', '/api/v1/audit?tenant=other&kind=service&limit=1000', fixture.tokens.admin)).body.items.filter((a) => a.name === 'advice');
+    const records = await audit();
+    const scales = records.filter((a) => a.action === 'scale');
+    assert.equal(scales.length, 2, JSON.stringify(scales.map((a) => a.after)));
+    const approvals = records.filter((a) => a.action === 'approve' && a.status === 202);
+    assert.equal(approvals.length, 2);
+    assert.equal(approvals[1].actor_role, 'operator');
+    assert.equal(scales[1].after.replicas, next);
+    assert.equal(scales[1].after.trigger, `approval:${approvals[1].actor}`);
+    assert.equal(scales[1].after.approval_seq, approvals[1].seq);
+    assert.ok(records.some((a) => a.action === 'approve' && a.status === 409 && a.actor_role === 'operator'), 'the refused approval is audited');
+    // Each action reached the fixture's webhook receiver once.
+    await until('both deliveries', async () => (await audit()).filter((a) => a.action === 'scale.delivered').length === 2, 60000);
+    // Once: the service recommends again from what it runs now.
+    await until('the decision from the new replicas', async () => (await decisionOf())?.from_replicas === next, 30000);
+    assert.equal((await audit()).filter((a) => a.action === 'scale').length, 2);
+    await page.close();
+  });
+
+  test('a viewer sees no approve button, and a forged approval from the page gets 403', async (t) => {
+    if (skip) return t.skip(skip);
+    const page = await signIn(await newPage(), 'other_viewer');
+    await page.goto(`${fixture.url}/ui/tenants/other/services/advice`, { waitUntil: 'networkidle0' });
+    await page.waitForSelector('[data-test=read-only]');
+    await until('the decision in the page', async () => !(await text(page, '[data-test=replicas]')).includes('–'));
+    const buttons = await page.$$eval('button', (bs) => bs.map((b) => b.textContent.trim()));
+    assert.ok(!buttons.some((b) => /approve/i.test(b)), String(buttons));
+    assert.equal(await page.$('[data-test=approve-notice]'), null);
+    const forged = await page.evaluate(async () => {
+      const token = sessionStorage.getItem('prescale.token');
+      const d = await (await fetch('/api/v1/decisions?tenant=other', { headers: { Authorization: `Bearer ${token}` } })).json();
+      const advice = d.data.find((x) => x.service === 'advice');
+      const r = await fetch('/api/v1/tenants/other/services/advice/approve', {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ replicas: advice.to_replicas }),
+      });
+      return { status: r.status, body: await r.json() };
+    });
+    assert.equal(forged.status, 403, JSON.stringify(forged.body));
+    assert.equal(forged.body.error, 'forbidden');
+    await page.close();
+  });
+
   test('bad input in every form: a message by the field and nothing sent', async (t) => {
     if (skip) return t.skip(skip);
     // Sign-in.

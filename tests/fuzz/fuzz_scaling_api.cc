@@ -3,7 +3,8 @@
 //   1: POST /api/v1/tenants/{t}/services/{s}/replicas bodies;
 //   2: POST /api/v1/alerts/alertmanager bodies;
 //   3: GET /api/v1/directives query strings;
-//   4: a webhook action body as ParseActionJson reads it back from the outbox.
+//   4: a webhook action body as ParseActionJson reads it back from the outbox;
+//   5: POST /api/v1/tenants/{t}/services/{s}/approve bodies.
 // Never a crash, a hang or an escaped exception; HTTP answers are 2xx or a 4xx
 // with a JSON reason.
 #include <cstddef>
@@ -53,7 +54,7 @@ prescale::aggregator::Aggregator& Instance() {
 }
 
 void CheckAnswer(const prescale::http::HttpResponse& r) {
-  const bool ok = r.status == 200 || r.status == 204;
+  const bool ok = r.status == 200 || r.status == 202 || r.status == 204;
   const bool refused = r.status >= 400 && r.status < 500 && r.body.find("\"error\"") != std::string::npos;
   if (!ok && !refused) std::abort();
 }
@@ -66,7 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   prescale::http::HttpRequest request;
   request.body = input;
   request.headers.emplace_back("Authorization", std::string("Bearer ") + kAdminToken);
-  switch (data[0] % 5) {
+  switch (data[0] % 6) {
     case 0: {
       auto config = prescale::aggregator::ParseAggregatorConfig(input, "fuzz.yaml");
       if (!config.ok() && config.status().message().find("fuzz.yaml") == std::string::npos) std::abort();
@@ -88,7 +89,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       request.query = input;
       CheckAnswer(Instance().Handle("directives", request));
       break;
-    default: (void)prescale::aggregator::ParseActionJson(input); break;
+    case 4: (void)prescale::aggregator::ParseActionJson(input); break;
+    default:
+      request.method = "POST";
+      request.path_params = {{"tenant", "acme"}, {"service", "web"}};
+      CheckAnswer(Instance().Handle("approve", request));
+      (void)Instance().triggers().Drain();
+      break;
   }
   return 0;
 }

@@ -11,6 +11,8 @@
 #include "json_envelope.h"
 #include "prescale/aggregator/scaling/directives.h"
 #include "prescale/base/json_depth.h"
+#include "prescale/base/log.h"
+#include "prescale/decide/control_model.h"
 #include "prescale/http/query_string.h"
 #include "prescale/metrics/text_writer.h"
 
@@ -27,6 +29,8 @@ const Access kDirectiveReaders{.roles = {Role::kAgent, Role::kAdmin, Role::kOper
 // Operators send alerts about their own tenant only (the handler checks each alert).
 const Access kAlertSenders{.roles = {Role::kAdmin, Role::kOperator, Role::kAgent}, .tenant_bound = true};
 const Access kReplicaReporters{.roles = {Role::kAdmin, Role::kOperator, Role::kAgent}, .tenant_bound = true};
+// Operators approve their own tenant's recommendations (the front checks the path's tenant).
+const Access kApprovers{.roles = {Role::kAdmin, Role::kOperator}, .tenant_bound = true, .rate_limited = true};
 
 // The query parameters in `names` (empty when absent); any other is refused naming it.
 Result<std::map<std::string, std::string>> Params(std::string_view query, std::initializer_list<const char*> names) {
@@ -118,6 +122,9 @@ std::vector<RouteSpec> ScalingApi::Routes() {
        kReplicaReporters,
        [this](Call& c) { return ReplicasReport(c); },
        {}},
+      {"POST", "/api/v1/tenants/{tenant}/services/{service}/approve", "approve", kApprovers,
+       [this](Call& c) { return Approve(c); },
+       [this](const Call& c, const http::HttpResponse& r) { AuditRefusedApproval(c, r); }},
   };
 }
 
@@ -235,11 +242,11 @@ Result<http::HttpResponse> ScalingApi::ReplicasReport(Call& call) {
   if (doc.HasParseError() || !doc.IsObject()) {
     return Status::InvalidArgument("expected a JSON object {\"current\": N}");
   }
-  const rapidjson::Value& body = doc;
-  if (!body.HasMember("current") || !body["current"].IsInt64() || body["current"].GetInt64() < 0) {
+  const rapidjson::Value& value = doc;
+  if (!value.HasMember("current") || !value["current"].IsInt64() || value["current"].GetInt64() < 0) {
     return Status::Unprocessable("expected a whole number >= 0").WithField("current");
   }
-  const int64_t current = body["current"].GetInt64();
+  const int64_t current = value["current"].GetInt64();
   auto object = control_->Get(ObjectKey{ObjectKind::kService, tenant, service});
   if (!object.ok()) {
     if (object.status().code() == StatusCode::kNotFound) return Status::NotFound(object.status().message());
@@ -250,6 +257,123 @@ Result<http::HttpResponse> ScalingApi::ReplicasReport(Call& call) {
     return Status::Unavailable(s.message());
   }
   return NoContent();
+}
+
+namespace {
+
+// The "approve" audit record of a request (its status and message still to fill in).
+AuditRecord ApprovalAudit(const Call& call, int64_t now_ms) {
+  AuditRecord a;
+  a.time_ms = now_ms;
+  a.request_id = call.request_id;
+  a.actor = call.principal.name;
+  a.actor_role = std::string(RoleName(call.principal.role));
+  a.actor_tenant = call.principal.tenant;
+  a.action = "approve";
+  a.kind = "service";
+  a.tenant = std::string(call.request.PathParam("tenant"));
+  a.name = std::string(call.request.PathParam("service"));
+  return a;
+}
+
+// The replicas of an approval's value {"replicas": N}; 400 when it is not a
+// JSON object, 422 naming the member that is wrong or unknown.
+Result<int64_t> ParseApprovalBody(const std::string& body) {
+  PRESCALE_RETURN_IF_ERROR(CheckJsonDepth(body));
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    return Status::InvalidArgument("expected a JSON object {\"replicas\": N}");
+  }
+  const rapidjson::Value& value = doc;
+  for (const auto& m : value.GetObject()) {
+    const std::string name(m.name.GetString(), m.name.GetStringLength());
+    if (name != "replicas") return Status::Unprocessable("unknown member " + name).WithField(name);
+  }
+  if (!value.HasMember("replicas") || !value["replicas"].IsInt64() || value["replicas"].GetInt64() < 0) {
+    return Status::Unprocessable("expected the recommended replicas, a whole number >= 0").WithField("replicas");
+  }
+  return value["replicas"].GetInt64();
+}
+
+}  // namespace
+
+Result<http::HttpResponse> ScalingApi::Approve(Call& call) {
+  const std::string tenant(call.request.PathParam("tenant"));
+  const std::string service(call.request.PathParam("service"));
+  PRESCALE_ASSIGN_OR_RETURN(const int64_t replicas, ParseApprovalBody(call.request.body));
+  auto object = control_->Get(ObjectKey{ObjectKind::kService, tenant, service});
+  if (!object.ok()) {
+    if (object.status().code() == StatusCode::kNotFound)
+      return Status::NotFound("no service " + tenant + "/" + service);
+    return Status::Unavailable(object.status().message());
+  }
+  // What this replica decided last: the recommendation the caller saw.
+  ServiceHolds held;
+  const std::vector<Decision> decisions = decisions_->Latest(tenant, &held);
+  auto d = std::find_if(decisions.begin(), decisions.end(), [&](const Decision& x) { return x.service == service; });
+  const std::string what = "service " + tenant + "/" + service;
+  if (d == decisions.end()) return Status::Conflict(what + " has no decision yet: nothing to approve");
+  if (auto h = held.find({tenant, service}); h != held.end()) {
+    return Status::Conflict(what + " is held (" + h->second.refusal.reason + "): " + h->second.refusal.message);
+  }
+  Result<Service> spec = ParseService(object->spec_json);
+  const std::string executor = spec.ok() ? spec->executor.type : "";
+  if (executor != "webhook" && executor != "kubernetes") {
+    return Status::Conflict(what + " has executor " + (executor.empty() ? "(unparsable spec)" : executor) +
+                            ": nothing could act on an approval");
+  }
+  if (d->execute) return Status::Conflict(what + " acts on its own: there is no recommendation to approve");
+  if (!d->changed()) {
+    return Status::Conflict(what + " has no pending recommendation (it runs " + std::to_string(d->from_replicas) +
+                            " replicas, as recommended)");
+  }
+  if (d->to_replicas != replicas) {
+    return Status::Conflict(what + ": the recommendation is " + std::to_string(d->to_replicas) + " replicas, not " +
+                            std::to_string(replicas) + " (reload and approve what is recommended now)")
+        .WithField("replicas");
+  }
+  const int64_t now_ms = ToUnixMillis(clock_.Now());
+  AuditRecord audit = ApprovalAudit(call, now_ms);
+  audit.before_json = "{\"replicas\":" + std::to_string(d->from_replicas) + "}";
+  audit.after_json = "{\"replicas\":" + std::to_string(replicas) + "}";
+  audit.status = 202;
+  audit.message = "approved the recommendation of " + std::to_string(replicas) + " replicas (from " +
+                  std::to_string(d->from_replicas) + "): the leader's next decision acts on it once";
+  Approval approval{tenant, service, replicas, 0, call.principal.name, now_ms};
+  auto stored = control_->Approve(std::move(approval), std::move(audit));
+  if (!stored.ok()) return Status::Unavailable(stored.status().message());
+  // Evaluated at once (on the leader: acted on), not at the next tick.
+  triggers_->Publish(TriggerEvent{"approval", call.principal.name, tenant, service});
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteStringField(w, "tenant", tenant);
+  WriteStringField(w, "service", service);
+  w.Key("from_replicas");
+  w.Int64(d->from_replicas);
+  w.Key("replicas");
+  w.Int64(replicas);
+  w.Key("approval_seq");
+  w.Int64(stored->seq);
+  WriteStringField(w, "approved_by", stored->actor);
+  WriteStringField(w, "approved_at", FormatRfc3339(now_ms));
+  WriteStringField(w, "status", "pending");
+  w.EndObject();
+  return JsonResponse(202, Finish(buf));
+}
+
+// A refused approval is audited as the control API's refused writes are (not 401, not 429).
+void ScalingApi::AuditRefusedApproval(const Call& call, const http::HttpResponse& r) {
+  if (r.status < 400 || r.status == 429) return;
+  AuditRecord a = ApprovalAudit(call, ToUnixMillis(clock_.Now()));
+  a.status = r.status;
+  rapidjson::Document d;
+  d.Parse(r.body.c_str());
+  a.message = d.IsObject() && d.HasMember("message") && d["message"].IsString() ? d["message"].GetString() : r.body;
+  if (auto appended = control_->AppendAudit(std::move(a)); !appended.ok()) {
+    Log(LogLevel::kError, "cannot audit a refused approval: " + appended.status().ToString());
+  }
 }
 
 void ScalingApi::AppendMetrics(std::string* out) const {

@@ -129,6 +129,10 @@ class PostgresStore final : public ControlStore {
   Result<std::vector<OutboxEntry>> QueuedFor(const std::vector<std::string>& executors, bool only,
                                              size_t limit) override;
   Status DropQueued(const std::string& action_id) override;
+  Result<Approval> Approve(Approval approval, AuditRecord audit) override;
+  Result<std::vector<Approval>> PendingApprovals() override;
+  Result<AuditRecord> UseApproval(int64_t seq, AuditRecord audit, const std::vector<OutboxEntry>& entries,
+                                  std::optional<int64_t> target) override;
   Result<std::vector<ServiceStatus>> ServiceStatuses() override;
   Status SetCurrentReplicas(const std::string& tenant, const std::string& service, int64_t current,
                             const std::string& source, int64_t now_ms) override;
@@ -213,6 +217,10 @@ class PostgresStore final : public ControlStore {
   Status WriteObject(const StoredObject& object, const std::optional<StoredObject>& before);
   Result<std::optional<TokenRecord>> LoadToken(const char* column, const std::string& value);
   Result<AuditRecord> Append(AuditRecord audit);
+  // RecordAndQueue's writes, in the caller's transaction (fence checked).
+  Result<std::optional<AuditRecord>> QueueLocked(std::optional<AuditRecord> audit,
+                                                 const std::vector<OutboxEntry>& entries,
+                                                 std::optional<int64_t> target);
   // The lease row, if any (in the caller's transaction).
   Result<std::optional<Lease>> LoadLease();
   // AcquireLease's takeover (the lease is not the holder's): with the audit lock, audited.

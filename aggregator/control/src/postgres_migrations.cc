@@ -119,6 +119,18 @@ DROP INDEX audit_kind;
 CREATE INDEX audit_tenant ON audit (md5(tenant), seq);
 CREATE INDEX audit_kind ON audit (md5(kind), seq);
 )sql",
+    // 5: approvals of recommendations, each used once by the leader's next decision.
+    R"sql(
+CREATE TABLE approvals (
+  tenant TEXT COLLATE "C" NOT NULL,
+  service TEXT COLLATE "C" NOT NULL,
+  replicas BIGINT NOT NULL,
+  seq BIGINT NOT NULL UNIQUE,
+  actor TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  PRIMARY KEY (tenant, service)
+);
+)sql",
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 

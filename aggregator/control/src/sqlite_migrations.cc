@@ -114,6 +114,18 @@ CREATE TABLE published_caps (
     R"sql(
 SELECT 1;
 )sql",
+    // 5: approvals of recommendations, each used once by the leader's next decision.
+    R"sql(
+CREATE TABLE approvals (
+  tenant TEXT NOT NULL,
+  service TEXT NOT NULL,
+  replicas INTEGER NOT NULL,
+  seq INTEGER NOT NULL UNIQUE,
+  actor TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY (tenant, service)
+);
+)sql",
 };
 constexpr int64_t kSchemaVersion = static_cast<int64_t>(std::size(kMigrations));
 

@@ -64,6 +64,7 @@ Status DecisionLoop::RunTick(const std::vector<TriggerEvent>& events, bool act) 
   // A trigger's event goes before the events of the actions it brought.
   size_t queued = act && !sinks_.empty() ? RecordTriggerEvents(events) : 0;
   if (act) queued += RecordActions(inputs, decisions, tenant_use);
+  if (act) queued += UseApprovals(inputs, tenant_use, &decisions);
   if (queued > 0 && notify_) notify_();
   ServiceHolds held;
   for (auto& [key, h] : inputs.held) held.emplace(key, std::move(h.hold));
@@ -100,6 +101,7 @@ Status DecisionLoop::RefreshObjects() {
   // The objects are read again only when the store says they may have changed.
   auto generation = store_->ObjectsGeneration();
   if (!generation.ok()) return generation.status();
+  generation_now_ = *generation;
   if (objects_read_ && *generation == objects_generation_) return Status::Ok();
   auto tenants_read = steps::ListAll(store_, ObjectKind::kTenant);
   if (!tenants_read.ok()) return tenants_read.status();
@@ -251,6 +253,92 @@ size_t DecisionLoop::RecordActions(const Inputs& inputs, const std::vector<Decis
   return queued;
 }
 
+size_t DecisionLoop::UseApprovals(const Inputs& inputs, const std::vector<AllocationResult::TenantUse>& tenant_use,
+                                  std::vector<Decision>* latest) {
+  const std::vector<Decision>& decisions = *latest;
+  // An approval changes the store's generation: read again only when it did,
+  // or when an approval was left for a later tick.
+  if (approvals_read_ && !approvals_left_ && approvals_generation_ == generation_now_) return 0;
+  auto pending = store_->PendingApprovals();
+  if (!pending.ok()) {
+    Log(LogLevel::kError, "decisions: approvals: " + pending.status().message());
+    return 0;
+  }
+  approvals_read_ = true;
+  approvals_left_ = false;
+  approvals_generation_ = generation_now_;
+  const int64_t now_ms = ToUnixMillis(clock_.Now());
+  size_t queued = 0;
+  for (const Approval& approval : *pending) {
+    size_t i = 0;
+    while (i < decisions.size() &&
+           (decisions[i].tenant != approval.tenant || decisions[i].service != approval.service)) {
+      ++i;
+    }
+    const std::string why = i < decisions.size() ? ApprovalRefusal(approval, decisions[i], inputs.services[i], inputs)
+                                                 : "the service is not decided any more (deleted, or its spec does "
+                                                   "not parse)";
+    if (!why.empty()) {
+      SkipApproval(approval, why, now_ms);
+      continue;
+    }
+    // The recommendation as approved, carried out as an action of its own.
+    Decision d = decisions[i];
+    d.execute = true;
+    d.trigger = "approval:" + approval.actor;
+    d.reason += "; approved by " + approval.actor + " (audit record " + std::to_string(approval.seq) + ")";
+    const AllocationResult::TenantUse* use = nullptr;
+    for (size_t t = 0; t < inputs.tenants.size() && use == nullptr; ++t) {
+      if (inputs.tenants[t].name == d.tenant) use = &tenant_use[t];
+    }
+    if (!RecordAction(d, inputs.services[i], use, nullptr, now_ms, &approval)) continue;
+    ++queued;
+    recommended_.erase({d.tenant, d.service});  // recommending again from the new replicas
+    // Carried out: the service runs what was recommended, so nothing is pending any more.
+    (*latest)[i].from_replicas = d.to_replicas;
+    (*latest)[i].trigger = d.trigger;
+  }
+  return queued;
+}
+
+std::string DecisionLoop::ApprovalRefusal(const Approval& approval, const Decision& d, const ServiceInput& input,
+                                          const Inputs& inputs) {
+  if (auto h = inputs.held.find({d.tenant, d.service}); h != inputs.held.end()) {
+    return "the service is held: " + h->second.hold.refusal.message;
+  }
+  const std::string& executor = input.spec.executor.type;
+  if (executor != "webhook" && executor != "kubernetes") {
+    return "its executor is " + executor + ": nothing could act";
+  }
+  if (d.execute) return "the service acts on its own now (its policy or executor changed)";
+  if (d.to_replicas != approval.replicas) {
+    return "the recommendation is " + std::to_string(d.to_replicas) + " replicas now, not the " +
+           std::to_string(approval.replicas) + " approved";
+  }
+  if (!d.changed()) return "it runs " + std::to_string(d.to_replicas) + " replicas already";
+  return "";
+}
+
+void DecisionLoop::SkipApproval(const Approval& approval, const std::string& why, int64_t now_ms) {
+  AuditRecord audit;
+  audit.time_ms = now_ms;
+  audit.actor = replica_.empty() ? "decision-engine" : "decision-engine@" + replica_;
+  audit.action = "approve.skipped";
+  audit.kind = "service";
+  audit.tenant = approval.tenant;
+  audit.name = approval.service;
+  audit.after_json =
+      "{\"replicas\":" + std::to_string(approval.replicas) + ",\"approval_seq\":" + std::to_string(approval.seq) + "}";
+  audit.message = "approval " + std::to_string(approval.seq) + " by " + approval.actor + " not carried out: " + why;
+  auto r = store_->UseApproval(approval.seq, audit, {}, std::nullopt);
+  if (r.ok()) {
+    Log(LogLevel::kInfo, "decisions: " + approval.tenant + "/" + approval.service + ": " + audit.message);
+  } else if (r.status().code() != StatusCode::kNotFound) {  // kNotFound: used or replaced meanwhile
+    approvals_left_ = true;
+    Log(LogLevel::kError, "decisions: approval " + std::to_string(approval.seq) + ": " + r.status().message());
+  }
+}
+
 bool DecisionLoop::WantsAction(const Decision& d) {
   const ServiceKey key{d.tenant, d.service};
   if (d.execute) {
@@ -266,14 +354,28 @@ bool DecisionLoop::WantsAction(const Decision& d) {
 }
 
 bool DecisionLoop::RecordAction(const Decision& d, const ServiceInput& input,
-                                const AllocationResult::TenantUse* tenant_use, const ServiceHold* hold,
-                                int64_t now_ms) {
+                                const AllocationResult::TenantUse* tenant_use, const ServiceHold* hold, int64_t now_ms,
+                                const Approval* approval) {
   const ScaleAction a = steps::ActionOf(d, new_action_id_(), now_ms);
-  AuditRecord audit = steps::ActionAudit(a, d, input, tenant_use, hold);
+  AuditRecord audit = steps::ActionAudit(a, d, input, tenant_use, hold, approval != nullptr ? approval->seq : 0);
   if (!replica_.empty()) audit.actor += "@" + replica_;
   const std::optional<OutboxEntry> entry =
       d.execute ? steps::OutboxEntryFor(a, input.spec.executor.type) : std::optional<OutboxEntry>();
-  if (!sinks_.empty()) {
+  if (approval != nullptr) {
+    // The approval is used in the action's transaction: once, by the leader only.
+    std::vector<OutboxEntry> entries;
+    if (entry) entries.push_back(*entry);
+    if (!sinks_.empty()) {
+      for (OutboxEntry& e : ActionEvents(a, kEventAction, input.spec.executor.type)) entries.push_back(std::move(e));
+    }
+    auto r = store_->UseApproval(approval->seq, std::move(audit), entries, d.to_replicas);
+    if (!r.ok()) {
+      if (r.status().code() != StatusCode::kNotFound) approvals_left_ = true;
+      Log(LogLevel::kError,
+          "decisions: approved action for " + d.tenant + "/" + d.service + ": " + r.status().message());
+      return false;
+    }
+  } else if (!sinks_.empty()) {
     // With its events, in the same transaction; a recommendation sets no target.
     std::vector<OutboxEntry> entries;
     if (entry) entries.push_back(*entry);

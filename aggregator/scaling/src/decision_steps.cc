@@ -67,7 +67,8 @@ void WriteHold(Writer& w, const ServiceHold& hold) {
 
 // The action and what it was decided from (the audit record's after_json).
 std::string DecidedFromJson(const ScaleAction& a, const Decision& d, const ServiceInput& input,
-                            const AllocationResult::TenantUse* tenant_use, const ServiceHold* hold) {
+                            const AllocationResult::TenantUse* tenant_use, const ServiceHold* hold,
+                            int64_t approval_seq) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartObject();
@@ -95,6 +96,10 @@ std::string DecidedFromJson(const ScaleAction& a, const Decision& d, const Servi
   if (hold != nullptr) {
     w.Key("hold");
     WriteHold(w, *hold);
+  }
+  if (approval_seq > 0) {
+    w.Key("approval_seq");
+    w.Int64(approval_seq);
   }
   w.EndObject();
   return {buf.GetString(), buf.GetSize()};
@@ -255,7 +260,7 @@ ScaleAction ActionOf(const Decision& d, std::string id, int64_t now_ms) {
 }
 
 AuditRecord ActionAudit(const ScaleAction& action, const Decision& d, const ServiceInput& input,
-                        const AllocationResult::TenantUse* tenant_use, const ServiceHold* hold) {
+                        const AllocationResult::TenantUse* tenant_use, const ServiceHold* hold, int64_t approval_seq) {
   AuditRecord audit;
   audit.time_ms = action.created_ms;
   audit.request_id = action.id;
@@ -265,7 +270,7 @@ AuditRecord ActionAudit(const ScaleAction& action, const Decision& d, const Serv
   audit.tenant = d.tenant;
   audit.name = d.service;
   audit.before_json = "{\"replicas\":" + std::to_string(d.from_replicas) + "}";
-  audit.after_json = DecidedFromJson(action, d, input, tenant_use, hold);
+  audit.after_json = DecidedFromJson(action, d, input, tenant_use, hold, approval_seq);
   audit.message = d.reason;
   return audit;
 }

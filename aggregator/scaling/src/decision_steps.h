@@ -120,9 +120,12 @@ ScaleAction ActionOf(const Decision& d, std::string id, int64_t now_ms);
 // not executed), by "decision-engine", with what it was decided from as its
 // after_json. `tenant_use`: the service's tenant's, when the tenant exists.
 // `hold`: why the service only recommends, when its executor refuses to act
-// (after_json's "hold": {reason, by, message, since}).
+// (after_json's "hold": {reason, by, message, since}). `approval_seq`: the
+// "approve" audit record the action carries out (after_json's
+// "approval_seq"), 0 when it carries out none.
 AuditRecord ActionAudit(const ScaleAction& action, const Decision& d, const ServiceInput& input,
-                        const AllocationResult::TenantUse* tenant_use, const ServiceHold* hold = nullptr);
+                        const AllocationResult::TenantUse* tenant_use, const ServiceHold* hold = nullptr,
+                        int64_t approval_seq = 0);
 
 // The outbox entry that takes the action to the service's executor; nullopt
 // when it has none that acts (only "webhook" and "kubernetes" do).

@@ -338,6 +338,35 @@ Result<std::optional<aggregator::AuditRecord>> FakeControlStore::RecordAndQueue(
   return std::optional<AuditRecord>(AppendLocked(std::move(*audit)));
 }
 
+Result<aggregator::Approval> FakeControlStore::Approve(aggregator::Approval approval, AuditRecord audit) {
+  std::lock_guard lock(mu_);
+  approval.seq = AppendLocked(std::move(audit)).seq;
+  std::erase_if(approvals_, [&](const aggregator::Approval& a) {
+    return a.tenant == approval.tenant && a.service == approval.service;
+  });
+  approvals_.push_back(approval);
+  ++generation_;
+  return approval;
+}
+
+Result<std::vector<aggregator::Approval>> FakeControlStore::PendingApprovals() {
+  std::lock_guard lock(mu_);
+  return approvals_;
+}
+
+Result<aggregator::AuditRecord> FakeControlStore::UseApproval(int64_t seq, AuditRecord audit,
+                                                              const std::vector<OutboxEntry>& entries,
+                                                              std::optional<int64_t> target) {
+  {
+    std::lock_guard lock(mu_);
+    const size_t before = approvals_.size();
+    std::erase_if(approvals_, [seq](const aggregator::Approval& a) { return a.seq == seq; });
+    if (approvals_.size() == before) return Status::NotFound("approval " + std::to_string(seq) + " is not pending");
+  }
+  PRESCALE_ASSIGN_OR_RETURN(std::optional<AuditRecord> stored, RecordAndQueue(std::move(audit), entries, target));
+  return std::move(*stored);
+}
+
 Result<std::vector<aggregator::OutboxEntry>> FakeControlStore::QueuedFor(const std::vector<std::string>& executors,
                                                                          bool only, size_t limit) {
   std::lock_guard lock(mu_);

@@ -7,7 +7,8 @@
 // references; Delete), ObjectsGeneration (changes on every Put and Delete),
 // the audit log (AppendAudit, ListAudit; seq assigned in order, prev_hash
 // chained), the outbox (RecordAction, RecordAndQueue, QueuedActions, OutboxBacklog,
-// RetryAction, FinishAction, DropQueued) and the services' status (ServiceStatuses,
+// RetryAction, FinishAction, DropQueued), the approvals (Approve,
+// PendingApprovals, UseApproval) and the services' status (ServiceStatuses,
 // SetCurrentReplicas, the target RecordAction sets), the lease (taken,
 // renewed and handed over as the stores do; no fencing: one process) and the
 // published caps.
@@ -94,6 +95,10 @@ class FakeControlStore final : public aggregator::ControlStore {
   Result<std::vector<OutboxEntry>> QueuedFor(const std::vector<std::string>& executors, bool only,
                                              size_t limit) override;
   Status DropQueued(const std::string& action_id) override;
+  Result<aggregator::Approval> Approve(aggregator::Approval approval, AuditRecord audit) override;
+  Result<std::vector<aggregator::Approval>> PendingApprovals() override;
+  Result<AuditRecord> UseApproval(int64_t seq, AuditRecord audit, const std::vector<OutboxEntry>& entries,
+                                  std::optional<int64_t> target) override;
   Result<std::vector<ServiceStatus>> ServiceStatuses() override;
   Status SetCurrentReplicas(const std::string& tenant, const std::string& service, int64_t current,
                             const std::string& source, int64_t now_ms) override;
@@ -120,6 +125,7 @@ class FakeControlStore final : public aggregator::ControlStore {
   std::map<std::pair<std::string, std::string>, ServiceStatus> status_;
   Lease lease_;
   std::vector<PublishedCap> caps_;
+  std::vector<aggregator::Approval> approvals_;  // pending, oldest first
   size_t list_calls_ = 0, generation_calls_ = 0, status_calls_ = 0;
 };
 

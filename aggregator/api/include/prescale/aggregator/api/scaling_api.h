@@ -5,6 +5,10 @@
 //                                               (on a follower: the caps the leader published)
 //   POST /api/v1/alerts/alertmanager            Alertmanager's webhook (version 4): triggers
 //   POST /api/v1/tenants/{t}/services/{s}/replicas  the replicas a service runs now
+//   POST /api/v1/tenants/{t}/services/{s}/approve   {"replicas": N}: approves the pending
+//                                               recommendation N once (202; 409 when it is not
+//                                               the current one, the service is held or its
+//                                               executor is recommend-only); audited, refusals too
 // Tenant-bound tokens (operators, viewers) get only their tenant's decisions
 // and caps: no tenant given is theirs, another one a 403 naming `tenant`.
 // Thread-safe.
@@ -54,6 +58,7 @@ class ScalingApi {
   Result<http::HttpResponse> Directives(Call& call);
   Result<http::HttpResponse> Alertmanager(Call& call);
   Result<http::HttpResponse> ReplicasReport(Call& call);
+  Result<http::HttpResponse> Approve(Call& call);
 
  private:
   const DecisionLoop* decisions_;
@@ -63,6 +68,7 @@ class ScalingApi {
   const Clock& clock_;
   ScalingApiOptions options_;
   std::function<std::optional<std::vector<PublishedCap>>()> published_;
+  void AuditRefusedApproval(const Call& call, const http::HttpResponse& r);
   AlertDeduplicator alerts_;
   mutable std::mutex alerts_mu_;                   // alerts_received_
   std::map<std::string, double> alerts_received_;  // by outcome

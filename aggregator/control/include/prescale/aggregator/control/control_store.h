@@ -180,6 +180,18 @@ struct PublishedCap {
   bool operator==(const PublishedCap&) const = default;
 };
 
+// An approval of a recommend-only service's recommendation (POST
+// /api/v1/tenants/{t}/services/{s}/approve): the leader's next decision acts
+// on it once, through the service's executor, when the recommendation is
+// still the one approved. One per service: a later approval replaces it.
+struct Approval {
+  std::string tenant, service;
+  int64_t replicas = 0;  // the recommendation approved
+  int64_t seq = 0;       // its "approve" audit record's seq (set by the store)
+  std::string actor;     // who approved (the token's name)
+  int64_t created_ms = 0;
+};
+
 class ControlStore {
  public:
   ControlStore() = default;
@@ -256,6 +268,19 @@ class ControlStore {
   // Takes a delivered entry out of the outbox without an audit record (a
   // published event; fenced as FinishAction). kNotFound when it is not queued.
   virtual Status DropQueued(const std::string& action_id) = 0;
+  // Approvals. Records `approval` (replacing the service's pending one) and
+  // appends `audit` (its "approve" record, whose seq becomes the approval's)
+  // in one transaction; returns the approval as stored. Changes ObjectsGeneration.
+  virtual Result<Approval> Approve(Approval approval, AuditRecord audit) = 0;
+  // The approvals not used yet, oldest first.
+  virtual Result<std::vector<Approval>> PendingApprovals() = 0;
+  // Uses approval `seq` once: takes it out and, in the same transaction, does
+  // what RecordAndQueue does with `audit`, `entries` and `target` (the action
+  // it brought, or only the record of why it brought none); fenced as
+  // RecordAction. kNotFound when it is not pending (used already, or
+  // replaced by a later approval): then nothing is written.
+  virtual Result<AuditRecord> UseApproval(int64_t seq, AuditRecord audit, const std::vector<OutboxEntry>& entries,
+                                          std::optional<int64_t> target) = 0;
   // Every service's status, by (tenant, service).
   virtual Result<std::vector<ServiceStatus>> ServiceStatuses() = 0;
   // Records the replicas a service runs (feedback, reports, the Kubernetes
@@ -269,7 +294,7 @@ class ControlStore {
   // leaves it. Returns the lease as it stands after the call.
   //
   // Fencing: from the first call on, this store object's action writes
-  // (RecordAction, RetryAction, FinishAction, PublishCaps) check in their own
+  // (RecordAction, RetryAction, FinishAction, UseApproval, PublishCaps) check in their own
   // transaction that the lease still carries the token this object last took
   // for `holder`, and fail with kFailedPrecondition otherwise ("not the
   // leader"): a replica that paused past its lease, and lost it, writes

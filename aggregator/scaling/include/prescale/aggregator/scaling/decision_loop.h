@@ -9,13 +9,14 @@
 // inputs) and, for services with a webhook or kubernetes executor, an entry of
 // the store's outbox (ActionDispatcher delivers it), in one transaction;
 // recommend-only services get a "recommend" record when the recommendation
-// changes. A service whose executor refuses to act (ServiceHolds, from the
-// ActionDispatcher: an HPA scales its workload) is decided as a recommend-only
-// one while the hold lasts: "recommend" records naming the refusal, no
-// outbox entries, and its decision's reason ends with the refusal's message.
-// A service's replicas are the last action's target, or what an
-// executor or a report said runs, else its spec's. A stored tenant, service or
-// policy whose spec does not parse is skipped (the others are decided), logged
+// changes. An approval of a recommendation (ControlStore::Approve) is carried
+// out once by the next Run that acts, as an action through the service's
+// executor with trigger "approval:<actor>", when the recommendation is still
+// the one approved; else it is used up with an "approve.skipped" record. A service whose executor refuses to act
+// (ServiceHolds, from the ActionDispatcher: an HPA scales its workload) is decided as a recommend-only one while the
+// hold lasts: "recommend" records naming the refusal, no outbox entries, and its decision's reason ends with the
+// refusal's message. A service's replicas are the last action's target, or what an executor or a report said runs, else
+// its spec's. A stored tenant, service or policy whose spec does not parse is skipped (the others are decided), logged
 // once per version and counted in prescale_decision_unparsable_specs. Run from
 // one thread (the tick); Latest and AppendMetrics from any.
 //
@@ -23,7 +24,7 @@
 // TakeTriggers, RefreshObjects (ParseServices), BuildInputs (ReadTenants,
 // ReadPolicies, CurrentUse, IndexForecasts, ApplyServiceState, AddDemand), the
 // capacity, DecisionEngine::Evaluate, ExplainHolds, TenantUseOf, RecordActions
-// (WantsAction, RecordAction).
+// (WantsAction, RecordAction), UseApprovals (ApprovalRefusal, SkipApproval).
 #pragma once
 
 #include <array>
@@ -158,8 +159,21 @@ class DecisionLoop {
   bool WantsAction(const Decision& d);
   // Records one action (an audit record, and its outbox entry when queued);
   // `hold` (may be null): why the service only recommends.
+  // `approval` (may be null): the approval the action carries out, used in its transaction.
   bool RecordAction(const Decision& d, const ServiceInput& input, const AllocationResult::TenantUse* tenant_use,
-                    const ServiceHold* hold, int64_t now_ms);
+                    const ServiceHold* hold, int64_t now_ms, const Approval* approval = nullptr);
+  // The pending approvals (read when the store's generation changed): each is
+  // carried out as one action when its service's decision still recommends
+  // what was approved, else used up with an "approve.skipped" record saying
+  // why. A decision carried out starts from its new replicas in `latest`
+  // (nothing pending any more). Returns how many entries were queued.
+  size_t UseApprovals(const Inputs& inputs, const std::vector<AllocationResult::TenantUse>& tenant_use,
+                      std::vector<Decision>* latest);
+  // Why `approval` cannot be carried out by decision `d` ("" when it can).
+  static std::string ApprovalRefusal(const Approval& approval, const Decision& d, const ServiceInput& input,
+                                     const Inputs& inputs);
+  // Uses `approval` up with an "approve.skipped" record saying `why`.
+  void SkipApproval(const Approval& approval, const std::string& why, int64_t now_ms);
   // With event sinks: an event of each trigger of the Run; returns how many were queued.
   size_t RecordTriggerEvents(const std::vector<TriggerEvent>& events);
   // The events' outbox entries of action `a` (kind action or recommendation), one per sink.
@@ -187,6 +201,10 @@ class DecisionLoop {
   std::map<ServiceKey, int64_t> recommended_;                    // recommend-only: the last one recorded
   bool objects_read_ = false;                                    // the store's objects as of objects_generation_
   std::string objects_generation_;
+  std::string generation_now_;   // the store's generation as this Run read it
+  bool approvals_read_ = false;  // PendingApprovals read as of approvals_generation_
+  bool approvals_left_ = false;  // an approval could not be used or skipped: read again
+  std::string approvals_generation_;
   std::vector<StoredObject> tenant_objects_, policy_objects_, service_objects_;
   std::map<ServiceKey, ParsedService> parsed_services_;  // node-based: parsed_list_ points into it
   std::vector<const ParsedService*> parsed_list_;        // the services that parse, in store order

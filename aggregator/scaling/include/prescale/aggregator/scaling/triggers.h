@@ -24,7 +24,7 @@
 namespace prescale::aggregator {
 
 struct TriggerEvent {
-  std::string source;  // "alertmanager", "threshold", "predictive"
+  std::string source;  // "alertmanager", "threshold", "predictive", "approval"
   std::string name;    // the alert's fingerprint, the rule's name
   std::string tenant, service;
   // "evaluate" (default): evaluate the service now. "scale_up": also hold it
