@@ -12,11 +12,14 @@
 // changes. An approval of a recommendation (ControlStore::Approve) is carried
 // out once by the next Run that acts, as an action through the service's
 // executor with trigger "approval:<actor>", when the recommendation is still
-// the one approved; else it is used up with an "approve.skipped" record. A service whose executor refuses to act
-// (ServiceHolds, from the ActionDispatcher: an HPA scales its workload) is decided as a recommend-only one while the
-// hold lasts: "recommend" records naming the refusal, no outbox entries, and its decision's reason ends with the
-// refusal's message. A service's replicas are the last action's target, or what an executor or a report said runs, else
-// its spec's. A stored tenant, service or policy whose spec does not parse is skipped (the others are decided), logged
+// the one approved; else it is used up with an "approve.skipped" record. A
+// service whose executor refuses to act (ServiceHolds, from the
+// ActionDispatcher: an HPA scales its workload) is decided as a recommend-only
+// one while the hold lasts: "recommend" records naming the refusal, no
+// outbox entries, and its decision's reason ends with the refusal's message.
+// A service's replicas are the last action's target, or what an executor or
+// a report said runs, else its spec's. A stored tenant, service or policy
+// whose spec does not parse is skipped (the others are decided), logged
 // once per version and counted in prescale_decision_unparsable_specs. Run from
 // one thread (the tick); Latest and AppendMetrics from any.
 //
