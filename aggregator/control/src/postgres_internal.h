@@ -204,8 +204,9 @@ class PostgresStore final : public ControlStore {
   Status Error(const PGresult* result, std::string_view doing) const;
   Status Exec(const std::string& sql, std::string_view doing);
   Result<Rows> Query(const std::string& sql, const Params& params, std::string_view doing);
-  // The name `sql` is prepared under on this session's connection (prepared now when new).
-  Result<std::string> Prepared(const std::string& sql, std::string_view doing);
+  // The name `sql` is prepared under on this session's connection (prepared
+  // now when new); nullopt past the most a connection prepares.
+  Result<std::optional<std::string>> Prepared(const std::string& sql, std::string_view doing);
   // Waits for the answer of what was sent, within query_timeout.
   Result<Rows> Await(std::string_view doing);
 

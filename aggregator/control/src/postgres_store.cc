@@ -204,26 +204,27 @@ Result<Rows> PostgresStore::Query(const std::string& sql, const Params& params, 
   if (params.size() == 0) {
     sent = PQsendQuery(Conn(), sql.c_str());  // may hold several statements (migrations)
   } else {
-    PRESCALE_ASSIGN_OR_RETURN(const std::string name, Prepared(sql, doing));
+    PRESCALE_ASSIGN_OR_RETURN(const std::optional<std::string> name, Prepared(sql, doing));
     const std::vector<const char*> values = params.Pointers();
-    sent =
-        PQsendQueryPrepared(Conn(), name.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0);
+    const int n = static_cast<int>(values.size());
+    sent = name ? PQsendQueryPrepared(Conn(), name->c_str(), n, values.data(), nullptr, nullptr, 0)
+                : PQsendQueryParams(Conn(), sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
   }
   if (sent == 0) return Error(nullptr, doing);
   return Await(doing);
 }
 
-Result<std::string> PostgresStore::Prepared(const std::string& sql, std::string_view doing) {
-  // Statements are a fixed set of texts; past this many a text is prepared
-  // under the unnamed statement, which the next one replaces.
+Result<std::optional<std::string>> PostgresStore::Prepared(const std::string& sql, std::string_view doing) {
+  // Statements are a fixed set of texts; past this many a text is sent unprepared.
   constexpr size_t kMostPrepared = 256;
   auto& prepared = current_session->prepared;
-  if (auto it = prepared.find(sql); it != prepared.end()) return it->second;
-  std::string name = prepared.size() < kMostPrepared ? "prescale_" + std::to_string(prepared.size()) : "";
+  if (auto it = prepared.find(sql); it != prepared.end()) return std::optional<std::string>(it->second);
+  if (prepared.size() >= kMostPrepared) return std::optional<std::string>();
+  std::string name = "prescale_" + std::to_string(prepared.size());
   if (PQsendPrepare(Conn(), name.c_str(), sql.c_str(), 0, nullptr) == 0) return Error(nullptr, doing);
   PRESCALE_RETURN_IF_ERROR(Await(doing).status());
-  if (!name.empty()) prepared.emplace(sql, name);
-  return name;
+  prepared.emplace(sql, name);
+  return std::optional<std::string>(std::move(name));
 }
 
 Result<Rows> PostgresStore::Await(std::string_view doing) {
