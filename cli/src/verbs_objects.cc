@@ -55,11 +55,11 @@ Table ObjectTable(ManifestKind kind, const rapidjson::Value& items) {
       }
       break;
     case ManifestKind::kService:
-      t.header = {"TENANT", "NAME", "PRIORITY", "REPLICAS", "MIN", "MAX", "POLICY", "EXECUTOR", "VERSION"};
+      t.header = {"TENANT", "NAME", "PRIORITY", "REPLICAS", "MIN", "MAX", "POLICY", "EXECUTOR", "MODE", "VERSION"};
       for (const auto& o : items.GetArray()) {
         t.rows.push_back({Cell(o, "tenant"), Cell(o, "name"), Cell(o, "priority"), Cell(o, "replicas.current"),
                           Cell(o, "replicas.min"), Cell(o, "replicas.max"), Cell(o, "policy"), Cell(o, "executor.type"),
-                          Cell(o, "version")});
+                          Cell(o, "executor.mode", "act"), Cell(o, "version")});
       }
       break;
     case ManifestKind::kPolicy:

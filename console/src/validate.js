@@ -39,36 +39,33 @@ export function checkService(form, original) {
     errors.policy = 'A policy name is a DNS label';
   }
   const executor = { ...(original.executor || {}) };
-  if (form.mode === 'recommend-only') {
-    for (const k of Object.keys(executor)) delete executor[k];
-    executor.type = 'recommend-only';
-  } else if (form.mode === 'act' || form.mode === 'off') {
-    executor.type = form.executorType;
-    if (form.executorType === 'webhook') {
-      if (!/^https?:\/\/[^\s/]+/.test(form.url || '')) errors['executor.url'] = 'A webhook needs an http:// or https:// URL';
-      executor.url = form.url;
-      executor.secret_file = form.secretFile || '';
-      delete executor.namespace;
-      delete executor.kind;
-      delete executor.name;
-    } else if (form.executorType === 'kubernetes') {
-      if (!form.namespace) errors['executor.namespace'] = 'A kubernetes executor needs a namespace';
-      if (!form.workload) errors['executor.name'] = 'A kubernetes executor needs the workload name';
-      executor.namespace = form.namespace;
-      executor.kind = form.kind || 'Deployment';
-      executor.name = form.workload;
-      delete executor.url;
-      delete executor.secret_file;
-    } else if (form.executorType === 'recommend-only') {
-      if (form.mode === 'act') errors['executor.type'] = 'To act, choose a webhook or kubernetes executor';
-      executor.type = 'recommend-only';
-    } else {
-      errors['executor.type'] = 'Choose an executor';
-    }
+  if (['act', 'recommend-only', 'off'].includes(form.mode)) {
+    executor.mode = form.mode;
   } else {
     errors.mode = 'Choose a mode';
   }
-  if (form.mode === 'off' && !form.policy) errors.policy = 'Off needs a policy whose mode is off';
+  executor.type = form.executorType;
+  if (form.executorType === 'webhook') {
+    if (!/^https?:\/\/[^\s/]+/.test(form.url || '')) errors['executor.url'] = 'A webhook needs an http:// or https:// URL';
+    executor.url = form.url;
+    executor.secret_file = form.secretFile || '';
+    delete executor.namespace;
+    delete executor.kind;
+    delete executor.name;
+  } else if (form.executorType === 'kubernetes') {
+    if (!form.namespace) errors['executor.namespace'] = 'A kubernetes executor needs a namespace';
+    if (!form.workload) errors['executor.name'] = 'A kubernetes executor needs the workload name';
+    executor.namespace = form.namespace;
+    executor.kind = form.kind || 'Deployment';
+    executor.name = form.workload;
+    delete executor.url;
+    delete executor.secret_file;
+  } else if (form.executorType === 'recommend-only') {
+    if (form.mode === 'act') errors['executor.type'] = 'To act, choose a webhook or kubernetes executor';
+    for (const k of ['url', 'secret_file', 'namespace', 'kind', 'name']) delete executor[k];
+  } else {
+    errors['executor.type'] = 'Choose an executor';
+  }
   const value = {
     ...original,
     priority: form.priority,

@@ -295,6 +295,41 @@ TEST_P(ApproveTest, ApprovedRecommendationIsActedOnOnceThroughTheExecutor) {
   EXPECT_EQ(Queued("web").size(), 2u);
 }
 
+// The service's own executor mode (what the console's form sets), not its
+// policy: recommend-only keeps the webhook, so an approval acts through it;
+// back to act, the service scales on its own and there is nothing to approve.
+TEST_P(ApproveTest, ServiceInExecutorModeRecommendOnlyIsApprovedThroughItsExecutor) {
+  if (server_ == nullptr) return;
+  const std::string spec = R"({"name":"web","replicas":{"current":2,"min":1,"max":40},"requests":{"cpu_cores":0.5},)"
+                           R"("target_utilization":{"cpu":1.0},"executor":{"type":"webhook","mode":"recommend-only",)"
+                           R"("url":"http://127.0.0.1:9/scale"}})";
+  Seed(ObjectKind::kService, spec, "acme");
+  RunFor(3min, 3.0);
+  std::optional<Decision> d = DecisionOf("web");
+  ASSERT_TRUE(d.has_value());
+  ASSERT_FALSE(d->execute);
+  ASSERT_EQ(d->to_replicas, 6) << d->reason;
+  EXPECT_TRUE(Queued("web").empty());
+  CurlReply r = Approve("operator", "web", R"({"replicas":6})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  ASSERT_TRUE(aggregator_->EvaluateTriggers());
+  std::vector<OutboxEntry> queued = Queued("web");
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0].executor, "webhook");
+  EXPECT_THAT(queued[0].payload_json, HasSubstr(R"("to_replicas":6)"));
+
+  std::string acting = spec;
+  acting.replace(acting.find(R"("mode":"recommend-only")"), 23, R"("mode":"act")");
+  Seed(ObjectKind::kService, acting, "acme");
+  RunFor(2min, 4.0);
+  d = DecisionOf("web");
+  ASSERT_TRUE(d.has_value());
+  EXPECT_TRUE(d->execute);
+  r = Approve("operator", "web", R"({"replicas":8})");
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("acts on its own"));
+}
+
 TEST_P(ApproveTest, StaleApprovalIsUsedUpWithoutAnAction) {
   if (server_ == nullptr) return;
   RunFor(3min, 3.0);

@@ -106,6 +106,30 @@ TEST(DecisionEngine, RecommendOnlyDecidesButDoesNotExecuteNorCountAsAChange) {
   EXPECT_EQ(again[0].to_replicas, 6);
 }
 
+// A service's own executor mode: recommend-only keeps the executor (an
+// approval can act through it) but records only; off keeps the replicas, even
+// under a policy that would act.
+TEST(DecisionEngine, ExecutorModeRecommendOnlyRecordsAndOffKeepsTheReplicas) {
+  DecisionEngine engine({});
+  const std::vector<AllocationTenant> tenants = {{"acme", 1, {}}};
+  std::vector<ServiceInput> in = {{Web(2), nullptr, {{"cpu", 2, 4.0}}, "tick"}};
+  in[0].spec.executor.type = "webhook";
+  in[0].spec.executor.mode = "recommend-only";
+  const Decision recommended = engine.Evaluate(tenants, in, kT0)[0];
+  EXPECT_FALSE(recommended.execute);
+  EXPECT_EQ(recommended.to_replicas, 6) << recommended.reason;
+  in[0].spec.executor.mode = "off";
+  const Decision off = engine.Evaluate(tenants, in, kT0 + 5s)[0];
+  EXPECT_FALSE(off.execute);
+  EXPECT_EQ(off.to_replicas, 2);
+  EXPECT_EQ(off.driver, "off");
+  EXPECT_EQ(off.reason, "executor mode off");
+  in[0].spec.executor.mode = "act";
+  const Decision acted = engine.Evaluate(tenants, in, kT0 + 10s)[0];
+  EXPECT_TRUE(acted.execute);
+  EXPECT_EQ(acted.to_replicas, 6) << acted.reason;
+}
+
 // An executor refused the first change (an HPA owns the Deployment): the service
 // still runs 2, and the change counted for it must not rate-limit what follows.
 TEST(DecisionEngine, AChangeTheExecutorRefusedNoLongerLimitsTheNextDecision) {

@@ -173,7 +173,7 @@ TEST_P(WorkloadDiscoveryTest, AnAnnotatedDeploymentBecomesAServiceInItsNamespace
       "deployments", "shop", "web",
       WorkloadJson("shop", "web",
                    R"("prescale.io/enabled":"true","prescale.io/min-replicas":"2","prescale.io/max-replicas":"20",)"
-                   R"("prescale.io/priority":"high")",
+                   R"("prescale.io/priority":"high","prescale.io/mode":"recommend-only")",
                    kContainers));
   api_.Put("deployments", "shop", "plain", WorkloadJson("shop", "plain", "", kContainers));  // not annotated
   const DiscoveryReport report = Run();
@@ -187,6 +187,7 @@ TEST_P(WorkloadDiscoveryTest, AnAnnotatedDeploymentBecomesAServiceInItsNamespace
   EXPECT_EQ(s->executor.k8s_namespace, "shop");
   EXPECT_EQ(s->executor.k8s_kind, "Deployment");
   EXPECT_EQ(s->executor.k8s_name, "web");
+  EXPECT_EQ(s->executor.mode, "recommend-only");
   EXPECT_DOUBLE_EQ(s->request_cpu_cores, 0.3);
   EXPECT_DOUBLE_EQ(s->request_memory_bytes, 320.0 * 1024 * 1024);
   EXPECT_EQ(s->replicas.min, 2);
@@ -345,6 +346,7 @@ TEST(ServiceFromWorkload, OnlyEnabledTrueMakesAService) {
   EXPECT_EQ(svc.replicas.max, 10);
   EXPECT_EQ(svc.priority, Priority::kNormal);
   EXPECT_EQ(svc.policy, "");
+  EXPECT_EQ(svc.executor.mode, "act");
 }
 
 TEST(ServiceFromWorkload, ABadAnnotationOrQuantityIsNamed) {
@@ -359,6 +361,7 @@ TEST(ServiceFromWorkload, ABadAnnotationOrQuantityIsNamed) {
            Case{{{"prescale.io/min-replicas", "5"}, {"prescale.io/max-replicas", "3"}}, {}, "prescale.io/min-replicas"},
            Case{{{"prescale.io/priority", "urgent"}}, {}, "prescale.io/priority"},
            Case{{{"prescale.io/policy", "Not_A_Name"}}, {}, "prescale.io/policy"},
+           Case{{{"prescale.io/mode", "dry-run"}}, {}, "prescale.io/mode"},
            Case{{},
                 {{"a", "1", "1Gi"}, {"b", "1", "lots"}},
                 "spec.template.spec.containers[1].resources.requests.memory"},

@@ -5,9 +5,10 @@
 //     other, acme's services web (critical) and batch (low), a webhook
 //     executor pointing at a receiver in this process, an acme policy `fast`
 //     and an acme policy `hold` whose mode is off; other's service advice,
-//     sized on web's use (its selector), whose policy `advise` only
-//     recommends (up 2 replicas a minute) but whose executor is that webhook
-//     too: its recommendations can be approved;
+//     sized on web's use (its selector), with a policy `advise` (up 2
+//     replicas a minute) and that webhook as its executor, in executor mode
+//     off: the browser test puts it in recommend-only from the form and
+//     approves its recommendations;
 //   - prescale-agent reading a real cgroup sandbox (tests/support/cgroup_sandbox.h)
 //     mapped to tenant/service, pushing every second;
 //   - tokens made with `prescale-aggregator token create`: admin, acme's
@@ -122,12 +123,13 @@ int Main() {
           "      scaleUp: {stabilizationWindowSeconds: 0, policies: [{type: Pods, value: 10, periodSeconds: 2}]}\n"
           "      scaleDown: {stabilizationWindowSeconds: 600}\n" +
           "  - name: hold\n    tenant: acme\n    mode: \"off\"\n" +
-          "  - name: advise\n    tenant: other\n    mode: recommend-only\n    behavior:\n"
+          "  - name: advise\n    tenant: other\n    behavior:\n"
           "      scaleUp: {stabilizationWindowSeconds: 0, policies: [{type: Pods, value: 2, periodSeconds: 60}]}\n" +
           "services:\n" + service("web", "critical", "fast") + service("batch", "low", "fast") +
           "  - tenant: other\n    name: advice\n    selector: {tenant: acme, service: web}\n" +
           "    replicas: {current: 1, min: 1, max: 20}\n    requests: {cpu_cores: 0.05}\n" +
-          "    target_utilization: {cpu: 0.8}\n    policy: advise\n    executor: {type: webhook, url: \"" +
+          "    target_utilization: {cpu: 0.8}\n    policy: advise\n    executor: {type: webhook, mode: \"off\", url: "
+          "\"" +
           receiver.url() + "\", secret_file: \"" + secret_file + "\"}\n");
   Subprocess aggregator;
   if (!aggregator.Start({BinDir() + "/prescale-aggregator", "--config", config})) return 1;

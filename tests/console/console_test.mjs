@@ -303,13 +303,23 @@ describe('prescale console', { skip: skip || false, concurrency: false }, () => 
     await page.close();
   });
 
-  test('an operator approves a recommendation once: a stale one gets 409, the next one reaches the webhook', async (t) => {
+  test('an operator puts a service in recommend-only from the form and approves a recommendation once: a stale one gets 409, the next one reaches the webhook', async (t) => {
     if (skip) return t.skip(skip);
-    // other/advice recommends from web's use (the load started above) and has the fixture's webhook.
+    // other/advice is sized on web's use (the load started above), has the fixture's webhook and starts in executor mode off.
     const decisionOf = async () =>
       (await rest('GET', '/api/v1/decisions?tenant=other', fixture.tokens.admin)).body.data.find((x) => x.service === 'advice');
     const page = await signIn(await newPage(), 'other_operator');
     await page.goto(`${fixture.url}/ui/tenants/other/services/advice`, { waitUntil: 'networkidle0' });
+    await page.waitForSelector('#svc-mode');
+    assert.equal(await page.$eval('#svc-mode', (e) => e.value), 'off');
+    assert.equal(await page.$('[data-test=approve]'), null, 'off: nothing to approve');
+    await page.select('#svc-mode', 'recommend-only');
+    await page.click('form.edit button[type=submit]');
+    await until('the save', async () => (await text(page, '[data-test=service-notice]')).startsWith('Saved'));
+    const saved = (await rest('GET', '/api/v1/tenants/other/services/advice', fixture.tokens.admin)).body;
+    assert.equal(saved.executor.mode, 'recommend-only', JSON.stringify(saved.executor));
+    assert.equal(saved.executor.type, 'webhook', 'the executor is kept');
+    await until('the mode in the summary', async () => (await text(page, '[data-test=executor]')) === 'webhook, mode recommend-only');
     await until('the approve button', async () => (await page.$('[data-test=approve]')) !== null, 180000);
     const shown = Number((await text(page, '[data-test=approve]')).match(/Approve (\d+) replicas/)[1]);
     await page.click('[data-test=approve]');

@@ -14,6 +14,7 @@ constexpr const char* kMinReplicas = "prescale.io/min-replicas";
 constexpr const char* kMaxReplicas = "prescale.io/max-replicas";
 constexpr const char* kPriority = "prescale.io/priority";
 constexpr const char* kPolicy = "prescale.io/policy";
+constexpr const char* kMode = "prescale.io/mode";
 
 Status Skip(const std::string& field, std::string_view why) {
   return Status::ForField(StatusCode::kInvalidArgument, field, why);
@@ -79,6 +80,7 @@ Status Validate(const Service& s) {
   if (field == "replicas.min") annotation = kMinReplicas;
   if (field == "replicas.max") annotation = kMaxReplicas;
   if (field == "policy") annotation = kPolicy;
+  if (field == "executor.mode") annotation = kMode;
   return Skip(annotation, parsed.status().detail());
 }
 
@@ -109,6 +111,7 @@ Result<std::optional<Service>> ServiceFromWorkload(const kube::WorkloadInfo& w) 
   s.replicas.current = std::clamp<int64_t>(1, s.replicas.min, std::max(s.replicas.min, s.replicas.max));
   PRESCALE_RETURN_IF_ERROR(ReadPriority(w, &s.priority));
   if (const std::string* policy = Annotation(w, kPolicy)) s.policy = *policy;
+  if (const std::string* mode = Annotation(w, kMode)) s.executor.mode = *mode;
   PRESCALE_RETURN_IF_ERROR(SumRequests(w, &s));
   PRESCALE_RETURN_IF_ERROR(Validate(s));
   return std::optional<Service>(std::move(s));

@@ -412,6 +412,7 @@ Result<Service> ParseService(std::string_view json, ObjectMeta* meta) {
   f.Name("policy", &s.policy, false);
   f.Object("executor", [&](Fields& e) {
     e.OneOf("type", &s.executor.type, {"webhook", "kubernetes", "recommend-only"});
+    e.OneOf("mode", &s.executor.mode, {"act", "recommend-only", "off"});
     e.String("url", &s.executor.url);
     e.String("secret_file", &s.executor.secret_file);
     e.String("namespace", &s.executor.k8s_namespace);
@@ -465,6 +466,7 @@ std::string RenderService(const Service& s) {
   w.Key("executor");
   w.StartObject();
   Str(w, "type", s.executor.type);
+  Str(w, "mode", s.executor.mode);
   if (s.executor.type == "webhook") {
     Str(w, "url", s.executor.url);
     Str(w, "secret_file", s.executor.secret_file);

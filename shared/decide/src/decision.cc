@@ -99,8 +99,11 @@ std::vector<Decision> DecisionEngine::Evaluate(const std::vector<AllocationTenan
     d.service = spec.name;
     d.trigger = in.trigger;
     d.from_replicas = spec.replicas.current;
-    const PolicyMode mode = policy.spec().mode;
+    // The service's own executor mode can only make its policy stricter.
+    const bool service_off = spec.executor.mode == "off";
+    const PolicyMode mode = service_off ? PolicyMode::kOff : policy.spec().mode;
     const int64_t raw = DesiredReplicas(spec, mode, in.demand, options_.tolerance, &d.reason, &d.driver, &d.forecast);
+    if (service_off) d.reason = "executor mode off";
     d.desired = mode == PolicyMode::kOff
                     ? spec.replicas.current
                     : policy.Decide(spec.replicas.current, raw, spec.replicas.min, spec.replicas.max, now, &st.scaling);
@@ -108,8 +111,8 @@ std::vector<Decision> DecisionEngine::Evaluate(const std::vector<AllocationTenan
       d.driver = "bounds";
       d.reason += "; behaviour and bounds give " + std::to_string(d.desired);
     }
-    d.execute =
-        mode != PolicyMode::kOff && mode != PolicyMode::kRecommendOnly && spec.executor.type != "recommend-only";
+    d.execute = mode != PolicyMode::kOff && mode != PolicyMode::kRecommendOnly &&
+                spec.executor.type != "recommend-only" && spec.executor.mode == "act";
     allocation.services.push_back({spec.tenant, spec.name, spec.priority, spec.request_cpu_cores,
                                    spec.request_memory_bytes, spec.replicas.min, d.desired});
   }

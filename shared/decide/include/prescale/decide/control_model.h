@@ -48,6 +48,11 @@ struct ReplicaSpec {
 
 struct ExecutorSpec {
   std::string type = "recommend-only";  // "webhook", "kubernetes", "recommend-only"
+  // What the service's decisions do, whatever its policy says (the stricter of
+  // the two wins): "act" (the executor scales), "recommend-only" (decisions are
+  // recorded and can be approved once through the executor, which is kept),
+  // "off" (the replicas are kept; nothing is recommended).
+  std::string mode = "act";
   // webhook
   std::string url;
   // The file holding the HMAC key (a mounted Secret): keys stay out of the
