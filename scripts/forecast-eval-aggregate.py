@@ -136,6 +136,43 @@ def goal_table(runs, horizons, reference, goal, title, label):
     return out
 
 
+def ceiling_table(runs, horizons, models):
+    """Per family and overall: auto's median ratio to prom_best beside what picking one model per
+    series in hindsight would give: the best of the library's single models (auto's candidates and
+    the others, not auto itself), then also statsmodels' (sm_ets, sm_theta). A selection without
+    hindsight rarely beats that ceiling; where it lies above the goal, no choice among these models
+    meets it."""
+    library = [m for m in models if not is_prom(m) and not m.startswith("sm_") and m != "auto"]
+    anchors = [m for m in models if m in ("sm_ets", "sm_theta", "sm_best")]
+    columns = [("library", library)] + ([("library + statsmodels", library + anchors)] if anchors else [])
+    goal_hs = ", ".join(h for h in horizons if h in GOAL_HORIZONS) or "-"
+    out = ["", f"### What a choice in hindsight would reach (ratio to prom_best; goal {PROM_GOAL} at {goal_hs})", "",
+           "Cells: median over the family's series of MAE(auto) / MAE(prom_best), then of the best single "
+           "model's MAE in hindsight / MAE(prom_best): " + "; ".join(f"**{name}**" for name, _ in columns) +
+           " (" + ", ".join(library) + ("; and " + ", ".join([a for a in anchors if a != "sm_best"] or anchors)
+                                         if anchors else "") +
+           "). Chosen after the fact per series and horizon, as prom_best is: a ceiling for any selection "
+           "among these models, not a forecaster.", "",
+           "| family | " + " | ".join(f"{h}: auto / " + " / ".join(n for n, _ in columns) for h in horizons) + " |",
+           "|---|" + "---:|" * len(horizons)]
+    for name, keep in groups(runs):
+        cells = []
+        for h in horizons:
+            per = [r for s, r in runs.get(h, {}).items() if keep(s) and "prom_best" in r]
+            parts = [median([ratio(r, "auto", "prom_best") for r in per])]
+            for _, pool in columns:
+                values = []
+                for r in per:
+                    best = min((num(r[m]["mase"]) for m in pool if m in r and math.isfinite(num(r[m]["mase"]))),
+                               default=math.nan)
+                    ref = num(r["prom_best"]["mase"])
+                    values.append(best / ref if ref > 0 else math.nan)
+                parts.append(median(values))
+            cells.append(" / ".join(fmt(v) for v in parts) if per else "-")
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return out
+
+
 def coverage_table(runs, horizons):
     lo, hi = COVERAGE_RANGE
     out = ["", f"### auto's 90% intervals per family (goal: {100 * lo:.0f}-{100 * hi:.0f}% on every series)", "",
@@ -272,6 +309,8 @@ def aggregate(directory, horizons, half):
     if has_model(runs, "auto") and has_model(runs, "sm_best"):
         lines += goal_table(runs, horizons, "sm_best", ANCHOR_GOAL, "auto against the statsmodels anchor's best "
                             "in hindsight", "sm_best")
+    if has_model(runs, "auto") and has_model(runs, "prom_best"):
+        lines += ceiling_table(runs, horizons, models)
     if has_model(runs, "auto"):
         lines += coverage_table(runs, horizons)
         if has_model(runs, "naive"):
