@@ -329,7 +329,7 @@ Status EditVerb(Session& s) {
   if (!wrote) return Status::IoError(path + ": cannot write");
   const std::string editor = s.env.editor.empty() ? "vi" : s.env.editor;
   PRESCALE_ASSIGN_OR_RETURN(const int exit_status, RunEditor(editor, path));
-  auto keep = [&](Status st) {
+  auto keep = [&](const Status& st) {
     return Status(st.code(), st.message() + "\nyour edit is kept in " + path).WithField(st.field());
   };
   if (exit_status != 0) {
