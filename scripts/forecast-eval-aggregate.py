@@ -136,36 +136,36 @@ def goal_table(runs, horizons, reference, goal, title, label):
     return out
 
 
-def ceiling_table(runs, horizons, models):
-    """Per family and overall: auto's median ratio to prom_best beside what picking one model per
+def ceiling_table(runs, horizons, models, reference="prom_best", goal=PROM_GOAL):
+    """Per family and overall: auto's median ratio to `reference` beside what picking one model per
     series in hindsight would give: the best of the library's single models (auto's candidates and
-    the others, not auto itself), then also statsmodels' (sm_ets, sm_theta). A selection without
-    hindsight rarely beats that ceiling; where it lies above the goal, no choice among these models
-    meets it."""
+    the others, not auto itself), then, against prom_best, also statsmodels' (sm_ets, sm_theta). A
+    selection without hindsight rarely beats that ceiling; where it lies above the goal, no choice
+    among these models meets it."""
     library = [m for m in models if not is_prom(m) and not m.startswith("sm_") and m != "auto"]
-    anchors = [m for m in models if m in ("sm_ets", "sm_theta", "sm_best")]
+    anchors = [m for m in models if m in ("sm_ets", "sm_theta", "sm_best")] if reference == "prom_best" else []
     columns = [("library", library)] + ([("library + statsmodels", library + anchors)] if anchors else [])
     goal_hs = ", ".join(h for h in horizons if h in GOAL_HORIZONS) or "-"
-    out = ["", f"### What a choice in hindsight would reach (ratio to prom_best; goal {PROM_GOAL} at {goal_hs})", "",
-           "Cells: median over the family's series of MAE(auto) / MAE(prom_best), then of the best single "
-           "model's MAE in hindsight / MAE(prom_best): " + "; ".join(f"**{name}**" for name, _ in columns) +
+    out = ["", f"### What a choice in hindsight would reach (ratio to {reference}; goal {goal} at {goal_hs})", "",
+           f"Cells: median over the family's series of MAE(auto) / MAE({reference}), then of the best single "
+           f"model's MAE in hindsight / MAE({reference}): " + "; ".join(f"**{name}**" for name, _ in columns) +
            " (" + ", ".join(library) + ("; and " + ", ".join([a for a in anchors if a != "sm_best"] or anchors)
                                          if anchors else "") +
-           "). Chosen after the fact per series and horizon, as prom_best is: a ceiling for any selection "
+           f"). Chosen after the fact per series and horizon, as {reference} is: a ceiling for any selection "
            "among these models, not a forecaster.", "",
            "| family | " + " | ".join(f"{h}: auto / " + " / ".join(n for n, _ in columns) for h in horizons) + " |",
            "|---|" + "---:|" * len(horizons)]
     for name, keep in groups(runs):
         cells = []
         for h in horizons:
-            per = [r for s, r in runs.get(h, {}).items() if keep(s) and "prom_best" in r]
-            parts = [median([ratio(r, "auto", "prom_best") for r in per])]
+            per = [r for s, r in runs.get(h, {}).items() if keep(s) and reference in r]
+            parts = [median([ratio(r, "auto", reference) for r in per])]
             for _, pool in columns:
                 values = []
                 for r in per:
                     best = min((num(r[m]["mase"]) for m in pool if m in r and math.isfinite(num(r[m]["mase"]))),
                                default=math.nan)
-                    ref = num(r["prom_best"]["mase"])
+                    ref = num(r[reference]["mase"])
                     values.append(best / ref if ref > 0 else math.nan)
                 parts.append(median(values))
             cells.append(" / ".join(fmt(v) for v in parts) if per else "-")
@@ -311,6 +311,8 @@ def aggregate(directory, horizons, half):
                             "in hindsight", "sm_best")
     if has_model(runs, "auto") and has_model(runs, "prom_best"):
         lines += ceiling_table(runs, horizons, models)
+    if has_model(runs, "auto") and has_model(runs, "sm_best"):
+        lines += ceiling_table(runs, horizons, models, "sm_best", ANCHOR_GOAL)
     if has_model(runs, "auto"):
         lines += coverage_table(runs, horizons)
         if has_model(runs, "naive"):

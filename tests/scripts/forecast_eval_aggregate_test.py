@@ -97,6 +97,10 @@ class Aggregate(unittest.TestCase):
                       self.md)
         self.assertIn("| fam_a | 0.700 / 1.000 / 1.000 | 0.900 / 1.000 / 1.000 |", self.md)
         self.assertIn("(naive; and sm_best)", self.md)
+        # Against the statsmodels best: naive / sm_best is 1.0 on fam_a; fam_b 1.0 and 2.0 (1.5) at
+        # 15m, 2.0 and 2.0 at 1h.
+        self.assertIn("### What a choice in hindsight would reach (ratio to sm_best; goal 0.9 at 15m, 1h)", self.md)
+        self.assertIn("| fam_b | 0.800 / 1.500 | 0.800 / 2.000 |", self.md)
         self.assertIn("| fam_b | 0.200 / 0.375 / 0.250 | 0.200 / 0.500 / 0.250 |", self.md)
 
     def test_coverage_per_family(self):
