@@ -171,4 +171,10 @@ std::string Cell(const rapidjson::Value& object, std::string_view member, std::s
   return ScalarJson(*v);
 }
 
+std::string ServiceMode(const rapidjson::Value& service) {
+  const std::string mode = Cell(service, "executor.mode", "act");
+  if (mode == "act" && Cell(service, "executor.type") == "recommend-only") return "recommend-only";
+  return mode;
+}
+
 }  // namespace prescale::cli

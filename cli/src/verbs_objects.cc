@@ -59,7 +59,7 @@ Table ObjectTable(ManifestKind kind, const rapidjson::Value& items) {
       for (const auto& o : items.GetArray()) {
         t.rows.push_back({Cell(o, "tenant"), Cell(o, "name"), Cell(o, "priority"), Cell(o, "replicas.current"),
                           Cell(o, "replicas.min"), Cell(o, "replicas.max"), Cell(o, "policy"), Cell(o, "executor.type"),
-                          Cell(o, "executor.mode", "act"), Cell(o, "version")});
+                          ServiceMode(o), Cell(o, "version")});
       }
       break;
     case ManifestKind::kPolicy:

@@ -103,7 +103,7 @@ Status ExplainVerb(Session& s) {
   }
   std::string out = ref.Describe() + ": priority " + Cell(service, "priority") + ", policy " +
                     Cell(service, "policy", "(default)") + ", executor " + Cell(service, "executor.type") + " (" +
-                    Cell(service, "executor.mode", "act") + ")\n";
+                    ServiceMode(service) + ")\n";
   auto line = [&out](const std::string& label, const std::string& text) {
     out += "  " + label + std::string(label.size() < 10 ? 10 - label.size() : 1, ' ') + text + "\n";
   };

@@ -2,12 +2,14 @@
 // tolerance), behaviour, arbitration, and CPU caps with hysteresis.
 #include "prescale/decide/decision.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 namespace prescale::aggregator {
 namespace {
 
 using namespace std::chrono_literals;
+using ::testing::HasSubstr;
 using Time = std::chrono::system_clock::time_point;
 
 const Time kT0{std::chrono::seconds(1'700'000'000)};
@@ -124,6 +126,12 @@ TEST(DecisionEngine, ExecutorModeRecommendOnlyRecordsAndOffKeepsTheReplicas) {
   EXPECT_EQ(off.to_replicas, 2);
   EXPECT_EQ(off.driver, "off");
   EXPECT_EQ(off.reason, "executor mode off");
+  // Off keeps the replicas when the tenant's quota grants fewer: nothing to recommend or approve.
+  const std::vector<AllocationTenant> tight = {{"acme", 1, {std::nullopt, std::nullopt, 1}}};
+  const Decision kept = engine.Evaluate(tight, in, kT0 + 7s)[0];
+  EXPECT_FALSE(kept.changed());
+  EXPECT_TRUE(kept.constrained);
+  EXPECT_THAT(kept.reason, HasSubstr("off: kept at 2"));
   in[0].spec.executor.mode = "act";
   const Decision acted = engine.Evaluate(tenants, in, kT0 + 10s)[0];
   EXPECT_TRUE(acted.execute);

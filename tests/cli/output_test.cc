@@ -45,6 +45,15 @@ TEST(Cells, NumbersBytesTimesAndMissingMembers) {
   EXPECT_EQ(TimeText(0), "-");
 }
 
+// The API writes executor.mode only when it is not act; without an executor a service recommends.
+TEST(Cells, AServicesModeIsWhatItsDecisionsDo) {
+  EXPECT_EQ(ServiceMode(Json(R"({"executor":{"type":"webhook","url":"http://h/"}})")), "act");
+  EXPECT_EQ(ServiceMode(Json(R"({"executor":{"type":"webhook","mode":"recommend-only"}})")), "recommend-only");
+  EXPECT_EQ(ServiceMode(Json(R"({"executor":{"type":"recommend-only"}})")), "recommend-only");
+  EXPECT_EQ(ServiceMode(Json(R"({"executor":{"type":"recommend-only","mode":"off"}})")), "off");
+  EXPECT_EQ(ServiceMode(Json(R"({"name":"web"})")), "act");
+}
+
 TEST(Output, FormatsByName) {
   EXPECT_EQ(*ParseOutputFormat("json"), OutputFormat::kJson);
   EXPECT_EQ(*ParseOutputFormat("yaml"), OutputFormat::kYaml);

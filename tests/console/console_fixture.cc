@@ -8,7 +8,8 @@
 //     sized on web's use (its selector), with a policy `advise` (up 2
 //     replicas a minute) and that webhook as its executor, in executor mode
 //     off: the browser test puts it in recommend-only from the form and
-//     approves its recommendations;
+//     approves its recommendations; and other's service ledger, with no
+//     executor (recommend-only) and no load;
 //   - prescale-agent reading a real cgroup sandbox (tests/support/cgroup_sandbox.h)
 //     mapped to tenant/service, pushing every second;
 //   - tokens made with `prescale-aggregator token create`: admin, acme's
@@ -130,7 +131,8 @@ int Main() {
           "    replicas: {current: 1, min: 1, max: 20}\n    requests: {cpu_cores: 0.05}\n" +
           "    target_utilization: {cpu: 0.8}\n    policy: advise\n    executor: {type: webhook, mode: \"off\", url: "
           "\"" +
-          receiver.url() + "\", secret_file: \"" + secret_file + "\"}\n");
+          receiver.url() + "\", secret_file: \"" + secret_file + "\"}\n" +
+          "  - tenant: other\n    name: ledger\n    replicas: {current: 1, min: 1, max: 5}\n");
   Subprocess aggregator;
   if (!aggregator.Start({BinDir() + "/prescale-aggregator", "--config", config})) return 1;
   std::string log;

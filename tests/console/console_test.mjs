@@ -365,6 +365,24 @@ describe('prescale console', { skip: skip || false, concurrency: false }, () => 
     await page.close();
   });
 
+  test('a service without an executor shows and keeps recommend-only, and its edit saves', async (t) => {
+    if (skip) return t.skip(skip);
+    const page = await signIn(await newPage(), 'other_operator');
+    await page.goto(`${fixture.url}/ui/tenants/other/services/ledger`, { waitUntil: 'networkidle0' });
+    await page.waitForSelector('#svc-mode');
+    assert.equal(await text(page, '[data-test=executor]'), 'recommend-only, mode recommend-only');
+    assert.equal(await page.$eval('#svc-mode', (e) => e.value), 'recommend-only');
+    assert.equal(await page.$eval('#svc-executor-type', (e) => e.value), 'recommend-only');
+    await page.click('#svc-replicas-max', { clickCount: 3 });
+    await page.type('#svc-replicas-max', '6');
+    await page.click('form.edit button[type=submit]');
+    await until('the save', async () => (await text(page, '[data-test=service-notice]')).startsWith('Saved'));
+    const saved = (await rest('GET', '/api/v1/tenants/other/services/ledger', fixture.tokens.admin)).body;
+    assert.equal(saved.replicas.max, 6);
+    assert.deepEqual(saved.executor, { type: 'recommend-only', mode: 'recommend-only' });
+    await page.close();
+  });
+
   test('a viewer sees no approve button, and a forged approval from the page gets 403', async (t) => {
     if (skip) return t.skip(skip);
     const page = await signIn(await newPage(), 'other_viewer');

@@ -466,7 +466,9 @@ std::string RenderService(const Service& s) {
   w.Key("executor");
   w.StartObject();
   Str(w, "type", s.executor.type);
-  Str(w, "mode", s.executor.mode);
+  // Written only when not the default, so that specs stored before the field
+  // existed render as before (no rewrite of every stored service on upgrade).
+  if (s.executor.mode != "act") Str(w, "mode", s.executor.mode);
   if (s.executor.type == "webhook") {
     Str(w, "url", s.executor.url);
     Str(w, "secret_file", s.executor.secret_file);

@@ -81,6 +81,7 @@ std::vector<Decision> DecisionEngine::Evaluate(const std::vector<AllocationTenan
   static const ScalingPolicy kDefault(DefaultPolicy());
   std::vector<Decision> decisions(services.size());
   std::vector<ServiceState*> states(services.size());
+  std::vector<bool> off(services.size());  // off (by policy or executor mode): the replicas are kept
   AllocationInput allocation{options_.capacity_cpu_cores, options_.capacity_memory_bytes, tenants, {}};
   allocation.services.reserve(services.size());
   for (size_t i = 0; i < services.size(); ++i) {
@@ -102,6 +103,7 @@ std::vector<Decision> DecisionEngine::Evaluate(const std::vector<AllocationTenan
     // The service's own executor mode can only make its policy stricter.
     const bool service_off = spec.executor.mode == "off";
     const PolicyMode mode = service_off ? PolicyMode::kOff : policy.spec().mode;
+    off[i] = mode == PolicyMode::kOff;
     const int64_t raw = DesiredReplicas(spec, mode, in.demand, options_.tolerance, &d.reason, &d.driver, &d.forecast);
     if (service_off) d.reason = "executor mode off";
     d.desired = mode == PolicyMode::kOff
@@ -123,13 +125,16 @@ std::vector<Decision> DecisionEngine::Evaluate(const std::vector<AllocationTenan
     ServiceState& st = *states[i];
     Decision& d = decisions[i];
     const AllocationGrant& g = granted.grants[i];
-    d.to_replicas = g.replicas;
+    // Off keeps the replicas even when the tenant's quota or the cluster grants
+    // fewer: nothing is recommended (or could be approved); the limit is named.
+    d.to_replicas = off[i] ? d.desired : g.replicas;
     d.constrained = g.constrained;
     d.limited_by = g.limited_by;
     if (d.constrained) {
       d.driver = g.limited_by.find("capacity") != std::string::npos ? "capacity" : "quota";
       d.reason +=
           "; granted " + std::to_string(g.replicas) + " of " + std::to_string(d.desired) + " (" + g.limited_by + ")";
+      if (off[i]) d.reason += "; off: kept at " + std::to_string(d.desired);
     }
     if (d.execute) policy.Record(d.from_replicas, d.to_replicas, now, &st.scaling);
     // Throttling: a constrained low-priority service is held to the CPU it was

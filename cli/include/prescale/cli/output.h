@@ -37,6 +37,9 @@ struct Table {
 // Cell texts of JSON values: strings as they are, numbers in their shortest
 // form, null and absent members as "-" (or `none`).
 std::string Cell(const rapidjson::Value& object, std::string_view member, std::string_view none = "-");
+// What a service's decisions do: its executor.mode, which the API writes only when
+// not "act"; a service without an executor (type recommend-only) recommends.
+std::string ServiceMode(const rapidjson::Value& service);
 // The member at a dotted path ("quotas.cpu_cores"); nullptr when absent.
 const rapidjson::Value* Member(const rapidjson::Value& object, std::string_view path);
 // A number's shortest text ("0.5", "64", "1e+21").
