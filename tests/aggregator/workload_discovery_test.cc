@@ -362,6 +362,9 @@ TEST(ServiceFromWorkload, ABadAnnotationOrQuantityIsNamed) {
            Case{{{"prescale.io/priority", "urgent"}}, {}, "prescale.io/priority"},
            Case{{{"prescale.io/policy", "Not_A_Name"}}, {}, "prescale.io/policy"},
            Case{{{"prescale.io/mode", "dry-run"}}, {}, "prescale.io/mode"},
+           // Text that is not valid UTF-8 (a lone surrogate) is named too (a fuzzer's find).
+           Case{{{"prescale.io/policy", "web\xed\xb5\x9e"}}, {}, "prescale.io/policy"},
+           Case{{{"prescale.io/mode", "\xed\xb5\x9e"}}, {}, "prescale.io/mode"},
            Case{{},
                 {{"a", "1", "1Gi"}, {"b", "1", "lots"}},
                 "spec.template.spec.containers[1].resources.requests.memory"},
