@@ -61,6 +61,19 @@ Result<MappingRule> ParseRule(const YamlConfigReader& r, const ConfigNode& node,
     if (!pattern.ok()) return pattern.status();
     rule.kind = MappingRule::Kind::kRegex;
     rule.pattern = *pattern;
+    // libstdc++'s regex compiler reads a back-reference or a {n,m} count into
+    // a long without an overflow check (undefined behaviour): refuse such
+    // numbers of more than 9 digits before compiling.
+    for (size_t i = 0, run = 0; i < rule.pattern.size(); ++i) {
+      const char c = rule.pattern[i];
+      const bool digit = c >= '0' && c <= '9';
+      const char before = i > run ? rule.pattern[i - run - 1] : '\0';
+      run = digit ? run + 1 : 0;
+      if (run > 9 && (before == '\\' || before == '{' || before == ',')) {
+        return r.Error(node["match"], JoinPath(path, "match"),
+                       "invalid regular expression: a back-reference or repeat count of more than 9 digits");
+      }
+    }
     try {
       rule.regex = std::regex(rule.pattern, std::regex::ECMAScript);
     } catch (const std::regex_error& e) {
