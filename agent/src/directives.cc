@@ -9,6 +9,8 @@
 #include <set>
 #include <utility>
 
+#include "prescale/base/json_depth.h"
+
 namespace prescale::agent {
 namespace {
 
@@ -62,6 +64,7 @@ Result<Directive> DecodeDirective(const rapidjson::Value& item, const std::strin
 }  // namespace
 
 Result<DirectiveSet> ParseDirectives(std::string_view body, std::string_view expected_node) {
+  if (Status s = CheckJsonEscapes(body); !s.ok()) return Fail("", s.message());
   rapidjson::Document doc;
   // Iterative parsing: deep nesting cannot exhaust the stack.
   doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());

@@ -52,6 +52,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadBody{"", "invalid JSON at offset 0"}, BadBody{"{\"node\":", "invalid JSON"},
         BadBody{"[]", "expected an object"}, BadBody{"\"\xff\"", "invalid JSON"},
+        BadBody{R"({"node":"n1\udc00","lease_seconds":30,"directives":[]})", "lone surrogate"},
         BadBody{R"({"lease_seconds":30,"directives":[]})", "node: required field is missing"},
         BadBody{R"({"node":7,"lease_seconds":30,"directives":[]})", "node: expected a string"},
         BadBody{R"({"node":"n2","lease_seconds":30,"directives":[]})", "node: the answer is for node 'n2'"},

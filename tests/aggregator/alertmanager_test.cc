@@ -181,6 +181,7 @@ TEST(AlertmanagerWebhook, RejectsBadPayloadsNamingTheField) {
       {"commonLabels value not a string", R"({"version":"4","commonLabels":{"tenant":["a"]},"alerts":[]})",
        "commonLabels.tenant"},
       {"invalid UTF-8", "{\"version\":\"4\",\"alerts\":[],\"receiver\":\"\xff\"}", ""},
+      {"escaped lone surrogate", R"({"version":"4","alerts":[],"receiver":"\udc00"})", ""},
   };
   for (const auto& c : cases) {
     auto r = ParseAlertmanagerWebhook(c.body);
@@ -258,6 +259,7 @@ TEST(AlertDeduplicator, CountsEachChangeOnceAcrossThreads) {
   constexpr int kAlerts = 2000;
   std::vector<int> passed(kThreads, 0);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kAlerts; ++i) passed[t] += dedup.Observe(MakeAlert("fp" + std::to_string(i), "firing"));

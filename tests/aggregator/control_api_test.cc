@@ -565,6 +565,13 @@ TEST_P(ControlApiTest, TextThatIsNotUtf8IsRefusedAndItsRequestAudited) {
   CurlReply r = As("admin", "POST", "/api/v1/tenants", "{\"name\":\"beta\",\"display_name\":\"caf\xe9\"}");
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_THAT(r.body, HasSubstr("malformed JSON"));
+  // An escaped lone surrogate, which RapidJSON would decode to bytes that are not UTF-8.
+  r = As("admin", "POST", "/api/v1/tenants", R"({"name":"beta","display_name":"caf\udce9"})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("lone surrogate"));
+  r = As("admin", "POST", "/api/v1/tokens", R"({"name":"beta\udce9","role":"viewer","tenant":"acme"})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("lone surrogate"));
   r = As("admin", "POST", "/api/v1/tokens", R"({"name":"a\u0000b","role":"viewer","tenant":"acme"})");
   EXPECT_EQ(r.status, 422) << r.body;
   EXPECT_THAT(r.body, HasSubstr(R"("field":"name")"));

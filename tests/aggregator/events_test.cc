@@ -150,7 +150,11 @@ TEST(TriggerMessage, RefusesWhatDoesNotDecodeNamingTheField) {
     EXPECT_EQ(m.status().code(), StatusCode::kUnprocessable) << c.body;
     EXPECT_EQ(m.status().field(), c.field) << c.body << ": " << m.status().ToString();
   }
-  for (const std::string body : {"", "not json", "[]", "\"evaluate\"", "{\"type\":", "null"}) {
+  // Text that is not UTF-8, raw or as an escaped lone surrogate.
+  for (const std::string body :
+       {"", "not json", "[]", "\"evaluate\"", "{\"type\":", "null",
+        R"({"type":"evaluate","tenant":"acme","service":"web","name":"x\udc00"})",
+        "{\"type\":\"evaluate\",\"tenant\":\"acme\",\"service\":\"web\",\"name\":\"x\xff\"}"}) {
     auto m = ParseTriggerMessage(body);
     ASSERT_FALSE(m.ok()) << body;
     EXPECT_EQ(m.status().code(), StatusCode::kInvalidArgument) << body;

@@ -84,6 +84,7 @@ const BadJson kBad[] = {
      "series[1].labels", "no labels"},
     {"invalid_utf8", "{\"series\":[{\"labels\":{\"__name__\":\"x\",\"a\":\"\xff\"},\"samples\":[1]}]}", "",
      "invalid JSON"},
+    {"lone_surrogate", R"({"series":[{"labels":{"__name__":"x","a":"\udfff"},"samples":[1]}]})", "", "lone surrogate"},
 };
 
 class DecodeIngestJsonBad : public ::testing::TestWithParam<BadJson> {};

@@ -362,9 +362,10 @@ TEST(ServiceFromWorkload, ABadAnnotationOrQuantityIsNamed) {
            Case{{{"prescale.io/priority", "urgent"}}, {}, "prescale.io/priority"},
            Case{{{"prescale.io/policy", "Not_A_Name"}}, {}, "prescale.io/policy"},
            Case{{{"prescale.io/mode", "dry-run"}}, {}, "prescale.io/mode"},
-           // Text that is not valid UTF-8 (a lone surrogate) is named too (a fuzzer's find).
-           Case{{{"prescale.io/policy", "web\xed\xb5\x9e"}}, {}, "prescale.io/policy"},
-           Case{{{"prescale.io/mode", "\xed\xb5\x9e"}}, {}, "prescale.io/mode"},
+           // Text that is not UTF-8 (a lone surrogate; ParseWorkloadList refuses its
+           // escape, so only a caller of its own can pass it): the annotations are named.
+           Case{{{"prescale.io/policy", "web\xed\xb5\x9e"}}, {}, "metadata.annotations"},
+           Case{{{"prescale.io/mode", "\xed\xb5\x9e"}}, {}, "metadata.annotations"},
            Case{{},
                 {{"a", "1", "1Gi"}, {"b", "1", "lots"}},
                 "spec.template.spec.containers[1].resources.requests.memory"},
@@ -381,6 +382,25 @@ TEST(ServiceFromWorkload, ABadAnnotationOrQuantityIsNamed) {
   auto s = ServiceFromWorkload(w);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().field(), "metadata.name");
+}
+
+TEST(ServiceFromWorkload, AnEscapedLoneSurrogateStopsAtTheListDecoder) {
+  // The fuzzer's find (tests/fuzz/corpus/fuzz_workload_list/invalid_utf8_policy.json),
+  // as the API server's JSON would carry it: refused before any service is made.
+  const std::string list =
+      R"({"kind":"DeploymentList","items":[{"metadata":{"name":"web","namespace":"shop","annotations":)"
+      R"({"prescale.io/enabled":"true","prescale.io/policy":"web\udc5e"}},"spec":{"template":{"spec":{}}}}]})";
+  auto parsed = kube::ParseWorkloadList(list, "Deployment");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(parsed.status().message(), ::testing::HasSubstr("\\udc5e at byte"));
+  // The same list without the escape decodes.
+  std::string valid = list;
+  valid.replace(valid.find("web\\udc5e"), 9, "web");
+  auto ok = kube::ParseWorkloadList(valid, "Deployment");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  ASSERT_EQ(ok->items.size(), 1u);
+  EXPECT_EQ(ok->items[0].annotations.at("prescale.io/policy"), "web");
 }
 
 std::map<std::string, std::unique_ptr<Executor>> NoExecutors(const AggregatorConfig&, const Clock&) { return {}; }

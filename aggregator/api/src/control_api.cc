@@ -432,6 +432,7 @@ HttpResponse ControlApi::ListTokens(Call& c) {
 
 HttpResponse ControlApi::CreateToken(Call& c) {
   if (Status deep = CheckJsonDepth(c.request.body); !deep.ok()) return ErrorResponse(deep);
+  if (Status lone = CheckJsonEscapes(c.request.body); !lone.ok()) return ErrorResponse(lone);
   rapidjson::Document d;
   d.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(c.request.body.c_str(),
                                                                                   c.request.body.size());

@@ -13,6 +13,8 @@
 #include <cmath>
 #include <limits>
 
+#include "prescale/base/json_depth.h"
+
 namespace prescale::aggregator {
 namespace {
 
@@ -26,6 +28,7 @@ class Decoder {
   Decoder(int64_t now_ms, const IngestJsonLimits& limits) : now_ms_(now_ms), limits_(limits) {}
 
   Result<WriteRequest> Run(std::string_view body) {
+    if (Status s = CheckJsonEscapes(body); !s.ok()) return Fail("", s.message());
     rapidjson::Document doc;
     // Iterative parsing: deep nesting cannot exhaust the stack.
     doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());

@@ -237,8 +237,10 @@ Result<http::HttpResponse> ScalingApi::ReplicasReport(Call& call) {
   const std::string tenant(call.request.PathParam("tenant"));
   const std::string service(call.request.PathParam("service"));
   PRESCALE_RETURN_IF_ERROR(CheckJsonDepth(call.request.body));
+  PRESCALE_RETURN_IF_ERROR(CheckJsonEscapes(call.request.body));
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(call.request.body.data(), call.request.body.size());
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(call.request.body.data(),
+                                                                                    call.request.body.size());
   if (doc.HasParseError() || !doc.IsObject()) {
     return Status::InvalidArgument("expected a JSON object {\"current\": N}");
   }
@@ -280,8 +282,9 @@ AuditRecord ApprovalAudit(const Call& call, int64_t now_ms) {
 // JSON object, 422 naming the member that is wrong or unknown.
 Result<int64_t> ParseApprovalBody(const std::string& body) {
   PRESCALE_RETURN_IF_ERROR(CheckJsonDepth(body));
+  PRESCALE_RETURN_IF_ERROR(CheckJsonEscapes(body));
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
   if (doc.HasParseError() || !doc.IsObject()) {
     return Status::InvalidArgument("expected a JSON object {\"replicas\": N}");
   }

@@ -3,6 +3,7 @@
 #include <rapidjson/document.h>
 
 #include "prescale/aggregator/actions/kubernetes_api.h"
+#include "prescale/base/json_depth.h"
 
 namespace prescale::aggregator {
 
@@ -11,9 +12,10 @@ Result<TriggerMessage> ParseTriggerMessage(std::string_view body) {
     return Status::InvalidArgument("a trigger message is at most " + std::to_string(kMaxTriggerMessageBytes) +
                                    " bytes");
   }
+  PRESCALE_RETURN_IF_ERROR(CheckJsonEscapes(body));
   rapidjson::Document doc;
-  // Iterative: no recursion however deeply the input nests.
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  // Iterative: no recursion however deeply the input nests; text that is not UTF-8 is refused.
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
   if (doc.HasParseError() || !doc.IsObject()) {
     return Status::InvalidArgument(
         "expected a JSON object {\"type\": \"evaluate\" or \"scale_up\", \"tenant\": ..., \"service\": ...}");

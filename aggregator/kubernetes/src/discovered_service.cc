@@ -81,8 +81,9 @@ Status Validate(const Service& s) {
   if (field == "replicas.max") annotation = kMaxReplicas;
   if (field == "policy") annotation = kPolicy;
   if (field == "executor.mode") annotation = kMode;
-  // No field: the rendered spec did not parse at all (e.g. an annotation's
-  // text is not valid UTF-8); the annotations are what set its strings.
+  // No field: the rendered spec did not parse at all (an annotation's text is
+  // not UTF-8, which the list decoder refuses before); the annotations are
+  // what set its strings.
   if (annotation.empty()) annotation = "metadata.annotations";
   return Skip(annotation, parsed.status().detail());
 }
@@ -113,16 +114,8 @@ Result<std::optional<Service>> ServiceFromWorkload(const kube::WorkloadInfo& w) 
   // Where the engine starts until the scale subresource is read back (within 30 s).
   s.replicas.current = std::clamp<int64_t>(1, s.replicas.min, std::max(s.replicas.min, s.replicas.max));
   PRESCALE_RETURN_IF_ERROR(ReadPriority(w, &s.priority));
-  if (const std::string* policy = Annotation(w, kPolicy)) {
-    if (!IsValidObjectName(*policy)) return Skip(kPolicy, "\"" + *policy + "\" is not a policy's name (a DNS label)");
-    s.policy = *policy;
-  }
-  if (const std::string* mode = Annotation(w, kMode)) {
-    if (*mode != "act" && *mode != "recommend-only" && *mode != "off") {
-      return Skip(kMode, "\"" + *mode + "\" is not one of act, recommend-only, off");
-    }
-    s.executor.mode = *mode;
-  }
+  if (const std::string* policy = Annotation(w, kPolicy)) s.policy = *policy;
+  if (const std::string* mode = Annotation(w, kMode)) s.executor.mode = *mode;
   PRESCALE_RETURN_IF_ERROR(SumRequests(w, &s));
   PRESCALE_RETURN_IF_ERROR(Validate(s));
   return std::optional<Service>(std::move(s));

@@ -11,6 +11,7 @@
 
 #include <cstdio>
 
+#include "prescale/base/json_depth.h"
 #include "prescale/base/timestamp.h"
 
 namespace prescale::aggregator {
@@ -25,6 +26,7 @@ std::string_view View(const rapidjson::Value& v) { return {v.GetString(), v.GetS
 class Decoder {
  public:
   Result<std::vector<AlertmanagerAlert>> Run(std::string_view body) {
+    if (Status s = CheckJsonEscapes(body); !s.ok()) return Fail("", s.message());
     rapidjson::Document doc;
     // Iterative parsing: deep nesting cannot exhaust the stack.
     doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());

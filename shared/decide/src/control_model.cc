@@ -183,6 +183,7 @@ Status ParseDocument(std::string_view json, rapidjson::Document* doc) {
   // The merge patch, CopyFrom and Accept recurse once per level: bound the depth
   // first, and parse iteratively so the parser itself never recurses.
   PRESCALE_RETURN_IF_ERROR(CheckJsonDepth(json));
+  PRESCALE_RETURN_IF_ERROR(CheckJsonEscapes(json));
   // Anything but whitespace after the value is a parse error too (a single root);
   // so are strings that are not UTF-8 (every store keeps text as UTF-8).
   doc->Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());

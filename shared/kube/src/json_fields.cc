@@ -1,5 +1,7 @@
 #include "json_fields.h"
 
+#include "prescale/base/json_depth.h"
+
 namespace prescale::kube::internal {
 namespace {
 
@@ -38,6 +40,7 @@ Result<const rapidjson::Value*> ParseList(std::string_view json, std::string_vie
   if (json.size() > max_bytes) {
     return Bad("", "the " + std::string(kind) + " is larger than " + std::to_string(max_bytes) + " bytes");
   }
+  if (Status s = CheckJsonEscapes(json); !s.ok()) return Bad("", s.message());
   doc->Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
   if (doc->HasParseError() || !doc->IsObject()) {
     return Bad("", "the " + std::string(kind) + " is not a JSON object");

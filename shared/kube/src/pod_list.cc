@@ -9,6 +9,8 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "prescale/base/json_depth.h"
+
 namespace prescale::kube {
 namespace {
 
@@ -286,6 +288,7 @@ Result<const Value*> FindItems(const Value& doc) {
 }  // namespace
 
 Result<std::vector<PodInfo>> ParsePodList(std::string_view json, std::vector<std::string>* skipped) {
+  PRESCALE_RETURN_IF_ERROR(CheckJsonEscapes(json));
   rapidjson::Document doc;
   // Iterative: a deeply nested hostile body must not overflow the stack.
   doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());

@@ -45,5 +45,29 @@ TEST(CheckJsonDepth, UnbalancedClosersDoNotHideDepth) {
   EXPECT_FALSE(CheckJsonDepth("]]]]" + std::string(3, '['), 2).ok());
 }
 
+TEST(CheckJsonEscapes, RefusesALoneLowSurrogateNamingTheByte) {
+  const Status s = CheckJsonEscapes(R"({"a":"web\udc00"})");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("\\udc00 at byte 9"), std::string::npos) << s.message();
+  // A low surrogate after anything but a high one's escape is lone too.
+  EXPECT_FALSE(CheckJsonEscapes(R"(["\ud800x\udc00"])").ok());
+  EXPECT_FALSE(CheckJsonEscapes(R"(["\ud800", "\udc00"])").ok());
+  EXPECT_FALSE(CheckJsonEscapes(R"(["\uDFFF"])").ok());
+}
+
+TEST(CheckJsonEscapes, AcceptsPairsAndEverythingThatIsNotALoneLowSurrogate) {
+  EXPECT_TRUE(CheckJsonEscapes(R"({"a":"\ud83d\ude00","b":"\u00e9\u0041"})").ok());
+  // An escaped backslash: "uDC00" after it is plain text.
+  EXPECT_TRUE(CheckJsonEscapes(R"(["\\udc00"])").ok());
+  // Outside strings, or malformed: the parser's to report.
+  EXPECT_TRUE(CheckJsonEscapes(R"(\udc00)").ok());
+  EXPECT_TRUE(CheckJsonEscapes(R"(["\udc"])").ok());
+  EXPECT_TRUE(CheckJsonEscapes(R"(["\u-dc0"])").ok());
+  EXPECT_TRUE(CheckJsonEscapes("[\"\\").ok());
+  // A lone high surrogate is RapidJSON's own error.
+  EXPECT_TRUE(CheckJsonEscapes(R"(["\ud800"])").ok());
+}
+
 }  // namespace
 }  // namespace prescale

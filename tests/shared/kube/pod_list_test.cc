@@ -298,6 +298,8 @@ TEST(ParsePodList, RejectsGarbageNamingWhatIsWrong) {
            {R"({"kind":"Table","items":[]})", "kind", R"(kind: is "Table", not "PodList")"},
            {R"({"kind":7,"items":[]})", "kind", "kind: must be a string"},
            {R"({"kind":"Status","status":"Failure","code":403})", "kind", R"(kind: is "Status")"},
+           // RapidJSON would decode it to bytes that are not UTF-8 (pod labels become metric labels).
+           {R"({"kind":"PodList","items":[{"metadata":{"labels":{"app":"\udc00"}}}]})", "", "lone surrogate"},
        }) {
     auto pods = ParsePodList(c.json);
     ASSERT_FALSE(pods.ok()) << c.json;

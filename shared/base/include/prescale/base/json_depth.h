@@ -1,4 +1,5 @@
-// A bound on JSON nesting, checked before a body reaches code that recurses
+// Checks on JSON text before it is parsed. A bound on JSON nesting, checked
+// before a body reaches code that recurses
 // once per nested array or object: RapidJSON's default (recursive) parser,
 // Writer/Accept, CopyFrom and the control plane's merge patch. Without it,
 // 100,000 '[' in a 100 KB request body overflow an HTTP worker thread's stack
@@ -23,5 +24,13 @@ inline constexpr size_t kMaxJsonDepth = 64;
 // `max_depth` brackets. Checks nothing else: malformed JSON within the limit is
 // OK here and left to the parser.
 Status CheckJsonDepth(std::string_view json, size_t max_depth = kMaxJsonDepth);
+
+// OK unless a string in `json` holds the escape of a lone low surrogate
+// ("\udc00" not right after a high surrogate's escape). RapidJSON refuses a
+// lone high surrogate but decodes a lone low one to bytes that are not UTF-8,
+// even when it validates the encoding of its input: text that every store and
+// every JSON reader after it would refuse. InvalidArgument naming the byte.
+// Like CheckJsonDepth, checks nothing else.
+Status CheckJsonEscapes(std::string_view json);
 
 }  // namespace prescale
