@@ -172,7 +172,8 @@ TEST(PrometheusScrapeTest, RateOfAgentCpuMatchesTheBurnersOwnCpuTime) {
   ASSERT_TRUE(matched && !attempts.empty()) << "no rate from Prometheus within the deadline: " << api.last_error()
                                             << "\nprometheus: " << prometheus.Stderr() << "\nagent: " << agent.Stderr();
   const Attempt& last = attempts.back();
-  EXPECT_GT(last.true_cores, 0.3) << "the burner hardly ran";
+  // Unthrottled it gets most of a core, less beside other tests' burners (ctest -j2 on 2 cores).
+  EXPECT_GT(last.true_cores, 0.1) << "the burner hardly ran";
   EXPECT_NEAR(last.rate, last.true_cores, 0.15 * last.true_cores) << "in all " << attempts.size() << " comparisons";
 
   const auto up = api.Values("up{job=\"" + std::string(kJob) + "\"}", UnixSeconds(std::chrono::system_clock::now()));
