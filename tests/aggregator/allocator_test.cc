@@ -94,6 +94,30 @@ TEST(Allocate, TenantQuotasBindBeforeTheCluster) {
   EXPECT_DOUBLE_EQ(r.tenant_use[0].cpu_cores, 4);
 }
 
+// With room in the cluster for the whole level, each tenant is filled on its
+// own (at once when its quota has room too): the same grants as sharing the
+// cluster a replica at a time.
+TEST(Allocate, WithRoomInTheClusterEachTenantIsFilledOnItsOwn) {
+  TenantQuotas twelve;
+  twelve.cpu_cores = 12;
+  TenantQuotas exact;
+  exact.cpu_cores = 1.0;
+  AllocationInput in{100,
+                     0,
+                     {{"a", 1, twelve}, {"b", 1, {}}, {"c", 1, exact}},
+                     {Svc("a", "big", Priority::kNormal, 1, 0, 16), Svc("b", "web", Priority::kNormal, 2, 1, 20),
+                      Svc("a", "small", Priority::kNormal, 1, 0, 8), Svc("c", "job", Priority::kNormal, 0.1, 0, 10)}};
+  const AllocationResult r = Allocate(in);
+  EXPECT_EQ(r.grants[0].replicas, 8);  // a's quota of 12 split 2:1, as the cluster's would be
+  EXPECT_EQ(r.grants[2].replicas, 4);
+  EXPECT_EQ(r.grants[0].limited_by, "tenant quota cpu");
+  EXPECT_EQ(r.grants[1].replicas, 20);  // b: no quota, all of it
+  EXPECT_FALSE(r.grants[1].constrained);
+  EXPECT_EQ(r.grants[3].replicas, 10);  // 0.1 x 10 fits a quota of 1.0 exactly
+  EXPECT_FALSE(r.grants[3].constrained);
+  EXPECT_DOUBLE_EQ(r.cpu_cores, 12 + 40 + 1);
+}
+
 TEST(Allocate, MemoryCountsAsMuchAsCpuAndUnknownTenantsGetNothing) {
   AllocationInput in{0,
                      8e9,

@@ -102,6 +102,37 @@ class Allocation {
         by_tenant[tenant_of_[s]].push_back(s);
       }
     }
+    // When the cluster has room for all of it, tenants cannot take from each
+    // other: each is filled on its own, at once when its budget has room too.
+    // The result is the one the shared queue below reaches, without going
+    // through it a replica at a time.
+    std::map<int, Budget> want;
+    Budget level{0, 0, 0};
+    for (const auto& [t, list] : by_tenant) {
+      Budget& w = want[t] = Wanted(list);
+      level.cpu += w.cpu;
+      level.memory += w.memory;
+    }
+    if (Room(level.cpu, cluster_left_.cpu) && Room(level.memory, cluster_left_.memory)) {
+      for (const auto& [t, list] : by_tenant) {
+        const Budget& w = want[t];
+        const Budget& left = tenant_left_[static_cast<size_t>(t)];
+        if (Room(w.cpu, left.cpu) && Room(w.memory, left.memory) && Room(w.replicas, left.replicas)) {
+          for (size_t s : list) {
+            while (result_.grants[s].replicas < Desired(s)) Grant(s);
+          }
+        } else {
+          Fill({{t, list}});
+        }
+      }
+      return;
+    }
+    Fill(by_tenant);
+  }
+
+  // Progressive filling of the open services of a level: tenants by weighted
+  // dominant share of this level's grants, services by how served they are.
+  void Fill(const std::map<int, std::vector<size_t>>& by_tenant) {
     // Per tenant, its open services by how served they are (granted / desired, least first).
     using Open = std::pair<double, size_t>;
     struct TenantState {
@@ -147,6 +178,24 @@ class Allocation {
   }
 
  private:
+  // What the services still want beyond their grants.
+  Budget Wanted(const std::vector<size_t>& services) const {
+    Budget w{0, 0, 0};
+    for (size_t s : services) {
+      const AllocationService& v = in_.services[s];
+      const auto more = static_cast<double>(Desired(s) - result_.grants[s].replicas);
+      w.cpu += more * v.cpu_cores_per_replica;
+      w.memory += more * v.memory_bytes_per_replica;
+      w.replicas += more;
+    }
+    return w;
+  }
+
+  // Whether `need` fits in `left` with room to spare: a margin far above the
+  // rounding of the sums (relative, for bytes), so that a replica-at-a-time
+  // fill would grant all of it too.
+  static bool Room(double need, double left) { return need == 0 || need + 1e-6 + 1e-9 * left <= left; }
+
   double Served(size_t s) const {
     return static_cast<double>(result_.grants[s].replicas) / static_cast<double>(Desired(s));
   }
