@@ -93,8 +93,8 @@ class Allocation {
     }
   }
 
-  // Phase 2 for one priority level: progressive filling, tenants by weighted
-  // dominant share of this level's grants, services by how served they are.
+  // Phase 2 for one priority level: what its services want beyond their
+  // minimums, as far as the budgets go.
   void Level(const std::vector<size_t>& services) {
     std::map<int, std::vector<size_t>> by_tenant;
     for (size_t s : services) {

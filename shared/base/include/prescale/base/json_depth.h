@@ -1,9 +1,10 @@
 // Checks on JSON text before it is parsed. A bound on JSON nesting, checked
-// before a body reaches code that recurses
-// once per nested array or object: RapidJSON's default (recursive) parser,
-// Writer/Accept, CopyFrom and the control plane's merge patch. Without it,
-// 100,000 '[' in a 100 KB request body overflow an HTTP worker thread's stack
-// and take the whole process down. Pure; thread-safe.
+// before a body reaches code that recurses once per nested array or object:
+// RapidJSON's default (recursive) parser, Writer/Accept, CopyFrom and the
+// control plane's merge patch. Without it, 100,000 '[' in a 100 KB request body
+// overflow an HTTP worker thread's stack and take the whole process down. And
+// a check for the one escape RapidJSON decodes to text that is not UTF-8.
+// Pure; thread-safe.
 #pragma once
 
 #include <cstddef>
