@@ -150,7 +150,7 @@ TEST(TriggerMessage, RefusesWhatDoesNotDecodeNamingTheField) {
     EXPECT_EQ(m.status().code(), StatusCode::kUnprocessable) << c.body;
     EXPECT_EQ(m.status().field(), c.field) << c.body << ": " << m.status().ToString();
   }
-  // Text that is not UTF-8, raw or as an escaped lone surrogate.
+  // Not JSON, not an object, or text that is not UTF-8 (raw or as an escaped lone surrogate).
   for (const std::string body :
        {"", "not json", "[]", "\"evaluate\"", "{\"type\":", "null",
         R"({"type":"evaluate","tenant":"acme","service":"web","name":"x\udc00"})",
