@@ -166,10 +166,11 @@ class FailoverTest : public ::testing::Test {
                        "tenants:\n  - name: acme\n    quotas: {cpu_cores: 64}\nservices:\n";
     // The squeeze must not depend on how much CPU the burners get on a loaded
     // machine (their measured use varies by 2x): api wants its max of 3 from
-    // 0.06 cores of use (0.3 of the 0.4 cores), batch its max of 4 from 0.03,
-    // so batch is constrained to the 0.1 cores left whatever the use, before
-    // and after its request is halved (a cap released because batch's use
-    // fell below a threshold is not a lapse of the failover).
+    // 0.06 cores of use (0.3 of the 0.4 cores), batch its max of 3 from 0.02.
+    // Before api's load both fit (0.1 + 0.3 cores: no cap); under it batch is
+    // constrained to the 0.1 cores left whatever the use, before and after its
+    // request is halved (1, then 2 of the 3 it wants). A cap released because
+    // batch's use fell below a threshold would not be a lapse of the failover.
     const std::string executor =
         "    executor: {type: webhook, url: \"" + receiver_.url() + "\", secret_file: \"" + secret_file_ + "\"}\n";
     yaml +=
@@ -178,7 +179,7 @@ class FailoverTest : public ::testing::Test {
         "    target_utilization: {cpu: 0.3}\n" +
         executor;
     yaml +=
-        "  - tenant: acme\n    name: batch\n    priority: low\n    replicas: {current: 2, min: 1, max: 4}\n"
+        "  - tenant: acme\n    name: batch\n    priority: low\n    replicas: {current: 2, min: 1, max: 3}\n"
         "    requests: {cpu_cores: 0.1}\n    target_utilization: {cpu: 0.1}\n" +
         executor;
     return dir_.Write("agg-" + std::to_string(i) + ".yaml", yaml);
