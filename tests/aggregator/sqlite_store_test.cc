@@ -614,6 +614,15 @@ TEST_P(ControlStoreTest, ActionsAreQueuedInOrderRetriedAndFinishedWithTheirAudit
   EXPECT_EQ((*queued)[0].attempts, 1);
   EXPECT_EQ((*queued)[0].next_attempt_ms, 5000);
   EXPECT_EQ((*queued)[0].last_error, "HTTP 503");
+  // A receiver's answer cut inside a character, or holding a NUL, is kept as UTF-8 (PostgreSQL
+  // refused it, and the action was retried at once without its attempt counted).
+  ASSERT_TRUE(store_->RetryAction("act-1", 7000, std::string("HTTP 502: caf\xc3\0!", 16)).ok());
+  queued = store_->QueuedActions(1);
+  ASSERT_TRUE(queued.ok());
+  ASSERT_EQ(queued->size(), 1u);
+  EXPECT_EQ((*queued)[0].attempts, 2);
+  EXPECT_EQ((*queued)[0].next_attempt_ms, 7000);
+  EXPECT_EQ((*queued)[0].last_error, "HTTP 502: caf\xef\xbf\xbd\xef\xbf\xbd!");
 
   Result<AuditRecord> finished = store_->FinishAction("act-1", Audit("delivered", Service("a", "web"), 6000));
   ASSERT_TRUE(finished.ok()) << finished.status().ToString();

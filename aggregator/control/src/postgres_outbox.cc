@@ -32,10 +32,13 @@ Result<std::pair<int64_t, int64_t>> PostgresStore::OutboxBacklog() {
 Status PostgresStore::RetryAction(const std::string& action_id, int64_t next_attempt_ms, const std::string& error) {
   return Call(Mode::kUpdate, [&]() -> Status {
     PRESCALE_RETURN_IF_ERROR(CheckFenceLocked());
-    PRESCALE_ASSIGN_OR_RETURN(
-        auto updated, Query("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $1, last_error = $2 "
-                            "WHERE action_id = $3",
-                            Params().Add(next_attempt_ms).Add(error).Add(action_id), "reschedule action " + action_id));
+    // The error quotes a receiver's answer (cut at 200 bytes, maybe inside a
+    // character): PostgreSQL refuses text that is not UTF-8.
+    PRESCALE_ASSIGN_OR_RETURN(auto updated,
+                              Query("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $1, last_error = $2 "
+                                    "WHERE action_id = $3",
+                                    Params().Add(next_attempt_ms).Add(store_keys::ValidText(error)).Add(action_id),
+                                    "reschedule action " + action_id));
     if (updated.affected() == 0) return Status::NotFound("action " + action_id + " is not queued");
     return Status::Ok();
   });

@@ -37,7 +37,8 @@ Status SqliteStore::RetryAction(const std::string& action_id, int64_t next_attem
     PRESCALE_ASSIGN_OR_RETURN(auto stmt,
                               Prepare("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?, last_error = ? "
                                       "WHERE action_id = ?"));
-    stmt.Bind(next_attempt_ms).Bind(error).Bind(action_id);
+    // The error quotes a receiver's answer (cut at 200 bytes, maybe inside a character): stored as UTF-8.
+    stmt.Bind(next_attempt_ms).Bind(store_keys::ValidText(error)).Bind(action_id);
     PRESCALE_RETURN_IF_ERROR(Run(stmt, "reschedule action " + action_id));
     if (sqlite3_changes(db_) == 0) return Status::NotFound("action " + action_id + " is not queued");
     return Status::Ok();
