@@ -104,8 +104,9 @@ class Allocation {
     }
     // When the cluster has room for all of it, tenants cannot take from each
     // other: each is filled on its own, at once when its budget has room too.
-    // The result is the one the shared queue below reaches, without going
-    // through it a replica at a time.
+    // The grants are the ones the shared queue below reaches (but where a
+    // budget is met to the last bit of its rounding: the budgets are
+    // subtracted in another order), without going through it a replica at a time.
     std::map<int, Budget> want;
     Budget level{0, 0, 0};
     for (const auto& [t, list] : by_tenant) {
